@@ -1,0 +1,29 @@
+# `make run`  — runs the export locally: moto (AWS) + fake accounting systems + the Lambda handlers.
+# `make test` — runs the test suite.
+# Both create the virtualenv on first use and reinstall only when a requirements file changes.
+
+SHELL := /bin/bash
+# The Lambda runtime is Python 3.13; these machines provide it through pyenv.
+PYTHON ?= $(shell PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null || command -v python3.13)
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements-dev.txt layers/common/requirements.txt
+	@test -n "$(PYTHON)" || { echo "python3.13 not found (try: pyenv install 3.13.0)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VPY) -m local.run
+
+test: $(STAMP)
+	$(VPY) -m pytest -n 2 --dist loadfile
+
+clean:
+	rm -rf $(VENV) .aws-sam
