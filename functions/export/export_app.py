@@ -1,0 +1,12 @@
+"""Export function: FIFO queue of issued documents -> the account's accounting system."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from invoice_export.observability import logger, metrics
+from invoice_export.sqs_entrypoints import export_batch
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    return export_batch(event, context)

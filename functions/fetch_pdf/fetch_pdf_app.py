@@ -1,0 +1,12 @@
+"""PDF function: PDF queue -> the provider's PDF stored in the private bucket."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from invoice_export.observability import logger, metrics
+from invoice_export.sqs_entrypoints import pdf_batch
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    return pdf_batch(event, context)

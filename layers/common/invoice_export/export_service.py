@@ -1,0 +1,310 @@
+"""Export one document to its account's accounting system, exactly once.
+
+Three guards keep a second document from ever appearing at the provider:
+1. A powertools idempotency record per (account, document, version, trigger) with a fixed key
+   prefix: duplicate deliveries while the first is running wait, and later ones get the stored
+   result without doing anything.
+2. Conditional writes of the document record: only one worker can move it to `sending`, and an
+   exported record can never be mapped to a second provider document.
+3. A `sending` record found by a later delivery means an earlier attempt was interrupted after
+   the request may have reached the provider: the provider is asked (by our document id) before
+   anything is sent again. Where it cannot answer, the document is held "in doubt".
+
+Only successful outcomes are cached by the idempotency record; failures raise out of the unit
+(`_Settled`) so that a retry after the fix runs again.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel
+
+from invoice_export.documents import DocumentKind, ExportMessage, Trigger
+from invoice_export.errors import ExportError, PermanentError, RequestMayHaveSucceeded, TransientError
+from invoice_export.events import Outcome, OutcomeError, OutcomeEvent, OutcomePublisher
+from invoice_export.planning import plan_export
+from invoice_export.providers import adapter_class
+from invoice_export.providers.base import ProviderAdapter, ProviderReference
+from invoice_export.settings import AccountSettings, ExportMode, RuntimeSettings
+from invoice_export.storage.accounts import AccountStore
+from invoice_export.storage.documents import (
+    DocumentRecord,
+    DocumentStore,
+    RecordedError,
+    Registration,
+    Status,
+    now_iso,
+)
+
+logger = Logger(child=True)
+
+IDEMPOTENCY_KEY_PREFIX = "invoice-export.export.v1"  # fixed: renaming code must not reset idempotency
+IDEMPOTENCY_KEY = "[account_id, document.document_id, document.version, trigger]"
+
+
+class ExportResult(BaseModel):
+    outcome: Outcome
+    provider_document_id: str | None = None
+    provider_number: str | None = None
+
+
+class _Settled(Exception):
+    """A non-success outcome already recorded and published; raised only to skip idempotency caching."""
+
+    def __init__(self, result: ExportResult) -> None:
+        super().__init__(result.outcome.value)
+        self.result = result
+
+
+AdapterFactory = Callable[[AccountSettings, dict[str, Any]], ProviderAdapter]
+LinkMaker = Callable[[str, str], str]
+PdfRequester = Callable[[str, str], None]
+
+
+class ExportService:
+    def __init__(self, *, settings: RuntimeSettings, accounts: AccountStore, documents: DocumentStore,
+                 publisher: OutcomePublisher, adapter_factory: AdapterFactory, make_link: LinkMaker,
+                 request_pdf: PdfRequester, persistence_store: BasePersistenceLayer,
+                 idempotency_config: IdempotencyConfig, metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.accounts = accounts
+        self.documents = documents
+        self.publisher = publisher
+        self.adapter_factory = adapter_factory
+        self.make_link = make_link
+        self.request_pdf = request_pdf
+        self.metrics = metrics
+        self.idempotency_config = idempotency_config
+        self._process_once = idempotent_function(
+            data_keyword_argument="message",
+            persistence_store=persistence_store,
+            config=idempotency_config,
+            key_prefix=IDEMPOTENCY_KEY_PREFIX,
+            output_serializer=PydanticSerializer(model=ExportResult),
+        )(self._process)
+
+    # ---------------------------------------------------------------- entry points
+
+    def export(self, message: ExportMessage, *, remaining_seconds: Callable[[], float] | None = None) -> ExportResult:
+        """Handle one message. Transient errors propagate (the message is retried); all else returns."""
+        try:
+            # Only `message` makes the idempotency key; the time budget is passed alongside.
+            result = self._process_once(message=message, remaining_seconds=remaining_seconds or (lambda: math.inf))
+        except _Settled as settled:
+            result = settled.result
+        if self.metrics:
+            self.metrics.add_metric(name=f"Outcome_{result.outcome.value}", unit=MetricUnit.Count, value=1)
+        return result
+
+    def give_up(self, message: ExportMessage, error: TransientError) -> None:
+        """The last delivery failed transiently: record it before the message goes to the DLQ."""
+        doc = message.document
+        record = self.documents.get(message.account_id, doc.document_id)
+        if record is None or record.status in (Status.EXPORTED, Status.IN_DOUBT):
+            return
+        recorded = _recorded(error, retryable=True)
+        if record.status == Status.SENDING:
+            # The last attempt may have reached the provider: never mark such a document plainly failed.
+            self.documents.mark_in_doubt(message.account_id, doc.document_id, recorded)
+            outcome = Outcome.IN_DOUBT
+        else:
+            self.documents.mark_failed(message.account_id, doc.document_id, recorded)
+            outcome = Outcome.FAILED
+        self._publish(outcome, message.account_id, record, error=error, retryable=True)
+
+    def reject_unreadable(self, message_id: str, body: str, account_id: str | None, document_id: str | None,
+                          problem: str) -> None:
+        """A message that is not a valid document: keep it (with its body) and say why."""
+        error = PermanentError(f"the message is not a valid export message: {problem}",
+                               fix="correct the producer's message and send it again", code="invalid_message")
+        account = account_id or "unidentified"
+        document = document_id or f"message-{message_id}"
+        self.documents.record_rejected_message(account, document, body, _recorded(error, retryable=False))
+        self.publisher.publish(OutcomeEvent.build(
+            Outcome.FAILED, account, document, attempt=0,
+            error=OutcomeError(code=error.code, message=error.message, fix=error.fix, retryable=False)))
+        logger.warning("message rejected", extra={"error_code": error.code, "problem": problem})
+
+    # ---------------------------------------------------------------- the idempotent unit
+
+    def _process(self, message: ExportMessage, remaining_seconds: Callable[[], float]) -> ExportResult:
+        registration, record = self.documents.register(message)
+        logger.info("document received", extra={"registration": registration.value, "status": record.status.value,
+                                                 "document_version": message.document.version})
+        try:
+            return self._decide(message, registration, record, remaining_seconds)
+        except PermanentError as error:
+            self._fail(message, error)
+            raise AssertionError("unreachable") from None
+
+    def _decide(self, message: ExportMessage, registration: Registration, record: DocumentRecord,
+                remaining_seconds: Callable[[], float]) -> ExportResult:
+        account_id, doc = message.account_id, message.document
+        if registration == Registration.STALE:
+            self._publish(Outcome.SUPERSEDED, account_id, record, document_version=doc.version)
+            return ExportResult(outcome=Outcome.SUPERSEDED)
+        if record.status == Status.EXPORTED:
+            return self._report_exported(account_id, record)
+        if record.status == Status.IN_DOUBT:
+            self._publish(Outcome.IN_DOUBT, account_id, record, error=_error_from_record(record))
+            raise _Settled(ExportResult(outcome=Outcome.IN_DOUBT))
+
+        settings = self.accounts.get(account_id)
+        if settings is None:
+            raise PermanentError(f"account {account_id} is not connected",
+                                 fix="connect the account, or correct account_id in the message; then retry",
+                                 code="unknown_account")
+        if settings.export_mode == ExportMode.BULK and message.trigger == Trigger.ISSUED:
+            self._publish(Outcome.PENDING, account_id, record)
+            return ExportResult(outcome=Outcome.PENDING)
+
+        adapter = self.adapter_factory(settings, self.accounts.credentials(account_id))
+        plan = plan_export(doc, settings, type(adapter), corrected=self._corrected_original(message))
+        attempt_id = uuid.uuid4().hex
+        claimed, record = self.documents.claim(account_id, doc.document_id, attempt_id)
+        if not claimed:
+            if record.status == Status.EXPORTED:
+                return self._report_exported(account_id, record)
+            if record.status != Status.SENDING:
+                raise TransientError(f"document is {record.status.value}; another worker changed it",
+                                     code="concurrent_change")
+            found = self._settle_interrupted(adapter, plan, record)
+            if found is not None:
+                return self._exported(account_id, settings, record, found, warnings=[])
+            if self.documents.continue_interrupted(account_id, doc.document_id, attempt_id) is None:
+                raise TransientError("document changed while settling an interrupted attempt",
+                                     code="concurrent_change")
+
+        self._require_time_for_call(remaining_seconds)
+        created = adapter.create_document(plan)
+        return self._exported(account_id, settings, record, created.reference, warnings=list(created.warnings))
+
+    def _settle_interrupted(self, adapter: ProviderAdapter, plan: Any,
+                            record: DocumentRecord) -> ProviderReference | None:
+        """An earlier attempt stopped mid-call: does the provider have the document already?"""
+        name = adapter.display_name
+        if not adapter.capabilities.lookup_by_reference:
+            self._hold(plan.document, record, f"{name} cannot be asked whether an interrupted create arrived")
+        try:
+            found = adapter.find_document(plan)
+        except PermanentError as error:
+            self._hold(plan.document, record, f"the look-up at {name} could not decide: {error.message}")
+        logger.info("interrupted attempt settled", extra={"found_at_provider": found is not None})
+        return found
+
+    def _hold(self, document: Any, record: DocumentRecord, reason: str) -> None:
+        error = PermanentError(
+            reason, code="in_doubt",
+            fix="check the provider for this document, then resolve it: attach the provider document or release "
+                "it for a new send")
+        self.documents.mark_in_doubt(record.account_id, document.document_id, _recorded(error, retryable=False))
+        self._publish(Outcome.IN_DOUBT, record.account_id, record, error=error)
+        raise _Settled(ExportResult(outcome=Outcome.IN_DOUBT))
+
+    def _corrected_original(self, message: ExportMessage) -> ProviderReference | None:
+        doc = message.document
+        if doc.kind != DocumentKind.CORRECTION:
+            return None
+        assert doc.correction is not None
+        original_id = doc.correction.corrected_document_id
+        original = self.documents.get(message.account_id, original_id)
+        if original is None or original.status != Status.EXPORTED or not original.provider_document_id:
+            state = "was never received" if original is None else f"is {original.status.value}"
+            raise PermanentError(
+                f"the corrected document {original_id} {state}, so the provider has nothing to correct",
+                fix=f"export document {original_id} first, then retry this correction",
+                code="original_not_exported")
+        return ProviderReference(original.provider_document_id, original.provider_number or "")
+
+    def _require_time_for_call(self, remaining_seconds: Callable[[], float]) -> None:
+        needed = self.settings.provider_read_timeout + self.settings.lambda_time_margin_seconds
+        if remaining_seconds() < needed:
+            # Starting now could be cut off mid-call by the Lambda timeout; retry with a fresh budget.
+            raise TransientError("not enough time left in this invocation for a provider call",
+                                 code="invocation_time_low", retry_after=0)
+
+    # ---------------------------------------------------------------- outcomes
+
+    def _exported(self, account_id: str, settings: AccountSettings, record: DocumentRecord,
+                  reference: ProviderReference, warnings: list[str]) -> ExportResult:
+        updated = self.documents.mark_exported(
+            account_id, record.document_id, provider=settings.provider.value,
+            provider_document_id=reference.provider_document_id, provider_number=reference.number,
+            warnings=warnings)
+        if updated is None:
+            current = self.documents.get(account_id, record.document_id)
+            assert current is not None
+            logger.error("exported record refused a second provider document",
+                         extra={"provider_document_id": reference.provider_document_id,
+                                "recorded": current.provider_document_id})
+            return self._report_exported(account_id, current)
+        return self._report_exported(account_id, updated, settings=settings)
+
+    def _report_exported(self, account_id: str, record: DocumentRecord,
+                         settings: AccountSettings | None = None) -> ExportResult:
+        """Exported now, or a re-send of an exported document (nothing is sent)."""
+        if record.pdf is None:
+            self.request_pdf(account_id, record.document_id)
+        outcome = Outcome.EXPORTED if not record.exported_event_sent else Outcome.ALREADY_EXPORTED
+        settings = settings or self.accounts.get(account_id)
+        link = (self.make_link(account_id, record.document_id)
+                if settings is not None and settings.show_provider_document else None)
+        self._publish(outcome, account_id, record, customer_link=link)
+        if outcome == Outcome.EXPORTED:
+            self.documents.set_exported_event_sent(account_id, record.document_id)
+        return ExportResult(outcome=outcome, provider_document_id=record.provider_document_id,
+                            provider_number=record.provider_number)
+
+    def _fail(self, message: ExportMessage, error: PermanentError) -> None:
+        account_id, doc = message.account_id, message.document
+        updated = self.documents.mark_failed(account_id, doc.document_id, _recorded(error, retryable=False))
+        record = updated or self.documents.get(account_id, doc.document_id)
+        assert record is not None
+        logger.warning("document failed", extra={"error_code": error.code})
+        self._publish(Outcome.FAILED, account_id, record, error=error)
+        raise _Settled(ExportResult(outcome=Outcome.FAILED))
+
+    def _publish(self, outcome: Outcome, account_id: str, record: DocumentRecord, *,
+                 error: ExportError | OutcomeError | None = None, retryable: bool = False,
+                 document_version: int | None = None, customer_link: str | None = None) -> None:
+        if isinstance(error, ExportError):
+            error = OutcomeError(code=error.code, message=error.message, fix=error.fix, retryable=retryable)
+        self.publisher.publish(OutcomeEvent.build(
+            outcome, account_id, record.document_id, attempt=record.attempts,
+            document_version=document_version or record.document_version, kind=record.kind,
+            our_number=record.number, order_id=record.order_id, provider=record.provider,
+            provider_document_id=record.provider_document_id, provider_number=record.provider_number,
+            customer_link=customer_link, error=error, warnings=record.warnings))
+
+
+def _recorded(error: ExportError, *, retryable: bool) -> RecordedError:
+    return RecordedError(code=error.code, message=error.message, fix=error.fix, retryable=retryable, at=now_iso())
+
+
+def _error_from_record(record: DocumentRecord) -> OutcomeError | None:
+    if record.last_error is None:
+        return None
+    e = record.last_error
+    return OutcomeError(code=e.code, message=e.message, fix=e.fix, retryable=e.retryable)
+
+
+def default_adapter_factory(settings: RuntimeSettings) -> AdapterFactory:
+    from invoice_export.providers import build_adapter
+
+    def factory(account: AccountSettings, credentials: dict[str, Any]) -> ProviderAdapter:
+        return build_adapter(account, credentials, connect_timeout=settings.provider_connect_timeout,
+                             read_timeout=settings.provider_read_timeout)
+
+    return factory
+
+
+__all__ = ["ExportResult", "ExportService", "adapter_class", "default_adapter_factory"]

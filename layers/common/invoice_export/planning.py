@@ -1,0 +1,58 @@
+"""Resolve an account's settings for one document: numbering, series and payment links, SKUs.
+
+Checked once here for every provider, before any request is built, so a missing link or an
+option the provider cannot honour is a clear error instead of a request the provider rejects.
+"""
+
+from __future__ import annotations
+
+from invoice_export.documents import Document
+from invoice_export.errors import ConfigurationError
+from invoice_export.providers.base import ExportPlan, ProviderAdapter, ProviderReference
+from invoice_export.settings import AccountSettings, Numbering
+
+
+def plan_export(document: Document, settings: AccountSettings, adapter: type[ProviderAdapter],
+                corrected: ProviderReference | None = None) -> ExportPlan:
+    name = adapter.display_name
+    caps = adapter.capabilities
+    if not caps.supports_kind(document.kind):
+        raise ConfigurationError(
+            f"{name} cannot take {document.kind.value}s through its API",
+            fix=f"issue this document in {name} by hand, or do not send {document.kind.value}s to this account",
+            code="unsupported_kind")
+
+    number = None
+    if settings.numbering == Numbering.OURS:
+        if not caps.own_numbering:
+            raise ConfigurationError(
+                f"{name} does not accept our document numbers",
+                fix=f"switch account {settings.account_id} to {name}'s numbering", code="unsupported_numbering")
+        number = document.number
+
+    if document.series not in settings.series_links:
+        raise ConfigurationError(
+            f"our series '{document.series}' is not linked to a {name} series",
+            fix=f"link series '{document.series}' to a {name} series, or set it to 'do not pass' to use "
+            f"{name}'s default series", code="series_not_linked")
+    provider_series = settings.series_links[document.series]
+    if provider_series is not None and not caps.series:
+        raise ConfigurationError(
+            f"{name} has no series to choose through its API, but series '{document.series}' is linked to one",
+            fix=f"set series '{document.series}' to 'do not pass'", code="unsupported_series")
+
+    payment_type = settings.payment_links.get(document.payment.method)
+    if payment_type is None:
+        raise ConfigurationError(
+            f"our payment method '{document.payment.method}' is not linked to a {name} payment type",
+            fix=f"link payment method '{document.payment.method}' to a {name} payment type",
+            code="payment_type_not_linked")
+
+    if settings.send_skus and not caps.sku_stock:
+        raise ConfigurationError(
+            f"{name} cannot decrease stock through its API", fix="turn off 'send SKUs' for this account",
+            code="unsupported_sku")
+
+    return ExportPlan(document=document, number=number, provider_series=provider_series,
+                      provider_payment_type=payment_type, send_skus=settings.send_skus,
+                      missing_sku=settings.missing_sku, corrected=corrected)

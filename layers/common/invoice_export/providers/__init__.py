@@ -1,0 +1,54 @@
+"""Provider adapters: one module per accounting system behind `ProviderAdapter`.
+
+Adapters are imported lazily, so a function pays the import cost only of the providers it uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from pydantic import ValidationError
+
+from invoice_export.errors import CredentialsRejected
+from invoice_export.providers.base import ProviderAdapter
+from invoice_export.providers.http import ProviderHttp
+from invoice_export.settings import AccountSettings, ProviderName
+
+_ADAPTERS: dict[ProviderName, str] = {
+    ProviderName.FAKTUROWNIA: "invoice_export.providers.fakturownia:FakturowniaAdapter",
+}
+
+
+def adapter_class(provider: ProviderName) -> type[ProviderAdapter]:
+    module_name, class_name = _ADAPTERS[provider].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def build_adapter(settings: AccountSettings, raw_credentials: dict[str, Any], *,
+                  connect_timeout: float = 3.05, read_timeout: float = 10.0) -> ProviderAdapter:
+    cls = adapter_class(settings.provider)
+    try:
+        credentials = cls.credentials_model.model_validate(raw_credentials)
+    except ValidationError as exc:
+        # Only field names are reported: the values are secrets.
+        missing = sorted({str(err["loc"][0]) for err in exc.errors() if err["loc"]})
+        raise CredentialsRejected(
+            f"the stored {cls.display_name} credentials of account {settings.account_id} are incomplete "
+            f"or have unexpected fields: {', '.join(missing)}",
+            fix="reconnect the account with the credentials the provider needs", code="credentials_invalid",
+        ) from None
+    http = ProviderHttp(
+        provider=cls.display_name,
+        base_url=cls.api_url(settings),
+        auth=cls.http_auth(credentials),
+        read_rejection=cls.read_rejection,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        auth_fix=f"check the {cls.display_name} API key of account {settings.account_id} and reconnect it",
+    )
+    return cls(settings, credentials, http)
+
+
+def capabilities_table() -> dict[str, dict[str, bool]]:
+    return {p.value: adapter_class(p).capabilities.as_dict() for p in ProviderName}

@@ -1,0 +1,145 @@
+"""The one interface every accounting-system adapter implements.
+
+An adapter only translates: an `ExportPlan` (our document with the account's links already
+resolved) into the provider's request, and the provider's answers back. Deciding *whether* to
+send, exactly-once, retries and storage live in the export service, once for all providers.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import requests
+from pydantic import BaseModel
+
+from invoice_export.documents import Document, DocumentKind
+from invoice_export.errors import ConfigurationError, ProviderRejected
+from invoice_export.providers.http import ProviderHttp
+from invoice_export.settings import AccountSettings, MissingSku, ProviderName
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider's API can do; the export refuses anything else with a clear error."""
+
+    receipts: bool
+    corrections: bool
+    series: bool  # a document can be put in a chosen provider series
+    list_series: bool  # the API lists the series, for linking
+    own_numbering: bool  # the API accepts our number
+    payment_types: bool
+    list_payment_types: bool
+    sku_stock: bool  # a line can be linked to a product by SKU, decreasing stock
+    ksef: bool
+    lookup_by_reference: bool  # a document can be found by our id (settles a timed-out create)
+
+    def as_dict(self) -> dict[str, bool]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def supports_kind(self, kind: DocumentKind) -> bool:
+        return {DocumentKind.INVOICE: True, DocumentKind.RECEIPT: self.receipts,
+                DocumentKind.CORRECTION: self.corrections}[kind]
+
+
+@dataclass(frozen=True)
+class ProviderReference:
+    """A document as the provider knows it."""
+
+    provider_document_id: str
+    number: str
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """Our document plus everything the account's settings decided for it."""
+
+    document: Document
+    number: str | None  # None: the provider numbers the document
+    provider_series: str | None  # None: do not pass (the provider's default series)
+    provider_payment_type: str
+    send_skus: bool
+    missing_sku: MissingSku
+    corrected: ProviderReference | None = None  # for a correction: the original at the provider
+
+
+@dataclass(frozen=True)
+class CreatedDocument:
+    reference: ProviderReference
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProviderOption:
+    """An entry of a provider list (series, departments, payment types) offered for linking."""
+
+    id: str
+    name: str
+
+
+class ProviderAdapter(ABC):
+    name: ClassVar[ProviderName]
+    display_name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    credentials_model: ClassVar[type[BaseModel]]
+    # Real API base URL; "{subdomain}" is filled from the account settings where the host is per account.
+    default_api_url: ClassVar[str]
+
+    def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
+        self.settings = settings
+        self.credentials = credentials
+        self.http = http
+
+    @classmethod
+    def api_url(cls, settings: AccountSettings) -> str:
+        if settings.api_url is not None:
+            return str(settings.api_url).rstrip("/")
+        if "{subdomain}" in cls.default_api_url:
+            if not settings.provider_subdomain:
+                raise ConfigurationError(
+                    f"{cls.display_name} needs the account's subdomain to know its API address",
+                    fix=f"set provider_subdomain (the 'myshop' in https://myshop.{cls.name}.pl) on account "
+                    f"{settings.account_id}",
+                    code="missing_provider_subdomain",
+                )
+            return cls.default_api_url.format(subdomain=settings.provider_subdomain)
+        return cls.default_api_url
+
+    @classmethod
+    @abstractmethod
+    def http_auth(cls, credentials: BaseModel) -> requests.auth.AuthBase:
+        """How requests carry the credentials (always headers or a signature, never the URL)."""
+
+    @staticmethod
+    @abstractmethod
+    def read_rejection(response: requests.Response) -> ProviderRejected:
+        """The provider's error body turned into a specific message naming the field."""
+
+    @abstractmethod
+    def build_request(self, plan: ExportPlan) -> dict[str, Any]:
+        """The exact request body a create would send (pure: no I/O; used for dry runs and tests)."""
+
+    @abstractmethod
+    def create_document(self, plan: ExportPlan) -> CreatedDocument:
+        """Create the document at the provider. Raises errors from `invoice_export.errors`."""
+
+    @abstractmethod
+    def find_document(self, plan: ExportPlan) -> ProviderReference | None:
+        """Look the document up by our reference; None when the provider surely has none."""
+
+    @abstractmethod
+    def download_pdf(self, provider_document_id: str) -> bytes:
+        """The PDF the provider generates for the document, as it is now."""
+
+    @abstractmethod
+    def check_credentials(self) -> None:
+        """One cheap authenticated call; raises CredentialsRejected when the provider refuses."""
+
+    def list_series(self) -> list[ProviderOption]:
+        raise ConfigurationError(f"{self.display_name} cannot list its series through its API",
+                                 code="not_supported")
+
+    def list_payment_types(self) -> list[ProviderOption]:
+        raise ConfigurationError(f"{self.display_name} cannot list its payment types through its API",
+                                 code="not_supported")

@@ -1,0 +1,168 @@
+"""HTTP plumbing shared by every provider adapter, written once.
+
+It owns the session, timeouts, safe retries of reads, the classification of failures into our
+error types, and logging that never contains credentials (auth travels in headers set by an
+`AuthBase`, and only the method, path and status are logged, never query strings or bodies).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+from aws_lambda_powertools import Logger
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from invoice_export.errors import (
+    CredentialsRejected,
+    ProviderRejected,
+    RequestMayHaveSucceeded,
+    TransientError,
+)
+
+logger = Logger(child=True)
+
+# Reads are retried in-process a couple of times on gateway errors; creates never are (a retry of a
+# create goes through the export service, which looks the document up first).
+_READ_RETRY = Retry(
+    total=2,
+    connect=2,
+    read=1,
+    status=2,
+    backoff_factor=0.3,
+    status_forcelist=(502, 503, 504),
+    allowed_methods=frozenset({"GET", "HEAD"}),
+    respect_retry_after_header=False,
+    raise_on_status=False,
+)
+_NON_IDEMPOTENT = frozenset({"POST", "PATCH"})
+
+RejectionReader = Callable[[requests.Response], ProviderRejected]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+class ProviderHttp:
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        auth: requests.auth.AuthBase | None,
+        read_rejection: RejectionReader,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 10.0,
+        auth_fix: str = "check the API key in the account connection",
+        session: requests.Session | None = None,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+        self._read_rejection = read_rejection
+        self._auth_fix = auth_fix
+        self.session = session or requests.Session()
+        self.session.auth = auth
+        self.session.mount("https://", HTTPAdapter(max_retries=_READ_RETRY))
+        self.session.mount("http://", HTTPAdapter(max_retries=_READ_RETRY))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        ok: tuple[int, ...] = (200, 201, 202),
+    ) -> requests.Response:
+        """Send one request; return the response for a status in `ok`, otherwise raise a typed error."""
+        url = f"{self.base_url}{path}"
+        started = time.perf_counter()
+        may_have_arrived = method.upper() in _NON_IDEMPOTENT
+        try:
+            response = self.session.request(method, url, params=params, json=json_body, data=data,
+                                            headers=headers, timeout=self.timeout)
+        except requests.ConnectTimeout as exc:
+            raise self._unavailable(f"could not connect to {self.provider}", exc) from None
+        except (requests.ReadTimeout, requests.ConnectionError) as exc:
+            self._log(method, path, "no response", started)
+            if may_have_arrived and not isinstance(exc, requests.ConnectTimeout):
+                raise RequestMayHaveSucceeded(
+                    f"{self.provider} did not answer in time; the document may have been created",
+                    fix="nothing: the retry looks the document up at the provider before sending it again",
+                ) from None
+            raise self._unavailable(f"{self.provider} did not answer", exc) from None
+        self._log(method, path, response.status_code, started)
+        if response.status_code in ok:
+            return response
+        raise self._classify(response, may_have_arrived)
+
+    def _classify(self, response: requests.Response, may_have_arrived: bool) -> Exception:
+        status = response.status_code
+        if status == 429:
+            return TransientError(
+                f"{self.provider} rate limit reached (HTTP 429)",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                code="provider_rate_limited",
+                fix="nothing: the document is retried after the wait the provider asked for",
+            )
+        if status in (401, 403):
+            return CredentialsRejected(
+                f"{self.provider} refused our credentials (HTTP {status})", fix=self._auth_fix
+            )
+        if status >= 500:
+            if may_have_arrived and status in (500, 502, 504):
+                # A gateway error after the provider got the request may hide a created document.
+                return RequestMayHaveSucceeded(
+                    f"{self.provider} answered HTTP {status} to a create; the document may exist",
+                    fix="nothing: the retry looks the document up at the provider first",
+                )
+            return TransientError(
+                f"{self.provider} is unavailable (HTTP {status})",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                code="provider_unavailable",
+                fix="nothing: the document is retried automatically",
+            )
+        return self._read_rejection(response)
+
+    def _unavailable(self, message: str, exc: Exception) -> TransientError:
+        # The exception text may contain the URL; only its class name is kept.
+        return TransientError(f"{message} ({type(exc).__name__})", code="provider_unavailable",
+                              fix="nothing: the document is retried automatically")
+
+    def _log(self, method: str, path: str, status: int | str, started: float) -> None:
+        logger.info(
+            "provider call",
+            extra={"provider": self.provider, "method": method, "path": path, "status": status,
+                   "duration_ms": round((time.perf_counter() - started) * 1000, 1)},
+        )
+
+
+class HeaderAuth(requests.auth.AuthBase):
+    """Puts credentials into request headers only, so they never appear in URLs or logs."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self._headers = headers
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.update(self._headers)
+        return request
+
+    def __repr__(self) -> str:
+        return f"HeaderAuth({', '.join(self._headers)}: <redacted>)"

@@ -1,0 +1,137 @@
+"""The service's wiring: AWS clients, stores and services, built lazily from RuntimeSettings.
+
+Handlers call `get_runtime()`; tests and the local stack call `reset_runtime()` after changing
+the environment, so nothing reads the environment or opens a client at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from functools import cached_property
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+from botocore.config import Config
+
+from invoice_export.export_service import ExportService, default_adapter_factory
+from invoice_export.events import OutcomePublisher
+from invoice_export.links import LinkSigner
+from invoice_export.observability import metrics
+from invoice_export.pdf_service import PdfRequest, PdfService
+from invoice_export.settings import RuntimeSettings
+from invoice_export.storage.accounts import AccountStore
+from invoice_export.storage.documents import DocumentStore
+from invoice_export.storage.pdfs import PdfStore
+
+# A day covers every redelivery of one message (visibility timeout x max receives) with room to spare.
+IDEMPOTENCY_EXPIRY_SECONDS = 24 * 3600
+LINK_KEYS_CACHE_SECONDS = 300
+
+
+class Runtime:
+    def __init__(self, settings: RuntimeSettings | None = None) -> None:
+        self.settings = settings or RuntimeSettings()  # type: ignore[call-arg]  # read from the environment
+        self._session = boto3.session.Session()
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                config = Config(retries={"mode": "standard", "max_attempts": 4})
+                if service == "s3":
+                    # Regional virtual-host URLs in AWS (no redirect on new buckets); path style for a
+                    # local endpoint such as moto, which has no per-bucket host names.
+                    style = "path" if self.settings.aws_endpoint_url else "virtual"
+                    config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": style}))
+                self._clients[service] = self._session.client(service, config=config)
+            return self._clients[service]
+
+    @cached_property
+    def _dynamodb(self) -> Any:
+        return self._session.resource("dynamodb")
+
+    @cached_property
+    def accounts(self) -> AccountStore:
+        return AccountStore(self._dynamodb.Table(self.settings.accounts_table), self.client("secretsmanager"),
+                            self.settings.credentials_secret_prefix)
+
+    @cached_property
+    def documents(self) -> DocumentStore:
+        return DocumentStore(self._dynamodb.Table(self.settings.documents_table))
+
+    @cached_property
+    def publisher(self) -> OutcomePublisher:
+        return OutcomePublisher(self.client("events"), self.settings.event_bus_name)
+
+    @cached_property
+    def pdfs(self) -> PdfStore:
+        return PdfStore(self.client("s3"), _required(self.settings.pdf_bucket, "PDF_BUCKET"))
+
+    @cached_property
+    def idempotency_config(self) -> IdempotencyConfig:
+        return IdempotencyConfig(event_key_jmespath="[account_id, document.document_id, document.version, trigger]",
+                                 expires_after_seconds=IDEMPOTENCY_EXPIRY_SECONDS,
+                                 raise_on_no_idempotency_key=True)
+
+    def link_signer(self) -> LinkSigner:
+        secret_id = _required(self.settings.link_signing_secret_id, "LINK_SIGNING_SECRET_ID")
+        provider = parameters.SecretsProvider(boto3_client=self.client("secretsmanager"))
+        secret = provider.get(secret_id, max_age=LINK_KEYS_CACHE_SECONDS)
+        return LinkSigner.from_secret(json.loads(secret) if isinstance(secret, str) else secret)
+
+    def make_link(self, account_id: str, document_id: str) -> str:
+        base = _required(self.settings.link_base_url, "LINK_BASE_URL").rstrip("/")
+        token = self.link_signer().sign(account_id, document_id, self.settings.link_ttl_days * 86400)
+        return f"{base}/d/{token}"
+
+    def request_pdf(self, account_id: str, document_id: str) -> None:
+        body = PdfRequest(account_id=account_id, document_id=document_id).model_dump_json()
+        self.client("sqs").send_message(QueueUrl=_required(self.settings.pdf_queue_url, "PDF_QUEUE_URL"),
+                                        MessageBody=body)
+
+    @cached_property
+    def export_service(self) -> ExportService:
+        persistence = DynamoDBPersistenceLayer(
+            table_name=_required(self.settings.idempotency_table, "IDEMPOTENCY_TABLE"),
+            boto3_client=self.client("dynamodb"))
+        return ExportService(
+            settings=self.settings, accounts=self.accounts, documents=self.documents, publisher=self.publisher,
+            adapter_factory=default_adapter_factory(self.settings), make_link=self.make_link,
+            request_pdf=self.request_pdf, persistence_store=persistence,
+            idempotency_config=self.idempotency_config, metrics=metrics)
+
+    @cached_property
+    def pdf_service(self) -> PdfService:
+        return PdfService(settings=self.settings, accounts=self.accounts, documents=self.documents,
+                          pdfs=self.pdfs, adapter_factory=default_adapter_factory(self.settings),
+                          link_signer=self.link_signer)
+
+
+def _required(value: str | None, variable: str) -> str:
+    if not value:
+        raise RuntimeError(f"{variable} is not set for this function (see infra/template.yaml)")
+    return value
+
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = Runtime()
+        return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget clients and settings (the environment changed: a test or the local stack)."""
+    global _runtime
+    with _runtime_lock:
+        _runtime = None
+    parameters.clear_caches()

@@ -1,0 +1,92 @@
+"""Settings: the deployment's (environment variables) and each connected account's (DynamoDB)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from invoice_export.documents import Identifier
+
+
+class RuntimeSettings(BaseSettings):
+    """Names and limits of the deployment, read from the function's environment (see infra/template.yaml)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    accounts_table: str
+    documents_table: str
+    event_bus_name: str
+    credentials_secret_prefix: str = "invoice-export/accounts/"
+    idempotency_table: str | None = None
+    export_queue_url: str | None = None
+    export_max_receive_count: int = 8
+    pdf_queue_url: str | None = None
+    pdf_bucket: str | None = None
+    link_signing_secret_id: str | None = None
+    link_base_url: str | None = None
+    link_ttl_days: int = 90
+    pdf_max_age_seconds: int = 900
+    aws_endpoint_url: str | None = None  # set only locally (moto); boto3 reads it by itself
+    # Provider HTTP timeouts: connect short, read long enough for a slow create.
+    provider_connect_timeout: float = 3.05
+    provider_read_timeout: float = 10.0
+    # A provider call is not started with less Lambda time left than read timeout + this margin.
+    lambda_time_margin_seconds: float = 3.0
+    # First back-off of a transiently failed export message; doubles per delivery (capped at 15 min).
+    retry_base_delay_seconds: float = 15.0
+
+
+class ProviderName(StrEnum):
+    FAKTUROWNIA = "fakturownia"
+
+
+class Numbering(StrEnum):
+    PROVIDER = "provider"  # the accounting system gives the next number in its series
+    OURS = "ours"  # our number is passed
+
+
+class ExportMode(StrEnum):
+    AUTOMATIC = "automatic"  # sent as soon as the document is issued
+    BULK = "bulk"  # recorded as pending; sent by a manual or scheduled bulk export
+
+
+class MissingSku(StrEnum):
+    FAIL = "fail"
+    WARN = "warn"  # send the line without a product link and report a warning
+
+
+ProviderSeriesId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class AccountSettings(BaseModel):
+    """One connected account: one connection to one provider account."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_id: Identifier
+    tenant_id: Identifier | None = None
+    provider: ProviderName
+    api_url: HttpUrl | None = Field(
+        default=None,
+        description="Provider API base URL; empty means the provider's real one (override for sandboxes and fakes)",
+    )
+    provider_subdomain: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] | None = Field(
+        default=None, description="Account prefix where the provider's host is per account (Fakturownia)"
+    )
+    numbering: Numbering = Numbering.PROVIDER
+    export_mode: ExportMode = ExportMode.AUTOMATIC
+    show_provider_document: bool = True
+    series_links: dict[str, ProviderSeriesId | None] = Field(
+        default_factory=dict,
+        description="Our series -> provider series id; null = do not pass (the provider's default series)",
+    )
+    payment_links: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=dict, description="Our payment name -> provider payment type"
+    )
+    send_skus: bool = False
+    missing_sku: MissingSku = MissingSku.FAIL
+    settings_version: int = 1
+    status: Literal["active", "needs_reconnect"] = "active"

@@ -1,0 +1,154 @@
+"""What the Lambda handlers call: SQS batches in, partial-batch responses out.
+
+Export messages come from a FIFO queue grouped by account. A bad document is recorded as failed
+and acknowledged, so it never blocks its account's queue; a transient failure makes the message
+visible again after a back-off (and holds back the rest of that account's group to keep order).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import TypeAdapter, ValidationError
+
+from invoice_export.documents import ExportMessage, Identifier, describe_validation_error
+from invoice_export.errors import PermanentError, TransientError
+from invoice_export.money import loads_exact
+from invoice_export.observability import logger
+from invoice_export.pdf_service import PdfRequest
+from invoice_export.runtime import Runtime, get_runtime
+
+MAX_BACKOFF_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class UnreadableMessage:
+    account_id: str | None
+    document_id: str | None
+    problem: str
+
+
+_identifier = TypeAdapter(Identifier)
+
+
+def read_export_message(body: str) -> ExportMessage | UnreadableMessage:
+    try:
+        data = loads_exact(body)
+    except ValueError as exc:
+        return UnreadableMessage(None, None, f"the body is not JSON ({exc})")
+    try:
+        return ExportMessage.model_validate(data)
+    except ValidationError as exc:
+        return UnreadableMessage(*_ids_if_any(data), describe_validation_error(exc))
+
+
+def _ids_if_any(data: Any) -> tuple[str | None, str | None]:
+    """The account and document ids of an invalid message, if they at least are valid ids."""
+
+    def valid(value: Any) -> str | None:
+        try:
+            return _identifier.validate_python(value)
+        except ValidationError:
+            return None
+
+    if not isinstance(data, dict):
+        return None, None
+    document = data.get("document")
+    return valid(data.get("account_id")), valid(document.get("document_id")) if isinstance(document, dict) else None
+
+
+def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:
+    runtime = runtime or get_runtime()
+    # Before the first idempotent call: the in-progress lock then expires with this invocation.
+    runtime.idempotency_config.register_lambda_context(context)
+    return process_partial_response(
+        event=event,
+        record_handler=lambda record: _export_record(runtime, record, context),
+        processor=SqsFifoPartialProcessor(skip_group_on_error=True),
+        context=context,
+    )
+
+
+def _export_record(runtime: Runtime, record: SQSRecord, context: LambdaContext) -> None:
+    logger.set_correlation_id(record.message_id)
+    message = read_export_message(record.body)
+    service = runtime.export_service
+    if isinstance(message, UnreadableMessage):
+        service.reject_unreadable(record.message_id, record.body, message.account_id, message.document_id,
+                                  message.problem)
+        return
+    logger.append_keys(account_id=message.account_id, document_id=message.document.document_id)
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    try:
+        result = service.export(message, remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000)
+    except TransientError as error:
+        _after_transient(runtime, record, message, error, receive_count)
+        raise
+    except PermanentError:
+        raise  # settled inside the service; anything reaching here is a bug worth a retry
+    except Exception as unexpected:  # AWS throttling, bugs: retried like a transient failure
+        error = TransientError(f"internal error ({type(unexpected).__name__})", code="internal_error")
+        _after_transient(runtime, record, message, error, receive_count)
+        raise
+    logger.info("export finished", extra={"outcome": result.outcome.value})
+
+
+def _after_transient(runtime: Runtime, record: SQSRecord, message: ExportMessage, error: TransientError,
+                     receive_count: int) -> None:
+    logger.warning("export will be retried", extra={"error_code": error.code, "receive_count": receive_count})
+    if receive_count >= runtime.settings.export_max_receive_count:
+        runtime.export_service.give_up(message, error)
+        return
+    delay = backoff_seconds(receive_count, error.retry_after, runtime.settings.retry_base_delay_seconds)
+    try:
+        runtime.client("sqs").change_message_visibility(
+            QueueUrl=runtime.settings.export_queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay)
+    except Exception:  # the queue's own visibility timeout still brings it back
+        logger.exception("could not delay the retry")
+
+
+def backoff_seconds(receive_count: int, retry_after: float | None, base: float) -> int:
+    """Honour the provider's Retry-After; otherwise exponential back-off with jitter, capped."""
+    if retry_after is not None:
+        delay = retry_after
+    else:
+        delay = base * 2 ** max(0, receive_count - 1)
+        delay += random.uniform(0, delay / 10)
+    return int(min(MAX_BACKOFF_SECONDS, max(0, round(delay))))
+
+
+def pdf_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:
+    runtime = runtime or get_runtime()
+    return process_partial_response(
+        event=event,
+        record_handler=lambda record: _pdf_record(runtime, record),
+        processor=BatchProcessor(event_type=EventType.SQS),
+        context=context,
+    )
+
+
+def _pdf_record(runtime: Runtime, record: SQSRecord) -> None:
+    logger.set_correlation_id(record.message_id)
+    try:
+        request = PdfRequest.model_validate_json(record.body)
+    except ValidationError as exc:
+        logger.error("PDF request unreadable", extra={"problem": describe_validation_error(exc)})
+        return
+    logger.append_keys(account_id=request.account_id, document_id=request.document_id)
+    try:
+        copy = runtime.pdf_service.fetch(request.account_id, request.document_id)
+    except PermanentError as error:
+        # Nothing is lost: the link route fetches the PDF on first use.
+        logger.warning("PDF not fetched", extra={"error_code": error.code, "reason": error.message})
+        return
+    logger.info("PDF stored", extra={"size": copy.size, "sha256": copy.sha256})

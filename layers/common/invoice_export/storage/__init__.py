@@ -1,0 +1,1 @@
+"""Persistence: account settings and credentials, document records, PDFs."""

@@ -1,0 +1,51 @@
+"""Connected accounts: settings in DynamoDB, credentials in Secrets Manager (never in the table)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+from botocore.exceptions import ClientError
+
+from invoice_export.settings import AccountSettings
+
+CREDENTIALS_CACHE_SECONDS = 300
+
+
+class AccountStore:
+    def __init__(self, table: Any, secrets_client: Any, secret_prefix: str) -> None:
+        self.table = table
+        self.secrets = secrets_client
+        self.secret_prefix = secret_prefix
+        self._provider = parameters.SecretsProvider(boto3_client=secrets_client)
+
+    def get(self, account_id: str) -> AccountSettings | None:
+        item = self.table.get_item(Key={"account_id": account_id}, ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        return AccountSettings.model_validate_json(item["settings"])
+
+    def put(self, settings: AccountSettings) -> None:
+        self.table.put_item(Item={"account_id": settings.account_id, "settings": settings.model_dump_json()})
+
+    def secret_name(self, account_id: str) -> str:
+        return f"{self.secret_prefix}{account_id}"
+
+    def credentials(self, account_id: str, *, refresh: bool = False) -> dict[str, Any]:
+        """Cached for a few minutes (powertools parameters); `refresh` after the provider refused them."""
+        value = self._provider.get(self.secret_name(account_id), transform="json",
+                                   max_age=CREDENTIALS_CACHE_SECONDS, force_fetch=refresh)
+        assert isinstance(value, dict)
+        return value
+
+    def save_credentials(self, account_id: str, credentials: dict[str, Any]) -> None:
+        name = self.secret_name(account_id)
+        secret = json.dumps(credentials)
+        try:
+            self.secrets.put_secret_value(SecretId=name, SecretString=secret)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            self.secrets.create_secret(Name=name, SecretString=secret,
+                                       Description="Accounting-system credentials of one connected account")

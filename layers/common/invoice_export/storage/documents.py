@@ -1,0 +1,278 @@
+"""Document records: our document, its export status and its mapping to the provider's document.
+
+Every status change is a conditional write, so two workers can never both send a document and a
+second provider document can never be recorded for one of ours:
+
+    (new) -> pending -> sending -> exported
+                ^          |  \\-> in_doubt   (a look-up could not decide; held for an operator)
+                |          v
+                +------ failed             (retried after the fix)
+
+`sending` is held only while a create is in flight. Finding it on a later delivery means that
+attempt was interrupted (timeout, crash), so the provider is asked before anything is re-sent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from invoice_export.documents import Document, ExportMessage
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    EXPORTED = "exported"
+    FAILED = "failed"
+    IN_DOUBT = "in_doubt"
+
+
+SENDABLE = (Status.PENDING, Status.FAILED)
+
+
+class RecordedError(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    code: str
+    message: str
+    fix: str = ""
+    retryable: bool = False
+    at: str
+
+
+class PdfCopy(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    key: str
+    version_id: str | None = None
+    size: int
+    sha256: str
+    fetched_at: str
+    previous_sha256: str | None = None
+    changed_at: str | None = None
+
+
+class DocumentRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    account_id: str
+    document_id: str
+    status: Status
+    document_version: int = 0
+    kind: str | None = None
+    number: str | None = None
+    series: str | None = None
+    order_id: str | None = None
+    document: str | None = None  # the document as received (JSON), for retries and audits
+    raw_message: str | None = None  # only for a message we could not read
+    attempts: int = 0
+    send_attempt_id: str | None = None
+    last_error: RecordedError | None = None
+    provider: str | None = None
+    provider_document_id: str | None = None
+    provider_number: str | None = None
+    warnings: list[str] = []
+    exported_event_sent: bool = False
+    pdf: PdfCopy | None = None
+    received_at: str
+    updated_at: str
+    exported_at: str | None = None
+
+    def parsed_document(self) -> Document | None:
+        return Document.model_validate_json(self.document) if self.document else None
+
+
+class Registration(StrEnum):
+    NEW = "new"
+    REPLACED = "replaced"  # a newer version replaced a pending or failed one
+    SAME = "same"  # this version is already stored
+    STALE = "stale"  # an older version than the stored one
+    LOCKED = "locked"  # sending, exported or in doubt: the stored version is final
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class DocumentStore:
+    def __init__(self, table: Any) -> None:
+        self.table = table  # boto3 DynamoDB Table resource
+
+    # ---------------------------------------------------------------- reads
+
+    def get(self, account_id: str, document_id: str) -> DocumentRecord | None:
+        item = self.table.get_item(Key=_key(account_id, document_id), ConsistentRead=True).get("Item")
+        return DocumentRecord.model_validate(_plain(item)) if item else None
+
+    def list_by_status(self, account_id: str, status: Status, limit: int = 100) -> list[DocumentRecord]:
+        response = self.table.query(
+            IndexName="by_account_status",
+            KeyConditionExpression=Key("account_status").eq(f"{account_id}#{status.value}"),
+            Limit=limit,
+        )
+        records = (self.get(account_id, item["document_id"]) for item in response.get("Items", []))
+        return [r for r in records if r is not None and r.status == status]
+
+    # ---------------------------------------------------------------- writes
+
+    def register(self, message: ExportMessage) -> tuple[Registration, DocumentRecord]:
+        """Store a received document version: new, replacing a pending/failed one, or leave it."""
+        doc = message.document
+        fields = {
+            "document_version": doc.version,
+            "kind": doc.kind.value,
+            "number": doc.number,
+            "series": doc.series,
+            "order_id": doc.order_id,
+            "document": doc.model_dump_json(),
+        }
+        now = now_iso()
+        try:
+            item = {**_key(message.account_id, doc.document_id), **_status_fields(message.account_id, Status.PENDING),
+                    **fields, "attempts": 0, "received_at": now, "updated_at": now}
+            self.table.put_item(Item={k: v for k, v in item.items() if v is not None},
+                                ConditionExpression=Attr("document_id").not_exists())
+            return Registration.NEW, DocumentRecord.model_validate(item)
+        except ClientError as exc:
+            _raise_unless_condition_failed(exc)
+        current = self.get(message.account_id, doc.document_id)
+        assert current is not None
+        if current.status not in SENDABLE:
+            return Registration.LOCKED, current
+        if doc.version < current.document_version:
+            return Registration.STALE, current
+        if doc.version == current.document_version and current.document is not None:
+            return Registration.SAME, current
+        updated = self._update(
+            message.account_id, doc.document_id,
+            {**fields, "updated_at": now},
+            condition=Attr("status").is_in([s.value for s in SENDABLE])
+            & (Attr("document_version").lt(doc.version) | Attr("document").not_exists()),
+        )
+        if updated is None:  # changed meanwhile: report what is stored now
+            current = self.get(message.account_id, doc.document_id)
+            assert current is not None
+            return Registration.LOCKED, current
+        return Registration.REPLACED, updated
+
+    def claim(self, account_id: str, document_id: str, attempt_id: str) -> tuple[bool, DocumentRecord]:
+        """Move pending/failed -> sending. Returns (claimed, record); not claimed shows what holds it."""
+        record = self._update(
+            account_id, document_id,
+            {**_status_fields(account_id, Status.SENDING), "send_attempt_id": attempt_id, "updated_at": now_iso()},
+            condition=Attr("status").is_in([s.value for s in SENDABLE]),
+            add={"attempts": 1},
+        )
+        if record is not None:
+            return True, record
+        current = self.get(account_id, document_id)
+        assert current is not None
+        return False, current
+
+    def continue_interrupted(self, account_id: str, document_id: str, attempt_id: str) -> DocumentRecord | None:
+        """Take over a `sending` record left by an interrupted attempt (after the provider look-up)."""
+        return self._update(
+            account_id, document_id, {"send_attempt_id": attempt_id, "updated_at": now_iso()},
+            condition=Attr("status").eq(Status.SENDING.value), add={"attempts": 1})
+
+    def mark_exported(self, account_id: str, document_id: str, *, provider: str, provider_document_id: str,
+                      provider_number: str, warnings: list[str]) -> DocumentRecord | None:
+        """sending -> exported. Refuses (None) if the record already maps to a provider document."""
+        now = now_iso()
+        return self._update(
+            account_id, document_id,
+            {**_status_fields(account_id, Status.EXPORTED), "provider": provider,
+             "provider_document_id": provider_document_id, "provider_number": provider_number,
+             "warnings": warnings, "exported_at": now, "updated_at": now},
+            condition=Attr("status").eq(Status.SENDING.value) & Attr("provider_document_id").not_exists(),
+            remove=("last_error",),
+        )
+
+    def mark_failed(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
+        return self._update(
+            account_id, document_id,
+            {**_status_fields(account_id, Status.FAILED), "last_error": error.model_dump(), "updated_at": now_iso()},
+            condition=Attr("status").is_in([Status.PENDING.value, Status.SENDING.value, Status.FAILED.value]),
+        )
+
+    def mark_in_doubt(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
+        return self._update(
+            account_id, document_id,
+            {**_status_fields(account_id, Status.IN_DOUBT), "last_error": error.model_dump(),
+             "updated_at": now_iso()},
+            condition=Attr("status").eq(Status.SENDING.value),
+        )
+
+    def record_rejected_message(self, account_id: str, document_id: str, raw_message: str,
+                                error: RecordedError) -> None:
+        """Keep a message we could not read, so nothing is lost and an operator can see why."""
+        now = now_iso()
+        self.table.put_item(Item={
+            **_key(account_id, document_id), **_status_fields(account_id, Status.FAILED),
+            "raw_message": raw_message, "last_error": error.model_dump(), "attempts": 0,
+            "received_at": now, "updated_at": now,
+        })
+
+    def set_exported_event_sent(self, account_id: str, document_id: str) -> None:
+        self._update(account_id, document_id, {"exported_event_sent": True}, condition=Attr("document_id").exists())
+
+    def record_pdf(self, account_id: str, document_id: str, pdf: PdfCopy) -> None:
+        self._update(account_id, document_id, {"pdf": pdf.model_dump(exclude_none=True)},
+                     condition=Attr("status").eq(Status.EXPORTED.value))
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _update(self, account_id: str, document_id: str, values: dict[str, Any], *, condition: Any,
+                add: dict[str, int] | None = None, remove: tuple[str, ...] = ()) -> DocumentRecord | None:
+        """One conditional UpdateItem; None when the condition did not hold."""
+        names: dict[str, str] = {}
+        vals: dict[str, Any] = {}
+        sets = []
+        for i, (name, value) in enumerate(values.items()):
+            names[f"#s{i}"] = name
+            vals[f":s{i}"] = value
+            sets.append(f"#s{i} = :s{i}")
+        expression = "SET " + ", ".join(sets)
+        if add:
+            adds = []
+            for i, (name, amount) in enumerate(add.items()):
+                names[f"#a{i}"] = name
+                vals[f":a{i}"] = amount
+                adds.append(f"#a{i} :a{i}")
+            expression += " ADD " + ", ".join(adds)
+        if remove:
+            for i, name in enumerate(remove):
+                names[f"#r{i}"] = name
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+        try:
+            response = self.table.update_item(
+                Key=_key(account_id, document_id), UpdateExpression=expression, ConditionExpression=condition,
+                ExpressionAttributeNames=names, ExpressionAttributeValues=vals, ReturnValues="ALL_NEW")
+        except ClientError as exc:
+            _raise_unless_condition_failed(exc)
+            return None
+        return DocumentRecord.model_validate(_plain(response["Attributes"]))
+
+
+def _key(account_id: str, document_id: str) -> dict[str, str]:
+    return {"account_id": account_id, "document_id": document_id}
+
+
+def _status_fields(account_id: str, status: Status) -> dict[str, str]:
+    return {"status": status.value, "account_status": f"{account_id}#{status.value}"}
+
+
+def _raise_unless_condition_failed(exc: ClientError) -> None:
+    if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        raise exc
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB returns numbers as Decimal; our records only keep integers as numbers."""
+    return json.loads(json.dumps(item, default=lambda v: int(v)))
