@@ -9,7 +9,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv clean
+.PHONY: run test venv clean schemas
 
 venv: $(STAMP)
 
@@ -24,6 +24,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VPY) -m pytest -n 2 --dist loadfile
+
+schemas: $(STAMP)
+	$(VPY) tools/generate_schemas.py
 
 clean:
 	rm -rf $(VENV) .aws-sam

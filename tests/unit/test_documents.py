@@ -1,0 +1,128 @@
+"""The producer's message contract: what is accepted, and the exact errors for what is not."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+from testsupport import example_names, load_example, with_changes
+
+from invoice_export.documents import ExportMessage, VatCode, describe_validation_error
+from invoice_export.money import loads_exact
+from invoice_export.sqs_entrypoints import UnreadableMessage, read_export_message
+
+
+def problem_of(message: dict) -> str:
+    with pytest.raises(ValidationError) as caught:
+        ExportMessage.model_validate(loads_exact(json.dumps(message)))
+    return describe_validation_error(caught.value)
+
+
+@pytest.mark.parametrize("name", example_names())
+def test_every_example_is_a_valid_message(name: str) -> None:
+    message = ExportMessage.model_validate(load_example(name))
+    assert message.document.totals == message.document.computed_totals()
+
+
+def test_money_is_read_exactly_from_json_numbers() -> None:
+    body = json.dumps(load_example("01-invoice-company.json")).replace('"unit_price": "29.99"', '"unit_price": 29.99')
+    message = read_export_message(body)
+    assert isinstance(message, ExportMessage)
+    price = message.document.lines[0].unit_price
+    assert isinstance(price, Decimal) and price == Decimal("29.99")
+    # A number float cannot hold is kept exactly (pydantic alone would read it through float).
+    assert loads_exact('{"x": 1.0000000000000001}')["x"] == Decimal("1.0000000000000001")
+
+
+def test_totals_that_do_not_add_up_name_the_difference(invoice_message: dict) -> None:
+    invoice_message["document"]["totals"]["gross"] = "130.48"
+    invoice_message["document"]["totals"]["net"] = "113.82"
+    problem = problem_of(invoice_message)
+    assert "totals do not match the lines" in problem
+    assert "gross 130.48 but the lines give 130.47 (difference 0.01)" in problem
+    assert "net 113.82 but the lines give 113.81 (difference 0.01)" in problem
+
+
+def test_per_line_and_per_rate_vat_differ_and_each_is_checked(invoice_message: dict) -> None:
+    doc = invoice_message["document"]
+    # Three 0.02 gross lines at 23%: VAT from the sum (0.06) is 0.01; line by line it is 3 x 0.00.
+    doc["lines"] = [{"line_id": f"l{i}", "name": "Drobiazg", "quantity": "1", "unit_price": "0.02", "vat": "23"}
+                    for i in range(3)]
+    doc["totals"] = {"net": "0.05", "vat": "0.01", "gross": "0.06"}
+    assert ExportMessage.model_validate(invoice_message).document.vat_calculation.value == "per_rate"
+    doc["vat_calculation"] = "per_line"
+    assert "vat 0.01 but the lines give 0.00 (difference 0.01)" in problem_of(invoice_message)
+    doc["totals"] = {"net": "0.06", "vat": "0.00", "gross": "0.06"}
+    assert ExportMessage.model_validate(invoice_message).document.totals.vat == Decimal("0.00")
+
+
+def test_exempt_line_needs_its_legal_basis() -> None:
+    message = load_example("03-invoice-exempt-person.json")
+    del message["document"]["lines"][0]["vat_exemption_basis"]
+    assert "document.lines[0]: a zw (VAT-exempt) line needs vat_exemption_basis" in problem_of(message)
+
+
+def test_vat_codes_and_percentages() -> None:
+    message = load_example("03-invoice-exempt-person.json")
+    assert ExportMessage.model_validate(message).document.lines[0].vat == VatCode.EXEMPT
+    message["document"]["lines"][0]["vat"] = "zero"
+    assert "document.lines[0].vat" in problem_of(message)
+    message["document"]["lines"][0]["vat"] = "123"
+    assert "document.lines[0].vat" in problem_of(message)
+
+
+def test_misspelt_field_is_named(invoice_message: dict) -> None:
+    invoice_message["document"]["buyer"]["tax_no"] = "5260250274"
+    assert "document.buyer.tax_no: Extra inputs are not permitted" in problem_of(invoice_message)
+
+
+def test_missing_field_is_named(invoice_message: dict) -> None:
+    del invoice_message["document"]["series"]
+    assert "document.series: Field required" in problem_of(invoice_message)
+
+
+def test_foreign_currency_needs_exchange_rate() -> None:
+    message = load_example("04-invoice-eur.json")
+    del message["document"]["exchange_rate"]
+    assert "currency EUR needs exchange_rate" in problem_of(message)
+
+
+def test_correction_must_carry_its_before_lines(invoice_message: dict) -> None:
+    assert "must carry 'correction'" in problem_of(with_changes(invoice_message, kind="correction"))
+    correction = load_example("05-correction.json")
+    correction["document"]["correction"]["lines_before"][1]["line_id"] = "l1"
+    assert "correction.lines_before: line_id values must be unique" in problem_of(correction)
+
+
+def test_correction_totals_are_the_difference() -> None:
+    message = ExportMessage.model_validate(load_example("05-correction.json"))
+    assert message.document.totals.gross == Decimal("-29.99")
+
+
+def test_negative_and_overlong_values_are_refused(invoice_message: dict) -> None:
+    invoice_message["document"]["lines"][0]["quantity"] = "-1"
+    invoice_message["document"]["lines"][1]["name"] = "x" * 257
+    problem = problem_of(invoice_message)
+    assert "document.lines[0].quantity: Input should be greater than 0" in problem
+    assert "document.lines[1].name: String should have at most 256 characters" in problem
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("not json", "the body is not JSON"),
+    ('{"schema_version": "1", "account_id": "shop-1", "document": {"document_id": "D-1"}}', "document.version"),
+    ('{"schema_version": "2", "account_id": "shop-1", "document": {}}', "schema_version"),
+])
+def test_unreadable_messages_say_why(body: str, expected: str) -> None:
+    result = read_export_message(body)
+    assert isinstance(result, UnreadableMessage)
+    assert expected in result.problem
+
+
+def test_ids_of_an_invalid_message_are_kept_when_valid() -> None:
+    result = read_export_message('{"account_id": "shop-1", "document": {"document_id": "D-1"}}')
+    assert isinstance(result, UnreadableMessage)
+    assert (result.account_id, result.document_id) == ("shop-1", "D-1")
+    result = read_export_message('{"account_id": "../../etc", "document": {"document_id": "D 1"}}')
+    assert (result.account_id, result.document_id) == (None, None)

@@ -1,0 +1,85 @@
+"""Each account setting resolved for one document, and the clear refusals."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from testsupport import load_example
+
+from invoice_export.documents import ExportMessage
+from invoice_export.errors import ConfigurationError
+from invoice_export.planning import plan_export
+from invoice_export.providers.base import Capabilities
+from invoice_export.providers.fakturownia import FakturowniaAdapter
+from invoice_export.settings import AccountSettings, MissingSku, Numbering
+
+
+def settings(**changes) -> AccountSettings:
+    base = dict(account_id="shop-1", provider="fakturownia", series_links={"FV": "7", "PAR": None, "KOR": None},
+                payment_links={"Przelew": "transfer", "Karta": "card"})
+    return AccountSettings.model_validate({**base, **changes})
+
+
+def document(name: str = "01-invoice-company.json"):
+    return ExportMessage.model_validate(load_example(name)).document
+
+
+def limited(**caps) -> type[FakturowniaAdapter]:
+    """The Fakturownia adapter with some capabilities switched off (a provider that cannot do them)."""
+    return type("Limited", (FakturowniaAdapter,), {
+        "capabilities": dataclasses.replace(FakturowniaAdapter.capabilities, **caps)})
+
+
+def test_provider_numbering_passes_no_number() -> None:
+    plan = plan_export(document(), settings(), FakturowniaAdapter)
+    assert plan.number is None
+
+
+def test_our_numbering_passes_our_number() -> None:
+    plan = plan_export(document(), settings(numbering=Numbering.OURS), FakturowniaAdapter)
+    assert plan.number == "FV 1/11/2026"
+
+
+def test_our_numbering_refused_where_the_provider_cannot_take_it() -> None:
+    with pytest.raises(ConfigurationError, match="does not accept our document numbers") as caught:
+        plan_export(document(), settings(numbering=Numbering.OURS), limited(own_numbering=False))
+    assert caught.value.code == "unsupported_numbering"
+
+
+def test_series_link_and_do_not_pass() -> None:
+    assert plan_export(document(), settings(), FakturowniaAdapter).provider_series == "7"
+    receipt = document("02-receipt-person.json")
+    assert plan_export(receipt, settings(), FakturowniaAdapter).provider_series is None
+
+
+def test_missing_series_link_says_which_series_to_link() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        plan_export(document("06-series-not-linked.json"), settings(), FakturowniaAdapter)
+    assert caught.value.code == "series_not_linked"
+    assert "our series 'FV-B2B' is not linked to a Fakturownia series" in caught.value.message
+    assert "link series 'FV-B2B'" in caught.value.fix and "do not pass" in caught.value.fix
+
+
+def test_payment_link_resolved_and_missing_one_refused() -> None:
+    assert plan_export(document(), settings(), FakturowniaAdapter).provider_payment_type == "transfer"
+    with pytest.raises(ConfigurationError, match="payment method 'Przelew' is not linked") as caught:
+        plan_export(document(), settings(payment_links={"Karta": "card"}), FakturowniaAdapter)
+    assert caught.value.code == "payment_type_not_linked"
+
+
+def test_unsupported_kind_refused() -> None:
+    with pytest.raises(ConfigurationError, match="cannot take receipts") as caught:
+        plan_export(document("02-receipt-person.json"), settings(), limited(receipts=False))
+    assert caught.value.code == "unsupported_kind"
+
+
+def test_sku_settings_pass_through_and_are_refused_without_stock_support() -> None:
+    plan = plan_export(document(), settings(send_skus=True, missing_sku=MissingSku.WARN), FakturowniaAdapter)
+    assert (plan.send_skus, plan.missing_sku) == (True, MissingSku.WARN)
+    with pytest.raises(ConfigurationError, match="cannot decrease stock"):
+        plan_export(document(), settings(send_skus=True), limited(sku_stock=False))
+
+
+def test_capabilities_declare_every_field() -> None:
+    assert set(FakturowniaAdapter.capabilities.as_dict()) == {f.name for f in dataclasses.fields(Capabilities)}
