@@ -9,7 +9,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv clean schemas
+.PHONY: run test venv clean schemas docs
 
 venv: $(STAMP)
 
@@ -27,6 +27,9 @@ test: $(STAMP)
 
 schemas: $(STAMP)
 	$(VPY) tools/generate_schemas.py
+
+docs: $(STAMP)
+	$(VPY) tools/provider_table.py
 
 clean:
 	rm -rf $(VENV) .aws-sam

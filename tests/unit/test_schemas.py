@@ -18,3 +18,11 @@ def test_message_schema_version_is_in_the_file_name() -> None:
     from invoice_export.documents import SCHEMA_VERSION
 
     assert f"export-message.v{SCHEMA_VERSION}.json" in SCHEMAS
+
+
+def test_readme_provider_table_is_generated_from_capabilities() -> None:
+    from tools.provider_table import render, rewrite
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert rewrite(readme) == readme, "README.md provider table is stale: run `make docs` and commit it"
+    assert "| Fakturownia |" in render()

@@ -1,0 +1,262 @@
+"""Contract tests: the Fakturownia adapter against the strict local fake of Fakturownia's API."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+import pytest
+import requests
+from testsupport import load_example
+
+from invoice_export.documents import ExportMessage
+from invoice_export.errors import (
+    CredentialsRejected,
+    PermanentError,
+    ProviderRejected,
+    RequestMayHaveSucceeded,
+    TransientError,
+)
+from invoice_export.planning import plan_export
+from invoice_export.providers import build_adapter
+from invoice_export.providers.base import ProviderReference
+from invoice_export.providers.fakturownia import FakturowniaAdapter
+from invoice_export.settings import AccountSettings
+from local.fakes.fakturownia import FakturowniaFake
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakturowniaFake(rate_limit=None) as server:
+        yield server
+
+
+@pytest.fixture
+def account(fake):
+    """A fresh Fakturownia account per test: its token, a department and two products."""
+    token = secrets.token_hex(16)
+    fake.add_account(token, prefix="shop")
+    department = fake.add_department(token, "Sklep internetowy", "5252445767")
+    fake.add_product(token, "Kubek ceramiczny 300 ml", "MUG-300", "29.99", 23, stock_level=10)
+    fake.add_product(token, "Kubek ceramiczny 300 ml XL", "MUG-300-XL", "39.99", 23, stock_level=10)
+    return {"token": token, "department": department}
+
+
+def make_adapter(fake, account, **settings_changes) -> FakturowniaAdapter:
+    settings = AccountSettings.model_validate({
+        "account_id": "shop-1", "provider": "fakturownia", "api_url": fake.base_url,
+        "series_links": {"FV": str(account["department"]), "FV-EXPORT": None, "PAR": None, "KOR": None,
+                         "FV-B2B": None},
+        "payment_links": {"Przelew": "transfer", "Karta": "card"}, **settings_changes})
+    adapter = build_adapter(settings, {"api_token": account["token"]}, read_timeout=1.0)
+    assert isinstance(adapter, FakturowniaAdapter)
+    return adapter
+
+
+def plan_for(adapter, name: str, corrected: ProviderReference | None = None, **document_changes):
+    message = load_example(name)
+    message["document"].update(document_changes)
+    document = ExportMessage.model_validate(message).document
+    return plan_export(document, adapter.settings, type(adapter), corrected=corrected)
+
+
+def stored(fake, account, reference: ProviderReference) -> dict:
+    invoice = fake.account(account["token"]).invoice(int(reference.provider_document_id))
+    assert invoice is not None
+    return invoice
+
+
+def test_invoice_fields_and_totals_arrive_exactly(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    created = adapter.create_document(plan)
+    invoice = stored(fake, account, created.reference)
+    doc = plan.document
+    assert invoice["kind"] == "vat"
+    assert created.reference.number == invoice["number"] and invoice["number"]
+    assert invoice["oid"] == doc.document_id
+    assert invoice["department_id"] == account["department"]
+    assert invoice["payment_type"] == "transfer"
+    assert invoice["payment_to"] == "2026-12-04"
+    assert (invoice["issue_date"], invoice["sell_date"]) == ("2026-11-20", "2026-11-19")
+    assert invoice["buyer_name"] == "Hurtownia Zielony Liść Sp. z o.o."
+    assert invoice["buyer_tax_no"] == "5260250274"
+    assert (invoice["buyer_street"], invoice["buyer_post_code"], invoice["buyer_city"], invoice["buyer_country"]) == (
+        "ul. Kwiatowa 12/4", "02-001", "Warszawa", "PL")
+    assert [p["name"] for p in invoice["positions"]] == [line.name for line in doc.lines]
+    assert [str(p["tax"]) for p in invoice["positions"]] == ["23", "5", "23"]
+    # Fakturownia computed its totals on its own: they equal ours to the grosz.
+    assert Decimal(invoice["price_gross"]) == doc.totals.gross
+    assert Decimal(invoice["price_net"]) == doc.totals.net
+    assert Decimal(invoice["price_tax"]) == doc.totals.vat
+
+
+def test_receipt_for_a_person_paid_in_the_default_series(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    created = adapter.create_document(plan_for(adapter, "02-receipt-person.json"))
+    invoice = stored(fake, account, created.reference)
+    assert invoice["kind"] == "receipt"
+    assert invoice.get("department_id") in (None, "")  # 'do not pass': the provider's default
+    assert invoice["buyer_company"] in (False, "0", 0)
+    assert (invoice["buyer_first_name"], invoice["buyer_last_name"]) == ("Anna", "Nowak")
+    assert invoice["status"] == "paid" and invoice["paid_date"] == "2026-11-19"
+    assert invoice["payment_type"] == "card"
+    assert Decimal(invoice["price_gross"]) == Decimal("18.50")
+
+
+def test_exempt_line_carries_its_basis_and_net_prices_stay_exact(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    created = adapter.create_document(plan_for(adapter, "03-invoice-exempt-person.json"))
+    invoice = stored(fake, account, created.reference)
+    assert invoice["positions"][0]["tax"] == "zw"
+    assert invoice["exempt_tax_kind"] == "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT"
+    assert Decimal(invoice["price_gross"]) == Decimal("199.00")
+
+
+def test_foreign_currency_keeps_currency_and_our_rate(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    created = adapter.create_document(plan_for(adapter, "04-invoice-eur.json"))
+    invoice = stored(fake, account, created.reference)
+    assert invoice["currency"] == "EUR"
+    assert invoice["exchange_kind"] == "own"
+    assert Decimal(str(invoice["exchange_currency_rate"])) == Decimal("4.2351")
+    assert "224/A/NBP/2026" in invoice["exchange_note"]
+    assert Decimal(invoice["price_gross"]) == Decimal("516.60")
+
+
+def test_correction_references_the_original_and_carries_before_and_after(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    original = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    created = adapter.create_document(plan_for(adapter, "05-correction.json", corrected=original))
+    correction = stored(fake, account, created.reference)
+    assert correction["kind"] == "correction"
+    assert str(correction["invoice_id"]) == original.provider_document_id
+    mug = correction["positions"][0]
+    assert Decimal(str(mug["quantity"])) == Decimal(-1)
+    assert Decimal(str(mug["correction_before_attributes"]["quantity"])) == Decimal(2)
+    assert Decimal(str(mug["correction_after_attributes"]["quantity"])) == Decimal(1)
+    assert Decimal(correction["price_gross"]) == Decimal("-29.99")
+
+
+def test_our_numbering_passes_our_number_and_a_duplicate_is_named(fake, account) -> None:
+    adapter = make_adapter(fake, account, numbering="ours")
+    created = adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert created.reference.number == "FV 1/11/2026"
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json", document_id="INV-OTHER"))
+    assert "Fakturownia rejected number" in caught.value.message
+    assert "switch the account to the provider's numbering" in caught.value.fix
+
+
+def test_skus_link_products_and_decrease_stock(fake, account) -> None:
+    adapter = make_adapter(fake, account, send_skus=True, missing_sku="warn")
+    created = adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    invoice = stored(fake, account, created.reference)
+    mug = invoice["positions"][0]
+    assert mug["code"] == "MUG-300" and mug["product_id"]  # exact code, not MUG-300-XL
+    products = fake.account(account["token"]).products
+    assert Decimal(str(products[int(mug["product_id"])]["stock_level"])) == Decimal(8)
+    assert created.warnings == ("SKU TEA-100 not found in Fakturownia: line sent without stock link",)
+
+
+def test_missing_sku_fails_when_set_to_fail(fake, account) -> None:
+    adapter = make_adapter(fake, account, send_skus=True, missing_sku="fail")
+    with pytest.raises(PermanentError) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert caught.value.code == "sku_not_found" and "TEA-100" in caught.value.message
+    assert fake.account(account["token"]).invoices == []
+
+
+def test_look_up_matches_our_id_exactly(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    longer = adapter.create_document(plan_for(adapter, "01-invoice-company.json", document_id="INV-10")).reference
+    assert adapter.find_document(plan_for(adapter, "01-invoice-company.json", document_id="INV-1")) is None
+    found = adapter.find_document(plan_for(adapter, "01-invoice-company.json", document_id="INV-10"))
+    assert found == longer
+
+
+def test_a_second_create_settles_on_the_existing_document(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    first = adapter.create_document(plan).reference
+    again = adapter.create_document(plan).reference  # oid_unique refuses; the adapter finds ours
+    assert again == first
+    assert len(fake.account(account["token"]).invoices) == 1
+
+
+def test_wrong_token_is_a_credentials_error_without_the_token(fake, account) -> None:
+    adapter = make_adapter(fake, {**account, "token": "wrong-token-value"})
+    with pytest.raises(CredentialsRejected) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert "check the Fakturownia API key" in caught.value.fix
+    assert "wrong-token-value" not in str(caught.value)
+
+
+def test_token_never_travels_in_the_url(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    adapter.check_credentials()
+    for entry in fake.requests.entries():
+        assert "api_token" not in entry.query
+
+
+def test_field_rejection_names_the_field_and_our_field_to_fix(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    message = load_example("01-invoice-company.json")
+    message["document"]["buyer"]["phone"] = "+48 600 100 200 300 400"  # KSeF allows 16 characters
+    plan = plan_export(ExportMessage.model_validate(message).document, adapter.settings, type(adapter))
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.create_document(plan)
+    assert "Fakturownia rejected buyer_phone" in caught.value.message
+    assert "document.buyer.phone" in caught.value.fix
+
+
+def test_unknown_department_points_at_the_series_link(fake, account) -> None:
+    adapter = make_adapter(fake, {**account, "department": 999999})
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert caught.value.code == "provider_not_found"
+    assert "series link" in caught.value.fix
+
+
+def test_rate_limit_and_outage_are_transient(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    fake.faults.rate_limited(retry_after=7, method="POST")
+    with pytest.raises(TransientError) as caught:
+        adapter.create_document(plan)
+    assert (caught.value.code, caught.value.retry_after) == ("provider_rate_limited", 7.0)
+    fake.faults.status(503, method="POST")
+    with pytest.raises(TransientError) as caught:
+        adapter.create_document(plan)
+    assert caught.value.code == "provider_unavailable" and not isinstance(caught.value, RequestMayHaveSucceeded)
+    assert fake.account(account["token"]).invoices == []
+
+
+def test_lost_response_after_create_is_flagged_and_settled_by_look_up(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    fake.faults.stall_after_commit(2.0, method="POST")
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.create_document(plan)
+    [invoice] = fake.account(account["token"]).invoices
+    assert adapter.find_document(plan) == ProviderReference(str(invoice["id"]), invoice["number"])
+
+
+def test_pdf_has_the_number_and_changes_after_an_edit(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    reference = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    first = adapter.download_pdf(reference.provider_document_id)
+    assert first.startswith(b"%PDF") and reference.number.encode() in first
+    response = requests.put(f"{fake.base_url}/invoices/{reference.provider_document_id}.json",
+                            json={"invoice": {"buyer_name": "Hurtownia Zielony Liść S.A."}},
+                            headers={"Authorization": f"Bearer {account['token']}"}, timeout=5)
+    assert response.status_code == 200
+    assert adapter.download_pdf(reference.provider_document_id) != first
+
+
+def test_lists_departments_for_series_links(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    options = adapter.list_series()
+    assert [(o.id, o.name) for o in options] == [(str(account["department"]), "Sklep internetowy")]
+    assert "transfer" in {o.id for o in adapter.list_payment_types()}
