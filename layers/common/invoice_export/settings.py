@@ -41,6 +41,9 @@ class RuntimeSettings(BaseSettings):
 
 class ProviderName(StrEnum):
     FAKTUROWNIA = "fakturownia"
+    INFAKT = "infakt"
+    WFIRMA = "wfirma"
+    IFIRMA = "ifirma"
 
 
 class Numbering(StrEnum):
@@ -85,6 +88,9 @@ class AccountSettings(BaseModel):
     )
     payment_links: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
         default_factory=dict, description="Our payment name -> provider payment type"
+    )
+    provider_options: dict[str, str | int | bool] = Field(
+        default_factory=dict, description="Provider-specific options, validated by the adapter's options_model"
     )
     send_skus: bool = False
     missing_sku: MissingSku = MissingSku.FAIL

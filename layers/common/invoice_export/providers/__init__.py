@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from invoice_export.errors import CredentialsRejected
+from invoice_export.errors import ConfigurationError, CredentialsRejected
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import ProviderHttp
 from invoice_export.settings import AccountSettings, ProviderName
@@ -18,9 +18,17 @@ from invoice_export.settings import AccountSettings, ProviderName
 _ADAPTERS: dict[ProviderName, str] = {
     ProviderName.FAKTUROWNIA: "invoice_export.providers.fakturownia:FakturowniaAdapter",
 }
+# Providers whose adapter is not written yet are refused when an account is connected to them.
+
+
+def supported_providers() -> list[ProviderName]:
+    return [p for p in ProviderName if p in _ADAPTERS]
 
 
 def adapter_class(provider: ProviderName) -> type[ProviderAdapter]:
+    if provider not in _ADAPTERS:
+        raise ConfigurationError(f"{provider.value} is not supported yet", code="unsupported_provider",
+                                 fix="connect the account to a supported accounting system")
     module_name, class_name = _ADAPTERS[provider].split(":")
     return getattr(importlib.import_module(module_name), class_name)
 
@@ -51,4 +59,4 @@ def build_adapter(settings: AccountSettings, raw_credentials: dict[str, Any], *,
 
 
 def capabilities_table() -> dict[str, dict[str, bool]]:
-    return {p.value: adapter_class(p).capabilities.as_dict() for p in ProviderName}
+    return {p.value: adapter_class(p).capabilities.as_dict() for p in supported_providers()}

@@ -12,12 +12,16 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import requests
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from invoice_export.documents import Document, DocumentKind
 from invoice_export.errors import ConfigurationError, ProviderRejected
 from invoice_export.providers.http import ProviderHttp
 from invoice_export.settings import AccountSettings, MissingSku, ProviderName
+
+
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True)
@@ -85,11 +89,20 @@ class ProviderAdapter(ABC):
     credentials_model: ClassVar[type[BaseModel]]
     # Real API base URL; "{subdomain}" is filled from the account settings where the host is per account.
     default_api_url: ClassVar[str]
+    # Provider-specific account options (AccountSettings.provider_options), validated on construction.
+    options_model: ClassVar[type[BaseModel]] = NoOptions
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         self.settings = settings
         self.credentials = credentials
         self.http = http
+        try:
+            self.options = self.options_model.model_validate(settings.provider_options)
+        except ValidationError as exc:
+            raise ConfigurationError(
+                f"invalid {self.display_name} options on account {settings.account_id}: {exc.errors()[0]['msg']}",
+                fix=f"correct provider_options ({', '.join(self.options_model.model_fields) or 'none expected'})",
+                code="invalid_provider_options") from None
 
     @classmethod
     def api_url(cls, settings: AccountSettings) -> str:
