@@ -1,0 +1,588 @@
+"""infra/template.yaml, checked after the SAM transform (offline): cfn-lint plus the project's own rules.
+
+cfn-lint on the SAM template alone misses mistakes inside SAM event properties (aws-stack.md 0.4 and C),
+so everything here looks at the CloudFormation that SAM generates, the way CloudFormation will see it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from template_support import (
+    TEMPLATE_PATH,
+    allows,
+    bucket_arn,
+    describe_matches,
+    forbidden_action_violations,
+    grantees,
+    handler_problem,
+    is_false,
+    is_true,
+    lint,
+    lint_errors,
+    match_path,
+    named_secret_arn,
+    object_arn,
+    props,
+    queue_arn,
+    ref_target,
+    render,
+    resolve_number,
+    resources_of_type,
+    scope_violations,
+    secret_arn,
+    secret_pattern_arn,
+    sqs_event_source_mappings,
+    statements_of_document,
+    table_arn,
+    translate,
+    wildcard_violations,
+)
+
+# Logical ids of the template (rename here if they are renamed there).
+EXPORT_FN = "ExportFunction"
+FETCH_PDF_FN = "FetchPdfFunction"
+LINK_FN = "LinkFunction"
+EXPORT_QUEUE = "ExportQueue"
+PDF_QUEUE = "PdfQueue"
+PDF_BUCKET = "PdfBucket"
+ACCOUNTS_TABLE = "AccountsTable"
+DOCUMENTS_TABLE = "DocumentsTable"
+IDEMPOTENCY_TABLE = "IdempotencyTable"
+LINK_SECRET = "LinkSigningKeySecret"
+LINK_API = "LinkApi"
+LAYER = "CommonLayer"
+
+RUNTIME = "python3.13"
+ARCH = "arm64"
+ACCOUNT_SECRETS = secret_pattern_arn("invoice-export/accounts/*")  # per-account credentials, by name prefix
+
+# Who may write items in which table (PutItem/UpdateItem). Change deliberately, not to make a test pass.
+TABLE_WRITERS = {
+    ACCOUNTS_TABLE: set(),  # accounts are configured elsewhere; these functions only read them
+    DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN},
+    IDEMPOTENCY_TABLE: {EXPORT_FN},
+}
+# Who may send to which queue of the stack (producers outside the stack are not modelled here).
+QUEUE_SENDERS = {PDF_QUEUE: {EXPORT_FN}}
+S3_ACTIONS = {"s3:GetObject", "s3:PutObject"}  # what the PDF functions may do, on pdf/* only
+WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+
+
+def _fail_if(problems: list[str], what_to_fix: str) -> None:
+    if problems:
+        pytest.fail(f"{what_to_fix}\n  - " + "\n  - ".join(problems), pytrace=False)
+
+
+# =========================================================================================== cfn-lint
+
+
+def test_translation_produces_plain_cloudformation(translation, functions):
+    cfn_resources, sam_resources = translation.cfn["Resources"], translation.sam["Resources"]
+    leftovers = [k for k, v in cfn_resources.items() if v["Type"].startswith("AWS::Serverless::")]
+    sam_functions = [k for k, v in sam_resources.items() if v["Type"] == "AWS::Serverless::Function"]
+    assert not leftovers, f"SAM resources survived the transform: {leftovers}"
+    assert sorted(functions) == sorted(sam_functions), (
+        "every AWS::Serverless::Function must become one AWS::Lambda::Function"
+    )
+    assert "Transform" not in translation.cfn
+
+
+def test_cfn_lint_translated_template_has_no_errors(cfn):
+    errors = lint_errors(lint(cfn))
+    assert not errors, (
+        "cfn-lint found errors in the CloudFormation SAM generates from infra/template.yaml "
+        "(paths are in the translated template; map them back to the SAM resource/event):\n"
+        + describe_matches(errors)
+    )
+
+
+def test_cfn_lint_sam_template_has_no_errors(sam_text):
+    errors = lint_errors(lint(sam_text))
+    assert not errors, "cfn-lint found errors in infra/template.yaml:\n" + describe_matches(errors)
+
+
+# (regex on the template text, replacement, property path that cfn-lint must flag in an SQS mapping)
+SAM_EVENT_MISTAKES = [
+    (r"FunctionResponseTypes: \[ReportBatchItemFailures\]", "FunctionResponseTypes: [ReportBatchItemFailure]",
+     ("FunctionResponseTypes",)),
+    (r"MaximumConcurrency: \d+", "MaximumConcurrency: 1", ("ScalingConfig", "MaximumConcurrency")),
+    (r"BatchSize: \d+", "BatchSize: 100000", ("BatchSize",)),
+]
+
+
+def test_translate_and_lint_catches_mistakes_in_sam_event_properties(sam_text):
+    """The safety net itself: break SQS event properties in the template text and expect E-errors."""
+    broken = sam_text
+    for pattern, replacement, _ in SAM_EVENT_MISTAKES:
+        broken, n = re.subn(pattern, replacement, broken, count=1)
+        assert n == 1, f"the template no longer contains {pattern!r}; update SAM_EVENT_MISTAKES"
+    mutated = translate(broken).cfn
+    errors = lint_errors(lint(mutated))
+    mappings = resources_of_type(mutated, "AWS::Lambda::EventSourceMapping")
+    for pattern, replacement, prop_path in SAM_EVENT_MISTAKES:
+        hits = [
+            m for m in errors
+            if len(match_path(m)) >= 4 and match_path(m)[1] in mappings
+            and tuple(match_path(m)[3:3 + len(prop_path)]) == prop_path
+        ]
+        assert hits, (
+            f"translate + cfn-lint did not report {replacement!r} (expected an E-error at "
+            f"Resources/<mapping>/Properties/{'/'.join(prop_path)}); errors seen:\n{describe_matches(errors)}"
+        )
+
+
+# =============================================================================================== SQS
+
+
+def test_every_sqs_source_queue_dead_letters_to_a_matching_dlq(cfn):
+    queues = resources_of_type(cfn, "AWS::SQS::Queue")
+    esms = sqs_event_source_mappings(cfn)
+    assert esms, "no SQS event source mappings found: did the SQS events disappear?"
+    problems = []
+    for esm_id, (queue_id, _) in sorted(esms.items()):
+        if queue_id is None:
+            problems.append(f"{esm_id}: reads an SQS queue that is not declared in this template")
+            continue
+        q = props(queues[queue_id])
+        redrive = q.get("RedrivePolicy")
+        if not isinstance(redrive, dict):
+            problems.append(f"{queue_id}: no RedrivePolicy (a poison message loops until retention ends)")
+            continue
+        dlq_id = ref_target(redrive.get("deadLetterTargetArn"))
+        if dlq_id not in queues:
+            problems.append(f"{queue_id}: deadLetterTargetArn must be !GetAtt <queue of this stack>.Arn")
+            continue
+        dlq = props(queues[dlq_id])
+        if is_true(q.get("FifoQueue")) != is_true(dlq.get("FifoQueue")):
+            problems.append(f"{queue_id} -> {dlq_id}: FIFO must dead-letter to FIFO, standard to standard")
+        receives = resolve_number(cfn, redrive.get("maxReceiveCount"))
+        if receives is None or receives < 2:
+            problems.append(f"{queue_id}: maxReceiveCount must be >= 2, got {redrive.get('maxReceiveCount')}")
+        source_retention = resolve_number(cfn, q.get("MessageRetentionPeriod", 345600))
+        dlq_retention = resolve_number(cfn, dlq.get("MessageRetentionPeriod", 345600))
+        if dlq_retention is None or source_retention is None or dlq_retention < source_retention:
+            problems.append(f"{dlq_id}: keeps messages shorter than {queue_id}; dead letters expire early")
+    _fail_if(problems, "Fix the queues' RedrivePolicy in infra/template.yaml:")
+
+
+def test_sqs_mappings_report_batch_item_failures(cfn):
+    problems = []
+    for esm_id in sorted(sqs_event_source_mappings(cfn)):
+        types = props(cfn["Resources"][esm_id]).get("FunctionResponseTypes")
+        if types != ["ReportBatchItemFailures"]:
+            problems.append(f"{esm_id}: FunctionResponseTypes is {types!r}")
+    _fail_if(problems, "Set `FunctionResponseTypes: [ReportBatchItemFailures]` on every SQS event "
+                       "(without it Powertools' partial batch response is ignored and whole batches retry):")
+
+
+def test_sqs_mappings_cap_concurrency_with_maximum_concurrency_not_reserved_concurrency(cfn):
+    problems = []
+    for esm_id, (_, fn) in sorted(sqs_event_source_mappings(cfn).items()):
+        cap = props(cfn["Resources"][esm_id]).get("ScalingConfig", {}).get("MaximumConcurrency")
+        if not isinstance(cap, int) or not 2 <= cap <= 1000:
+            problems.append(f"{esm_id}: ScalingConfig.MaximumConcurrency must be 2..1000, got {cap!r}")
+        if fn not in cfn["Resources"]:
+            problems.append(f"{esm_id}: FunctionName is not a function of this stack")
+        elif "ReservedConcurrentExecutions" in props(cfn["Resources"][fn]):
+            problems.append(f"{fn}: remove ReservedConcurrentExecutions (throttled SQS invocations burn "
+                            "receives and push valid messages into the DLQ)")
+    _fail_if(problems, "Cap SQS consumers with the event's ScalingConfig.MaximumConcurrency:")
+
+
+def test_source_queue_visibility_timeout_is_at_least_six_function_timeouts(cfn):
+    problems = []
+    for esm_id, (queue_id, fn) in sorted(sqs_event_source_mappings(cfn).items()):
+        if queue_id is None or fn not in cfn["Resources"]:
+            problems.append(f"{esm_id}: cannot tell which queue/function it connects")
+            continue
+        visibility = resolve_number(cfn, props(cfn["Resources"][queue_id]).get("VisibilityTimeout", 30))
+        timeout = resolve_number(cfn, props(cfn["Resources"][fn]).get("Timeout", 3))
+        if visibility is None or timeout is None or visibility < 6 * timeout:
+            problems.append(f"{queue_id}.VisibilityTimeout={visibility} < 6 x {fn}.Timeout={timeout}")
+    _fail_if(problems, "Raise the queue's VisibilityTimeout (or lower the function Timeout; Globals count):")
+
+
+def test_export_queue_is_fifo_without_content_based_deduplication(cfn):
+    q = props(cfn["Resources"][EXPORT_QUEUE])
+    assert is_true(q.get("FifoQueue")), f"{EXPORT_QUEUE} must be FIFO (per-account order via MessageGroupId)"
+    assert is_false(q.get("ContentBasedDeduplication", False)), (
+        f"{EXPORT_QUEUE}: ContentBasedDeduplication must be false; producers set MessageDeduplicationId "
+        "(two identical bodies can be two legitimate exports)"
+    )
+    readers = {fn for q_id, fn in sqs_event_source_mappings(cfn).values() if q_id == EXPORT_QUEUE}
+    assert readers == {EXPORT_FN}, f"{EXPORT_QUEUE} should be read by {EXPORT_FN} only, read by {readers}"
+
+
+# ======================================================================================== S3, DynamoDB
+
+
+def test_pdf_bucket_is_private_encrypted_and_owner_enforced(cfn):
+    b = props(cfn["Resources"][PDF_BUCKET])
+    problems = []
+    pab = b.get("PublicAccessBlockConfiguration") or {}
+    for flag in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
+        if not is_true(pab.get(flag)):
+            problems.append(f"PublicAccessBlockConfiguration.{flag} must be true")
+    rules = (b.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or []
+    algos = [(r.get("ServerSideEncryptionByDefault") or {}).get("SSEAlgorithm") for r in rules]
+    if not any(a in ("AES256", "aws:kms", "aws:kms:dsse") for a in algos):
+        problems.append(f"BucketEncryption with a default SSEAlgorithm is required (got {algos})")
+    ownership = [r.get("ObjectOwnership") for r in (b.get("OwnershipControls") or {}).get("Rules", [])]
+    if ownership != ["BucketOwnerEnforced"]:
+        problems.append(f"OwnershipControls must be [BucketOwnerEnforced] (ACLs off), got {ownership}")
+    _fail_if(problems, f"Fix {PDF_BUCKET} in infra/template.yaml:")
+
+
+def test_pdf_bucket_policy_denies_insecure_transport_for_bucket_and_objects(cfn):
+    policies = [
+        props(p)["PolicyDocument"] for p in resources_of_type(cfn, "AWS::S3::BucketPolicy").values()
+        if ref_target(props(p).get("Bucket")) == PDF_BUCKET
+    ]
+    assert policies, f"no AWS::S3::BucketPolicy attached to {PDF_BUCKET}"
+    covered: set[str] = set()
+    for doc in policies:
+        # statements_of_document canonicalises the resources; the raw statement has Principal/Condition.
+        parsed = statements_of_document(doc, "bucket policy", cfn)
+        for raw_st, st in zip(doc["Statement"], parsed, strict=True):
+            condition = (raw_st.get("Condition") or {}).get("Bool") or {}
+            principal = raw_st.get("Principal")
+            if (
+                st.effect == "Deny"
+                and principal in ("*", {"AWS": "*"})
+                and "s3:*" in st.actions
+                and is_false(condition.get("aws:SecureTransport"))
+            ):
+                covered.update(st.resources)
+    missing = {bucket_arn(PDF_BUCKET), object_arn(PDF_BUCKET, "*")} - covered
+    assert not missing, (
+        f"{PDF_BUCKET}'s policy must Deny s3:* to Principal '*' when aws:SecureTransport is false, on both "
+        f"the bucket ARN and <bucket ARN>/*; not covered: {sorted(missing)}"
+    )
+
+
+def test_every_table_has_point_in_time_recovery_and_encryption(cfn):
+    tables = resources_of_type(cfn, "AWS::DynamoDB::Table")
+    assert {ACCOUNTS_TABLE, DOCUMENTS_TABLE, IDEMPOTENCY_TABLE} <= set(tables)
+    problems = []
+    for table_id, table in sorted(tables.items()):
+        p = props(table)
+        if not is_true((p.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")):
+            problems.append(f"{table_id}: PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled: true")
+        if not is_true((p.get("SSESpecification") or {}).get("SSEEnabled")):
+            problems.append(f"{table_id}: SSESpecification.SSEEnabled: true")
+    _fail_if(problems, "Every DynamoDB table needs PITR and SSE:")
+
+
+def test_idempotency_table_matches_powertools_layout(cfn):
+    p = props(cfn["Resources"][IDEMPOTENCY_TABLE])
+    assert p.get("KeySchema") == [{"AttributeName": "id", "KeyType": "HASH"}], (
+        f"{IDEMPOTENCY_TABLE}: Powertools' DynamoDBPersistenceLayer needs partition key `id` only, "
+        f"got {p.get('KeySchema')}"
+    )
+    assert {"AttributeName": "id", "AttributeType": "S"} in p.get("AttributeDefinitions", [])
+    ttl = p.get("TimeToLiveSpecification") or {}
+    assert ttl.get("AttributeName") == "expiration" and is_true(ttl.get("Enabled")), (
+        f"{IDEMPOTENCY_TABLE}: TimeToLiveSpecification must be enabled on `expiration`, got {ttl}"
+    )
+
+
+# ======================================================================================== IAM (roles)
+
+
+def test_policy_checker_reads_every_role(policies):
+    problems = [p for rp in policies.values() for p in rp.problems]
+    _fail_if(problems, "The least-privilege checks cannot see everything these roles grant:")
+    assert all(rp.statements for rp in policies.values())
+
+
+def test_no_wildcard_actions_or_resources(policies):
+    problems = [
+        f"{fn}: {v}"
+        for fn, rp in sorted(policies.items())
+        for v in wildcard_violations(rp.statements)
+    ]
+    _fail_if(problems, "Scope these statements to named actions and the stack's resources:")
+
+
+def test_no_function_can_delete_or_reconfigure_data_stores(policies):
+    problems = [
+        f"{fn}: {v}"
+        for fn, rp in sorted(policies.items())
+        for v in forbidden_action_violations(rp.statements)
+    ]
+    _fail_if(problems, "Remove destructive/admin permissions (narrower SAM policy template or a Statement):")
+
+
+def test_export_function_writes_documents_and_idempotency_but_only_reads_accounts(policies):
+    st = policies[EXPORT_FN].statements
+    problems = []
+    for table in (DOCUMENTS_TABLE, IDEMPOTENCY_TABLE):
+        for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"):
+            if not allows(st, action, table_arn(table)):
+                problems.append(f"missing {action} on {table}")
+    if not allows(st, "dynamodb:GetItem", table_arn(ACCOUNTS_TABLE)):
+        problems.append(f"missing dynamodb:GetItem on {ACCOUNTS_TABLE}")
+    for action in WRITE_ACTIONS:
+        if allows(st, action, table_arn(ACCOUNTS_TABLE)):
+            problems.append(f"{action} on {ACCOUNTS_TABLE} (read only: use DynamoDBReadPolicy)")
+    _fail_if(problems, f"{EXPORT_FN}'s DynamoDB permissions:")
+
+
+def test_table_writers_are_exactly_the_expected_functions(policies):
+    problems = []
+    for table, expected in TABLE_WRITERS.items():
+        writers = set().union(*(grantees(policies, a, table_arn(table)) for a in WRITE_ACTIONS))
+        if writers != expected:
+            problems.append(f"{table}: writable by {sorted(writers)}, expected {sorted(expected)}")
+    _fail_if(problems, "Table write access differs from TABLE_WRITERS (fix the template, or TABLE_WRITERS "
+                       "on purpose):")
+
+
+def test_only_the_idempotency_table_allows_deleting_items(cfn, policies):
+    # Powertools deletes its record when the function raises. The documents table holds the provider
+    # mapping, the guard against a second invoice at the provider: nothing may delete it.
+    problems = []
+    for table in resources_of_type(cfn, "AWS::DynamoDB::Table"):
+        if table == IDEMPOTENCY_TABLE:
+            continue
+        for action in ("dynamodb:DeleteItem", "dynamodb:BatchWriteItem"):
+            who = grantees(policies, action, table_arn(table))
+            if who:
+                problems.append(f"{action} on {table} granted to {sorted(who)}")
+    _fail_if(problems, "Replace DynamoDBCrudPolicy by DynamoDBReadPolicy + a Put/Update-only Statement for:")
+
+
+def test_only_export_and_link_functions_read_the_link_signing_secret(policies):
+    readers = grantees(policies, "secretsmanager:GetSecretValue", secret_arn(LINK_SECRET))
+    assert readers == {EXPORT_FN, LINK_FN}, (
+        f"{LINK_SECRET} is readable by {sorted(readers)}; only {EXPORT_FN} (signs links) and {LINK_FN} "
+        f"(verifies them) may read it"
+    )
+
+
+def test_secret_reads_are_limited_to_account_credentials_and_the_link_secret(policies):
+    allowed = {ACCOUNT_SECRETS, secret_arn(LINK_SECRET)}
+    problems = [
+        f"{fn}: {v}"
+        for fn, rp in sorted(policies.items())
+        for v in scope_violations(rp.statements, "secretsmanager", {"secretsmanager:GetSecretValue"}, allowed)
+    ]
+    for fn, rp in sorted(policies.items()):
+        for outside in ("invoice-export/other", "prod/database", "invoice-export/accountsX"):
+            if allows(rp.statements, "secretsmanager:GetSecretValue", named_secret_arn(outside)):
+                problems.append(f"{fn}: can read secret {outside!r}")
+    _fail_if(problems, "Secrets Manager access must be GetSecretValue on invoice-export/accounts/* or "
+                       f"!Ref {LINK_SECRET} only:")
+
+
+def test_only_fetch_pdf_and_link_functions_touch_s3_and_only_pdf_keys(policies):
+    allowed = {object_arn(PDF_BUCKET, "pdf/*")}
+    problems = []
+    for fn, rp in sorted(policies.items()):
+        touches_s3 = any(a.lower().startswith("s3:") or a == "*" for st in rp.statements for a in st.actions)
+        if touches_s3 and fn not in (FETCH_PDF_FN, LINK_FN):
+            problems.append(f"{fn}: has S3 permissions, but only {FETCH_PDF_FN} and {LINK_FN} need them")
+        problems += [f"{fn}: {v}" for v in scope_violations(rp.statements, "s3", S3_ACTIONS, allowed)]
+    for fn in (FETCH_PDF_FN, LINK_FN):
+        for action in ("s3:GetObject", "s3:PutObject"):
+            if not allows(policies[fn].statements, action, object_arn(PDF_BUCKET, "pdf/acc-1/doc-1.pdf")):
+                problems.append(f"{fn}: missing {action} on {PDF_BUCKET}/pdf/*")
+    _fail_if(problems, f"S3 access must be GetObject/PutObject on ${{{PDF_BUCKET}.Arn}}/pdf/* for the PDF "
+                       "functions only:")
+
+
+def test_only_expected_functions_send_to_the_stacks_queues(cfn, policies):
+    problems = []
+    for queue in resources_of_type(cfn, "AWS::SQS::Queue"):
+        senders = grantees(policies, "sqs:SendMessage", queue_arn(queue))
+        senders |= grantees(policies, "sqs:SendMessageBatch", queue_arn(queue))
+        expected = QUEUE_SENDERS.get(queue, set())
+        if senders != expected:
+            problems.append(f"{queue}: senders {sorted(senders)}, expected {sorted(expected)}")
+    _fail_if(problems, "SQS send permissions differ from QUEUE_SENDERS:")
+
+
+def test_export_function_can_back_off_on_its_own_queue(policies):
+    # On a provider 429 the export function delays the message with ChangeMessageVisibility
+    # (aws-stack.md F); it gets EXPORT_QUEUE_URL for that. The poller policy SAM attaches lacks it.
+    if not allows(policies[EXPORT_FN].statements, "sqs:ChangeMessageVisibility", queue_arn(EXPORT_QUEUE)):
+        pytest.fail(f"{EXPORT_FN} needs sqs:ChangeMessageVisibility on {EXPORT_QUEUE} (add a Statement on "
+                    f"!GetAtt {EXPORT_QUEUE}.Arn)", pytrace=False)
+
+
+def test_policy_checkers_catch_synthetic_violations():
+    """Negative control: the same checkers flag a deliberately bad role and accept a good one."""
+    cfn = {
+        "Resources": {
+            PDF_BUCKET: {"Type": "AWS::S3::Bucket"},
+            DOCUMENTS_TABLE: {"Type": "AWS::DynamoDB::Table"},
+            PDF_QUEUE: {"Type": "AWS::SQS::Queue"},
+            LINK_SECRET: {"Type": "AWS::SecretsManager::Secret"},
+        }
+    }
+    bad = statements_of_document(
+        {
+            "Statement": [
+                {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"},
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:DeleteObject"],
+                 "Resource": {"Fn::Sub": "${PdfBucket.Arn}/*"}},
+                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                 "Resource": {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:"
+                                         "${AWS::AccountId}:secret:invoice-export/*"}},
+                {"Effect": "Allow", "Action": "sqs:Send*", "Resource": {"Fn::GetAtt": [PDF_QUEUE, "Arn"]}},
+                {"Effect": "Allow", "Action": "dynamodb:*",
+                 "Resource": {"Fn::GetAtt": [DOCUMENTS_TABLE, "Arn"]}},
+            ]
+        },
+        "synthetic",
+        cfn,
+    )
+    wild = wildcard_violations(bad)
+    assert any("'*'" in v and "wildcard action" in v for v in wild)
+    assert any("Resource '*' for ['dynamodb:GetItem']" in v for v in wild)
+    assert any("'dynamodb:*'" in v for v in wild)
+    forbidden = " ".join(forbidden_action_violations(bad))
+    assert "s3:DeleteObject" in forbidden and "dynamodb:DeleteTable" in forbidden
+    assert scope_violations(bad[2:3], "s3", S3_ACTIONS, {object_arn(PDF_BUCKET, "pdf/*")})
+    assert scope_violations(bad[3:4], "secretsmanager", {"secretsmanager:GetSecretValue"}, {ACCOUNT_SECRETS})
+    assert allows(bad[3:4], "secretsmanager:GetSecretValue", named_secret_arn("invoice-export/other"))
+    assert allows(bad[4:5], "sqs:SendMessage", queue_arn(PDF_QUEUE))
+    assert allows(bad[5:6], "dynamodb:DeleteItem", table_arn(DOCUMENTS_TABLE))
+    assert not allows(bad[2:3], "s3:GetObject", bucket_arn(PDF_BUCKET))  # bucket ARN is not an object ARN
+
+    good = statements_of_document(
+        {
+            "Statement": [
+                {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "logs:PutLogEvents"],
+                 "Resource": "*"},
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+                 "Resource": {"Fn::Sub": "${PdfBucket.Arn}/pdf/*"}},
+                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                 "Resource": {"Fn::Sub": ["${a}", {"a": {"Ref": LINK_SECRET}}]}},
+            ]
+        },
+        "synthetic",
+        cfn,
+    )
+    assert wildcard_violations(good) == []
+    assert forbidden_action_violations(good) == []
+    assert scope_violations(good, "s3", S3_ACTIONS, {object_arn(PDF_BUCKET, "pdf/*")}) == []
+    assert allows(good, "secretsmanager:GetSecretValue", secret_arn(LINK_SECRET))
+    assert not allows(good, "s3:GetObject", object_arn(PDF_BUCKET, "other/x.pdf"))
+
+
+# ====================================================================================== code, runtime
+
+
+def test_functions_and_layer_use_python313_on_arm64(cfn, functions, translation):
+    problems = []
+    for fn, res in sorted(functions.items()):
+        p = props(res)
+        if p.get("Runtime") != RUNTIME:
+            problems.append(f"{fn}: Runtime {p.get('Runtime')!r}")
+        if p.get("Architectures") != [ARCH]:
+            problems.append(f"{fn}: Architectures {p.get('Architectures')!r}")
+    layers = resources_of_type(cfn, "AWS::Lambda::LayerVersion")
+    if not layers:
+        problems.append("no Lambda layer in the translated template")
+    for layer_id, res in layers.items():
+        p = props(res)
+        if p.get("CompatibleRuntimes") != [RUNTIME]:
+            problems.append(f"{layer_id}: CompatibleRuntimes {p.get('CompatibleRuntimes')!r}")
+        if p.get("CompatibleArchitectures") != [ARCH]:
+            problems.append(f"{layer_id}: CompatibleArchitectures {p.get('CompatibleArchitectures')!r}")
+    meta = translation.sam["Resources"][LAYER].get("Metadata") or {}
+    if meta.get("BuildMethod") != RUNTIME or meta.get("BuildArchitecture") != ARCH:
+        problems.append(f"{LAYER}: Metadata needs BuildMethod {RUNTIME} + BuildArchitecture {ARCH}: {meta}")
+    _fail_if(problems, f"Use {RUNTIME} on {ARCH} everywhere (Globals.Function, the layer and its Metadata):")
+
+
+def test_every_function_uses_the_common_layer(cfn, functions):
+    layer_ids = set(resources_of_type(cfn, "AWS::Lambda::LayerVersion"))
+    problems = [
+        f"{fn}: Layers {props(res).get('Layers')!r}"
+        for fn, res in sorted(functions.items())
+        if not any(ref_target(layer) in layer_ids for layer in props(res).get("Layers") or [])
+    ]
+    _fail_if(problems, f"Every function needs !Ref {LAYER} (Globals.Function.Layers):")
+
+
+def test_layer_folder_has_requirements_and_no_python_subfolder(translation):
+    folder = translation.local_uris.get(LAYER)
+    expected = TEMPLATE_PATH.parents[1] / "layers" / "common"
+    problems = []
+    if folder != expected:
+        problems.append(f"{LAYER}: ContentUri resolves to {folder}, expected the local folder {expected}")
+    elif not folder.is_dir():
+        problems.append(f"{folder} does not exist")
+    else:
+        if not (folder / "requirements.txt").is_file():
+            problems.append(f"{folder}/requirements.txt is missing (sam build pip-installs it)")
+        if (folder / "python").exists():
+            problems.append(f"{folder}/python exists: with BuildMethod python3.x SAM copies the folder INTO "
+                            "python/, so it becomes python/python/... and imports break")
+    _fail_if(problems, "Keep the layer's packages and requirements.txt at the layer root:")
+
+
+def test_every_handler_resolves_to_a_function_in_its_code_folder(translation, functions):
+    problems = []
+    for fn, res in sorted(functions.items()):
+        code_dir = translation.local_uris.get(fn)
+        if code_dir is None:
+            problems.append(f"{fn}: CodeUri is not a local folder")
+            continue
+        problem = handler_problem(code_dir, props(res).get("Handler"))
+        if problem:
+            problems.append(f"{fn}: {problem}")
+    _fail_if(problems, "Each Handler `module.func` must name a top-level `func` in <CodeUri>/<module>.py:")
+
+
+def test_handler_checker_rejects_missing_functions(tmp_path):
+    source = "import x\nfrom y import handler as h2\n\n\ndef handler(e, c):\n    pass\n"
+    (tmp_path / "mod_app.py").write_text(source)
+    assert handler_problem(tmp_path, "mod_app.handler") is None
+    assert handler_problem(tmp_path, "mod_app.h2") is None
+    assert "defines no top-level 'other'" in handler_problem(tmp_path, "mod_app.other")
+    assert "does not exist" in handler_problem(tmp_path, "missing_app.handler")
+    (tmp_path / "broken_app.py").write_text("def handler(:\n")
+    assert "does not parse" in handler_problem(tmp_path, "broken_app.handler")
+
+
+# ============================================================================================ logging, API
+
+
+def test_every_function_has_a_log_group_with_retention(cfn, functions):
+    groups = resources_of_type(cfn, "AWS::Logs::LogGroup")
+    problems = []
+    for fn, res in sorted(functions.items()):
+        explicit = ref_target(((props(res).get("LoggingConfig") or {}).get("LogGroup")))
+        matching = [
+            g for g, gres in groups.items()
+            if g == explicit or render(props(gres).get("LogGroupName")) == f"/aws/lambda/${{{fn}}}"
+        ]
+        if not matching:
+            problems.append(f"{fn}: no AWS::Logs::LogGroup named !Sub /aws/lambda/${{{fn}}}")
+        for g in matching:
+            if resolve_number(cfn, props(groups[g]).get("RetentionInDays")) is None:
+                problems.append(f"{g}: RetentionInDays missing (logs would be kept forever)")
+    _fail_if(problems, "Declare one log group with RetentionInDays per function:")
+
+
+def test_http_api_routes_get_d_token_to_the_link_function(cfn):
+    api = cfn["Resources"].get(LINK_API)
+    assert api and api["Type"] == "AWS::ApiGatewayV2::Api", f"{LINK_API} must translate to an HTTP API"
+    route = ((props(api).get("Body") or {}).get("paths") or {}).get("/d/{token}", {}).get("get")
+    paths = list((props(api).get("Body") or {}).get("paths") or {})
+    assert route, f"{LINK_API} has no GET /d/{{token}} route; paths: {paths}"
+    uri = render(route.get("x-amazon-apigateway-integration", {}).get("uri"))
+    assert f"${{{LINK_FN}.Arn}}" in uri, f"GET /d/{{token}} must integrate with {LINK_FN}, not {uri}"
+    permissions = [
+        p for p in resources_of_type(cfn, "AWS::Lambda::Permission").values()
+        if ref_target(props(p).get("FunctionName")) == LINK_FN
+        and props(p).get("Principal") == "apigateway.amazonaws.com"
+        and f"${{{LINK_API}}}" in render(props(p).get("SourceArn"))
+    ]
+    assert permissions, f"{LINK_FN} has no lambda:InvokeFunction permission for {LINK_API}"
