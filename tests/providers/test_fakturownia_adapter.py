@@ -130,6 +130,8 @@ def test_correction_references_the_original_and_carries_before_and_after(fake, a
     created = adapter.create_document(plan_for(adapter, "05-correction.json", corrected=original))
     correction = stored(fake, account, created.reference)
     assert correction["kind"] == "correction"
+    # KOR is 'do not pass', yet the correction stays in the original's department (a KSeF rule).
+    assert original.series == str(account["department"]) and correction["department_id"] == account["department"]
     assert str(correction["invoice_id"]) == original.provider_document_id
     mug = correction["positions"][0]
     assert Decimal(str(mug["quantity"])) == Decimal(-1)
@@ -240,7 +242,8 @@ def test_lost_response_after_create_is_flagged_and_settled_by_look_up(fake, acco
     with pytest.raises(RequestMayHaveSucceeded):
         adapter.create_document(plan)
     [invoice] = fake.account(account["token"]).invoices
-    assert adapter.find_document(plan) == ProviderReference(str(invoice["id"]), invoice["number"])
+    found = adapter.find_document(plan)
+    assert found == ProviderReference(str(invoice["id"]), invoice["number"], str(account["department"]))
 
 
 def test_pdf_has_the_number_and_changes_after_an_edit(fake, account) -> None:

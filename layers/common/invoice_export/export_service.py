@@ -223,7 +223,8 @@ class ExportService:
                 f"the corrected document {original_id} {state}, so the provider has nothing to correct",
                 fix=f"export document {original_id} first, then retry this correction",
                 code="original_not_exported")
-        return ProviderReference(original.provider_document_id, original.provider_number or "")
+        return ProviderReference(original.provider_document_id, original.provider_number or "",
+                                 original.provider_series)
 
     def _require_time_for_call(self, remaining_seconds: Callable[[], float]) -> None:
         needed = self.settings.provider_read_timeout + self.settings.lambda_time_margin_seconds
@@ -239,7 +240,7 @@ class ExportService:
         updated = self.documents.mark_exported(
             account_id, record.document_id, provider=settings.provider.value,
             provider_document_id=reference.provider_document_id, provider_number=reference.number,
-            warnings=warnings)
+            provider_series=reference.series, warnings=warnings)
         if updated is None:
             current = self.documents.get(account_id, record.document_id)
             assert current is not None

@@ -53,6 +53,7 @@ class ProviderReference:
 
     provider_document_id: str
     number: str
+    series: str | None = None  # the provider series (department...) it went to; corrections may need it
 
 
 @dataclass(frozen=True)

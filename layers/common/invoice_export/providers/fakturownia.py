@@ -250,7 +250,13 @@ class FakturowniaAdapter(ProviderAdapter):
                 "correction_before_attributes": side(old or template, old_quantity, old_value, "correction_before"),
                 "correction_after_attributes": side(new or template, new_quantity, new_value, "correction_after"),
             })
+        corrected_department = {}
+        if plan.corrected.series is not None:
+            # Under KSeF a correction may not change the department of the corrected invoice, so it
+            # follows the original whatever the correction series is linked to.
+            corrected_department = {"department_id": int(plan.corrected.series)}
         return {
+            **corrected_department,
             "invoice_id": int(plan.corrected.provider_document_id),
             "from_invoice_id": int(plan.corrected.provider_document_id),
             "correction_reason": doc.correction.reason,
@@ -331,7 +337,9 @@ class FakturowniaAdapter(ProviderAdapter):
 
     @staticmethod
     def _reference(invoice: dict[str, Any]) -> ProviderReference:
-        return ProviderReference(provider_document_id=str(invoice["id"]), number=str(invoice.get("number") or ""))
+        department = invoice.get("department_id")
+        return ProviderReference(provider_document_id=str(invoice["id"]), number=str(invoice.get("number") or ""),
+                                 series=str(department) if department not in (None, "") else None)
 
 
 def read_rejection(response: requests.Response) -> ProviderRejected:

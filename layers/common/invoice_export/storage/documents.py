@@ -77,6 +77,7 @@ class DocumentRecord(BaseModel):
     provider: str | None = None
     provider_document_id: str | None = None
     provider_number: str | None = None
+    provider_series: str | None = None
     warnings: list[str] = []
     exported_event_sent: bool = False
     pdf: PdfCopy | None = None
@@ -182,13 +183,15 @@ class DocumentStore:
             condition=Attr("status").eq(Status.SENDING.value), add={"attempts": 1})
 
     def mark_exported(self, account_id: str, document_id: str, *, provider: str, provider_document_id: str,
-                      provider_number: str, warnings: list[str]) -> DocumentRecord | None:
+                      provider_number: str, provider_series: str | None,
+                      warnings: list[str]) -> DocumentRecord | None:
         """sending -> exported. Refuses (None) if the record already maps to a provider document."""
         now = now_iso()
         return self._update(
             account_id, document_id,
             {**_status_fields(account_id, Status.EXPORTED), "provider": provider,
              "provider_document_id": provider_document_id, "provider_number": provider_number,
+             **({"provider_series": provider_series} if provider_series is not None else {}),
              "warnings": warnings, "exported_at": now, "updated_at": now},
             condition=Attr("status").eq(Status.SENDING.value) & Attr("provider_document_id").not_exists(),
             remove=("last_error",),
