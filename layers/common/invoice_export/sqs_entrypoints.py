@@ -18,13 +18,14 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter, ValidationError
 
 from invoice_export.documents import ExportMessage, Identifier, describe_validation_error
 from invoice_export.errors import PermanentError, TransientError
 from invoice_export.money import loads_exact
-from invoice_export.observability import logger
+from invoice_export.observability import logger, metrics
 from invoice_export.pdf_service import PdfRequest
 from invoice_export.runtime import Runtime, get_runtime
 
@@ -151,4 +152,5 @@ def _pdf_record(runtime: Runtime, record: SQSRecord) -> None:
         # Nothing is lost: the link route fetches the PDF on first use.
         logger.warning("PDF not fetched", extra={"error_code": error.code, "reason": error.message})
         return
+    metrics.add_metric(name="PdfStored", unit=MetricUnit.Count, value=1)
     logger.info("PDF stored", extra={"size": copy.size, "sha256": copy.sha256})
