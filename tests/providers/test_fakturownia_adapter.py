@@ -11,6 +11,7 @@ from testsupport import load_example
 
 from invoice_export.documents import ExportMessage
 from invoice_export.errors import (
+    AmbiguousAtProvider,
     CredentialsRejected,
     PermanentError,
     ProviderRejected,
@@ -263,3 +264,16 @@ def test_lists_departments_for_series_links(fake, account) -> None:
     options = adapter.list_series()
     assert [(o.id, o.name) for o in options] == [(str(account["department"]), "Sklep internetowy")]
     assert "transfer" in {o.id for o in adapter.list_payment_types()}
+
+
+def test_two_documents_with_our_reference_are_ambiguous(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    adapter.create_document(plan)
+    body = adapter.build_request(plan)
+    body["invoice"]["oid_unique"] = "no"  # someone issued a copy by hand in Fakturownia
+    response = requests.post(f"{fake.base_url}/invoices.json", json=body, timeout=5,
+                             headers={"Authorization": f"Bearer {account['token']}"})
+    assert response.status_code == 201
+    with pytest.raises(AmbiguousAtProvider, match="2 documents with our reference"):
+        adapter.find_document(plan)

@@ -56,6 +56,12 @@ class ProviderRejected(PermanentError):
         self.field_errors = field_errors or {}
 
 
+class AmbiguousAtProvider(PermanentError):
+    """The provider holds several documents with our reference: only a person can tell which is ours."""
+
+    code = "ambiguous_provider_documents"
+
+
 class CredentialsRejected(PermanentError):
     code = "provider_auth_failed"
 

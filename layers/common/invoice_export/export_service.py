@@ -21,15 +21,22 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel
 
+from invoice_export.observability import logger
 from invoice_export.documents import DocumentKind, ExportMessage, Trigger
-from invoice_export.errors import ExportError, PermanentError, RequestMayHaveSucceeded, TransientError
+from invoice_export.errors import (
+    AmbiguousAtProvider,
+    ExportError,
+    PermanentError,
+    RequestMayHaveSucceeded,
+    TransientError,
+)
 from invoice_export.events import Outcome, OutcomeError, OutcomeEvent, OutcomePublisher
 from invoice_export.planning import plan_export
 from invoice_export.providers import adapter_class
@@ -44,8 +51,6 @@ from invoice_export.storage.documents import (
     Status,
     now_iso,
 )
-
-logger = Logger(child=True)
 
 IDEMPOTENCY_KEY_PREFIX = "invoice-export.export.v1"  # fixed: renaming code must not reset idempotency
 IDEMPOTENCY_KEY = "[account_id, document.document_id, document.version, trigger]"
@@ -109,7 +114,7 @@ class ExportService:
         """The last delivery failed transiently: record it before the message goes to the DLQ."""
         doc = message.document
         record = self.documents.get(message.account_id, doc.document_id)
-        if record is None or record.status in (Status.EXPORTED, Status.IN_DOUBT):
+        if record is None or record.status in (Status.EXPORTED, Status.IN_DOUBT, Status.FAILED):
             return
         recorded = _recorded(error, retryable=True)
         if record.status == Status.SENDING:
@@ -142,6 +147,9 @@ class ExportService:
                                                  "document_version": message.document.version})
         try:
             return self._decide(message, registration, record, remaining_seconds)
+        except AmbiguousAtProvider as error:
+            self._hold(message.document, record, error.message)
+            raise AssertionError("unreachable") from None
         except PermanentError as error:
             self._fail(message, error)
             raise AssertionError("unreachable") from None
@@ -185,7 +193,13 @@ class ExportService:
                                      code="concurrent_change")
 
         self._require_time_for_call(remaining_seconds)
-        created = adapter.create_document(plan)
+        try:
+            created = adapter.create_document(plan)
+        except TransientError as error:
+            if not isinstance(error, RequestMayHaveSucceeded):
+                # Nothing was created: the next delivery may claim and send it as usual.
+                self.documents.release_claim(account_id, doc.document_id, attempt_id, _recorded(error, retryable=True))
+            raise
         return self._exported(account_id, settings, record, created.reference, warnings=list(created.warnings))
 
     def _settle_interrupted(self, adapter: ProviderAdapter, plan: Any,

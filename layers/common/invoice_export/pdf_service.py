@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict
 
+from invoice_export.observability import logger
 from invoice_export.documents import Identifier
 from invoice_export.errors import ExportError, PermanentError
 from invoice_export.links import InvalidLink, LinkSigner
@@ -19,8 +19,6 @@ from invoice_export.settings import AccountSettings, RuntimeSettings
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.documents import DocumentStore, PdfCopy, Status
 from invoice_export.storage.pdfs import PdfStore
-
-logger = Logger(child=True)
 
 
 class PdfRequest(BaseModel):

@@ -20,7 +20,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from invoice_export.documents import BuyerKind, Document, DocumentKind, Line, PriceBasis, VatCode
-from invoice_export.errors import ConfigurationError, PermanentError, ProviderRejected
+from invoice_export.errors import AmbiguousAtProvider, ConfigurationError, PermanentError, ProviderRejected
 from invoice_export.money import format_amount
 from invoice_export.providers.base import (
     Capabilities,
@@ -311,10 +311,9 @@ class FakturowniaAdapter(ProviderAdapter):
         if not matches:
             return None
         if len(matches) > 1:
-            raise PermanentError(
+            raise AmbiguousAtProvider(
                 f"Fakturownia holds {len(matches)} documents with our reference {doc.document_id}",
-                fix="keep one of them in Fakturownia and resolve this document with its id",
-                code="ambiguous_provider_documents")
+                fix="keep one of them in Fakturownia and resolve this document with its id")
         return self._reference(matches[0])
 
     def download_pdf(self, provider_document_id: str) -> bytes:

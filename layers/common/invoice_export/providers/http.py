@@ -13,18 +13,16 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
-from aws_lambda_powertools import Logger
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from invoice_export.observability import logger
 from invoice_export.errors import (
     CredentialsRejected,
     ProviderRejected,
     RequestMayHaveSucceeded,
     TransientError,
 )
-
-logger = Logger(child=True)
 
 # Reads are retried in-process a couple of times on gateway errors; creates never are (a retry of a
 # create goes through the export service, which looks the document up first).

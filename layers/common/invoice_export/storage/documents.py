@@ -182,6 +182,14 @@ class DocumentStore:
             account_id, document_id, {"send_attempt_id": attempt_id, "updated_at": now_iso()},
             condition=Attr("status").eq(Status.SENDING.value), add={"attempts": 1})
 
+    def release_claim(self, account_id: str, document_id: str, attempt_id: str,
+                      error: RecordedError) -> DocumentRecord | None:
+        """sending -> pending: the provider surely created nothing (e.g. it answered 503 or 429)."""
+        return self._update(
+            account_id, document_id,
+            {**_status_fields(account_id, Status.PENDING), "last_error": error.model_dump(), "updated_at": now_iso()},
+            condition=Attr("status").eq(Status.SENDING.value) & Attr("send_attempt_id").eq(attempt_id))
+
     def mark_exported(self, account_id: str, document_id: str, *, provider: str, provider_document_id: str,
                       provider_number: str, provider_series: str | None,
                       warnings: list[str]) -> DocumentRecord | None:
@@ -211,6 +219,25 @@ class DocumentStore:
              "updated_at": now_iso()},
             condition=Attr("status").eq(Status.SENDING.value),
         )
+
+    def settle_in_doubt(self, account_id: str, document_id: str, *, provider: str | None,
+                        provider_document_id: str, provider_number: str) -> DocumentRecord | None:
+        """in_doubt -> exported, with the provider document an operator found."""
+        now = now_iso()
+        return self._update(
+            account_id, document_id,
+            {**_status_fields(account_id, Status.EXPORTED), "provider_document_id": provider_document_id,
+             "provider_number": provider_number, "exported_at": now, "updated_at": now,
+             **({"provider": provider} if provider else {})},
+            condition=Attr("status").eq(Status.IN_DOUBT.value) & Attr("provider_document_id").not_exists(),
+            remove=("last_error",))
+
+    def release_in_doubt(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
+        """in_doubt -> failed: an operator confirmed the provider does not have it, so it may be sent."""
+        return self._update(
+            account_id, document_id,
+            {**_status_fields(account_id, Status.FAILED), "last_error": error.model_dump(), "updated_at": now_iso()},
+            condition=Attr("status").eq(Status.IN_DOUBT.value))
 
     def record_rejected_message(self, account_id: str, document_id: str, raw_message: str,
                                 error: RecordedError) -> None:

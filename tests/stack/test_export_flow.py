@@ -1,0 +1,205 @@
+"""The export path end to end: SQS FIFO -> export handler -> Fakturownia fake -> DynamoDB + events."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from invoice_export.operations import resolve_in_doubt, retry_document
+from invoice_export.storage.documents import Status
+
+INVOICE = "01-invoice-company.json"
+
+
+def test_examples_are_exported_once_with_mapping_and_events(shop) -> None:
+    names = ["01-invoice-company.json", "02-receipt-person.json", "03-invoice-exempt-person.json",
+             "04-invoice-eur.json", "05-correction.json"]
+    for name in names:
+        shop.send(shop.message(name))
+    shop.run()
+    for name in names:
+        document_id = shop.message(name)["document"]["document_id"]
+        record = shop.record(document_id)
+        [invoice] = shop.provider_documents(document_id)
+        assert record.status == Status.EXPORTED
+        assert (record.provider, record.provider_document_id, record.provider_number) == (
+            "fakturownia", str(invoice["id"]), invoice["number"])
+        assert record.attempts == 1 and record.exported_at
+        assert shop.outcomes(document_id) == ["exported"]
+        event = next(e for e in shop.events if e["document_id"] == document_id)
+        assert event["provider_number"] == invoice["number"] and event["customer_link"].startswith("http")
+        assert record.pdf is not None and record.pdf.size > 0 and len(record.pdf.sha256) == 64
+    correction = shop.provider_documents("KOR-2026-11-0001")[0]
+    assert str(correction["invoice_id"]) == shop.record("INV-2026-11-0001").provider_document_id
+
+
+def test_duplicate_delivery_creates_one_provider_document(shop) -> None:
+    message = shop.message(INVOICE)
+    shop.send(message, dedup_id="first")
+    shop.send(message, dedup_id="second")  # a producer retry that SQS de-duplication does not catch
+    shop.run()
+    assert len(shop.provider_documents("INV-2026-11-0001")) == 1
+    assert shop.outcomes("INV-2026-11-0001") == ["exported"]  # the duplicate was answered from the cache
+
+
+def test_resend_of_an_exported_document_changes_nothing_and_is_reported(shop) -> None:
+    shop.send(shop.message(INVOICE))
+    shop.run()
+    shop.send(shop.message(INVOICE, version=2))
+    shop.run()
+    assert len(shop.provider_documents("INV-2026-11-0001")) == 1
+    assert shop.outcomes("INV-2026-11-0001") == ["exported", "already_exported"]
+    assert shop.record("INV-2026-11-0001").document_version == 1
+
+
+def test_timeout_after_the_provider_created_the_document_gives_one_document(shop) -> None:
+    # The fake stores the invoice, then stalls past our 1 s read timeout: the answer is lost.
+    shop.fake.faults.stall_after_commit(2.5, method="POST", path="/invoices.json")
+    shop.send(shop.message(INVOICE))
+    shop.run()
+    [invoice] = shop.provider_documents("INV-2026-11-0001")
+    record = shop.record("INV-2026-11-0001")
+    assert record.status == Status.EXPORTED and record.provider_document_id == str(invoice["id"])
+    assert shop.outcomes("INV-2026-11-0001") == ["exported"]
+    # The retry found the document by our id instead of creating it again.
+    posts = [r for r in shop.fake.requests.entries("POST", "/invoices.json") if r.key == shop.account_id]
+    assert len(posts) == 1
+    assert any(r.query.get("oid") == "INV-2026-11-0001" for r in shop.fake.requests.entries("GET", "/invoices.json"))
+
+
+def test_transient_provider_errors_are_retried_until_exported(shop) -> None:
+    shop.fake.faults.status(503, method="POST", path="/invoices.json")
+    shop.fake.faults.rate_limited(retry_after=1, method="POST", path="/invoices.json")
+    shop.send(shop.message(INVOICE))
+    shop.run()
+    assert shop.record("INV-2026-11-0001").status == Status.EXPORTED
+    assert len(shop.provider_documents()) == 1
+    assert shop.outcomes("INV-2026-11-0001") == ["exported"]
+
+
+def test_lasting_outage_ends_in_the_dlq_with_a_failed_event(shop) -> None:
+    shop.fake.faults.status(503, method="POST", path="/invoices.json", times=20)
+    shop.send(shop.message(INVOICE))
+    shop.run(timeout=90)
+    record = shop.record("INV-2026-11-0001")
+    assert record.status == Status.FAILED and record.last_error.retryable
+    assert record.last_error.code == "provider_unavailable"
+    [event] = [e for e in shop.events if e["document_id"] == "INV-2026-11-0001"]
+    assert event["outcome"] == "failed" and event["error"]["retryable"] is True
+    in_dlq = [m for m in shop.stack.dlq_messages("ExportQueue")
+              if json.loads(m["Body"])["account_id"] == shop.account_id]
+    assert len(in_dlq) == 1
+    shop.fake.faults.clear()
+
+
+def test_bad_messages_are_kept_with_a_clear_error_and_do_not_block_the_account(shop) -> None:
+    shop.send("{not json")
+    broken = shop.message(INVOICE, document_id="INV-BROKEN")
+    broken["document"]["totals"]["gross"] = "999.99"
+    shop.send(broken)
+    shop.send(shop.message("02-receipt-person.json"))  # after the bad ones, same account group
+    shop.run()
+    record = shop.record("INV-BROKEN")
+    assert record.status == Status.FAILED and record.last_error.code == "invalid_message"
+    assert "totals do not match the lines" in record.last_error.message
+    assert "gross 999.99 but the lines give 130.47" in record.last_error.message
+    assert json.loads(record.raw_message)["document"]["document_id"] == "INV-BROKEN"
+    kept = [r for r in shop.runtime.documents.list_by_status("unidentified", Status.FAILED)
+            if r.raw_message == "{not json"]
+    assert kept and "the body is not JSON" in kept[0].last_error.message
+    assert sum(e.get("error", {}).get("code") == "invalid_message" for e in shop.events) == 1  # INV-BROKEN's
+    assert shop.record("PAR-2026-11-0001").status == Status.EXPORTED  # the account's queue was not blocked
+    mine = [m for m in shop.stack.dlq_messages("ExportQueue") if shop.account_id in m["Body"]]
+    assert mine == []  # kept as failed records, not dead-lettered
+
+
+def test_unknown_account_is_recorded_and_retried_after_connecting(shop) -> None:
+    message = shop.message(INVOICE)
+    message["account_id"] = shop.account_id + "-new"
+    shop.stack.send("ExportQueue", json.dumps(message), group_id=message["account_id"], dedup_id="x1")
+    shop.run()
+    record = shop.runtime.documents.get(message["account_id"], "INV-2026-11-0001")
+    assert record.status == Status.FAILED and record.last_error.code == "unknown_account"
+    assert "connect the account" in record.last_error.fix
+
+
+def test_missing_series_link_fails_then_retry_after_the_fix_exports(shop) -> None:
+    shop.send(shop.message("06-series-not-linked.json"))
+    shop.run()
+    record = shop.record("INV-2026-11-0004")
+    assert record.status == Status.FAILED and record.last_error.code == "series_not_linked"
+    assert shop.provider_documents() == []
+    shop.connect(series_links={"FV": str(shop.department), "FV-B2B": None})  # the merchant links it
+    retry_document(shop.runtime, shop.account_id, "INV-2026-11-0004")
+    shop.run()
+    assert shop.record("INV-2026-11-0004").status == Status.EXPORTED
+    assert shop.outcomes("INV-2026-11-0004") == ["failed", "exported"]
+
+
+def test_provider_rejection_is_recorded_with_the_providers_words(shop) -> None:
+    message = shop.message(INVOICE)
+    message["document"]["buyer"]["phone"] = "+48 600 100 200 300 400"
+    shop.send(message)
+    shop.run()
+    error = shop.record("INV-2026-11-0001").last_error
+    assert error.code == "provider_rejected"
+    assert "Fakturownia rejected buyer_phone" in error.message and "document.buyer.phone" in error.fix
+
+
+def test_correction_before_its_original_is_refused_clearly(shop) -> None:
+    shop.send(shop.message("05-correction.json"))
+    shop.run()
+    error = shop.record("KOR-2026-11-0001").last_error
+    assert error.code == "original_not_exported"
+    assert "export document INV-2026-11-0001 first" in error.fix
+
+
+def test_bulk_mode_records_pending_and_a_resend_replaces_the_version(shop) -> None:
+    shop.connect(export_mode="bulk")
+    shop.send(shop.message(INVOICE))
+    shop.send(shop.message(INVOICE, version=2, notes="poprawiony adres"))
+    shop.run()
+    record = shop.record("INV-2026-11-0001")
+    assert record.status == Status.PENDING and record.document_version == 2
+    assert "poprawiony adres" in record.document
+    assert shop.outcomes("INV-2026-11-0001") == ["pending", "pending"]
+    assert shop.provider_documents() == []
+
+
+def test_our_numbering_and_provider_numbering(shop) -> None:
+    shop.connect(numbering="ours")
+    shop.send(shop.message(INVOICE))
+    shop.run()
+    assert shop.record("INV-2026-11-0001").provider_number == "FV 1/11/2026"
+    shop.connect(numbering="provider")
+    shop.send(shop.message("03-invoice-exempt-person.json"))
+    shop.run()
+    assert shop.record("INV-2026-11-0002").provider_number != "FV 2/11/2026"
+
+
+def test_undecidable_look_up_holds_the_document_in_doubt_until_resolved(shop) -> None:
+    # The create's answer is lost, and every look-up fails until the last delivery: nobody can say
+    # whether the provider has the document, so it is held, never sent a second time.
+    shop.fake.faults.stall_after_commit(2.5, method="POST", path="/invoices.json")
+    shop.fake.faults.status(503, method="GET", path="/invoices.json", times=20)
+    shop.send(shop.message(INVOICE))
+    shop.run(timeout=90)
+    shop.fake.faults.clear()
+    record = shop.record("INV-2026-11-0001")
+    assert record.status == Status.IN_DOUBT
+    assert shop.outcomes("INV-2026-11-0001") == ["in_doubt"]
+    [invoice] = shop.provider_documents("INV-2026-11-0001")
+    # The operator checks Fakturownia and attaches the document found there.
+    resolve_in_doubt(shop.runtime, shop.account_id, "INV-2026-11-0001",
+                     provider_document_id=str(invoice["id"]), provider_number=invoice["number"])
+    record = shop.record("INV-2026-11-0001")
+    assert (record.status, record.provider_document_id) == (Status.EXPORTED, str(invoice["id"]))
+    shop.run()
+    assert shop.record("INV-2026-11-0001").pdf is not None  # its PDF is fetched after resolving
+
+
+def test_totals_the_provider_computed_match_ours(shop) -> None:
+    shop.send(shop.message(INVOICE))
+    shop.run()
+    [invoice] = shop.provider_documents()
+    assert Decimal(invoice["price_gross"]) == Decimal("130.47")
