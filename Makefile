@@ -9,7 +9,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv clean schemas docs
+.PHONY: run test lint venv clean schemas docs
 
 venv: $(STAMP)
 
@@ -24,6 +24,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VPY) -m pytest -n 2 --dist loadfile
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 schemas: $(STAMP)
 	$(VPY) tools/generate_schemas.py

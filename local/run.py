@@ -99,13 +99,15 @@ def report(messages: list[dict[str, Any]], events: list[dict[str, Any]]) -> list
         expected_status, expected_code = EXPECTED.get(document_id, DEFAULT_EXPECTATION)
         code = (outcome.get("error") or {}).get("code")
         if status != expected_status or code != expected_code:
-            problems.append(f"{document_id}: expected {expected_status} {expected_code or ''}, got {status} {code or ''}")
+            problems.append(f"{document_id}: expected {expected_status} {expected_code or ''}, "
+                            f"got {status} {code or ''}")
     return problems
 
 
 def check_link(events: list[dict[str, Any]]) -> list[str]:
     """Open one customer link like a mail client would and check the PDF behind it."""
-    exported = [e["detail"] for e in events if e["detail"]["outcome"] == "exported" and e["detail"].get("customer_link")]
+    exported = [e["detail"] for e in events
+                if e["detail"]["outcome"] == "exported" and e["detail"].get("customer_link")]
     if not exported:
         return ["no exported document carried a customer link"]
     detail = exported[0]

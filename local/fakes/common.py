@@ -508,7 +508,7 @@ class FakeServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like the real APIs behind a proxy
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 pass  # tests stay quiet; the RequestLog is the record
 
             def _serve(self) -> None:
@@ -566,14 +566,14 @@ class FakeServer:
             return self._dispatch(request)
         except HttpError as error:
             return error.response
-        except Exception:  # a bug in the fake: answer like a crashed server, keep the evidence
+        except Exception:  # noqa: BLE001 - a bug in the fake: answer like a crashed server, keep the evidence
             self.server_errors.append(traceback.format_exc())
             return self.error_response(request, 500, "Internal Server Error")
 
     def _safe_log_key(self, request: Request) -> str | None:
         try:
             return self.log_key(request)
-        except Exception:
+        except Exception:  # noqa: BLE001 - logging must never turn a request into an error
             return None
 
 

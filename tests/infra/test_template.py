@@ -121,7 +121,7 @@ def test_translate_and_lint_catches_mistakes_in_sam_event_properties(sam_text):
     mutated = translate(broken).cfn
     errors = lint_errors(lint(mutated))
     mappings = resources_of_type(mutated, "AWS::Lambda::EventSourceMapping")
-    for pattern, replacement, prop_path in SAM_EVENT_MISTAKES:
+    for _pattern, replacement, prop_path in SAM_EVENT_MISTAKES:
         hits = [
             m for m in errors
             if len(match_path(m)) >= 4 and match_path(m)[1] in mappings

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from testsupport import load_example
-
 from invoice_export.runtime import Runtime, get_runtime, reset_runtime
 from invoice_export.settings import AccountSettings
 from invoice_export.storage.documents import DocumentRecord
+from testsupport import load_example
+
 from local.fakes.fakturownia import FakturowniaFake
 from local.stack import LocalStack
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from testsupport import load_example
-
 from invoice_export.documents import ExportMessage
 from invoice_export.errors import ConfigurationError
 from invoice_export.planning import plan_export
 from invoice_export.providers.base import Capabilities
 from invoice_export.providers.fakturownia import FakturowniaAdapter
 from invoice_export.settings import AccountSettings, MissingSku, Numbering
+from testsupport import load_example
 
 
 def settings(**changes) -> AccountSettings:
-    base = dict(account_id="shop-1", provider="fakturownia", series_links={"FV": "7", "PAR": None, "KOR": None},
-                payment_links={"Przelew": "transfer", "Karta": "card"})
+    base = {"account_id": "shop-1", "provider": "fakturownia",
+            "series_links": {"FV": "7", "PAR": None, "KOR": None},
+            "payment_links": {"Przelew": "transfer", "Karta": "card"}}
     return AccountSettings.model_validate({**base, **changes})
 
 

@@ -212,7 +212,8 @@ class Document(_Strict):
         ]
         if not wrong:
             return None
-        return f"totals do not match the lines ({self.price_basis.value} prices, VAT {self.vat_calculation.value}): " + "; ".join(wrong)
+        method = f"{self.price_basis.value} prices, VAT {self.vat_calculation.value}"
+        return f"totals do not match the lines ({method}): " + "; ".join(wrong)
 
 
 def compute_totals(lines: list[Line], basis: PriceBasis, method: VatCalculation) -> Totals:

@@ -28,7 +28,6 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel
 
-from invoice_export.observability import logger
 from invoice_export.documents import DocumentKind, ExportMessage, Trigger
 from invoice_export.errors import (
     AmbiguousAtProvider,
@@ -38,6 +37,7 @@ from invoice_export.errors import (
     TransientError,
 )
 from invoice_export.events import Outcome, OutcomeError, OutcomeEvent, OutcomePublisher
+from invoice_export.observability import logger
 from invoice_export.planning import plan_export
 from invoice_export.providers import adapter_class
 from invoice_export.providers.base import ProviderAdapter, ProviderReference

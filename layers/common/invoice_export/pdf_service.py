@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from invoice_export.observability import logger
 from invoice_export.documents import Identifier
 from invoice_export.errors import ExportError, PermanentError
 from invoice_export.links import InvalidLink, LinkSigner
+from invoice_export.observability import logger
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.settings import AccountSettings, RuntimeSettings
 from invoice_export.storage.accounts import AccountStore

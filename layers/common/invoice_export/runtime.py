@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from botocore.config import Config
 
-from invoice_export.export_service import ExportService, default_adapter_factory
 from invoice_export.events import OutcomePublisher
+from invoice_export.export_service import ExportService, default_adapter_factory
 from invoice_export.links import LinkSigner
 from invoice_export.observability import metrics
 from invoice_export.pdf_service import PdfRequest, PdfService

@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -18,8 +19,8 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
 
 from invoice_export.documents import ExportMessage, Identifier, describe_validation_error
@@ -114,7 +115,7 @@ def _after_transient(runtime: Runtime, record: SQSRecord, message: ExportMessage
     try:
         runtime.client("sqs").change_message_visibility(
             QueueUrl=runtime.settings.export_queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay)
-    except Exception:  # the queue's own visibility timeout still brings it back
+    except (BotoCoreError, ClientError):  # the queue's own visibility timeout still brings it back
         logger.exception("could not delay the retry")
 
 

@@ -15,7 +15,6 @@ attempt was interrupted (timeout, crash), so the provider is asked before anythi
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
