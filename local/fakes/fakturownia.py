@@ -539,7 +539,7 @@ class _InvoiceBuilder:
         self._resolve_records(values)
         kind = values.setdefault("kind", "vat")
         self.ksef = kind in KSEF_KINDS
-        invoice = {key: None for key in INVOICE_KEYS}
+        invoice = dict.fromkeys(INVOICE_KEYS)
         invoice.update(values)
         invoice["currency"] = values.get("currency", "PLN")
         invoice["lang"] = values.get("lang", "pl")

@@ -12,7 +12,7 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from template_support import TEMPLATE_PATH, Translation, role_policies, translate, RolePolicies  # noqa: E402
+from template_support import TEMPLATE_PATH, RolePolicies, Translation, role_policies, translate  # noqa: E402
 
 
 @pytest.fixture(scope="session")
