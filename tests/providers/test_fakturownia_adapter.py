@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 import requests
+
 from invoice_export.documents import ExportMessage
 from invoice_export.errors import (
     AmbiguousAtProvider,
@@ -21,9 +22,8 @@ from invoice_export.providers import build_adapter
 from invoice_export.providers.base import ProviderReference
 from invoice_export.providers.fakturownia import FakturowniaAdapter
 from invoice_export.settings import AccountSettings
-from testsupport import load_example
-
 from local.fakes.fakturownia import FakturowniaFake
+from testsupport import load_example
 
 
 @pytest.fixture(scope="module")

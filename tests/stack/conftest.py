@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
 from invoice_export.runtime import Runtime, get_runtime, reset_runtime
 from invoice_export.settings import AccountSettings
 from invoice_export.storage.documents import DocumentRecord
-from testsupport import load_example
-
 from local.fakes.fakturownia import FakturowniaFake
 from local.stack import LocalStack
+from testsupport import load_example
 
 # Short timings so retries happen within seconds: provider read timeout 1 s, back-off from 0.2 s,
 # failed messages visible again after 2 s, dead-lettered on the 4th receive.

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+
 from invoice_export.runtime import reset_runtime
 
 INVOICE = "01-invoice-company.json"

@@ -6,10 +6,11 @@ import json
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
+
 from invoice_export.documents import ExportMessage, VatCode, describe_validation_error
 from invoice_export.money import loads_exact
 from invoice_export.sqs_entrypoints import UnreadableMessage, read_export_message
-from pydantic import ValidationError
 from testsupport import example_names, load_example, with_changes
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+
 from invoice_export.documents import ExportMessage
 from invoice_export.errors import ConfigurationError
 from invoice_export.planning import plan_export
