@@ -1,6 +1,7 @@
 """Export function: FIFO queue of issued documents -> the account's accounting system."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from invoice_export.observability import logger, metrics
 from invoice_export.sqs_entrypoints import export_batch
 

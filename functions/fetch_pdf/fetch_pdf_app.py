@@ -1,6 +1,7 @@
 """PDF function: PDF queue -> the provider's PDF stored in the private bucket."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from invoice_export.observability import logger, metrics
 from invoice_export.sqs_entrypoints import pdf_batch
 

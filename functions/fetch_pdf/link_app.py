@@ -1,6 +1,7 @@
 """Link function: a customer's signed link -> a fresh short-lived URL of the document's PDF."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from invoice_export.link_api import app
 from invoice_export.observability import logger
 
