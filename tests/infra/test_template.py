@@ -50,6 +50,7 @@ PDF_BUCKET = "PdfBucket"
 ACCOUNTS_TABLE = "AccountsTable"
 DOCUMENTS_TABLE = "DocumentsTable"
 IDEMPOTENCY_TABLE = "IdempotencyTable"
+RATE_LIMITS_TABLE = "RateLimitsTable"
 LINK_SECRET = "LinkSigningKeySecret"
 LINK_API = "LinkApi"
 LAYER = "CommonLayer"
@@ -63,6 +64,7 @@ TABLE_WRITERS = {
     ACCOUNTS_TABLE: set(),  # accounts are configured elsewhere; these functions only read them
     DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN},
     IDEMPOTENCY_TABLE: {EXPORT_FN},
+    RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN},  # every function that calls a provider
 }
 # Who may send to which queue of the stack (producers outside the stack are not modelled here).
 QUEUE_SENDERS = {PDF_QUEUE: {EXPORT_FN}}

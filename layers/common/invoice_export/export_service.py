@@ -312,14 +312,4 @@ def _error_from_record(record: DocumentRecord) -> OutcomeError | None:
     return OutcomeError(code=e.code, message=e.message, fix=e.fix, retryable=e.retryable)
 
 
-def default_adapter_factory(settings: RuntimeSettings) -> AdapterFactory:
-    from invoice_export.providers import build_adapter
-
-    def factory(account: AccountSettings, credentials: dict[str, Any]) -> ProviderAdapter:
-        return build_adapter(account, credentials, connect_timeout=settings.provider_connect_timeout,
-                             read_timeout=settings.provider_read_timeout)
-
-    return factory
-
-
-__all__ = ["ExportResult", "ExportService", "adapter_class", "default_adapter_factory"]
+__all__ = ["ExportResult", "ExportService", "adapter_class"]

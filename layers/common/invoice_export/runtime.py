@@ -17,11 +17,14 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from botocore.config import Config
 
 from invoice_export.events import OutcomePublisher
-from invoice_export.export_service import ExportService, default_adapter_factory
+from invoice_export.export_service import ExportService
 from invoice_export.links import LinkSigner
 from invoice_export.observability import metrics
 from invoice_export.pdf_service import PdfRequest, PdfService
-from invoice_export.settings import RuntimeSettings
+from invoice_export.providers import build_adapter
+from invoice_export.providers.base import ProviderAdapter
+from invoice_export.ratelimit import LimitScope, RateLimit, SlidingWindowLimiter
+from invoice_export.settings import AccountSettings, RuntimeSettings
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.documents import DocumentStore
 from invoice_export.storage.pdfs import PdfStore
@@ -77,6 +80,21 @@ class Runtime:
                                  expires_after_seconds=IDEMPOTENCY_EXPIRY_SECONDS,
                                  raise_on_no_idempotency_key=True)
 
+    @cached_property
+    def limiter(self) -> SlidingWindowLimiter | None:
+        if not self.settings.rate_limits_table:
+            return None
+        return SlidingWindowLimiter(self._dynamodb.Table(self.settings.rate_limits_table),
+                                    max_wait_seconds=self.settings.rate_limit_max_wait_seconds)
+
+    def build_adapter(self, account: AccountSettings, credentials: dict[str, Any]) -> ProviderAdapter:
+        overrides = {name: RateLimit(limit=o.limit, window_seconds=o.window_seconds, scope=LimitScope(o.scope),
+                                     source=o.source)
+                     for name, o in self.settings.provider_rate_limits.items()}
+        return build_adapter(account, credentials, connect_timeout=self.settings.provider_connect_timeout,
+                             read_timeout=self.settings.provider_read_timeout, limiter=self.limiter,
+                             rate_limit_overrides=overrides)
+
     def link_signer(self) -> LinkSigner:
         secret_id = _required(self.settings.link_signing_secret_id, "LINK_SIGNING_SECRET_ID")
         provider = parameters.SecretsProvider(boto3_client=self.client("secretsmanager"))
@@ -100,14 +118,14 @@ class Runtime:
             boto3_client=self.client("dynamodb"))
         return ExportService(
             settings=self.settings, accounts=self.accounts, documents=self.documents, publisher=self.publisher,
-            adapter_factory=default_adapter_factory(self.settings), make_link=self.make_link,
+            adapter_factory=self.build_adapter, make_link=self.make_link,
             request_pdf=self.request_pdf, persistence_store=persistence,
             idempotency_config=self.idempotency_config, metrics=metrics)
 
     @cached_property
     def pdf_service(self) -> PdfService:
         return PdfService(settings=self.settings, accounts=self.accounts, documents=self.documents,
-                          pdfs=self.pdfs, adapter_factory=default_adapter_factory(self.settings),
+                          pdfs=self.pdfs, adapter_factory=self.build_adapter,
                           link_signer=self.link_signer)
 
 

@@ -11,6 +11,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from invoice_export.documents import Identifier
 
 
+class RateLimitOverride(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    limit: int = Field(gt=0)
+    window_seconds: float = Field(gt=0)
+    scope: Literal["account", "credential", "deployment"]
+    source: str = "deployment setting"
+
+
 class RuntimeSettings(BaseSettings):
     """Names and limits of the deployment, read from the function's environment (see infra/template.yaml)."""
 
@@ -35,6 +43,12 @@ class RuntimeSettings(BaseSettings):
     provider_read_timeout: float = 10.0
     # A provider call is not started with less Lambda time left than read timeout + this margin.
     lambda_time_margin_seconds: float = 3.0
+    # Shared provider rate limits (invoice_export.ratelimit); unset: no client-side limiting.
+    rate_limits_table: str | None = None
+    rate_limit_max_wait_seconds: float = 5.0
+    # Per-provider overrides of the adapters' default limits, e.g. {"fakturownia": {"limit": 300,
+    # "window_seconds": 60, "scope": "credential", "source": "our contract"}} (JSON in the environment).
+    provider_rate_limits: dict[str, RateLimitOverride] = Field(default_factory=dict)
     # First back-off of a transiently failed export message; doubles per delivery (capped at 15 min).
     retry_base_delay_seconds: float = 15.0
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from invoice_export.errors import ConfigurationError, CredentialsRejected
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import ProviderHttp
+from invoice_export.ratelimit import RateLimit, SlidingWindowLimiter
 from invoice_export.settings import AccountSettings, ProviderName
 
 _ADAPTERS: dict[ProviderName, str] = {
@@ -34,7 +35,10 @@ def adapter_class(provider: ProviderName) -> type[ProviderAdapter]:
 
 
 def build_adapter(settings: AccountSettings, raw_credentials: dict[str, Any], *,
-                  connect_timeout: float = 3.05, read_timeout: float = 10.0) -> ProviderAdapter:
+                  connect_timeout: float = 3.05, read_timeout: float = 10.0,
+                  limiter: SlidingWindowLimiter | None = None,
+                  rate_limit_overrides: dict[str, RateLimit] | None = None) -> ProviderAdapter:
+    """The account's adapter, with its HTTP client; `limiter` enforces the provider's rate limit."""
     cls = adapter_class(settings.provider)
     try:
         credentials = cls.credentials_model.model_validate(raw_credentials)
@@ -46,6 +50,14 @@ def build_adapter(settings: AccountSettings, raw_credentials: dict[str, Any], *,
             f"or have unexpected fields: {', '.join(missing)}",
             fix="reconnect the account with the credentials the provider needs", code="credentials_invalid",
         ) from None
+    before_request = None
+    rate_limit = (rate_limit_overrides or {}).get(cls.name.value, cls.rate_limit)
+    if limiter is not None and rate_limit is not None:
+        scope_key = cls.rate_limit_key(settings, credentials)
+
+        def before_request() -> None:
+            limiter.acquire(scope_key, rate_limit)
+
     http = ProviderHttp(
         provider=cls.display_name,
         base_url=cls.api_url(settings),
@@ -54,6 +66,7 @@ def build_adapter(settings: AccountSettings, raw_credentials: dict[str, Any], *,
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         auth_fix=f"check the {cls.display_name} API key of account {settings.account_id} and reconnect it",
+        before_request=before_request,
     )
     return cls(settings, credentials, http)
 

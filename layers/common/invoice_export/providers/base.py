@@ -7,16 +7,19 @@ send, exactly-once, retries and storage live in the export service, once for all
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import requests
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from invoice_export.documents import Document, DocumentKind
 from invoice_export.errors import ConfigurationError, ProviderRejected
 from invoice_export.providers.http import ProviderHttp
+from invoice_export.ratelimit import LimitScope, RateLimit
 from invoice_export.settings import AccountSettings, MissingSku, ProviderName
 
 
@@ -92,6 +95,8 @@ class ProviderAdapter(ABC):
     default_api_url: ClassVar[str]
     # Provider-specific account options (AccountSettings.provider_options), validated on construction.
     options_model: ClassVar[type[BaseModel]] = NoOptions
+    # The provider's request limit and what it counts per; None: no known limit.
+    rate_limit: ClassVar[RateLimit | None] = None
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         self.settings = settings
@@ -119,6 +124,19 @@ class ProviderAdapter(ABC):
                 )
             return cls.default_api_url.format(subdomain=settings.provider_subdomain)
         return cls.default_api_url
+
+    @classmethod
+    def rate_limit_key(cls, settings: AccountSettings, credentials: BaseModel) -> str:
+        """What the provider counts requests per, as a key that reveals no secret."""
+        assert cls.rate_limit is not None
+        scope = cls.rate_limit.scope
+        if scope == LimitScope.ACCOUNT:
+            return f"{cls.name.value}:account:{settings.account_id}"
+        if scope == LimitScope.CREDENTIAL:
+            # A truncated hash tells keys apart without storing them.
+            identity = json.dumps(_revealed(credentials), sort_keys=True).encode()
+            return f"{cls.name.value}:credential:{hashlib.sha256(identity).hexdigest()[:16]}"
+        return f"{cls.name.value}:deployment"
 
     @classmethod
     @abstractmethod
@@ -157,3 +175,8 @@ class ProviderAdapter(ABC):
     def list_payment_types(self) -> list[ProviderOption]:
         raise ConfigurationError(f"{self.display_name} cannot list its payment types through its API",
                                  code="not_supported")
+
+
+def _revealed(credentials: BaseModel) -> dict[str, Any]:
+    return {name: value.get_secret_value() if isinstance(value, SecretStr) else value
+            for name, value in credentials}

@@ -31,6 +31,7 @@ from invoice_export.providers.base import (
     ProviderReference,
 )
 from invoice_export.providers.http import HeaderAuth
+from invoice_export.ratelimit import LimitScope, RateLimit
 from invoice_export.settings import MissingSku, ProviderName
 
 KINDS = {DocumentKind.INVOICE: "vat", DocumentKind.RECEIPT: "receipt", DocumentKind.CORRECTION: "correction"}
@@ -80,6 +81,9 @@ class FakturowniaAdapter(ProviderAdapter):
     )
     credentials_model: ClassVar[type[BaseModel]] = FakturowniaCredentials
     default_api_url: ClassVar[str] = "https://{subdomain}.fakturownia.pl"
+    rate_limit: ClassVar[RateLimit | None] = RateLimit(
+        limit=600, window_seconds=60, scope=LimitScope.CREDENTIAL,
+        source="assumption: Fakturownia documents no limit; per API token, as the local fake models it")
 
     @classmethod
     def http_auth(cls, credentials: BaseModel) -> requests.auth.AuthBase:

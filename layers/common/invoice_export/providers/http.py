@@ -67,12 +67,15 @@ class ProviderHttp:
         read_timeout: float = 10.0,
         auth_fix: str = "check the API key in the account connection",
         session: requests.Session | None = None,
+        before_request: Callable[[], None] | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self._read_rejection = read_rejection
         self._auth_fix = auth_fix
+        # Called before every request: the shared rate limiter waits here (or raises RateLimited).
+        self._before_request = before_request
         self.session = session or requests.Session()
         self.session.auth = auth
         self.session.mount("https://", HTTPAdapter(max_retries=_READ_RETRY))
@@ -91,6 +94,8 @@ class ProviderHttp:
     ) -> requests.Response:
         """Send one request; return the response for a status in `ok`, otherwise raise a typed error."""
         url = f"{self.base_url}{path}"
+        if self._before_request is not None:
+            self._before_request()
         started = time.perf_counter()
         may_have_arrived = method.upper() in _NON_IDEMPOTENT
         try:

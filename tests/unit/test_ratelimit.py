@@ -1,0 +1,98 @@
+"""The shared sliding-window rate limiter, against DynamoDB (moto in-process)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from invoice_export.providers.fakturownia import FakturowniaAdapter, FakturowniaCredentials
+from invoice_export.ratelimit import ARRIVAL_MARGIN_SECONDS, LimitScope, RateLimit, RateLimited, SlidingWindowLimiter
+from invoice_export.settings import AccountSettings
+
+
+@pytest.fixture
+def table(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb")
+        yield dynamodb.create_table(
+            TableName="RateLimits", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "scope", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "scope", "KeyType": "HASH"}])
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+THREE_PER_SECOND = RateLimit(limit=3, window_seconds=1, scope=LimitScope.ACCOUNT, source="test")
+
+
+def test_requests_within_the_limit_pass_and_the_next_waits_for_room(table) -> None:
+    fake = FakeTime()
+    limiter = SlidingWindowLimiter(table, clock=fake.clock, sleep=fake.sleep)
+    for _ in range(3):
+        limiter.acquire("p:account:a", THREE_PER_SECOND)
+    assert fake.slept == []
+    limiter.acquire("p:account:a", THREE_PER_SECOND)
+    assert fake.slept == [pytest.approx(1 + ARRIVAL_MARGIN_SECONDS)]  # until the first one left the window
+    limiter.acquire("p:account:b", THREE_PER_SECOND)  # another scope is counted apart
+    assert len(fake.slept) == 1
+
+
+def test_a_long_wait_goes_back_to_the_queue_instead(table) -> None:
+    fake = FakeTime()
+    limiter = SlidingWindowLimiter(table, max_wait_seconds=5, clock=fake.clock, sleep=fake.sleep)
+    per_minute = RateLimit(limit=2, window_seconds=60, scope=LimitScope.ACCOUNT, source="test")
+    limiter.acquire("s", per_minute)
+    limiter.acquire("s", per_minute)
+    with pytest.raises(RateLimited) as caught:
+        limiter.acquire("s", per_minute)
+    assert caught.value.retry_after == pytest.approx(60 + ARRIVAL_MARGIN_SECONDS)
+    assert fake.slept == []
+
+
+def test_concurrent_workers_together_stay_under_the_limit(table) -> None:
+    limit = RateLimit(limit=5, window_seconds=0.5, scope=LimitScope.DEPLOYMENT, source="test")
+    sent: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        limiter = SlidingWindowLimiter(table)  # one per "Lambda instance": only the table is shared
+        for _ in range(6):
+            limiter.acquire("p:deployment", limit)
+            with lock:
+                sent.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent.sort()
+    assert len(sent) == 18
+    busiest = max(sum(1 for t in sent if start <= t < start + limit.window_seconds) for start in sent)
+    assert busiest <= limit.limit
+
+
+def test_credential_scope_key_reveals_no_secret() -> None:
+    settings = AccountSettings(account_id="shop-1", provider="fakturownia", provider_subdomain="shop")
+    key = FakturowniaAdapter.rate_limit_key(settings, FakturowniaCredentials(api_token="very-secret-token"))
+    other = FakturowniaAdapter.rate_limit_key(settings, FakturowniaCredentials(api_token="another-token"))
+    assert key.startswith("fakturownia:credential:") and "very-secret-token" not in key and key != other
