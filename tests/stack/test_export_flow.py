@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from invoice_export.operations import resolve_in_doubt, retry_document
 from invoice_export.storage.documents import Status
+from testsupport import load_example
 
 INVOICE = "01-invoice-company.json"
 
@@ -203,3 +204,30 @@ def test_totals_the_provider_computed_match_ours(shop) -> None:
     shop.run()
     [invoice] = shop.provider_documents()
     assert Decimal(invoice["price_gross"]) == Decimal("130.47")
+
+
+def test_provider_totals_are_read_back_and_drift_is_reported(shop, monkeypatch) -> None:
+    from invoice_export.providers.fakturownia import FakturowniaAdapter
+
+    exact = FakturowniaAdapter.build_request
+
+    def without_pinned_strategy(self, plan, product_ids=None):
+        body = exact(self, plan, product_ids)
+        # As a naive integration would: Fakturownia then derives net from each gross line and
+        # rebuilds the gross, which moves a grosz on this document.
+        del body["invoice"]["calculating_strategy"]
+        return body
+
+    shop.send(shop.message(INVOICE))
+    shop.run()
+    assert shop.record("INV-2026-11-0001").readback_drift == []  # as we send it: exact
+    monkeypatch.setattr(FakturowniaAdapter, "build_request", without_pinned_strategy)
+    shop.send(shop.message("03-invoice-exempt-person.json", document_id="INV-DRIFT", price_basis="gross",
+                           lines=load_example(INVOICE)["document"]["lines"],
+                           totals=load_example(INVOICE)["document"]["totals"]))
+    shop.run()
+    record = shop.record("INV-DRIFT")
+    assert record.status == Status.EXPORTED  # it exists at the provider: reported, never re-sent
+    assert record.readback_drift and any(d["field"] == "gross" for d in record.readback_drift)
+    [event] = [e for e in shop.events if e["document_id"] == "INV-DRIFT"]
+    assert any(w.startswith("Fakturownia shows gross") and "our document 130.47" in w for w in event["warnings"])

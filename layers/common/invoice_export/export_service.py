@@ -41,6 +41,7 @@ from invoice_export.observability import logger
 from invoice_export.planning import plan_export
 from invoice_export.providers import adapter_class
 from invoice_export.providers.base import ProviderAdapter, ProviderReference
+from invoice_export.readback import compare
 from invoice_export.settings import AccountSettings, ExportMode, RuntimeSettings
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.documents import (
@@ -200,7 +201,15 @@ class ExportService:
                 # Nothing was created: the next delivery may claim and send it as usual.
                 self.documents.release_claim(account_id, doc.document_id, attempt_id, _recorded(error, retryable=True))
             raise
-        return self._exported(account_id, settings, record, created.reference, warnings=list(created.warnings))
+        warnings = list(created.warnings)
+        drift = []
+        if created.readback is not None:
+            drift = compare(doc, created.readback, plan.corrected.provider_document_id if plan.corrected else None)
+            warnings += [d.describe(adapter.display_name) for d in drift]
+            if drift:
+                logger.warning("provider totals differ from ours", extra={"drift": [d.field for d in drift]})
+        return self._exported(account_id, settings, record, created.reference, warnings=warnings,
+                              drift=[{"field": d.field, "ours": d.ours, "provider": d.provider} for d in drift])
 
     def _settle_interrupted(self, adapter: ProviderAdapter, plan: Any,
                             record: DocumentRecord) -> ProviderReference | None:
@@ -250,11 +259,12 @@ class ExportService:
     # ---------------------------------------------------------------- outcomes
 
     def _exported(self, account_id: str, settings: AccountSettings, record: DocumentRecord,
-                  reference: ProviderReference, warnings: list[str]) -> ExportResult:
+                  reference: ProviderReference, warnings: list[str],
+                  drift: list[dict[str, str]] | None = None) -> ExportResult:
         updated = self.documents.mark_exported(
             account_id, record.document_id, provider=settings.provider.value,
             provider_document_id=reference.provider_document_id, provider_number=reference.number,
-            provider_series=reference.series, warnings=warnings)
+            provider_series=reference.series, warnings=warnings, drift=drift or [])
         if updated is None:
             current = self.documents.get(account_id, record.document_id)
             assert current is not None

@@ -20,6 +20,7 @@ from invoice_export.documents import Document, DocumentKind
 from invoice_export.errors import ConfigurationError, ProviderRejected
 from invoice_export.providers.http import ProviderHttp
 from invoice_export.ratelimit import LimitScope, RateLimit
+from invoice_export.readback import ProviderTotals
 from invoice_export.settings import AccountSettings, MissingSku, ProviderName
 
 
@@ -76,6 +77,8 @@ class ExportPlan:
 class CreatedDocument:
     reference: ProviderReference
     warnings: tuple[str, ...] = ()
+    # What the provider computed and stored, for the read-back check; None where it cannot be read.
+    readback: ProviderTotals | None = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from invoice_export.providers.base import (
 )
 from invoice_export.providers.http import HeaderAuth
 from invoice_export.ratelimit import LimitScope, RateLimit
+from invoice_export.readback import ProviderTotals
 from invoice_export.settings import MissingSku, ProviderName
 
 KINDS = {DocumentKind.INVOICE: "vat", DocumentKind.RECEIPT: "receipt", DocumentKind.CORRECTION: "correction"}
@@ -283,7 +284,7 @@ class FakturowniaAdapter(ProviderAdapter):
                     return CreatedDocument(existing, tuple(warnings))
             raise
         invoice = response.json()
-        return CreatedDocument(self._reference(invoice), tuple(warnings))
+        return CreatedDocument(self._reference(invoice), tuple(warnings), readback=self._totals(invoice))
 
     def _product_ids(self, plan: ExportPlan) -> tuple[dict[str, int], list[str]]:
         """Resolve each SKU to a catalogue product: Fakturownia moves stock only through product_id."""
@@ -337,6 +338,15 @@ class FakturowniaAdapter(ProviderAdapter):
 
     def list_payment_types(self) -> list[ProviderOption]:
         return [ProviderOption(id=value, name=value) for value in PAYMENT_TYPES]
+
+    @staticmethod
+    def _totals(invoice: dict[str, Any]) -> ProviderTotals:
+        corrected = invoice.get("invoice_id") or invoice.get("from_invoice_id")
+        return ProviderTotals(
+            net=Decimal(str(invoice["price_net"])), vat=Decimal(str(invoice["price_tax"])),
+            gross=Decimal(str(invoice["price_gross"])), currency=str(invoice.get("currency") or "PLN"),
+            is_correction=invoice.get("kind") == "correction",
+            corrects=str(corrected) if corrected not in (None, "") else None)
 
     @staticmethod
     def _reference(invoice: dict[str, Any]) -> ProviderReference:

@@ -78,6 +78,7 @@ class DocumentRecord(BaseModel):
     provider_number: str | None = None
     provider_series: str | None = None
     warnings: list[str] = []
+    readback_drift: list[dict[str, str]] = []  # where the provider's totals differ from ours
     exported_event_sent: bool = False
     pdf: PdfCopy | None = None
     received_at: str
@@ -191,7 +192,7 @@ class DocumentStore:
 
     def mark_exported(self, account_id: str, document_id: str, *, provider: str, provider_document_id: str,
                       provider_number: str, provider_series: str | None,
-                      warnings: list[str]) -> DocumentRecord | None:
+                      warnings: list[str], drift: list[dict[str, str]]) -> DocumentRecord | None:
         """sending -> exported. Refuses (None) if the record already maps to a provider document."""
         now = now_iso()
         return self._update(
@@ -199,7 +200,7 @@ class DocumentStore:
             {**_status_fields(account_id, Status.EXPORTED), "provider": provider,
              "provider_document_id": provider_document_id, "provider_number": provider_number,
              **({"provider_series": provider_series} if provider_series is not None else {}),
-             "warnings": warnings, "exported_at": now, "updated_at": now},
+             "warnings": warnings, "readback_drift": drift, "exported_at": now, "updated_at": now},
             condition=Attr("status").eq(Status.SENDING.value) & Attr("provider_document_id").not_exists(),
             remove=("last_error",),
         )

@@ -1,0 +1,48 @@
+"""The read-back comparison: what the provider stored against our document."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from invoice_export.documents import ExportMessage
+from invoice_export.readback import ProviderTotals, compare
+from testsupport import load_example
+
+
+def document(name: str):
+    return ExportMessage.model_validate(load_example(name)).document
+
+
+def test_exact_totals_show_no_drift() -> None:
+    doc = document("01-invoice-company.json")
+    same = ProviderTotals(net=doc.totals.net, vat=doc.totals.vat, gross=doc.totals.gross, currency="PLN",
+                          is_correction=False)
+    assert compare(doc, same, None) == []
+
+
+def test_a_grosz_of_drift_is_reported_with_both_figures() -> None:
+    doc = document("01-invoice-company.json")
+    provider = ProviderTotals(net=Decimal("113.81"), vat=Decimal("16.65"), gross=Decimal("130.46"),
+                              currency="PLN", is_correction=False)
+    described = [d.describe("Fakturownia") for d in compare(doc, provider, None)]
+    assert described == ["Fakturownia shows VAT 16.65, our document 16.66",
+                         "Fakturownia shows gross 130.46, our document 130.47"]
+
+
+def test_a_dropped_currency_is_reported() -> None:
+    doc = document("04-invoice-eur.json")
+    provider = ProviderTotals(net=doc.totals.net, vat=doc.totals.vat, gross=doc.totals.gross, currency="PLN",
+                              is_correction=False)
+    assert [(d.field, d.ours, d.provider) for d in compare(doc, provider, None)] == [("currency", "EUR", "PLN")]
+
+
+def test_a_correction_created_as_a_plain_invoice_or_against_another_original_is_reported() -> None:
+    doc = document("05-correction.json")
+    totals = {"net": doc.totals.net, "vat": doc.totals.vat, "gross": doc.totals.gross, "currency": "PLN"}
+    plain = ProviderTotals(**totals, is_correction=False)
+    assert [d.field for d in compare(doc, plain, "555")] == ["kind"]
+    wrong_original = ProviderTotals(**totals, is_correction=True, corrects="777")
+    assert [(d.field, d.ours, d.provider) for d in compare(doc, wrong_original, "555")] == [
+        ("corrected document", "555", "777")]
+    right = ProviderTotals(**totals, is_correction=True, corrects="555")
+    assert compare(doc, right, "555") == []
