@@ -410,6 +410,15 @@ class FakturowniaAccount:
     # The normalised request fields each invoice was built from, so a PUT can rebuild it.
     sources: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
     number_counters: dict[tuple, int] = field(default_factory=dict, repr=False)
+    # KSeF. ASSUMPTION: KSeF itself is not documented by Fakturownia beyond gov_status; the fake
+    # settles a sent document after `ksef_reads_until_final` reads of it (the real one takes
+    # seconds to minutes), accepted with a KSeF number unless `ksef_rejects` is set.
+    ksef_connected: bool = True
+    ksef_auto_send: bool = False  # documented account setting gov_auto_send_mode: sends every new invoice
+    ksef_reads_until_final: int = 1
+    ksef_rejects: bool = False
+    ksef_reads: dict[int, int] = field(default_factory=dict, repr=False)
+    ksef_submissions: dict[int, int] = field(default_factory=dict)  # sends per invoice id: 2+ is a double
 
     def invoice(self, invoice_id: int) -> dict[str, Any] | None:
         return next((inv for inv in self.invoices if inv["id"] == invoice_id), None)
@@ -1172,8 +1181,8 @@ class FakturowniaFake(FakeServer):
                 invoice, positions_source = builder.build()
             except _Rejected as rejected:
                 return _unprocessable(rejected.errors)
-            self._apply_top_level_flags(request, invoice)
             invoice["id"] = self._new_id("invoice")
+            self._apply_top_level_flags(request, invoice)
             invoice["number"] = invoice.get("number") or self._next_number(account, invoice)
             invoice["token"] = secrets.token_hex(10)
             invoice["view_url"] = f"{self.base_url}/invoice/{invoice['token']}"
@@ -1207,9 +1216,9 @@ class FakturowniaFake(FakeServer):
                 invoice, positions_source = builder.build()
             except _Rejected as rejected:
                 return _unprocessable(rejected.errors)
-            self._apply_top_level_flags(request, invoice)
             for name in ("id", "token", "view_url", "created_at"):
                 invoice[name] = existing[name]
+            self._apply_top_level_flags(request, invoice)
             invoice["number"] = invoice.get("number") or existing["number"]
             invoice["updated_at"] = self._stamp()
             # ASSUMPTION: editing an invoice does not move stock again.
@@ -1239,9 +1248,40 @@ class FakturowniaFake(FakeServer):
         if _flag(body.get("identify_oss")) and invoice.get("use_oss") \
                 and (invoice.get("buyer_country") or "PL") == (invoice.get("seller_country") or "PL"):
             invoice["use_oss"] = False  # documented: not marked OSS when the conditions fail
-        if _flag(body.get("gov_save_and_send")) or _flag(request.query.get("gov_save_and_send")):
-            # KSeF itself is not modelled: the document is only queued, as right after a real send.
-            invoice["gov_status"] = "processing" if invoice["kind"] in KSEF_KINDS else "not_applicable"
+        account = self._require_account(request)
+        auto = account.ksef_auto_send and invoice["id"] not in account.ksef_submissions
+        if auto or _flag(body.get("gov_save_and_send")) or _flag(request.query.get("gov_save_and_send")):
+            self._send_to_ksef(account, invoice)
+
+    @staticmethod
+    def _send_to_ksef(account: FakturowniaAccount, invoice: dict[str, Any]) -> None:
+        """Queue the document for KSeF, as right after a real send (documented statuses)."""
+        if invoice["kind"] not in KSEF_KINDS:
+            invoice["gov_status"] = "not_applicable"
+        elif not account.ksef_connected:
+            invoice["gov_status"] = "not_connected"
+        else:
+            invoice["gov_status"] = "processing"
+            account.ksef_reads[invoice["id"]] = 0
+            account.ksef_submissions[invoice["id"]] = account.ksef_submissions.get(invoice["id"], 0) + 1
+
+    def _settle_ksef(self, account: FakturowniaAccount, invoice: dict[str, Any]) -> None:
+        """A read of a document KSeF is processing: after enough reads, KSeF has answered."""
+        if invoice.get("gov_status") != "processing":
+            return
+        reads = account.ksef_reads[invoice["id"]] = account.ksef_reads.get(invoice["id"], 0) + 1
+        if reads < account.ksef_reads_until_final:
+            return
+        if account.ksef_rejects:
+            invoice["gov_status"] = "send_error"
+            invoice["gov_error_messages"] = ["Błąd weryfikacji semantyki dokumentu faktury"]  # ASSUMPTION: text
+        else:
+            nip = re.sub(r"\D", "", str(invoice.get("seller_tax_no") or "5252445767"))[:10]
+            # The documented KSeF number shape: NIP-YYYYMMDD-12 hex-2 hex.
+            invoice["gov_id"] = (f"{nip}-{invoice['issue_date'].replace('-', '')}-"
+                                 f"{secrets.token_hex(6).upper()}-{secrets.token_hex(1).upper()}")
+            invoice["gov_status"] = "ok"
+            invoice["gov_send_date"] = invoice["issue_date"]
 
     def _next_number(self, account: FakturowniaAccount, invoice: dict[str, Any]) -> str:
         issue = date.fromisoformat(invoice["issue_date"])
@@ -1294,6 +1334,10 @@ class FakturowniaFake(FakeServer):
         account = self._require_account(request)
         with self._lock:
             invoice = self._require_invoice(account, int(request.params["id"]))
+            if _flag(request.query.get("send_to_ksef")):  # documented: send an existing invoice
+                self._send_to_ksef(account, invoice)
+            else:
+                self._settle_ksef(account, invoice)
             full = request.query.get("correction_positions") == "full"
             return json_response(200, _render_invoice(invoice, full_corrections=full))
 

@@ -44,8 +44,10 @@ from template_support import (
 EXPORT_FN = "ExportFunction"
 FETCH_PDF_FN = "FetchPdfFunction"
 LINK_FN = "LinkFunction"
+KSEF_FN = "KsefStatusFunction"
 EXPORT_QUEUE = "ExportQueue"
 PDF_QUEUE = "PdfQueue"
+KSEF_QUEUE = "KsefQueue"
 PDF_BUCKET = "PdfBucket"
 ACCOUNTS_TABLE = "AccountsTable"
 DOCUMENTS_TABLE = "DocumentsTable"
@@ -62,12 +64,13 @@ ACCOUNT_SECRETS = secret_pattern_arn("invoice-export/accounts/*")  # per-account
 # Who may write items in which table (PutItem/UpdateItem). Change deliberately, not to make a test pass.
 TABLE_WRITERS = {
     ACCOUNTS_TABLE: set(),  # accounts are configured elsewhere; these functions only read them
-    DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN},
+    DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN},
     IDEMPOTENCY_TABLE: {EXPORT_FN},
-    RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN},  # every function that calls a provider
+    RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN},  # every function that calls a provider
 }
 # Who may send to which queue of the stack (producers outside the stack are not modelled here).
-QUEUE_SENDERS = {PDF_QUEUE: {EXPORT_FN}}
+# The KSeF poller re-queues its own poll until KSeF's answer is final.
+QUEUE_SENDERS = {PDF_QUEUE: {EXPORT_FN}, KSEF_QUEUE: {EXPORT_FN, KSEF_FN}}
 S3_ACTIONS = {"s3:GetObject", "s3:PutObject"}  # what the PDF functions may do, on pdf/* only
 WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 

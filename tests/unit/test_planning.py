@@ -84,3 +84,20 @@ def test_sku_settings_pass_through_and_are_refused_without_stock_support() -> No
 
 def test_capabilities_declare_every_field() -> None:
     assert set(FakturowniaAdapter.capabilities.as_dict()) == {f.name for f in dataclasses.fields(Capabilities)}
+
+
+def test_ksef_send_on_export_applies_to_invoices_and_corrections_only() -> None:
+    account = settings(ksef="send_on_export")
+    assert plan_export(document(), account, FakturowniaAdapter).send_to_ksef is True
+    assert plan_export(document("02-receipt-person.json"), account, FakturowniaAdapter).send_to_ksef is False
+
+
+def test_ksef_sent_by_the_provider_is_never_requested_by_us() -> None:
+    assert plan_export(document(), settings(ksef="provider_sends"), FakturowniaAdapter).send_to_ksef is False
+    assert plan_export(document(), settings(), FakturowniaAdapter).send_to_ksef is False
+
+
+def test_ksef_refused_where_the_provider_cannot_do_it() -> None:
+    with pytest.raises(ConfigurationError, match="cannot send documents to KSeF") as caught:
+        plan_export(document(), settings(ksef="provider_sends"), limited(ksef=False))
+    assert caught.value.code == "unsupported_ksef"

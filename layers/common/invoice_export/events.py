@@ -28,6 +28,9 @@ class Outcome(StrEnum):
     SUPERSEDED = "superseded"  # an older version arrived after a newer one: ignored
     FAILED = "failed"  # not exported: see error.code / error.fix
     IN_DOUBT = "in_doubt"  # may exist at the provider; held until an operator resolves it
+    KSEF_ACCEPTED = "ksef_accepted"  # KSeF gave the exported document its number (ksef_number)
+    KSEF_REJECTED = "ksef_rejected"  # KSeF refused it: see error
+    KSEF_UNCONFIRMED = "ksef_unconfirmed"  # no final KSeF answer after hours of polling
 
 
 class OutcomeError(BaseModel):
@@ -54,6 +57,7 @@ class OutcomeEvent(BaseModel):
     provider_document_id: str | None = None
     provider_number: str | None = None
     customer_link: str | None = Field(default=None, description="Set when the account shows the provider's document")
+    ksef_number: str | None = None
     error: OutcomeError | None = None
     warnings: list[str] = []
     occurred_at: str

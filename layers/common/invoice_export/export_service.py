@@ -40,9 +40,9 @@ from invoice_export.events import Outcome, OutcomeError, OutcomeEvent, OutcomePu
 from invoice_export.observability import logger
 from invoice_export.planning import plan_export
 from invoice_export.providers import adapter_class
-from invoice_export.providers.base import ProviderAdapter, ProviderReference
+from invoice_export.providers.base import AdapterFactory, ProviderAdapter, ProviderReference
 from invoice_export.readback import compare
-from invoice_export.settings import AccountSettings, ExportMode, RuntimeSettings
+from invoice_export.settings import AccountSettings, ExportMode, KsefMode, RuntimeSettings
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.documents import (
     DocumentRecord,
@@ -53,6 +53,7 @@ from invoice_export.storage.documents import (
     now_iso,
 )
 
+KSEF_KINDS = (DocumentKind.INVOICE.value, DocumentKind.CORRECTION.value)  # receipts never go to KSeF
 IDEMPOTENCY_KEY_PREFIX = "invoice-export.export.v1"  # fixed: renaming code must not reset idempotency
 IDEMPOTENCY_KEY = "[account_id, document.document_id, document.version, trigger]"
 
@@ -71,15 +72,15 @@ class _Settled(Exception):
         self.result = result
 
 
-AdapterFactory = Callable[[AccountSettings, dict[str, Any]], ProviderAdapter]
 LinkMaker = Callable[[str, str], str]
 PdfRequester = Callable[[str, str], None]
+KsefPoller = Callable[[str, str], None]
 
 
 class ExportService:
     def __init__(self, *, settings: RuntimeSettings, accounts: AccountStore, documents: DocumentStore,
                  publisher: OutcomePublisher, adapter_factory: AdapterFactory, make_link: LinkMaker,
-                 request_pdf: PdfRequester, persistence_store: BasePersistenceLayer,
+                 request_pdf: PdfRequester, start_ksef_poll: KsefPoller, persistence_store: BasePersistenceLayer,
                  idempotency_config: IdempotencyConfig, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.accounts = accounts
@@ -88,6 +89,7 @@ class ExportService:
         self.adapter_factory = adapter_factory
         self.make_link = make_link
         self.request_pdf = request_pdf
+        self.start_ksef_poll = start_ksef_poll
         self.metrics = metrics
         self.idempotency_config = idempotency_config
         self._process_once = idempotent_function(
@@ -285,6 +287,8 @@ class ExportService:
                 if settings is not None and settings.show_provider_document else None)
         self._publish(outcome, account_id, record, customer_link=link)
         if outcome == Outcome.EXPORTED:
+            if settings is not None and settings.ksef != KsefMode.OFF and record.kind in KSEF_KINDS:
+                self.start_ksef_poll(account_id, record.document_id)
             self.documents.set_exported_event_sent(account_id, record.document_id)
         return ExportResult(outcome=outcome, provider_document_id=record.provider_document_id,
                             provider_number=record.provider_number)

@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -14,8 +13,8 @@ from invoice_export.documents import Identifier
 from invoice_export.errors import ExportError, PermanentError
 from invoice_export.links import InvalidLink, LinkSigner
 from invoice_export.observability import logger
-from invoice_export.providers.base import ProviderAdapter
-from invoice_export.settings import AccountSettings, RuntimeSettings
+from invoice_export.providers.base import AdapterFactory
+from invoice_export.settings import RuntimeSettings
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.documents import DocumentStore, PdfCopy, Status
 from invoice_export.storage.pdfs import PdfStore
@@ -38,7 +37,7 @@ class HttpAnswer:
 
 class PdfService:
     def __init__(self, *, settings: RuntimeSettings, accounts: AccountStore, documents: DocumentStore,
-                 pdfs: PdfStore, adapter_factory: Callable[[AccountSettings, dict[str, Any]], ProviderAdapter],
+                 pdfs: PdfStore, adapter_factory: AdapterFactory,
                  link_signer: Callable[[], LinkSigner]) -> None:
         self.settings = settings
         self.accounts = accounts

@@ -6,10 +6,10 @@ option the provider cannot honour is a clear error instead of a request the prov
 
 from __future__ import annotations
 
-from invoice_export.documents import Document
+from invoice_export.documents import Document, DocumentKind
 from invoice_export.errors import ConfigurationError
 from invoice_export.providers.base import ExportPlan, ProviderAdapter, ProviderReference
-from invoice_export.settings import AccountSettings, Numbering
+from invoice_export.settings import AccountSettings, KsefMode, Numbering
 
 
 def plan_export(document: Document, settings: AccountSettings, adapter: type[ProviderAdapter],
@@ -53,6 +53,17 @@ def plan_export(document: Document, settings: AccountSettings, adapter: type[Pro
             f"{name} cannot decrease stock through its API", fix="turn off 'send SKUs' for this account",
             code="unsupported_sku")
 
+    if settings.ksef != KsefMode.OFF and not caps.ksef:
+        raise ConfigurationError(
+            f"{name} cannot send documents to KSeF or report their KSeF status through its API",
+            fix="set KSeF to 'off' for this account and send from the accounting system", code="unsupported_ksef")
+
     return ExportPlan(document=document, number=number, provider_series=provider_series,
                       provider_payment_type=payment_type, send_skus=settings.send_skus,
-                      missing_sku=settings.missing_sku, corrected=corrected)
+                      missing_sku=settings.missing_sku, corrected=corrected,
+                      send_to_ksef=settings.ksef == KsefMode.SEND_ON_EXPORT and goes_to_ksef(document))
+
+
+def goes_to_ksef(document: Document) -> bool:
+    """Invoices and corrections go to KSeF; receipts (paragony) do not."""
+    return document.kind in (DocumentKind.INVOICE, DocumentKind.CORRECTION)

@@ -18,6 +18,7 @@ from botocore.config import Config
 
 from invoice_export.events import OutcomePublisher
 from invoice_export.export_service import ExportService
+from invoice_export.ksef_service import KsefPollRequest, KsefService
 from invoice_export.links import LinkSigner
 from invoice_export.observability import metrics
 from invoice_export.pdf_service import PdfRequest, PdfService
@@ -111,6 +112,16 @@ class Runtime:
         self.client("sqs").send_message(QueueUrl=_required(self.settings.pdf_queue_url, "PDF_QUEUE_URL"),
                                         MessageBody=body)
 
+    def schedule_ksef_poll(self, request: KsefPollRequest, delay_seconds: int) -> None:
+        self.client("sqs").send_message(QueueUrl=_required(self.settings.ksef_queue_url, "KSEF_QUEUE_URL"),
+                                        MessageBody=request.model_dump_json(), DelaySeconds=delay_seconds)
+
+    @cached_property
+    def ksef_service(self) -> KsefService:
+        return KsefService(settings=self.settings, accounts=self.accounts, documents=self.documents,
+                           publisher=self.publisher, adapter_factory=self.build_adapter,
+                           schedule=self.schedule_ksef_poll)
+
     @cached_property
     def export_service(self) -> ExportService:
         persistence = DynamoDBPersistenceLayer(
@@ -119,7 +130,8 @@ class Runtime:
         return ExportService(
             settings=self.settings, accounts=self.accounts, documents=self.documents, publisher=self.publisher,
             adapter_factory=self.build_adapter, make_link=self.make_link,
-            request_pdf=self.request_pdf, persistence_store=persistence,
+            request_pdf=self.request_pdf, start_ksef_poll=lambda a, d: self.ksef_service.start(a, d),
+            persistence_store=persistence,
             idempotency_config=self.idempotency_config, metrics=metrics)
 
     @cached_property

@@ -32,6 +32,8 @@ class RuntimeSettings(BaseSettings):
     export_queue_url: str | None = None
     export_max_receive_count: int = 8
     pdf_queue_url: str | None = None
+    ksef_queue_url: str | None = None
+    ksef_poll_base_delay_seconds: float = 20.0
     pdf_bucket: str | None = None
     link_signing_secret_id: str | None = None
     link_base_url: str | None = None
@@ -51,6 +53,15 @@ class RuntimeSettings(BaseSettings):
     provider_rate_limits: dict[str, RateLimitOverride] = Field(default_factory=dict)
     # First back-off of a transiently failed export message; doubles per delivery (capped at 15 min).
     retry_base_delay_seconds: float = 15.0
+    # Operations (issue 4): bulk runs, the IAM principal -> tenant mapping, per-document audit trail.
+    bulk_runs_table: str | None = None
+    tenants_table: str | None = None
+    audit_table: str | None = None
+    # Bulk-run and audit records (and their TTL) are kept this long.
+    data_retention_days: int = 400
+    # The configuration API accepts an account's own api_url (sandboxes, local fakes) only when allowed:
+    # otherwise a caller could make our functions call any address.
+    allow_custom_provider_urls: bool = False
 
 
 class ProviderName(StrEnum):
@@ -68,6 +79,14 @@ class Numbering(StrEnum):
 class ExportMode(StrEnum):
     AUTOMATIC = "automatic"  # sent as soon as the document is issued
     BULK = "bulk"  # recorded as pending; sent by a manual or scheduled bulk export
+
+
+class KsefMode(StrEnum):
+    """Who sends the account's invoices to KSeF (the national e-invoice system)."""
+
+    OFF = "off"  # nobody here: the merchant does it elsewhere, or is not obliged yet
+    SEND_ON_EXPORT = "send_on_export"  # we ask the accounting system to send each invoice as it is created
+    PROVIDER_SENDS = "provider_sends"  # the accounting system sends by itself: we never ask, only read back
 
 
 class MissingSku(StrEnum):
@@ -106,6 +125,10 @@ class AccountSettings(BaseModel):
     provider_options: dict[str, str | int | bool] = Field(
         default_factory=dict, description="Provider-specific options, validated by the adapter's options_model"
     )
+    ksef: KsefMode = Field(
+        default=KsefMode.OFF,
+        description="send_on_export: we ask the provider to send to KSeF; provider_sends: it does so by itself "
+        "(we only read the KSeF number back, never send: no double submission)")
     send_skus: bool = False
     missing_sku: MissingSku = MissingSku.FAIL
     settings_version: int = 1

@@ -25,6 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from invoice_export.documents import ExportMessage, Identifier, describe_validation_error
 from invoice_export.errors import PermanentError, TransientError
+from invoice_export.ksef_service import KsefPollRequest
 from invoice_export.money import loads_exact
 from invoice_export.observability import logger, metrics
 from invoice_export.pdf_service import PdfRequest
@@ -127,6 +128,30 @@ def backoff_seconds(receive_count: int, retry_after: float | None, base: float) 
         delay = base * 2 ** max(0, receive_count - 1)
         delay += random.uniform(0, delay / 10)
     return int(min(MAX_BACKOFF_SECONDS, max(0, round(delay))))
+
+
+def ksef_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:
+    runtime = runtime or get_runtime()
+    return process_partial_response(
+        event=event,
+        record_handler=lambda record: _ksef_record(runtime, record),
+        processor=BatchProcessor(event_type=EventType.SQS),
+        context=context,
+    )
+
+
+def _ksef_record(runtime: Runtime, record: SQSRecord) -> None:
+    logger.set_correlation_id(record.message_id)
+    try:
+        request = KsefPollRequest.model_validate_json(record.body)
+    except ValidationError as exc:
+        logger.error("KSeF poll request unreadable", extra={"problem": describe_validation_error(exc)})
+        return
+    logger.append_keys(account_id=request.account_id, document_id=request.document_id)
+    try:
+        runtime.ksef_service.poll(request)
+    except PermanentError as error:
+        logger.warning("KSeF status not read", extra={"error_code": error.code, "reason": error.message})
 
 
 def pdf_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import requests
@@ -71,6 +73,7 @@ class ExportPlan:
     send_skus: bool
     missing_sku: MissingSku
     corrected: ProviderReference | None = None  # for a correction: the original at the provider
+    send_to_ksef: bool = False  # ask the provider to send the document to KSeF when it is created
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,22 @@ class CreatedDocument:
     warnings: tuple[str, ...] = ()
     # What the provider computed and stored, for the read-back check; None where it cannot be read.
     readback: ProviderTotals | None = None
+
+
+class KsefState(StrEnum):
+    PENDING = "pending"  # sent, KSeF has not answered yet
+    ACCEPTED = "accepted"  # KSeF gave the document its number
+    REJECTED = "rejected"  # KSeF (or the provider's KSeF link) refused it
+    RETRYABLE = "retryable"  # the provider's KSeF link failed; sending again is documented as safe
+    NOT_SENT = "not_sent"  # nobody sent it (yet)
+    NOT_APPLICABLE = "not_applicable"  # this kind of document does not go to KSeF
+
+
+@dataclass(frozen=True)
+class KsefStatus:
+    state: KsefState
+    ksef_number: str | None = None
+    message: str | None = None  # the provider's words on a rejection
 
 
 @dataclass(frozen=True)
@@ -171,6 +190,16 @@ class ProviderAdapter(ABC):
     def check_credentials(self) -> None:
         """One cheap authenticated call; raises CredentialsRejected when the provider refuses."""
 
+    def ksef_status(self, provider_document_id: str) -> KsefStatus:
+        """The document's KSeF state as the provider knows it."""
+        raise ConfigurationError(f"{self.display_name} does not report KSeF status through its API",
+                                 code="not_supported")
+
+    def send_to_ksef(self, provider_document_id: str) -> None:
+        """Ask the provider to send an existing document to KSeF (again, after a retryable failure)."""
+        raise ConfigurationError(f"{self.display_name} cannot send documents to KSeF through its API",
+                                 code="not_supported")
+
     def list_series(self) -> list[ProviderOption]:
         raise ConfigurationError(f"{self.display_name} cannot list its series through its API",
                                  code="not_supported")
@@ -183,3 +212,7 @@ class ProviderAdapter(ABC):
 def _revealed(credentials: BaseModel) -> dict[str, Any]:
     return {name: value.get_secret_value() if isinstance(value, SecretStr) else value
             for name, value in credentials}
+
+
+# Builds an account's adapter from its settings and stored credentials (the runtime wires the limiter).
+AdapterFactory = Callable[[AccountSettings, dict[str, Any]], ProviderAdapter]

@@ -26,6 +26,8 @@ from invoice_export.providers.base import (
     Capabilities,
     CreatedDocument,
     ExportPlan,
+    KsefState,
+    KsefStatus,
     ProviderAdapter,
     ProviderOption,
     ProviderReference,
@@ -273,6 +275,8 @@ class FakturowniaAdapter(ProviderAdapter):
     def create_document(self, plan: ExportPlan) -> CreatedDocument:
         product_ids, warnings = self._product_ids(plan) if plan.send_skus else ({}, [])
         body = self.build_request(plan, product_ids)
+        if plan.send_to_ksef:
+            body["gov_save_and_send"] = True  # documented top-level switch: create, then send to KSeF
         try:
             response = self.http.request("POST", "/invoices.json", json_body=body, ok=(200, 201))
         except ProviderRejected as rejection:
@@ -327,6 +331,31 @@ class FakturowniaAdapter(ProviderAdapter):
         if not response.content.startswith(b"%PDF"):
             raise ProviderRejected("Fakturownia returned something other than a PDF", code="provider_bad_pdf")
         return response.content
+
+    def ksef_status(self, provider_document_id: str) -> KsefStatus:
+        response = self.http.request("GET", f"/invoices/{int(provider_document_id)}.json", ok=(200,))
+        invoice = response.json()
+        # Documented gov_status values, DEMO mode ("demo_ok"...) read like the production ones.
+        status = str(invoice.get("gov_status") or "").removeprefix("demo_")
+        errors = "; ".join(str(e) for e in invoice.get("gov_error_messages") or []) or None
+        if status == "ok":
+            return KsefStatus(KsefState.ACCEPTED, ksef_number=invoice.get("gov_id"))
+        if status == "processing":
+            return KsefStatus(KsefState.PENDING)
+        if status == "server_error":  # Fakturownia does not retry this itself (its KSeF guide)
+            return KsefStatus(KsefState.RETRYABLE, message=errors or "KSeF server error")
+        if status == "send_error":
+            return KsefStatus(KsefState.REJECTED, message=errors or "KSeF refused the document")
+        if status == "not_connected":
+            return KsefStatus(KsefState.REJECTED,
+                              message="this Fakturownia account is not connected to KSeF (Ustawienia > KSeF)")
+        if status == "not_applicable":
+            return KsefStatus(KsefState.NOT_APPLICABLE)
+        return KsefStatus(KsefState.NOT_SENT)
+
+    def send_to_ksef(self, provider_document_id: str) -> None:
+        self.http.request("GET", f"/invoices/{int(provider_document_id)}.json", params={"send_to_ksef": "yes"},
+                          ok=(200,))
 
     def check_credentials(self) -> None:
         self.http.request("GET", "/departments.json", ok=(200,))

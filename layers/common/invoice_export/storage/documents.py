@@ -79,6 +79,10 @@ class DocumentRecord(BaseModel):
     provider_series: str | None = None
     warnings: list[str] = []
     readback_drift: list[dict[str, str]] = []  # where the provider's totals differ from ours
+    ksef_status: str | None = None  # pending, accepted, rejected, not_applicable, unconfirmed
+    ksef_number: str | None = None
+    ksef_message: str | None = None
+    ksef_resends: int = 0
     exported_event_sent: bool = False
     pdf: PdfCopy | None = None
     received_at: str
@@ -119,6 +123,37 @@ class DocumentStore:
         )
         records = (self.get(account_id, item["document_id"]) for item in response.get("Items", []))
         return [r for r in records if r is not None and r.status == status]
+
+    def page_by_status(self, account_id: str, status: Status, *, start_key: dict[str, Any] | None = None,
+                       page_size: int = 100) -> tuple[list[DocumentRecord], dict[str, Any] | None]:
+        """One page of an account's documents in `status`, oldest change first, and the key to go on from.
+
+        The key is DynamoDB's own (not an offset): records leaving the status meanwhile skip nothing.
+        """
+        request: dict[str, Any] = {
+            "IndexName": "by_account_status",
+            "KeyConditionExpression": Key("account_status").eq(f"{account_id}#{status.value}"),
+            "Limit": page_size,
+        }
+        if start_key:
+            request["ExclusiveStartKey"] = start_key
+        response = self.table.query(**request)
+        records = self.get_many(account_id, [item["document_id"] for item in response.get("Items", [])])
+        return [r for r in records if r.status == status], response.get("LastEvaluatedKey")
+
+    def get_many(self, account_id: str, document_ids: list[str]) -> list[DocumentRecord]:
+        """Several records of one account in one round trip per 100 (consistent reads), in the given order."""
+        found: dict[str, DocumentRecord] = {}
+        for start in range(0, len(document_ids), 100):
+            keys = [_key(account_id, d) for d in dict.fromkeys(document_ids[start:start + 100])]
+            while keys:
+                response = self.table.meta.client.batch_get_item(
+                    RequestItems={self.table.name: {"Keys": keys, "ConsistentRead": True}})
+                for item in response["Responses"].get(self.table.name, []):
+                    record = DocumentRecord.model_validate(_plain(item))
+                    found[record.document_id] = record
+                keys = response.get("UnprocessedKeys", {}).get(self.table.name, {}).get("Keys", [])
+        return [found[d] for d in document_ids if d in found]
 
     # ---------------------------------------------------------------- writes
 
@@ -251,6 +286,25 @@ class DocumentStore:
 
     def set_exported_event_sent(self, account_id: str, document_id: str) -> None:
         self._update(account_id, document_id, {"exported_event_sent": True}, condition=Attr("document_id").exists())
+
+    def record_ksef(self, account_id: str, document_id: str, status: str, *, ksef_number: str | None = None,
+                    message: str | None = None) -> DocumentRecord | None:
+        """The KSeF state read back from the provider; a final state is never overwritten."""
+        values: dict[str, Any] = {"ksef_status": status, "updated_at": now_iso()}
+        if ksef_number:
+            values["ksef_number"] = ksef_number
+        if message:
+            values["ksef_message"] = message
+        final = ["accepted", "rejected", "not_applicable"]
+        return self._update(account_id, document_id, values,
+                            condition=Attr("status").eq(Status.EXPORTED.value)
+                            & (Attr("ksef_status").not_exists() | ~Attr("ksef_status").is_in(final)))
+
+    def count_ksef_resend(self, account_id: str, document_id: str, limit: int) -> bool:
+        """Take one of the `limit` KSeF resends allowed for the document; False when none is left."""
+        return self._update(account_id, document_id, {"updated_at": now_iso()},
+                            condition=Attr("ksef_resends").not_exists() | Attr("ksef_resends").lt(limit),
+                            add={"ksef_resends": 1}) is not None
 
     def record_pdf(self, account_id: str, document_id: str, pdf: PdfCopy) -> None:
         self._update(account_id, document_id, {"pdf": pdf.model_dump(exclude_none=True)},
