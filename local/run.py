@@ -83,10 +83,13 @@ def send_examples(stack: LocalStack) -> list[dict[str, Any]]:
 
 def report(messages: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[str]:
     """Print one line per document; return what did not go as expected."""
-    outcomes = {e["detail"]["document_id"]: e["detail"] for e in events}
+    outcomes = {e["detail"]["document_id"]: e["detail"] for e in events
+                if not e["detail"]["outcome"].startswith("ksef_")}
+    ksef = {e["detail"]["document_id"]: e["detail"].get("ksef_number") or e["detail"]["outcome"] for e in events
+            if e["detail"]["outcome"].startswith("ksef_")}
     problems = []
-    print(f"\n{'document':<20} {'kind':<11} {'outcome':<10} {'provider number':<22} link / error")
-    print("-" * 110)
+    print(f"\n{'document':<20} {'kind':<11} {'outcome':<10} {'provider number':<22} {'KSeF number':<36} link / error")
+    print("-" * 150)
     for message in messages:
         document_id = message["document"]["document_id"]
         outcome = outcomes.get(document_id, {})
@@ -95,7 +98,7 @@ def report(messages: list[dict[str, Any]], events: list[dict[str, Any]]) -> list
         if outcome.get("error"):
             detail = f"{outcome['error']['code']}: {outcome['error']['message']} -> fix: {outcome['error']['fix']}"
         print(f"{document_id:<20} {message['document']['kind']:<11} {status:<10} "
-              f"{outcome.get('provider_number') or '-':<22} {detail}")
+              f"{outcome.get('provider_number') or '-':<22} {ksef.get(document_id) or '-':<36} {detail}")
         expected_status, expected_code = EXPECTED.get(document_id, DEFAULT_EXPECTATION)
         code = (outcome.get("error") or {}).get("code")
         if status != expected_status or code != expected_code:
@@ -134,6 +137,7 @@ def main() -> int:
             if name.startswith(os.environ.get("POWERTOOLS_SERVICE_NAME", "invoice-export")):
                 logging.getLogger(name).setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "false" if verbose else "true"
+        os.environ["KSEF_POLL_BASE_DELAY_SECONDS"] = "1"  # the fake's KSeF answers at once: no need to wait 20 s
         reset_runtime()
         print(f"moto at {stack.endpoint_url}, fake Fakturownia at {fake.base_url}, links at {stack.gateway_url}")
         settings = connect_sample_account(fake)
