@@ -277,3 +277,23 @@ def test_two_documents_with_our_reference_are_ambiguous(fake, account) -> None:
     assert response.status_code == 201
     with pytest.raises(AmbiguousAtProvider, match="2 documents with our reference"):
         adapter.find_document(plan)
+
+
+@pytest.mark.parametrize("basis, method, totals", [
+    # Three 0.02 lines at 23%: VAT from the sum differs from the sum of the lines' VAT.
+    ("gross", "per_rate", {"net": "0.05", "vat": "0.01", "gross": "0.06"}),
+    ("gross", "per_line", {"net": "0.06", "vat": "0.00", "gross": "0.06"}),
+    ("net", "per_rate", {"net": "0.06", "vat": "0.01", "gross": "0.07"}),
+    ("net", "per_line", {"net": "0.06", "vat": "0.00", "gross": "0.06"}),
+])
+def test_fakturownia_computes_vat_the_way_our_document_did(fake, account, basis, method, totals) -> None:
+    adapter = make_adapter(fake, account)
+    lines = [{"line_id": f"l{i}", "name": "Drobiazg", "quantity": "1", "unit_price": "0.02", "vat": "23"}
+             for i in range(3)]
+    plan = plan_for(adapter, "01-invoice-company.json", price_basis=basis, vat_calculation=method,
+                    lines=lines, totals=totals)
+    created = adapter.create_document(plan)
+    assert created.readback is not None
+    provider = created.readback
+    assert (f"{provider.net:f}", f"{provider.vat:f}", f"{provider.gross:f}") == (
+        totals["net"], totals["vat"], totals["gross"])

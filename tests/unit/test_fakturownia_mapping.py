@@ -47,7 +47,7 @@ def test_company_invoice_fields() -> None:
     assert "status" not in invoice and "paid_date" not in invoice  # not paid yet
     assert invoice["buyer_company"] is True and invoice["buyer_tax_no"] == "5260250274"
     assert "buyer_first_name" not in invoice
-    assert invoice["calculating_strategy"] == {"position": "keep_gross", "sum": "sum",
+    assert invoice["calculating_strategy"] == {"position": "keep_gross", "sum": "keep_gross",
                                               "invoice_form_price_kind": "gross"}
     mug = invoice["positions"][0]
     assert mug == {"name": "Kubek ceramiczny 300 ml", "quantity": "2", "quantity_unit": "szt.", "tax": 23,
@@ -71,7 +71,8 @@ def test_private_buyer_is_sent_as_on_the_order() -> None:
 
 def test_net_prices_and_exempt_basis() -> None:
     invoice = body("03-invoice-exempt-person.json")
-    assert invoice["calculating_strategy"]["position"] == "default"
+    assert invoice["calculating_strategy"] == {"position": "default", "sum": "keep_net",
+                                              "invoice_form_price_kind": "net"}
     assert invoice["positions"][0]["total_price_net"] == "199.00" and invoice["positions"][0]["tax"] == "zw"
     assert invoice["exempt_tax_kind"] == "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT"
 
@@ -148,3 +149,8 @@ def test_correction_lines_carry_the_difference_and_both_sides() -> None:
         "name": "Kubek ceramiczny 300 ml", "kind": "correction_after", "tax": 23, "quantity": "1",
         "quantity_unit": "szt.", "total_price_gross": "29.99"}
     assert (tea["quantity"], tea["total_price_gross"]) == ("0", "0.00")
+
+
+def test_per_line_documents_ask_fakturownia_to_add_the_lines_vat() -> None:
+    invoice = body("01-invoice-company.json", vat_calculation="per_line")
+    assert invoice["calculating_strategy"]["sum"] == "sum"

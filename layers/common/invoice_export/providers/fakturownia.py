@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from invoice_export.documents import BuyerKind, Document, DocumentKind, Line, PriceBasis, VatCode
+from invoice_export.documents import BuyerKind, Document, DocumentKind, Line, PriceBasis, VatCalculation, VatCode
 from invoice_export.errors import AmbiguousAtProvider, ConfigurationError, PermanentError, ProviderRejected
 from invoice_export.money import format_amount
 from invoice_export.providers.base import (
@@ -110,11 +110,7 @@ class FakturowniaAdapter(ProviderAdapter):
             "currency": doc.currency,
             "oid": doc.document_id,
             "oid_unique": "yes",
-            "calculating_strategy": {
-                "position": "keep_gross" if doc.price_basis == PriceBasis.GROSS else "default",
-                "sum": "sum",
-                "invoice_form_price_kind": doc.price_basis.value,
-            },
+            "calculating_strategy": self._calculating_strategy(doc),
             **self._buyer(doc),
             **self._payment(doc),
             **self._exchange(doc),
@@ -130,6 +126,22 @@ class FakturowniaAdapter(ProviderAdapter):
             invoice["positions"] = [self._position(line, doc, product_ids if plan.send_skus else None)
                                     for line in doc.lines]
         return {"invoice": invoice}
+
+    @staticmethod
+    def _calculating_strategy(doc: Document) -> dict[str, str]:
+        """Make Fakturownia compute totals exactly the way our document did.
+
+        position: a gross-priced line keeps its gross (net is derived); a net-priced line its net.
+        sum: "sum" adds the lines' own VAT (our per-line method); keep_gross/keep_net compute VAT
+        once per rate from the summed gross/net values (our per-rate method).
+        """
+        gross = doc.price_basis == PriceBasis.GROSS
+        per_rate = "keep_gross" if gross else "keep_net"
+        return {
+            "position": "keep_gross" if gross else "default",
+            "sum": per_rate if doc.vat_calculation == VatCalculation.PER_RATE else "sum",
+            "invoice_form_price_kind": doc.price_basis.value,
+        }
 
     @staticmethod
     def _buyer(doc: Document) -> dict[str, Any]:
