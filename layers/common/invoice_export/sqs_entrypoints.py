@@ -8,8 +8,9 @@ visible again after a back-off (and holds back the rest of that account's group 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -21,7 +22,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from invoice_export.documents import ExportMessage, Identifier, describe_validation_error
 from invoice_export.errors import PermanentError, TransientError
@@ -130,53 +131,48 @@ def backoff_seconds(receive_count: int, retry_after: float | None, base: float) 
     return int(min(MAX_BACKOFF_SECONDS, max(0, round(delay))))
 
 
+class _DocumentTask(Protocol):
+    account_id: str
+    document_id: str
+
+
+def _document_task_batch(event: dict[str, Any], context: LambdaContext, model: type[BaseModel],
+                         work: Callable[[Any], None], what: str) -> dict[str, Any]:
+    """A standard-queue batch of follow-up work on one exported document per message (PDF, KSeF).
+
+    An unreadable message or a permanent failure is logged and dropped: the work is a refresh that
+    is asked for again later (a link opened, the next poll). Anything else fails the record, so it
+    is retried and finally dead-lettered.
+    """
+
+    def handle(record: SQSRecord) -> None:
+        logger.set_correlation_id(record.message_id)
+        try:
+            task: _DocumentTask = model.model_validate_json(record.body)
+        except ValidationError as exc:
+            logger.error(f"{what} request unreadable", extra={"problem": describe_validation_error(exc)})
+            return
+        logger.append_keys(account_id=task.account_id, document_id=task.document_id)
+        try:
+            work(task)
+        except PermanentError as error:
+            logger.warning(f"{what} not done", extra={"error_code": error.code, "reason": error.message})
+
+    return process_partial_response(event=event, record_handler=handle,
+                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)
+
+
 def ksef_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:
     runtime = runtime or get_runtime()
-    return process_partial_response(
-        event=event,
-        record_handler=lambda record: _ksef_record(runtime, record),
-        processor=BatchProcessor(event_type=EventType.SQS),
-        context=context,
-    )
-
-
-def _ksef_record(runtime: Runtime, record: SQSRecord) -> None:
-    logger.set_correlation_id(record.message_id)
-    try:
-        request = KsefPollRequest.model_validate_json(record.body)
-    except ValidationError as exc:
-        logger.error("KSeF poll request unreadable", extra={"problem": describe_validation_error(exc)})
-        return
-    logger.append_keys(account_id=request.account_id, document_id=request.document_id)
-    try:
-        runtime.ksef_service.poll(request)
-    except PermanentError as error:
-        logger.warning("KSeF status not read", extra={"error_code": error.code, "reason": error.message})
+    return _document_task_batch(event, context, KsefPollRequest, runtime.ksef_service.poll, "KSeF status")
 
 
 def pdf_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:
     runtime = runtime or get_runtime()
-    return process_partial_response(
-        event=event,
-        record_handler=lambda record: _pdf_record(runtime, record),
-        processor=BatchProcessor(event_type=EventType.SQS),
-        context=context,
-    )
 
-
-def _pdf_record(runtime: Runtime, record: SQSRecord) -> None:
-    logger.set_correlation_id(record.message_id)
-    try:
-        request = PdfRequest.model_validate_json(record.body)
-    except ValidationError as exc:
-        logger.error("PDF request unreadable", extra={"problem": describe_validation_error(exc)})
-        return
-    logger.append_keys(account_id=request.account_id, document_id=request.document_id)
-    try:
+    def fetch(request: PdfRequest) -> None:
         copy = runtime.pdf_service.fetch(request.account_id, request.document_id)
-    except PermanentError as error:
-        # Nothing is lost: the link route fetches the PDF on first use.
-        logger.warning("PDF not fetched", extra={"error_code": error.code, "reason": error.message})
-        return
-    metrics.add_metric(name="PdfStored", unit=MetricUnit.Count, value=1)
-    logger.info("PDF stored", extra={"size": copy.size, "sha256": copy.sha256})
+        metrics.add_metric(name="PdfStored", unit=MetricUnit.Count, value=1)
+        logger.info("PDF stored", extra={"size": copy.size, "sha256": copy.sha256})
+
+    return _document_task_batch(event, context, PdfRequest, fetch, "PDF")
