@@ -56,6 +56,8 @@ RATE_LIMITS_TABLE = "RateLimitsTable"
 LINK_SECRET = "LinkSigningKeySecret"
 LINK_API = "LinkApi"
 LAYER = "CommonLayer"
+BULK_EXPORT_FN = "BulkExportFunction"
+BULK_RUNS_TABLE = "BulkRunsTable"
 
 RUNTIME = "python3.13"
 ARCH = "arm64"
@@ -67,10 +69,12 @@ TABLE_WRITERS = {
     DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN},
     IDEMPOTENCY_TABLE: {EXPORT_FN},
     RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN},  # every function that calls a provider
+    BULK_RUNS_TABLE: {BULK_EXPORT_FN},  # its own progress; it never writes documents
 }
 # Who may send to which queue of the stack (producers outside the stack are not modelled here).
 # The KSeF poller re-queues its own poll until KSeF's answer is final.
-QUEUE_SENDERS = {PDF_QUEUE: {EXPORT_FN}, KSEF_QUEUE: {EXPORT_FN, KSEF_FN}}
+QUEUE_SENDERS = {PDF_QUEUE: {EXPORT_FN}, KSEF_QUEUE: {EXPORT_FN, KSEF_FN},
+                 EXPORT_QUEUE: {BULK_EXPORT_FN}}  # bulk runs re-queue pending documents
 S3_ACTIONS = {"s3:GetObject", "s3:PutObject"}  # what the PDF functions may do, on pdf/* only
 WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 
@@ -591,3 +595,37 @@ def test_http_api_routes_get_d_token_to_the_link_function(cfn):
         and f"${{{LINK_API}}}" in render(props(p).get("SourceArn"))
     ]
     assert permissions, f"{LINK_FN} has no lambda:InvokeFunction permission for {LINK_API}"
+
+
+# ======================================================================================== operations
+
+
+def test_bulk_export_runs_nightly_in_warsaw_time_with_the_input_its_handler_parses(cfn):
+    from invoice_export.scheduled import NightlyRequest
+
+    schedules = [
+        props(s) for s in resources_of_type(cfn, "AWS::Scheduler::Schedule").values()
+        if BULK_EXPORT_FN in render(props(s).get("Target", {}).get("Arn"))
+    ]
+    assert len(schedules) == 1, f"{BULK_EXPORT_FN} needs exactly one ScheduleV2 event, found {len(schedules)}"
+    schedule = schedules[0]
+    assert schedule.get("ScheduleExpressionTimezone") == "Europe/Warsaw"
+    assert re.fullmatch(r"cron\(\d+ [0-5] \* \* \? \*\)", schedule.get("ScheduleExpression", "")), (
+        f"the nightly run should fire once a night, early: {schedule.get('ScheduleExpression')}")
+    NightlyRequest.model_validate_json(schedule["Target"]["Input"])  # what the handler will parse
+
+
+def test_bulk_export_function_only_reads_documents_and_sends_to_the_export_queue(policies):
+    st = policies[BULK_EXPORT_FN].statements
+    problems = []
+    for table in (ACCOUNTS_TABLE, DOCUMENTS_TABLE, BULK_RUNS_TABLE):
+        for action in ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"):
+            if not allows(st, action, table_arn(table)):
+                problems.append(f"missing {action} on {table}")
+    if not allows(st, "dynamodb:Query", f"{table_arn(DOCUMENTS_TABLE)}/index/by_account_status"):
+        problems.append(f"missing dynamodb:Query on {DOCUMENTS_TABLE}'s by_account_status index")
+    if not allows(st, "dynamodb:Scan", table_arn(ACCOUNTS_TABLE)):
+        problems.append(f"missing dynamodb:Scan on {ACCOUNTS_TABLE} (the nightly run lists accounts)")
+    if allows(st, "secretsmanager:GetSecretValue", ACCOUNT_SECRETS):
+        problems.append("reads account credentials, but it only queues documents")
+    _fail_if(problems, f"{BULK_EXPORT_FN}'s permissions:")

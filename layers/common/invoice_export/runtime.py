@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from botocore.config import Config
 
+from invoice_export.bulk_export import BulkExporter
 from invoice_export.events import OutcomePublisher
 from invoice_export.export_service import ExportService
 from invoice_export.ksef_service import KsefPollRequest, KsefService
@@ -27,6 +28,7 @@ from invoice_export.providers.base import ProviderAdapter
 from invoice_export.ratelimit import LimitScope, RateLimit, SlidingWindowLimiter
 from invoice_export.settings import AccountSettings, RuntimeSettings
 from invoice_export.storage.accounts import AccountStore
+from invoice_export.storage.bulk_runs import BulkRunStore
 from invoice_export.storage.documents import DocumentStore
 from invoice_export.storage.pdfs import PdfStore
 
@@ -133,6 +135,18 @@ class Runtime:
             request_pdf=self.request_pdf, start_ksef_poll=lambda a, d: self.ksef_service.start(a, d),
             persistence_store=persistence,
             idempotency_config=self.idempotency_config, metrics=metrics)
+
+    @cached_property
+    def bulk_runs(self) -> BulkRunStore:
+        table = _required(self.settings.bulk_runs_table, "BULK_RUNS_TABLE")
+        return BulkRunStore(self._dynamodb.Table(table), self.settings.data_retention_days)
+
+    @cached_property
+    def bulk_exporter(self) -> BulkExporter:
+        return BulkExporter(accounts=self.accounts, documents=self.documents, runs=self.bulk_runs,
+                            sqs=self.client("sqs"),
+                            queue_url=_required(self.settings.export_queue_url, "EXPORT_QUEUE_URL"),
+                            adapter_factory=default_adapter_factory(self.settings))
 
     @cached_property
     def pdf_service(self) -> PdfService:

@@ -29,6 +29,17 @@ class AccountStore:
     def put(self, settings: AccountSettings) -> None:
         self.table.put_item(Item={"account_id": settings.account_id, "settings": settings.model_dump_json()})
 
+    def list_accounts(self) -> list[AccountSettings]:
+        """Every connected account (a scan: accounts are few, and this runs nightly or on an operator's request)."""
+        accounts: list[AccountSettings] = []
+        request: dict[str, Any] = {"ConsistentRead": True}
+        while True:
+            response = self.table.scan(**request)
+            accounts += [AccountSettings.model_validate_json(item["settings"]) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return accounts
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def secret_name(self, account_id: str) -> str:
         return f"{self.secret_prefix}{account_id}"
 

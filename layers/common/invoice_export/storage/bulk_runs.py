@@ -1,0 +1,215 @@
+"""Bulk export runs: one header item per run and one item per document the run handled.
+
+    account_id | item                        |
+    -----------+-----------------------------+---------------------------------------------
+    acc-1      | run#<run_id>                | filters, status, cursor, counters, who, when
+    acc-1      | doc#<run_id>#<document_id>  | queued (version) or skipped (reason)
+
+The per-document item is written with a condition after the document was put on the queue, so
+a resumed run (after a crash or a time-out) recognises what it already did, and the counters,
+incremented only together with a new item, count every document exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from invoice_export.storage.documents import Status, now_iso
+
+
+class BulkFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    date_from: date | None = Field(default=None, description="Issue date from (inclusive)")
+    date_to: date | None = Field(default=None, description="Issue date to (inclusive)")
+    series: list[str] | None = Field(default=None, description="Only these of our series")
+    only_failed: bool = Field(default=False, description="Only failed documents (after a fix)")
+    include_failed: bool = Field(default=False, description="Failed documents too, not only pending ones")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BulkFilters:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(f"date_from {self.date_from} is after date_to {self.date_to}")
+        if self.only_failed and self.include_failed:
+            raise ValueError("choose only_failed or include_failed, not both")
+        return self
+
+    def statuses(self) -> tuple[Status, ...]:
+        if self.only_failed:
+            return (Status.FAILED,)
+        return (Status.PENDING, Status.FAILED) if self.include_failed else (Status.PENDING,)
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"  # documents are still being put on the queue (resume to go on)
+    QUEUED = "queued"  # every selected document is on the queue; the export function takes it from here
+
+
+class BulkRun(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    account_id: str
+    run_id: str
+    requested_by: str = Field(description="The IAM principal, 'schedule' or 'operator'")
+    filters: BulkFilters
+    status: RunStatus = RunStatus.RUNNING
+    cursor: str | None = Field(default=None, description="Where a resumed run goes on (opaque)")
+    queued: int = 0
+    skipped: int = 0
+    started_at: str
+    updated_at: str
+    finished_at: str | None = None
+
+
+class RunDocument(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    document_id: str
+    document_version: int | None = None
+    outcome: str  # queued | skipped
+    reason: str | None = None
+
+
+class BulkRunStore:
+    def __init__(self, table: Any, retention_days: int) -> None:
+        self.table = table
+        self.retention_seconds = retention_days * 86400
+
+    def create(self, run: BulkRun) -> bool:
+        """False when a run with this id exists already (e.g. tonight's scheduled run)."""
+        item = {"account_id": run.account_id, "item": _run_key(run.run_id), **self._payload(run),
+                "expires_at": self._expiry()}
+        try:
+            self.table.put_item(Item=item, ConditionExpression=Attr("item").not_exists())
+        except ClientError as exc:
+            _raise_unless_condition_failed(exc)
+            return False
+        return True
+
+    def get(self, account_id: str, run_id: str) -> BulkRun | None:
+        item = self.table.get_item(Key={"account_id": account_id, "item": _run_key(run_id)},
+                                   ConsistentRead=True).get("Item")
+        return _run(item) if item else None
+
+    def list_runs(self, account_id: str, limit: int = 20) -> list[BulkRun]:
+        response = self.table.query(KeyConditionExpression=Key("account_id").eq(account_id)
+                                    & Key("item").begins_with("run#"), ScanIndexForward=False, Limit=limit)
+        return [_run(item) for item in response.get("Items", [])]
+
+    def unfinished(self, account_id: str) -> BulkRun | None:
+        return next((run for run in self.list_runs(account_id) if run.status == RunStatus.RUNNING), None)
+
+    def record_document(self, account_id: str, run_id: str, document: RunDocument) -> bool:
+        """Note what the run did with a document; False if this run handled it already."""
+        try:
+            self.table.put_item(
+                Item={"account_id": account_id, "item": _doc_key(run_id, document.document_id),
+                      **document.model_dump(exclude_none=True), "expires_at": self._expiry()},
+                ConditionExpression=Attr("item").not_exists())
+        except ClientError as exc:
+            _raise_unless_condition_failed(exc)
+            return False
+        counter = "queued" if document.outcome == "queued" else "skipped"
+        self.table.update_item(Key={"account_id": account_id, "item": _run_key(run_id)},
+                               UpdateExpression="ADD #c :one SET updated_at = :now",
+                               ExpressionAttributeNames={"#c": counter},
+                               ExpressionAttributeValues={":one": 1, ":now": now_iso()})
+        return True
+
+    def handled(self, account_id: str, run_id: str, document_ids: list[str]) -> set[str]:
+        """Which of these documents this run has handled already (one read per 100)."""
+        found: set[str] = set()
+        for start in range(0, len(document_ids), 100):
+            keys = [{"account_id": account_id, "item": _doc_key(run_id, d)}
+                    for d in dict.fromkeys(document_ids[start:start + 100])]
+            while keys:
+                response = self.table.meta.client.batch_get_item(RequestItems={self.table.name: {
+                    "Keys": keys, "ConsistentRead": True, "ProjectionExpression": "document_id"}})
+                found.update(item["document_id"] for item in response["Responses"].get(self.table.name, []))
+                keys = response.get("UnprocessedKeys", {}).get(self.table.name, {}).get("Keys", [])
+        return found
+
+    def save_cursor(self, account_id: str, run_id: str, cursor: str | None) -> None:
+        values: dict[str, Any] = {":now": now_iso()}
+        if cursor is None:
+            expression = "SET updated_at = :now, finished_at = :now, #s = :done REMOVE #cur"
+            values[":done"] = RunStatus.QUEUED.value
+        else:
+            expression = "SET updated_at = :now, #cur = :cursor"
+            values[":cursor"] = cursor
+        names = {"#cur": "cursor"} | ({"#s": "status"} if cursor is None else {})
+        self.table.update_item(Key={"account_id": account_id, "item": _run_key(run_id)},
+                               UpdateExpression=expression, ExpressionAttributeNames=names,
+                               ExpressionAttributeValues=values)
+
+    def documents(self, account_id: str, run_id: str) -> list[RunDocument]:
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "KeyConditionExpression": Key("account_id").eq(account_id) & Key("item").begins_with(f"doc#{run_id}#")}
+        while True:
+            response = self.table.query(**request)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [RunDocument.model_validate(_plain(item)) for item in items]
+
+    def delete_account(self, account_id: str) -> int:
+        """Every run of an account (tenant data deletion)."""
+        return delete_partition(self.table, "account_id", account_id, sort_key="item")
+
+    def _payload(self, run: BulkRun) -> dict[str, Any]:
+        data = run.model_dump(mode="json", exclude_none=True)
+        data["filters"] = json.dumps(data["filters"])
+        return data
+
+    def _expiry(self) -> int:
+        return int(time.time()) + self.retention_seconds
+
+
+def delete_partition(table: Any, partition_name: str, partition_value: str, *, sort_key: str) -> int:
+    """Delete every item of one partition; returns how many."""
+    deleted = 0
+    request: dict[str, Any] = {"KeyConditionExpression": Key(partition_name).eq(partition_value),
+                               "ProjectionExpression": "#p, #s",
+                               "ExpressionAttributeNames": {"#p": partition_name, "#s": sort_key}}
+    with table.batch_writer() as batch:
+        while True:
+            response = table.query(**request)
+            for item in response.get("Items", []):
+                batch.delete_item(Key={partition_name: item[partition_name], sort_key: item[sort_key]})
+                deleted += 1
+            if "LastEvaluatedKey" not in response:
+                return deleted
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _run_key(run_id: str) -> str:
+    return f"run#{run_id}"
+
+
+def _doc_key(run_id: str, document_id: str) -> str:
+    return f"doc#{run_id}#{document_id}"
+
+
+def _run(item: dict[str, Any]) -> BulkRun:
+    data = _plain(item)
+    data["filters"] = json.loads(data["filters"])
+    return BulkRun.model_validate(data)
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(item, default=int))
+
+
+def _raise_unless_condition_failed(exc: ClientError) -> None:
+    if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        raise exc
