@@ -50,6 +50,8 @@ def read_export_message(body: str) -> ExportMessage | UnreadableMessage:
         data = loads_exact(body)
     except ValueError as exc:
         return UnreadableMessage(None, None, f"the body is not JSON ({exc})")
+    except RecursionError:  # not a ValueError: deep nesting would otherwise fail the batch on every delivery
+        return UnreadableMessage(None, None, "the body is not JSON (nested too deeply)")
     try:
         return ExportMessage.model_validate(data)
     except ValidationError as exc:
