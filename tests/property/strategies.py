@@ -33,7 +33,9 @@ PROPERTY_SETTINGS = settings(derandomize=True, max_examples=120, deadline=None, 
 SERIES = ("FV", "PAR", "KOR")
 PAYMENT_METHODS = ("Przelew", "Karta")
 EXEMPTION_BASES = ("art. 43 ust. 1 pkt 29 ustawy o VAT", "art. 113 ust. 1 ustawy o VAT")
-DOMESTIC_RATES = ("23", "8", "5", "0", "zw", "np", "oo")
+# Rates every provider's API takes; oo (domestic reverse charge) and np-EU (art. 28b services) are
+# not, so they only join the mixes that a provider may refuse as a configuration problem.
+DOMESTIC_RATES = ("23", "8", "5", "0", "zw", "np")
 
 # Letters a shop's customers and products really have: Polish, other European, CJK, and symbols;
 # no control characters and no lone surrogates (not valid text, and SQS refuses them).
@@ -70,13 +72,13 @@ def _line(draw: st.DrawFn, line_id: str, rate: str, *, shipping: bool = False) -
 
 @st.composite
 def _vat_rates(draw: st.DrawFn, count: int, provider_mappable: bool) -> list[str]:
-    """Rates for `count` lines. Provider-mappable mixes are what every adapter can take on one document:
-    domestic rates with at most one 'not subject' kind, or art. 28b services (np-EU) alone."""
+    """Rates for `count` lines. Provider-mappable mixes are what every adapter takes on one document;
+    otherwise oo and np-EU join in, alone or mixed, which some providers refuse as a configuration problem."""
     if provider_mappable:
-        if draw(st.integers(0, 9)) == 0:
-            return ["np-EU"] * count
         return draw(st.lists(st.sampled_from(DOMESTIC_RATES), min_size=count, max_size=count))
-    return draw(st.lists(st.sampled_from((*DOMESTIC_RATES, "np-EU")), min_size=count, max_size=count))
+    if draw(st.integers(0, 4)) == 0:
+        return [draw(st.sampled_from(("np-EU", "oo")))] * count
+    return draw(st.lists(st.sampled_from((*DOMESTIC_RATES, "oo", "np-EU")), min_size=count, max_size=count))
 
 
 @st.composite
