@@ -960,7 +960,8 @@ class InfaktFake(FakeServer):
                 document["status"] = "printed"  # documented side effect: the draft enters the accounts
             pdf = _document_pdf(account, document, document_type)
         filename = re.sub(r"[^0-9A-Za-z]+", "_", document["number"]).strip("_") + ".pdf"
-        return bytes_response(200, "application/pdf", pdf, {"Content-Disposition": f'attachment; filename="{filename}"'})
+        return bytes_response(200, "application/pdf", pdf,
+                              {"Content-Disposition": f'attachment; filename="{filename}"'})
 
     # ----------------------------------------------------------------- reference data
 

@@ -18,6 +18,7 @@ from invoice_export.settings import AccountSettings, ProviderName
 
 _ADAPTERS: dict[ProviderName, str] = {
     ProviderName.FAKTUROWNIA: "invoice_export.providers.fakturownia:FakturowniaAdapter",
+    ProviderName.INFAKT: "invoice_export.providers.infakt:InfaktAdapter",
 }
 # Providers whose adapter is not written yet are refused when an account is connected to them.
 

@@ -1,0 +1,495 @@
+"""Contract tests: the inFakt adapter against the strict local fake of inFakt's API v3."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from decimal import Decimal
+
+import pytest
+import requests
+
+from invoice_export.documents import ExportMessage
+from invoice_export.errors import (
+    ConfigurationError,
+    CredentialsRejected,
+    PermanentError,
+    ProviderRejected,
+    RequestMayHaveSucceeded,
+    TransientError,
+)
+from invoice_export.planning import plan_export
+from invoice_export.providers import build_adapter
+from invoice_export.providers.base import ProviderReference
+from invoice_export.providers.infakt import InfaktAdapter
+from invoice_export.ratelimit import LimitScope
+from invoice_export.settings import AccountSettings
+from local.fakes.infakt import InfaktFake
+from testsupport import load_example, with_changes
+
+EXEMPTION = "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT"
+
+
+@pytest.fixture(scope="module")
+def fake():
+    # Tasks finish after one "in progress" poll; the background worker is slow enough (5 s) that
+    # tests decide when a task completes.
+    with InfaktFake(read_limit=None, write_limit=None, processing_polls=1, processing_seconds=5) as server:
+        yield server
+    assert server.server_errors == [], "the fake itself crashed:\n" + "\n".join(server.server_errors)
+
+
+@pytest.fixture
+def account(fake):
+    """A fresh inFakt account per test: its API key and the id of its VAT exemption basis."""
+    key = secrets.token_hex(16)
+    fake.add_account(key)
+    return {"key": key, "exemption": fake.add_vat_exemption(key, EXEMPTION)}
+
+
+def make_adapter(fake, account, *, options: dict | None = None, **settings_changes) -> InfaktAdapter:
+    """`options` change the provider options; None removes one."""
+    provider_options = {"vat_exemption_reason_id": account["exemption"], **(options or {})}
+    settings = AccountSettings.model_validate({
+        "account_id": "shop-1", "provider": "infakt", "api_url": f"{fake.base_url}/api/v3",
+        "series_links": {"FV": None, "FV-EXPORT": None, "PAR": None, "KOR": None, "FV-B2B": None},
+        "payment_links": {"Przelew": "transfer", "Karta": "card"},
+        "provider_options": {name: value for name, value in provider_options.items() if value is not None},
+        **settings_changes})
+    adapter = build_adapter(settings, {"api_key": account["key"]}, read_timeout=1.0)
+    assert isinstance(adapter, InfaktAdapter)
+    adapter.poll_delays = (0.01, 0.02, 0.05)
+    return adapter
+
+
+def plan_for(adapter, name: str, corrected: ProviderReference | None = None, **document_changes):
+    """Example `name`, with `document_changes`, planned for the adapter's account."""
+    document = ExportMessage.model_validate(with_changes(load_example(name), **document_changes)).document
+    return plan_export(document, adapter.settings, InfaktAdapter, corrected=corrected)
+
+
+def stored(fake, account, reference: ProviderReference) -> dict:
+    uuid = reference.provider_document_id.removeprefix("correction:")
+    document = fake.account(account["key"]).document(uuid)
+    assert document is not None
+    return document
+
+
+def grosze(amount: str) -> int:
+    return int(Decimal(amount) * 100)
+
+
+def api(fake, account, method: str, path: str, **kwargs) -> requests.Response:
+    return requests.request(method, f"{fake.base_url}/api/v3{path}", timeout=5,
+                            headers={"X-inFakt-ApiKey": account["key"]}, **kwargs)
+
+
+# --------------------------------------------------------------------------- each example, field by field
+
+
+def test_company_invoice_every_field_and_totals_to_the_grosz(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    created = adapter.create_document(plan)
+    invoice = stored(fake, account, created.reference)
+    doc = plan.document
+    assert created.reference == ProviderReference(invoice["uuid"], "1/11/2026")
+    assert (invoice["kind"], invoice["status"]) == ("vat", "printed")  # issued, in the accounts
+    assert (invoice["invoice_date"], invoice["sale_date"], invoice["payment_date"]) == (
+        "2026-11-20", "2026-11-19", "2026-12-04")
+    assert (invoice["payment_method"], invoice["currency"], invoice["paid_date"]) == ("transfer", "PLN", None)
+    assert (invoice["client_business_activity_kind"], invoice["client_company_name"], invoice["client_tax_code"]) == (
+        "other_business", "Hurtownia Zielony Liść Sp. z o.o.", "5260250274")
+    assert (invoice["client_street"], invoice["client_post_code"], invoice["client_city"],
+            invoice["client_country"]) == ("ul. Kwiatowa 12/4", "02-001", "Warszawa", "PL")
+    assert [(s["name"], s["tax_symbol"], s["quantity"], s["unit"], s["gross_price"]) for s in invoice["services"]] == [
+        ("Kubek ceramiczny 300 ml", "23", "2", "szt.", 5998),
+        ("Herbata liściasta 100 g", "5", "3", "szt.", 5550),
+        ("Wysyłka kurierem", "23", "1", "usł.", 1499)]
+    # inFakt computed its totals on its own, in grosze: they equal ours to the grosz.
+    assert (invoice["net_price"], invoice["tax_price"], invoice["gross_price"]) == (
+        grosze(str(doc.totals.net)), grosze(str(doc.totals.vat)), grosze(str(doc.totals.gross)))
+    assert created.readback is not None
+    assert (created.readback.net, created.readback.vat, created.readback.gross) == (
+        doc.totals.net, doc.totals.vat, doc.totals.gross)
+    assert created.readback.is_correction is False and created.warnings == ()
+
+
+def test_exempt_invoice_for_a_person_carries_the_exemption_and_net_prices(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    created = adapter.create_document(plan_for(adapter, "03-invoice-exempt-person.json"))
+    invoice = stored(fake, account, created.reference)
+    assert invoice["client_business_activity_kind"] == "private_person"
+    assert (invoice["client_first_name"], invoice["client_last_name"]) == ("Anna", "Nowak")
+    assert invoice["client_company_name"] is None and invoice["client_tax_code"] is None
+    assert (invoice["status"], invoice["paid_date"], invoice["payment_method"]) == ("paid", "2026-11-20", "card")
+    [service] = invoice["services"]
+    assert (service["tax_symbol"], service["unit_net_price"], service["net_price"]) == ("zw", 19900, 19900)
+    assert invoice["vat_exemption_reason"] == account["exemption"]
+    assert (invoice["net_price"], invoice["tax_price"], invoice["gross_price"]) == (19900, 0, 19900)
+
+
+def test_exemption_falls_back_to_the_account_default_when_no_id_is_configured(fake, account) -> None:
+    default = fake.add_vat_exemption(account["key"], "art. 113 ust. 1 ustawy o VAT", default=True)
+    adapter = make_adapter(fake, account, options={"vat_exemption_reason_id": None})
+    created = adapter.create_document(plan_for(adapter, "03-invoice-exempt-person.json"))
+    assert stored(fake, account, created.reference)["vat_exemption_reason"] == default
+
+
+def test_foreign_currency_records_the_rate_infakt_applied_next_to_ours(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    created = adapter.create_document(plan_for(adapter, "04-invoice-eur.json"))
+    invoice = stored(fake, account, created.reference)
+    assert (invoice["currency"], invoice["vat_exchange_date_kind"]) == ("EUR", "vat")
+    assert (invoice["client_country"], invoice["client_tax_code"]) == ("DE", "DE811907980")
+    [service] = invoice["services"]
+    assert (service["unit_net_price"], service["net_price"], service["quantity"]) == (8400, 42000, "5")
+    assert invoice["gross_price"] == 51660  # euro cents, computed by inFakt
+    [warning] = created.warnings
+    assert "inFakt applied its own exchange rate 4.2400 PLN/EUR (table 223/A/NBP/2026" in warning
+    assert "our document states 4.2351 (table 224/A/NBP/2026, 2026-11-19)" in warning
+
+
+def test_receipts_are_refused_before_any_request(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    with pytest.raises(ConfigurationError) as caught:
+        plan_for(adapter, "02-receipt-person.json")
+    assert caught.value.code == "unsupported_kind" and "inFakt cannot take receipts" in caught.value.message
+
+
+def test_correction_references_the_original_and_carries_before_and_after_pairs(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    original = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    created = adapter.create_document(plan_for(adapter, "05-correction.json", corrected=original))
+    correction = stored(fake, account, created.reference)
+    assert created.reference.provider_document_id == f"correction:{correction['uuid']}"
+    assert created.reference.number == "1/KOR/11/2026"
+    assert (correction["kind"], correction["corrected_invoice_uuid"], correction["corrected_invoice_number"]) == (
+        "correction", original.provider_document_id, original.number)
+    assert correction["correction_reason_symbol"] == "other"
+    assert correction["notes"] == "Przyczyna korekty: Zwrot 1 szt. kubka"
+    mug_before, mug_after = correction["services"][:2]
+    assert (mug_before["group"], mug_before["correction"], mug_before["quantity"], mug_before["gross_price"]) == (
+        "1", False, "2", 5998)
+    assert (mug_after["group"], mug_after["correction"], mug_after["quantity"], mug_after["gross_price"]) == (
+        "1", True, "1", 2999)
+    assert (correction["net_price"], correction["tax_price"], correction["gross_price"]) == (-2438, -561, -2999)
+    assert created.readback is not None and created.readback.corrects == original.provider_document_id
+
+
+def test_a_correction_of_a_correction_is_refused_clearly(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    corrected = ProviderReference("correction:5b7f2f8e-0000-4000-8000-000000000000", "1/KOR/11/2026")
+    with pytest.raises(ConfigurationError) as caught:
+        adapter.build_request(plan_for(adapter, "05-correction.json", corrected=corrected))
+    assert caught.value.code == "unsupported_correction"
+
+
+# --------------------------------------------------------------------------- numbering, series, payment types
+
+
+def test_our_numbering_passes_our_number_with_the_duplicate_check(fake, account) -> None:
+    adapter = make_adapter(fake, account, numbering="ours")
+    plan = plan_for(adapter, "01-invoice-company.json")
+    assert adapter.build_request(plan)["invoice"]["check_duplicate_number"] is True
+    created = adapter.create_document(plan)
+    assert created.reference.number == "FV 1/11/2026" == stored(fake, account, created.reference)["number"]
+
+
+def test_our_number_taken_by_another_document_is_named(fake, account) -> None:
+    adapter = make_adapter(fake, account, numbering="ours")
+    adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    other = plan_for(adapter, "06-series-not-linked.json", number="FV 1/11/2026")
+    with pytest.raises(PermanentError) as caught:
+        adapter.create_document(other)  # inFakt refuses the number; the holder is not ours
+    assert caught.value.code == "number_taken_by_another_document"
+    assert "130.47 PLN, not our 59.98 PLN" in caught.value.message
+
+
+def test_a_repeated_create_with_our_number_settles_on_the_existing_document(fake, account) -> None:
+    adapter = make_adapter(fake, account, numbering="ours")
+    plan = plan_for(adapter, "01-invoice-company.json")
+    first = adapter.create_document(plan).reference
+    assert adapter.create_document(plan).reference == first
+    assert len(fake.account(account["key"]).invoices) == 1
+
+
+def test_provider_numbering_omits_the_number_and_series_cannot_be_linked(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    body = adapter.build_request(plan_for(adapter, "01-invoice-company.json"))["invoice"]
+    assert "number" not in body and "check_duplicate_number" not in body
+    linked = make_adapter(fake, account, series_links={"FV": "sklep"})
+    with pytest.raises(ConfigurationError) as caught:
+        plan_for(linked, "01-invoice-company.json")
+    assert caught.value.code == "unsupported_series"
+
+
+def test_payment_types_are_the_documented_closed_list(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    assert {"transfer", "card", "cash", "delivery", "przelewy24"} <= {o.id for o in adapter.list_payment_types()}
+
+
+def test_skus_cannot_move_stock_in_infakt(fake, account) -> None:
+    adapter = make_adapter(fake, account, send_skus=True)
+    with pytest.raises(ConfigurationError) as caught:
+        plan_for(adapter, "01-invoice-company.json")
+    assert caught.value.code == "unsupported_sku"
+
+
+# --------------------------------------------------------------------------- credentials and rejections
+
+
+def test_wrong_key_says_check_the_infakt_api_key_and_never_shows_it(fake, account) -> None:
+    adapter = make_adapter(fake, {**account, "key": "wrong-key-value-123"})
+    with pytest.raises(CredentialsRejected) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert "check the inFakt API key" in caught.value.fix
+    assert "wrong-key-value-123" not in str(caught.value)
+    with pytest.raises(CredentialsRejected):
+        adapter.check_credentials()
+    make_adapter(fake, account).check_credentials()
+
+
+def test_the_key_travels_only_in_its_header(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    assert "<redacted>" in repr(adapter.http.session.auth) and account["key"] not in repr(adapter.http.session.auth)
+    adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    for entry in fake.requests.entries():
+        assert account["key"] not in json.dumps(entry.query)
+
+
+def test_a_field_rejection_names_the_infakt_field_and_our_setting_to_fix(fake, account) -> None:
+    adapter = make_adapter(fake, account, options={"vat_exemption_reason_id": None})  # no default either
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.create_document(plan_for(adapter, "03-invoice-exempt-person.json"))
+    assert "inFakt rejected vat_exemption_reason: podstawa zwolnienia" in caught.value.message
+    assert "provider option vat_exemption_reason_id" in caught.value.fix
+    assert caught.value.field_errors.keys() == {"vat_exemption_reason"}
+
+
+def test_a_private_buyer_needs_first_and_last_name(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    message = load_example("03-invoice-exempt-person.json")
+    del message["document"]["buyer"]["last_name"]
+    plan = plan_export(ExportMessage.model_validate(message).document, adapter.settings, InfaktAdapter)
+    with pytest.raises(PermanentError) as caught:
+        adapter.build_request(plan)
+    assert caught.value.code == "buyer_names_required"
+
+
+# --------------------------------------------------------------------------- failures in flight
+
+
+def test_the_per_ip_limit_is_shared_by_every_account_and_its_429_is_transient_with_retry_after() -> None:
+    assert InfaktAdapter.rate_limit is not None and InfaktAdapter.rate_limit.scope == LimitScope.DEPLOYMENT
+    with InfaktFake(read_limit=None, write_limit=(1, 60.0)) as limited:
+        shops = []
+        for key in ("key-shop-a", "key-shop-b"):
+            limited.add_account(key)
+            shops.append({"key": key, "exemption": limited.add_vat_exemption(key, EXEMPTION)})
+        first, second = (make_adapter(limited, shop) for shop in shops)
+        first.create_document(plan_for(first, "01-invoice-company.json"))
+        with pytest.raises(TransientError) as caught:  # another account, the same calling IP
+            second.create_document(plan_for(second, "01-invoice-company.json"))
+        assert caught.value.code == "provider_rate_limited"
+        assert caught.value.retry_after is not None and 1 <= caught.value.retry_after <= 60
+        assert limited.limiter.peak(("write", "127.0.0.1")) == 2
+
+
+def test_unavailable_infakt_is_transient_and_nothing_was_accepted(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    fake.faults.status(503, method="POST")  # inFakt's other documented overload answer
+    with pytest.raises(TransientError) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert caught.value.code == "provider_unavailable" and not isinstance(caught.value, RequestMayHaveSucceeded)
+    assert fake.account(account["key"]).tasks == {}
+
+
+def test_a_failure_while_polling_means_the_document_may_exist(fake, account) -> None:
+    adapter = make_adapter(fake, account, numbering="ours")
+    plan = plan_for(adapter, "01-invoice-company.json")
+    fake.faults.status(500, method="GET", path=r".*/status/.*")
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.create_document(plan)
+    fake.settle_tasks()
+    assert adapter.find_document(plan) is not None
+
+
+def test_lost_response_after_create_is_flagged_and_settled_by_our_number(fake, account) -> None:
+    adapter = make_adapter(fake, account, numbering="ours")
+    plan = plan_for(adapter, "01-invoice-company.json")
+    fake.faults.stall_after_commit(2.0, method="POST")
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.create_document(plan)
+    fake.settle_tasks()  # inFakt's worker processed the task meanwhile
+    [invoice] = fake.account(account["key"]).invoices.values()
+    assert adapter.find_document(plan) == ProviderReference(invoice["uuid"], "FV 1/11/2026")
+    assert adapter.find_document(plan_for(adapter, "01-invoice-company.json", number="FV 9/11/2026")) is None
+
+
+def test_with_infakt_numbering_a_lost_create_cannot_be_decided(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    with pytest.raises(PermanentError) as caught:
+        adapter.find_document(plan_for(adapter, "01-invoice-company.json"))
+    assert caught.value.code == "lookup_not_possible" and "switch the account to our numbering" in caught.value.fix
+
+
+def test_a_task_still_running_after_the_poll_budget_is_handed_to_the_look_up(fake, account) -> None:
+    adapter = make_adapter(fake, account, numbering="ours")
+    plan = plan_for(adapter, "01-invoice-company.json")
+    fake.processing_polls = 50
+    try:
+        with pytest.raises(RequestMayHaveSucceeded, match="still processing"):
+            adapter.create_document(plan)
+    finally:
+        fake.processing_polls = 1
+    assert adapter.find_document(plan) is None  # not processed yet: nothing to find, nothing wrong
+    fake.settle_tasks()
+    assert adapter.find_document(plan) is not None
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+def test_pdf_has_the_number_and_totals_and_changes_after_an_edit(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    reference = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    first = adapter.download_pdf(reference.provider_document_id)
+    assert first.startswith(b"%PDF") and b"1/11/2026" in first and b"Razem brutto: 130.47 PLN" in first
+    edited = api(fake, account, "PUT", f"/invoices/{reference.provider_document_id}.json",
+                 json={"invoice": {"client_company_name": "Hurtownia Zielony Liść S.A."}})
+    assert edited.status_code == 200, edited.text
+    assert adapter.download_pdf(reference.provider_document_id) != first
+
+
+def test_a_correction_pdf_comes_from_the_corrective_resource(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    original = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    correction = adapter.create_document(plan_for(adapter, "05-correction.json", corrected=original)).reference
+    pdf = adapter.download_pdf(correction.provider_document_id)
+    assert b"Korekta do: 1/11/2026" in pdf and b"Razem brutto: -29.99 PLN" in pdf
+
+
+# --------------------------------------------------------------------------- recurring problems (facts, section 4)
+
+
+def test_recurring_1_amounts_travel_as_integer_grosze_never_decimals(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    body = adapter.build_request(plan_for(adapter, "01-invoice-company.json"))
+    prices = [s["gross_price"] for s in body["invoice"]["services"]]
+    assert prices == [5998, 5550, 1499] and all(type(price) is int for price in prices)
+    # The fake refuses what made other integrations' invoices 100x too low, in inFakt's task shape.
+    body["invoice"]["services"][0]["gross_price"] = "59.98"
+    task = api(fake, account, "POST", "/async/invoices.json", json=body).json()
+    fake.settle_tasks()
+    status = api(fake, account, "GET", f"/async/invoices/status/{task['invoice_task_reference_number']}.json").json()
+    assert status["processing_code"] == 422
+    assert status["invoice_errors"] == {"services.gross_price": ["musi być liczbą całkowitą (kwota w groszach)"]}
+
+
+def test_recurring_1_a_correction_also_sends_integer_grosze(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    corrected = ProviderReference("5b7f2f8e-0000-4000-8000-000000000000", "1/11/2026")
+    body = adapter.build_request(plan_for(adapter, "05-correction.json", corrected=corrected))
+    assert all(type(s["gross_price"]) is int for s in body["corrective_invoice"]["services"])
+
+
+def test_recurring_2_no_silent_tax_rate_fallback_and_only_infakt_payment_values(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    message = load_example("01-invoice-company.json")
+    message["document"]["lines"][2]["vat"] = "oo"
+    message["document"]["totals"] = {"net": "116.61", "vat": "13.86", "gross": "130.47"}
+    plan = plan_export(ExportMessage.model_validate(message).document, adapter.settings, InfaktAdapter)
+    with pytest.raises(ConfigurationError) as caught:
+        adapter.build_request(plan)  # never guessed as 23% or np
+    assert caught.value.code == "unsupported_vat_code" and "oo" in caught.value.message
+    # Fakturownia's "cash_on_delivery" is inFakt's "delivery": refused before anything is sent.
+    cod = make_adapter(fake, account, payment_links={"Przelew": "cash_on_delivery", "Karta": "card"})
+    with pytest.raises(ConfigurationError) as caught:
+        cod.create_document(plan_for(cod, "01-invoice-company.json"))
+    assert caught.value.code == "unsupported_payment_type" and "delivery" in caught.value.fix
+    assert fake.account(account["key"]).tasks == {}
+
+
+def test_recurring_3_fractional_prices_are_never_float_strings(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    lines = [{"line_id": "l1", "name": "Próbka", "quantity": "3", "unit_price": "0.3333", "vat": "23"}]
+    plan = plan_for(adapter, "01-invoice-company.json", price_basis="net", lines=lines,
+                    totals={"net": "1.00", "vat": "0.23", "gross": "1.23"})
+    [service] = adapter.build_request(plan)["invoice"]["services"]
+    assert service == {"name": "Próbka", "tax_symbol": "23", "unit": "szt.", "quantity": "3", "net_price": 100}
+    created = adapter.create_document(plan)
+    assert stored(fake, account, created.reference)["gross_price"] == 123
+
+
+def test_recurring_3_a_correction_task_is_read_from_the_corrective_resource(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    original = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    fake.requests.clear()
+    adapter.create_document(plan_for(adapter, "05-correction.json", corrected=original))
+    paths = [entry.path for entry in fake.requests.entries()]
+    assert paths[0] == "/api/v3/async/corrective_invoices.json"
+    assert all(p.startswith("/api/v3/async/corrective_invoices/status/") for p in paths[1:-1])
+    assert paths[-1].startswith("/api/v3/corrective_invoices/")
+
+
+def test_recurring_correction_is_never_created_as_a_plain_invoice(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    original = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    plan = plan_for(adapter, "05-correction.json", corrected=original)
+    body = adapter.build_request(plan)
+    assert set(body) == {"corrective_invoice", "send_to_ksef"}
+    # The same body posted to the invoice endpoint is refused by the fake, not turned into an invoice.
+    wrong = api(fake, account, "POST", "/async/invoices.json", json=body)
+    assert wrong.status_code == 400
+    created = adapter.create_document(plan)
+    assert created.readback is not None and created.readback.is_correction
+    assert len(fake.account(account["key"]).invoices) == 1  # only the original
+
+
+def test_recurring_4_ksef_is_not_driven_through_infakt_yet_so_nothing_waits_in_draft(fake, account) -> None:
+    adapter = make_adapter(fake, account, ksef="send_on_export")
+    with pytest.raises(ConfigurationError) as caught:
+        plan_for(adapter, "01-invoice-company.json")
+    assert caught.value.code == "unsupported_ksef"
+    plain = make_adapter(fake, account)
+    assert plain.build_request(plan_for(plain, "01-invoice-company.json"))["send_to_ksef"] is False
+
+
+def test_recurring_5_a_drafts_pdf_is_not_downloaded_because_it_would_print_it(fake, account) -> None:
+    adapter = make_adapter(fake, account, options={"create_as_draft": True})
+    reference = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    assert stored(fake, account, reference)["status"] == "draft"
+    with pytest.raises(PermanentError) as caught:
+        adapter.download_pdf(reference.provider_document_id)
+    assert caught.value.code == "provider_document_is_draft"
+    assert stored(fake, account, reference)["status"] == "draft"  # untouched
+    # The fake models the side effect the adapter avoids.
+    api(fake, account, "GET", f"/invoices/{reference.provider_document_id}/pdf.json",
+        params={"document_type": "original"})
+    assert stored(fake, account, reference)["status"] == "printed"
+
+
+def test_recurring_6_put_with_services_replaces_every_line_so_the_adapter_never_edits(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    fake.requests.clear()
+    reference = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    adapter.download_pdf(reference.provider_document_id)
+    assert "PUT" not in {entry.method for entry in fake.requests.entries()}
+    # What an edit would do (documented): the lines not sent again are gone.
+    replaced = api(fake, account, "PUT", f"/invoices/{reference.provider_document_id}.json", json={"invoice": {
+        "services": [{"name": "Wysyłka kurierem", "tax_symbol": "23", "quantity": "1", "gross_price": 1499}]}})
+    assert [s["name"] for s in replaced.json()["services"]] == ["Wysyłka kurierem"]
+
+
+def test_recurring_7_an_unverified_bank_account_is_never_sent_and_its_refusal_is_named(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    reference = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    assert "bank_account" not in adapter.build_request(plan_for(adapter, "01-invoice-company.json"))["invoice"]
+    fake.add_bank_account(account["key"], "PL61109010140000071219812874", verified=False)
+    refused = api(fake, account, "PUT", f"/invoices/{reference.provider_document_id}.json",
+                  json={"invoice": {"bank_account": "PL61109010140000071219812874"}})
+    assert refused.status_code == 422
+    rejection = InfaktAdapter.read_rejection(refused)
+    assert "inFakt rejected bank_account" in rejection.message
+    assert "add and verify it in the app" in rejection.fix
