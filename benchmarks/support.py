@@ -1,0 +1,101 @@
+"""What the benchmarks share: the benchmark account and documents, Lambda events, statistics, and
+the protocol between `benchmarks.run` and each benchmark module (one child process each)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import secrets
+import statistics
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from invoice_export.runtime import Runtime
+from invoice_export.settings import AccountSettings
+from local.esm import lambda_sqs_record
+from local.fakes.fakturownia import FakturowniaFake
+from local.stack import LocalStack
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "documents" / "01-invoice-company.json"  # 3 lines, company buyer, PLN
+
+
+@dataclass(frozen=True)
+class BenchAccount:
+    account_id: str
+    api_token: str  # generated per run, only ever held in memory and in the local Secrets Manager
+    department: int
+
+
+def connect_account(fake: FakturowniaFake, runtime: Runtime, api_url: str, account_id: str = "bench-shop",
+                    **settings: Any) -> BenchAccount:
+    """An account at the fake provider, connected here the way the configuration API does it."""
+    token = secrets.token_hex(16)
+    fake.add_account(token, prefix=account_id)
+    department = fake.add_department(token, "Sklep internetowy", "5252445767")
+    runtime.accounts.save_credentials(account_id, {"api_token": token})
+    runtime.accounts.put(AccountSettings.model_validate({
+        "account_id": account_id, "provider": "fakturownia", "api_url": api_url,
+        "series_links": {"FV": str(department)}, "payment_links": {"Przelew": "transfer"}, **settings}))
+    return BenchAccount(account_id, token, department)
+
+
+def document_body(account_id: str, index: int, prefix: str = "BENCH") -> str:
+    """The example invoice as a new document: its own id and number, everything else the same."""
+    message = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    message["account_id"] = account_id
+    message["document"].update(document_id=f"{prefix}-{index:06d}", number=f"FV {index}/11/2026")
+    return json.dumps(message)
+
+
+def sqs_event(stack: LocalStack, queue: str, bodies: Sequence[str], group_id: str | None = None) -> dict[str, Any]:
+    """The SQS event Lambda would hand a function for these message bodies on `queue` (a logical id)."""
+    fifo = {"MessageGroupId": group_id, "MessageDeduplicationId": uuid.uuid4().hex} if group_id else {}
+    messages = [{
+        "MessageId": str(uuid.uuid4()), "ReceiptHandle": uuid.uuid4().hex, "Body": body,
+        "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),  # SQS's checksum of the body
+        "Attributes": {"ApproximateReceiveCount": "1", **fifo},
+    } for body in bodies]
+    return {"Records": [lambda_sqs_record(m, stack.arn(queue), stack.region) for m in messages]}
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median and 99th percentile of a sample, in milliseconds."""
+
+    median_ms: float
+    p99_ms: float
+    count: int
+
+    @classmethod
+    def of_seconds(cls, samples: Sequence[float]) -> Spread:
+        if len(samples) < 2:
+            raise ValueError("a spread needs at least two samples")
+        p99 = statistics.quantiles(samples, n=100, method="inclusive")[98]
+        return cls(round(statistics.median(samples) * 1000, 3), round(p99 * 1000, 3), len(samples))
+
+    def as_dict(self) -> dict[str, float]:
+        return {"median_ms": self.median_ms, "p99_ms": self.p99_ms, "count": self.count}
+
+
+def ratio(ours: float, reference: float) -> float:
+    return round(ours / reference, 2) if reference > 0 else float("inf")
+
+
+def benchmark_main(run: Callable[[bool], dict[str, Any]]) -> None:
+    """Entry point of a benchmark module: `python -m benchmarks.<name> --out FILE [--quick]`.
+
+    The results go to FILE as JSON (stdout carries the handlers' logs, as CloudWatch would).
+    """
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--quick", action="store_true", help="minimal sizes: proves the script works")
+    args = parser.parse_args()
+    results = run(args.quick)
+    args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    sys.exit(0)
