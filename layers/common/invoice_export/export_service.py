@@ -136,7 +136,8 @@ class ExportService:
                                fix="correct the producer's message and send it again", code="invalid_message")
         account = account_id or "unidentified"
         document = document_id or f"message-{message_id}"
-        self.documents.record_rejected_message(account, document, body, _recorded(error, retryable=False))
+        self.documents.record_rejected_message(account, document, body, _recorded(error, retryable=False),
+                                               message_id=message_id)
         self.publisher.publish(OutcomeEvent.build(
             Outcome.FAILED, account, document, attempt=0,
             error=OutcomeError(code=error.code, message=error.message, fix=error.fix, retryable=False)))

@@ -275,14 +275,27 @@ class DocumentStore:
             condition=Attr("status").eq(Status.IN_DOUBT.value))
 
     def record_rejected_message(self, account_id: str, document_id: str, raw_message: str,
-                                error: RecordedError) -> None:
-        """Keep a message we could not read, so nothing is lost and an operator can see why."""
+                                error: RecordedError, *, message_id: str) -> str:
+        """Keep a message we could not read, so nothing is lost and an operator can see why.
+
+        It takes the document's own key only if nothing else is stored there: a broken re-send must
+        never replace a record that maps an exported document or holds a valid version. Otherwise it
+        is kept beside that record, under `<document_id>#rejected:<message_id>`. Returns the key used.
+        """
         now = now_iso()
-        self.table.put_item(Item={
-            **_key(account_id, document_id), **_status_fields(account_id, Status.FAILED),
-            "raw_message": raw_message, "last_error": error.model_dump(), "attempts": 0,
-            "received_at": now, "updated_at": now,
-        })
+        item = {**_status_fields(account_id, Status.FAILED), "raw_message": raw_message,
+                "last_error": error.model_dump(), "attempts": 0, "received_at": now, "updated_at": now}
+        try:
+            self.table.put_item(Item={**_key(account_id, document_id), **item},
+                                # A redelivery of the same message may overwrite its own record.
+                                ConditionExpression=Attr("document_id").not_exists()
+                                | Attr("raw_message").eq(raw_message))
+            return document_id
+        except ClientError as exc:
+            _raise_unless_condition_failed(exc)
+        beside = f"{document_id}#rejected:{message_id}"
+        self.table.put_item(Item={**_key(account_id, beside), **item})
+        return beside
 
     def set_exported_event_sent(self, account_id: str, document_id: str) -> None:
         self._update(account_id, document_id, {"exported_event_sent": True}, condition=Attr("document_id").exists())
