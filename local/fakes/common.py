@@ -424,6 +424,8 @@ class FakeServer:
         self.requests = RequestLog()
         #: Tracebacks of exceptions raised by handlers (answered as 500): a bug in the fake.
         self.server_errors: list[str] = []
+        #: Added to every request before it is handled: a real API's network and processing time.
+        self.latency_seconds = 0.0
         self._routes = self._collect_routes()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -507,6 +509,9 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like the real APIs behind a proxy
+            # Headers and body go out as separate writes; with Nagle on, each answer waits ~40 ms
+            # for the client's delayed ACK.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # tests stay quiet; the RequestLog is the record
@@ -526,6 +531,8 @@ class FakeServer:
         fault = self.faults.take(request.method, request.path)
         status: int | None = None
         try:
+            if self.latency_seconds:
+                time.sleep(self.latency_seconds)
             if fault and fault.kind == "slow":
                 time.sleep(fault.seconds)
             if fault and fault.kind == "reset" and not fault.after_commit:
