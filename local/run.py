@@ -1,15 +1,19 @@
 """`make run`: the whole export flow on this machine, end to end, then a check of what came out.
 
-1. starts the strict fake Fakturownia and the local stack (moto + every template resource);
-2. connects the sample account `demo-shop` the way the configuration API will: credentials into
-   Secrets Manager, settings into the accounts table, series links chosen from the provider's list;
-3. puts every document of examples/documents/ on the FIFO export queue, as a producer would;
+1. starts a strict fake of every accounting system and the local stack (moto + every template
+   resource);
+2. connects one sample shop per accounting system, the way the configuration API does:
+   credentials into Secrets Manager, settings into the accounts table, series links chosen from
+   the provider's own list where it has one;
+3. puts the documents of examples/documents/ that each system can take on the FIFO export queue,
+   as the order system would;
 4. runs the Lambda handlers against the queues like Lambda's event source (batches, partial
    failures, visibility timeouts, DLQ) until everything settled;
-5. prints each document's status, provider number and customer link (or error and fix), opens
-   one link and checks the PDF it leads to carries the provider's number.
+5. prints each document's outcome, provider number, KSeF number and customer link (or error and
+   fix), opens one link per shop and checks the PDF it leads to carries the provider's number.
 
-Exits 1 if any document did not end as `EXPECTED` says, or the link check failed.
+Exits 1 if any document did not end as expected, or a link check failed. `--verbose` shows the
+handlers' JSON logs as CloudWatch would get them.
 """
 
 from __future__ import annotations
@@ -19,77 +23,114 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-for folder in ("layers/common", "functions/export", "functions/fetch_pdf"):
+for folder in ("layers/common", "functions/export", "functions/fetch_pdf", "functions/ksef_status"):
     sys.path.insert(0, str(ROOT / folder))
 
 from local.fakes.fakturownia import FakturowniaFake  # noqa: E402
+from local.fakes.infakt import InfaktFake  # noqa: E402
 from local.stack import LocalStack  # noqa: E402
 
-ACCOUNT_FILE = ROOT / "examples" / "account-demo-shop.json"
 DOCUMENTS = ROOT / "examples" / "documents"
-
-# How each sample ends: the unlinked series is there to show a clear, fixable failure.
-EXPECTED = {
-    "INV-2026-11-0004": ("failed", "series_not_linked"),
-}
-DEFAULT_EXPECTATION = ("exported", None)
+DEMO_SHOP_SETTINGS = ROOT / "examples" / "account-demo-shop.json"
+EXPORTED = ("exported", None)
 
 
-def connect_sample_account(fake: FakturowniaFake) -> dict[str, Any]:
-    """Create the account at the fake provider and connect it here; returns the settings stored."""
-    from invoice_export.providers import build_adapter
-    from invoice_export.runtime import get_runtime
-    from invoice_export.settings import AccountSettings
+@dataclass
+class DemoShop:
+    """One sample shop connected to one accounting system (its fake), and what should happen."""
 
+    settings: dict[str, Any]
+    credentials: dict[str, str]
+    documents: list[str]  # example files this accounting system can take
+    expected: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # document id -> outcome, code
+
+    @property
+    def account_id(self) -> str:
+        return self.settings["account_id"]
+
+
+def fakturownia_shop(fake: FakturowniaFake) -> DemoShop:
     token = secrets.token_hex(20)  # generated per run: no credential is ever committed
     fake.add_account(token, prefix="demo-shop")
     fake.add_department(token, "Sklep internetowy", "5252445767")
     fake.add_product(token, "Kubek ceramiczny 300 ml", "MUG-300", "29.99", 23, stock_level=100)
-
-    settings = json.loads(ACCOUNT_FILE.read_text(encoding="utf-8"))
+    settings = json.loads(DEMO_SHOP_SETTINGS.read_text(encoding="utf-8"))
     settings["api_url"] = fake.base_url
-    # Series are linked to provider departments by name here, the way a merchant picks them from
-    # the provider's list in the configuration screen.
-    draft = AccountSettings.model_validate({**settings, "series_links": {}})
-    adapter = build_adapter(draft, {"api_token": token})
-    adapter.check_credentials()
-    departments = {option.name: option.id for option in adapter.list_series()}
-    settings["series_links"] = {
-        series: departments[link.removeprefix("department:")] if link else None
-        for series, link in settings["series_links"].items()
+    return DemoShop(settings, {"api_token": token}, documents=sorted(p.name for p in DOCUMENTS.glob("*.json")),
+                    # The unlinked series is there to show a clear, fixable failure.
+                    expected={"INV-2026-11-0004": ("failed", "series_not_linked")})
+
+
+def infakt_shop(fake: InfaktFake) -> DemoShop:
+    key = secrets.token_hex(20)
+    fake.add_account(key)
+    exemption = fake.add_vat_exemption(key, "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT")
+    settings = {
+        "account_id": "demo-infakt", "provider": "infakt", "api_url": f"{fake.base_url}/api/v3",
+        # inFakt has no series for sales documents: every series goes to its default numbering.
+        "series_links": {"FV": None, "FV-EXPORT": None, "KOR": None},
+        "payment_links": {"Przelew": "transfer", "Karta": "card"},
+        "provider_options": {"vat_exemption_reason_id": exemption},
     }
+    # No receipts in inFakt's API.
+    return DemoShop(settings, {"api_key": key}, documents=[
+        "01-invoice-company.json", "03-invoice-exempt-person.json", "04-invoice-eur.json", "05-correction.json"])
+
+
+# Each accounting system: its strict fake and the sample shop connected to it.
+PROVIDERS: list[tuple[Callable[[], Any], Callable[[Any], DemoShop]]] = [
+    (FakturowniaFake, fakturownia_shop),
+    (InfaktFake, infakt_shop),
+]
+
+
+def connect(shop: DemoShop) -> None:
+    """Store credentials and settings; series linked to provider departments are picked by name."""
+    from invoice_export.runtime import get_runtime
+    from invoice_export.settings import AccountSettings
+
     runtime = get_runtime()
-    runtime.accounts.save_credentials(draft.account_id, {"api_token": token})
-    runtime.accounts.put(AccountSettings.model_validate(settings))
-    return settings
+    draft = AccountSettings.model_validate({**shop.settings, "series_links": {}})
+    adapter = runtime.build_adapter(draft, shop.credentials)
+    adapter.check_credentials()
+    links = shop.settings["series_links"]
+    if any(isinstance(link, str) and link.startswith("department:") for link in links.values()):
+        by_name = {option.name: option.id for option in adapter.list_series()}
+        shop.settings["series_links"] = {
+            series: by_name[link.removeprefix("department:")] if link else None for series, link in links.items()}
+    runtime.accounts.save_credentials(shop.account_id, shop.credentials)
+    runtime.accounts.put(AccountSettings.model_validate(shop.settings))
 
 
-def send_examples(stack: LocalStack) -> list[dict[str, Any]]:
+def send_documents(stack: LocalStack, shop: DemoShop) -> list[dict[str, Any]]:
     messages = []
-    for path in sorted(DOCUMENTS.glob("*.json")):
-        message = json.loads(path.read_text(encoding="utf-8"))
+    for name in shop.documents:
+        message = json.loads((DOCUMENTS / name).read_text(encoding="utf-8"))
+        message["account_id"] = shop.account_id
         document = message["document"]
-        stack.send("ExportQueue", path.read_text(encoding="utf-8"), group_id=message["account_id"],
-                   dedup_id=f"{document['document_id']}-v{document['version']}")
+        stack.send("ExportQueue", message, group_id=shop.account_id,
+                   dedup_id=f"{shop.account_id}-{document['document_id']}-v{document['version']}")
         messages.append(message)
     return messages
 
 
-def report(messages: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[str]:
+def report(shop: DemoShop, messages: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[str]:
     """Print one line per document; return what did not go as expected."""
-    outcomes = {e["detail"]["document_id"]: e["detail"] for e in events
-                if not e["detail"]["outcome"].startswith("ksef_")}
-    ksef = {e["detail"]["document_id"]: e["detail"].get("ksef_number") or e["detail"]["outcome"] for e in events
-            if e["detail"]["outcome"].startswith("ksef_")}
+    mine = [e["detail"] for e in events if e["detail"]["account_id"] == shop.account_id]
+    outcomes = {e["document_id"]: e for e in mine if not e["outcome"].startswith("ksef_")}
+    ksef = {e["document_id"]: e.get("ksef_number") or e["outcome"] for e in mine if e["outcome"].startswith("ksef_")}
+    print(f"\n{shop.account_id} ({shop.settings['provider']})")
+    print(f"  {'document':<20} {'kind':<11} {'outcome':<10} {'provider number':<24} {'KSeF number':<36} link / error")
     problems = []
-    print(f"\n{'document':<20} {'kind':<11} {'outcome':<10} {'provider number':<22} {'KSeF number':<36} link / error")
-    print("-" * 150)
     for message in messages:
         document_id = message["document"]["document_id"]
         outcome = outcomes.get(document_id, {})
@@ -97,57 +138,66 @@ def report(messages: list[dict[str, Any]], events: list[dict[str, Any]]) -> list
         detail = outcome.get("customer_link") or ""
         if outcome.get("error"):
             detail = f"{outcome['error']['code']}: {outcome['error']['message']} -> fix: {outcome['error']['fix']}"
-        print(f"{document_id:<20} {message['document']['kind']:<11} {status:<10} "
-              f"{outcome.get('provider_number') or '-':<22} {ksef.get(document_id) or '-':<36} {detail}")
-        expected_status, expected_code = EXPECTED.get(document_id, DEFAULT_EXPECTATION)
+        print(f"  {document_id:<20} {message['document']['kind']:<11} {status:<10} "
+              f"{outcome.get('provider_number') or '-':<24} {ksef.get(document_id) or '-':<36} {detail}")
+        expected_status, expected_code = shop.expected.get(document_id, EXPORTED)
         code = (outcome.get("error") or {}).get("code")
         if status != expected_status or code != expected_code:
-            problems.append(f"{document_id}: expected {expected_status} {expected_code or ''}, "
+            problems.append(f"{shop.account_id} {document_id}: expected {expected_status} {expected_code or ''}, "
                             f"got {status} {code or ''}")
-    return problems
+    return problems + check_link(shop, mine)
 
 
-def check_link(events: list[dict[str, Any]]) -> list[str]:
+def check_link(shop: DemoShop, events: list[dict[str, Any]]) -> list[str]:
     """Open one customer link like a mail client would and check the PDF behind it."""
-    exported = [e["detail"] for e in events
-                if e["detail"]["outcome"] == "exported" and e["detail"].get("customer_link")]
+    exported = [e for e in events if e["outcome"] == "exported" and e.get("customer_link")]
     if not exported:
-        return ["no exported document carried a customer link"]
+        return [f"{shop.account_id}: no exported document carried a customer link"]
     detail = exported[0]
     answer = requests.get(detail["customer_link"], allow_redirects=False, timeout=10)
     if answer.status_code != 302:
-        return [f"the link answered {answer.status_code} instead of a redirect"]
+        return [f"{shop.account_id}: the link answered {answer.status_code} instead of a redirect"]
     pdf = requests.get(answer.headers["Location"], timeout=10)
     number = detail["provider_number"]
     ok = pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and number.encode() in pdf.content
-    print(f"\nopened the link of {detail['document_id']}: HTTP 302 -> PDF of {len(pdf.content)} bytes, "
+    print(f"  opened the link of {detail['document_id']}: HTTP 302 -> PDF of {len(pdf.content)} bytes, "
           f"{'carries' if ok else 'does NOT carry'} number {number}")
-    return [] if ok else [f"the PDF behind the link of {detail['document_id']} does not show {number}"]
+    return [] if ok else [f"{shop.account_id}: the PDF behind {detail['document_id']}'s link does not show {number}"]
+
+
+def quiet_handlers(verbose: bool) -> None:
+    # The stack applies the template's POWERTOOLS_LOG_LEVEL (INFO); the demo prints a table (outcomes and
+    # errors are in it) instead.
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO" if verbose else "ERROR"
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith(os.environ.get("POWERTOOLS_SERVICE_NAME", "invoice-export")):
+            logging.getLogger(name).setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "false" if verbose else "true"
 
 
 def main() -> int:
-    verbose = "--verbose" in sys.argv  # the handlers' JSON logs, as CloudWatch would get them
+    verbose = "--verbose" in sys.argv
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    with FakturowniaFake() as fake, LocalStack() as stack:
+    with ExitStack() as running:
+        fakes = [running.enter_context(make_fake()) for make_fake, _ in PROVIDERS]
+        stack = running.enter_context(LocalStack())
         from invoice_export.runtime import reset_runtime
 
-        # The stack applies the template's POWERTOOLS_LOG_LEVEL (INFO); the demo shows a table instead.
-        os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO" if verbose else "WARNING"
-        for name in list(logging.root.manager.loggerDict):
-            if name.startswith(os.environ.get("POWERTOOLS_SERVICE_NAME", "invoice-export")):
-                logging.getLogger(name).setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
-        os.environ["POWERTOOLS_METRICS_DISABLED"] = "false" if verbose else "true"
-        os.environ["KSEF_POLL_BASE_DELAY_SECONDS"] = "1"  # the fake's KSeF answers at once: no need to wait 20 s
+        quiet_handlers(verbose)
+        os.environ["KSEF_POLL_BASE_DELAY_SECONDS"] = "1"  # the fakes' KSeF answers at once: no need to wait 20 s
         reset_runtime()
-        print(f"moto at {stack.endpoint_url}, fake Fakturownia at {fake.base_url}, links at {stack.gateway_url}")
-        settings = connect_sample_account(fake)
-        print(f"connected account {settings['account_id']} (series links: {settings['series_links']})")
-        messages = send_examples(stack)
-        print(f"sent {len(messages)} documents to ExportQueue; running the handlers...")
-        stack.run_until_idle(timeout=120)
+        print(f"moto at {stack.endpoint_url}, customer links at {stack.gateway_url}")
+        shops = [make_shop(fake) for fake, (_, make_shop) in zip(fakes, PROVIDERS, strict=True)]
+        sent = {}
+        for shop in shops:
+            connect(shop)
+            sent[shop.account_id] = send_documents(stack, shop)
+            print(f"connected {shop.account_id} to fake {shop.settings['provider']} at {shop.settings['api_url']}; "
+                  f"sent {len(sent[shop.account_id])} documents")
+        print("running the handlers...")
+        stack.run_until_idle(timeout=180)
         events = stack.outcome_events()
-        problems = report(messages, events)
-        problems += check_link(events)
+        problems = [problem for shop in shops for problem in report(shop, sent[shop.account_id], events)]
         dead_letters = stack.dlq_messages("ExportQueue")
         if dead_letters:
             problems.append(f"{len(dead_letters)} message(s) in the export DLQ")
