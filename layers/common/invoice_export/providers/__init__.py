@@ -19,6 +19,8 @@ from invoice_export.settings import AccountSettings, ProviderName
 _ADAPTERS: dict[ProviderName, str] = {
     ProviderName.FAKTUROWNIA: "invoice_export.providers.fakturownia:FakturowniaAdapter",
     ProviderName.INFAKT: "invoice_export.providers.infakt:InfaktAdapter",
+    ProviderName.WFIRMA: "invoice_export.providers.wfirma:WfirmaAdapter",
+    ProviderName.IFIRMA: "invoice_export.providers.ifirma:IfirmaAdapter",
 }
 # Providers whose adapter is not written yet are refused when an account is connected to them.
 
