@@ -1,0 +1,520 @@
+"""Contract tests: the wFirma adapter against the strict local fake of wFirma's API v2.
+
+Each item of the facts file's "recurring problems" list for wFirma has a test named after it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+
+from invoice_export.documents import ExportMessage, Line, PriceBasis, VatCalculation, compute_totals
+from invoice_export.errors import (
+    AmbiguousAtProvider,
+    ConfigurationError,
+    CredentialsRejected,
+    PermanentError,
+    ProviderRejected,
+    RequestMayHaveSucceeded,
+    TransientError,
+)
+from invoice_export.planning import plan_export
+from invoice_export.providers import build_adapter
+from invoice_export.providers.base import ProviderReference
+from invoice_export.providers.wfirma import WfirmaAdapter, external_id
+from invoice_export.settings import AccountSettings
+from local.fakes.wfirma import WfirmaFake
+from testsupport import load_example
+
+APP_KEY = "integration-app-key-7f3a"
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with WfirmaFake(app_key=APP_KEY, rate_limit=None) as server:
+        yield server
+    assert server.server_errors == [], "the fake itself crashed:\n" + "\n".join(server.server_errors)
+
+
+@pytest.fixture
+def account(fake):
+    """A fresh wFirma company per test, with its own keys, a series for FV and two goods."""
+    access, secret = secrets.token_hex(16), secrets.token_hex(16)
+    company_id = fake.add_company(access, secret, name="Herbaciarnia Sp. z o.o.", nip="5252445767")
+    series = fake.add_series(company_id, "Sklep internetowy", "SKL [numer]/[rok]")
+    fake.add_good(company_id, "Kubek ceramiczny 300 ml", "MUG-300", netto="24.38", count=10)
+    fake.add_good(company_id, "Kubek ceramiczny 300 ml XL", "MUG-300-XL", netto="32.51", count=10)
+    return {"access_key": access, "secret_key": secret, "company_id": company_id, "series": series}
+
+
+def credentials(account: dict[str, Any], **changes: str) -> dict[str, str]:
+    return {"access_key": account["access_key"], "secret_key": account["secret_key"], "app_key": APP_KEY,
+            "company_id": str(account["company_id"]), **changes}
+
+
+def make_adapter(fake, account, *, credential_changes: dict[str, str] | None = None,
+                 **settings_changes) -> WfirmaAdapter:
+    settings = AccountSettings.model_validate({
+        "account_id": "shop-1", "provider": "wfirma", "api_url": fake.base_url,
+        "series_links": {"FV": str(account["series"]), "FV-EXPORT": None, "PAR": None, "KOR": None,
+                         "FV-B2B": None},
+        "payment_links": {"Przelew": "transfer", "Karta": "payment_card"}, **settings_changes})
+    adapter = build_adapter(settings, credentials(account, **(credential_changes or {})), read_timeout=1.0)
+    assert isinstance(adapter, WfirmaAdapter)
+    return adapter
+
+
+def plan_for(adapter, name: str, corrected: ProviderReference | None = None, **document_changes):
+    message = load_example(name)
+    message["document"].update(document_changes)
+    document = ExportMessage.model_validate(message).document
+    return plan_export(document, adapter.settings, type(adapter), corrected=corrected)
+
+
+def stored(fake, account, reference: ProviderReference) -> dict:
+    return fake.company(account["company_id"]).invoices[int(reference.provider_document_id)]
+
+
+def contents(invoice: dict) -> list[dict]:
+    return [entry["invoicecontent"] for entry in invoice["invoicecontents"].values()]
+
+
+def vat_id(fake, account, code: str) -> str:
+    return str(fake.company(account["company_id"]).vat_code_id(code))
+
+
+def totals_of(invoice: dict) -> tuple[Decimal, Decimal, Decimal]:
+    return Decimal(invoice["netto"]), Decimal(invoice["tax"]), Decimal(invoice["total"])
+
+
+def lines_totals(after: list[dict], before: list[dict], basis: str) -> dict[str, str]:
+    """Our totals of a correction (after minus before), computed by our own model."""
+    def total(lines: list[dict]):
+        return compute_totals([Line.model_validate(line) for line in lines], PriceBasis(basis),
+                              VatCalculation.PER_RATE)
+    a, b = total(after), total(before)
+    return {"net": str(a.net - b.net), "vat": str(a.vat - b.vat), "gross": str(a.gross - b.gross)}
+
+
+# --------------------------------------------------------------------------- mapping, per example
+
+
+def test_invoice_for_a_company_arrives_field_by_field_with_wfirmas_totals_equal_to_ours(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    created = adapter.create_document(plan)
+    invoice = stored(fake, account, created.reference)
+    doc = plan.document
+    assert invoice["type"] == "normal" and invoice["price_type"] == "brutto"
+    assert invoice["id_external"] == doc.document_id
+    assert invoice["series"] == {"id": str(account["series"])}
+    assert (invoice["date"], invoice["disposaldate"], invoice["paymentdate"]) == ("2026-11-20", "2026-11-19",
+                                                                                  "2026-12-04")
+    assert invoice["paymentmethod"] == "transfer" and invoice["paymentstate"] == "unpaid"
+    buyer = invoice["contractor_detail"]
+    assert (buyer["name"], buyer["tax_id_type"], buyer["nip"]) == ("Hurtownia Zielony Liść Sp. z o.o.", "nip",
+                                                                  "5260250274")
+    assert (buyer["street"], buyer["zip"], buyer["city"], buyer["country"], buyer["email"]) == (
+        "ul. Kwiatowa 12/4", "02-001", "Warszawa", "PL", "ksiegowosc@zielonylisc.example")
+    lines = contents(invoice)
+    assert [(c["name"], c["unit"], Decimal(c["count"]), c["price"]) for c in lines] == [
+        (line.name, line.unit, line.quantity, f"{line.unit_price:.2f}") for line in doc.lines]
+    assert [c["vat_code"]["id"] for c in lines] == [vat_id(fake, account, code) for code in ("23", "5", "23")]
+    assert all(c["good"] == {"id": "0"} for c in lines)  # no SKU links unless the account sends them
+    # wFirma computed its totals on its own: they equal ours to the grosz.
+    assert totals_of(invoice) == (doc.totals.net, doc.totals.vat, doc.totals.gross)
+    assert created.reference == ProviderReference(str(invoice["id"]), "SKL 1/2026", str(account["series"]))
+    assert created.readback is not None and (created.readback.net, created.readback.vat, created.readback.gross) \
+        == (doc.totals.net, doc.totals.vat, doc.totals.gross)
+    assert created.warnings == ()
+
+
+def test_receipt_for_a_person_is_paid_in_wfirmas_default_receipt_series(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    created = adapter.create_document(plan_for(adapter, "02-receipt-person.json"))
+    invoice = stored(fake, account, created.reference)
+    company = fake.company(account["company_id"])
+    assert invoice["type"] == "receipt_normal"
+    assert invoice["series"] == {"id": str(company.default_series("receipt_normal"))}  # 'do not pass'
+    buyer = invoice["contractor_detail"]
+    assert (buyer["name"], buyer["tax_id_type"], buyer["nip"], buyer["phone"]) == (
+        "Anna Nowak", "none", "", "+48 600 100 200")
+    assert invoice["paymentmethod"] == "payment_card"
+    assert (invoice["alreadypaid_initial"], invoice["paymentstate"], invoice["remaining"]) == ("18.50", "paid", "0.00")
+    assert totals_of(invoice) == (Decimal("17.62"), Decimal("0.88"), Decimal("18.50"))
+    assert adapter.download_pdf(created.reference.provider_document_id).startswith(b"%PDF")
+
+
+def test_fiscal_receipt_is_issued_and_its_missing_pdf_is_explained(fake, account) -> None:
+    adapter = make_adapter(fake, account, provider_options={"receipt_type": "fiscal"})
+    created = adapter.create_document(plan_for(adapter, "02-receipt-person.json"))
+    assert stored(fake, account, created.reference)["type"] == "receipt_fiscal_normal"
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.download_pdf(created.reference.provider_document_id)
+    assert caught.value.code == "no_pdf_for_fiscal_receipt"
+    assert "fiscal printer" in caught.value.message and "receipt_type" in caught.value.fix
+
+
+def test_unknown_provider_option_is_refused_naming_the_options(fake, account) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        make_adapter(fake, account, provider_options={"receipt_kind": "fiscal"})
+    assert "receipt_type" in caught.value.fix
+
+
+def test_exempt_line_uses_the_zw_code_and_prints_its_legal_basis(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    created = adapter.create_document(plan_for(adapter, "03-invoice-exempt-person.json"))
+    invoice = stored(fake, account, created.reference)
+    assert invoice["price_type"] == "netto"
+    assert contents(invoice)[0]["vat_code"]["id"] == vat_id(fake, account, "ZW")
+    basis = "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT"
+    assert invoice["description"] == f"Podstawa zwolnienia z VAT: {basis}"
+    assert totals_of(invoice) == (Decimal("199.00"), Decimal("0.00"), Decimal("199.00"))
+    assert basis.encode() in adapter.download_pdf(created.reference.provider_document_id)
+
+
+@pytest.mark.parametrize("our_code, wfirma_code", [("np", "NP"), ("np-EU", "NPUE"), ("oo", "VAT_BUYER"),
+                                                    ("0", "0"), ("8", "8")])
+def test_every_vat_code_is_sent_as_the_companys_own_vat_code_id(fake, account, our_code, wfirma_code) -> None:
+    adapter = make_adapter(fake, account)
+    line = {"line_id": "l1", "name": "Usługa", "quantity": "1", "unit_price": "100.00", "vat": our_code}
+    vat = Decimal("8.00") if our_code == "8" else Decimal("0.00")
+    plan = plan_for(adapter, "03-invoice-exempt-person.json", lines=[line],
+                    totals={"net": "100.00", "vat": str(vat), "gross": str(Decimal("100.00") + vat)})
+    invoice = stored(fake, account, adapter.create_document(plan).reference)
+    assert contents(invoice)[0]["vat_code"]["id"] == vat_id(fake, account, wfirma_code)
+    assert "Podstawa zwolnienia" not in invoice["description"]
+
+
+def test_foreign_currency_buyer_with_eu_vat_number_and_wfirmas_own_rate_reported(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    fake.set_exchange_rate("EUR", "4.2351")
+    same_rate = adapter.create_document(plan_for(adapter, "04-invoice-eur.json"))
+    invoice = stored(fake, account, same_rate.reference)
+    assert invoice["currency"] == "EUR" and same_rate.warnings == ()
+    assert (invoice["contractor_detail"]["tax_id_type"], invoice["contractor_detail"]["nip"]) == ("vat",
+                                                                                                  "DE811907980")
+    assert totals_of(invoice) == (Decimal("420.00"), Decimal("96.60"), Decimal("516.60"))
+    fake.set_exchange_rate("EUR", "4.3012")
+    try:
+        other_rate = adapter.create_document(plan_for(adapter, "04-invoice-eur.json", document_id="INV-EUR-2"))
+    finally:
+        fake.set_exchange_rate("EUR", "4.2351")
+    [warning] = other_rate.warnings
+    assert "4.3012" in warning and "4.2351" in warning and "224/A/NBP/2026" in warning
+
+
+def test_correction_names_the_original_and_its_lines_and_totals_are_the_difference(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    original = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    created = adapter.create_document(plan_for(adapter, "05-correction.json", corrected=original))
+    correction = stored(fake, account, created.reference)
+    original_lines = contents(stored(fake, account, original))
+    assert correction["type"] == "correction" and correction["parent_id"] == original.provider_document_id
+    company = fake.company(account["company_id"])
+    assert correction["series"] == {"id": str(company.default_series("correction"))}
+    assert [c["parent_id"] for c in contents(correction)] == [c["id"] for c in original_lines]
+    assert [Decimal(c["count"]) for c in contents(correction)] == [1, 3, 1]
+    assert correction["description"].startswith("Przyczyna korekty: Zwrot 1 szt. kubka")
+    assert totals_of(correction) == (Decimal("-24.38"), Decimal("-5.61"), Decimal("-29.99"))
+    assert created.readback is not None and created.readback.is_correction
+    assert created.readback.corrects == original.provider_document_id
+
+
+def test_correction_removing_a_line_and_adding_one(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    original = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    message = load_example("05-correction.json")
+    before = message["document"]["correction"]["lines_before"]
+    after = [before[0], before[2], {"line_id": "gift", "name": "Próbka herbaty", "quantity": "1",
+                                    "unit_price": "4.90", "vat": "5"}]
+    plan = plan_for(adapter, "05-correction.json", corrected=original, lines=after,
+                    totals=lines_totals(after, before, "gross"))
+    correction = stored(fake, account, adapter.create_document(plan).reference)
+    original_ids = [c["id"] for c in contents(stored(fake, account, original))]
+    assert [(c["name"], Decimal(c["count"]), c["parent_id"]) for c in contents(correction)] == [
+        ("Kubek ceramiczny 300 ml", 2, original_ids[0]), ("Wysyłka kurierem", 1, original_ids[2]),
+        ("Próbka herbaty", 1, "0"), ("Herbata liściasta 100 g", 0, original_ids[1])]
+    assert totals_of(correction) == tuple(Decimal(plan.document.totals.model_dump()[k]) for k in ("net", "vat", "gross"))
+
+
+# --------------------------------------------------------------------------- numbering, series, payment types
+
+
+def test_wfirma_numbers_from_its_series_and_our_numbering_is_refused_before_sending(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    first = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    second = adapter.create_document(plan_for(adapter, "01-invoice-company.json", document_id="INV-2")).reference
+    assert (first.number, second.number) == ("SKL 1/2026", "SKL 2/2026")
+    ours = make_adapter(fake, account, numbering="ours")
+    with pytest.raises(ConfigurationError) as caught:
+        plan_for(ours, "01-invoice-company.json")
+    assert caught.value.code == "unsupported_numbering" and "wFirma's numbering" in caught.value.fix
+    assert "number" not in adapter.build_request(plan_for(adapter, "01-invoice-company.json"))["invoices"]["0"][
+        "invoice"]
+
+
+def test_series_linked_to_another_document_type_is_named_in_the_rejection(fake, account) -> None:
+    adapter = make_adapter(fake, account, series_links={"PAR": str(account["series"])})
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.create_document(plan_for(adapter, "02-receipt-person.json"))
+    assert "wFirma rejected series" in caught.value.message
+    assert "the account's series link" in caught.value.fix
+
+
+def test_payment_type_outside_wfirmas_list_is_refused_before_sending(fake, account) -> None:
+    adapter = make_adapter(fake, account, payment_links={"Przelew": "card"})
+    with pytest.raises(ConfigurationError) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert caught.value.code == "unsupported_payment_type" and "payment_card" in caught.value.fix
+    assert fake.company(account["company_id"]).invoices == {}
+
+
+def test_lists_series_for_linking_and_the_fixed_payment_methods(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    options = {option.id: option.name for option in adapter.list_series()}
+    assert options[str(account["series"])] == "Sklep internetowy (SKL [numer]/[rok], normal)"
+    assert len(options) == 5  # the four default series of a new company, and ours
+    assert {option.id for option in adapter.list_payment_types()} == {
+        "transfer", "cash", "payment_card", "cod", "compensation"}
+
+
+# --------------------------------------------------------------------------- SKUs
+
+
+def test_skus_link_goods_found_by_exact_code_and_decrease_stock(fake, account) -> None:
+    adapter = make_adapter(fake, account, send_skus=True, missing_sku="warn")
+    created = adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    mug, tea, shipping = contents(stored(fake, account, created.reference))
+    goods = fake.company(account["company_id"]).goods
+    assert goods[int(mug["good"]["id"])]["code"] == "MUG-300"  # not MUG-300-XL
+    assert Decimal(goods[int(mug["good"]["id"])]["count"]) == 8
+    assert tea["good"] == shipping["good"] == {"id": "0"}
+    assert created.warnings == ("SKU TEA-100 (no good with this code): line sent to wFirma without a stock link",)
+
+
+def test_missing_sku_fails_before_anything_is_created(fake, account) -> None:
+    adapter = make_adapter(fake, account, send_skus=True, missing_sku="fail")
+    with pytest.raises(PermanentError) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert caught.value.code == "sku_not_found" and "TEA-100" in caught.value.message
+    assert fake.company(account["company_id"]).invoices == {}
+
+
+# --------------------------------------------------------------------------- recurring problems (facts file section 3)
+
+
+def test_recurring_invalid_input_data_from_a_bad_nip_names_contractor_nip_and_our_field(fake, account) -> None:
+    """dbojdo/wFirma#41: status ERROR caused by a bad NIP; the echoed errors must be parsed."""
+    adapter = make_adapter(fake, account)
+    message = load_example("01-invoice-company.json")
+    message["document"]["buyer"]["tax_id"] = "5260250275"  # checksum wrong
+    plan = plan_export(ExportMessage.model_validate(message).document, adapter.settings, type(adapter))
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.create_document(plan)
+    assert caught.value.message == "wFirma rejected contractor.nip: Nieprawidłowy numer NIP"
+    assert caught.value.field_errors == {"contractor.nip": ["Nieprawidłowy numer NIP"]}
+    assert "document.buyer.tax_id" in caught.value.fix
+
+
+def test_recurring_good_linked_line_sends_vat_code_id_never_the_ignored_vat_string(fake, account) -> None:
+    """dbojdo/wFirma#22 and PR 29: on a line linked to a good, `vat` is ignored (the good's rate
+    wins) and good lines started failing: only vat_code.id sets the line's rate."""
+    adapter = make_adapter(fake, account, send_skus=True, missing_sku="warn")
+    fake.add_good(account["company_id"], "Herbata liściasta 100 g", "TEA-100", netto="17.62", vat="8")
+    plan = plan_for(adapter, "01-invoice-company.json")
+    created = adapter.create_document(plan)
+    tea = contents(stored(fake, account, created.reference))[1]
+    assert tea["good"]["id"] != "0" and tea["vat_code"]["id"] == vat_id(fake, account, "5")  # ours, not the good's 8
+    for entry in adapter.build_request(plan)["invoices"]["0"]["invoice"]["invoicecontents"].values():
+        assert "vat" not in entry["invoicecontent"] and "vat_code" in entry["invoicecontent"]
+
+
+def test_recurring_vat_code_ids_are_looked_up_per_company_never_hard_coded(fake, account) -> None:
+    """PR 29: ids like 222 = 23% differ per account; two companies, two different ids."""
+    other = {**account, "access_key": secrets.token_hex(16), "secret_key": secrets.token_hex(16)}
+    other["company_id"] = fake.add_company(other["access_key"], other["secret_key"])
+    other["series"] = fake.add_series(other["company_id"], "Sklep", "S [numer]/[rok]")
+    sent = []
+    for target in (account, other):
+        adapter = make_adapter(fake, target)
+        invoice = stored(fake, target, adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference)
+        sent.append(contents(invoice)[0]["vat_code"]["id"])
+    assert sent == [vat_id(fake, account, "23"), vat_id(fake, other, "23")] and sent[0] != sent[1]
+
+
+def test_recurring_api_keys_with_the_app_key_replace_basic_auth(fake, account) -> None:
+    """dbojdo/wFirma#37: Basic Auth is off; API keys need the appKey issued to the integration."""
+    adapter = make_adapter(fake, account)
+    prepared = adapter.http.session.auth(requests.Request("POST", fake.base_url + "/series/find").prepare())
+    assert {"accessKey", "secretKey", "appKey"} <= set(prepared.headers) and "Authorization" not in prepared.headers
+    wrong_app = make_adapter(fake, account, credential_changes={"app_key": "not-our-app-key"})
+    with pytest.raises(CredentialsRejected) as caught:
+        wrong_app.create_document(plan_for(wrong_app, "01-invoice-company.json"))
+    assert "check your wFirma API keys" in caught.value.fix
+    secrets_sent = (account["access_key"], account["secret_key"], "not-our-app-key")
+    assert not any(secret in str(caught.value) for secret in secrets_sent)
+    assert not any(secret in repr(adapter.http.session.auth) for secret in secrets_sent)
+
+
+def test_recurring_bare_auth_answer_without_status_is_a_credentials_error(fake, account) -> None:
+    """dbojdo/wFirma#50: a body that is just `AUTH` (no XML/JSON, no status) crashed a client."""
+    adapter = make_adapter(fake, account)
+    fake.faults.status(200, body=b"AUTH", content_type="text/plain", path=r"/series/find")
+    with pytest.raises(CredentialsRejected, match="status AUTH"):
+        adapter.check_credentials()
+    wrong_secret = make_adapter(fake, account, credential_changes={"secret_key": "wrong-secret-value"})
+    with pytest.raises(CredentialsRejected) as caught:
+        wrong_secret.check_credentials()
+    assert "wrong-secret-value" not in str(caught.value)
+
+
+def test_recurring_company_id_on_every_call_so_nothing_reaches_another_company(fake, account) -> None:
+    """W-DOC: without company_id a call may go to another company of the same user."""
+    second = fake.add_company(account["access_key"], account["secret_key"], name="Druga firma")
+    adapter = make_adapter(fake, {**account, "company_id": second}, series_links={"FV": None})
+    fake.requests.clear()
+    created = adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert int(created.reference.provider_document_id) in fake.company(second).invoices
+    assert fake.company(account["company_id"]).invoices == {}
+    assert {entry.query.get("company_id") for entry in fake.requests} == {str(second)}
+    stranger = make_adapter(fake, account, credential_changes={"company_id": "999999"})
+    with pytest.raises(CredentialsRejected, match="ACCESS DENIED"):
+        stranger.check_credentials()
+
+
+def test_recurring_timed_out_add_is_settled_by_id_external_not_retried_into_a_duplicate(fake, account) -> None:
+    """W-KO: a retried invoices/add makes a duplicate (id_external is not unique): search first."""
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    fake.faults.stall_after_commit(2.0, method="POST", path=r"/invoices/add")
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.create_document(plan)
+    [invoice] = fake.company(account["company_id"]).invoices.values()
+    assert adapter.find_document(plan) == ProviderReference(str(invoice["id"]), invoice["fullnumber"],
+                                                            str(account["series"]))
+    assert len(fake.company(account["company_id"]).invoices) == 1
+
+
+def test_recurring_duplicates_at_wfirma_are_held_as_ambiguous_not_guessed(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    adapter.create_document(plan)
+    adapter.create_document(plan)  # wFirma accepts a second document with the same id_external
+    with pytest.raises(AmbiguousAtProvider, match="2 documents with our reference"):
+        adapter.find_document(plan)
+
+
+def test_recurring_request_limit_answer_is_transient_with_a_wait(fake, account) -> None:
+    """PR 29: rate limits hit during tests; the limit answer is a status, not HTTP 429."""
+    adapter = make_adapter(fake, account)
+    fake.faults.rate_limited(method="POST", path=r"/invoices/add")
+    with pytest.raises(TransientError) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert (caught.value.code, caught.value.retry_after) == ("provider_rate_limited", 60.0)
+    assert not isinstance(caught.value, RequestMayHaveSucceeded)
+    assert fake.company(account["company_id"]).invoices == {}
+
+
+def test_the_fakes_own_limit_per_api_key_reaches_the_adapter_as_transient(account) -> None:
+    with WfirmaFake(app_key=APP_KEY, rate_limit=(2, 15.0)) as limited:
+        company_id = limited.add_company(account["access_key"], account["secret_key"])
+        adapter = make_adapter(limited, {**account, "company_id": company_id}, series_links={"FV": None})
+        adapter.check_credentials()
+        adapter.check_credentials()
+        with pytest.raises(TransientError) as caught:
+            adapter.check_credentials()
+        assert caught.value.retry_after == 60.0 and "TOTAL REQUESTS LIMIT EXCEEDED" in caught.value.message
+        assert WfirmaAdapter.rate_limit is not None and WfirmaAdapter.rate_limit.limit == 30
+
+
+@pytest.mark.parametrize("status", ["SNAPSHOT LOCK", "OUT OF SERVICE", "TOTAL EXECUTION TIME LIMIT EXCEEDED"])
+def test_wfirma_status_answers_that_mean_later_are_transient_and_create_nothing(fake, account, status) -> None:
+    adapter = make_adapter(fake, account)
+    fake.answer_status(status, path=r"/invoices/add")
+    with pytest.raises(TransientError) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert status in caught.value.message and caught.value.retry_after
+    assert not isinstance(caught.value, RequestMayHaveSucceeded)
+
+
+def test_gateway_errors_are_transient_for_reads_and_in_doubt_for_the_create(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    fake.faults.status(503, path=r"/vat_codes/find")
+    with pytest.raises(TransientError) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert caught.value.code == "provider_unavailable" and not isinstance(caught.value, RequestMayHaveSucceeded)
+    fake.faults.status(502, path=r"/goods/find")
+    with_skus = make_adapter(fake, account, send_skus=True)
+    with pytest.raises(TransientError) as caught:
+        with_skus.create_document(plan_for(with_skus, "01-invoice-company.json"))
+    assert not isinstance(caught.value, RequestMayHaveSucceeded)  # a read created nothing
+    for fault in ("FATAL", None):
+        if fault:
+            fake.answer_status(fault, path=r"/invoices/add")
+        else:
+            fake.faults.status(502, path=r"/invoices/add")
+        with pytest.raises(RequestMayHaveSucceeded):
+            adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+
+
+# --------------------------------------------------------------------------- look-up, PDF, credentials
+
+
+def test_look_up_matches_our_id_exactly_and_long_ids_fit_id_external(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    longer = adapter.create_document(plan_for(adapter, "01-invoice-company.json", document_id="INV-10")).reference
+    assert adapter.find_document(plan_for(adapter, "01-invoice-company.json", document_id="INV-1")) is None
+    assert adapter.find_document(plan_for(adapter, "01-invoice-company.json", document_id="INV-10")) == longer
+    long_id = "shop-7:order-2026-11-000123:invoice:v1-final"
+    created = adapter.create_document(plan_for(adapter, "01-invoice-company.json", document_id=long_id)).reference
+    assert len(stored(fake, account, created)["id_external"]) == 32 == len(external_id(long_id))
+    assert adapter.find_document(plan_for(adapter, "01-invoice-company.json", document_id=long_id)) == created
+
+
+def test_pdf_has_the_number_and_totals_and_changes_after_an_edit(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    reference = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    first = adapter.download_pdf(reference.provider_document_id)
+    assert first.startswith(b"%PDF") and reference.number.encode() in first and b"130.47" in first
+    response = requests.post(
+        f"{fake.base_url}/invoices/edit/{reference.provider_document_id}",
+        params={"inputFormat": "json", "outputFormat": "json", "company_id": account["company_id"]},
+        json={"invoices": {"0": {"invoice": {"description": "Zamówienie ORD-10001, zmienione"}}}},
+        headers={"accessKey": account["access_key"], "secretKey": account["secret_key"], "appKey": APP_KEY},
+        timeout=5)
+    assert response.json()["status"]["code"] == "OK"
+    changed = adapter.download_pdf(reference.provider_document_id)
+    assert changed != first and b"zmienione" in changed
+
+
+def test_pdf_of_a_deleted_document_says_so(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    reference = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    fake.company(account["company_id"]).delete_invoice(int(reference.provider_document_id))
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.download_pdf(reference.provider_document_id)
+    assert caught.value.code == "provider_not_found"
+
+
+def test_check_credentials_accepts_good_keys(fake, account) -> None:
+    make_adapter(fake, account).check_credentials()
+    assert fake.requests.entries(path=r"/series/find")[-1].query == {
+        "inputFormat": "json", "outputFormat": "json", "company_id": str(account["company_id"])}
+
+
+def test_dry_run_shows_where_the_looked_up_ids_go(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    original = ProviderReference("4242", "FV 1/11/2026", None)
+    calls_before = len(fake.requests)
+    body = adapter.build_request(plan_for(adapter, "05-correction.json", corrected=original))
+    invoice = body["invoices"]["0"]["invoice"]
+    assert invoice["parent_id"] == "4242"
+    first = invoice["invoicecontents"]["0"]["invoicecontent"]
+    assert first["vat_code"] == {"id": "looked up when sent: VAT code 23"}
+    assert first["parent_id"] == "looked up when sent: line 1 of the corrected invoice"
+    assert len(fake.requests) == calls_before  # pure: nothing was asked of wFirma
