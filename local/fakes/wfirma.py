@@ -356,9 +356,9 @@ class WfirmaFake(FakeServer):
             net = quantize_money(parse_decimal(netto))
             good_id = self._new_id()
             company.goods[good_id] = {
-                "id": good_id, "name": name, "code": code, "unit": unit, "type": "good",
+                "id": str(good_id), "name": name, "code": code, "unit": unit, "type": "good",
                 "netto": format_money(net), "brutto": format_money(net + quantize_money(net * rate / 100)),
-                "vat_code": {"id": vat_id}, "count": f"{parse_decimal(count):.4f}", "warehouse_type": "simple",
+                "vat_code": {"id": str(vat_id)}, "count": f"{parse_decimal(count):.4f}", "warehouse_type": "simple",
             }
             return good_id
 
@@ -493,10 +493,11 @@ class WfirmaFake(FakeServer):
             invoice = _InvoiceBuilder(self, company, source, editing=None).build()
         except _Rejected as rejected:
             return self._echo_errors(source, rejected)
-        invoice["id"] = self._new_id()
+        invoice_id = self._new_id()
+        invoice["id"] = str(invoice_id)  # ids travel as strings, like every value in the docs' JSON
         self._number(company, invoice, source.get("number"))
-        company.invoices[invoice["id"]] = invoice
-        company.sources[invoice["id"]] = copy.deepcopy(source)
+        company.invoices[invoice_id] = invoice
+        company.sources[invoice_id] = copy.deepcopy(source)
         self._move_stock(company, invoice)
         return _invoice_answer(invoice)
 
@@ -850,9 +851,10 @@ class _InvoiceBuilder:
             "description": self._text("description", limit=None),
             "series": {"id": str(self._series(invoice_type))},
             "parent_id": "0",
-            "contractor": {"id": "0"},
             "contractor_detail": self._contractor(),
         }
+        if "number" in src and _positive_int(src["number"]) is None:
+            self.errors.add((), "number", INVALID)
         for name in INVOICE_PASSIVE_FIELDS & src.keys():
             invoice[name] = src[name]
         parent = self._parent(invoice_type)
