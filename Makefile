@@ -30,6 +30,7 @@ lint: $(STAMP)
 
 schemas: $(STAMP)
 	$(VPY) tools/generate_schemas.py
+	$(VPY) tools/generate_openapi.py
 
 docs: $(STAMP)
 	$(VPY) tools/provider_table.py

@@ -1,4 +1,5 @@
 """A tiny local API Gateway HTTP API: HTTP request -> payload format 2.0 event -> handler -> HTTP.
+(REST API routes, `Type: Api`, get payload format 1.0 instead: see local.rest_api.)
 
 One stdlib `ThreadingHTTPServer` on 127.0.0.1 serves every `Type: HttpApi` route of the template.
 The event and the response mapping follow API Gateway's payload format 2.0
@@ -27,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.esm import ACCOUNT_ID, LocalFunction
+from local.rest_api import REST_PAYLOAD_FORMAT, missing_authentication_token, rest_api_event, rest_http_response
 from local.template import HttpApiEvent
 
 log = logging.getLogger(__name__)
@@ -214,7 +216,8 @@ class HttpApiGateway:
             return NOT_FOUND
         route, path_parameters = found
         length = int(request.headers.get("Content-Length") or 0)
-        event = http_api_event(
+        rest = route.event.payload_format == REST_PAYLOAD_FORMAT
+        event = (rest_api_event if rest else http_api_event)(
             route,
             path_parameters,
             method=request.command,
@@ -224,6 +227,8 @@ class HttpApiGateway:
             body=request.rfile.read(length) if length else b"",
             source_ip=request.client_address[0],
         )
+        if event is None:  # a REST route with IAM auth, and no caller named
+            return missing_authentication_token()
         started = time.monotonic()
         try:
             invocation = route.function.invoke(event)
@@ -239,7 +244,7 @@ class HttpApiGateway:
                 exc_info=invocation.error,
             )
             return INTERNAL_ERROR
-        response = http_response(invocation.response)
+        response = (rest_http_response if rest else http_response)(invocation.response)
         log.debug(
             "%s -> %s: %d in %.0f ms",
             route.event.route_key,

@@ -85,6 +85,8 @@ OUTCOME_CAPTURE_QUEUE = "OutcomeEventsCapture"  # local only: receives every eve
 NOT_CREATED = {
     "AWS::Serverless::Function": "run in this process (local.esm for SQS events, local.gateway for HttpApi)",
     "AWS::Serverless::HttpApi": "served by local.gateway",
+    "AWS::Serverless::Api": "served by local.gateway under /<StageName> (REST payload 1.0, see local.rest_api)",
+    "AWS::CloudWatch::Alarm": "moto stores alarms but nothing here publishes the metrics they watch",
     "AWS::Serverless::LayerVersion": "its folder goes on sys.path, as the layer's python/ folder does in Lambda",
     "AWS::Logs::LogGroup": "handlers log to this process's stderr",
     "AWS::IAM::Role": "moto does not enforce IAM here",

@@ -125,6 +125,11 @@ class HttpApiEvent:
     method: str  # upper-case; "ANY" matches every method
     path: str  # e.g. /d/{token}
     api: str | None  # logical id of the HttpApi, None for SAM's implicit ServerlessHttpApi
+    # A REST API (`Type: Api`) sends payload format 1.0 and serves its routes under /<stage>: then
+    # `path` is the local path (/<stage>/<resource>) and `resource` the route as in the template.
+    payload_format: str = "2.0"
+    stage: str | None = None
+    resource: str | None = None
 
     @property
     def route_key(self) -> str:
@@ -276,6 +281,8 @@ class Template:
                         api=logical_id_of(event_props["ApiId"]) if "ApiId" in event_props else None,
                     )
                 )
+            elif event["Type"] == "Api":
+                http_events.append(self._rest_api_event(name, event_props))
             # Other event types (Schedule, EventBridgeRule, ...) have no local trigger: the demo
             # or the test invokes such a handler itself.
         return Function(
@@ -302,6 +309,20 @@ class Template:
             function_response_types=tuple(props.get("FunctionResponseTypes") or ()),
             maximum_concurrency=None if concurrency is None else int(self.literal(concurrency)),
             enabled=_truthy(self.literal(props.get("Enabled", True))),
+        )
+
+    def _rest_api_event(self, name: str, props: dict[str, Any]) -> HttpApiEvent:
+        """A REST API route; only APIs declared in the template (RestApiId), whose StageName is known."""
+        api = logical_id_of(props["RestApiId"])
+        stage = str(self.literal(self.properties(api)["StageName"]))
+        return HttpApiEvent(
+            name=name,
+            method=str(props.get("Method", "ANY")).upper(),
+            path=f"/{stage}{props['Path']}",
+            api=api,
+            payload_format="1.0",
+            stage=stage,
+            resource=props["Path"],
         )
 
     def _layer_dir(self, layer: Any) -> Path:

@@ -58,6 +58,9 @@ LINK_API = "LinkApi"
 LAYER = "CommonLayer"
 BULK_EXPORT_FN = "BulkExportFunction"
 BULK_RUNS_TABLE = "BulkRunsTable"
+CONFIG_API_FN = "ConfigApiFunction"
+CONFIG_API = "ConfigApi"
+TENANTS_TABLE = "TenantsTable"
 
 RUNTIME = "python3.13"
 ARCH = "arm64"
@@ -65,16 +68,22 @@ ACCOUNT_SECRETS = secret_pattern_arn("invoice-export/accounts/*")  # per-account
 
 # Who may write items in which table (PutItem/UpdateItem). Change deliberately, not to make a test pass.
 TABLE_WRITERS = {
-    ACCOUNTS_TABLE: set(),  # accounts are configured elsewhere; these functions only read them
-    DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN},
+    ACCOUNTS_TABLE: {CONFIG_API_FN},  # connecting and settings; every other function only reads accounts
+    DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN},  # API: resolving in doubt
     IDEMPOTENCY_TABLE: {EXPORT_FN},
-    RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN},  # every function that calls a provider
-    BULK_RUNS_TABLE: {BULK_EXPORT_FN},  # its own progress; it never writes documents
+    # every function that calls a provider (the API checks credentials and lists series)
+    RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN},
+    BULK_RUNS_TABLE: {BULK_EXPORT_FN, CONFIG_API_FN},  # run progress; the bulk function never writes documents
+    TENANTS_TABLE: set(),  # the operator maps principals to tenants with own credentials (CLI)
 }
+# Who may store account credentials (connecting checks them at the provider first), on the prefix only.
+CREDENTIAL_WRITERS = {CONFIG_API_FN}
+CREDENTIAL_WRITE_ACTIONS = {"secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"}
 # Who may send to which queue of the stack (producers outside the stack are not modelled here).
 # The KSeF poller re-queues its own poll until KSeF's answer is final.
-QUEUE_SENDERS = {PDF_QUEUE: {EXPORT_FN}, KSEF_QUEUE: {EXPORT_FN, KSEF_FN},
-                 EXPORT_QUEUE: {BULK_EXPORT_FN}}  # bulk runs re-queue pending documents
+# Bulk runs and the API's retries re-queue documents; a resolved in-doubt document gets its PDF.
+QUEUE_SENDERS = {PDF_QUEUE: {EXPORT_FN, CONFIG_API_FN}, KSEF_QUEUE: {EXPORT_FN, KSEF_FN},
+                 EXPORT_QUEUE: {BULK_EXPORT_FN, CONFIG_API_FN}}
 S3_ACTIONS = {"s3:GetObject", "s3:PutObject"}  # what the PDF functions may do, on pdf/* only
 WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 
@@ -315,11 +324,19 @@ def test_no_wildcard_actions_or_resources(policies):
     _fail_if(problems, "Scope these statements to named actions and the stack's resources:")
 
 
+def _without_credential_writes(fn: str, statements: list) -> list:
+    """The statements, less the credential writes CREDENTIAL_WRITERS may have (checked on their own below)."""
+    if fn not in CREDENTIAL_WRITERS:
+        return statements
+    return [st for st in statements
+            if not (st.resources == (ACCOUNT_SECRETS,) and CREDENTIAL_WRITE_ACTIONS & set(st.actions))]
+
+
 def test_no_function_can_delete_or_reconfigure_data_stores(policies):
     problems = [
         f"{fn}: {v}"
         for fn, rp in sorted(policies.items())
-        for v in forbidden_action_violations(rp.statements)
+        for v in forbidden_action_violations(_without_credential_writes(fn, rp.statements))
     ]
     _fail_if(problems, "Remove destructive/admin permissions (narrower SAM policy template or a Statement):")
 
@@ -365,9 +382,9 @@ def test_only_the_idempotency_table_allows_deleting_items(cfn, policies):
 
 def test_only_export_and_link_functions_read_the_link_signing_secret(policies):
     readers = grantees(policies, "secretsmanager:GetSecretValue", secret_arn(LINK_SECRET))
-    assert readers == {EXPORT_FN, LINK_FN}, (
-        f"{LINK_SECRET} is readable by {sorted(readers)}; only {EXPORT_FN} (signs links) and {LINK_FN} "
-        f"(verifies them) may read it"
+    assert readers == {EXPORT_FN, LINK_FN, CONFIG_API_FN}, (
+        f"{LINK_SECRET} is readable by {sorted(readers)}; only {EXPORT_FN} and {CONFIG_API_FN} (sign links) "
+        f"and {LINK_FN} (verifies them) may read it"
     )
 
 
@@ -376,7 +393,8 @@ def test_secret_reads_are_limited_to_account_credentials_and_the_link_secret(pol
     problems = [
         f"{fn}: {v}"
         for fn, rp in sorted(policies.items())
-        for v in scope_violations(rp.statements, "secretsmanager", {"secretsmanager:GetSecretValue"}, allowed)
+        for v in scope_violations(_without_credential_writes(fn, rp.statements), "secretsmanager",
+                                  {"secretsmanager:GetSecretValue"}, allowed)
     ]
     for fn, rp in sorted(policies.items()):
         for outside in ("invoice-export/other", "prod/database", "invoice-export/accountsX"):
@@ -629,3 +647,42 @@ def test_bulk_export_function_only_reads_documents_and_sends_to_the_export_queue
     if allows(st, "secretsmanager:GetSecretValue", ACCOUNT_SECRETS):
         problems.append("reads account credentials, but it only queues documents")
     _fail_if(problems, f"{BULK_EXPORT_FN}'s permissions:")
+
+
+def test_only_the_config_api_stores_credentials_and_only_under_the_accounts_prefix(policies):
+    problems = []
+    for fn, rp in sorted(policies.items()):
+        for action in sorted(CREDENTIAL_WRITE_ACTIONS):
+            may = allows(rp.statements, action, secret_pattern_arn("invoice-export/accounts/acc-1-AbC123"))
+            if may != (fn in CREDENTIAL_WRITERS):
+                problems.append(f"{fn}: {action} on account credentials is {'granted' if may else 'missing'}")
+            for outside in ("invoice-export/other", "prod/database"):
+                if allows(rp.statements, action, named_secret_arn(outside)):
+                    problems.append(f"{fn}: {action} on {outside!r}")
+    _fail_if(problems, f"Only {sorted(CREDENTIAL_WRITERS)} may store credentials, on invoice-export/accounts/*:")
+
+
+def test_config_api_requires_iam_auth_on_every_route_and_reaches_its_function(cfn):
+    api = cfn["Resources"].get(CONFIG_API)
+    assert api and api["Type"] == "AWS::ApiGateway::RestApi", f"{CONFIG_API} must translate to a REST API"
+    body = props(api).get("Body") or {}
+    schemes = body.get("securityDefinitions") or {}
+    iam = [name for name, s in schemes.items() if s.get("x-amazon-apigateway-authtype") == "awsSigv4"]
+    assert iam, f"{CONFIG_API} has no SigV4 (AWS_IAM) security scheme: {schemes}"
+    problems = []
+    for path, methods in (body.get("paths") or {}).items():
+        for method, operation in methods.items():
+            required = {name for entry in operation.get("security") or [] for name in entry}
+            if not required & set(iam):
+                problems.append(f"{method.upper()} {path}: security {operation.get('security')}")
+            uri = render(operation.get("x-amazon-apigateway-integration", {}).get("uri"))
+            if f"${{{CONFIG_API_FN}.Arn}}" not in uri:
+                problems.append(f"{method.upper()} {path}: integrates with {uri}")
+    assert body.get("paths"), f"{CONFIG_API} has no routes"
+    _fail_if(problems, f"Every {CONFIG_API} route must require AWS_IAM and reach {CONFIG_API_FN}:")
+
+
+def test_config_api_only_reads_tenants_and_touches_no_pdfs(policies):
+    st = policies[CONFIG_API_FN].statements
+    assert allows(st, "dynamodb:GetItem", table_arn(TENANTS_TABLE))
+    assert not any(a.lower().startswith("s3:") for s in st for a in s.actions), f"{CONFIG_API_FN} needs no S3"

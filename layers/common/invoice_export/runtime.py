@@ -29,8 +29,10 @@ from invoice_export.ratelimit import LimitScope, RateLimit, SlidingWindowLimiter
 from invoice_export.settings import AccountSettings, RuntimeSettings
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.bulk_runs import BulkRunStore
+from invoice_export.storage.tenants import TenantStore
 from invoice_export.storage.documents import DocumentStore
 from invoice_export.storage.pdfs import PdfStore
+from invoice_export.storage.tenants import TenantStore
 
 # A day covers every redelivery of one message (visibility timeout x max receives) with room to spare.
 IDEMPOTENCY_EXPIRY_SECONDS = 24 * 3600
@@ -142,11 +144,15 @@ class Runtime:
         return BulkRunStore(self._dynamodb.Table(table), self.settings.data_retention_days)
 
     @cached_property
+    def tenants(self) -> TenantStore:
+        return TenantStore(self._dynamodb.Table(_required(self.settings.tenants_table, "TENANTS_TABLE")))
+
+    @cached_property
     def bulk_exporter(self) -> BulkExporter:
         return BulkExporter(accounts=self.accounts, documents=self.documents, runs=self.bulk_runs,
                             sqs=self.client("sqs"),
                             queue_url=_required(self.settings.export_queue_url, "EXPORT_QUEUE_URL"),
-                            adapter_factory=default_adapter_factory(self.settings))
+                            adapter_factory=self.build_adapter)
 
     @cached_property
     def pdf_service(self) -> PdfService:

@@ -120,6 +120,7 @@ AUTH_CODES = {400: "the Authentication header was refused", 401: "the login is u
               402: "no API key has been generated for it", 403: "the signature does not match"}
 KEY_FIELDS = {"faktura": "invoice_key", "abonent": "subscriber_key"}
 
+RATE_WINDOW_SECONDS = 60.0
 MAX_MONTH_STEPS = 24  # a switch further than two years is surely a wrong date, not a month to move to
 
 
@@ -262,6 +263,11 @@ class IfirmaAdapter(ProviderAdapter):
 
     @staticmethod
     def read_rejection(response: requests.Response) -> ProviderRejected:
+        if response.status_code == 404:
+            return ProviderRejected(
+                "iFirma answered Not Found (HTTP 404): no such document of this login, or no such endpoint",
+                fix="check that the document still exists in iFirma (the reference is <type>:<id>)",
+                code="provider_not_found")
         payload = _envelope(response)
         if payload is None:
             return ProviderRejected(f"iFirma answered HTTP {response.status_code} without its usual body",
@@ -434,7 +440,7 @@ class IfirmaAdapter(ProviderAdapter):
         if endpoint == f"{DOMESTIC}/korekta":
             assert plan.corrected is not None
             path = f"/{DOMESTIC}/korekta/{split_reference(plan.corrected.provider_document_id)[1]}.json"
-        response = self.http.request("POST", path, data=encode_json(body), headers=_JSON_HEADERS, ok=(200, 201))
+        response = self._request("POST", path, data=encode_json(body), headers=_JSON_HEADERS, ok=(200, 201))
         payload = self._checked(response, may_have_arrived=True, doc=doc)
         document_type = DOMESTIC if endpoint.endswith("/korekta") else endpoint
         reference_id = f"{document_type}:{int(payload['Identyfikator'])}"
@@ -450,7 +456,7 @@ class IfirmaAdapter(ProviderAdapter):
 
     def _read(self, provider_document_id: str) -> dict[str, Any]:
         kind, number = split_reference(provider_document_id)
-        response = self.http.request("GET", f"/{kind}/{number}.json", headers={"Accept": "application/json"},
+        response = self._request("GET", f"/{kind}/{number}.json", headers={"Accept": "application/json"},
                                      ok=(200,))
         return self._checked(response, may_have_arrived=False)
 
@@ -470,7 +476,7 @@ class IfirmaAdapter(ProviderAdapter):
             if current == target:
                 break
             step = "NAST" if current < target else "POPRZ"
-            response = self.http.request(
+            response = self._request(
                 "PUT", "/abonent/miesiacksiegowy.json", headers=_JSON_HEADERS,
                 data=encode_json({"MiesiacKsiegowy": step, "PrzeniesDaneZPoprzedniegoRoku": True}), ok=(200,))
             self._checked(response, may_have_arrived=False)
@@ -485,7 +491,7 @@ class IfirmaAdapter(ProviderAdapter):
 
     def accounting_month(self) -> tuple[int, int]:
         """(year, month) iFirma currently books in (key abonent)."""
-        response = self.http.request("GET", "/abonent/miesiacksiegowy.json", headers={"Accept": "application/json"},
+        response = self._request("GET", "/abonent/miesiacksiegowy.json", headers={"Accept": "application/json"},
                                      ok=(200,))
         payload = self._checked(response, may_have_arrived=False)
         return int(payload["RokKsiegowy"]), int(payload["MiesiacKsiegowy"])
@@ -497,7 +503,7 @@ class IfirmaAdapter(ProviderAdapter):
             raise ConfigurationError("reading iFirma's API quota needs the subscriber ('abonent') key",
                                      fix="add the 'abonent' API key to the account connection",
                                      code="missing_subscriber_key")
-        response = self.http.request("GET", "/abonent/limit.json", headers={"Accept": "application/json"}, ok=(200,))
+        response = self._request("GET", "/abonent/limit.json", headers={"Accept": "application/json"}, ok=(200,))
         payload = self._checked(response, may_have_arrived=False)
         return IfirmaQuota(used=int(payload["LimitWykorzystany"]), granted=int(payload["LimitPrzyznany"]))
 
@@ -510,7 +516,7 @@ class IfirmaAdapter(ProviderAdapter):
 
     def download_pdf(self, provider_document_id: str) -> bytes:
         kind, number = split_reference(provider_document_id)
-        response = self.http.request("GET", f"/{kind}/{number}.pdf", headers={"Accept": "application/pdf"}, ok=(200,))
+        response = self._request("GET", f"/{kind}/{number}.pdf", headers={"Accept": "application/pdf"}, ok=(200,))
         if not response.content.startswith(b"%PDF"):
             # An error comes as the JSON envelope with HTTP 200.
             self._checked(response, may_have_arrived=False)
@@ -520,7 +526,7 @@ class IfirmaAdapter(ProviderAdapter):
     def check_credentials(self) -> None:
         """A cheap signed read per key: the invoice key always, the subscriber key when given."""
         assert isinstance(self.credentials, IfirmaCredentials)
-        response = self.http.request("GET", "/faktury.json", params={"dataOd": "2000-01-01", "iloscNaStronie": 1},
+        response = self._request("GET", "/faktury.json", params={"dataOd": "2000-01-01", "iloscNaStronie": 1},
                                      headers={"Accept": "application/json"}, ok=(200,))
         self._checked(response, may_have_arrived=False)
         if self.credentials.subscriber_key is not None:
@@ -528,6 +534,15 @@ class IfirmaAdapter(ProviderAdapter):
 
     def list_payment_types(self) -> list[ProviderOption]:
         return [ProviderOption(id=code, name=f"{code}: {label}") for code, label in PAYMENT_TYPES.items()]
+
+    def _request(self, method: str, path: str, **options: Any) -> requests.Response:
+        try:
+            return self.http.request(method, path, **options)
+        except TransientError as error:
+            if error.code == "provider_rate_limited" and error.retry_after is None:
+                # iFirma sends no Retry-After; its tightest documented limit is per minute.
+                error.retry_after = RATE_WINDOW_SECONDS
+            raise
 
     def _checked(self, response: requests.Response, *, may_have_arrived: bool,
                  doc: Document | None = None) -> dict[str, Any]:

@@ -1,0 +1,467 @@
+"""Contract tests: the iFirma adapter against the strict local fake of iFirma's API (signed HTTP on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from decimal import Decimal
+
+import pytest
+import requests
+
+from invoice_export.documents import ExportMessage
+from invoice_export.errors import (
+    ConfigurationError,
+    CredentialsRejected,
+    PermanentError,
+    ProviderRejected,
+    RequestMayHaveSucceeded,
+    TransientError,
+)
+from invoice_export.planning import plan_export
+from invoice_export.providers import build_adapter
+from invoice_export.providers.base import ProviderReference
+from invoice_export.providers.ifirma import IfirmaAdapter, IfirmaSigner, encode_json, signature
+from invoice_export.settings import AccountSettings
+from local.fakes.ifirma import IfirmaFake
+from testsupport import load_example
+
+INVOICE_KEY = "EAB0D8ACF3308F3B"
+SUBSCRIBER_KEY = "0A1B2C3D4E5F6071"
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with IfirmaFake(rate_limit=None) as server:
+        yield server
+
+
+@pytest.fixture
+def login(fake) -> str:
+    """A fresh iFirma user per test, booking in November 2026 (the examples' month), with series SKLEP."""
+    name = f"shop-{secrets.token_hex(4)}@example.pl"
+    fake.add_account(name, invoice_key=INVOICE_KEY, subscriber_key=SUBSCRIBER_KEY, accounting_month=(2026, 11),
+                     series=("SKLEP", "KOREKTY"))
+    return name
+
+
+def make_adapter(fake, login, *, credentials=None, options=None, **settings_changes) -> IfirmaAdapter:
+    settings = AccountSettings.model_validate({
+        "account_id": "shop-1", "provider": "ifirma", "api_url": f"{fake.base_url}/iapi",
+        "series_links": {"FV": "SKLEP", "FV-EXPORT": None, "KOR": None},
+        "payment_links": {"Przelew": "PRZ", "Karta": "KAR"}, "provider_options": options or {},
+        **settings_changes})
+    adapter = build_adapter(settings, credentials or {"login": login, "invoice_key": INVOICE_KEY,
+                                                      "subscriber_key": SUBSCRIBER_KEY}, read_timeout=1.0)
+    assert isinstance(adapter, IfirmaAdapter)
+    return adapter
+
+
+def plan_for(adapter, name: str, corrected: ProviderReference | None = None, **document_changes):
+    message = load_example(name)
+    message["document"].update(document_changes)
+    document = ExportMessage.model_validate(message).document
+    return plan_export(document, adapter.settings, type(adapter), corrected=corrected)
+
+
+def stored(fake, login, reference: ProviderReference) -> dict:
+    return fake.account(login).invoices[int(reference.provider_document_id.split(":")[1])]
+
+
+# ----------------------------------------------------------------------- signing (published vectors)
+
+
+def test_published_test_vector_uses_the_hex_decoded_key() -> None:
+    assert signature("111111", b"222222") == "cec153ee6350475f117a307111e2bd7d83034925"
+    # The documented mistake: the key's ASCII text instead of its bytes.
+    assert hmac.new(b"111111", b"222222", hashlib.sha1).hexdigest() == "1558ab6c5ab2b0d1cd129b9ad11527cf33486705"
+
+
+@pytest.mark.parametrize("method, url, body, expected", [
+    ("POST", "https://www.ifirma.pl/iapi/fakturakraj.json", b'{"Zaplacono":0}',
+     "ba9be0141611352e602c78ab3aa25cb25f348950"),
+    ("GET", "https://www.ifirma.pl/iapi/fakturakraj/12345.pdf?typ=dup", None,
+     "ae6c6a71d621b8b3ef29c18533dc47e67da8e4fb"),  # the query string is not signed
+])
+def test_full_request_vectors_sign_url_login_key_name_and_body(method, url, body, expected) -> None:
+    from invoice_export.providers.ifirma import IfirmaCredentials
+    signer = IfirmaSigner(IfirmaCredentials(login="jan.kowalski@example.pl", invoice_key=INVOICE_KEY))
+    prepared = requests.Request(method, url, data=body).prepare()
+    signer(prepared)
+    assert prepared.headers["Authentication"] == f"IAPIS user=jan.kowalski@example.pl, hmac-sha1={expected}"
+    assert INVOICE_KEY not in repr(signer)
+
+
+# ----------------------------------------------------------------------- mapping of each example
+
+
+def test_domestic_invoice_fields_and_totals_computed_by_ifirma(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    created = adapter.create_document(plan)
+    invoice = stored(fake, login, created.reference)
+    doc = plan.document
+    assert created.reference.provider_document_id.startswith("fakturakraj:")
+    # The number comes from the follow-up read, in the linked series.
+    assert created.reference.number == invoice["PelnyNumer"] == "1/2026/SKLEP"
+    assert created.reference.series == "SKLEP" and invoice["NazwaSeriiNumeracji"] == "SKLEP"
+    assert (invoice["LiczOd"], invoice["SposobZaplaty"], invoice["TerminPlatnosci"]) == ("BRT", "PRZ", "2026-12-04")
+    assert (invoice["DataWystawienia"], invoice["DataSprzedazy"]) == ("2026-11-20", "2026-11-19")
+    assert invoice["Zaplacono"] == 0  # unpaid
+    assert invoice["Kontrahent"] == {
+        "Nazwa": "Hurtownia Zielony Liść Sp. z o.o.", "NIP": "5260250274", "Ulica": "ul. Kwiatowa 12/4",
+        "KodPocztowy": "02-001", "Miejscowosc": "Warszawa", "KodKraju": "PL",
+        "Email": "ksiegowosc@zielonylisc.example", "OsobaFizyczna": False}
+    assert [(p["NazwaPelna"], p["Ilosc"], p["CenaJednostkowa"], p["TypStawkiVat"], p["StawkaVat"])
+            for p in invoice["Pozycje"]] == [
+        ("Kubek ceramiczny 300 ml", 2, Decimal("29.99"), "PRC", Decimal("0.23")),
+        ("Herbata liściasta 100 g", 3, Decimal("18.50"), "PRC", Decimal("0.05")),
+        ("Wysyłka kurierem", 1, Decimal("14.99"), "PRC", Decimal("0.23"))]
+    # iFirma computed its totals on its own: they equal ours to the grosz.
+    assert (Decimal(invoice["Netto"]), Decimal(invoice["Vat"]), Decimal(invoice["Brutto"])) == (
+        doc.totals.net, doc.totals.vat, doc.totals.gross)
+    assert created.readback is not None and created.readback.gross == doc.totals.gross
+
+
+def test_receipts_are_refused_before_any_request(fake, login) -> None:
+    adapter = make_adapter(fake, login, series_links={"PAR": None})
+    with pytest.raises(ConfigurationError, match="iFirma cannot take receipts"):
+        plan_for(adapter, "02-receipt-person.json")
+    assert not [entry for entry in fake.requests.entries() if entry.key == login]
+
+
+def test_exempt_person_paid_in_the_default_series(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    plan = plan_for(adapter, "03-invoice-exempt-person.json", series="FV-EXPORT")
+    created = adapter.create_document(plan)
+    invoice = stored(fake, login, created.reference)
+    assert "NazwaSeriiNumeracji" not in invoice and created.reference.number == "1/2026"  # 'do not pass'
+    [line] = invoice["Pozycje"]
+    assert (line["TypStawkiVat"], line["PodstawaPrawna"]) == ("ZW", "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT")
+    assert "StawkaVat" not in line
+    assert invoice["Kontrahent"]["OsobaFizyczna"] is True and "NIP" not in invoice["Kontrahent"]
+    assert invoice["LiczOd"] == "NET" and invoice["SposobZaplaty"] == "KAR"
+    assert invoice["Zaplacono"] == Decimal("199.00") == Decimal(invoice["Brutto"])  # paid in full
+
+
+def test_foreign_currency_goes_to_fakturawaluta_with_our_rate(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    created = adapter.create_document(plan_for(adapter, "04-invoice-eur.json"))
+    assert created.reference.provider_document_id.startswith("fakturawaluta:")
+    invoice = stored(fake, login, created.reference)
+    assert (invoice["Waluta"], invoice["TypSprzedazy"]) == ("EUR", "KRAJOWA")
+    assert invoice["KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury"] == Decimal("4.2351")
+    assert (invoice["Kontrahent"]["PrefiksUE"], invoice["Kontrahent"]["NIP"]) == ("DE", "811907980")
+    assert Decimal(invoice["Brutto"]) == Decimal("516.60") and created.readback.currency == "EUR"
+
+
+def test_np_eu_services_go_to_the_art_28b_document_type(fake, login) -> None:
+    adapter = make_adapter(fake, login, options={"foreign_language": "de"})
+    lines = [{"line_id": "l1", "name": "Beratung", "quantity": "2", "unit": "godz.", "unit_price": "100.00",
+              "vat": "np-EU"}]
+    plan = plan_for(adapter, "04-invoice-eur.json", lines=lines,
+                    totals={"net": "200.00", "vat": "0.00", "gross": "200.00"})
+    created = adapter.create_document(plan)
+    assert created.reference.provider_document_id.startswith("fakturaeksportuslugue:")
+    invoice = stored(fake, login, created.reference)
+    assert (invoice["Jezyk"], invoice["NazwaUslugi"], invoice["DataObowiazkuPodatkowego"]) == (
+        "de", "Beratung", "2026-11-19")
+    assert invoice["Pozycje"][0]["TypStawkiVat"] == "NP" and invoice["Pozycje"][0]["NazwaPelnaObca"] == "Beratung"
+    assert Decimal(invoice["Brutto"]) == Decimal("200.00")
+
+
+def test_correction_references_the_original_in_the_path_with_the_full_state_after(fake, login) -> None:
+    adapter = make_adapter(fake, login, options={"correction_reason": "ZWR_SPRZ_TOW"},
+                           series_links={"FV": "SKLEP", "KOR": "KOREKTY"})
+    original = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    created = adapter.create_document(plan_for(adapter, "05-correction.json", corrected=original))
+    correction = stored(fake, login, created.reference)
+    assert f"fakturakraj:{correction['IdentyfikatorFakturyKorygowanej']}" == original.provider_document_id
+    assert fake.requests.count("POST", rf"/iapi/fakturakraj/korekta/{original.provider_document_id[12:]}\.json") == 1
+    assert correction["PowodKorekty"] == "ZWR_SPRZ_TOW" and correction["Uwagi"] == "Zwrot 1 szt. kubka"
+    assert [p["Ilosc"] for p in correction["Pozycje"]] == [1, 3, 1]
+    assert created.reference.number == "KOR 1/2026/KOREKTY"
+    assert Decimal(correction["Brutto"]) == Decimal("-29.99")
+    assert created.readback.is_correction and created.readback.corrects == original.provider_document_id
+
+
+def test_a_line_removed_by_a_correction_stays_with_quantity_zero(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    original = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    message = load_example("05-correction.json")
+    doc = message["document"]
+    doc["lines"] = [line for line in doc["lines"] if line["line_id"] != "l2"]
+    doc["lines"][0]["quantity"] = "2"  # only the tea is returned
+    doc["totals"] = {"net": "-52.86", "vat": "-2.64", "gross": "-55.50"}
+    plan = plan_export(ExportMessage.model_validate(message).document, adapter.settings, IfirmaAdapter,
+                       corrected=original)
+    created = adapter.create_document(plan)
+    correction = stored(fake, login, created.reference)
+    assert [(p["NazwaPelna"], p["Ilosc"]) for p in correction["Pozycje"]] == [
+        ("Kubek ceramiczny 300 ml", 2), ("Herbata liściasta 100 g", 0), ("Wysyłka kurierem", 1)]
+    assert Decimal(correction["Brutto"]) == Decimal("-55.50")
+
+
+def test_a_correction_of_a_foreign_currency_invoice_is_refused(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    original = adapter.create_document(plan_for(adapter, "04-invoice-eur.json")).reference
+    with pytest.raises(ConfigurationError, match="fakturawaluta"):
+        adapter.build_request(plan_for(adapter, "05-correction.json", corrected=original))
+
+
+# ----------------------------------------------------------------------- numbering, series, payment types
+
+
+def test_our_numbering_is_refused_because_ifirma_numbers_in_its_own_series(fake, login) -> None:
+    adapter = make_adapter(fake, login, numbering="ours")
+    with pytest.raises(ConfigurationError) as caught:
+        plan_for(adapter, "01-invoice-company.json")
+    assert caught.value.code == "unsupported_numbering"
+
+
+def test_ifirma_numbers_consecutively_per_series(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    numbers = [adapter.create_document(plan_for(adapter, "01-invoice-company.json", document_id=f"INV-{i}"))
+               .reference.number for i in range(2)]
+    assert numbers == ["1/2026/SKLEP", "2/2026/SKLEP"]
+
+
+def test_unknown_series_name_points_at_the_series_link(fake, login) -> None:
+    adapter = make_adapter(fake, login, series_links={"FV": "SKELP"})
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert "NazwaSeriiNumeracji" in caught.value.message and "SKELP" in caught.value.message
+    assert "series link" in caught.value.fix
+
+
+def test_payment_types_are_the_documented_codes_and_a_wrong_link_is_refused_before_sending(fake, login) -> None:
+    adapter = make_adapter(fake, login, payment_links={"Przelew": "transfer"})
+    assert {"PRZ", "KAR", "P24", "ELE"} <= {option.id for option in adapter.list_payment_types()}
+    with pytest.raises(ConfigurationError, match="not an iFirma payment code"):
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert fake.account(login).invoices == {}
+    with pytest.raises(ConfigurationError):
+        adapter.list_series()  # no endpoint lists series: names are typed in as configured in iFirma
+
+
+def test_a_payment_code_the_currency_invoice_does_not_take_names_the_link(fake, login) -> None:
+    adapter = make_adapter(fake, login, payment_links={"Przelew": "P24"})
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.create_document(plan_for(adapter, "04-invoice-eur.json"))
+    assert "SposobZaplaty" in caught.value.message and "payment-type link" in caught.value.fix
+
+
+def test_skus_cannot_be_sent(fake, login) -> None:
+    adapter = make_adapter(fake, login, send_skus=True)
+    with pytest.raises(ConfigurationError, match="cannot decrease stock"):
+        plan_for(adapter, "01-invoice-company.json")
+
+
+# ----------------------------------------------------------------------- errors
+
+
+def test_wrong_invoice_key_says_check_your_api_key_naming_the_key_not_showing_it(fake, login) -> None:
+    adapter = make_adapter(fake, login, credentials={"login": login, "invoice_key": "00112233445566FF"})
+    with pytest.raises(CredentialsRejected) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    text = str(caught.value)
+    assert "check your API key" in caught.value.fix and "'faktura'" in text and "invoice_key" in text
+    assert "00112233445566FF" not in text and "Kod 403" in text
+
+
+def test_a_key_that_is_not_hex_is_refused_without_showing_it(fake, login) -> None:
+    adapter = make_adapter(fake, login, credentials={"login": login, "invoice_key": "my-secret-key!"})
+    with pytest.raises(CredentialsRejected) as caught:
+        adapter.check_credentials()
+    assert "check your API key" in caught.value.fix and "my-secret-key!" not in str(caught.value)
+
+
+def test_check_credentials_checks_each_key_and_names_the_subscriber_key(fake, login) -> None:
+    make_adapter(fake, login).check_credentials()
+    adapter = make_adapter(fake, login, credentials={"login": login, "invoice_key": INVOICE_KEY,
+                                                     "subscriber_key": "FFFFFFFFFFFFFFFF"})
+    with pytest.raises(CredentialsRejected) as caught:
+        adapter.check_credentials()
+    assert "'abonent'" in caught.value.message and "subscriber_key" in caught.value.fix
+    assert "FFFFFFFFFFFFFFFF" not in str(caught.value)
+
+
+def test_unknown_login_is_a_credentials_error(fake, login) -> None:
+    adapter = make_adapter(fake, login, credentials={"login": "nobody@example.pl", "invoice_key": INVOICE_KEY})
+    with pytest.raises(CredentialsRejected, match="login is unknown"):
+        adapter.check_credentials()
+
+
+def test_field_rejection_names_the_provider_field_and_ours(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    message = load_example("01-invoice-company.json")
+    message["document"]["buyer"]["tax_id"] = "5260250275"  # wrong check digit
+    plan = plan_export(ExportMessage.model_validate(message).document, adapter.settings, IfirmaAdapter)
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.create_document(plan)
+    assert "iFirma rejected NIP" in caught.value.message and "niepoprawny numer NIP" in caught.value.message
+    assert "document.buyer.tax_id" in caught.value.fix
+
+
+def test_rate_limit_answer_is_transient_with_the_minute_to_wait(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    fake.faults.rate_limited(method="POST")
+    with pytest.raises(TransientError) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert (caught.value.code, caught.value.retry_after) == ("provider_rate_limited", 60.0)
+    assert fake.account(login).invoices == {}
+
+
+def test_the_fakes_own_minute_limit_is_answered_and_read_as_transient(login) -> None:
+    with IfirmaFake(rate_limit=(2, 60.0)) as limited:
+        limited.add_account(login, invoice_key=INVOICE_KEY)
+        adapter = make_adapter(limited, login, credentials={"login": login, "invoice_key": INVOICE_KEY})
+        adapter.check_credentials()
+        adapter.check_credentials()
+        with pytest.raises(TransientError) as caught:
+            adapter.check_credentials()
+        assert caught.value.retry_after == 60.0 and limited.limiter.peak(login) == 3
+
+
+def test_outage_is_transient_and_a_gateway_error_on_create_may_have_succeeded(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    fake.faults.status(503, method="POST")
+    with pytest.raises(TransientError) as caught:
+        adapter.create_document(plan)
+    assert caught.value.code == "provider_unavailable" and not isinstance(caught.value, RequestMayHaveSucceeded)
+    fake.faults.status(502, method="POST")
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.create_document(plan)
+
+
+def test_lost_response_after_create_is_held_in_doubt_no_lookup_by_our_id(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    fake.faults.stall_after_commit(2.0, method="POST")
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.create_document(plan)
+    assert len(fake.account(login).invoices) == 1  # it exists, and nothing of ours identifies it
+    assert IfirmaAdapter.capabilities.lookup_by_reference is False
+    with pytest.raises(PermanentError) as caught:
+        adapter.find_document(plan)
+    assert caught.value.code == "lookup_not_possible"
+
+
+def test_a_failed_number_read_after_create_keeps_the_document(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    fake.faults.status(503, method="GET", path=r"/iapi/fakturakraj/\d+\.json", times=3)
+    created = adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert created.reference.provider_document_id.startswith("fakturakraj:") and created.reference.number == ""
+    assert "reading its number failed" in created.warnings[0]
+    fake.faults.clear()
+
+
+# ----------------------------------------------------------------------- PDF and quota
+
+
+def test_pdf_has_the_number_and_changes_after_an_edit_in_ifirma(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    reference = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    first = adapter.download_pdf(reference.provider_document_id)
+    assert first.startswith(b"%PDF") and reference.number.encode() in first and b"130.47" in first
+    fake.edit_invoice(login, int(reference.provider_document_id.split(":")[1]), Uwagi="Zmieniono w iFirmie")
+    assert adapter.download_pdf(reference.provider_document_id) != first
+
+
+def test_pdf_of_a_currency_invoice_uses_its_type_path(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    reference = adapter.create_document(plan_for(adapter, "04-invoice-eur.json")).reference
+    assert adapter.download_pdf(reference.provider_document_id).startswith(b"%PDF")
+    assert fake.requests.count("GET", r"/iapi/fakturawaluta/\d+\.pdf") == 1
+
+
+def test_remaining_quota_reads_the_monthly_limit(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    quota = adapter.remaining_quota()
+    assert (quota.used, quota.granted, quota.remaining) == (1, 1000, 999)
+    without = make_adapter(fake, login, credentials={"login": login, "invoice_key": INVOICE_KEY})
+    with pytest.raises(ConfigurationError, match="subscriber"):
+        without.remaining_quota()
+
+
+def test_an_exhausted_monthly_quota_is_a_clear_rejection(fake, login) -> None:
+    fake.account(login).quota = 0
+    adapter = make_adapter(fake, login)
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert caught.value.code == "provider_settings" and "limit" in caught.value.message
+
+
+# ----------------------------------------------------------------------- recurring problems (facts file §3)
+
+
+def test_recurring_bad_hash_key_as_ascii_or_query_signed_is_refused_403(fake, login) -> None:
+    """403 "bad hash": the fake refuses the ASCII-key signature and one over the URL with its query."""
+    url = f"{fake.base_url}/iapi/faktury.json"
+    headers = {"Accept": "application/json"}
+    ascii_key = hmac.new(INVOICE_KEY.encode(), f"{url}{login}faktura".encode(), hashlib.sha1).hexdigest()
+    with_query = signature(INVOICE_KEY, f"{url}?dataOd=2026-11-01{login}faktura".encode())
+    for digest in (ascii_key, with_query):
+        response = requests.get(url, params={"dataOd": "2026-11-01"}, timeout=5,
+                                headers={**headers, "Authentication": f"IAPIS user={login}, hmac-sha1={digest}"})
+        assert response.json()["response"]["Kod"] == 403
+    # The adapter signs the hex-decoded key over the URL without its query: accepted.
+    make_adapter(fake, login).check_credentials()
+    assert fake.requests.entries("GET", r"/iapi/faktury\.json")[-1].query["dataOd"] == "2000-01-01"
+
+
+def test_recurring_wrong_endpoint_guesses_each_type_has_its_documented_path(fake, login) -> None:
+    """Guessed endpoints (fakturakrajwaluta, a correction id in the body) do not exist at iFirma."""
+    adapter = make_adapter(fake, login)
+    body = encode_json(adapter.build_request(plan_for(adapter, "04-invoice-eur.json")))
+    url = f"{fake.base_url}/iapi/fakturakrajwaluta.json"
+    digest = signature(INVOICE_KEY, f"{url}{login}faktura".encode() + body)
+    guessed = requests.post(url, data=body, timeout=5, headers={
+        "Content-Type": "application/json; charset=UTF-8", "Accept": "application/json",
+        "Authentication": f"IAPIS user={login}, hmac-sha1={digest}"})
+    assert guessed.status_code == 404
+    assert adapter.endpoint(plan_for(adapter, "04-invoice-eur.json").document) == "fakturawaluta"
+    original = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    correction = adapter.build_request(plan_for(adapter, "05-correction.json", corrected=original))
+    assert not {"Identyfikator", "IdentyfikatorFaktury", "FakturaId"} & set(correction)  # the id is in the path
+
+
+def test_recurring_issue_date_outside_the_accounting_month_says_what_to_do(fake, login) -> None:
+    fake.account(login).accounting_month = (2026, 10)
+    adapter = make_adapter(fake, login)
+    with pytest.raises(ConfigurationError) as caught:
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert caught.value.code == "accounting_month" and "allow_accounting_month_switch" in caught.value.fix
+    assert "11/2026" in caught.value.fix
+    assert fake.account(login).accounting_month == (2026, 10) and fake.account(login).month_moves == []
+
+
+def test_recurring_accounting_month_switched_only_with_the_accounts_opt_in(fake, login) -> None:
+    fake.account(login).accounting_month = (2026, 9)
+    adapter = make_adapter(fake, login, options={"allow_accounting_month_switch": True})
+    created = adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert fake.account(login).month_moves == ["NAST", "NAST"]
+    assert created.warnings == ("iFirma accounting month moved from 09/2026 to 11/2026",)
+    without_key = make_adapter(fake, login, options={"allow_accounting_month_switch": True},
+                               credentials={"login": login, "invoice_key": INVOICE_KEY})
+    with pytest.raises(ConfigurationError, match="abonent"):
+        without_key.create_document(plan_for(adapter, "01-invoice-company.json"))
+
+
+def test_recurring_contractor_update_deletes_unsent_fields_so_the_full_buyer_is_always_sent(fake, login) -> None:
+    """Saving a contractor replaces the whole record: the adapter sends every field of the buyer inline
+    on each document and never calls a contractor-update endpoint."""
+    adapter = make_adapter(fake, login)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    body = adapter.build_request(plan)
+    buyer = plan.document.buyer
+    assert body["Kontrahent"] == {
+        "Nazwa": buyer.name, "NIP": buyer.tax_id, "Ulica": buyer.address.street,
+        "KodPocztowy": buyer.address.postal_code, "Miejscowosc": buyer.address.city,
+        "KodKraju": buyer.address.country, "Email": buyer.email, "OsobaFizyczna": False}
+    adapter.create_document(plan)
+    assert fake.account(login).contractors["5260250274"] == body["Kontrahent"]
+    assert fake.requests.count(path=r"/iapi/kontrahenci.*") == 0
