@@ -29,7 +29,6 @@ from invoice_export.ratelimit import LimitScope, RateLimit, SlidingWindowLimiter
 from invoice_export.settings import AccountSettings, RuntimeSettings
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.bulk_runs import BulkRunStore
-from invoice_export.storage.tenants import TenantStore
 from invoice_export.storage.documents import DocumentStore
 from invoice_export.storage.pdfs import PdfStore
 from invoice_export.storage.tenants import TenantStore
