@@ -240,8 +240,9 @@ def test_goods_are_found_by_exact_code(fake, company_id, http) -> None:
 
 def test_numbers_run_per_series_and_period_and_a_taken_number_is_refused(fake, company_id, http) -> None:
     yearly = fake.add_series(company_id, "Roczna", "R/[numer]/[rok]")
+    in_yearly = {"series": {"id": str(yearly)}}
     numbers = [first(add(http, fake, company_id, **extra))["fullnumber"] for extra in (
-        {}, {}, {"series": {"id": str(yearly)}}, {"date": "2026-12-01"}, {"date": "2026-12-01", "series": {"id": str(yearly)}})]
+        {}, {}, in_yearly, {"date": "2026-12-01"}, {"date": "2026-12-01", **in_yearly})]
     assert numbers == ["FV 1/11/2026", "FV 2/11/2026", "R/1/2026", "FV 1/12/2026", "R/2/2026"]
     taken = add(http, fake, company_id, number=2)
     assert status(taken) == "ERROR" and first(taken)["errors"]["0"]["error"]["field"] == "number"

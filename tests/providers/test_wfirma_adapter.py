@@ -190,6 +190,16 @@ def test_every_vat_code_is_sent_as_the_companys_own_vat_code_id(fake, account, o
     assert "Podstawa zwolnienia" not in invoice["description"]
 
 
+def test_a_company_without_a_needed_vat_code_is_told_before_sending(fake, account) -> None:
+    company = fake.company(account["company_id"])
+    del company.vat_codes[company.vat_code_id("ZW")]  # a code table without zw
+    adapter = make_adapter(fake, account)
+    with pytest.raises(ConfigurationError) as caught:
+        adapter.create_document(plan_for(adapter, "03-invoice-exempt-person.json"))
+    assert caught.value.code == "unsupported_vat_code" and "no VAT code ZW" in caught.value.message
+    assert company.invoices == {}
+
+
 def test_foreign_currency_buyer_with_eu_vat_number_and_wfirmas_own_rate_reported(fake, account) -> None:
     adapter = make_adapter(fake, account)
     fake.set_exchange_rate("EUR", "4.2351")
@@ -239,7 +249,8 @@ def test_correction_removing_a_line_and_adding_one(fake, account) -> None:
     assert [(c["name"], Decimal(c["count"]), c["parent_id"]) for c in contents(correction)] == [
         ("Kubek ceramiczny 300 ml", 2, original_ids[0]), ("Wysyłka kurierem", 1, original_ids[2]),
         ("Próbka herbaty", 1, "0"), ("Herbata liściasta 100 g", 0, original_ids[1])]
-    assert totals_of(correction) == tuple(Decimal(plan.document.totals.model_dump()[k]) for k in ("net", "vat", "gross"))
+    ours = plan.document.totals
+    assert totals_of(correction) == (ours.net, ours.vat, ours.gross)
 
 
 # --------------------------------------------------------------------------- numbering, series, payment types

@@ -50,7 +50,7 @@ from invoice_export.providers.base import (
     ProviderOption,
     ProviderReference,
 )
-from invoice_export.providers.http import HeaderAuth
+from invoice_export.providers.http import HeaderAuth, ProviderHttp
 from invoice_export.ratelimit import LimitScope, RateLimit
 from invoice_export.readback import ProviderTotals
 from invoice_export.settings import AccountSettings, MissingSku, ProviderName
@@ -178,7 +178,7 @@ class WfirmaAdapter(ProviderAdapter):
         source="community: 30 requests per 15 s per API key, reported by a maintainer in dbojdo/wFirma "
                "PR 29 (also 80 per minute and 2400 per hour); wFirma documents no figures")
 
-    def __init__(self, settings: AccountSettings, credentials: BaseModel, http: Any) -> None:
+    def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         super().__init__(settings, credentials, http)
         self._vat_code_ids: dict[str, str] | None = None
 
@@ -307,8 +307,15 @@ class WfirmaAdapter(ProviderAdapter):
     # ------------------------------------------------------------------ calls
 
     def create_document(self, plan: ExportPlan) -> CreatedDocument:
+        vat_code_ids = self._vat_codes()
+        lines = plan.document.lines + (plan.document.correction.lines_before if plan.document.correction else [])
+        if missing := sorted({vat_code_name(line) for line in lines} - vat_code_ids.keys()):
+            raise ConfigurationError(
+                f"this wFirma company has no VAT code {', '.join(missing)} (vat_codes/find)",
+                fix="check the company's VAT settings in wFirma (a VAT payer has every Polish code)",
+                code="unsupported_vat_code")
         good_ids, warnings = self._good_ids(plan) if plan.send_skus else ({}, [])
-        lookups = Lookups(vat_code_ids=self._vat_codes(), good_ids=good_ids,
+        lookups = Lookups(vat_code_ids=vat_code_ids, good_ids=good_ids,
                           original_line_ids=self._original_line_ids(plan))
         body = self.build_request(plan, lookups)
         answer = self._send("invoices/add", body, creates=True)
