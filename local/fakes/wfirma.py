@@ -1014,7 +1014,7 @@ class _InvoiceBuilder:
             self.errors.add(record, "parent_id", MISSING_RECORD)
         # A corrected line may drop to zero (a return); ASSUMPTION: other lines must be above zero.
         count = self._number(record, raw, "count", places=4, allow_zero=parent_id is not None)
-        price = self._number(record, raw, "price", places=2, allow_zero=True)
+        price = self._number(record, raw, "price", places=4, allow_zero=True)
         good_id = self._good(record, raw)
         vat_id = self._vat(record, raw, good_id)
         if count is None or price is None or vat_id is None:
@@ -1024,7 +1024,8 @@ class _InvoiceBuilder:
 
     def _number(self, record: tuple, raw: dict[str, Any], name: str, *, places: int,
                 allow_zero: bool) -> Decimal | None:
-        """ASSUMPTION: count has at most 4 decimals (answers show "4850.0000"), price 2."""
+        """ASSUMPTION: count and price have at most 4 decimals (answers show counts as "4850.0000";
+        wFirma lets an account price to 4 places)."""
         try:
             number = parse_decimal(raw.get(name))
         except ValueError:
@@ -1094,7 +1095,7 @@ class _InvoiceBuilder:
             raw = content.source
             rendered.append({
                 "id": str(self.fake._new_id()), "name": raw["name"], "unit": raw.get("unit", "szt."),
-                "count": f"{content.count:.4f}", "price": format_money(parse_decimal(raw["price"])),
+                "count": f"{content.count:.4f}", "price": _price_text(parse_decimal(raw["price"])),
                 "netto": format_money(net), "brutto": format_money(net + vat),
                 "classification": raw.get("classification", ""),
                 "vat_code": {"id": str(content.vat_id)}, "good": {"id": str(content.good_id or 0)},
@@ -1139,6 +1140,12 @@ class _InvoiceBuilder:
         rate = self.fake.exchange_rates[invoice["currency"]]
         invoice.update(currency_exchange=f"{rate:.4f}",
                        currency_date=(date.fromisoformat(invoice["date"]) - timedelta(days=1)).isoformat())
+
+
+def _price_text(price: Decimal) -> str:
+    """A unit price as stored: two places at least, four at most ("0.20", "0.3333")."""
+    return f"{price.quantize(Decimal('0.0001')).normalize():f}" if price != quantize_money(price) \
+        else format_money(price)
 
 
 def _split(value: Decimal, rate: Decimal, price_type: str) -> tuple[Decimal, Decimal]:

@@ -190,6 +190,18 @@ def test_every_vat_code_is_sent_as_the_companys_own_vat_code_id(fake, account, o
     assert "Podstawa zwolnienia" not in invoice["description"]
 
 
+def test_unit_prices_to_four_places_keep_our_line_values(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    lines = [{"line_id": "l1", "name": "Śrubka", "quantity": "3", "unit_price": "0.3333", "vat": "23"},
+             {"line_id": "l2", "name": "Nakrętka", "quantity": "2.5", "unit_price": "1.0101", "vat": "23"}]
+    plan = plan_for(adapter, "01-invoice-company.json", lines=lines,
+                    totals={"net": "2.87", "vat": "0.66", "gross": "3.53"})  # 1.00 + 2.53 gross at 23%
+    invoice = stored(fake, account, adapter.create_document(plan).reference)
+    assert [c["price"] for c in contents(invoice)] == ["0.3333", "1.0101"]
+    assert [c["brutto"] for c in contents(invoice)] == ["1.00", "2.53"]
+    assert totals_of(invoice) == (Decimal("2.87"), Decimal("0.66"), Decimal("3.53"))
+
+
 def test_a_company_without_a_needed_vat_code_is_told_before_sending(fake, account) -> None:
     company = fake.company(account["company_id"])
     del company.vat_codes[company.vat_code_id("ZW")]  # a code table without zw
