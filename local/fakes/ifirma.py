@@ -61,7 +61,8 @@ DEFAULT_RATE_LIMIT = (100, 60.0)
 DAILY_LIMIT = 15_000
 
 # Documented FAQ codes.
-OK, TECHNICAL, BAD_ENCODING, BAD_CONTENT_TYPE, BAD_STRUCTURE, VALIDATION, ACCOUNT_SETTINGS = 0, 100, 101, 102, 200, 201, 202
+OK, TECHNICAL, BAD_ENCODING, BAD_CONTENT_TYPE = 0, 100, 101, 102
+BAD_STRUCTURE, VALIDATION, ACCOUNT_SETTINGS = 200, 201, 202
 BAD_AUTH_HEADER, BAD_LOGIN, NO_KEY, BAD_HASH, NO_RIGHTS = 400, 401, 402, 403, 500
 
 AUTH_HEADER = re.compile(r"IAPIS user=(?P<user>[^,\s]+), hmac-sha1=(?P<hash>[0-9A-Fa-f]{40})")
@@ -632,7 +633,8 @@ class IfirmaFake(FakeServer):
             raise _error(VALIDATION, "Błędy walidacji: dataOd: pole wymagane (RRRR-MM-DD)")
         start = request.query["dataOd"]
         end = request.query.get("dataDo", "9999-12-31")
-        page, per_page = int(request.query.get("strona", "1") or 1), int(request.query.get("iloscNaStronie", "20") or 20)
+        page = int(request.query.get("strona") or 1)
+        per_page = int(request.query.get("iloscNaStronie") or 20)
         with self._lock:
             found = [inv for inv in account.invoices.values() if start <= inv["DataWystawienia"] <= end]
             items = [{"FakturaId": inv["FakturaId"], "PelnyNumer": inv["PelnyNumer"], "Brutto": inv["Brutto"],
@@ -683,7 +685,7 @@ def _valid_nip(nip: str) -> bool:
     """Polish NIP: 10 digits with the mod-11 check digit."""
     if not re.fullmatch(r"\d{10}", nip):
         return False
-    check = sum(int(digit) * weight for digit, weight in zip(nip, (6, 5, 7, 2, 3, 4, 5, 6, 7))) % 11
+    check = sum(int(digit) * weight for digit, weight in zip(nip[:9], (6, 5, 7, 2, 3, 4, 5, 6, 7), strict=True)) % 11
     return check == int(nip[9])
 
 

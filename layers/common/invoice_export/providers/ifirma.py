@@ -209,7 +209,8 @@ def encode_json(value: Any) -> bytes:
         if isinstance(item, Decimal):
             return format(item, "f")
         if isinstance(item, dict):
-            return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{encode(v)}" for k, v in item.items()) + "}"
+            members = (f"{json.dumps(str(key), ensure_ascii=False)}:{encode(member)}" for key, member in item.items())
+            return "{" + ",".join(members) + "}"
         if isinstance(item, (list, tuple)):
             return "[" + ",".join(encode(v) for v in item) + "]"
         return json.dumps(item, ensure_ascii=False)
