@@ -22,7 +22,7 @@ from invoice_export.errors import (
 from invoice_export.planning import plan_export
 from invoice_export.providers import build_adapter
 from invoice_export.providers.base import ProviderReference
-from invoice_export.providers.ifirma import IfirmaAdapter, IfirmaSigner, encode_json, signature
+from invoice_export.providers.ifirma import IfirmaAdapter, IfirmaCredentials, IfirmaSigner, encode_json, signature
 from invoice_export.settings import AccountSettings
 from local.fakes.ifirma import IfirmaFake
 from testsupport import load_example
@@ -85,7 +85,6 @@ def test_published_test_vector_uses_the_hex_decoded_key() -> None:
      "ae6c6a71d621b8b3ef29c18533dc47e67da8e4fb"),  # the query string is not signed
 ])
 def test_full_request_vectors_sign_url_login_key_name_and_body(method, url, body, expected) -> None:
-    from invoice_export.providers.ifirma import IfirmaCredentials
     signer = IfirmaSigner(IfirmaCredentials(login="jan.kowalski@example.pl", invoice_key=INVOICE_KEY))
     prepared = requests.Request(method, url, data=body).prepare()
     signer(prepared)

@@ -396,7 +396,8 @@ class IfirmaAdapter(ProviderAdapter):
         doc = plan.document
         assert doc.correction is not None and isinstance(self.options, IfirmaOptions)
         if plan.corrected is None:
-            raise ConfigurationError("the corrected document is not known at iFirma", code="missing_original")
+            raise ConfigurationError("the corrected document is not known at iFirma", code="missing_original",
+                                     fix="export the original invoice first, or attach it (fakturakraj:<id>)")
         kind, _ = split_reference(plan.corrected.provider_document_id)
         if kind != DOMESTIC:
             raise ConfigurationError(
