@@ -17,6 +17,8 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	@test -n "$(PYTHON)" || { echo "python3.13 not found (try: pyenv install 3.13.0)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The operator CLI (`invoice-export`), editable: its dependencies came with requirements-dev.txt.
+	$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -110,3 +110,15 @@ def shop(stack, fake) -> Shop:
     new_shop.runtime.accounts.save_credentials(account_id, {"api_token": token})
     new_shop.connect()
     return new_shop
+
+
+@pytest.fixture(scope="module")
+def custom_provider_urls(stack):
+    """Let accounts connected through the configuration API use the fake's http://127.0.0.1 address
+    (the template's AllowCustomProviderUrls, off by default)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ALLOW_CUSTOM_PROVIDER_URLS", "true")
+    reset_runtime()
+    yield
+    patch.undo()
+    reset_runtime()

@@ -17,15 +17,7 @@ from local.rest_api import CALLER_HEADER
 INVOICE = "01-invoice-company.json"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def custom_provider_urls(stack):
-    """Accept the fake's http://127.0.0.1 address as an account's API URL (AllowCustomProviderUrls)."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ALLOW_CUSTOM_PROVIDER_URLS", "true")
-    reset_runtime()
-    yield
-    patch.undo()
-    reset_runtime()
+pytestmark = pytest.mark.usefixtures("custom_provider_urls")
 
 
 class Api:

@@ -1,0 +1,133 @@
+"""Operator-only actions, done with the operator's own AWS credentials (never through the API):
+the principal -> tenant mapping, and replaying the export DLQ.
+
+Where the stack's resources are: `--stack NAME` reads the CloudFormation outputs; otherwise the
+environment (TENANTS_TABLE, EXPORT_QUEUE_URL, EXPORT_DLQ_URL, ...), as the local stack sets it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+# Stack output -> environment variable of the same resource.
+OUTPUTS = {
+    "ConfigApiUrl": "INVOICE_EXPORT_API_URL",
+    "TenantsTableName": "TENANTS_TABLE",
+    "ExportQueueUrl": "EXPORT_QUEUE_URL",
+    "ExportDLQUrl": "EXPORT_DLQ_URL",
+}
+
+
+class MissingResource(Exception):
+    pass
+
+
+@dataclass
+class StackResources:
+    values: dict[str, str]
+
+    @classmethod
+    def find(cls, session: boto3.session.Session, stack: str | None) -> StackResources:
+        values = {name: os.environ[name] for name in OUTPUTS.values() if os.environ.get(name)}
+        if stack:
+            described = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+            for output in described.get("Outputs", []):
+                if output["OutputKey"] in OUTPUTS:
+                    values[OUTPUTS[output["OutputKey"]]] = output["OutputValue"]
+        return cls(values)
+
+    def get(self, name: str) -> str:
+        if name not in self.values:
+            raise MissingResource(f"{name} is unknown: pass --stack <stack name> or set {name}")
+        return self.values[name]
+
+
+# ---------------------------------------------------------------- tenants
+
+
+def map_principal(session: boto3.session.Session, table: str, principal_arn: str, tenant_id: str) -> dict[str, str]:
+    item = {"principal_arn": principal_arn, "tenant_id": tenant_id,
+            "mapped_at": datetime.now(UTC).isoformat(timespec="milliseconds")}
+    session.resource("dynamodb").Table(table).put_item(Item=item)
+    return item
+
+
+def unmap_principal(session: boto3.session.Session, table: str, principal_arn: str) -> bool:
+    answer = session.resource("dynamodb").Table(table).delete_item(Key={"principal_arn": principal_arn},
+                                                                 ReturnValues="ALL_OLD")
+    return "Attributes" in answer
+
+
+def list_mappings(session: boto3.session.Session, table: str, tenant_id: str | None) -> list[dict[str, str]]:
+    paginator = session.client("dynamodb").get_paginator("scan")
+    items = [
+        {key: value["S"] for key, value in item.items()}
+        for page in paginator.paginate(TableName=table) for item in page.get("Items", [])
+    ]
+    return sorted((i for i in items if tenant_id is None or i["tenant_id"] == tenant_id),
+                  key=lambda i: (i["tenant_id"], i["principal_arn"]))
+
+
+# ---------------------------------------------------------------- DLQ replay
+
+
+@dataclass
+class Replay:
+    replayed: list[dict[str, Any]] = field(default_factory=list)
+    kept: list[dict[str, Any]] = field(default_factory=list)
+
+
+def replay_dlq(sqs: Any, dlq_url: str, queue_url: str, *, limit: int, dry_run: bool) -> Replay:
+    """Move messages from the export DLQ back to the export queue, each with its group and a new
+    de-duplication id (FIFO would drop a re-send under the old one within 5 minutes).
+
+    SQS's own redrive (StartMessageMoveTask) moves messages blindly; this names each document it
+    moves, and sends before it deletes, so a failure leaves the message in the DLQ, never lost.
+    The export service makes a replayed message safe: an exported document is not sent again.
+    """
+    result = Replay()
+    seen: set[str] = set()
+    peeked: list[str] = []  # receipt handles of a dry run's messages, released at the end
+    while len(result.replayed) + len(result.kept) < limit:
+        messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=min(10, limit), WaitTimeSeconds=1,
+                                       VisibilityTimeout=60, AttributeNames=["All"]).get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        for message in fresh:
+            seen.add(message["MessageId"])
+            entry = describe(message)
+            if dry_run:
+                result.kept.append(entry)
+                peeked.append(message["ReceiptHandle"])
+                continue
+            sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"],
+                             MessageGroupId=message["Attributes"].get("MessageGroupId", entry["account_id"] or "dlq"),
+                             MessageDeduplicationId=f"replay-{uuid.uuid4().hex}")
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            result.replayed.append(entry)
+    for handle in peeked:
+        sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return result
+
+
+def describe(message: dict[str, Any]) -> dict[str, Any]:
+    """Which account and document a message is about (ids only: bodies hold buyer data)."""
+    try:
+        body = json.loads(message["Body"])
+    except ValueError:
+        body = {}
+    document = body.get("document") if isinstance(body, dict) else None
+    return {
+        "message_id": message["MessageId"],
+        "account_id": body.get("account_id") if isinstance(body, dict) else None,
+        "document_id": document.get("document_id") if isinstance(document, dict) else None,
+        "receive_count": int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0)),
+    }
