@@ -68,7 +68,8 @@ ACCOUNT_SECRETS = secret_pattern_arn("invoice-export/accounts/*")  # per-account
 
 # Who may write items in which table (PutItem/UpdateItem). Change deliberately, not to make a test pass.
 TABLE_WRITERS = {
-    ACCOUNTS_TABLE: {CONFIG_API_FN},  # connecting and settings; every other function only reads accounts
+    # connecting and settings; the export function pauses an account whose credentials were refused
+    ACCOUNTS_TABLE: {CONFIG_API_FN, EXPORT_FN},
     DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN},  # API: resolving in doubt
     IDEMPOTENCY_TABLE: {EXPORT_FN},
     # every function that calls a provider (the API checks credentials and lists series)
@@ -341,7 +342,7 @@ def test_no_function_can_delete_or_reconfigure_data_stores(policies):
     _fail_if(problems, "Remove destructive/admin permissions (narrower SAM policy template or a Statement):")
 
 
-def test_export_function_writes_documents_and_idempotency_but_only_reads_accounts(policies):
+def test_export_function_writes_documents_and_idempotency_but_only_pauses_accounts(policies):
     st = policies[EXPORT_FN].statements
     problems = []
     for table in (DOCUMENTS_TABLE, IDEMPOTENCY_TABLE):
@@ -350,9 +351,11 @@ def test_export_function_writes_documents_and_idempotency_but_only_reads_account
                 problems.append(f"missing {action} on {table}")
     if not allows(st, "dynamodb:GetItem", table_arn(ACCOUNTS_TABLE)):
         problems.append(f"missing dynamodb:GetItem on {ACCOUNTS_TABLE}")
-    for action in WRITE_ACTIONS:
+    if not allows(st, "dynamodb:UpdateItem", table_arn(ACCOUNTS_TABLE)):
+        problems.append(f"missing dynamodb:UpdateItem on {ACCOUNTS_TABLE} (it pauses accounts)")
+    for action in set(WRITE_ACTIONS) - {"dynamodb:UpdateItem"}:
         if allows(st, action, table_arn(ACCOUNTS_TABLE)):
-            problems.append(f"{action} on {ACCOUNTS_TABLE} (read only: use DynamoDBReadPolicy)")
+            problems.append(f"{action} on {ACCOUNTS_TABLE} (it only pauses an account: UpdateItem)")
     _fail_if(problems, f"{EXPORT_FN}'s DynamoDB permissions:")
 
 

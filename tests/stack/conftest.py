@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from invoice_export.events import DETAIL_TYPE
 from invoice_export.runtime import Runtime, get_runtime, reset_runtime
 from invoice_export.settings import AccountSettings
 from invoice_export.storage.documents import DocumentRecord
@@ -82,7 +83,8 @@ class Shop:
     def run(self, timeout: float = 60) -> list[dict[str, Any]]:
         """Drive the handlers until idle; return (and keep) this shop's outcome events."""
         self.stack.run_until_idle(timeout=timeout)
-        mine = [e["detail"] for e in self.stack.outcome_events() if e["detail"]["account_id"] == self.account_id]
+        mine = [e["detail"] for e in self.stack.outcome_events()
+                if e["detail"]["account_id"] == self.account_id and e["detail-type"] == DETAIL_TYPE]
         self.events.extend(mine)
         return mine
 

@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from invoice_export.documents import DocumentKind, ExportMessage, Trigger
 from invoice_export.errors import (
     AmbiguousAtProvider,
+    CredentialsRejected,
     ExportError,
     PermanentError,
     RequestMayHaveSucceeded,
@@ -38,6 +39,7 @@ from invoice_export.errors import (
 )
 from invoice_export.events import Outcome, OutcomeError, OutcomeEvent, OutcomePublisher
 from invoice_export.observability import logger
+from invoice_export.pausing import PAUSED_CODE, publish_account_paused
 from invoice_export.planning import plan_export
 from invoice_export.providers import adapter_class
 from invoice_export.providers.base import AdapterFactory, ProviderAdapter, ProviderReference
@@ -154,6 +156,9 @@ class ExportService:
         except AmbiguousAtProvider as error:
             self._hold(message.document, record, error.message)
             raise AssertionError("unreachable") from None
+        except CredentialsRejected as error:
+            self._pause_unless_renewed(message, error)
+            raise AssertionError("unreachable") from None
         except PermanentError as error:
             self._fail(message, error)
             raise AssertionError("unreachable") from None
@@ -178,6 +183,8 @@ class ExportService:
         if settings.export_mode == ExportMode.BULK and message.trigger == Trigger.ISSUED:
             self._publish(Outcome.PENDING, account_id, record)
             return ExportResult(outcome=Outcome.PENDING)
+        if settings.status == "needs_reconnect":
+            self._hold_while_paused(message, record)
 
         adapter = self.adapter_factory(settings, self.accounts.credentials(account_id))
         plan = plan_export(doc, settings, type(adapter), corrected=self._corrected_original(message))
@@ -199,6 +206,11 @@ class ExportService:
         self._require_time_for_call(remaining_seconds)
         try:
             created = adapter.create_document(plan)
+        except CredentialsRejected:
+            # Refused at the door: nothing was created, so the document is not in flight any more.
+            self.documents.release_claim(account_id, doc.document_id, attempt_id, RecordedError(
+                code=CredentialsRejected.code, message="credentials refused", at=now_iso()))
+            raise
         except TransientError as error:
             if not isinstance(error, RequestMayHaveSucceeded):
                 # Nothing was created: the next delivery may claim and send it as usual.
@@ -235,6 +247,41 @@ class ExportService:
         self.documents.mark_in_doubt(record.account_id, document.document_id, _recorded(error, retryable=False))
         self._publish(Outcome.IN_DOUBT, record.account_id, record, error=error)
         raise _Settled(ExportResult(outcome=Outcome.IN_DOUBT))
+
+    # ---------------------------------------------------------------- paused accounts (pausing.py)
+
+    def _pause_unless_renewed(self, message: ExportMessage, refusal: CredentialsRejected) -> None:
+        """Second opinion with the credentials read fresh: retry if they work, else pause the account."""
+        account_id = message.account_id
+        settings = self.accounts.get(account_id)
+        assert settings is not None
+        try:
+            self.adapter_factory(settings, self.accounts.credentials(account_id, refresh=True)).check_credentials()
+        except CredentialsRejected:
+            if self.accounts.pause(account_id):
+                logger.warning("account paused: credentials refused twice", extra={"error_code": refusal.code})
+                publish_account_paused(self.publisher.events, self.publisher.bus_name, account_id,
+                                       settings.provider.value, refusal.message)
+                if self.metrics:
+                    self.metrics.add_metric(name="AccountPaused", unit=MetricUnit.Count, value=1)
+            record = self.documents.get(account_id, message.document.document_id)
+            assert record is not None
+            self._hold_while_paused(message, record)
+        raise TransientError("the provider refused the cached credentials but accepts the stored ones",
+                             code="credentials_renewed", retry_after=0)
+
+    def _hold_while_paused(self, message: ExportMessage, record: DocumentRecord) -> None:
+        """Keep the document pending with the reason and acknowledge it: nothing is lost, no retry burns."""
+        if record.status == Status.SENDING:
+            # An interrupted attempt must be settled by a look-up, which needs working credentials:
+            # it waits on the queue (max back-off) instead of being held as pending.
+            raise TransientError("the account is paused until it is reconnected", code=PAUSED_CODE,
+                                 retry_after=900)
+        error = PermanentError(f"account {message.account_id} is paused: its provider refused its credentials",
+                               fix="reconnect the account; its held documents are sent then", code=PAUSED_CODE)
+        self.documents.hold(message.account_id, message.document.document_id, _recorded(error, retryable=True))
+        self._publish(Outcome.PENDING, message.account_id, record, error=error)
+        raise _Settled(ExportResult(outcome=Outcome.PENDING))
 
     def _corrected_original(self, message: ExportMessage) -> ProviderReference | None:
         doc = message.document

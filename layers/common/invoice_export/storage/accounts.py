@@ -29,6 +29,27 @@ class AccountStore:
     def put(self, settings: AccountSettings) -> None:
         self.table.put_item(Item={"account_id": settings.account_id, "settings": settings.model_dump_json()})
 
+    def pause(self, account_id: str) -> bool:
+        """Mark the account `needs_reconnect`; True when this call paused it (not already paused,
+        not changed meanwhile - e.g. reconnected). An update, conditional on the settings read."""
+        item = self.table.get_item(Key={"account_id": account_id}, ConsistentRead=True).get("Item")
+        if not item:
+            return False
+        settings = AccountSettings.model_validate_json(item["settings"])
+        if settings.status == "needs_reconnect":
+            return False
+        paused = settings.model_copy(update={"status": "needs_reconnect"})
+        try:
+            self.table.update_item(Key={"account_id": account_id}, UpdateExpression="SET #s = :paused",
+                                   ConditionExpression="#s = :read", ExpressionAttributeNames={"#s": "settings"},
+                                   ExpressionAttributeValues={":paused": paused.model_dump_json(),
+                                                              ":read": item["settings"]})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
     def list_accounts(self) -> list[AccountSettings]:
         """Every connected account (a scan: accounts are few, and this runs nightly or on an operator's request)."""
         accounts: list[AccountSettings] = []

@@ -240,6 +240,13 @@ class DocumentStore:
             remove=("last_error",),
         )
 
+    def hold(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
+        """pending/failed -> pending with the reason it waits (its account is paused until reconnected)."""
+        return self._update(
+            account_id, document_id,
+            {**_status_fields(account_id, Status.PENDING), "last_error": error.model_dump(), "updated_at": now_iso()},
+            condition=Attr("status").is_in([s.value for s in SENDABLE]))
+
     def mark_failed(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
         return self._update(
             account_id, document_id,
