@@ -308,6 +308,25 @@ def print_summary(summary: dict[str, Any], out: Output) -> None:
         out.line(f"  skipped   {d['document_id']}: {d.get('reason')}")
 
 
+def cmd_reconcile(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
+    report = api.call("GET", f"/accounts/{args.account}/reconciliation", date_from=args.date_from,
+                      date_to=args.date_to)
+    out.data(report)
+    out.line(f"{args.account} against {report['provider']}, issued {report['date_from']}..{report['date_to']}: "
+             f"{report['ours_exported']} exported here, {report['provider_listed']} listed there, "
+             f"{report['matching']} matching")
+    for d in report["missing"]:
+        out.line(f"  MISSING at the provider: {d['document_id']} ({d['provider_number']})\n      fix: {d['fix']}")
+    for d in report["extra"]:
+        out.line(f"  EXTRA at the provider: {d['number']} (id {d['provider_document_id']}, {d['gross']} "
+                 f"{d['currency']}): {d['reason']}")
+    for d in report["different"]:
+        changes = "; ".join(f"{c['field']} ours {c['ours']}, provider {c['provider']}" for c in d["differences"])
+        out.line(f"  DIFFERENT: {d['document_id']}: {changes}")
+    if not (report["missing"] or report["extra"] or report["different"]):
+        out.line("  everything matches")
+
+
 # ---------------------------------------------------------------- operator commands
 
 
@@ -350,6 +369,7 @@ API_COMMANDS = {
     "me": cmd_me, "connect": cmd_connect, "settings": cmd_settings, "series": cmd_provider_list,
     "payment-types": cmd_provider_list, "status": cmd_status, "list": cmd_list, "retry": cmd_retry,
     "resolve": cmd_resolve, "link": cmd_link, "bulk": cmd_bulk, "bulk-status": cmd_bulk_status,
+    "reconcile": cmd_reconcile,
 }
 OPERATOR_COMMANDS = {"tenants": cmd_tenants, "dlq": cmd_dlq}
 
@@ -436,6 +456,11 @@ def parser() -> argparse.ArgumentParser:
     bs = sub.add_parser("bulk-status", help="a bulk run's progress and summary")
     bs.add_argument("account")
     bs.add_argument("run")
+
+    rc = sub.add_parser("reconcile", help="our documents against the provider's list for a period")
+    rc.add_argument("account")
+    rc.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True, help="issue date from")
+    rc.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True, help="issue date to")
 
     t = sub.add_parser("tenants", help="(operator) which IAM principal acts for which tenant")
     tsub = t.add_subparsers(dest="tenants_command", required=True)

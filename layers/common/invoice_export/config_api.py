@@ -35,6 +35,7 @@ from invoice_export.observability import logger
 from invoice_export.operations import OperationRefused, resolve_in_doubt, retry_document
 from invoice_export.providers import adapter_class, supported_providers
 from invoice_export.providers.base import ProviderAdapter, ProviderOption
+from invoice_export.reconciliation import ReconciliationReport, reconcile
 from invoice_export.runtime import Runtime, get_runtime
 from invoice_export.settings import AccountSettings
 from invoice_export.storage.bulk_runs import BulkFilters, BulkRun
@@ -403,6 +404,22 @@ def _known_run(action: Callable[[], T]) -> T:
         return action()
     except LookupError as exc:
         raise ApiError(404, "run_not_found", str(exc), fix="GET .../bulk-exports lists the account's runs") from None
+
+
+# ---------------------------------------------------------------- reconciliation
+
+
+@app.get("/accounts/<account_id>/reconciliation")
+def reconciliation(
+    account_id: str,
+    date_from: Annotated[date, Query(description="Issue date from (inclusive)")],
+    date_to: Annotated[date, Query(description="Issue date to (inclusive)")],
+) -> ReconciliationReport:
+    """Our documents against the provider's list: missing there, extra there, different (number, totals, kind)."""
+    if date_from > date_to:
+        raise ApiError(400, "bad_period", f"date_from {date_from} is after date_to {date_to}", fix="swap them")
+    settings = owned_account(account_id)
+    return reconcile(account_id, adapter(settings), runtime().documents, date_from, date_to)
 
 
 # ---------------------------------------------------------------- helpers

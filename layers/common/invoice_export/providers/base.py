@@ -12,6 +12,8 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -98,6 +100,20 @@ class KsefStatus:
     state: KsefState
     ksef_number: str | None = None
     message: str | None = None  # the provider's words on a rejection
+
+
+@dataclass(frozen=True)
+class ProviderListedDocument:
+    """A document as the provider lists it, for reconciliation with our records."""
+
+    provider_document_id: str
+    number: str
+    kind: str | None  # our kind (invoice, receipt, correction); None: a kind we never send
+    our_document_id: str | None  # the reference we gave it (Fakturownia: oid); None: made by hand
+    issue_date: date
+    currency: str
+    net: Decimal
+    gross: Decimal
 
 
 @dataclass(frozen=True)
@@ -207,6 +223,11 @@ class ProviderAdapter(ABC):
     def list_payment_types(self) -> list[ProviderOption]:
         raise ConfigurationError(f"{self.display_name} cannot list its payment types through its API",
                                  code="not_supported")
+
+    def list_documents(self, date_from: date, date_to: date) -> list[ProviderListedDocument]:
+        """Every document the provider holds issued in the period (for reconciliation)."""
+        raise ConfigurationError(f"{self.display_name} cannot list its documents through its API",
+                                 fix="reconcile by hand in the provider's application", code="not_supported")
 
 
 def _revealed(credentials: BaseModel) -> dict[str, Any]:

@@ -13,6 +13,7 @@ fakturownia/API). Choices made here where the docs leave room:
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -29,6 +30,7 @@ from invoice_export.providers.base import (
     KsefState,
     KsefStatus,
     ProviderAdapter,
+    ProviderListedDocument,
     ProviderOption,
     ProviderReference,
 )
@@ -379,6 +381,25 @@ class FakturowniaAdapter(ProviderAdapter):
 
     def list_payment_types(self) -> list[ProviderOption]:
         return [ProviderOption(id=value, name=value) for value in PAYMENT_TYPES]
+
+    def list_documents(self, date_from: date, date_to: date) -> list[ProviderListedDocument]:
+        """Documented: period=more with date_from/date_to (issue dates), 100 per page at most."""
+        our_kinds = {value: kind.value for kind, value in KINDS.items()}
+        listed: list[ProviderListedDocument] = []
+        page = 1
+        while True:
+            invoices = self.http.request("GET", "/invoices.json", params={
+                "period": "more", "date_from": date_from.isoformat(), "date_to": date_to.isoformat(),
+                "page": page, "per_page": 100}).json()
+            listed += [ProviderListedDocument(
+                provider_document_id=str(inv["id"]), number=str(inv.get("number") or ""),
+                kind=our_kinds.get(inv.get("kind")), our_document_id=str(inv["oid"]) if inv.get("oid") else None,
+                issue_date=date.fromisoformat(inv["issue_date"]), currency=str(inv.get("currency") or "PLN"),
+                net=Decimal(str(inv.get("price_net") or "0")), gross=Decimal(str(inv.get("price_gross") or "0")),
+            ) for inv in invoices]
+            if len(invoices) < 100:
+                return listed
+            page += 1
 
     @staticmethod
     def _totals(invoice: dict[str, Any]) -> ProviderTotals:

@@ -141,6 +141,17 @@ class DocumentStore:
         records = self.get_many(account_id, [item["document_id"] for item in response.get("Items", [])])
         return [r for r in records if r.status == status], response.get("LastEvaluatedKey")
 
+    def account_documents(self, account_id: str) -> list[DocumentRecord]:
+        """Every record of one account (reconciliation, tenant data deletion), page by page."""
+        records: list[DocumentRecord] = []
+        request: dict[str, Any] = {"KeyConditionExpression": Key("account_id").eq(account_id), "ConsistentRead": True}
+        while True:
+            response = self.table.query(**request)
+            records += [DocumentRecord.model_validate(_plain(item)) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return records
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def get_many(self, account_id: str, document_ids: list[str]) -> list[DocumentRecord]:
         """Several records of one account in one round trip per 100 (consistent reads), in the given order."""
         found: dict[str, DocumentRecord] = {}
