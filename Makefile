@@ -9,7 +9,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv clean schemas docs
+.PHONY: run test lint venv clean schemas docs reliability
 
 venv: $(STAMP)
 
@@ -26,6 +26,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VPY) -m pytest -n 2 --dist loadfile
+
+# The reliability figures (README, "Reliability"): e.g. `make reliability ARGS="--documents 200 --seed 7"`.
+reliability: $(STAMP)
+	$(VPY) -m reliability.figures $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,418 @@
+"""Drives many documents through the local stack under seeded random faults, then counts the outcome.
+
+Everything runs as in production: producer messages on the FIFO export queue (one group per
+account), the real handlers run by the SQS event-source emulator with 2+ concurrent workers and
+short visibility timeouts, AWS in moto, each provider a strict fake on 127.0.0.1 whose requests
+fail at random (`reliability.faults`). Nothing calls a handler or an adapter directly.
+
+The plan (which documents, duplicates and bad inputs) is fixed by the seed. Afterwards every
+document is classified from what the system and the provider hold:
+
+- exported: one provider document with our id, and our record maps exactly that one;
+- failed: our record says so, with a reason; in doubt: held, with the evidence;
+- lost: anything else (no record, stuck mid-way, or a record that disagrees with the provider).
+
+Providers are pluggable (`PROVIDERS`): each entry knows its fake, how to connect an account to it,
+which endpoints may fail and how to count the provider's documents per our id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from invoice_export.runtime import Runtime, get_runtime, reset_runtime
+from invoice_export.settings import AccountSettings
+from invoice_export.storage.documents import DocumentRecord, Status
+from local.fakes.common import FakeServer
+from local.fakes.fakturownia import FakturowniaFake
+from local.stack import LocalStack
+from reliability.faults import CREATE_FAULTS, READ_FAULTS, FaultTarget, RandomProviderFaults, atomic_sqs_deletes
+from testsupport import load_example
+
+READ_TIMEOUT_SECONDS = 1.0
+# Short timings, so that retries happen within seconds (as in tests/stack): provider read timeout
+# 1 s, back-off from 0.2 s, no Lambda time margin needed for such short calls.
+FAST_ENVIRONMENT = {"PROVIDER_READ_TIMEOUT": str(READ_TIMEOUT_SECONDS), "RETRY_BASE_DELAY_SECONDS": "0.2",
+                    "LAMBDA_TIME_MARGIN_SECONDS": "0"}
+INVOICE, RECEIPT, EXEMPT, FOREIGN, CORRECTION = (
+    "01-invoice-company.json", "02-receipt-person.json", "03-invoice-exempt-person.json",
+    "04-invoice-eur.json", "05-correction.json")
+# Bad inputs mixed into the stream, and the error code each must be recorded with.
+BAD_INPUTS = {"not_json": "invalid_message", "totals_mismatch": "invalid_message",
+              "missing_field": "invalid_message", "unknown_account": "unknown_account",
+              "correction_of_unknown": "original_not_exported"}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    documents: int = 1000
+    seed: int = 20261124
+    accounts: int = 8
+    workers: int = 2
+    fault_rate: float = 0.08  # per provider request on the targeted endpoints
+    duplicate_rate: float = 0.05  # documents sent a second time, half at once in another group, half later
+    bad_input_rate: float = 0.03
+    visibility_timeout: int = 2
+    max_receive_count: int = 8  # the template's default
+    # The provider limit the fakes enforce and the service is told (shared by every worker through
+    # RateLimitsTable); two accounts share each API key, so the key's limit is contended.
+    rate_limit: int = 30
+    rate_window_seconds: float = 2.0
+    providers: tuple[str, ...] = ("fakturownia",)
+    timeout_seconds: float = 1800
+
+
+# ---------------------------------------------------------------------------------------- providers
+
+
+class ProviderUnderTest(Protocol):
+    name: str
+    fake: FakeServer
+
+    def connect(self, runtime: Runtime, account_id: str, key_index: int) -> None:
+        """Connect our account to a provider account; accounts with the same key_index share an API key."""
+
+    def documents_by_our_id(self) -> dict[str, list[str]]:
+        """Provider document ids per our document id, over every provider account."""
+
+    def peak_requests_per_key(self) -> int:
+        """Most requests the provider saw for one key within one of its windows."""
+
+
+class FakturowniaUnderTest:
+    name = "fakturownia"
+    fault_targets = (
+        FaultTarget("POST", r"/invoices\.json", CREATE_FAULTS),
+        FaultTarget("GET", r"/invoices\.json", READ_FAULTS),  # the look-up by our id
+        FaultTarget("GET", r"/invoices/\d+\.pdf", READ_FAULTS),
+    )
+
+    def __init__(self, scenario: Scenario, seed: int) -> None:
+        self.fake = FakturowniaFake(rate_limit=(scenario.rate_limit, scenario.rate_window_seconds))
+        self.fake.faults = RandomProviderFaults(seed=seed, rate=scenario.fault_rate, targets=self.fault_targets,
+                                                read_timeout=READ_TIMEOUT_SECONDS)
+        self._keys: dict[int, tuple[str, int]] = {}  # key index -> (API token, department id)
+
+    def connect(self, runtime: Runtime, account_id: str, key_index: int) -> None:
+        if key_index not in self._keys:
+            token = secrets.token_hex(16)
+            self.fake.add_account(token, prefix=f"rel-{key_index}")
+            self._keys[key_index] = (token, self.fake.add_department(token, "Sklep", "5252445767"))
+        token, department = self._keys[key_index]
+        runtime.accounts.put(AccountSettings.model_validate({
+            "account_id": account_id, "provider": self.name, "api_url": self.fake.base_url,
+            "series_links": {"FV": str(department), "FV-EXPORT": str(department), "PAR": None, "KOR": None},
+            "payment_links": {"Przelew": "transfer", "Karta": "card"}}))
+        runtime.accounts.save_credentials(account_id, {"api_token": token})
+
+    def documents_by_our_id(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for token, _ in self._keys.values():
+            for invoice in self.fake.account(token).invoices:
+                found.setdefault(str(invoice.get("oid")), []).append(str(invoice["id"]))
+        return found
+
+    def peak_requests_per_key(self) -> int:
+        return max((self.fake.limiter.peak(token) for token, _ in self._keys.values()), default=0)
+
+    @property
+    def injected(self) -> Counter[str]:
+        return self.fake.faults.injected
+
+
+PROVIDERS: dict[str, Callable[[Scenario, int], Any]] = {"fakturownia": FakturowniaUnderTest}
+
+
+# ---------------------------------------------------------------------------------------- the plan
+
+
+@dataclass
+class Sent:
+    """One planned message: a document (or a bad input) for an account."""
+
+    account_id: str
+    document_id: str
+    body: str
+    provider: str
+    bad_input: str | None = None  # key of BAD_INPUTS
+    message_id: str | None = None  # set when sent (a not_json input is recorded under it)
+
+
+def plan_messages(scenario: Scenario, accounts: dict[str, str]) -> tuple[list[Sent], list[Sent], list[Sent]]:
+    """(first deliveries in queue order, duplicates sent at once in another group, duplicates sent later)."""
+    rng = random.Random(scenario.seed)
+    account_ids = list(accounts)
+    exported_invoices: dict[str, list[str]] = {a: [] for a in account_ids}
+    first: list[Sent] = []
+    for n in range(scenario.documents):
+        account = account_ids[n % len(account_ids)]
+        provider = accounts[account]
+        template = rng.choices((INVOICE, RECEIPT, EXEMPT, FOREIGN, CORRECTION), weights=(4, 3, 2, 1, 2))[0]
+        document_id = f"R{scenario.seed % 1000:03d}-{n:05d}"
+        message = load_example(template)
+        message["account_id"] = account
+        message["document"].update(document_id=document_id, number=f"{document_id}/2026")
+        if template == CORRECTION:
+            if not exported_invoices[account]:
+                template = INVOICE
+                message = load_example(INVOICE)
+                message["account_id"] = account
+                message["document"].update(document_id=document_id, number=f"{document_id}/2026")
+            else:  # corrects an invoice of its account sent earlier (01's lines are its "before")
+                message["document"]["correction"]["corrected_document_id"] = rng.choice(exported_invoices[account])
+        if template == INVOICE:
+            exported_invoices[account].append(document_id)
+        first.append(Sent(account, document_id, json.dumps(message), provider))
+        if rng.random() < scenario.bad_input_rate:
+            first.append(bad_input(rng, account, provider, n))
+    valid = [s for s in first if s.bad_input is None]
+    duplicates = rng.sample(valid, k=int(len(valid) * scenario.duplicate_rate))
+    half = len(duplicates) // 2
+    return first, duplicates[:half], duplicates[half:]
+
+
+def bad_input(rng: random.Random, account: str, provider: str, n: int) -> Sent:
+    kind = rng.choice(sorted(BAD_INPUTS))
+    document_id = f"BAD-{n:05d}"
+    message = load_example(INVOICE)
+    message["account_id"] = account
+    message["document"]["document_id"] = document_id
+    if kind == "not_json":
+        return Sent(account, document_id, json.dumps(message)[: rng.randint(10, 200)], provider, kind)
+    if kind == "totals_mismatch":
+        message["document"]["totals"]["gross"] = "1.00"
+    elif kind == "missing_field":
+        del message["document"]["buyer"]["address"]
+    elif kind == "unknown_account":
+        message["account_id"] = account = f"{account}-not-connected"
+    else:
+        message = load_example(CORRECTION)
+        message["account_id"] = account
+        message["document"].update(document_id=document_id)
+        message["document"]["correction"]["corrected_document_id"] = f"NEVER-{n:05d}"
+    return Sent(account, document_id, json.dumps(message), provider, kind)
+
+
+# ---------------------------------------------------------------------------------------- figures
+
+
+@dataclass
+class Figures:
+    scenario: Scenario
+    seconds: float = 0.0
+    documents_sent: int = 0
+    messages_sent: int = 0
+    duplicate_deliveries: int = 0
+    faults_injected: Counter[str] = field(default_factory=Counter)
+    exported: int = 0
+    duplicates_at_provider: int = 0
+    lost: list[str] = field(default_factory=list)
+    failed: Counter[str] = field(default_factory=Counter)  # by error code
+    failed_without_reason: int = 0
+    in_doubt: int = 0
+    in_doubt_without_evidence: int = 0
+    bad_inputs_tried: int = 0
+    bad_inputs_rejected: int = 0  # each with the error its kind must get
+    dlq: int = 0
+    dlq_unexplained: list[str] = field(default_factory=list)
+    without_outcome_event: list[str] = field(default_factory=list)
+    pdfs_stored: int = 0
+    rate_limit: str = ""
+    peak_requests_per_key: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not (self.duplicates_at_provider or self.lost or self.failed_without_reason
+                    or self.in_doubt_without_evidence or self.dlq_unexplained or self.without_outcome_event
+                    or self.bad_inputs_rejected != self.bad_inputs_tried
+                    or self.peak_requests_per_key > self.scenario.rate_limit)
+
+    def rows(self) -> list[tuple[str, str]]:
+        s = self.scenario
+        faults = ", ".join(f"{kind} {count}" for kind, count in sorted(self.faults_injected.items()))
+        failed = ", ".join(f"{code} {count}" for code, count in sorted(self.failed.items())) or "none"
+        return [
+            ("providers", ", ".join(s.providers)),
+            ("documents sent", f"{self.documents_sent} ({s.accounts} accounts, {s.workers} workers, seed {s.seed})"),
+            ("messages sent", f"{self.messages_sent} (incl. {self.duplicate_deliveries} duplicate deliveries "
+                              f"and {self.bad_inputs_tried} bad inputs)"),
+            ("provider faults injected", f"{sum(self.faults_injected.values())} ({faults})"),
+            ("exported exactly once", str(self.exported)),
+            ("duplicates at the provider", str(self.duplicates_at_provider)),
+            ("lost", str(len(self.lost))),
+            ("failed with a reason", f"{sum(self.failed.values())} ({failed})"),
+            ("in doubt, with evidence", str(self.in_doubt)),
+            ("bad inputs tried / rejected with their error", f"{self.bad_inputs_tried} / {self.bad_inputs_rejected}"),
+            ("DLQ messages (unexplained)", f"{self.dlq} ({len(self.dlq_unexplained)})"),
+            ("documents without an outcome event", str(len(self.without_outcome_event))),
+            ("PDFs stored for exported documents", f"{self.pdfs_stored} / {self.exported}"),
+            ("provider rate limit / peak seen per key", f"{self.rate_limit} / {self.peak_requests_per_key}"),
+            ("wall time", f"{self.seconds:.0f} s"),
+        ]
+
+    def table(self) -> str:
+        lines = ["| figure | value |", "|---|---|"]
+        lines += [f"| {name} | {value} |" for name, value in self.rows()]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------- the run
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    reset_runtime()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_runtime()
+
+
+def run(scenario: Scenario, *, on_progress: Callable[[str], None] = lambda _: None) -> Figures:
+    providers = {name: PROVIDERS[name](scenario, scenario.seed + index + 1)
+                 for index, name in enumerate(scenario.providers)}
+    for provider in providers.values():
+        provider.fake.start()
+    limits = {name: {"limit": scenario.rate_limit, "window_seconds": scenario.rate_window_seconds,
+                     "scope": "credential", "source": "reliability scenario"} for name in providers}
+    try:
+        with atomic_sqs_deletes(), LocalStack(visibility_timeout_override=scenario.visibility_timeout,
+                        parameter_overrides={"ExportMaxReceiveCount": scenario.max_receive_count},
+                        workers_per_mapping=scenario.workers) as stack, \
+                environment({**FAST_ENVIRONMENT, "PROVIDER_RATE_LIMITS": json.dumps(limits)}):
+            return _run(scenario, stack, providers, on_progress)
+    finally:
+        for provider in providers.values():
+            provider.fake.stop()
+
+
+def _run(scenario: Scenario, stack: LocalStack, providers: dict[str, Any],
+         on_progress: Callable[[str], None]) -> Figures:
+    runtime = get_runtime()
+    names = list(providers)
+    accounts = {f"rel-{index:02d}-{uuid.uuid4().hex[:6]}": names[index % len(names)]
+                for index in range(scenario.accounts)}
+    for index, (account_id, provider) in enumerate(accounts.items()):
+        providers[provider].connect(runtime, account_id, key_index=index // 2)
+    first, at_once, later = plan_messages(scenario, accounts)
+    figures = Figures(scenario, rate_limit=f"{scenario.rate_limit} per {scenario.rate_window_seconds:g} s")
+    started = time.monotonic()
+
+    def send(message: Sent, group: str | None = None) -> None:
+        message.message_id = stack.send("ExportQueue", message.body, group_id=group or message.account_id,
+                                        dedup_id=uuid.uuid4().hex)
+        figures.messages_sent += 1
+
+    on_progress(f"sending {len(first)} messages and {len(at_once)} concurrent duplicates")
+    stack.start_pollers()  # workers take messages while the rest are still being sent
+    try:
+        duplicates_at = {id(d): d for d in at_once}
+        for message in first:
+            send(message)
+            if id(message) in duplicates_at:  # the same document in another group: a concurrent delivery
+                send(Sent(**{**message.__dict__, "message_id": None}), group=f"{message.account_id}-dup")
+        stack.run_until_idle(timeout=scenario.timeout_seconds)
+        on_progress(f"first pass done after {time.monotonic() - started:.0f} s; sending {len(later)} late duplicates")
+        for message in later:
+            send(Sent(**{**message.__dict__, "message_id": None}))
+        stack.run_until_idle(timeout=scenario.timeout_seconds)
+    finally:
+        stack.stop_pollers()
+    figures.seconds = time.monotonic() - started
+    figures.duplicate_deliveries = len(at_once) + len(later)
+    on_progress("counting")
+    _count(figures, stack, runtime, providers, first)
+    return figures
+
+
+def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dict[str, Any],
+           first: list[Sent]) -> None:
+    events: dict[tuple[str, str], list[str]] = {}
+    for event in stack.outcome_events():
+        detail = event["detail"]
+        events.setdefault((detail["account_id"], detail["document_id"]), []).append(detail["outcome"])
+    at_provider: dict[str, list[str]] = {}
+    for provider in providers.values():
+        for our_id, ids in provider.documents_by_our_id().items():
+            at_provider.setdefault(our_id, []).extend(ids)
+        figures.faults_injected.update(provider.injected)
+        figures.peak_requests_per_key = max(figures.peak_requests_per_key, provider.peak_requests_per_key())
+    figures.duplicates_at_provider = sum(len(ids) - 1 for ids in at_provider.values() if len(ids) > 1)
+
+    documents = [s for s in first if s.bad_input is None]
+    figures.documents_sent = len(documents)
+    for sent in documents:
+        record = runtime.documents.get(sent.account_id, sent.document_id)
+        provider_ids = at_provider.get(sent.document_id, [])
+        state = _classify(figures, record, provider_ids)
+        if state is None:
+            figures.lost.append(sent.document_id)
+        elif state not in events.get((sent.account_id, sent.document_id), []):
+            figures.without_outcome_event.append(sent.document_id)
+    for sent in first:
+        if sent.bad_input is not None:
+            figures.bad_inputs_tried += 1
+            record = (runtime.documents.get("unidentified", f"message-{sent.message_id}")
+                      if sent.bad_input == "not_json" else runtime.documents.get(sent.account_id, sent.document_id))
+            if record and record.status == Status.FAILED and record.last_error.code == BAD_INPUTS[sent.bad_input]:
+                figures.bad_inputs_rejected += 1
+    _count_dlq(figures, stack, runtime)
+
+
+def _classify(figures: Figures, record: DocumentRecord | None, provider_ids: list[str]) -> str | None:
+    """The document's outcome (as its event names it), counted; None when it is lost."""
+    if record is None:
+        return None
+    if record.status == Status.EXPORTED:
+        if record.provider_document_id not in provider_ids:
+            return None  # we claim a document the provider does not have
+        figures.exported += 1
+        figures.pdfs_stored += record.pdf is not None
+        return "exported"
+    if provider_ids and record.status != Status.IN_DOUBT:
+        return None  # the provider has it, but we would send it again
+    if record.status == Status.FAILED:
+        if record.last_error is None or not record.last_error.message:
+            figures.failed_without_reason += 1
+        figures.failed[record.last_error.code if record.last_error else "no reason"] += 1
+        return "failed"
+    if record.status == Status.IN_DOUBT:
+        figures.in_doubt += 1
+        if record.last_error is None or not record.last_error.message:
+            figures.in_doubt_without_evidence += 1
+        return "in_doubt"
+    return None  # pending or sending with nothing left to move it on
+
+
+def _count_dlq(figures: Figures, stack: LocalStack, runtime: Runtime) -> None:
+    """Drain the export DLQ: each message must belong to a document recorded as failed or in doubt."""
+    sqs = stack.client("sqs")
+    url = stack.queue_url("ExportDLQ")
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
+                                          WaitTimeSeconds=0).get("Messages", []):
+        for message in messages:
+            figures.dlq += 1
+            body = json.loads(message["Body"])
+            document_id = body["document"]["document_id"]
+            record = runtime.documents.get(body["account_id"], document_id)
+            if record is None or record.status not in (Status.FAILED, Status.IN_DOUBT) or record.last_error is None:
+                figures.dlq_unexplained.append(document_id)
+        sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])

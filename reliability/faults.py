@@ -1,0 +1,108 @@
+"""Seeded random faults for the reliability runs (and one fix to moto they need).
+
+`RandomProviderFaults` replaces a provider fake's `FaultPlan`: besides faults a test pushes, each
+request to a targeted endpoint draws from a seeded generator whether it fails, and how. The
+sequence of draws is fixed by the seed; which document meets which fault depends on how the
+workers' requests interleave, as it would in production.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from moto.sqs.models import Queue as SqsQueue
+
+from local.fakes.common import Fault, FaultPlan
+
+# Kinds of provider fault, as the figures name them.
+SERVER_ERROR = "5xx"
+RATE_LIMITED = "429 with Retry-After"
+RESET = "connection reset"
+RESET_AFTER_COMMIT = "reset after commit"
+SLOW = "slow past the timeout"
+STALL_AFTER_COMMIT = "stored, then stalled"
+
+CREATE_FAULTS = (SERVER_ERROR, RATE_LIMITED, RESET, RESET_AFTER_COMMIT, SLOW, STALL_AFTER_COMMIT)
+READ_FAULTS = (SERVER_ERROR, RATE_LIMITED, RESET, SLOW)
+
+
+@dataclass(frozen=True)
+class FaultTarget:
+    """Requests that may fail (method, path regex) and the kinds of fault they may meet."""
+
+    method: str
+    path: str
+    kinds: tuple[str, ...]
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and re.fullmatch(self.path, path) is not None
+
+
+class RandomProviderFaults(FaultPlan):
+    def __init__(self, *, seed: int, rate: float, targets: tuple[FaultTarget, ...], read_timeout: float) -> None:
+        super().__init__()
+        self.rate = rate
+        self.targets = targets
+        # Past the client's read timeout, so the fault is one (the server still finishes the request).
+        self.stall_seconds = read_timeout + 0.5
+        self.injected: Counter[str] = Counter()
+        self._random = random.Random(seed)
+
+    def take(self, method: str, path: str) -> Fault | None:
+        pushed = super().take(method, path)
+        if pushed is not None:
+            return pushed
+        target = next((t for t in self.targets if t.matches(method, path)), None)
+        if target is None:
+            return None
+        with self._lock:  # requests arrive on many threads; the draws stay one seeded sequence
+            if self._random.random() >= self.rate:
+                return None
+            kind = self._random.choice(target.kinds)
+            fault = self._fault(kind)
+            self.injected[kind] += 1
+            self.fired.append(fault)
+        return fault
+
+    def _fault(self, kind: str) -> Fault:
+        if kind == SERVER_ERROR:
+            return Fault("status", status=self._random.choice((500, 502, 503)))
+        if kind == RATE_LIMITED:
+            return Fault("rate_limited", retry_after=1)
+        if kind in (RESET, RESET_AFTER_COMMIT):
+            return Fault("reset", after_commit=kind == RESET_AFTER_COMMIT)
+        if kind == SLOW:
+            return Fault("slow", seconds=self.stall_seconds)
+        assert kind == STALL_AFTER_COMMIT, kind
+        return Fault("stall_after_commit", seconds=self.stall_seconds)
+
+
+# ---------------------------------------------------------------------------------------- moto
+
+
+@contextmanager
+def atomic_sqs_deletes() -> Iterator[None]:
+    """Make moto's SQS DeleteMessage atomic with SendMessage while the block runs.
+
+    moto's `Queue.delete_message` rebuilds the message list without the lock `add_message` takes,
+    so a message sent while another is deleted can vanish from the queue; if a worker received it
+    in between, its FIFO group stays "in flight" forever and every later message of the account is
+    stuck (seen in 1,000-document runs: 3 of 8 groups blocked). Real SQS has no such race, so the
+    runs take the lock moto already has.
+    """
+    original = SqsQueue.delete_message
+
+    def delete_message(queue: SqsQueue, receipt_handle: str) -> None:
+        with queue._messages_lock:
+            original(queue, receipt_handle)
+
+    SqsQueue.delete_message = delete_message
+    try:
+        yield
+    finally:
+        SqsQueue.delete_message = original

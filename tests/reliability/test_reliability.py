@@ -1,0 +1,36 @@
+"""A bounded reliability run (the figures script's driver, ~100 documents): under seeded random
+provider faults, duplicate deliveries and bad inputs, with 2 workers, every document is exported
+exactly once, or failed with its reason, or in doubt with the evidence; none is lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from reliability.driver import Scenario, run
+
+
+@pytest.fixture(scope="module")
+def figures():
+    return run(Scenario(documents=100, fault_rate=0.15, timeout_seconds=120))
+
+
+def test_no_document_is_duplicated_or_lost_under_faults(figures) -> None:
+    assert sum(figures.faults_injected.values()) >= 10 and len(figures.faults_injected) >= 4, figures.table()
+    assert figures.duplicates_at_provider == 0, figures.table()
+    assert figures.lost == [], figures.table()
+    assert figures.exported + sum(figures.failed.values()) + figures.in_doubt == figures.documents_sent
+    assert figures.failed_without_reason == 0 and figures.in_doubt_without_evidence == 0
+
+
+def test_every_document_has_its_outcome_event_and_the_dlq_holds_only_recorded_ones(figures) -> None:
+    assert figures.without_outcome_event == [], figures.table()
+    assert figures.dlq_unexplained == [], figures.table()
+
+
+def test_every_bad_input_is_rejected_with_its_error(figures) -> None:
+    assert figures.bad_inputs_tried > 0 and figures.bad_inputs_rejected == figures.bad_inputs_tried
+
+
+def test_the_provider_never_sees_more_than_its_limit_from_concurrent_workers(figures) -> None:
+    assert 0 < figures.peak_requests_per_key <= figures.scenario.rate_limit
+    assert figures.scenario.workers >= 2
