@@ -689,3 +689,27 @@ def test_config_api_only_reads_tenants_and_touches_no_pdfs(policies):
     st = policies[CONFIG_API_FN].statements
     assert allows(st, "dynamodb:GetItem", table_arn(TENANTS_TABLE))
     assert not any(a.lower().startswith("s3:") for s in st for a in s.actions), f"{CONFIG_API_FN} needs no S3"
+
+
+def _alarm_metrics(alarm: dict) -> dict[str, dict]:
+    return {m["Id"]: m["MetricStat"]["Metric"] for m in props(alarm).get("Metrics", []) if "MetricStat" in m}
+
+
+def test_alarms_watch_the_dlq_the_failure_rate_and_paused_accounts_under_the_metric_names_the_code_writes(cfn):
+    from invoice_export.events import Outcome
+
+    alarms = resources_of_type(cfn, "AWS::CloudWatch::Alarm")
+    dlq = props(alarms["ExportDLQDepthAlarm"])
+    assert dlq["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert [render(d["Value"]) for d in dlq["Dimensions"]] == ["${ExportDLQ.QueueName}"]
+    env = props(cfn["Resources"][EXPORT_FN])["Environment"]["Variables"]
+    expected = {"Namespace": env["POWERTOOLS_METRICS_NAMESPACE"],
+                "Dimensions": [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]}
+    watched = {}
+    for name in ("ExportFailureRateAlarm", "AccountsNeedingReconnectAlarm"):
+        for metric in _alarm_metrics(alarms[name]).values():
+            assert {k: metric[k] for k in expected} == expected, f"{name} watches {metric}"
+            watched.setdefault(name, set()).add(metric["MetricName"])
+    assert watched["ExportFailureRateAlarm"] == {f"Outcome_{Outcome.FAILED.value}", f"Outcome_{Outcome.EXPORTED.value}"}
+    # AccountPaused: written by the export service when it pauses; the gauge by the nightly function.
+    assert watched["AccountsNeedingReconnectAlarm"] == {"AccountPaused", "AccountsNeedingReconnect"}

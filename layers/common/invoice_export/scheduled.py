@@ -33,6 +33,9 @@ def nightly_bulk_export(event: dict[str, Any], context: LambdaContext, runtime: 
     runs = runtime.bulk_exporter.nightly(
         night, time_left=lambda: context.get_remaining_time_in_millis() / 1000 - TIME_MARGIN_SECONDS)
     metrics.add_metric(name="BulkDocumentsQueued", unit=MetricUnit.Count, value=sum(r.queued for r in runs))
+    # The gauge behind the "accounts needing reconnect" alarm (infra/template.yaml).
+    paused = [a.account_id for a in runtime.accounts.list_accounts() if a.status == "needs_reconnect"]
+    metrics.add_metric(name="AccountsNeedingReconnect", unit=MetricUnit.Count, value=len(paused))
     unfinished = [r.account_id for r in runs if r.status.value == "running"]
     if unfinished:
         logger.warning("bulk runs go on next night", extra={"accounts": unfinished})
