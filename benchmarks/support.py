@@ -6,23 +6,29 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import secrets
 import statistics
 import sys
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from invoice_export.runtime import Runtime
 from invoice_export.settings import AccountSettings
-from local.esm import lambda_sqs_record
+from local.esm import Invocation, LocalFunction, lambda_sqs_record
 from local.fakes.fakturownia import FakturowniaFake
 from local.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "documents" / "01-invoice-company.json"  # 3 lines, company buyer, PLN
+# One account is one FIFO message group, handled one batch at a time: a second poller would only
+# spin on an empty receive, taking this process's CPU from the handler.
+ONE_GROUP_POLLERS = 1
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,58 @@ class Spread:
 
 def ratio(ours: float, reference: float) -> float:
     return round(ours / reference, 2) if reference > 0 else float("inf")
+
+
+@contextmanager
+def recording(function: LocalFunction) -> Iterator[list[Invocation]]:
+    """The function's invocations while the block runs (what Lambda would bill)."""
+    invocations: list[Invocation] = []
+    invoke = function.invoke
+
+    def recorded(event: dict[str, Any]) -> Invocation:
+        invocation = invoke(event)
+        invocations.append(invocation)
+        return invocation
+
+    function.invoke = recorded  # type: ignore[method-assign]
+    try:
+        yield invocations
+    finally:
+        function.invoke = invoke  # type: ignore[method-assign]
+
+
+@contextmanager
+def only_event_source(stack: LocalStack, queue: str) -> Iterator[Callable[..., None]]:
+    """Only `queue`'s event source runs in the block, as Lambda's would: from before anything is sent.
+
+    Yields `handled(count, timeout, fail_on_retry=False)`, which waits until `count` messages in all
+    were handled successfully (deleted), reading the mapping's own counters: polling SQS for its
+    backlog would compete with the handler for this process's CPU. With `fail_on_retry` a message
+    returned to the queue stops the benchmark at once (where nothing should fail, a retry means
+    the figure would not measure the path it claims to).
+    """
+    mapping = stack.event_source(queue)
+
+    def handled(count: int, timeout: float, fail_on_retry: bool = False) -> None:
+        deadline = time.monotonic() + timeout
+        while mapping.stats.deleted < count:
+            if fail_on_retry and mapping.stats.returned:
+                raise RuntimeError(f"{mapping.stats.returned} message(s) of {queue} failed and went back to the queue")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{queue}: {mapping.stats.deleted} of {count} messages handled after {timeout} s")
+            time.sleep(0.05)
+
+    mapping.start()
+    try:
+        yield handled
+    finally:
+        mapping.stop()
+
+
+def billed(invocations: list[Invocation]) -> dict[str, Any]:
+    """What Lambda bills: each invocation's duration rounded up to the millisecond."""
+    return {"invocations": len(invocations), "failed": sum(i.failed for i in invocations),
+            "billed_ms": sum(math.ceil(i.duration_s * 1000) for i in invocations)}
 
 
 def benchmark_main(run: Callable[[bool], dict[str, Any]]) -> None:

@@ -1,0 +1,97 @@
+"""Bulk export of 2,000 documents against a provider with 50 ms latency and 20 requests/s per account.
+
+The whole flow of a bulk-mode account, through the local stack's queue emulator: the documents
+are issued first (recorded as pending; not timed), then the nightly bulk-export function queues
+them and the export function's event source drains the FIFO queue (one group: the account).
+Timed from invoking the bulk-export function until the export queue is empty.
+
+The provider is the Fakturownia fake over HTTP on 127.0.0.1 with its latency and rate limit; the
+service's own limiter is configured to the same 20 requests per second, as a deployment with
+that contract would set PROVIDER_RATE_LIMITS. AWS is answered in memory by the local stack's moto
+backends (benchmarks.transport): over moto's HTTP server every AWS call costs ~8 ms here,
+which would measure moto rather than the export. PDF fetches are not run meanwhile (they would
+share the provider's limit: one more call per document); the PDF benchmark measures them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from benchmarks.support import (
+    ONE_GROUP_POLLERS,
+    BenchAccount,
+    benchmark_main,
+    billed,
+    connect_account,
+    document_body,
+    only_event_source,
+    recording,
+    sqs_event,
+)
+from benchmarks.transport import BackendClock, InMemoryAws
+from invoice_export.runtime import get_runtime, reset_runtime
+from invoice_export.storage.documents import Status
+from local.fakes.fakturownia import FakturowniaFake
+from local.stack import LocalStack
+
+DOCUMENTS, QUICK_DOCUMENTS = 2000, 20
+LATENCY_SECONDS = 0.05
+LIMIT_PER_SECOND = 20
+BATCH = 10  # the export function's BatchSize
+
+
+def run(quick: bool) -> dict[str, Any]:
+    count = QUICK_DOCUMENTS if quick else DOCUMENTS
+    fake = FakturowniaFake(rate_limit=(LIMIT_PER_SECOND, 1.0))
+    with fake, InMemoryAws(BackendClock()).installed(), \
+            LocalStack(workers_per_mapping=ONE_GROUP_POLLERS) as stack:
+        os.environ["PROVIDER_RATE_LIMITS"] = json.dumps({"fakturownia": {
+            "limit": LIMIT_PER_SECOND, "window_seconds": 1, "scope": "credential", "source": "the account's contract"}})
+        reset_runtime()
+        runtime = get_runtime()
+        account = connect_account(fake, runtime, fake.base_url, account_id="bench-bulk", export_mode="bulk")
+        _issue(stack, account, count)
+        fake.latency_seconds = LATENCY_SECONDS
+        export = stack.function("ExportFunction")
+        with recording(export) as invocations, only_event_source(stack, "ExportQueue") as handled:
+            started = time.perf_counter()
+            queued = stack.function("BulkExportFunction").invoke({"trigger": "nightly"})
+            if queued.failed:
+                raise RuntimeError(f"the bulk-export function failed: {queued.error!r}")
+            handled(count, timeout=max(600.0, count))
+            wall = time.perf_counter() - started
+        exported = [r for r in runtime.documents.get_many(account.account_id, _document_ids(count))
+                    if r.status == Status.EXPORTED]
+        calls = fake.requests.entries()
+    if len(exported) != count:
+        raise RuntimeError(f"{len(exported)} of {count} documents exported")
+    accepted = [c for c in calls if c.status is not None and c.status != 429]
+    floor = len(accepted) / LIMIT_PER_SECOND
+    return {
+        "documents": count, "wall_s": round(wall, 1), "provider_calls": len(calls),
+        "accepted_calls": len(accepted), "http_429": sum(c.status == 429 for c in calls),
+        "floor_s": round(floor, 1), "ratio": round(wall / floor, 2),
+        "latency_only_s": round(len(accepted) * LATENCY_SECONDS, 1),
+        "export_invocations": billed(invocations), "bulk_function_s": round(queued.duration_s, 2),
+    }
+
+
+def _document_ids(count: int) -> list[str]:
+    return [f"BENCH-{index:06d}" for index in range(count)]
+
+
+def _issue(stack: LocalStack, account: BenchAccount, count: int) -> None:
+    """The order system issues the documents: a bulk-mode account records them as pending."""
+    export = stack.function("ExportFunction")
+    for start in range(0, count, BATCH):
+        bodies = [document_body(account.account_id, index) for index in range(start, min(count, start + BATCH))]
+        invocation = export.invoke(sqs_event(stack, "ExportQueue", bodies, account.account_id))
+        if invocation.failed or invocation.response.get("batchItemFailures"):
+            raise RuntimeError(f"issuing documents failed: {invocation.error or invocation.response}")
+
+
+if __name__ == "__main__":
+    benchmark_main(run)

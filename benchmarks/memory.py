@@ -1,0 +1,115 @@
+"""Peak memory of the export function's process after 1,000, 5,000 and 10,000 documents.
+
+The documents go through the local stack's queue emulator (the FIFO export queue, the export
+function's event source) with AWS and a zero-latency provider answered in memory
+(benchmarks.transport). One process does it all, as one warm Lambda instance would; its peak
+resident memory (the kernel's high-water mark) is read after each count.
+
+In Lambda the stored state lives in AWS and at the provider, outside the function's memory; here
+moto and the fake keep it in this process. So every `PRUNE_EVERY` documents, with the queue idle,
+the benchmark empties the document and idempotency tables, the queues the export feeds and the
+fake's stored invoices: what stays is the function's own memory plus a bounded backlog.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from typing import Any
+
+from benchmarks.support import (
+    ONE_GROUP_POLLERS,
+    BenchAccount,
+    benchmark_main,
+    connect_account,
+    document_body,
+    only_event_source,
+)
+from benchmarks.transport import BackendClock, InMemoryAws, InMemoryProvider
+from invoice_export.runtime import get_runtime, reset_runtime
+from local.fakes.fakturownia import FakturowniaFake
+from local.stack import OUTCOME_CAPTURE_QUEUE, LocalStack
+
+IN_MEMORY_URL = "http://fakturownia.in-memory"
+CHECKPOINTS, QUICK_CHECKPOINTS = (1000, 5000, 10000), (20, 40, 60)
+PRUNE_EVERY, QUICK_PRUNE_EVERY = 500, 20
+SEND_BATCH = 10  # SendMessageBatch's maximum
+STATE_TABLES = ("DocumentsTable", "IdempotencyTable")
+FED_QUEUES = ("PdfQueue", "KsefQueue", OUTCOME_CAPTURE_QUEUE)
+
+
+def run(quick: bool) -> dict[str, Any]:
+    checkpoints, prune_every = (QUICK_CHECKPOINTS, QUICK_PRUNE_EVERY) if quick else (CHECKPOINTS, PRUNE_EVERY)
+    clock = BackendClock()
+    fake = FakturowniaFake(rate_limit=None)
+    provider = InMemoryProvider(fake, clock, IN_MEMORY_URL)
+    with fake, InMemoryAws(clock).installed(), provider.serving(), \
+            LocalStack(workers_per_mapping=ONE_GROUP_POLLERS) as stack:
+        # The zero-latency fake has no limit; the service's limiter still runs, with room to spare.
+        os.environ["PROVIDER_RATE_LIMITS"] = json.dumps({"fakturownia": {
+            "limit": 1000, "window_seconds": 1, "scope": "credential", "source": "benchmark: no provider limit"}})
+        reset_runtime()
+        account = connect_account(fake, get_runtime(), IN_MEMORY_URL, account_id="bench-memory")
+        peaks = []
+        started = time.perf_counter()
+        sent = 0
+        with only_event_source(stack, "ExportQueue") as handled:
+            for checkpoint in checkpoints:
+                while sent < checkpoint:
+                    chunk = min(prune_every - sent % prune_every, checkpoint - sent)
+                    _send(stack, account, range(sent, sent + chunk))
+                    handled(sent + chunk, timeout=600, fail_on_retry=True)
+                    sent += chunk
+                    if sent % prune_every == 0:
+                        _prune(stack, fake, account)
+                peaks.append({"documents": checkpoint, "peak_rss_mb": _peak_rss_mb()})
+        seconds = time.perf_counter() - started
+        exported = stack.event_source("ExportQueue").stats.deleted
+    if exported != checkpoints[-1]:
+        raise RuntimeError(f"{exported} of {checkpoints[-1]} messages handled")
+    growth = peaks[-1]["peak_rss_mb"] - peaks[0]["peak_rss_mb"]
+    return {"peaks": peaks, "growth_mb": round(growth, 1), "seconds": round(seconds, 1),
+            "documents_per_second": round(checkpoints[-1] / seconds, 1), "prune_every": prune_every}
+
+
+def _send(stack: LocalStack, account: BenchAccount, indexes: range) -> None:
+    sqs, url = stack.client("sqs"), stack.queue_url("ExportQueue")
+    for start in range(indexes.start, indexes.stop, SEND_BATCH):
+        entries = [{"Id": str(index), "MessageBody": document_body(account.account_id, index),
+                    "MessageGroupId": account.account_id, "MessageDeduplicationId": f"memory-{index}"}
+                   for index in range(start, min(indexes.stop, start + SEND_BATCH))]
+        failed = sqs.send_message_batch(QueueUrl=url, Entries=entries).get("Failed")
+        if failed:
+            raise RuntimeError(f"could not queue documents: {failed}")
+
+
+def _prune(stack: LocalStack, fake: FakturowniaFake, account: BenchAccount) -> None:
+    """Forget what Lambda would have left in AWS and at the provider (the queues are idle now)."""
+    dynamodb = stack.client("dynamodb")
+    for table in STATE_TABLES:
+        schema = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
+        keys = [attribute["AttributeName"] for attribute in schema]
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression=", ".join(keys)):
+            for start in range(0, len(page["Items"]), 25):  # BatchWriteItem's maximum
+                dynamodb.batch_write_item(RequestItems={table: [
+                    {"DeleteRequest": {"Key": item}} for item in page["Items"][start:start + 25]]})
+    sqs = stack.client("sqs")
+    for queue in FED_QUEUES:  # PurgeQueue is allowed once a minute: receive and delete instead
+        url = stack.queue_url(queue)
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": message["ReceiptHandle"]} for i, message in enumerate(messages)])
+    stored = fake.account(account.api_token)
+    stored.invoices.clear()
+    stored.sources.clear()
+    fake.requests.clear()
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
+
+
+if __name__ == "__main__":
+    benchmark_main(run)
