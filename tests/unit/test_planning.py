@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from invoice_export.documents import ExportMessage
+from invoice_export.documents import ExportMessage, VatCalculation
 from invoice_export.errors import ConfigurationError
 from invoice_export.planning import plan_export
 from invoice_export.providers.base import Capabilities
@@ -101,3 +101,23 @@ def test_ksef_refused_where_the_provider_cannot_do_it() -> None:
     with pytest.raises(ConfigurationError, match="cannot send documents to KSeF") as caught:
         plan_export(document(), settings(ksef="provider_sends"), limited(ksef=False))
     assert caught.value.code == "unsupported_ksef"
+
+
+def test_a_provider_that_computes_vat_another_way_is_refused_before_sending_with_the_drift() -> None:
+    per_rate_only = type("PerRate", (FakturowniaAdapter,), {"vat_calculation": VatCalculation.PER_RATE,
+                                                          "display_name": "wFirma"})
+    message = load_example("01-invoice-company.json")
+    # Three 0.02 gross lines at 23%: line by line VAT is 3 x 0.00; per rate it is 0.01.
+    message["document"].update(
+        vat_calculation="per_line", totals={"net": "0.06", "vat": "0.00", "gross": "0.06"},
+        lines=[{"line_id": f"l{i}", "name": "Drobiazg", "quantity": "1", "unit_price": "0.02", "vat": "23"}
+               for i in range(3)])
+    document = ExportMessage.model_validate(message).document
+    with pytest.raises(ConfigurationError) as refused:
+        plan_export(document, settings(), per_rate_only)
+    assert refused.value.code == "provider_totals_would_differ"
+    assert "wFirma computes VAT per rate, which gives this document net 0.05 instead of our 0.06, " \
+           "vat 0.01 instead of our 0.00" in refused.value.message
+    # The same document computed per rate goes through.
+    message["document"].update(vat_calculation="per_rate", totals={"net": "0.05", "vat": "0.01", "gross": "0.06"})
+    assert plan_export(ExportMessage.model_validate(message).document, settings(), per_rate_only)

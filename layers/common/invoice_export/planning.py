@@ -6,7 +6,7 @@ option the provider cannot honour is a clear error instead of a request the prov
 
 from __future__ import annotations
 
-from invoice_export.documents import Document, DocumentKind
+from invoice_export.documents import Document, DocumentKind, Totals, compute_totals
 from invoice_export.errors import ConfigurationError
 from invoice_export.providers.base import ExportPlan, ProviderAdapter, ProviderReference
 from invoice_export.settings import AccountSettings, KsefMode, Numbering
@@ -58,10 +58,33 @@ def plan_export(document: Document, settings: AccountSettings, adapter: type[Pro
             f"{name} cannot send documents to KSeF or report their KSeF status through its API",
             fix="set KSeF to 'off' for this account and send from the accounting system", code="unsupported_ksef")
 
+    _refuse_totals_the_provider_would_compute_differently(document, adapter)
+
     return ExportPlan(document=document, number=number, provider_series=provider_series,
                       provider_payment_type=payment_type, send_skus=settings.send_skus,
                       missing_sku=settings.missing_sku, corrected=corrected,
                       send_to_ksef=settings.ksef == KsefMode.SEND_ON_EXPORT and goes_to_ksef(document))
+
+
+def _refuse_totals_the_provider_would_compute_differently(document: Document, adapter: type[ProviderAdapter]) -> None:
+    """A provider that always computes VAT one way would show other totals than a document computed the
+    other way; say so with the exact figures before anything is sent."""
+    method = adapter.vat_calculation
+    if method is None or method == document.vat_calculation:
+        return
+    theirs = compute_totals(document.lines, document.price_basis, method)
+    if document.correction is not None:
+        before = compute_totals(document.correction.lines_before, document.price_basis, method)
+        theirs = Totals(net=theirs.net - before.net, vat=theirs.vat - before.vat, gross=theirs.gross - before.gross)
+    drift = [f"{name} {getattr(theirs, name)} instead of our {getattr(document.totals, name)}"
+             for name in ("net", "vat", "gross") if getattr(theirs, name) != getattr(document.totals, name)]
+    if drift:
+        raise ConfigurationError(
+            f"{adapter.display_name} computes VAT {method.value.replace('_', ' ')}, which gives this document "
+            + ", ".join(drift),
+            fix=f"issue documents for this account with VAT computed {method.value.replace('_', ' ')} "
+                f"(vat_calculation '{method.value}'), so both show the same totals",
+            code="provider_totals_would_differ")
 
 
 def goes_to_ksef(document: Document) -> bool:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from invoice_export.documents import Document, DocumentKind
+from invoice_export.documents import Document, DocumentKind, VatCalculation
 from invoice_export.errors import ConfigurationError, ProviderRejected
 from invoice_export.providers.http import ProviderHttp
 from invoice_export.ratelimit import LimitScope, RateLimit
@@ -135,6 +135,8 @@ class ProviderAdapter(ABC):
     options_model: ClassVar[type[BaseModel]] = NoOptions
     # The provider's request limit and what it counts per; None: no known limit.
     rate_limit: ClassVar[RateLimit | None] = None
+    # How the provider always computes VAT; None: it can be told to compute it our document's way.
+    vat_calculation: ClassVar[VatCalculation | None] = None
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         self.settings = settings

@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Literal
 import requests
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from invoice_export.documents import BuyerKind, Document, DocumentKind, Line, PriceBasis, VatCode
+from invoice_export.documents import BuyerKind, Document, DocumentKind, Line, PriceBasis, VatCalculation, VatCode
 from invoice_export.errors import (
     AmbiguousAtProvider,
     ConfigurationError,
@@ -138,6 +138,9 @@ class InfaktAdapter(ProviderAdapter):
     rate_limit: ClassVar[RateLimit | None] = RateLimit(
         limit=150, window_seconds=60, scope=LimitScope.DEPLOYMENT,
         source="documented: 150 POST/PUT/DELETE (and 300 GET) per 60 s per calling IP")
+    # inFakt rounds VAT per line and adds the lines up (as its fake models it): a document computed
+    # per rate is refused before sending when the totals would differ.
+    vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_LINE
     # Sleeps between polls of a creation task (seconds). Tasks usually finish by the first poll;
     # the sum bounds how long a create may take before it is handed to the look-up.
     poll_delays: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6)

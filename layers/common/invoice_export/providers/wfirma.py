@@ -30,7 +30,15 @@ from typing import Annotated, Any, ClassVar, Literal
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, StringConstraints
 
-from invoice_export.documents import Document, DocumentKind, Line, PriceBasis, VatCode, vat_percent
+from invoice_export.documents import (
+    Document,
+    DocumentKind,
+    Line,
+    PriceBasis,
+    VatCalculation,
+    VatCode,
+    vat_percent,
+)
 from invoice_export.errors import (
     AmbiguousAtProvider,
     ConfigurationError,
@@ -177,6 +185,9 @@ class WfirmaAdapter(ProviderAdapter):
         limit=30, window_seconds=15, scope=LimitScope.CREDENTIAL,
         source="community: 30 requests per 15 s per API key, reported by a maintainer in dbojdo/wFirma "
                "PR 29 (also 80 per minute and 2400 per hour); wFirma documents no figures")
+    # wFirma sums line values per rate and computes VAT once per rate (as its fake models it):
+    # a document computed line by line is refused before sending when the totals would differ.
+    vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_RATE
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         super().__init__(settings, credentials, http)
