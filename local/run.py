@@ -36,7 +36,9 @@ for folder in ("layers/common", "functions/export", "functions/fetch_pdf", "func
     sys.path.insert(0, str(ROOT / folder))
 
 from local.fakes.fakturownia import FakturowniaFake  # noqa: E402
+from local.fakes.ifirma import IfirmaFake  # noqa: E402
 from local.fakes.infakt import InfaktFake  # noqa: E402
+from local.fakes.wfirma import WfirmaFake  # noqa: E402
 from local.stack import LocalStack  # noqa: E402
 
 DOCUMENTS = ROOT / "examples" / "documents"
@@ -86,11 +88,49 @@ def infakt_shop(fake: InfaktFake) -> DemoShop:
         "01-invoice-company.json", "03-invoice-exempt-person.json", "04-invoice-eur.json", "05-correction.json"])
 
 
+# wFirma issues one appKey per integration: it belongs to the deployment (a template parameter kept in
+# Secrets Manager), not to a merchant. Generated per run, like every credential here.
+WFIRMA_APP_KEY = secrets.token_hex(16)
+
+
+def wfirma_shop(fake: WfirmaFake) -> DemoShop:
+    access_key, secret_key = secrets.token_hex(16), secrets.token_hex(16)
+    company_id = fake.add_company(access_key, secret_key, name="Herbaciarnia Sp. z o.o.", nip="5252445767")
+    fake.add_series(company_id, "Sklep internetowy", "SKL [numer]/[rok]")
+    settings = {
+        "account_id": "demo-wfirma", "provider": "wfirma", "api_url": fake.base_url,
+        "series_links": {"FV": "series:Sklep internetowy", "FV-EXPORT": None, "PAR": None, "KOR": None},
+        "payment_links": {"Przelew": "transfer", "Karta": "payment_card"},
+    }
+    # The merchant gives its key pair and company; the runtime adds the deployment's appKey.
+    credentials = {"access_key": access_key, "secret_key": secret_key, "company_id": str(company_id)}
+    return DemoShop(settings, credentials, documents=[
+        "01-invoice-company.json", "02-receipt-person.json", "03-invoice-exempt-person.json",
+        "04-invoice-eur.json", "05-correction.json"])
+
+
+def ifirma_shop(fake: IfirmaFake) -> DemoShop:
+    login, invoice_key = "sklep.herbaciany@example.com", secrets.token_hex(16)
+    fake.add_account(login, invoice_key=invoice_key, accounting_month=(2026, 11), series=("SKLEP",))
+    settings = {
+        "account_id": "demo-ifirma", "provider": "ifirma", "api_url": f"{fake.base_url}/iapi",
+        # iFirma chooses a series by its name; it has no list to pick from.
+        "series_links": {"FV": "SKLEP", "FV-EXPORT": None, "KOR": None},
+        "payment_links": {"Przelew": "PRZ", "Karta": "KAR"},
+    }
+    # No receipts in iFirma's API.
+    return DemoShop(settings, {"login": login, "invoice_key": invoice_key}, documents=[
+        "01-invoice-company.json", "03-invoice-exempt-person.json", "04-invoice-eur.json", "05-correction.json"])
+
+
 # Each accounting system: its strict fake and the sample shop connected to it.
 PROVIDERS: list[tuple[Callable[[], Any], Callable[[Any], DemoShop]]] = [
     (FakturowniaFake, fakturownia_shop),
     (InfaktFake, infakt_shop),
+    (lambda: WfirmaFake(app_key=WFIRMA_APP_KEY), wfirma_shop),
+    (IfirmaFake, ifirma_shop),
 ]
+PICK_BY_NAME = ("department:", "series:")  # a link to pick from the provider's own list by name
 
 
 def connect(shop: DemoShop) -> None:
@@ -103,10 +143,12 @@ def connect(shop: DemoShop) -> None:
     adapter = runtime.build_adapter(draft, shop.credentials)
     adapter.check_credentials()
     links = shop.settings["series_links"]
-    if any(isinstance(link, str) and link.startswith("department:") for link in links.values()):
-        by_name = {option.name: option.id for option in adapter.list_series()}
+    if any(isinstance(link, str) and link.startswith(PICK_BY_NAME) for link in links.values()):
+        # Some providers describe a series as "name (template, type)": the name part identifies it.
+        by_name = {option.name.split(" (")[0]: option.id for option in adapter.list_series()}
         shop.settings["series_links"] = {
-            series: by_name[link.removeprefix("department:")] if link else None for series, link in links.items()}
+            series: by_name[link.split(":", 1)[1]] if link and link.startswith(PICK_BY_NAME) else link
+            for series, link in links.items()}
     runtime.accounts.save_credentials(shop.account_id, shop.credentials)
     runtime.accounts.put(AccountSettings.model_validate(shop.settings))
 
@@ -180,7 +222,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with ExitStack() as running:
         fakes = [running.enter_context(make_fake()) for make_fake, _ in PROVIDERS]
-        stack = running.enter_context(LocalStack())
+        stack = running.enter_context(LocalStack(parameter_overrides={"WfirmaAppKey": WFIRMA_APP_KEY}))
         from invoice_export.runtime import reset_runtime
 
         quiet_handlers(verbose)

@@ -571,7 +571,10 @@ class LocalStack:
 
     def _create_secret(self, logical_id: str) -> None:
         props = self.template.properties(logical_id)
-        value = props.get("SecretString") or generate_secret_string(props.get("GenerateSecretString") or {})
+        if "SecretString" in props:  # may reference parameters (e.g. !Sub with a NoEcho parameter)
+            value = self._resolver().resolve(props["SecretString"])
+        else:
+            value = generate_secret_string(props.get("GenerateSecretString") or {})
         request = {"Name": logical_id, "SecretString": value}
         if description := props.get("Description"):
             request["Description"] = description

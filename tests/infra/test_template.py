@@ -54,6 +54,7 @@ DOCUMENTS_TABLE = "DocumentsTable"
 IDEMPOTENCY_TABLE = "IdempotencyTable"
 RATE_LIMITS_TABLE = "RateLimitsTable"
 LINK_SECRET = "LinkSigningKeySecret"
+PROVIDER_APP_SECRETS = "ProviderAppSecrets"
 LINK_API = "LinkApi"
 LAYER = "CommonLayer"
 BULK_EXPORT_FN = "BulkExportFunction"
@@ -61,6 +62,7 @@ BULK_RUNS_TABLE = "BulkRunsTable"
 CONFIG_API_FN = "ConfigApiFunction"
 CONFIG_API = "ConfigApi"
 TENANTS_TABLE = "TenantsTable"
+AUDIT_TABLE = "AuditTable"
 
 RUNTIME = "python3.13"
 ARCH = "arm64"
@@ -76,6 +78,7 @@ TABLE_WRITERS = {
     RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN},
     BULK_RUNS_TABLE: {BULK_EXPORT_FN, CONFIG_API_FN},  # run progress; the bulk function never writes documents
     TENANTS_TABLE: set(),  # the operator maps principals to tenants with own credentials (CLI)
+    AUDIT_TABLE: {EXPORT_FN, BULK_EXPORT_FN, CONFIG_API_FN},  # each records what it did (PutItem only)
 }
 # Who may store account credentials (connecting checks them at the provider first), on the prefix only.
 CREDENTIAL_WRITERS = {CONFIG_API_FN}
@@ -392,7 +395,8 @@ def test_only_export_and_link_functions_read_the_link_signing_secret(policies):
 
 
 def test_secret_reads_are_limited_to_account_credentials_and_the_link_secret(policies):
-    allowed = {ACCOUNT_SECRETS, secret_arn(LINK_SECRET)}
+    # Plus the deployment's own provider credentials (wFirma's appKey), which every adapter user reads.
+    allowed = {ACCOUNT_SECRETS, secret_arn(LINK_SECRET), secret_arn(PROVIDER_APP_SECRETS)}
     problems = [
         f"{fn}: {v}"
         for fn, rp in sorted(policies.items())
@@ -403,8 +407,8 @@ def test_secret_reads_are_limited_to_account_credentials_and_the_link_secret(pol
         for outside in ("invoice-export/other", "prod/database", "invoice-export/accountsX"):
             if allows(rp.statements, "secretsmanager:GetSecretValue", named_secret_arn(outside)):
                 problems.append(f"{fn}: can read secret {outside!r}")
-    _fail_if(problems, "Secrets Manager access must be GetSecretValue on invoice-export/accounts/* or "
-                       f"!Ref {LINK_SECRET} only:")
+    _fail_if(problems, "Secrets Manager access must be GetSecretValue on invoice-export/accounts/*, "
+                       f"!Ref {LINK_SECRET} or !Ref {PROVIDER_APP_SECRETS} only:")
 
 
 def test_only_fetch_pdf_and_link_functions_touch_s3_and_only_pdf_keys(policies):
@@ -713,3 +717,9 @@ def test_alarms_watch_the_dlq_the_failure_rate_and_paused_accounts_under_the_met
     assert watched["ExportFailureRateAlarm"] == {f"Outcome_{Outcome.FAILED.value}", f"Outcome_{Outcome.EXPORTED.value}"}
     # AccountPaused: written by the export service when it pauses; the gauge by the nightly function.
     assert watched["AccountsNeedingReconnectAlarm"] == {"AccountPaused", "AccountsNeedingReconnect"}
+
+
+def test_audit_entries_are_only_added(policies):
+    changers = set().union(*(grantees(policies, action, table_arn(AUDIT_TABLE))
+                             for action in ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")))
+    assert not changers, f"{sorted(changers)} may change or delete audit entries; only PutItem of new ones"

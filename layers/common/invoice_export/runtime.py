@@ -28,6 +28,7 @@ from invoice_export.providers.base import ProviderAdapter
 from invoice_export.ratelimit import LimitScope, RateLimit, SlidingWindowLimiter
 from invoice_export.settings import AccountSettings, RuntimeSettings
 from invoice_export.storage.accounts import AccountStore
+from invoice_export.storage.audit import AuditTrail
 from invoice_export.storage.bulk_runs import BulkRunStore
 from invoice_export.storage.documents import DocumentStore
 from invoice_export.storage.pdfs import PdfStore
@@ -91,7 +92,19 @@ class Runtime:
         return SlidingWindowLimiter(self._dynamodb.Table(self.settings.rate_limits_table),
                                     max_wait_seconds=self.settings.rate_limit_max_wait_seconds)
 
+    def deployment_credentials(self, provider: str) -> dict[str, Any]:
+        """Credentials of this deployment for `provider` (e.g. wFirma's appKey); {} where it has none."""
+        secret_id = self.settings.provider_app_secrets.get(provider)
+        if not secret_id:
+            return {}
+        secrets = parameters.SecretsProvider(boto3_client=self.client("secretsmanager"))
+        value = secrets.get(secret_id, transform="json", max_age=LINK_KEYS_CACHE_SECONDS)
+        assert isinstance(value, dict)
+        return {name: text for name, text in value.items() if text}  # an unset parameter stays absent
+
     def build_adapter(self, account: AccountSettings, credentials: dict[str, Any]) -> ProviderAdapter:
+        # The merchant's own credentials win: a deployment secret only fills what they lack.
+        credentials = {**self.deployment_credentials(account.provider.value), **credentials}
         overrides = {name: RateLimit(limit=o.limit, window_seconds=o.window_seconds, scope=LimitScope(o.scope),
                                      source=o.source)
                      for name, o in self.settings.provider_rate_limits.items()}
@@ -135,7 +148,14 @@ class Runtime:
             adapter_factory=self.build_adapter, make_link=self.make_link,
             request_pdf=self.request_pdf, start_ksef_poll=lambda a, d: self.ksef_service.start(a, d),
             persistence_store=persistence,
-            idempotency_config=self.idempotency_config, metrics=metrics)
+            idempotency_config=self.idempotency_config, metrics=metrics, audit=self.audit)
+
+    @cached_property
+    def audit(self) -> AuditTrail | None:
+        """None where a function has no AUDIT_TABLE: nothing to record there."""
+        if not self.settings.audit_table:
+            return None
+        return AuditTrail(self._dynamodb.Table(self.settings.audit_table), self.settings.data_retention_days)
 
     @cached_property
     def bulk_runs(self) -> BulkRunStore:
@@ -151,7 +171,7 @@ class Runtime:
         return BulkExporter(accounts=self.accounts, documents=self.documents, runs=self.bulk_runs,
                             sqs=self.client("sqs"),
                             queue_url=_required(self.settings.export_queue_url, "EXPORT_QUEUE_URL"),
-                            adapter_factory=self.build_adapter)
+                            adapter_factory=self.build_adapter, audit=self.audit)
 
     @cached_property
     def pdf_service(self) -> PdfService:

@@ -45,6 +45,9 @@ class RuntimeSettings(BaseSettings):
     provider_read_timeout: float = 10.0
     # A provider call is not started with less Lambda time left than read timeout + this margin.
     lambda_time_margin_seconds: float = 3.0
+    # Provider -> Secrets Manager id of credentials that belong to this deployment, not to a merchant
+    # (wFirma's appKey, issued once per integration): merged into each account's credentials.
+    provider_app_secrets: dict[str, str] = Field(default_factory=dict)
     # Shared provider rate limits (invoice_export.ratelimit); unset: no client-side limiting.
     rate_limits_table: str | None = None
     rate_limit_max_wait_seconds: float = 5.0

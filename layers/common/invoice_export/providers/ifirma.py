@@ -44,6 +44,7 @@ from invoice_export.documents import (
     DocumentKind,
     Line,
     PriceBasis,
+    VatCalculation,
     VatCode,
 )
 from invoice_export.errors import (
@@ -250,6 +251,9 @@ class IfirmaAdapter(ProviderAdapter):
     rate_limit: ClassVar[RateLimit | None] = RateLimit(
         limit=100, window_seconds=60, scope=LimitScope.CREDENTIAL,
         source="documented: api.ifirma.pl 'Limit zapytań', 100/min and 15,000/day per user")
+    # iFirma computes VAT per rate from the summed gross (BRT) or net (NET) line values, as its fake
+    # models it: a document computed line by line is refused before sending when totals would differ.
+    vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_RATE
 
     @classmethod
     def rate_limit_key(cls, settings: AccountSettings, credentials: BaseModel) -> str:
