@@ -205,6 +205,18 @@ def cmd_resolve(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
     out.line(describe_document(document))
 
 
+def cmd_audit(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
+    entries = api.call("GET", f"/accounts/{args.account}/documents/{args.document}/audit")
+    out.data(entries)
+    out.line(f"{len(entries)} audit entr{'y' if len(entries) == 1 else 'ies'} of {args.document}")
+    for e in entries:
+        version = f", settings v{e['settings_version']}" if e.get("settings_version") else ""
+        out.line(f"  {e['at']}  {e['action']:<16} by {e['actor']}{version}"
+                 + (f"  [{e['error_code']}]" if e.get("error_code") else ""))
+        if args.show_requests and e.get("request"):
+            out.line("      request: " + json.dumps(e["request"], ensure_ascii=False))
+
+
 def cmd_link(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
     link = api.call("GET", f"/accounts/{args.account}/documents/{args.document}/link")
     out.data(link)
@@ -369,7 +381,7 @@ API_COMMANDS = {
     "me": cmd_me, "connect": cmd_connect, "settings": cmd_settings, "series": cmd_provider_list,
     "payment-types": cmd_provider_list, "status": cmd_status, "list": cmd_list, "retry": cmd_retry,
     "resolve": cmd_resolve, "link": cmd_link, "bulk": cmd_bulk, "bulk-status": cmd_bulk_status,
-    "reconcile": cmd_reconcile,
+    "reconcile": cmd_reconcile, "audit": cmd_audit,
 }
 OPERATOR_COMMANDS = {"tenants": cmd_tenants, "dlq": cmd_dlq}
 
@@ -435,6 +447,11 @@ def parser() -> argparse.ArgumentParser:
     how.add_argument("--attach", metavar="PROVIDER_DOCUMENT_ID", help="the provider has it: this is its id")
     how.add_argument("--release", action="store_true", help="the provider does not have it: send it again")
     rs.add_argument("--number", help="with --attach: the provider's number of the document")
+
+    au = sub.add_parser("audit", help="a document's audit trail (who did what, when, with which settings)")
+    au.add_argument("account")
+    au.add_argument("document")
+    au.add_argument("--show-requests", action="store_true", help="the requests sent (personal data removed)")
 
     ln = sub.add_parser("link", help="the customer link of an exported document")
     ln.add_argument("account")

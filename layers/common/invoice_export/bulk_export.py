@@ -25,17 +25,18 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from invoice_export.documents import BuyerKind, Document, DocumentKind, ExportMessage, Trigger
 from invoice_export.errors import ExportError, TransientError
-from invoice_export.export_service import AdapterFactory
 from invoice_export.observability import logger
 from invoice_export.planning import plan_export
 from invoice_export.providers import adapter_class
-from invoice_export.providers.base import ProviderReference
+from invoice_export.providers.base import AdapterFactory, ProviderReference
 from invoice_export.settings import AccountSettings, ExportMode
 from invoice_export.storage.accounts import AccountStore
+from invoice_export.storage.audit import AuditTrail
 from invoice_export.storage.bulk_runs import BulkFilters, BulkRun, BulkRunStore, RunDocument, RunStatus
 from invoice_export.storage.documents import DocumentRecord, DocumentStore, RecordedError, Status, now_iso
 
@@ -99,7 +100,8 @@ class BulkSummary(BaseModel):
 
 class BulkExporter:
     def __init__(self, *, accounts: AccountStore, documents: DocumentStore, runs: BulkRunStore, sqs: Any,
-                 queue_url: str, adapter_factory: AdapterFactory) -> None:
+                 queue_url: str, adapter_factory: AdapterFactory, audit: AuditTrail | None = None) -> None:
+        self.audit = audit
         self.accounts = accounts
         self.documents = documents
         self.runs = runs
@@ -218,13 +220,23 @@ class BulkExporter:
         response = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
         for sent in response.get("Successful", []):
             document = batch[int(sent["Id"])][1]
-            self.runs.record_document(run.account_id, run.run_id, RunDocument(
-                document_id=document.document_id, document_version=document.version, outcome="queued"))
+            if self.runs.record_document(run.account_id, run.run_id, RunDocument(
+                    document_id=document.document_id, document_version=document.version, outcome="queued")):
+                self._audit_queued(run, document)
         if response.get("Failed"):
             codes = sorted({f.get("Code", "unknown") for f in response["Failed"]})
             # What was sent is recorded; a resumed run sends the rest.
             raise TransientError(f"{len(response['Failed'])} document(s) could not be queued ({', '.join(codes)})",
                                  code="queue_unavailable", fix="resume the bulk run")
+
+    def _audit_queued(self, run: BulkRun, document: Document) -> None:
+        if self.audit is None:
+            return
+        try:
+            self.audit.record(run.account_id, document.document_id, "queued",
+                              f"bulk run {run.run_id} requested by {run.requested_by}", trigger=Trigger.BULK.value)
+        except (BotoCoreError, ClientError):  # best effort: the run goes on
+            logger.exception("audit entry not written", extra={"run_id": run.run_id})
 
     # ---------------------------------------------------------------- dry run
 

@@ -38,6 +38,7 @@ from invoice_export.providers.base import ProviderAdapter, ProviderOption
 from invoice_export.reconciliation import ReconciliationReport, reconcile
 from invoice_export.runtime import Runtime, get_runtime
 from invoice_export.settings import AccountSettings
+from invoice_export.storage.audit import AuditEntry
 from invoice_export.storage.bulk_runs import BulkFilters, BulkRun
 from invoice_export.storage.documents import DocumentRecord, RecordedError, Status
 
@@ -320,8 +321,10 @@ def get_document(account_id: str, document_id: str) -> DocumentView:
 @app.post("/accounts/<account_id>/documents/<document_id>/retry")
 def retry(account_id: str, document_id: str) -> Queued:
     """Queue a failed document again after its cause was fixed."""
+    principal, _ = caller()
     owned_document(account_id, document_id)
     retry_document(runtime(), account_id, document_id)
+    audit(account_id, document_id, "retry_requested", principal)
     return Queued(document_id=document_id)
 
 
@@ -345,7 +348,23 @@ def resolve(account_id: str, document_id: str, request: ResolveRequest) -> Docum
     resolve_in_doubt(runtime(), account_id, document_id,
                      provider_document_id=request.provider_document_id if request.action == "attach" else None,
                      provider_number=request.provider_number)
+    audit(account_id, document_id, f"resolved_{request.action}", caller()[0],
+          response=request.model_dump(exclude_none=True))
     return DocumentView.of(owned_document(account_id, document_id))
+
+
+@app.get("/accounts/<account_id>/documents/<document_id>/audit")
+def document_audit(account_id: str, document_id: str) -> list[AuditEntry]:
+    """Who or what did what to the document, with which settings version, requests without personal data."""
+    owned_document(account_id, document_id)
+    trail = runtime().audit
+    return trail.entries(account_id, document_id) if trail else []
+
+
+def audit(account_id: str, document_id: str, action: str, actor: str, **details: object) -> None:
+    trail = runtime().audit
+    if trail is not None:
+        trail.record(account_id, document_id, action, actor, **details)
 
 
 @app.get("/accounts/<account_id>/documents/<document_id>/link")

@@ -16,6 +16,7 @@ Only successful outcomes are cached by the idempotency record; failures raise ou
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from invoice_export.documents import DocumentKind, ExportMessage, Trigger
@@ -46,6 +48,7 @@ from invoice_export.providers.base import AdapterFactory, ProviderAdapter, Provi
 from invoice_export.readback import compare
 from invoice_export.settings import AccountSettings, ExportMode, KsefMode, RuntimeSettings
 from invoice_export.storage.accounts import AccountStore
+from invoice_export.storage.audit import AuditTrail
 from invoice_export.storage.documents import (
     DocumentRecord,
     DocumentStore,
@@ -83,8 +86,10 @@ class ExportService:
     def __init__(self, *, settings: RuntimeSettings, accounts: AccountStore, documents: DocumentStore,
                  publisher: OutcomePublisher, adapter_factory: AdapterFactory, make_link: LinkMaker,
                  request_pdf: PdfRequester, start_ksef_poll: KsefPoller, persistence_store: BasePersistenceLayer,
-                 idempotency_config: IdempotencyConfig, metrics: Metrics | None = None) -> None:
+                 idempotency_config: IdempotencyConfig, metrics: Metrics | None = None,
+                 audit: AuditTrail | None = None) -> None:
         self.settings = settings
+        self.audit = audit
         self.accounts = accounts
         self.documents = documents
         self.publisher = publisher
@@ -217,6 +222,9 @@ class ExportService:
                 self.documents.release_claim(account_id, doc.document_id, attempt_id, _recorded(error, retryable=True))
             raise
         warnings = list(created.warnings)
+        self._audit(message, "sent", settings_version=settings.settings_version, outcome="created",
+                    request=adapter.build_request(plan),
+                    response={**dataclasses.asdict(created.reference), "warnings": warnings})
         drift = []
         if created.readback is not None:
             drift = compare(doc, created.readback, plan.corrected.provider_document_id if plan.corrected else None)
@@ -280,8 +288,20 @@ class ExportService:
         error = PermanentError(f"account {message.account_id} is paused: its provider refused its credentials",
                                fix="reconnect the account; its held documents are sent then", code=PAUSED_CODE)
         self.documents.hold(message.account_id, message.document.document_id, _recorded(error, retryable=True))
+        self._audit(message, "held", outcome="pending", error_code=PAUSED_CODE)
         self._publish(Outcome.PENDING, message.account_id, record, error=error)
         raise _Settled(ExportResult(outcome=Outcome.PENDING))
+
+    def _audit(self, message: ExportMessage, action: str, **details: Any) -> None:
+        """Best effort: an export is never held back by its audit entry (a failure is logged)."""
+        if self.audit is None:
+            return
+        actor = {Trigger.ISSUED: "order system", Trigger.BULK: "bulk export", Trigger.RETRY: "retry"}[message.trigger]
+        try:
+            self.audit.record(message.account_id, message.document.document_id, action, actor,
+                              trigger=message.trigger.value, **details)
+        except (BotoCoreError, ClientError):
+            logger.exception("audit entry not written", extra={"action": action})
 
     def _corrected_original(self, message: ExportMessage) -> ProviderReference | None:
         doc = message.document
@@ -347,6 +367,8 @@ class ExportService:
         record = updated or self.documents.get(account_id, doc.document_id)
         assert record is not None
         logger.warning("document failed", extra={"error_code": error.code})
+        self._audit(message, "failed", outcome="failed", error_code=error.code,
+                    response={"message": error.message, "fix": error.fix})
         self._publish(Outcome.FAILED, account_id, record, error=error)
         raise _Settled(ExportResult(outcome=Outcome.FAILED))
 
