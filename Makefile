@@ -9,7 +9,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv clean schemas docs reliability
+.PHONY: run test lint venv clean schemas docs bench reliability
 
 venv: $(STAMP)
 
@@ -30,6 +30,11 @@ test: $(STAMP)
 # The reliability figures (README, "Reliability"): e.g. `make reliability ARGS="--documents 200 --seed 7"`.
 reliability: $(STAMP)
 	$(VPY) -m reliability.figures $(ARGS)
+
+# What export costs (README: Performance): one table, under 10 minutes; not part of the tests.
+# ARGS=--quick proves the scripts work in a minute; ARGS="--only bulk" runs one benchmark.
+bench: $(STAMP)
+	$(VPY) -m benchmarks.run $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -26,22 +26,29 @@ from benchmarks.support import (
     connect_account,
     document_body,
     only_event_source,
+    stop_capturing_events,
 )
 from benchmarks.transport import BackendClock, InMemoryAws, InMemoryProvider
 from invoice_export.runtime import get_runtime, reset_runtime
 from local.fakes.fakturownia import FakturowniaFake
-from local.stack import OUTCOME_CAPTURE_QUEUE, LocalStack
+from local.stack import LocalStack
 
 IN_MEMORY_URL = "http://fakturownia.in-memory"
-CHECKPOINTS, QUICK_CHECKPOINTS = (1000, 5000, 10000), (20, 40, 60)
-PRUNE_EVERY, QUICK_PRUNE_EVERY = 500, 20
+# The issue asks for 1,000, 5,000 and 10,000 documents. Here moto answers the ~12 AWS calls of each
+# document with ~50 ms of CPU, so 10,000 take about 20 minutes: `make bench` keeps the ratios at a
+# fifth of the counts; BENCH_MEMORY_DOCUMENTS="1000 5000 10000" (run.py --memory-documents) runs them.
+CHECKPOINTS, QUICK_CHECKPOINTS = (200, 1000, 2000), (3, 6, 9)
+COUNTS_VARIABLE = "BENCH_MEMORY_DOCUMENTS"
+PRUNE_EVERY, QUICK_PRUNE_EVERY = 100, 3
 SEND_BATCH = 10  # SendMessageBatch's maximum
 STATE_TABLES = ("DocumentsTable", "IdempotencyTable")
-FED_QUEUES = ("PdfQueue", "KsefQueue", OUTCOME_CAPTURE_QUEUE)
+FED_QUEUES = ("PdfQueue", "KsefQueue")
 
 
 def run(quick: bool) -> dict[str, Any]:
     checkpoints, prune_every = (QUICK_CHECKPOINTS, QUICK_PRUNE_EVERY) if quick else (CHECKPOINTS, PRUNE_EVERY)
+    if os.environ.get(COUNTS_VARIABLE) and not quick:
+        checkpoints = tuple(sorted(int(count) for count in os.environ[COUNTS_VARIABLE].split()))
     clock = BackendClock()
     fake = FakturowniaFake(rate_limit=None)
     provider = InMemoryProvider(fake, clock, IN_MEMORY_URL)
@@ -52,6 +59,7 @@ def run(quick: bool) -> dict[str, Any]:
             "limit": 1000, "window_seconds": 1, "scope": "credential", "source": "benchmark: no provider limit"}})
         reset_runtime()
         account = connect_account(fake, get_runtime(), IN_MEMORY_URL, account_id="bench-memory")
+        stop_capturing_events(stack)
         peaks = []
         started = time.perf_counter()
         sent = 0

@@ -17,6 +17,7 @@ import cProfile
 import pstats
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -40,11 +41,18 @@ from local.fakes.fakturownia import FakturowniaFake
 from local.stack import LocalStack
 
 IN_MEMORY_URL = "http://fakturownia.in-memory"
-WARMUP = 20  # first calls load service models, open clients and fill caches: a cold start's business
+
+
+@dataclass(frozen=True)
+class Sizes:
+    warmup: int  # first calls load service models, open clients and fill caches: a cold start's business
+    transport: int
+    end_to_end: int
+    profiled: int
+
+
 # Enough for a p99, and few enough that the provider's default rate limit (600 a minute) never waits.
-DOCUMENTS = {"transport": 300, "end_to_end": 100}
-QUICK_DOCUMENTS = 3
-PROFILED_DOCUMENTS = 50
+FULL, QUICK = Sizes(warmup=20, transport=300, end_to_end=100, profiled=50), Sizes(1, 2, 2, 1)
 # Where CPU time goes, by the file a function lives in; the in-memory backends are left out.
 AREAS = (
     ("our code (layer and handlers)", ("/invoice_export/", "/functions/")),
@@ -58,45 +66,46 @@ BACKEND, OTHER = "in-memory backends and this benchmark", "not attributable"
 
 
 def run(quick: bool) -> dict[str, Any]:
+    sizes = QUICK if quick else FULL
     with FakturowniaFake(rate_limit=None) as fake, LocalStack() as stack:
-        transport = _transport_level(stack, fake, quick)
-        end_to_end = _end_to_end(stack, fake, quick)
+        transport = _transport_level(stack, fake, sizes)
+        end_to_end = _end_to_end(stack, fake, sizes)
     return {"transport": transport, "end_to_end": end_to_end}
 
 
-def _transport_level(stack: LocalStack, fake: FakturowniaFake, quick: bool) -> dict[str, Any]:
+def _transport_level(stack: LocalStack, fake: FakturowniaFake, sizes: Sizes) -> dict[str, Any]:
     clock = BackendClock()
     aws, provider = InMemoryAws(clock), InMemoryProvider(fake, clock, IN_MEMORY_URL)
-    count = QUICK_DOCUMENTS if quick else DOCUMENTS["transport"]
     with aws.installed(), provider.serving():
         reset_runtime()  # its boto3 session and provider adapters must come from inside the block
         runtime = get_runtime()
         account = connect_account(fake, runtime, IN_MEMORY_URL, account_id="bench-in-memory")
         bare = requests.Session()
         provider.mount_on(bare)
-        export, reference = _paired_runs(stack, runtime, account, bare, IN_MEMORY_URL, count,
-                                         lambda call: _cpu_without_backends(clock, call))
-        shares = _cpu_shares(stack, account, first_index=WARMUP + count, count=2 if quick else PROFILED_DOCUMENTS)
-    _expect_exported(fake, account, WARMUP + count + (2 if quick else PROFILED_DOCUMENTS))
+        export, reference = _paired_runs(stack, runtime, account, bare, IN_MEMORY_URL, sizes.warmup,
+                                         sizes.transport, lambda call: _cpu_without_backends(clock, call))
+        measured = sizes.warmup + sizes.transport
+        shares = _cpu_shares(stack, account, first_index=measured, count=sizes.profiled)
+    _expect_exported(fake, account, measured + sizes.profiled)
     reset_runtime()
     return {"ours": export.as_dict(), "bare_requests": reference.as_dict(),
             "ratio_median": ratio(export.median_ms, reference.median_ms), "cpu_shares": shares}
 
 
-def _end_to_end(stack: LocalStack, fake: FakturowniaFake, quick: bool) -> dict[str, Any]:
-    count = QUICK_DOCUMENTS if quick else DOCUMENTS["end_to_end"]
+def _end_to_end(stack: LocalStack, fake: FakturowniaFake, sizes: Sizes) -> dict[str, Any]:
     reset_runtime()
     runtime = get_runtime()
     account = connect_account(fake, runtime, fake.base_url, account_id="bench-http")
-    export, reference = _paired_runs(stack, runtime, account, requests.Session(), fake.base_url, count,
-                                     _wall_seconds)
-    _expect_exported(fake, account, WARMUP + count)
+    export, reference = _paired_runs(stack, runtime, account, requests.Session(), fake.base_url, sizes.warmup,
+                                     sizes.end_to_end, _wall_seconds)
+    _expect_exported(fake, account, sizes.warmup + sizes.end_to_end)
     return {"ours": export.as_dict(), "bare_http": reference.as_dict(),
             "ratio_median": ratio(export.median_ms, reference.median_ms)}
 
 
 def _paired_runs(stack: LocalStack, runtime: Runtime, account: BenchAccount, bare: requests.Session,
-                 base_url: str, count: int, measure: Callable[[Callable[[], Any]], float]) -> tuple[Spread, Spread]:
+                 base_url: str, warmup: int, count: int,
+                 measure: Callable[[Callable[[], Any]], float]) -> tuple[Spread, Spread]:
     """Alternately: export one document through the handler, send one bare create of the same shape."""
     function = stack.function("ExportFunction")
     handler = function.load()
@@ -105,14 +114,14 @@ def _paired_runs(stack: LocalStack, runtime: Runtime, account: BenchAccount, bar
     headers = {"Authorization": f"Bearer {account.api_token}"}
     ours: list[float] = []
     reference: list[float] = []
-    for index in range(WARMUP + count):
+    for index in range(warmup + count):
         event = sqs_event(stack, "ExportQueue", [document_body(account.account_id, index)], account.account_id)
         # The reference creates a document of its own (the provider refuses a second one of ours).
         other = ExportMessage.model_validate_json(document_body(account.account_id, index, prefix="BARE"))
         payload = adapter.build_request(plan_export(other.document, settings, type(adapter)))
         reference_seconds = measure(partial(_send_bare, bare, f"{base_url}/invoices.json", payload, headers))
         ours_seconds = measure(partial(_invoke, function, handler, event))
-        if index >= WARMUP:
+        if index >= warmup:
             ours.append(ours_seconds)
             reference.append(reference_seconds)
     return Spread.of_seconds(ours), Spread.of_seconds(reference)

@@ -32,7 +32,7 @@ from invoice_export.storage.documents import DocumentRecord
 from local.fakes.fakturownia import FakturowniaFake
 from local.stack import LocalStack
 
-DOCUMENTS, QUICK_DOCUMENTS = 20, 2
+DOCUMENTS, QUICK_DOCUMENTS = 20, 1
 WAIT_SECONDS = 30
 
 
@@ -47,7 +47,8 @@ def run(quick: bool) -> dict[str, Any]:
         to_pdf, bare_pdf, redirects, downloads = [], [], [], []
         stack.start_pollers()
         try:
-            with recording(stack.function("FetchPdfFunction")) as fetches:
+            fetch_pdf = stack.function("FetchPdfFunction")
+            with recording(fetch_pdf) as fetches:
                 for index in range(count):
                     stack.send("ExportQueue", document_body(account.account_id, index), group_id=account.account_id)
                     record = _pdf_stored(runtime, account.account_id, f"BENCH-{index:06d}")
@@ -76,7 +77,7 @@ def run(quick: bool) -> dict[str, Any]:
         "pdf_batching_window_s": stack.template.functions()["FetchPdfFunction"].sqs_events[0].batching_window_s,
         "link_redirect": link.as_dict(), "presigned_download": follow.as_dict(),
         "ratio_redirect": ratio(link.median_ms, follow.median_ms),
-        "pdf_invocations": billed(fetches), "documents": count,
+        "pdf_invocations": billed(fetches), "memory_mb": fetch_pdf.memory_mb, "documents": count,
     }
 
 

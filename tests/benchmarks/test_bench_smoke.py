@@ -1,0 +1,58 @@
+"""The benchmark scripts work: each runs with minimal sizes and the table is printed.
+
+Not a timed test: quick figures mean nothing, so only their shape and the facts each benchmark
+checks by itself (every document exported, every PDF stored) are asserted here. The benchmarks
+run side by side, each in a process of its own, as `make bench` starts them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks.run import BENCHMARKS, ROOT, Benchmark, machine, render
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    folder = tmp_path_factory.mktemp("bench")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(ROOT, "layers", "common"))])}
+    running = [Benchmark(name, folder, quick=True, environment=environment) for name in BENCHMARKS]
+    return {benchmark.name: benchmark.result() for benchmark in running}
+
+
+def test_every_benchmark_reports_its_figures(results: dict) -> None:
+    overhead = results["overhead"]
+    assert overhead["transport"]["ours"]["count"] == overhead["transport"]["bare_requests"]["count"] > 1
+    assert overhead["transport"]["ours"]["median_ms"] > 0 and overhead["end_to_end"]["bare_http"]["median_ms"] > 0
+    assert sum(overhead["transport"]["cpu_shares"].values()) == pytest.approx(100, abs=1)
+
+    cold = results["coldstart"]
+    assert {"ExportFunction", "FetchPdfFunction", "LinkFunction"} <= set(cold["functions"])
+    for figures in cold["functions"].values():
+        assert 0 < figures["imported_ms"] <= figures["handled_ms"]
+    assert cold["sizes"]["layer layers/common"]["unzipped_bytes"] > cold["sizes"]["layer layers/common"]["zipped_bytes"]
+
+    bulk = results["bulk"]
+    assert bulk["accepted_calls"] >= bulk["documents"] > 0
+    assert bulk["floor_s"] == round(bulk["accepted_calls"] / 20, 1)
+    assert bulk["export_invocations"]["invocations"] >= 1 and bulk["export_invocations"]["billed_ms"] > 0
+
+    peaks = results["memory"]["peaks"]
+    assert [p["documents"] for p in peaks] == sorted(p["documents"] for p in peaks) and len(peaks) == 3
+    assert all(p["peak_rss_mb"] > 0 for p in peaks)
+
+    pdf = results["pdf_links"]
+    assert pdf["export_to_pdf"]["count"] == pdf["link_redirect"]["count"] == pdf["documents"]
+    assert pdf["pdf_invocations"]["invocations"] >= 1
+
+
+def test_the_table_has_a_row_per_figure(results: dict) -> None:
+    table = render(results, machine((0.0,), (0.0,)), elapsed=1.0, quick=True)
+    assert "QUICK RUN" in table.splitlines()[0]
+    for figure in ("Export overhead per document", "end to end", "Cold start to first record handled: ExportFunction",
+                   "Size: layer", "Bulk export of", "Peak memory", "Export to PDF stored", "redirect latency",
+                   "Lambda cost per 10,000 documents"):
+        assert figure in table, figure
