@@ -9,7 +9,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv clean schemas docs bench reliability
+.PHONY: run test lint venv clean schemas docs bench reliability money
 
 venv: $(STAMP)
 
@@ -38,6 +38,9 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+money: $(STAMP)
+	$(VPY) -m corpus.money
 
 schemas: $(STAMP)
 	$(VPY) tools/generate_schemas.py

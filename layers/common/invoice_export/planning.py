@@ -70,21 +70,29 @@ def _refuse_totals_the_provider_would_compute_differently(document: Document, ad
     """A provider that always computes VAT one way would show other totals than a document computed the
     other way; say so with the exact figures before anything is sent."""
     method = adapter.vat_calculation
-    if method is None or method == document.vat_calculation:
-        return
-    theirs = compute_totals(document.lines, document.price_basis, method)
-    if document.correction is not None:
-        before = compute_totals(document.correction.lines_before, document.price_basis, method)
-        theirs = Totals(net=theirs.net - before.net, vat=theirs.vat - before.vat, gross=theirs.gross - before.gross)
+    if method is not None and method != document.vat_calculation:
+        theirs = compute_totals(document.lines, document.price_basis, method)
+        if document.correction is not None:
+            before = compute_totals(document.correction.lines_before, document.price_basis, method)
+            theirs = Totals(net=theirs.net - before.net, vat=theirs.vat - before.vat,
+                            gross=theirs.gross - before.gross)
+        _refuse_drift(document, theirs, adapter,
+                      f"{adapter.display_name} computes VAT {method.value.replace('_', ' ')}",
+                      f"issue documents for this account with VAT computed {method.value.replace('_', ' ')} "
+                      f"(vat_calculation '{method.value}'), so both show the same totals")
+    predicted = adapter.predicted_totals(document)
+    if predicted is not None:
+        _refuse_drift(document, predicted, adapter,
+                      f"{adapter.display_name} splits gross amounts into net and VAT its own way",
+                      "issue this document with net prices (price_basis 'net'), which it takes as they are")
+
+
+def _refuse_drift(document: Document, theirs: Totals, adapter: type[ProviderAdapter], why: str, fix: str) -> None:
     drift = [f"{name} {getattr(theirs, name)} instead of our {getattr(document.totals, name)}"
              for name in ("net", "vat", "gross") if getattr(theirs, name) != getattr(document.totals, name)]
     if drift:
-        raise ConfigurationError(
-            f"{adapter.display_name} computes VAT {method.value.replace('_', ' ')}, which gives this document "
-            + ", ".join(drift),
-            fix=f"issue documents for this account with VAT computed {method.value.replace('_', ' ')} "
-                f"(vat_calculation '{method.value}'), so both show the same totals",
-            code="provider_totals_would_differ")
+        raise ConfigurationError(f"{why}, which gives this document " + ", ".join(drift), fix=fix,
+                                 code="provider_totals_would_differ")
 
 
 def goes_to_ksef(document: Document) -> bool:

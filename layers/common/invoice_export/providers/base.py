@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from invoice_export.documents import Document, DocumentKind, VatCalculation
+from invoice_export.documents import Document, DocumentKind, Totals, VatCalculation
 from invoice_export.errors import ConfigurationError, ProviderRejected
 from invoice_export.providers.http import ProviderHttp
 from invoice_export.ratelimit import LimitScope, RateLimit
@@ -207,6 +207,12 @@ class ProviderAdapter(ABC):
     @abstractmethod
     def check_credentials(self) -> None:
         """One cheap authenticated call; raises CredentialsRejected when the provider refuses."""
+
+    @classmethod
+    def predicted_totals(cls, document: Document) -> Totals | None:
+        """The totals the provider will compute from our request, where its arithmetic can differ from
+        our document's; None when it reproduces ours whatever the amounts."""
+        return None
 
     def ksef_status(self, provider_document_id: str) -> KsefStatus:
         """The document's KSeF state as the provider knows it."""

@@ -20,9 +20,19 @@ from typing import Any, ClassVar
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from invoice_export.documents import BuyerKind, Document, DocumentKind, Line, PriceBasis, VatCalculation, VatCode
+from invoice_export.documents import (
+    BuyerKind,
+    Document,
+    DocumentKind,
+    Line,
+    PriceBasis,
+    Totals,
+    VatCalculation,
+    VatCode,
+    vat_percent,
+)
 from invoice_export.errors import AmbiguousAtProvider, ConfigurationError, PermanentError, ProviderRejected
-from invoice_export.money import format_amount
+from invoice_export.money import format_amount, round_money
 from invoice_export.providers.base import (
     Capabilities,
     CreatedDocument,
@@ -128,6 +138,30 @@ class FakturowniaAdapter(ProviderAdapter):
             invoice["positions"] = [self._position(line, doc, product_ids if plan.send_skus else None)
                                     for line in doc.lines]
         return {"invoice": invoice}
+
+    @classmethod
+    def predicted_totals(cls, document: Document) -> Totals | None:
+        """Fakturownia keeps a gross amount and derives its net (net = gross / (1 + rate), rounded),
+        leaving VAT as the rest; our documents take VAT from the gross (gross x rate / (100 + rate)).
+        The two differ by a grosz where that VAT falls on a half grosz. Net prices go through as they
+        are. ASSUMPTION: as the local fake models Fakturownia's keep_gross strategy."""
+        if document.price_basis != PriceBasis.GROSS:
+            return None
+        lines = [(line, Decimal(1)) for line in document.lines]
+        if document.correction is not None:
+            lines += [(line, Decimal(-1)) for line in document.correction.lines_before]
+        if document.vat_calculation == VatCalculation.PER_LINE:
+            groups = [sign * line.value() for line, sign in lines]
+            rates = [vat_percent(line.vat) for line, _ in lines]
+        else:
+            by_rate: dict[Decimal, Decimal] = {}
+            for line, sign in lines:
+                by_rate[vat_percent(line.vat)] = by_rate.get(vat_percent(line.vat), Decimal(0)) + sign * line.value()
+            rates, groups = list(by_rate), list(by_rate.values())
+        net = sum((round_money(gross / (1 + rate / 100)) for gross, rate in zip(groups, rates, strict=True)),
+                  Decimal("0.00"))
+        gross = sum(groups, Decimal("0.00"))
+        return Totals(net=net, vat=gross - net, gross=gross)
 
     @staticmethod
     def _calculating_strategy(doc: Document) -> dict[str, str]:

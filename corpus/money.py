@@ -1,0 +1,212 @@
+"""Money corpus: generated documents sent to every accounting system's fake, totals compared to the grosz.
+
+Each fake computes the document's totals on its own (never with our money code), the way its
+provider documents or is known to; the adapter reads them back after the create. For every
+provider this counts the documents that came out exact, those refused before sending (with the
+reason, e.g. a provider that always computes VAT another way), drift found after sending (must be
+0), and currencies lost (must be 0).
+
+    make money                      # 10,000 documents (about N minutes on 2 cores), prints the table
+    python -m corpus.money --documents 500 --seed 7
+
+The bounded version runs in `make test` (tests/corpus/test_money_corpus.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import time
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # a table, not one log line per provider call
+for folder in ("layers/common", "tests"):
+    if str(ROOT / folder) not in sys.path:
+        sys.path.insert(0, str(ROOT / folder))
+
+from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
+from property.strategies import documents, to_body  # noqa: E402
+
+from invoice_export.documents import Document, DocumentKind, ExportMessage, compute_totals  # noqa: E402
+from invoice_export.errors import ConfigurationError, ExportError  # noqa: E402
+from invoice_export.planning import plan_export  # noqa: E402
+from invoice_export.providers import build_adapter  # noqa: E402
+from invoice_export.providers.base import ProviderAdapter, ProviderReference  # noqa: E402
+from invoice_export.readback import compare  # noqa: E402
+from invoice_export.settings import AccountSettings  # noqa: E402
+from local import run as demo  # noqa: E402
+from local.fakes.fakturownia import FakturowniaFake  # noqa: E402
+from local.fakes.ifirma import IfirmaFake  # noqa: E402
+from local.fakes.infakt import InfaktFake  # noqa: E402
+from local.fakes.wfirma import WfirmaFake  # noqa: E402
+
+# Every document is dated inside the accounting month the fakes are set to (iFirma enforces it);
+# dates do not change money.
+ISSUE_DATE = date(2026, 11, 20)
+
+
+@dataclass
+class Figures:
+    documents: int = 0
+    exact: int = 0
+    refused_before_sending: Counter = field(default_factory=Counter)  # reason code -> count
+    rejected_by_provider: Counter = field(default_factory=Counter)
+    drift_after_sending: int = 0
+    currency_lost: int = 0
+    provider_rate_differs: int = 0  # the provider chose its own exchange rate (flagged, both recorded)
+    drift_examples: list[str] = field(default_factory=list)
+
+
+# The fakes without their request limits and quotas: the corpus measures money, not rate limits.
+UNLIMITED_FAKES = {
+    "fakturownia": (lambda: FakturowniaFake(rate_limit=None), demo.fakturownia_shop),
+    "infakt": (lambda: InfaktFake(read_limit=None, write_limit=None, processing_polls=0, processing_seconds=0), demo.infakt_shop),
+    "wfirma": (lambda: WfirmaFake(app_key=demo.WFIRMA_APP_KEY, rate_limit=None), demo.wfirma_shop),
+    "ifirma": (lambda: IfirmaFake(rate_limit=None, daily_limit=None), demo.ifirma_shop),
+}
+
+
+def _adapter(make_fake: Any, make_shop: Any, running: ExitStack) -> ProviderAdapter:
+    fake = running.enter_context(make_fake())
+    shop = make_shop(fake)
+    if shop.settings["provider"] == "ifirma":
+        fake.account(shop.credentials["login"]).quota = 10**9  # documents per month
+    settings = {**shop.settings, "series_links": dict.fromkeys(("FV", "PAR", "KOR"))}  # provider defaults
+    credentials = {**shop.credentials}
+    if shop.settings["provider"] == "wfirma":
+        credentials["app_key"] = demo.WFIRMA_APP_KEY  # the deployment's, merged by the runtime in AWS
+    adapter = build_adapter(AccountSettings.model_validate(settings), credentials)
+    if hasattr(adapter, "poll_delays"):
+        # inFakt creates asynchronously; its fake here finishes every task at once, so the adapter's
+        # waits before polling (needed by the real API) would only slow the corpus down.
+        adapter.sleep = lambda _seconds: None
+    return adapter
+
+
+def _as_document(drawn: dict[str, Any], document_id: str) -> Document:
+    """The drawn document with what does not change money made valid for every provider: dates in
+    the accounting month, the due date after them, and a real Polish NIP (the generator's tax ids
+    are random, and providers rightly refuse a bad checksum)."""
+    payment = {**drawn["payment"]}
+    if payment.get("due_date"):
+        payment["due_date"] = (ISSUE_DATE + timedelta(days=14)).isoformat()
+    if payment.get("paid_date"):
+        payment["paid_date"] = ISSUE_DATE.isoformat()
+    buyer = {**drawn["buyer"], "address": {**drawn["buyer"]["address"], "country": "PL"}}
+    if buyer.get("tax_id"):
+        buyer["tax_id"] = "5260250274"
+    drawn = {**drawn, "document_id": document_id, "issue_date": ISSUE_DATE.isoformat(),
+             "sale_date": ISSUE_DATE.isoformat(), "payment": payment, "buyer": buyer}
+    if drawn.get("exchange_rate"):
+        drawn["exchange_rate"] = {**drawn["exchange_rate"], "date": "2026-11-19"}
+    body = to_body({"schema_version": "1", "account_id": "corpus", "document": drawn})
+    return ExportMessage.model_validate_json(body).document
+
+
+def _original_of(correction: Document) -> Document:
+    """The invoice a generated correction corrects: its lines before, as an invoice of its own."""
+    assert correction.correction is not None
+    lines = correction.correction.lines_before
+    totals = compute_totals(lines, correction.price_basis, correction.vat_calculation)
+    data = correction.model_dump(mode="json", exclude={"correction"})
+    data.update(kind="invoice", document_id=f"{correction.document_id}-ORIG", lines=[
+        line.model_dump(mode="json") for line in lines], totals=totals.model_dump(mode="json"))
+    return Document.model_validate(data)
+
+
+def export_one(adapter: ProviderAdapter, document: Document, figures: Figures) -> None:
+    figures.documents += 1
+    corrected = None
+    try:
+        if document.kind == DocumentKind.CORRECTION:
+            original = adapter.create_document(plan_export(_original_of(document), adapter.settings, type(adapter)))
+            corrected = original.reference
+        plan = plan_export(document, adapter.settings, type(adapter), corrected=corrected)
+        created = adapter.create_document(plan)
+    except ConfigurationError as refused:
+        figures.refused_before_sending[refused.code] += 1
+        return
+    except ExportError as rejected:
+        figures.rejected_by_provider[f"{rejected.code}: {rejected.message[:90]}"] += 1
+        return
+    readback = created.readback
+    assert readback is not None, f"{adapter.display_name} reports no totals to check"
+    drift = compare(document, readback, corrected.provider_document_id if corrected else None)
+    if any(d.field == "currency" for d in drift):
+        figures.currency_lost += 1
+    if drift:
+        figures.drift_after_sending += 1
+        if len(figures.drift_examples) < 5:
+            figures.drift_examples.append(f"{document.document_id}: " + "; ".join(
+                d.describe(adapter.display_name) for d in drift))
+    else:
+        figures.exact += 1
+    if any("exchange rate" in warning for warning in created.warnings):
+        figures.provider_rate_differs += 1
+
+
+def run_corpus(count: int, seed_value: int = 2026) -> dict[str, Figures]:
+    """Send `count` generated documents (the same ones for every seed) to each provider's fake."""
+    results: dict[str, Figures] = {}
+    with ExitStack() as running:
+        adapters = {name: _adapter(make_fake, make_shop, running)
+                    for name, (make_fake, make_shop) in UNLIMITED_FAKES.items()}
+        counter = iter(range(10**9))
+
+        @seed(seed_value)
+        @settings(max_examples=count, deadline=None, database=None, phases=[Phase.generate],
+                  suppress_health_check=list(HealthCheck))
+        @given(drawn=documents())
+        def send_everywhere(drawn: dict[str, Any]) -> None:
+            number = next(counter)
+            for name, adapter in adapters.items():
+                figures = results.setdefault(name, Figures())
+                if not adapter.capabilities.supports_kind(DocumentKind(drawn["kind"])):
+                    continue
+                export_one(adapter, _as_document(drawn, f"C{number}"), figures)
+
+        send_everywhere()
+    return results
+
+
+def render(results: dict[str, Figures], seconds: float) -> str:
+    lines = [f"| provider | documents | exact | refused before sending (reason) | rejected by provider | "
+             f"drift after sending | currency lost | provider's own FX rate flagged |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, f in results.items():
+        refused = sum(f.refused_before_sending.values())
+        share = f"{refused} ({100 * refused / max(f.documents, 1):.1f}%: " + ", ".join(
+            f"{code} {n}" for code, n in f.refused_before_sending.most_common()) + ")" if refused else "0"
+        rejected = sum(f.rejected_by_provider.values())
+        lines.append(f"| {name} | {f.documents} | {f.exact} | {share} | {rejected} | {f.drift_after_sending} | "
+                     f"{f.currency_lost} | {f.provider_rate_differs} |")
+    lines.append(f"\n{seconds:.0f} s; drift examples: " + (
+        "; ".join(e for f in results.values() for e in f.drift_examples) or "none"))
+    for name, f in results.items():
+        for reason, n in f.rejected_by_provider.most_common(3):
+            lines.append(f"- {name} rejected {n}: {reason}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    results = run_corpus(args.documents, args.seed)
+    print(render(results, time.perf_counter() - started))
+    bad = sum(f.drift_after_sending + f.currency_lost for f in results.values())
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
