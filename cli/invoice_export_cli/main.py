@@ -362,6 +362,20 @@ def cmd_tenants(session: boto3.session.Session, resources: operator.StackResourc
             out.line("no principal is mapped" + (f" to {args.tenant}" if args.tenant else ""))
 
 
+def cmd_tenant_data(session: boto3.session.Session, resources: operator.StackResources, args: argparse.Namespace,
+                    out: Output) -> None:
+    if not (args.dry_run or args.yes):
+        raise ApiFailure(0, "confirm", f"this deletes every record of tenant {args.tenant} for good",
+                         "look first with --dry-run, then confirm with --yes")
+    report = operator.delete_tenant_data(session, resources, args.tenant, dry_run=args.dry_run)
+    out.data(report.model_dump())
+    verb = "would delete" if args.dry_run else "deleted"
+    out.line(f"tenant {args.tenant}: {verb} {len(report.accounts)} account(s) ({', '.join(report.accounts) or '-'}), "
+             f"{report.documents} document record(s), {report.audit_entries} audit entries, "
+             f"{report.pdf_versions} PDF version(s), {len(report.principals)} principal mapping(s)"
+             + ("" if args.dry_run else f", {report.bulk_run_items} bulk-run item(s), {report.secrets} secret(s)"))
+
+
 def cmd_dlq(session: boto3.session.Session, resources: operator.StackResources, args: argparse.Namespace,
             out: Output) -> None:
     result = operator.replay_dlq(session.client("sqs"), resources.get("EXPORT_DLQ_URL"),
@@ -383,7 +397,7 @@ API_COMMANDS = {
     "resolve": cmd_resolve, "link": cmd_link, "bulk": cmd_bulk, "bulk-status": cmd_bulk_status,
     "reconcile": cmd_reconcile, "audit": cmd_audit,
 }
-OPERATOR_COMMANDS = {"tenants": cmd_tenants, "dlq": cmd_dlq}
+OPERATOR_COMMANDS = {"tenants": cmd_tenants, "dlq": cmd_dlq, "tenant-data": cmd_tenant_data}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -486,6 +500,13 @@ def parser() -> argparse.ArgumentParser:
     tm.add_argument("tenant")
     tsub.add_parser("unmap", help="remove a principal's mapping").add_argument("principal")
     tsub.add_parser("list", help="the mappings").add_argument("--tenant")
+
+    td = sub.add_parser("tenant-data", help="(operator) delete a tenant's data on request")
+    tdsub = td.add_subparsers(dest="tenant_data_command", required=True)
+    delete = tdsub.add_parser("delete", help="accounts, documents, audit, PDFs, credentials and mappings")
+    delete.add_argument("tenant")
+    delete.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    delete.add_argument("--yes", action="store_true", help="confirm the deletion")
 
     d = sub.add_parser("dlq", help="(operator) the export dead-letter queue")
     dsub = d.add_subparsers(dest="dlq_command", required=True)

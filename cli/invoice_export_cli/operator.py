@@ -22,6 +22,11 @@ OUTPUTS = {
     "TenantsTableName": "TENANTS_TABLE",
     "ExportQueueUrl": "EXPORT_QUEUE_URL",
     "ExportDLQUrl": "EXPORT_DLQ_URL",
+    "AccountsTableName": "ACCOUNTS_TABLE",
+    "DocumentsTableName": "DOCUMENTS_TABLE",
+    "BulkRunsTableName": "BULK_RUNS_TABLE",
+    "AuditTableName": "AUDIT_TABLE",
+    "PdfBucketName": "PDF_BUCKET",
 }
 
 
@@ -73,6 +78,31 @@ def list_mappings(session: boto3.session.Session, table: str, tenant_id: str | N
     ]
     return sorted((i for i in items if tenant_id is None or i["tenant_id"] == tenant_id),
                   key=lambda i: (i["tenant_id"], i["principal_arn"]))
+
+
+# ---------------------------------------------------------------- tenant data
+
+
+def delete_tenant_data(session: boto3.session.Session, resources: StackResources, tenant_id: str,
+                       dry_run: bool) -> Any:
+    """The layer's deletion (invoice_export.retention), on the stack's tables, bucket and secrets."""
+    from invoice_export.retention import delete_tenant_data as delete
+    from invoice_export.storage.accounts import AccountStore
+    from invoice_export.storage.audit import AuditTrail
+    from invoice_export.storage.bulk_runs import BulkRunStore
+    from invoice_export.storage.documents import DocumentStore
+    from invoice_export.storage.tenants import TenantStore
+
+    dynamodb = session.resource("dynamodb")
+
+    def table(name: str) -> Any:
+        return dynamodb.Table(resources.get(name))
+
+    prefix = os.environ.get("CREDENTIALS_SECRET_PREFIX", "invoice-export/accounts/")
+    return delete(tenant_id, accounts=AccountStore(table("ACCOUNTS_TABLE"), session.client("secretsmanager"), prefix),
+                  documents=DocumentStore(table("DOCUMENTS_TABLE")), audit=AuditTrail(table("AUDIT_TABLE"), 1),
+                  runs=BulkRunStore(table("BULK_RUNS_TABLE"), 1), tenants=TenantStore(table("TENANTS_TABLE")),
+                  s3=session.client("s3"), bucket=resources.get("PDF_BUCKET"), dry_run=dry_run)
 
 
 # ---------------------------------------------------------------- DLQ replay

@@ -723,3 +723,9 @@ def test_audit_entries_are_only_added(policies):
     changers = set().union(*(grantees(policies, action, table_arn(AUDIT_TABLE))
                              for action in ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")))
     assert not changers, f"{sorted(changers)} may change or delete audit entries; only PutItem of new ones"
+
+
+def test_pdfs_expire_after_the_retention_period(cfn):
+    rules = props(cfn["Resources"][PDF_BUCKET])["LifecycleConfiguration"]["Rules"]
+    retention = [r for r in rules if r.get("ExpirationInDays") == {"Ref": "DataRetentionDays"}]
+    assert [r.get("Prefix") for r in retention] == ["pdf/"], f"PDFs need an expiry after DataRetentionDays: {rules}"
