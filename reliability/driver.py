@@ -36,7 +36,14 @@ from invoice_export.storage.documents import DocumentRecord, Status
 from local.fakes.common import FakeServer
 from local.fakes.fakturownia import FakturowniaFake
 from local.stack import LocalStack
-from reliability.faults import CREATE_FAULTS, READ_FAULTS, FaultTarget, RandomProviderFaults, atomic_sqs_deletes
+from reliability.faults import (
+    CREATE_FAULTS,
+    READ_FAULTS,
+    AwsOutages,
+    FaultTarget,
+    RandomProviderFaults,
+    atomic_sqs_deletes,
+)
 from testsupport import load_example
 
 READ_TIMEOUT_SECONDS = 1.0
@@ -60,6 +67,7 @@ class Scenario:
     accounts: int = 8
     workers: int = 2
     fault_rate: float = 0.08  # per provider request on the targeted endpoints
+    aws_outage_rate: float = 0.002  # per AWS call of the functions: starts an outage of that service
     duplicate_rate: float = 0.05  # documents sent a second time, half at once in another group, half later
     bad_input_rate: float = 0.03
     visibility_timeout: int = 2
@@ -214,6 +222,8 @@ class Figures:
     messages_sent: int = 0
     duplicate_deliveries: int = 0
     faults_injected: Counter[str] = field(default_factory=Counter)
+    aws_outages: Counter[str] = field(default_factory=Counter)  # by service
+    aws_failed_calls: Counter[str] = field(default_factory=Counter)
     exported: int = 0
     duplicates_at_provider: int = 0
     lost: list[str] = field(default_factory=list)
@@ -223,7 +233,7 @@ class Figures:
     in_doubt_without_evidence: int = 0
     bad_inputs_tried: int = 0
     bad_inputs_rejected: int = 0  # each with the error its kind must get
-    dlq: int = 0
+    dlq: Counter[str] = field(default_factory=Counter)  # by the state of the message's document
     dlq_unexplained: list[str] = field(default_factory=list)
     without_outcome_event: list[str] = field(default_factory=list)
     pdfs_stored: int = 0
@@ -240,6 +250,9 @@ class Figures:
     def rows(self) -> list[tuple[str, str]]:
         s = self.scenario
         faults = ", ".join(f"{kind} {count}" for kind, count in sorted(self.faults_injected.items()))
+        outages = ", ".join(f"{service} {count} ({self.aws_failed_calls[service]} calls failed)"
+                            for service, count in sorted(self.aws_outages.items())) or "none"
+        dlq = ", ".join(f"{state} {count}" for state, count in sorted(self.dlq.items())) or "none"
         failed = ", ".join(f"{code} {count}" for code, count in sorted(self.failed.items())) or "none"
         return [
             ("providers", ", ".join(s.providers)),
@@ -247,13 +260,15 @@ class Figures:
             ("messages sent", f"{self.messages_sent} (incl. {self.duplicate_deliveries} duplicate deliveries "
                               f"and {self.bad_inputs_tried} bad inputs)"),
             ("provider faults injected", f"{sum(self.faults_injected.values())} ({faults})"),
+            ("AWS outages injected", f"{sum(self.aws_outages.values())} ({outages})"),
             ("exported exactly once", str(self.exported)),
             ("duplicates at the provider", str(self.duplicates_at_provider)),
             ("lost", str(len(self.lost))),
             ("failed with a reason", f"{sum(self.failed.values())} ({failed})"),
             ("in doubt, with evidence", str(self.in_doubt)),
             ("bad inputs tried / rejected with their error", f"{self.bad_inputs_tried} / {self.bad_inputs_rejected}"),
-            ("DLQ messages (unexplained)", f"{self.dlq} ({len(self.dlq_unexplained)})"),
+            ("DLQ messages, by their document's state", f"{sum(self.dlq.values())} ({dlq}); "
+                                                          f"unexplained {len(self.dlq_unexplained)}"),
             ("documents without an outcome event", str(len(self.without_outcome_event))),
             ("PDFs stored for exported documents", f"{self.pdfs_stored} / {self.exported}"),
             ("provider rate limit / peak seen per key", f"{self.rate_limit} / {self.peak_requests_per_key}"),
@@ -311,6 +326,10 @@ def _run(scenario: Scenario, stack: LocalStack, providers: dict[str, Any],
                 for index in range(scenario.accounts)}
     for index, (account_id, provider) in enumerate(accounts.items()):
         providers[provider].connect(runtime, account_id, key_index=index // 2)
+    outages = AwsOutages(seed=scenario.seed, rate=scenario.aws_outage_rate)
+    # The functions' own clients (the stores share one DynamoDB client; the idempotency layer has its own).
+    outages.install([runtime.documents.table.meta.client, runtime.client("dynamodb"), runtime.client("s3"),
+                     runtime.client("secretsmanager")])
     first, at_once, later = plan_messages(scenario, accounts)
     figures = Figures(scenario, rate_limit=f"{scenario.rate_limit} per {scenario.rate_window_seconds:g} s")
     started = time.monotonic()
@@ -335,7 +354,9 @@ def _run(scenario: Scenario, stack: LocalStack, providers: dict[str, Any],
         stack.run_until_idle(timeout=scenario.timeout_seconds)
     finally:
         stack.stop_pollers()
+        outages.rate = 0  # counting reads through the same clients
     figures.seconds = time.monotonic() - started
+    figures.aws_outages, figures.aws_failed_calls = outages.outages, outages.failed_calls
     figures.duplicate_deliveries = len(at_once) + len(later)
     on_progress("counting")
     _count(figures, stack, runtime, providers, first)
@@ -402,17 +423,21 @@ def _classify(figures: Figures, record: DocumentRecord | None, provider_ids: lis
 
 
 def _count_dlq(figures: Figures, stack: LocalStack, runtime: Runtime) -> None:
-    """Drain the export DLQ: each message must belong to a document recorded as failed or in doubt."""
+    """Drain the export DLQ: each message must belong to a document recorded as failed or in doubt (or
+    exported already: a redelivery that kept failing after the export, e.g. while AWS was down)."""
     sqs = stack.client("sqs")
     url = stack.queue_url("ExportDLQ")
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
                                           WaitTimeSeconds=0).get("Messages", []):
         for message in messages:
-            figures.dlq += 1
             body = json.loads(message["Body"])
             document_id = body["document"]["document_id"]
             record = runtime.documents.get(body["account_id"], document_id)
-            if record is None or record.status not in (Status.FAILED, Status.IN_DOUBT) or record.last_error is None:
+            state = record.status.value if record else "not recorded"
+            figures.dlq[state] += 1
+            explained = record is not None and (record.status == Status.EXPORTED or (
+                record.status in (Status.FAILED, Status.IN_DOUBT) and record.last_error is not None))
+            if not explained:
                 figures.dlq_unexplained.append(document_id)
         sqs.delete_message_batch(QueueUrl=url, Entries=[
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])

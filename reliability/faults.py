@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import random
 import re
+import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
+from botocore.awsrequest import AWSResponse
 from moto.sqs.models import Queue as SqsQueue
 
 from local.fakes.common import Fault, FaultPlan
@@ -26,6 +30,9 @@ RESET = "connection reset"
 RESET_AFTER_COMMIT = "reset after commit"
 SLOW = "slow past the timeout"
 STALL_AFTER_COMMIT = "stored, then stalled"
+
+# The AWS services whose outages the runs inject ("S3, DynamoDB or Secrets Manager failing for a while").
+AWS_SERVICES = ("dynamodb", "s3", "secretsmanager")
 
 CREATE_FAULTS = (SERVER_ERROR, RATE_LIMITED, RESET, RESET_AFTER_COMMIT, SLOW, STALL_AFTER_COMMIT)
 READ_FAULTS = (SERVER_ERROR, RATE_LIMITED, RESET, SLOW)
@@ -106,3 +113,47 @@ def atomic_sqs_deletes() -> Iterator[None]:
         yield
     finally:
         SqsQueue.delete_message = original
+
+
+# ---------------------------------------------------------------------------------------- AWS
+
+
+class AwsOutages:
+    """Seeded outages of AWS services, as the functions' own boto3 clients see them.
+
+    Each call may start an outage of its service (probability `rate`); for the next
+    `seconds` every call of that service fails with HTTP 503 ServiceUnavailable. The failure is
+    returned from botocore's `before-call` hook, i.e. after the SDK's own retries would have given
+    up: an outage longer than the retry budget, as a real regional incident looks to a function.
+    """
+
+    def __init__(self, *, seed: int, rate: float, services: tuple[str, ...] = AWS_SERVICES,
+                 seconds: tuple[float, float] = (0.5, 2.0)) -> None:
+        self.rate = rate
+        self.services = services
+        self.seconds = seconds
+        self.outages: Counter[str] = Counter()
+        self.failed_calls: Counter[str] = Counter()
+        self._random = random.Random(seed)
+        self._down_until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def install(self, clients: Iterable[Any]) -> None:
+        for client in {id(c): c for c in clients}.values():  # the stores share their DynamoDB client
+            client.meta.events.register("before-call", self._before_call)
+
+    def _before_call(self, model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        service = model.service_model.service_name
+        if service not in self.services:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            if now >= self._down_until.get(service, 0.0):
+                if self._random.random() >= self.rate:
+                    return None
+                self._down_until[service] = now + self._random.uniform(*self.seconds)
+                self.outages[service] += 1
+            self.failed_calls[service] += 1
+        error = {"Error": {"Code": "ServiceUnavailable", "Message": f"injected {service} outage"},
+                 "ResponseMetadata": {"HTTPStatusCode": 503, "HTTPHeaders": {}}}
+        return AWSResponse(url="", status_code=503, headers={}, raw=None), error

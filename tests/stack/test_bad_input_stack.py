@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from logcapture import captured_log_lines
+from stack_guards import whole_sqs_deletes  # noqa: F401  (autouse)
+
 from invoice_export.documents import Line, PriceBasis, VatCalculation, compute_totals
 from invoice_export.operations import retry_document
 from invoice_export.storage.documents import Status
@@ -138,3 +141,16 @@ def test_a_broken_resend_of_a_pending_document_keeps_the_valid_version(shop) -> 
     run(shop)
     record = shop.record("INV-2026-11-0001")
     assert record.status == Status.PENDING and record.document_version == 1 and record.document
+
+
+def test_a_rejection_is_never_logged_under_the_previous_documents_ids(shop) -> None:
+    # Regression: the logger kept the previous record's account_id/document_id, so an unreadable
+    # message later in the same batch was logged as if it were that document.
+    shop.send(shop.message(INVOICE))
+    shop.send("{not json")
+    with captured_log_lines() as log:
+        run(shop)
+    lines = log.parsed()
+    [rejected] = [line for line in lines if line["message"] == "message rejected"]
+    assert "document_id" not in rejected and "account_id" not in rejected
+    assert any(line.get("document_id") == "INV-2026-11-0001" for line in lines)  # the keys are used otherwise

@@ -85,11 +85,18 @@ def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime
     )
 
 
-def _export_record(runtime: Runtime, record: SQSRecord, context: LambdaContext) -> None:
+def _start_record(record: SQSRecord) -> None:
+    """Log under this record's message id, and never under the previous record's document."""
     logger.set_correlation_id(record.message_id)
+    logger.remove_keys(["account_id", "document_id"])
+
+
+def _export_record(runtime: Runtime, record: SQSRecord, context: LambdaContext) -> None:
+    _start_record(record)
     message = read_export_message(record.body)
     service = runtime.export_service
     if isinstance(message, UnreadableMessage):
+        logger.append_keys(account_id=message.account_id, document_id=message.document_id)  # None: not logged
         service.reject_unreadable(record.message_id, record.body, message.account_id, message.document_id,
                                   message.problem)
         return
@@ -148,7 +155,7 @@ def _document_task_batch(event: dict[str, Any], context: LambdaContext, model: t
     """
 
     def handle(record: SQSRecord) -> None:
-        logger.set_correlation_id(record.message_id)
+        _start_record(record)
         try:
             task: _DocumentTask = model.model_validate_json(record.body)
         except ValidationError as exc:
