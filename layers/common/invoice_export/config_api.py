@@ -233,7 +233,8 @@ def me() -> MeView:
 @app.get("/providers")
 def providers() -> list[ProviderInfo]:
     caller()
-    return [provider_info(p) for p in supported_providers()]
+    rt = runtime()
+    return [provider_info(p, set(rt.deployment_credentials(p.value))) for p in supported_providers()]
 
 
 # ---------------------------------------------------------------- accounts
@@ -247,7 +248,8 @@ def connect(account_id: str, request: ConnectRequest) -> AccountView:
     existing = rt.accounts.get(account_id)
     settings = connection_settings(account_id, tenant, request, existing,
                                    allow_custom_urls=rt.settings.allow_custom_provider_urls)
-    check_credentials(settings, request.credentials, rt.build_adapter)
+    check_credentials(settings, request.credentials, rt.build_adapter,
+                      rt.deployment_credentials(settings.provider.value))
     rt.accounts.save_credentials(account_id, request.credentials)
     rt.accounts.put(settings)
     logger.info("account connected", extra={"account_id": account_id, "provider": settings.provider.value,

@@ -73,10 +73,11 @@ class ProviderInfo(BaseModel):
 AdapterBuilder = Any  # (AccountSettings, dict) -> ProviderAdapter
 
 
-def provider_info(provider: ProviderName) -> ProviderInfo:
+def provider_info(provider: ProviderName, deployment_fields: set[str]) -> ProviderInfo:
+    """`deployment_fields`: credentials the deployment itself holds (wFirma's appKey): not asked for."""
     cls = adapter_class(provider)
     return ProviderInfo(provider=provider, display_name=cls.display_name, capabilities=cls.capabilities.as_dict(),
-                        credential_fields=list(cls.credentials_model.model_fields),
+                        credential_fields=[f for f in cls.credentials_model.model_fields if f not in deployment_fields],
                         options=list(cls.options_model.model_fields))
 
 
@@ -105,16 +106,16 @@ def connection_settings(account_id: str, tenant_id: str, request: ConnectRequest
                                        "settings_version": existing.settings_version + 1})
 
 
-def check_credentials(settings: AccountSettings, credentials: dict[str, str],
-                      build_adapter: AdapterBuilder) -> ProviderAdapter:
-    """Validate the credentials' shape, then one real call to the provider with them."""
+def check_credentials(settings: AccountSettings, credentials: dict[str, str], build_adapter: AdapterBuilder,
+                      deployment_credentials: dict[str, str]) -> ProviderAdapter:
+    """Validate the credentials' shape (with what the deployment adds), then one real call to the provider."""
     cls = adapter_class(settings.provider)
     try:
-        cls.credentials_model.model_validate(credentials)
+        cls.credentials_model.model_validate({**deployment_credentials, **credentials})
     except ValidationError as exc:
         # Field names only: the values are secrets.
         fields = sorted({str(err["loc"][0]) for err in exc.errors() if err["loc"]})
-        expected = ", ".join(cls.credentials_model.model_fields)
+        expected = ", ".join(f for f in cls.credentials_model.model_fields if f not in deployment_credentials)
         raise ConnectionRefused(f"{cls.display_name} credentials are missing or have unexpected fields: "
                                 f"{', '.join(fields)}", fix=f"send exactly: {expected}", code="credentials_invalid",
                                 status=422) from None
