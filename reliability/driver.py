@@ -42,15 +42,18 @@ from reliability.faults import (
     AwsOutages,
     FaultTarget,
     RandomProviderFaults,
-    atomic_sqs_deletes,
+    WorkerCrashes,
+    sqs_like_aws,
 )
 from testsupport import load_example
 
 READ_TIMEOUT_SECONDS = 1.0
 # Short timings, so that retries happen within seconds (as in tests/stack): provider read timeout
-# 1 s, back-off from 0.2 s, no Lambda time margin needed for such short calls.
+# 1 s, back-off from 0.2 s. A provider call starts only with 2 s of the invocation left (read
+# timeout + 1 s margin for the writes after it), and the shared rate limiter waits in place at
+# most 0.5 s: an invocation then ends within its (scaled) timeout, as in Lambda.
 FAST_ENVIRONMENT = {"PROVIDER_READ_TIMEOUT": str(READ_TIMEOUT_SECONDS), "RETRY_BASE_DELAY_SECONDS": "0.2",
-                    "LAMBDA_TIME_MARGIN_SECONDS": "0"}
+                    "LAMBDA_TIME_MARGIN_SECONDS": "1", "RATE_LIMIT_MAX_WAIT_SECONDS": "0.5"}
 INVOICE, RECEIPT, EXEMPT, FOREIGN, CORRECTION = (
     "01-invoice-company.json", "02-receipt-person.json", "03-invoice-exempt-person.json",
     "04-invoice-eur.json", "05-correction.json")
@@ -68,9 +71,14 @@ class Scenario:
     workers: int = 2
     fault_rate: float = 0.08  # per provider request on the targeted endpoints
     aws_outage_rate: float = 0.002  # per AWS call of the functions: starts an outage of that service
+    crash_rate: float = 0.01  # per create call and per record: the export function dies there
+    # Scaled down like the template's 30 s within 180 s: an invocation must end before its messages'
+    # visibility does (else they are handed out again while it runs), and a killed invocation's
+    # in-progress idempotency record must expire within the retries.
+    function_timeout_seconds: float = 3.0
     duplicate_rate: float = 0.05  # documents sent a second time, half at once in another group, half later
     bad_input_rate: float = 0.03
-    visibility_timeout: int = 2
+    visibility_timeout: int = 4
     max_receive_count: int = 8  # the template's default
     # The provider limit the fakes enforce and the service is told (shared by every worker through
     # RateLimitsTable); two accounts share each API key, so the key's limit is contended.
@@ -224,10 +232,12 @@ class Figures:
     faults_injected: Counter[str] = field(default_factory=Counter)
     aws_outages: Counter[str] = field(default_factory=Counter)  # by service
     aws_failed_calls: Counter[str] = field(default_factory=Counter)
+    worker_deaths: Counter[str] = field(default_factory=Counter)  # by where the worker died
     exported: int = 0
     duplicates_at_provider: int = 0
     lost: list[str] = field(default_factory=list)
     failed: Counter[str] = field(default_factory=Counter)  # by error code
+    not_exported: list[str] = field(default_factory=list)  # "document (status): code: message", for the report
     failed_without_reason: int = 0
     in_doubt: int = 0
     in_doubt_without_evidence: int = 0
@@ -253,6 +263,7 @@ class Figures:
         outages = ", ".join(f"{service} {count} ({self.aws_failed_calls[service]} calls failed)"
                             for service, count in sorted(self.aws_outages.items())) or "none"
         dlq = ", ".join(f"{state} {count}" for state, count in sorted(self.dlq.items())) or "none"
+        deaths = ", ".join(f"{where} {count}" for where, count in sorted(self.worker_deaths.items())) or "none"
         failed = ", ".join(f"{code} {count}" for code, count in sorted(self.failed.items())) or "none"
         return [
             ("providers", ", ".join(s.providers)),
@@ -261,6 +272,7 @@ class Figures:
                               f"and {self.bad_inputs_tried} bad inputs)"),
             ("provider faults injected", f"{sum(self.faults_injected.values())} ({faults})"),
             ("AWS outages injected", f"{sum(self.aws_outages.values())} ({outages})"),
+            ("export workers killed", f"{sum(self.worker_deaths.values())} ({deaths})"),
             ("exported exactly once", str(self.exported)),
             ("duplicates at the provider", str(self.duplicates_at_provider)),
             ("lost", str(len(self.lost))),
@@ -308,7 +320,7 @@ def run(scenario: Scenario, *, on_progress: Callable[[str], None] = lambda _: No
     limits = {name: {"limit": scenario.rate_limit, "window_seconds": scenario.rate_window_seconds,
                      "scope": "credential", "source": "reliability scenario"} for name in providers}
     try:
-        with atomic_sqs_deletes(), LocalStack(visibility_timeout_override=scenario.visibility_timeout,
+        with sqs_like_aws(), LocalStack(visibility_timeout_override=scenario.visibility_timeout,
                         parameter_overrides={"ExportMaxReceiveCount": scenario.max_receive_count},
                         workers_per_mapping=scenario.workers) as stack, \
                 environment({**FAST_ENVIRONMENT, "PROVIDER_RATE_LIMITS": json.dumps(limits)}):
@@ -330,6 +342,8 @@ def _run(scenario: Scenario, stack: LocalStack, providers: dict[str, Any],
     # The functions' own clients (the stores share one DynamoDB client; the idempotency layer has its own).
     outages.install([runtime.documents.table.meta.client, runtime.client("dynamodb"), runtime.client("s3"),
                      runtime.client("secretsmanager")])
+    stack.function("ExportFunction").timeout_s = scenario.function_timeout_seconds
+    crashes = WorkerCrashes(seed=scenario.seed, rate=scenario.crash_rate)
     first, at_once, later = plan_messages(scenario, accounts)
     figures = Figures(scenario, rate_limit=f"{scenario.rate_limit} per {scenario.rate_window_seconds:g} s")
     started = time.monotonic()
@@ -340,24 +354,27 @@ def _run(scenario: Scenario, stack: LocalStack, providers: dict[str, Any],
         figures.messages_sent += 1
 
     on_progress(f"sending {len(first)} messages and {len(at_once)} concurrent duplicates")
-    stack.start_pollers()  # workers take messages while the rest are still being sent
-    try:
-        duplicates_at = {id(d): d for d in at_once}
-        for message in first:
-            send(message)
-            if id(message) in duplicates_at:  # the same document in another group: a concurrent delivery
-                send(Sent(**{**message.__dict__, "message_id": None}), group=f"{message.account_id}-dup")
-        stack.run_until_idle(timeout=scenario.timeout_seconds)
-        on_progress(f"first pass done after {time.monotonic() - started:.0f} s; sending {len(later)} late duplicates")
-        for message in later:
-            send(Sent(**{**message.__dict__, "message_id": None}))
-        stack.run_until_idle(timeout=scenario.timeout_seconds)
-    finally:
-        stack.stop_pollers()
-        outages.rate = 0  # counting reads through the same clients
+    with crashes.installed(stack, runtime):
+        stack.start_pollers()  # workers take messages while the rest are still being sent
+        try:
+            duplicates_at = {id(d) for d in at_once}
+            for message in first:
+                send(message)
+                if id(message) in duplicates_at:  # the same document in another group: a concurrent delivery
+                    send(Sent(**{**message.__dict__, "message_id": None}), group=f"{message.account_id}-dup")
+            stack.run_until_idle(timeout=scenario.timeout_seconds)
+            on_progress(f"first pass done after {time.monotonic() - started:.0f} s; "
+                        f"sending {len(later)} late duplicates")
+            for message in later:
+                send(Sent(**{**message.__dict__, "message_id": None}))
+            stack.run_until_idle(timeout=scenario.timeout_seconds)
+        finally:
+            stack.stop_pollers()
+    outages.rate = 0  # counting reads through the same clients
     figures.seconds = time.monotonic() - started
-    figures.aws_outages, figures.aws_failed_calls = outages.outages, outages.failed_calls
     figures.duplicate_deliveries = len(at_once) + len(later)
+    figures.aws_outages, figures.aws_failed_calls = outages.outages, outages.failed_calls
+    figures.worker_deaths = crashes.crashes
     on_progress("counting")
     _count(figures, stack, runtime, providers, first)
     return figures
@@ -409,6 +426,9 @@ def _classify(figures: Figures, record: DocumentRecord | None, provider_ids: lis
         return "exported"
     if provider_ids and record.status != Status.IN_DOUBT:
         return None  # the provider has it, but we would send it again
+    if record.last_error is not None:
+        error = record.last_error
+        figures.not_exported.append(f"{record.document_id} ({record.status.value}): {error.code}: {error.message}")
     if record.status == Status.FAILED:
         if record.last_error is None or not record.last_error.message:
             figures.failed_without_reason += 1

@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 from moto.sqs.models import Queue as SqsQueue
+from moto.sqs.models import SQSBackend
 
 from local.fakes.common import Fault, FaultPlan
 
@@ -93,26 +94,37 @@ class RandomProviderFaults(FaultPlan):
 
 
 @contextmanager
-def atomic_sqs_deletes() -> Iterator[None]:
-    """Make moto's SQS DeleteMessage atomic with SendMessage while the block runs.
+def sqs_like_aws() -> Iterator[None]:
+    """Correct two behaviours of moto's SQS that real SQS does not have, while the block runs.
 
-    moto's `Queue.delete_message` rebuilds the message list without the lock `add_message` takes,
-    so a message sent while another is deleted can vanish from the queue; if a worker received it
-    in between, its FIFO group stays "in flight" forever and every later message of the account is
-    stuck (seen in 1,000-document runs: 3 of 8 groups blocked). Real SQS has no such race, so the
-    runs take the lock moto already has.
+    1. `Queue.delete_message` rebuilds the message list without the lock `add_message` takes, so a
+       message sent (or deleted) at the same moment can vanish or come back. A vanished message a
+       worker had received keeps its FIFO group "in flight" forever: every later message of the
+       account is stuck (seen in 1,000-document runs: 3 of 8 groups blocked).
+    2. A FIFO group stays "in flight" until each of its returned messages is looked at again, so
+       when several messages of a group come back by their visibility timeout (skipped behind a
+       failure, or a whole failed batch), the first receive skips them and hands out the next
+       ones: a correction was exported before its invoice. Real SQS hands the group out again
+       from its first message; here the messages whose visibility ended are released first.
     """
-    original = SqsQueue.delete_message
+    delete, receive = SqsQueue.delete_message, SQSBackend.receive_message
 
     def delete_message(queue: SqsQueue, receipt_handle: str) -> None:
         with queue._messages_lock:
-            original(queue, receipt_handle)
+            delete(queue, receipt_handle)
 
-    SqsQueue.delete_message = delete_message
+    def receive_message(backend: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = backend.get_queue(queue_name)
+        with queue._messages_lock:
+            for message in [m for m in queue.pending_messages if m.visible]:
+                queue.pending_messages.discard(message)
+        return receive(backend, queue_name, *args, **kwargs)
+
+    SqsQueue.delete_message, SQSBackend.receive_message = delete_message, receive_message
     try:
         yield
     finally:
-        SqsQueue.delete_message = original
+        SqsQueue.delete_message, SQSBackend.receive_message = delete, receive
 
 
 # ---------------------------------------------------------------------------------------- AWS
@@ -157,3 +169,76 @@ class AwsOutages:
         error = {"Error": {"Code": "ServiceUnavailable", "Message": f"injected {service} outage"},
                  "ResponseMetadata": {"HTTPStatusCode": 503, "HTTPHeaders": {}}}
         return AWSResponse(url="", status_code=503, headers={}, raw=None), error
+
+
+# ---------------------------------------------------------------------------------------- crashes
+
+
+class WorkerKilled(BaseException):
+    """The function's process dies here. A BaseException, so that nothing on the way up handles it -
+    no batch processor, no idempotency clean-up - as nothing runs after a real kill."""
+
+
+# Where a worker is killed.
+KILLED_MID_CALL = "killed mid-call (provider had it)"
+KILLED_BETWEEN_RECORDS = "crashed mid-batch"
+
+
+class WorkerCrashes:
+    """Seeded deaths of the export function: during a create (after the provider stored the document,
+    before we recorded it: the idempotency record stays in progress and the document `sending`), or
+    after a record, mid-batch (the whole batch comes back, done records included)."""
+
+    def __init__(self, *, seed: int, rate: float) -> None:
+        self.rate = rate
+        self.crashes: Counter[str] = Counter()
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def _dies(self, where: str) -> bool:
+        with self._lock:
+            if self._random.random() >= self.rate:
+                return False
+            self.crashes[where] += 1
+            return True
+
+    @contextmanager
+    def installed(self, stack: Any, runtime: Any) -> Iterator[None]:
+        from invoice_export.providers.http import ProviderHttp
+        from local.esm import LocalFunction
+
+        request = ProviderHttp.request
+        export = runtime.export_service.export
+
+        def request_then_die(http: ProviderHttp, method: str, path: str, **kwargs: Any) -> Any:
+            response = request(http, method, path, **kwargs)
+            if method == "POST" and self._dies(KILLED_MID_CALL):
+                raise WorkerKilled(KILLED_MID_CALL)
+            return response
+
+        def export_then_die(*args: Any, **kwargs: Any) -> Any:
+            result = export(*args, **kwargs)
+            if self._dies(KILLED_BETWEEN_RECORDS):
+                raise WorkerKilled(KILLED_BETWEEN_RECORDS)
+            return result
+
+        mapping = stack.event_source("ExportQueue")
+        function = mapping.function
+        handler = function.load()
+
+        def mortal_handler(event: dict[str, Any], context: Any) -> Any:
+            try:
+                return handler(event, context)
+            except WorkerKilled as death:  # as Lambda reports a dead runtime: the invocation failed
+                raise RuntimeError(f"the worker died: {death}") from None
+
+        mapping.function = LocalFunction(function.name, mortal_handler, timeout_s=function.timeout_s,
+                                         memory_mb=function.memory_mb, region=function.region)
+        ProviderHttp.request = request_then_die
+        runtime.export_service.export = export_then_die
+        try:
+            yield
+        finally:
+            ProviderHttp.request = request
+            del runtime.export_service.export
+            mapping.function = function

@@ -44,9 +44,10 @@ def main(argv: list[str] | None = None) -> int:
           f"({', '.join(f'{f.name}={getattr(scenario, f.name)}' for f in fields(scenario))})\n")
     print(figures.table())
     for label, ids in (("lost", figures.lost), ("unexplained in the DLQ", figures.dlq_unexplained),
-                       ("without an outcome event", figures.without_outcome_event)):
+                       ("without an outcome event", figures.without_outcome_event),
+                       ("not exported", figures.not_exported)):
         if ids:
-            print(f"\n{label}: {', '.join(ids[:20])}{' ...' if len(ids) > 20 else ''}")
+            print(f"\n{label}:\n  " + "\n  ".join(ids[:20]) + ("\n  ..." if len(ids) > 20 else ""))
     return 0 if figures.ok else 1
 
 

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from reliability.faults import atomic_sqs_deletes
+from reliability.faults import sqs_like_aws
 
 
 @pytest.fixture(autouse=True)
-def whole_sqs_deletes() -> Iterator[None]:
+def sqs_as_in_aws() -> Iterator[None]:
     """moto can lose a DeleteMessage that races another (the message comes back and is handled twice,
-    with a second outcome event): tests that count events per document need deletes to hold."""
-    with atomic_sqs_deletes():
+    with a second outcome event) and reorder a FIFO group's returned messages: see sqs_like_aws."""
+    with sqs_like_aws():
         yield

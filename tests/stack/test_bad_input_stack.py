@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from logcapture import captured_log_lines
-from stack_guards import whole_sqs_deletes  # noqa: F401  (autouse)
+from stack_guards import sqs_as_in_aws  # noqa: F401  (autouse)
 
 from invoice_export.documents import Line, PriceBasis, VatCalculation, compute_totals
 from invoice_export.operations import retry_document

@@ -124,7 +124,9 @@ class ExportService:
         """The last delivery failed transiently: record it before the message goes to the DLQ."""
         doc = message.document
         record = self.documents.get(message.account_id, doc.document_id)
-        if record is None or record.status in (Status.EXPORTED, Status.IN_DOUBT, Status.FAILED):
+        if record is None:  # never tried (skipped behind an earlier failure of its account on every delivery)
+            record = self.documents.register(message)[1]
+        if record.status in (Status.EXPORTED, Status.IN_DOUBT, Status.FAILED):
             return
         recorded = _recorded(error, retryable=True)
         if record.status == Status.SENDING:

@@ -77,12 +77,41 @@ def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime
     runtime = runtime or get_runtime()
     # Before the first idempotent call: the in-progress lock then expires with this invocation.
     runtime.idempotency_config.register_lambda_context(context)
-    return process_partial_response(
-        event=event,
-        record_handler=lambda record: _export_record(runtime, record, context),
-        processor=SqsFifoPartialProcessor(skip_group_on_error=True),
-        context=context,
-    )
+    handled: set[str] = set()
+
+    def handle(record: SQSRecord) -> None:
+        handled.add(record.message_id)
+        _export_record(runtime, record, context)
+
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    # A batch that failed entirely is reported like any other, not raised: the skipped messages in it
+    # are still looked at below, and Lambda returns the same messages either way.
+    processor.raise_on_entire_batch_failure = False
+    response = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    _give_up_on_skipped(runtime, event, response, handled)
+    return response
+
+
+def _give_up_on_skipped(runtime: Runtime, event: dict[str, Any], response: dict[str, Any], handled: set[str]) -> None:
+    """Messages skipped behind a failure in their account's group still use up a delivery each; on its
+    last one a skipped message goes to the DLQ without ever being tried, so it is recorded here."""
+    failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+    for raw in event.get("Records", []):
+        record = SQSRecord(raw)
+        last = int(record.attributes.approximate_receive_count or 1) >= runtime.settings.export_max_receive_count
+        if record.message_id not in failed or record.message_id in handled or not last:
+            continue
+        _start_record(record)
+        message = read_export_message(record.body)
+        if isinstance(message, UnreadableMessage):
+            runtime.export_service.reject_unreadable(record.message_id, record.body, message.account_id,
+                                                     message.document_id, message.problem)
+            continue
+        logger.append_keys(account_id=message.account_id, document_id=message.document.document_id)
+        logger.warning("skipped on its last delivery: dead-lettered untried")
+        runtime.export_service.give_up(message, TransientError(
+            "its last delivery was never tried: an earlier document of the account failed in the same batch",
+            code="skipped_behind_failure", fix="retry it once the account's earlier documents are exported"))
 
 
 def _start_record(record: SQSRecord) -> None:
