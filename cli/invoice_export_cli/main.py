@@ -362,6 +362,13 @@ def cmd_tenants(session: boto3.session.Session, resources: operator.StackResourc
             out.line("no principal is mapped" + (f" to {args.tenant}" if args.tenant else ""))
 
 
+def cmd_account_tenant(session: boto3.session.Session, resources: operator.StackResources,
+                       args: argparse.Namespace, out: Output) -> None:
+    settings = operator.assign_tenant(session, resources, args.account, args.tenant)
+    out.data(settings.model_dump(mode="json"))
+    out.line(f"account {args.account} now belongs to tenant {args.tenant}")
+
+
 def cmd_tenant_data(session: boto3.session.Session, resources: operator.StackResources, args: argparse.Namespace,
                     out: Output) -> None:
     if not (args.dry_run or args.yes):
@@ -397,7 +404,8 @@ API_COMMANDS = {
     "resolve": cmd_resolve, "link": cmd_link, "bulk": cmd_bulk, "bulk-status": cmd_bulk_status,
     "reconcile": cmd_reconcile, "audit": cmd_audit,
 }
-OPERATOR_COMMANDS = {"tenants": cmd_tenants, "dlq": cmd_dlq, "tenant-data": cmd_tenant_data}
+OPERATOR_COMMANDS = {"tenants": cmd_tenants, "dlq": cmd_dlq, "tenant-data": cmd_tenant_data,
+                     "account-tenant": cmd_account_tenant}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -500,6 +508,10 @@ def parser() -> argparse.ArgumentParser:
     tm.add_argument("tenant")
     tsub.add_parser("unmap", help="remove a principal's mapping").add_argument("principal")
     tsub.add_parser("list", help="the mappings").add_argument("--tenant")
+
+    at = sub.add_parser("account-tenant", help="(operator) give an existing account its tenant")
+    at.add_argument("account")
+    at.add_argument("tenant")
 
     td = sub.add_parser("tenant-data", help="(operator) delete a tenant's data on request")
     tdsub = td.add_subparsers(dest="tenant_data_command", required=True)

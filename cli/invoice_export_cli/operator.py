@@ -80,6 +80,25 @@ def list_mappings(session: boto3.session.Session, table: str, tenant_id: str | N
                   key=lambda i: (i["tenant_id"], i["principal_arn"]))
 
 
+# ---------------------------------------------------------------- accounts
+
+
+def assign_tenant(session: boto3.session.Session, resources: StackResources, account_id: str,
+                  tenant_id: str) -> Any:
+    """Give an account connected before tenants existed (or moved between tenants) its tenant."""
+    from invoice_export.storage.accounts import AccountStore
+
+    prefix = os.environ.get("CREDENTIALS_SECRET_PREFIX", "invoice-export/accounts/")
+    accounts = AccountStore(session.resource("dynamodb").Table(resources.get("ACCOUNTS_TABLE")),
+                            session.client("secretsmanager"), prefix)
+    settings = accounts.get(account_id)
+    if settings is None:
+        raise MissingResource(f"account {account_id} is not connected")
+    updated = settings.model_copy(update={"tenant_id": tenant_id})
+    accounts.put(updated)
+    return updated
+
+
 # ---------------------------------------------------------------- tenant data
 
 

@@ -144,3 +144,13 @@ def test_dlq_replay_lists_then_moves_messages_back_and_they_are_exported(cli):
     assert shop.stack.dlq_messages("ExportQueue") == []
     shop.run()
     assert shop.runtime.documents.get(cli.account, "INV-2026-11-0001").status == Status.EXPORTED
+
+
+def test_an_account_connected_before_tenants_is_given_one_by_the_operator(cli):
+    shop = cli.shop  # its own account was connected directly, without a tenant
+    code, _, err = cli("settings", shop.account_id)
+    assert code == 1 and "not found" in err
+    tenant = cli.json("me")["tenant_id"]
+    code, out, _ = cli("account-tenant", shop.account_id, tenant)
+    assert code == 0 and f"now belongs to tenant {tenant}" in out
+    assert cli("settings", shop.account_id)[0] == 0
