@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 
 from invoice_export.settings import AccountSettings
+from invoice_export.storage.paging import all_items
 
 CREDENTIALS_CACHE_SECONDS = 300
 
@@ -52,14 +53,8 @@ class AccountStore:
 
     def list_accounts(self) -> list[AccountSettings]:
         """Every connected account (a scan: accounts are few, and this runs nightly or on an operator's request)."""
-        accounts: list[AccountSettings] = []
-        request: dict[str, Any] = {"ConsistentRead": True}
-        while True:
-            response = self.table.scan(**request)
-            accounts += [AccountSettings.model_validate_json(item["settings"]) for item in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                return accounts
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = all_items(self.table.scan, ConsistentRead=True)
+        return [AccountSettings.model_validate_json(item["settings"]) for item in items]
 
     def secret_name(self, account_id: str) -> str:
         return f"{self.secret_prefix}{account_id}"

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from invoice_export.storage.bulk_runs import delete_partition
 from invoice_export.storage.documents import now_iso
+from invoice_export.storage.paging import all_items
 
 REDACTED = "<redacted>"
 # Field names (any provider, any nesting) whose value is personal data or a secret. A matching
@@ -75,15 +76,8 @@ class AuditTrail:
         return entry
 
     def entries(self, account_id: str, document_id: str) -> list[AuditEntry]:
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {"KeyConditionExpression": Key("document_key").eq(
-            _document_key(account_id, document_id))}
-        while True:
-            response = self.table.query(**request)
-            items += response.get("Items", [])
-            if "LastEvaluatedKey" not in response:
-                break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = all_items(self.table.query,
+                          KeyConditionExpression=Key("document_key").eq(_document_key(account_id, document_id)))
         return [AuditEntry.model_validate(json.loads(item["body"])) for item in items]
 
     def delete_document(self, account_id: str, document_id: str) -> int:

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from invoice_export.storage.documents import Status, now_iso
+from invoice_export.storage.paging import all_items
 
 
 class BulkFilters(BaseModel):
@@ -151,15 +152,8 @@ class BulkRunStore:
                                ExpressionAttributeValues=values)
 
     def documents(self, account_id: str, run_id: str) -> list[RunDocument]:
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "KeyConditionExpression": Key("account_id").eq(account_id) & Key("item").begins_with(f"doc#{run_id}#")}
-        while True:
-            response = self.table.query(**request)
-            items += response.get("Items", [])
-            if "LastEvaluatedKey" not in response:
-                break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = all_items(self.table.query, KeyConditionExpression=Key("account_id").eq(account_id)
+                          & Key("item").begins_with(f"doc#{run_id}#"))
         return [RunDocument.model_validate(_plain(item)) for item in items]
 
     def delete_account(self, account_id: str) -> int:

@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from invoice_export.documents import Document, ExportMessage
+from invoice_export.storage.paging import all_items
 
 
 class Status(StrEnum):
@@ -143,14 +144,9 @@ class DocumentStore:
 
     def account_documents(self, account_id: str) -> list[DocumentRecord]:
         """Every record of one account (reconciliation, tenant data deletion), page by page."""
-        records: list[DocumentRecord] = []
-        request: dict[str, Any] = {"KeyConditionExpression": Key("account_id").eq(account_id), "ConsistentRead": True}
-        while True:
-            response = self.table.query(**request)
-            records += [DocumentRecord.model_validate(_plain(item)) for item in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                return records
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = all_items(self.table.query, KeyConditionExpression=Key("account_id").eq(account_id),
+                          ConsistentRead=True)
+        return [DocumentRecord.model_validate(_plain(item)) for item in items]
 
     def get_many(self, account_id: str, document_ids: list[str]) -> list[DocumentRecord]:
         """Several records of one account in one round trip per 100 (consistent reads), in the given order."""

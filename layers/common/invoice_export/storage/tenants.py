@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from invoice_export.documents import Identifier
 from invoice_export.storage.documents import now_iso
+from invoice_export.storage.paging import all_items
 
 _ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[\w-]+):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/[^/]+$")
 
@@ -54,14 +55,6 @@ class TenantStore:
         return "Attributes" in response
 
     def mappings(self, tenant_id: str | None = None) -> list[TenantMapping]:
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {}
-        while True:
-            response = self.table.scan(**request)
-            items += response.get("Items", [])
-            if "LastEvaluatedKey" not in response:
-                break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        found = [TenantMapping.model_validate(item) for item in items]
+        found = [TenantMapping.model_validate(item) for item in all_items(self.table.scan, ConsistentRead=True)]
         return sorted((m for m in found if tenant_id is None or m.tenant_id == tenant_id),
                       key=lambda m: (m.tenant_id, m.principal_arn))
