@@ -85,6 +85,10 @@ def cmd_connect(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
     out.data(account)
     out.line(f"connected {args.account} to {args.provider}: the provider accepted the credentials, which are "
              f"stored in Secrets Manager (settings version {account['settings']['settings_version']})")
+    if run := account.get("resumed_run"):
+        out.line(f"the account was paused: {run['queued']} held document(s) queued again (bulk run {run['run_id']}"
+                 + (", not finished: `invoice-export bulk-status` follows it; it goes on tonight)"
+                    if run["status"] == "running" else ")"))
 
 
 def read_credentials(args: argparse.Namespace, api: ApiClient) -> dict[str, str]:

@@ -162,3 +162,19 @@ def test_nightly_function_exports_bulk_accounts_once_per_night(bulk_shop):
     assert creates(shop) == 3
     bad = function.invoke({"trigger": "weekly"})
     assert bad.failed
+
+
+def test_nightly_function_finishes_any_accounts_unfinished_run(bulk_shop, monkeypatch):
+    shop = bulk_shop
+    exporter = shop.runtime.bulk_exporter
+    monkeypatch.setattr(bulk_export, "PAGE_SIZE", 2)
+    pages_allowed = iter([100.0, 0.0])
+    run = exporter.start(shop.account_id, BulkFilters(), requested_by="test")
+    exporter.resume(shop.account_id, run.run_id, lambda: next(pages_allowed))
+    shop.connect(export_mode="automatic")  # e.g. the run that queued a reconnected account's documents
+    answer = shop.stack.function("BulkExportFunction").invoke({"trigger": "nightly", "night": "2026-11-22"})
+    mine = [r for r in answer.response["runs"] if r["account_id"] == shop.account_id]
+    assert mine == [{"account_id": shop.account_id, "run_id": run.run_id, "status": "queued", "queued": 3,
+                     "skipped": 0}]
+    shop.run()
+    assert creates(shop) == 3

@@ -54,6 +54,7 @@ def test_refused_credentials_pause_the_account_and_reconnect_exports_everything_
                           headers={CALLER_HEADER: principal}, timeout=30)
     assert answer.status_code == 200, answer.text
     assert answer.json()["settings"]["status"] == "active"
+    assert (answer.json()["resumed_run"]["status"], answer.json()["resumed_run"]["queued"]) == ("queued", 2)
     shop.run()
     for document_id in IDS:
         assert shop.record(document_id).status == Status.EXPORTED

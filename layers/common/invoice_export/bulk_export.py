@@ -168,18 +168,21 @@ class BulkExporter:
                            skipped=[d for d in handled if d.outcome != "queued"])
 
     def nightly(self, today: date, time_left: Callable[[], float]) -> list[BulkRun]:
-        """The scheduled run: every active bulk-mode account, one run per account and night."""
+        """The scheduled run: every active bulk-mode account, one run per account and night; and any
+        account's run left unfinished (out of time: a previous night, an API call, a reconnect) goes on."""
         runs = []
         for account in self.accounts.list_accounts():
-            if account.export_mode != ExportMode.BULK or account.status != "active":
+            if account.status != "active":
                 continue
             if time_left() <= SECONDS_PER_PAGE:
                 logger.warning("nightly bulk export out of time", extra={"account_id": account.account_id})
                 break
-            # A run left unfinished (a previous night out of time) goes on first.
-            run = self.runs.unfinished(account.account_id) or self.start(
-                account.account_id, BulkFilters(), requested_by=NIGHTLY, run_id=f"{today:%Y%m%d}-nightly")
-            runs.append(self.resume(account.account_id, run.run_id, time_left))
+            run = self.runs.unfinished(account.account_id)
+            if run is None and account.export_mode == ExportMode.BULK:
+                run = self.start(account.account_id, BulkFilters(), requested_by=NIGHTLY,
+                                 run_id=f"{today:%Y%m%d}-nightly")
+            if run is not None:
+                runs.append(self.resume(account.account_id, run.run_id, time_left))
         return runs
 
     def _sendable_account(self, account_id: str) -> AccountSettings:

@@ -97,6 +97,8 @@ def _export_error(error: ExportError) -> Response:
 class AccountView(BaseModel):
     settings: AccountSettings = Field(description="Credentials are never returned")
     capabilities: dict[str, bool]
+    resumed_run: BulkRun | None = Field(
+        default=None, description="Reconnecting a paused account: the run queueing its held documents again")
 
 
 class MeView(BaseModel):
@@ -254,9 +256,10 @@ def connect(account_id: str, request: ConnectRequest) -> AccountView:
     rt.accounts.put(settings)
     logger.info("account connected", extra={"account_id": account_id, "provider": settings.provider.value,
                                              "reconnect": existing is not None})
+    view = account_view(settings)
     if existing is not None and existing.status == "needs_reconnect":
-        resume_after_reconnect(rt, account_id, principal)
-    return account_view(settings)
+        view.resumed_run = resume_after_reconnect(rt, account_id, principal)
+    return view
 
 
 def resume_after_reconnect(rt: Runtime, account_id: str, principal: str) -> BulkRun:
