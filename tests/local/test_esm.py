@@ -546,6 +546,7 @@ def test_the_real_template_reads_and_every_resource_is_accounted_for():
     assert {event.queue for spec in functions.values() for event in spec.sqs_events} == {
         "ExportQueue",
         "PdfQueue",
+        "KsefQueue",
     }
     assert (
         template.queues()["ExportQueue"].redrive.max_receive_count
@@ -576,4 +577,5 @@ def test_the_real_template_comes_up_locally():
         assert stack.queue_url("ExportQueue").endswith("/ExportQueue.fifo")
         assert stack.ref("OutcomeEventBus") == "invoice-export-local-outcomes"
         assert stack.function_env("ExportFunction")["LINK_BASE_URL"] == stack.gateway_url
-        assert [mapping.queue.name for mapping in stack.event_sources] == ["ExportQueue.fifo", "PdfQueue"]
+        assert [mapping.queue.name for mapping in stack.event_sources] == ["ExportQueue.fifo", "PdfQueue",
+                                                                           "KsefQueue"]

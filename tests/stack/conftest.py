@@ -22,9 +22,9 @@ from local.fakes.fakturownia import FakturowniaFake
 from local.stack import LocalStack
 from testsupport import load_example
 
-# Short timings so retries happen within seconds: provider read timeout 1 s, back-off from 0.2 s,
-# failed messages visible again after 2 s, dead-lettered on the 4th receive.
-FAST = {"PROVIDER_READ_TIMEOUT": "1", "RETRY_BASE_DELAY_SECONDS": "0.2", "LAMBDA_TIME_MARGIN_SECONDS": "0",
+# Short timings so retries happen within seconds: provider read timeout 2 s (injected stalls last
+# longer), back-off from 0.2 s, failed messages visible again after 2 s, dead-lettered on the 4th receive.
+FAST = {"PROVIDER_READ_TIMEOUT": "2", "RETRY_BASE_DELAY_SECONDS": "0.2", "LAMBDA_TIME_MARGIN_SECONDS": "0",
         "KSEF_POLL_BASE_DELAY_SECONDS": "0"}
 
 

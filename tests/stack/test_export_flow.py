@@ -55,7 +55,7 @@ def test_resend_of_an_exported_document_changes_nothing_and_is_reported(shop) ->
 
 def test_timeout_after_the_provider_created_the_document_gives_one_document(shop) -> None:
     # The fake stores the invoice, then stalls past our 1 s read timeout: the answer is lost.
-    shop.fake.faults.stall_after_commit(2.5, method="POST", path="/invoices.json")
+    shop.fake.faults.stall_after_commit(3.5, method="POST", path="/invoices.json")
     shop.send(shop.message(INVOICE))
     shop.run()
     [invoice] = shop.provider_documents("INV-2026-11-0001")
@@ -181,7 +181,7 @@ def test_our_numbering_and_provider_numbering(shop) -> None:
 def test_undecidable_look_up_holds_the_document_in_doubt_until_resolved(shop) -> None:
     # The create's answer is lost, and every look-up fails until the last delivery: nobody can say
     # whether the provider has the document, so it is held, never sent a second time.
-    shop.fake.faults.stall_after_commit(2.5, method="POST", path="/invoices.json")
+    shop.fake.faults.stall_after_commit(3.5, method="POST", path="/invoices.json")
     shop.fake.faults.status(503, method="GET", path="/invoices.json", times=20)
     shop.send(shop.message(INVOICE))
     shop.run(timeout=90)
