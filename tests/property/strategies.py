@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from invoice_export.documents import Line, PriceBasis, VatCalculation, compute_totals
 
 # Seeded and bounded: the same examples on every run, and each module stays within seconds.
-PROPERTY_SETTINGS = settings(derandomize=True, max_examples=120, deadline=None, database=None,
+PROPERTY_SETTINGS = settings(derandomize=True, max_examples=40, deadline=None, database=None,
                              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 SERIES = ("FV", "PAR", "KOR")
