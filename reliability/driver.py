@@ -48,11 +48,11 @@ from reliability.faults import (
 from testsupport import load_example
 
 READ_TIMEOUT_SECONDS = 1.0
-# Short timings, so that retries happen within seconds (as in tests/stack): provider read timeout
-# 1 s, back-off from 0.2 s. A provider call starts only with 2 s of the invocation left (read
-# timeout + 1 s margin for the writes after it), and the shared rate limiter waits in place at
-# most 0.5 s: an invocation then ends within its (scaled) timeout, as in Lambda.
-FAST_ENVIRONMENT = {"PROVIDER_READ_TIMEOUT": str(READ_TIMEOUT_SECONDS), "RETRY_BASE_DELAY_SECONDS": "0.2",
+# The template's timings scaled down so that a run takes minutes, keeping what they guarantee:
+# provider read timeout 1 s (10 s); a provider call starts only with read timeout + 1 s left (3 s
+# margin); the shared rate limiter waits in place at most 0.5 s (5 s); back-off from 0.5 s (15 s),
+# which outlasts a killed invocation's in-progress idempotency record. See Scenario for the rest.
+FAST_ENVIRONMENT = {"PROVIDER_READ_TIMEOUT": str(READ_TIMEOUT_SECONDS), "RETRY_BASE_DELAY_SECONDS": "0.5",
                     "LAMBDA_TIME_MARGIN_SECONDS": "1", "RATE_LIMIT_MAX_WAIT_SECONDS": "0.5"}
 INVOICE, RECEIPT, EXEMPT, FOREIGN, CORRECTION = (
     "01-invoice-company.json", "02-receipt-person.json", "03-invoice-exempt-person.json",
@@ -72,13 +72,13 @@ class Scenario:
     fault_rate: float = 0.08  # per provider request on the targeted endpoints
     aws_outage_rate: float = 0.002  # per AWS call of the functions: starts an outage of that service
     crash_rate: float = 0.01  # per create call and per record: the export function dies there
-    # Scaled down like the template's 30 s within 180 s: an invocation must end before its messages'
+    # Scaled down like the template's 30 s within 180 s: an invocation ends before its messages'
     # visibility does (else they are handed out again while it runs), and a killed invocation's
-    # in-progress idempotency record must expire within the retries.
-    function_timeout_seconds: float = 3.0
+    # in-progress idempotency record (held for the invocation's time) expires within the back-off.
+    function_timeout_seconds: float = 5.0
     duplicate_rate: float = 0.05  # documents sent a second time, half at once in another group, half later
     bad_input_rate: float = 0.03
-    visibility_timeout: int = 4
+    visibility_timeout: int = 6
     max_receive_count: int = 8  # the template's default
     # The provider limit the fakes enforce and the service is told (shared by every worker through
     # RateLimitsTable); two accounts share each API key, so the key's limit is contended.

@@ -141,3 +141,23 @@ def test_the_scan_finds_a_planted_leak(secrets_and_buyer_data) -> None:
     planted = json.dumps({"message": "oops", "buyer": name, "auth": f"Bearer {WRONG_TOKEN}"})
     assert sorted(leaks({"log": planted}, secrets_and_buyer_data)) == [
         f"log: buyer data {name!r}", "log: the refused API token"]
+
+
+def test_a_link_signed_with_a_revoked_key_is_refused_and_a_new_one_works(shop) -> None:
+    shop.send(shop.message("01-invoice-company.json"))
+    shop.run()
+    [event] = [e for e in shop.events if e["outcome"] == "exported"]
+    secrets_manager, secret_id = shop.stack.client("secretsmanager"), shop.stack.ref("LinkSigningKeySecret")
+    keys = secrets_manager.get_secret_value(SecretId=secret_id)["SecretString"]
+    # Rotation that revokes: a new active key, the old one removed.
+    secrets_manager.put_secret_value(SecretId=secret_id, SecretString=json.dumps(
+        {"active_kid": "k2", "k2": "a-new-link-signing-key-of-sufficient-length-0123456789"}))
+    reset_runtime()  # the functions cache the keys for 5 minutes
+    try:
+        revoked = requests.get(event["customer_link"], allow_redirects=False, timeout=10)
+        assert revoked.status_code == 403 and "Location" not in revoked.headers
+        fresh = shop.runtime.make_link(shop.account_id, "INV-2026-11-0001")
+        assert requests.get(fresh, allow_redirects=False, timeout=10).status_code == 302
+    finally:
+        secrets_manager.put_secret_value(SecretId=secret_id, SecretString=keys)
+        reset_runtime()

@@ -6,6 +6,7 @@ import json
 
 from stack_guards import sqs_as_in_aws  # noqa: F401  (autouse)
 
+from invoice_export.runtime import reset_runtime
 from invoice_export.storage.documents import Status
 
 INVOICE = "01-invoice-company.json"
@@ -38,3 +39,22 @@ def test_a_document_skipped_on_every_delivery_is_recorded_before_the_dlq(shop) -
     dead = [json.loads(m["Body"])["document"]["document_id"] for m in shop.stack.dlq_messages("ExportQueue")
             if json.loads(m["Body"])["account_id"] == shop.account_id]
     assert sorted(dead) == ["INV-A", "INV-B"]
+
+
+def test_a_create_never_started_for_lack_of_time_ends_failed_not_in_doubt(shop, monkeypatch) -> None:
+    # Regression: the time check came after the claim, so a document never sent stayed `sending`: each
+    # delivery looked it up at the provider, and the last one held it in doubt.
+    monkeypatch.setenv("LAMBDA_TIME_MARGIN_SECONDS", "100000")  # no invocation ever has the time
+    reset_runtime()
+    try:
+        shop.send(shop.message(INVOICE))
+        shop.run(timeout=90)
+    finally:
+        monkeypatch.delenv("LAMBDA_TIME_MARGIN_SECONDS")
+        reset_runtime()
+    record = shop.record("INV-2026-11-0001")
+    assert (record.status, record.last_error.code, record.last_error.retryable) == (
+        Status.FAILED, "invocation_time_low", True)
+    assert shop.outcomes("INV-2026-11-0001") == ["failed"]
+    mine = [r for r in shop.fake.requests if r.key == shop.account_id]
+    assert mine == []  # neither sent nor looked up

@@ -210,8 +210,10 @@ class ExportService:
                 raise TransientError("document changed while settling an interrupted attempt",
                                      code="concurrent_change")
 
-        self._require_time_for_call(remaining_seconds)
         try:
+            # Inside: a create not started for lack of time sent nothing, so the claim is released too
+            # (left `sending`, it would be looked up at the provider, or held in doubt on a last delivery).
+            self._require_time_for_call(remaining_seconds)
             created = adapter.create_document(plan)
         except CredentialsRejected:
             # Refused at the door: nothing was created, so the document is not in flight any more.
