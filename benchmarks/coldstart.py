@@ -34,7 +34,7 @@ from local.gateway import Route, http_api_event
 from local.stack import LocalStack
 
 COLD_PROCESS = Path(__file__).with_name("cold_process.py")
-REPEATS, QUICK_REPEATS = 7, 1
+REPEATS, QUICK_REPEATS = 5, 1
 FLOOR = "floor (boto3 + pydantic + Powertools imported)"
 EventMaker = Callable[[int], dict[str, Any]]
 

@@ -15,8 +15,6 @@ The bounded version runs in `make test` (tests/corpus/test_money_corpus.py).
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import sys
 import time
 from collections import Counter
@@ -27,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # a table, not one log line per provider call
 for folder in ("layers/common", "tests"):
     if str(ROOT / folder) not in sys.path:
         sys.path.insert(0, str(ROOT / folder))
@@ -37,9 +34,10 @@ from property.strategies import documents, to_body  # noqa: E402
 
 from invoice_export.documents import Document, DocumentKind, ExportMessage, compute_totals  # noqa: E402
 from invoice_export.errors import ConfigurationError, ExportError  # noqa: E402
+from invoice_export.observability import logger  # noqa: E402
 from invoice_export.planning import plan_export  # noqa: E402
 from invoice_export.providers import build_adapter  # noqa: E402
-from invoice_export.providers.base import ProviderAdapter, ProviderReference  # noqa: E402
+from invoice_export.providers.base import ProviderAdapter  # noqa: E402
 from invoice_export.readback import compare  # noqa: E402
 from invoice_export.settings import AccountSettings  # noqa: E402
 from local import run as demo  # noqa: E402
@@ -68,7 +66,8 @@ class Figures:
 # The fakes without their request limits and quotas: the corpus measures money, not rate limits.
 UNLIMITED_FAKES = {
     "fakturownia": (lambda: FakturowniaFake(rate_limit=None), demo.fakturownia_shop),
-    "infakt": (lambda: InfaktFake(read_limit=None, write_limit=None, processing_polls=0, processing_seconds=0), demo.infakt_shop),
+    "infakt": (lambda: InfaktFake(read_limit=None, write_limit=None, processing_polls=0, processing_seconds=0),
+               demo.infakt_shop),
     "wfirma": (lambda: WfirmaFake(app_key=demo.WFIRMA_APP_KEY, rate_limit=None), demo.wfirma_shop),
     "ifirma": (lambda: IfirmaFake(rate_limit=None, daily_limit=None), demo.ifirma_shop),
 }
@@ -178,8 +177,8 @@ def run_corpus(count: int, seed_value: int = 2026) -> dict[str, Figures]:
 
 
 def render(results: dict[str, Figures], seconds: float) -> str:
-    lines = [f"| provider | documents | exact | refused before sending (reason) | rejected by provider | "
-             f"drift after sending | currency lost | provider's own FX rate flagged |",
+    lines = ["| provider | documents | exact | refused before sending (reason) | rejected by provider | "
+             "drift after sending | currency lost | provider's own FX rate flagged |",
              "|---|---|---|---|---|---|---|---|"]
     for name, f in results.items():
         refused = sum(f.refused_before_sending.values())
@@ -201,6 +200,9 @@ def main() -> int:
     parser.add_argument("--documents", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
+    # A table, not one log line per provider call. Set here, not at import: the corpus test imports
+    # this module and the level would leak into every later test of that worker.
+    logger.setLevel("WARNING")
     started = time.perf_counter()
     results = run_corpus(args.documents, args.seed)
     print(render(results, time.perf_counter() - started))

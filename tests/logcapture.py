@@ -35,7 +35,10 @@ def captured_log_lines() -> Iterator[LogLines]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logger.registered_formatter)
     logger.addHandler(handler)
+    level = logger.log_level
+    logger.setLevel("INFO")  # the template's level; an earlier test in this worker may have changed it
     try:
         yield LogLines(stream)
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -62,8 +62,11 @@ class SlidingWindowLimiter:
         window = limit.window_seconds + ARRIVAL_MARGIN_SECONDS
         conflicts = 0
         while True:
-            now = self.clock()
             item = self.table.get_item(Key={"scope": scope_key}, ConsistentRead=True).get("Item") or {}
+            # The clock is read after the item: a store that succeeds (nobody stored since this read)
+            # then carries the latest stamp, so stamps grow in store order and pruning by `now` never
+            # drops a stamp that a slower, earlier-stamped request still counts on.
+            now = self.clock()
             version = int(item.get("version", 0))
             recent = sorted(float(t) for t in item.get("sent_at", []) if float(t) > now - window)
             if len(recent) >= limit.limit:
