@@ -529,7 +529,22 @@ class FakeServer:
             _read_body(handler), handler.client_address[0],
         )
         fault = self.faults.take(request.method, request.path)
-        status: int | None = None
+        recorded = False
+
+        def record(status: int | None) -> None:
+            nonlocal recorded
+            recorded = True
+            self.requests.record(LoggedRequest(
+                method=request.method,
+                path=request.path,
+                query={name: ("***" if name in self.secret_query_params else value)
+                       for name, value in request.query.items()},
+                status=status,
+                key=self._safe_log_key(request),
+                fault=fault.kind if fault else None,
+                at=time.monotonic(),
+            ))
+
         try:
             if self.latency_seconds:
                 time.sleep(self.latency_seconds)
@@ -544,19 +559,12 @@ class FakeServer:
                 return
             if fault and fault.kind == "stall_after_commit":
                 time.sleep(fault.seconds)
-            status = response.status
+            # Logged before the answer leaves: a client that has its answer finds the call in the log.
+            record(response.status)
             _write_response(handler, response)
         finally:
-            self.requests.record(LoggedRequest(
-                method=request.method,
-                path=request.path,
-                query={name: ("***" if name in self.secret_query_params else value)
-                       for name, value in request.query.items()},
-                status=status,
-                key=self._safe_log_key(request),
-                fault=fault.kind if fault else None,
-                at=time.monotonic(),
-            ))
+            if not recorded:  # no answer given (reset, or the fake itself failed)
+                record(None)
 
     def _respond(self, request: Request, fault: Fault | None) -> Response:
         try:

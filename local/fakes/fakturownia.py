@@ -500,6 +500,26 @@ def _line_amounts(quantity: Decimal, rate: Decimal, given: dict[str, Decimal],
     return net, vat, net + vat
 
 
+def _summary(positions: list[dict[str, Any]], mode: str) -> tuple[Decimal, Decimal]:
+    """(net, gross) of positions under the invoice's "sum" strategy."""
+    net_by_rate: dict[str, Decimal] = {}
+    gross_by_rate: dict[str, Decimal] = {}
+    for position in positions:
+        tax = position["tax"]
+        net_by_rate[tax] = net_by_rate.get(tax, Decimal(0)) + Decimal(position["total_price_net"])
+        gross_by_rate[tax] = gross_by_rate.get(tax, Decimal(0)) + Decimal(position["total_price_gross"])
+    net_total = gross_total = Decimal(0)
+    for tax, net in net_by_rate.items():
+        gross = gross_by_rate[tax]
+        if mode == "keep_gross":
+            net = quantize_money(gross / (1 + _rate(tax)))
+        elif mode == "keep_net":
+            gross = net + quantize_money(net * _rate(tax))
+        net_total += net
+        gross_total += gross
+    return net_total, gross_total
+
+
 def _format_quantity(quantity: Decimal) -> str:
     """Like the real API: "2.0", "0.5", "-1.0"."""
     if quantity == quantity.to_integral_value():
@@ -874,23 +894,18 @@ class _InvoiceBuilder:
 
     def _fill_totals(self, invoice: dict[str, Any], positions: list[dict[str, Any]]) -> None:
         """ASSUMPTION on "sum": "sum" adds the lines; "keep_gross"/"keep_net" add the gross/net per
-        VAT rate and derive the rest per rate, as a VAT summary table does."""
+        VAT rate and derive the rest per rate, as a VAT summary table does. A correction's totals are
+        its "after" summary minus its "before" summary (the tables its PDF prints), each side at its
+        own rates, not a summary of the difference lines."""
         mode = (invoice.get("calculating_strategy") or {}).get("sum", "sum")
-        net_by_rate: dict[str, Decimal] = {}
-        gross_by_rate: dict[str, Decimal] = {}
-        for position in positions:
-            tax = position["tax"]
-            net_by_rate[tax] = net_by_rate.get(tax, Decimal(0)) + Decimal(position["total_price_net"])
-            gross_by_rate[tax] = gross_by_rate.get(tax, Decimal(0)) + Decimal(position["total_price_gross"])
-        net_total = gross_total = Decimal(0)
-        for tax, net in net_by_rate.items():
-            gross = gross_by_rate[tax]
-            if mode == "keep_gross":
-                net = quantize_money(gross / (1 + _rate(tax)))
-            elif mode == "keep_net":
-                gross = net + quantize_money(net * _rate(tax))
-            net_total += net
-            gross_total += gross
+        if invoice["kind"] == "correction" and positions:
+            after_net, after_gross = _summary(
+                [position["correction_after_attributes"] for position in positions], mode)
+            before_net, before_gross = _summary(
+                [position["correction_before_attributes"] for position in positions], mode)
+            net_total, gross_total = after_net - before_net, after_gross - before_gross
+        else:
+            net_total, gross_total = _summary(positions, mode)
         invoice["price_net"] = format_money(net_total)
         invoice["price_tax"] = format_money(gross_total - net_total)
         invoice["price_gross"] = format_money(gross_total)

@@ -163,6 +163,25 @@ def test_correction_line_must_be_after_minus_before(fake, http):
     assert set(response.json()["message"]) == {"positions[0].quantity", "positions[0].total_price_gross"}
 
 
+def test_correction_totals_are_the_after_summary_minus_the_before_summary(fake, http):
+    """A line moved from 5% to exempt: the difference line alone (0.00 net at zw) has no VAT, but the
+    correction takes back the 5.01 VAT of the before side's 5% summary."""
+    per_rate = {"position": "default", "sum": "keep_net"}
+    original = create(http, fake, company_invoice(calculating_strategy=per_rate, positions=[
+        {"name": "Usługa", "tax": 5, "quantity": 1, "total_price_net": "100.10"}])).json()
+    line = {"name": "Usługa", "kind": "correction", "tax": "zw", "quantity": 0,
+            "correction_before_attributes": {"name": "Usługa", "kind": "correction_before", "tax": 5,
+                                             "quantity": 1, "total_price_net": "100.10"},
+            "correction_after_attributes": {"name": "Usługa", "kind": "correction_after", "tax": "zw",
+                                            "quantity": 1, "total_price_net": "100.10"}}
+    response = create(http, fake, company_invoice(
+        kind="correction", invoice_id=original["id"], correction_reason="Zwolnienie z VAT",
+        calculating_strategy=per_rate, exempt_tax_kind="art. 43 ust. 1 pkt 1", positions=[line]))
+
+    assert response.status_code == 201, response.text
+    assert totals(response.json()) == ("0.00", "-5.01", "-5.01")
+
+
 # --------------------------------------------------------------------------- auth
 
 

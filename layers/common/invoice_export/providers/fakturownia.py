@@ -144,23 +144,27 @@ class FakturowniaAdapter(ProviderAdapter):
         """Fakturownia keeps a gross amount and derives its net (net = gross / (1 + rate), rounded),
         leaving VAT as the rest; our documents take VAT from the gross (gross x rate / (100 + rate)).
         The two differ by a grosz where that VAT falls on a half grosz. Net prices go through as they
-        are. ASSUMPTION: as the local fake models Fakturownia's keep_gross strategy."""
+        are. A correction's totals are its "after" side's minus its "before" side's, as on ours.
+        ASSUMPTION: as the local fake models Fakturownia's keep_gross strategy."""
         if document.price_basis != PriceBasis.GROSS:
             return None
-        lines = [(line, Decimal(1)) for line in document.lines]
-        if document.correction is not None:
-            lines += [(line, Decimal(-1)) for line in document.correction.lines_before]
-        if document.vat_calculation == VatCalculation.PER_LINE:
-            groups = [sign * line.value() for line, sign in lines]
-            rates = [vat_percent(line.vat) for line, _ in lines]
+        after = cls._predicted_gross_split(document.lines, document.vat_calculation)
+        if document.correction is None:
+            return after
+        before = cls._predicted_gross_split(document.correction.lines_before, document.vat_calculation)
+        return Totals(net=after.net - before.net, vat=after.vat - before.vat, gross=after.gross - before.gross)
+
+    @staticmethod
+    def _predicted_gross_split(lines: list[Line], method: VatCalculation) -> Totals:
+        if method == VatCalculation.PER_LINE:
+            groups = [(vat_percent(line.vat), line.value()) for line in lines]
         else:
             by_rate: dict[Decimal, Decimal] = {}
-            for line, sign in lines:
-                by_rate[vat_percent(line.vat)] = by_rate.get(vat_percent(line.vat), Decimal(0)) + sign * line.value()
-            rates, groups = list(by_rate), list(by_rate.values())
-        net = sum((round_money(gross / (1 + rate / 100)) for gross, rate in zip(groups, rates, strict=True)),
-                  Decimal("0.00"))
-        gross = sum(groups, Decimal("0.00"))
+            for line in lines:
+                by_rate[vat_percent(line.vat)] = by_rate.get(vat_percent(line.vat), Decimal(0)) + line.value()
+            groups = list(by_rate.items())
+        net = sum((round_money(gross / (1 + rate / 100)) for rate, gross in groups), Decimal("0.00"))
+        gross = sum((gross for _, gross in groups), Decimal("0.00"))
         return Totals(net=net, vat=gross - net, gross=gross)
 
     @staticmethod
