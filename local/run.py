@@ -10,7 +10,9 @@
 4. runs the Lambda handlers against the queues like Lambda's event source (batches, partial
    failures, visibility timeouts, DLQ) until everything settled;
 5. prints each document's outcome, provider number, KSeF number and customer link (or error and
-   fix), opens one link per shop and checks the PDF it leads to carries the provider's number.
+   fix), opens one link per shop and checks the PDF it leads to carries the provider's number;
+6. operations with the invoice-export CLI (local/run_operations.py): a bulk-mode account, its dry
+   run, the bulk export with progress, and a reconciliation against the provider.
 
 Exits 1 if any document did not end as expected, or a link check failed. `--verbose` shows the
 handlers' JSON logs as CloudWatch would get them.
@@ -39,6 +41,7 @@ from local.fakes.fakturownia import FakturowniaFake  # noqa: E402
 from local.fakes.ifirma import IfirmaFake  # noqa: E402
 from local.fakes.infakt import InfaktFake  # noqa: E402
 from local.fakes.wfirma import WfirmaFake  # noqa: E402
+from local.run_operations import demo_operations  # noqa: E402
 from local.stack import LocalStack  # noqa: E402
 
 DOCUMENTS = ROOT / "examples" / "documents"
@@ -243,6 +246,10 @@ def main() -> int:
         dead_letters = stack.dlq_messages("ExportQueue")
         if dead_letters:
             problems.append(f"{len(dead_letters)} message(s) in the export DLQ")
+        # The operator's side, with the CLI: a bulk-mode account, its dry run, the bulk export, and
+        # the reconciliation against the provider (Fakturownia's fake, the first above).
+        print("\noperations: a bulk-mode account driven with the invoice-export CLI")
+        problems += demo_operations(stack, fakes[0])
     if problems:
         print("\nFAILED:\n  " + "\n  ".join(problems))
         return 1
