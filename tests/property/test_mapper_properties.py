@@ -9,6 +9,7 @@ change, never with another exception. Each provider joins by being registered in
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -20,8 +21,9 @@ from pydantic import BaseModel, SecretStr
 
 from invoice_export.documents import Document, DocumentKind, ExportMessage, PriceBasis, compute_totals
 from invoice_export.errors import ConfigurationError
+from invoice_export.money import loads_exact, round_money
 from invoice_export.planning import plan_export
-from invoice_export.providers import adapter_class, supported_providers
+from invoice_export.providers import adapter_class, ifirma, supported_providers, wfirma
 from invoice_export.providers.base import ExportPlan, ProviderAdapter, ProviderReference
 from invoice_export.providers.http import ProviderHttp
 from invoice_export.settings import AccountSettings, ProviderName
@@ -30,14 +32,112 @@ DUMMY_URL = "http://127.0.0.1:9"  # never called: mapping is pure
 CORRECTED = ProviderReference(provider_document_id="1001", number="FV 1/2026", series="7")
 
 
-def fakturownia_line_totals(body: dict[str, Any], basis: PriceBasis) -> list[Decimal]:
+# A reader gets the request body the adapter built and, for a correction, the body that created the
+# corrected invoice (our mapping of its lines before; see `original_request`): a provider whose
+# correction states only the lines after the change (wFirma, iFirma) shows after minus that original.
+# It answers the mapped line totals in the document's price basis, as the provider computes them,
+# corrected (before) lines negative, and fails on anything that would make the provider read the
+# amounts in another basis.
+LineTotalReader = Callable[[dict[str, Any], PriceBasis, dict[str, Any] | None], list[Decimal]]
+
+
+def fakturownia_line_totals(body: dict[str, Any], basis: PriceBasis, original: dict[str, Any] | None) -> list[Decimal]:
+    # A correction's positions carry the difference of each line (the request holds both states).
     field = "total_price_gross" if basis == PriceBasis.GROSS else "total_price_net"
     return [Decimal(position[field]) for position in body["invoice"]["positions"]]
 
 
+def _grosze(value: Any) -> Decimal:
+    """inFakt's money: a JSON integer of grosze (a decimal would be read 100x too low or refused)."""
+    assert type(value) is int, f"inFakt amount {value!r} is not an integer number of grosze"
+    return Decimal(value).scaleb(-2)
+
+
+def _infakt_line_total(service: dict[str, Any], basis: PriceBasis) -> Decimal:
+    if basis == PriceBasis.GROSS:
+        # Documented: any net value makes inFakt compute the line from net, so a gross-priced line
+        # is its gross_price only when it carries no net value.
+        assert not {"net_price", "unit_net_price"} & service.keys(), f"gross line sent with a net value: {service}"
+        return _grosze(service["gross_price"])
+    net = _grosze(service["net_price"]) if "net_price" in service else None
+    if "unit_net_price" in service:
+        # Only a unit price: inFakt computes the line as quantity x unit_net_price rounded half-up
+        # (local/fakes/infakt.py `_amounts`), and refuses a net_price that contradicts it.
+        from_unit = round_money(_grosze(service["unit_net_price"]) * Decimal(service["quantity"]))
+        assert net in (None, from_unit), f"net_price {net} contradicts quantity x unit_net_price {from_unit}"
+        net = from_unit
+    assert net is not None, f"net line without a net amount: {service}"
+    return net
+
+
+def infakt_line_totals(body: dict[str, Any], basis: PriceBasis, original: dict[str, Any] | None) -> list[Decimal]:
+    # A correction (its own resource) holds both states: per group a row as it was (correction
+    # false, subtracted) and as it is now (correction true); inFakt shows after minus before.
+    if "corrective_invoice" in body:
+        return [-_infakt_line_total(service, basis) if service["correction"] is False
+                else _infakt_line_total(service, basis) for service in body["corrective_invoice"]["services"]]
+    return [_infakt_line_total(service, basis) for service in body["invoice"]["services"]]
+
+
+def _count_times_price(count: Any, price: Any) -> Decimal:
+    """wFirma and iFirma take only quantity and unit price per line, no line total: both compute a
+    line's value as quantity x unit price rounded half-up to the grosz, in the document's basis (as
+    their fakes model it, local/fakes/wfirma.py `_content` and ifirma.py `_positions`; the docs in
+    /work/shared/providers/wfirma-ifirma.md give no other line amount)."""
+    return round_money(Decimal(count) * Decimal(price))
+
+
+def _wfirma_invoice(body: dict[str, Any], basis: PriceBasis) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    [entry] = body["invoices"].values()
+    invoice = entry["invoice"]
+    # price_type says how wFirma reads every line's price.
+    assert invoice["price_type"] == ("brutto" if basis == PriceBasis.GROSS else "netto"), invoice["price_type"]
+    contents = invoice["invoicecontents"]  # wFirma's numbered list: {"0": {"invoicecontent": {...}}, ...}
+    assert sorted(contents, key=int) == [str(index) for index in range(len(contents))], list(contents)
+    return invoice, [contents[str(index)]["invoicecontent"] for index in range(len(contents))]
+
+
+def wfirma_line_totals(body: dict[str, Any], basis: PriceBasis, original: dict[str, Any] | None) -> list[Decimal]:
+    invoice, contents = _wfirma_invoice(body, basis)
+    after = [_count_times_price(content["count"], content["price"]) for content in contents]
+    if invoice["type"] != "correction":
+        return after
+    # A correction states the lines after the change; a changed or removed (count 0) line names the
+    # original's line in parent_id, an original line it does not name stays as it was, and wFirma shows
+    # after minus the original. In a dry run the original's n-th line is the placeholder below.
+    assert original is not None
+    before = wfirma_line_totals(original, basis, None)
+    line_ids = [wfirma.LOOKED_UP_WHEN_SENT.format(f"line {n} of the corrected invoice")
+                for n in range(1, len(before) + 1)]
+    named = [content["parent_id"] for content in contents if "parent_id" in content]
+    assert len(named) == len(set(named)) and set(named) <= set(line_ids), named
+    untouched = [value for line_id, value in zip(line_ids, before, strict=True) if line_id not in named]
+    return after + untouched + [-value for value in before]
+
+
+def ifirma_line_totals(body: dict[str, Any], basis: PriceBasis, original: dict[str, Any] | None) -> list[Decimal]:
+    sent = loads_exact(ifirma.encode_json(body))  # the JSON as it is sent: Decimals as exact numbers
+    after = [_count_times_price(position["Ilosc"], position["CenaJednostkowa"]) for position in sent["Pozycje"]]
+    if "PowodKorekty" not in sent:
+        if "LiczOd" in sent:  # LiczOd says how iFirma reads every unit price
+            assert sent["LiczOd"] == ("BRT" if basis == PriceBasis.GROSS else "NET"), sent["LiczOd"]
+        else:  # art. 28b services: outside Polish VAT, net is gross
+            assert {position["TypStawkiVat"] for position in sent["Pozycje"]} == {"NP"}, sent["Pozycje"]
+        return after
+    # A correction states the full state after the change (a removed line with Ilosc 0) in the
+    # basis of the original (LiczOd inherited), and iFirma shows after minus the original.
+    assert original is not None and "LiczOd" not in sent
+    before = ifirma_line_totals(original, basis, None)
+    assert len(after) >= len(before), "an iFirma correction must restate every line of the original"
+    return after + [-value for value in before]
+
+
 # Provider -> the mapped line totals (in the document's price basis) of a request body.
-LINE_TOTAL_READERS: dict[ProviderName, Callable[[dict[str, Any], PriceBasis], list[Decimal]]] = {
+LINE_TOTAL_READERS: dict[ProviderName, LineTotalReader] = {
     ProviderName.FAKTUROWNIA: fakturownia_line_totals,
+    ProviderName.INFAKT: infakt_line_totals,
+    ProviderName.WFIRMA: wfirma_line_totals,
+    ProviderName.IFIRMA: ifirma_line_totals,
 }
 
 
@@ -84,11 +184,12 @@ def test_every_valid_document_maps_and_its_lines_add_up_to_our_totals(provider, 
     document = read(data.draw(documents(kinds=supported_kinds(provider))))
     adapter = build_adapter(provider)
     try:
-        body = adapter.build_request(plan(adapter, document))
+        export = plan(adapter, document)
+        body = adapter.build_request(export)
     except ConfigurationError as error:
         assert_declared_refusal(adapter, document, error)
     else:
-        assert_lines_add_up(provider, document, body)
+        assert_lines_add_up(adapter, export, body)
 
 
 def assert_declared_refusal(adapter: ProviderAdapter, document: Document, error: ConfigurationError) -> None:
@@ -111,16 +212,32 @@ def assert_declared_refusal(adapter: ProviderAdapter, document: Document, error:
         raise AssertionError(f"refused a valid document: {error.code}: {error.message}")
 
 
-def assert_lines_add_up(provider: ProviderName, document: Document, body: dict[str, Any]) -> None:
-    if reader := LINE_TOTAL_READERS.get(provider):
-        total = document.totals.gross if document.price_basis == PriceBasis.GROSS else document.totals.net
-        assert sum(reader(body, document.price_basis), Decimal("0.00")) == total
+def original_request(adapter: ProviderAdapter, export: ExportPlan) -> dict[str, Any]:
+    """The request that created the invoice a correction corrects: the same account's mapping of
+    the lines before the correction (the original at the provider holds exactly those)."""
+    document = export.document
+    assert document.correction is not None
+    before = document.correction.lines_before
+    original = Document.model_validate({
+        **dict(document), "kind": DocumentKind.INVOICE, "series": "FV", "correction": None, "lines": before,
+        "totals": compute_totals(before, document.price_basis, document.vat_calculation)})
+    return adapter.build_request(replace(export, document=original, corrected=None))
+
+
+def assert_lines_add_up(adapter: ProviderAdapter, export: ExportPlan, body: dict[str, Any]) -> None:
+    reader = LINE_TOTAL_READERS.get(adapter.name)
+    assert reader is not None, f"add a reader of {adapter.name.value}'s mapped line totals to LINE_TOTAL_READERS"
+    document = export.document
+    original = original_request(adapter, export) if document.correction is not None else None
+    total = document.totals.gross if document.price_basis == PriceBasis.GROSS else document.totals.net
+    assert sum(reader(body, document.price_basis, original), Decimal("0.00")) == total
 
 
 @PROVIDERS
 def test_every_provider_has_a_reader_of_its_mapped_line_totals(provider) -> None:
-    if provider not in LINE_TOTAL_READERS:
-        pytest.skip(f"add a reader of {provider.value}'s mapped line totals to LINE_TOTAL_READERS")
+    # Fails, not skips: a provider without a reader would pass the totals properties unchecked.
+    assert provider in LINE_TOTAL_READERS, (
+        f"add a reader of {provider.value}'s mapped line totals to LINE_TOTAL_READERS")
 
 
 @PROVIDERS
@@ -130,7 +247,8 @@ def test_any_vat_mix_maps_adding_up_or_is_refused_as_configuration(provider, dat
     document = read(data.draw(documents(kinds=supported_kinds(provider), provider_mappable=False)))
     adapter = build_adapter(provider)
     try:
-        body = adapter.build_request(plan(adapter, document))
+        export = plan(adapter, document)
+        body = adapter.build_request(export)
     except ConfigurationError as error:
         if error.code in ("provider_totals_would_differ", "unsupported_correction"):
             assert_declared_refusal(adapter, document, error)
@@ -138,7 +256,7 @@ def test_any_vat_mix_maps_adding_up_or_is_refused_as_configuration(provider, dat
         assert error.code in ("unsupported_vat_mix", "unsupported_vat_code") and error.fix
         assert any(code in error.message for code in ("zw", "np", "np-EU", "oo", "exemption")), error.message
     else:
-        assert_lines_add_up(provider, document, body)
+        assert_lines_add_up(adapter, export, body)
 
 
 @PROVIDERS
