@@ -17,7 +17,14 @@ What makes inFakt different, and what this fake therefore insists on:
   a correction body posted to the invoice endpoint is refused, and a correction's uuid is unknown
   under /invoices/;
 * downloading a draft's PDF turns it into "printed" (documented side effect);
-* the rate limit is per calling IP: 300 GET and 150 other requests per 60 s.
+* the rate limit is per calling IP: 300 GET and 150 other requests per 60 s;
+* KSeF (infakt/API ksef.md): the create's top-level ``send_to_ksef: true``, or
+  POST /{resource}/{uuid}/send_to_ksef.json and POST /ksef[2]/documents/{uuid}/send.json, send a
+  document; 422 ``{"error": "Użytkownik nie jest zintegrowany z KSeF."}`` without an integration.
+  The document's ``ksef_data`` (null until sent) is ``sent`` first and, after the account's
+  ``ksef_reads_until_final`` reads, ``success`` with a ``ksef_number`` or ``error`` with its
+  ``status_description``; GET /ksef[2]/documents/{uuid}/status.json answers the same with
+  ``invoice_uuid``/``invoice_kind``; GET /ksef[2]/integration.json tells ``active``.
 
 Public API (tests and the local demo)::
 
@@ -30,6 +37,8 @@ Public API (tests and the local demo)::
     fake.settle_tasks()                     # process every pending task now (background worker)
     account.invoices / account.corrections  # stored documents by uuid (API representation)
     account.tasks                           # async tasks by reference
+    account.ksef_connected / ksef_auto_send / ksef_reads_until_final / ksef_rejects
+    account.ksef_submissions                # {document uuid: sends received}: a second one is visible
     fake.requests, fake.faults, fake.limiter.peak(("write", "127.0.0.1"))
 
 Every behaviour the documentation does not define is marked ``ASSUMPTION:``.
@@ -152,12 +161,31 @@ INCONSISTENT_NET = "nie zgadza się z ceną jednostkową i ilością"
 # {"error": "..."} is the shape used here.
 UNAUTHORIZED = {"error": "Unauthorized"}
 NOT_FOUND = {"error": "Not Found"}
+# Documented KSeF answers (infakt/API ksef.md).
+KSEF_NOT_INTEGRATED = {"error": "Użytkownik nie jest zintegrowany z KSeF."}
+KSEF_NOT_FOUND = {"error": "Zasób którego szukasz nie został znaleziony."}
+KSEF_SENT = "Faktura została wysłana do przetworzenia w KSeF."
+KSEF_DONE = "Faktura została przetworzona."
+# ASSUMPTION: a second send while a submission is in flight or accepted is refused (undocumented).
+KSEF_ALREADY_SENT = {"error": "Faktura została już wysłana do KSeF."}
 
 GROSZ = Decimal(1)
 
 
 def _round_grosze(value: Decimal) -> int:
     return int(value.quantize(GROSZ, rounding=ROUND_HALF_UP))
+
+
+def _vat_in_pln(services: list[dict[str, Any]], rate: Decimal) -> int:
+    """VAT in PLN grosze (art. 106e ust. 11) the way invoicing programs print it: per VAT rate, the
+    VAT in the currency times the rate, rounded half-up to the grosz, then summed. A correction's
+    "before" services (correction: false) count negative, as in its totals.
+    ASSUMPTION: inFakt's own rule and field are not documented."""
+    by_symbol: dict[str, int] = {}
+    for service in services:
+        sign = -1 if service.get("correction") is False else 1
+        by_symbol[service["tax_symbol"]] = by_symbol.get(service["tax_symbol"], 0) + sign * service["tax_price"]
+    return sum(_round_grosze(Decimal(tax) * rate) for tax in by_symbol.values())
 
 
 def _format_grosze(amount: int) -> str:
@@ -186,6 +214,7 @@ class Task:
     errors: dict[str, list[str]] | None  # invoice_errors on failure
     done: bool = False
     invoice_uuid: str | None = None
+    send_to_ksef: bool = False  # the create's documented top-level switch
 
 
 @dataclass(eq=False)
@@ -201,6 +230,13 @@ class InfaktAccount:
     bank_accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # by account number
     clients: dict[int, dict[str, Any]] = field(default_factory=dict)
     number_counters: dict[tuple, int] = field(default_factory=dict, repr=False)
+    # KSeF. ASSUMPTION: KSeF itself is modelled only by these switches (answer after some reads).
+    ksef_connected: bool = True  # an active KSeF integration (GET /ksef2/integration.json "active")
+    ksef_auto_send: bool = False  # the app's automation sends every new document by itself
+    ksef_reads_until_final: int = 1  # reads of a submission answered "sent" before KSeF's answer
+    ksef_rejects: str | None = None  # KSeF refuses new submissions with this status_description
+    ksef_submissions: dict[str, int] = field(default_factory=dict)  # document uuid -> sends received
+    ksef_reads_left: dict[str, int] = field(default_factory=dict, repr=False)
 
     def document(self, document_uuid: str) -> dict[str, Any] | None:
         return self.invoices.get(document_uuid) or self.corrections.get(document_uuid)
@@ -735,7 +771,7 @@ class InfaktFake(FakeServer):
         basis = document["invoice_date"] if document.get("vat_exchange_date_kind") == "pit" else document["sale_date"]
         return {"currency": document["currency"], "exchange_rate": f"{rate:f}",
                 "exchange_date": (date.fromisoformat(basis) - timedelta(days=1)).isoformat(), "table_name": table,
-                "vat_in_pln": _round_grosze(Decimal(document["tax_price"]) * rate)}
+                "vat_in_pln": _vat_in_pln(document["services"], rate)}
 
     # ----------------------------------------------------------------- hooks of the base server
 
@@ -784,6 +820,8 @@ class InfaktFake(FakeServer):
         unknown = sorted(request.json.keys() - {root, "send_to_ksef"})
         if unknown:  # ASSUMPTION: refused rather than ignored, see UNKNOWN_FIELD
             raise HttpError(json_response(400, {"error": f"unknown parameter: {', '.join(unknown)}"}))
+        if not isinstance(request.json.get("send_to_ksef", False), bool):  # ASSUMPTION: a boolean, else 400
+            raise HttpError(json_response(400, {"error": "send_to_ksef must be true or false"}))
         return request.json
 
     # ----------------------------------------------------------------- async creation
@@ -805,8 +843,7 @@ class InfaktFake(FakeServer):
             task = Task(reference=str(uuid.uuid4()), resource=resource, created_at=self._timestamp(),
                         ready_at=time.monotonic() + self.processing_seconds, polls_left=self.processing_polls,
                         document=document, errors=None if document else builder.errors.as_dict())
-            if document is not None and body.get("send_to_ksef") is True:
-                document["ksef_data"] = {"status": "pending"}  # ASSUMPTION: KSeF itself is not modelled
+            task.send_to_ksef = body.get("send_to_ksef") is True
             account.tasks[task.reference] = task
         # I-DOC shows 202, I-PM examples 201: ASSUMPTION 201, clients must accept both.
         return json_response(201, self._task_json(task, 100))
@@ -824,9 +861,17 @@ class InfaktFake(FakeServer):
         document["uuid"] = task.invoice_uuid = str(uuid.uuid4())
         document["number"] = document["number"] or self._next_number(account, document)
         document["created_at"] = self._timestamp()
-        document.setdefault("ksef_data", None)
+        document["ksef_data"] = None  # documented: null until the document is sent
         document.pop("check_duplicate_number", None)
         store[document["uuid"]] = document
+        # ASSUMPTION: each trigger (the create's switch, the app's automation) is its own submission;
+        # the docs do not say inFakt merges them, so a double submission shows in ksef_submissions.
+        for _ in range(int(task.send_to_ksef) + int(account.ksef_auto_send)):
+            if account.ksef_connected:
+                self._submit_ksef(account, document)
+            else:
+                # ASSUMPTION: the create succeeds and the send fails the way the send endpoint says.
+                document["ksef_data"] = self._ksef_data(None, "error", KSEF_NOT_INTEGRATED["error"], finished=True)
 
     def settle_tasks(self) -> None:
         """Test helper: the background worker catches up with every pending task."""
@@ -919,6 +964,8 @@ class InfaktFake(FakeServer):
                                                              for name, value in filters.items())]
             # Documented default order: invoice_date descending.
             selected.sort(key=lambda doc: (doc["invoice_date"], doc["id"]), reverse=True)
+            for doc in selected[offset:offset + limit]:
+                self._ksef_progress(account, doc)
             page = [copy.deepcopy(doc) for doc in selected[offset:offset + limit]]
         return json_response(200, {"metainfo": {"count": len(page), "total_count": len(selected),
                                                 "next": None, "previous": None}, "entities": page})
@@ -928,7 +975,9 @@ class InfaktFake(FakeServer):
         account = self._require_account(request, SCOPE_READ)
         with self._lock:
             self._settle_due(account)
-            return json_response(200, copy.deepcopy(self._require_document(account, request)))
+            document = self._require_document(account, request)
+            self._ksef_progress(account, document)
+            return json_response(200, copy.deepcopy(document))
 
     def _require_document(self, account: InfaktAccount, request: Request) -> dict[str, Any]:
         store = account.corrections if request.params["resource"] == "corrective_invoices" else account.invoices
@@ -965,6 +1014,94 @@ class InfaktFake(FakeServer):
             existing.clear()
             existing.update(document)
             return json_response(200, copy.deepcopy(existing))
+
+    # ----------------------------------------------------------------- KSeF
+
+    @route("GET", rf"{API}/(?P<ns>ksef|ksef2)/integration\.json")
+    def ksef_integration(self, request: Request) -> Response:
+        """Documented: /ksef2/ needs api:invoices:read. ASSUMPTION: the same scope for the legacy /ksef/ read."""
+        account = self._require_account(request, SCOPE_READ)
+        return json_response(200, {"active": account.ksef_connected, "incomes_last_fetched_at": None,
+                                   "costs_last_fetched_at": None})
+
+    @route("POST", rf"{API}/(?P<resource>invoices|corrective_invoices)/(?P<uuid>{UUID})/send_to_ksef\.json")
+    def send_document_to_ksef(self, request: Request) -> Response:
+        """Documented per-resource send; an optional body {"inform_via_email": {...}} (not modelled: refused)."""
+        account = self._require_account(request, SCOPE_WRITE)
+        if request.body and (not request.is_json or not isinstance(request.json, dict)
+                             or set(request.json) - {"inform_via_email"}):
+            return json_response(400, {"error": "the only parameter is inform_via_email"})
+        if request.body and request.json:
+            return json_response(400, {"error": f"inform_via_email: {NOT_MODELLED}"})
+        with self._lock:
+            store = account.corrections if request.params["resource"] == "corrective_invoices" else account.invoices
+            return self._send_ksef(account, store.get(request.params["uuid"]))
+
+    @route("POST", rf"{API}/(?P<ns>ksef|ksef2)/documents/(?P<uuid>{UUID})/send\.json")
+    def send_to_ksef_any(self, request: Request) -> Response:
+        """Documented universal send: any income document by its uuid."""
+        account = self._require_account(request, SCOPE_WRITE)
+        with self._lock:
+            return self._send_ksef(account, account.document(request.params["uuid"]))
+
+    @route("GET", rf"{API}/(?P<ns>ksef|ksef2)/documents/(?P<uuid>{UUID})/status\.json")
+    def ksef_document_status(self, request: Request) -> Response:
+        account = self._require_account(request, SCOPE_READ)
+        with self._lock:
+            self._settle_due(account)
+            document = account.document(request.params["uuid"])
+            if document is None or document.get("ksef_data") is None:
+                return json_response(404, KSEF_NOT_FOUND)  # ASSUMPTION: never sent answers like unknown
+            self._ksef_progress(account, document)
+            return json_response(200, self._ksef_answer(document))
+
+    def _send_ksef(self, account: InfaktAccount, document: dict[str, Any] | None) -> Response:
+        if document is None:
+            return json_response(404, KSEF_NOT_FOUND)
+        if not account.ksef_connected:
+            return json_response(422, KSEF_NOT_INTEGRATED)
+        if (document.get("ksef_data") or {}).get("status") in ("sent", "success"):
+            return json_response(422, KSEF_ALREADY_SENT)
+        self._submit_ksef(account, document)
+        return json_response(200, self._ksef_answer(document))
+
+    def _submit_ksef(self, account: InfaktAccount, document: dict[str, Any]) -> None:
+        account.ksef_submissions[document["uuid"]] = account.ksef_submissions.get(document["uuid"], 0) + 1
+        account.ksef_reads_left[document["uuid"]] = account.ksef_reads_until_final
+        document["ksef_data"] = self._ksef_data(str(uuid.uuid4()), "sent", KSEF_SENT)
+
+    def _ksef_progress(self, account: InfaktAccount, document: dict[str, Any]) -> None:
+        """KSeF answers asynchronously: a submission stays "sent" for the account's number of reads."""
+        data = document.get("ksef_data")
+        if not data or data["status"] != "sent":
+            return
+        left = account.ksef_reads_left.get(document["uuid"], 0)
+        if left > 0:
+            account.ksef_reads_left[document["uuid"]] = left - 1
+            return
+        if account.ksef_rejects:
+            document["ksef_data"] = self._ksef_data(data["request_uuid"], "error", account.ksef_rejects,
+                                                    finished=True, created=data["timestamps"]["request_created_at"])
+            return
+        issued = date.fromisoformat(document["invoice_date"])
+        # The documented format: seller NIP, date, 12 hex digits, 2 check characters.
+        random = uuid.uuid4().hex.upper()
+        number = f"{account.company['nip']}-{issued:%Y%m%d}-{random[:12]}-{random[12:14]}"
+        document["ksef_data"] = self._ksef_data(data["request_uuid"], "success", KSEF_DONE, ksef_number=number,
+                                                finished=True, created=data["timestamps"]["request_created_at"])
+
+    def _ksef_data(self, request_uuid: str | None, status: str, description: str, *, ksef_number: str | None = None,
+                   finished: bool = False, created: str | None = None) -> dict[str, Any]:
+        now = self._timestamp()
+        return {"request_uuid": request_uuid, "ksef_number": ksef_number, "status": status,
+                "status_description": description,
+                "timestamps": {"request_created_at": created or now, "request_finished_at": now if finished else None}}
+
+    @staticmethod
+    def _ksef_answer(document: dict[str, Any]) -> dict[str, Any]:
+        """The send and status endpoints: ksef_data plus invoice_uuid and invoice_kind (documented)."""
+        kind = "corrective_invoice" if document.get("kind") == "correction" else "vat"
+        return {"invoice_uuid": document["uuid"], "invoice_kind": kind, **copy.deepcopy(document["ksef_data"])}
 
     # ----------------------------------------------------------------- PDF
 

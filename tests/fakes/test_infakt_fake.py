@@ -269,6 +269,17 @@ def test_foreign_currency_gets_the_rate_infakt_picks(fake, http):
     assert create(http, fake, company_invoice())["exchange_rates_data"] is None
 
 
+def test_vat_in_pln_is_converted_per_vat_rate_half_up(fake, http):
+    fake.set_exchange_rate("EUR", "4.2250", "100/A/NBP/2026")
+    # 1.00 EUR of VAT at 23% and at 8%: 4.225 PLN each, 4.23 + 4.23 (not 2.00 * 4.225 = 8.45).
+    invoice = create(http, fake, company_invoice(currency="EUR", vat_exchange_date_kind="vat", services=[
+        {"name": "A", "tax_symbol": "23", "quantity": 1, "net_price": 435},
+        {"name": "B", "tax_symbol": "8", "quantity": 1, "net_price": 1250},
+        {"name": "C", "tax_symbol": "np", "quantity": 1, "net_price": 500}]))
+    assert invoice["tax_price"] == 200
+    assert invoice["exchange_rates_data"]["vat_in_pln"] == 846
+
+
 # --------------------------------------------------------------------------- numbering
 
 
@@ -513,3 +524,55 @@ def test_request_log_never_holds_the_key(fake, http):
     entries = fake.requests.entries()
     assert entries and all(KEY not in repr(entry) for entry in entries)
     assert {entry.key for entry in entries} == {"5252445767"}  # the seller's NIP labels the caller
+
+
+# --------------------------------------------------------------------------- KSeF (infakt/API ksef.md)
+
+
+def test_ksef_send_on_create_then_sent_then_success_with_the_documented_shapes(fake, http):
+    accepted = post_task(http, fake, company_invoice(), send_to_ksef=True)
+    status = finished(http, fake, accepted)
+    uuid = status["invoice_uuid"]
+    fake.account(KEY).ksef_reads_until_final = 1
+    first = http.get(url(fake, f"/ksef2/documents/{uuid}/status.json"), headers=auth(), timeout=5).json()
+    assert (first["status"], first["ksef_number"], first["invoice_kind"]) == ("sent", None, "vat")
+    assert first["status_description"] == "Faktura została wysłana do przetworzenia w KSeF."
+    assert first["timestamps"]["request_finished_at"] is None and first["request_uuid"]
+    document = http.get(url(fake, f"/invoices/{uuid}.json"), headers=auth(), timeout=5).json()
+    data = document["ksef_data"]
+    assert data["status"] == "success" and "invoice_uuid" not in data  # only the endpoints add it
+    assert data["ksef_number"].startswith("5252445767-") and data["timestamps"]["request_finished_at"]
+    assert fake.account(KEY).ksef_submissions == {uuid: 1}
+
+
+def test_ksef_send_endpoints_refuse_what_the_docs_say(fake, http):
+    uuid = create(http, fake, company_invoice())["uuid"]
+    assert create(http, fake, company_invoice())["ksef_data"] is None  # documented: null when never sent
+    missing = "00000000-0000-4000-8000-000000000000"
+    answer = http.post(url(fake, f"/ksef/documents/{missing}/send.json"), headers=auth(), timeout=5)
+    assert (answer.status_code, answer.json()) == (404, {"error": "Zasób którego szukasz nie został znaleziony."})
+    assert http.post(url(fake, f"/invoices/{uuid}/send_to_ksef.json"), timeout=5).status_code == 401
+    read_only = http.post(url(fake, f"/invoices/{uuid}/send_to_ksef.json"), headers=auth(READ_ONLY_KEY), timeout=5)
+    assert read_only.status_code == 401
+    fake.account(KEY).ksef_connected = False
+    assert http.get(url(fake, "/ksef2/integration.json"), headers=auth(), timeout=5).json()["active"] is False
+    answer = http.post(url(fake, f"/invoices/{uuid}/send_to_ksef.json"), headers=auth(), timeout=5)
+    assert (answer.status_code, answer.json()) == (422, {"error": "Użytkownik nie jest zintegrowany z KSeF."})
+    fake.account(KEY).ksef_connected = True
+    sent = http.post(url(fake, f"/ksef2/documents/{uuid}/send.json"), headers=auth(), timeout=5)
+    assert sent.status_code == 200 and sent.json()["status"] == "sent"
+    # ASSUMPTION in the fake: a second send while one is in flight is refused.
+    assert http.post(url(fake, f"/invoices/{uuid}/send_to_ksef.json"), headers=auth(), timeout=5).status_code == 422
+    assert fake.account(KEY).ksef_submissions == {uuid: 1}
+
+
+def test_ksef_error_keeps_the_description_and_the_document_may_be_sent_again(fake, http):
+    account = fake.account(KEY)
+    account.ksef_reads_until_final, account.ksef_rejects = 0, "Błąd weryfikacji: brak NIP nabywcy"
+    uuid = create(http, fake, company_invoice())["uuid"]
+    http.post(url(fake, f"/invoices/{uuid}/send_to_ksef.json"), headers=auth(), timeout=5)
+    failed = http.get(url(fake, f"/ksef/documents/{uuid}/status.json"), headers=auth(), timeout=5).json()
+    assert (failed["status"], failed["status_description"]) == ("error", "Błąd weryfikacji: brak NIP nabywcy")
+    account.ksef_rejects = None  # corrected, then sent again (the docs' retry advice)
+    again = http.post(url(fake, f"/invoices/{uuid}/send_to_ksef.json"), headers=auth(), timeout=5)
+    assert again.status_code == 200 and account.ksef_submissions == {uuid: 2}

@@ -20,9 +20,10 @@ from invoice_export.errors import (
 )
 from invoice_export.planning import plan_export
 from invoice_export.providers import build_adapter
-from invoice_export.providers.base import ProviderReference
+from invoice_export.providers.base import KsefState, ProviderReference
 from invoice_export.providers.infakt import InfaktAdapter
 from invoice_export.ratelimit import LimitScope
+from invoice_export.readback import compare
 from invoice_export.settings import AccountSettings
 from local.fakes.infakt import InfaktFake
 from testsupport import load_example, with_changes
@@ -148,6 +149,32 @@ def test_foreign_currency_records_the_rate_infakt_applied_next_to_ours(fake, acc
     [warning] = created.warnings
     assert "inFakt applied its own exchange rate 4.2400 PLN/EUR (table 223/A/NBP/2026" in warning
     assert "our document states 4.2351 (table 224/A/NBP/2026, 2026-11-19)" in warning
+
+
+def test_pln_vat_is_read_back_and_drift_at_another_rate_is_reported(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "04-invoice-eur.json")  # 96.60 EUR of VAT at 4.2351: 409.11 PLN
+    fake.set_exchange_rate("EUR", "4.2351", "224/A/NBP/2026")  # inFakt picked the NBP rate we state
+    try:
+        same_rate = adapter.create_document(plan).readback
+        fake.set_exchange_rate("EUR", "4.2400", "223/A/NBP/2026")  # ... or another day's
+        other_rate = adapter.create_document(plan_for(adapter, "04-invoice-eur.json", document_id="EUR-2",
+                                                      number="FV 4/11/2026")).readback
+    finally:
+        fake.set_exchange_rate("EUR", "4.2400", "223/A/NBP/2026")
+    assert same_rate is not None and same_rate.vat_in_pln == Decimal("409.11")
+    assert compare(plan.document, same_rate, None) == []
+    assert other_rate is not None and other_rate.vat_in_pln == Decimal("409.58")  # 96.60 * 4.24 = 409.584
+    assert [d.describe("inFakt") for d in compare(plan.document, other_rate, None)] == [
+        "inFakt shows VAT in PLN 409.58, our document 409.11"]
+
+
+def test_pln_documents_carry_no_pln_vat_figure(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    readback = adapter.create_document(plan).readback
+    assert readback is not None and readback.vat_in_pln is None
+    assert compare(plan.document, readback, None) == []
 
 
 def test_receipts_are_refused_before_any_request(fake, account) -> None:
@@ -450,11 +477,25 @@ def test_recurring_correction_is_never_created_as_a_plain_invoice(fake, account)
     assert len(fake.account(account["key"]).invoices) == 1  # only the original
 
 
-def test_recurring_4_ksef_is_not_driven_through_infakt_yet_so_nothing_waits_in_draft(fake, account) -> None:
+def test_recurring_4_ksef_lifecycle_sent_then_success_with_its_number_and_never_from_a_draft(fake, account) -> None:
     adapter = make_adapter(fake, account, ksef="send_on_export")
+    plan = plan_for(adapter, "01-invoice-company.json")
+    assert adapter.build_request(plan)["send_to_ksef"] is True
+    fake.account(account["key"]).ksef_reads_until_final = 2  # the create's own read-back is one
+    reference = adapter.create_document(plan).reference
+    document = stored(fake, account, reference)
+    assert document["status"] != "draft"  # issued: a draft would stop at KSeF or be printed by it
+    assert document["ksef_data"]["status"] == "sent"
+    assert adapter.ksef_status(reference.provider_document_id).state == KsefState.PENDING
+    accepted = adapter.ksef_status(reference.provider_document_id)
+    assert accepted.state == KsefState.ACCEPTED
+    assert accepted.ksef_number == stored(fake, account, reference)["ksef_data"]["ksef_number"]
+    assert fake.account(account["key"]).ksef_submissions == {document["uuid"]: 1}
+    # Review drafts and send on export contradict each other: refused with what to do.
+    drafts = make_adapter(fake, account, ksef="send_on_export", options={"create_as_draft": True})
     with pytest.raises(ConfigurationError) as caught:
-        plan_for(adapter, "01-invoice-company.json")
-    assert caught.value.code == "unsupported_ksef"
+        drafts.build_request(plan_for(drafts, "01-invoice-company.json"))
+    assert caught.value.code == "unsupported_ksef" and "create_as_draft" in caught.value.message
     plain = make_adapter(fake, account)
     assert plain.build_request(plan_for(plain, "01-invoice-company.json"))["send_to_ksef"] is False
 
@@ -496,3 +537,54 @@ def test_recurring_7_an_unverified_bank_account_is_never_sent_and_its_refusal_is
     rejection = InfaktAdapter.read_rejection(refused)
     assert "inFakt rejected bank_account" in rejection.message
     assert "add and verify it in the app" in rejection.fix
+
+
+# --------------------------------------------------------------------------- KSeF (infakt/API ksef.md)
+
+
+def test_ksef_is_declared_and_a_correction_goes_with_its_own_resource(fake, account) -> None:
+    assert InfaktAdapter.capabilities.ksef is True
+    fake.account(account["key"]).ksef_reads_until_final = 2  # the create's own read-back is one
+    adapter = make_adapter(fake, account, ksef="send_on_export")
+    original = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    correction = adapter.create_document(plan_for(adapter, "05-correction.json", corrected=original)).reference
+    assert correction.provider_document_id.startswith("correction:")
+    assert adapter.ksef_status(correction.provider_document_id).state == KsefState.PENDING
+    assert adapter.ksef_status(correction.provider_document_id).state == KsefState.ACCEPTED
+
+
+def test_ksef_rejection_carries_infakts_description(fake, account) -> None:
+    fake.account(account["key"]).ksef_rejects = "Błąd weryfikacji semantyki dokumentu: NIP nabywcy"
+    fake.account(account["key"]).ksef_reads_until_final = 0
+    adapter = make_adapter(fake, account, ksef="send_on_export")
+    reference = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    status = adapter.ksef_status(reference.provider_document_id)
+    assert status.state == KsefState.REJECTED and "NIP nabywcy" in (status.message or "")
+
+
+def test_ksef_status_of_a_document_never_sent_is_not_sent_and_sending_it_is_guarded(fake, account) -> None:
+    fake.account(account["key"]).ksef_reads_until_final = 5
+    adapter = make_adapter(fake, account, ksef="provider_sends")
+    plan = plan_for(adapter, "01-invoice-company.json")
+    assert adapter.build_request(plan)["send_to_ksef"] is False  # the accounting system sends, never us
+    reference = adapter.create_document(plan).reference
+    assert adapter.ksef_status(reference.provider_document_id).state == KsefState.NOT_SENT
+    assert adapter.send_to_ksef_once(reference.provider_document_id) is True
+    assert fake.requests.count("POST", r"/api/v3/invoices/[0-9a-f-]+/send_to_ksef\.json") == 1
+    # In flight now: a second send is not even asked for (inFakt would refuse it too).
+    assert adapter.send_to_ksef_once(reference.provider_document_id) is False
+    uuid = reference.provider_document_id
+    assert fake.account(account["key"]).ksef_submissions == {uuid: 1}
+    again = api(fake, account, "POST", f"/invoices/{uuid}/send_to_ksef.json")
+    assert again.status_code == 422
+
+
+def test_ksef_without_an_integration_is_a_clear_rejection(fake, account) -> None:
+    fake.account(account["key"]).ksef_connected = False
+    adapter = make_adapter(fake, account, ksef="send_on_export")
+    reference = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    status = adapter.ksef_status(reference.provider_document_id)
+    assert status.state == KsefState.REJECTED and "nie jest zintegrowany z KSeF" in (status.message or "")
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.send_to_ksef(reference.provider_document_id)
+    assert "nie jest zintegrowany z KSeF" in caught.value.message

@@ -30,6 +30,13 @@ def test_examples_are_exported_once_with_mapping_and_events(shop) -> None:
         event = next(e for e in shop.events if e["document_id"] == document_id)
         assert event["provider_number"] == invoice["number"] and event["customer_link"].startswith("http")
         assert record.pdf is not None and record.pdf.size > 0 and len(record.pdf.sha256) == 64
+        if name == "04-invoice-eur.json":
+            # Fakturownia does not return its PLN VAT: ours is recorded and published, marked unchecked.
+            expected = {"23": "409.11", "total": "409.11", "exchange_rate": "4.2351", "table_id": "224/A/NBP/2026",
+                        "checked": "no"}
+            assert record.vat_in_pln == expected and event["vat_in_pln"] == expected
+        else:
+            assert record.vat_in_pln is None and "vat_in_pln" not in event
     correction = shop.provider_documents("KOR-2026-11-0001")[0]
     assert str(correction["invoice_id"]) == shop.record("INV-2026-11-0001").provider_document_id
 

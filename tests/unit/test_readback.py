@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from invoice_export.documents import ExportMessage
-from invoice_export.readback import ProviderTotals, compare
+from invoice_export.readback import ProviderTotals, compare, pln_vat_record
 from testsupport import load_example
 
 
@@ -46,3 +46,31 @@ def test_a_correction_created_as_a_plain_invoice_or_against_another_original_is_
         ("corrected document", "555", "777")]
     right = ProviderTotals(**totals, is_correction=True, corrects="555")
     assert compare(doc, right, "555") == []
+
+
+def test_a_provider_pln_vat_other_than_ours_is_reported_with_both_figures() -> None:
+    doc = document("04-invoice-eur.json")  # 96.60 EUR of VAT at 4.2351 = 409.11 PLN
+    totals = {"net": doc.totals.net, "vat": doc.totals.vat, "gross": doc.totals.gross, "currency": "EUR"}
+    drifted = ProviderTotals(**totals, is_correction=False, vat_in_pln=Decimal("409.58"))
+    described = [d.describe("inFakt") for d in compare(doc, drifted, None)]
+    assert described == ["inFakt shows VAT in PLN 409.58, our document 409.11"]
+    assert pln_vat_record(doc, drifted)["checked"] == "yes"
+    same = ProviderTotals(**totals, is_correction=False, vat_in_pln=Decimal("409.11"))
+    assert compare(doc, same, None) == []
+
+
+def test_without_the_provider_figure_ours_is_recorded_unchecked() -> None:
+    doc = document("04-invoice-eur.json")
+    silent = ProviderTotals(net=doc.totals.net, vat=doc.totals.vat, gross=doc.totals.gross, currency="EUR",
+                            is_correction=False)
+    assert compare(doc, silent, None) == []
+    assert pln_vat_record(doc, silent) == {"23": "409.11", "total": "409.11", "exchange_rate": "4.2351",
+                                           "table_id": "224/A/NBP/2026", "checked": "no"}
+
+
+def test_pln_documents_have_no_pln_vat_to_check_or_record() -> None:
+    doc = document("01-invoice-company.json")
+    stray = ProviderTotals(net=doc.totals.net, vat=doc.totals.vat, gross=doc.totals.gross, currency="PLN",
+                           is_correction=False, vat_in_pln=Decimal("1.00"))
+    assert compare(doc, stray, None) == []
+    assert pln_vat_record(doc, stray) is None

@@ -122,6 +122,8 @@ class DocumentView(BaseModel):
     ksef_status: str | None = None
     error: RecordedError | None = Field(default=None, description="Why it failed or is in doubt, and the fix")
     warnings: list[str] = []
+    vat_in_pln: dict[str, str] | None = Field(
+        default=None, description="A foreign-currency document's VAT in PLN as we compute it (see the outcome event)")
     attempts: int
     received_at: str
     updated_at: str
@@ -134,8 +136,8 @@ class DocumentView(BaseModel):
                    series=record.series, provider=record.provider, provider_document_id=record.provider_document_id,
                    provider_number=record.provider_number, ksef_number=record.ksef_number,
                    ksef_status=record.ksef_status, error=record.last_error,
-                   warnings=record.warnings, attempts=record.attempts, received_at=record.received_at,
-                   updated_at=record.updated_at, exported_at=record.exported_at)
+                   warnings=record.warnings, vat_in_pln=record.vat_in_pln, attempts=record.attempts,
+                   received_at=record.received_at, updated_at=record.updated_at, exported_at=record.exported_at)
 
 
 class DocumentPage(BaseModel):

@@ -7,6 +7,7 @@ The committed JSON Schema (schemas/export-message.v1.json) is generated from the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -202,6 +203,30 @@ class Document(_Strict):
         before = compute_totals(self.correction.lines_before, self.price_basis, self.vat_calculation)
         return Totals(net=after.net - before.net, vat=after.vat - before.vat, gross=after.gross - before.gross)
 
+    def vat_by_rate(self) -> dict[Decimal, Decimal]:
+        """VAT in the document's currency per VAT percentage, computed the way the document says;
+        for a correction the difference after minus before, rate by rate."""
+        after = {rate: vat for rate, (_net, vat) in _parts_by_rate(
+            self.lines, self.price_basis, self.vat_calculation).items()}
+        if self.correction is None:
+            return after
+        before = {rate: vat for rate, (_net, vat) in _parts_by_rate(
+            self.correction.lines_before, self.price_basis, self.vat_calculation).items()}
+        return {rate: after.get(rate, Decimal("0.00")) - before.get(rate, Decimal("0.00"))
+                for rate in after.keys() | before.keys()}
+
+    def vat_in_pln(self) -> VatInPln | None:
+        """The VAT amounts in PLN a foreign-currency invoice must state (art. 106e ust. 11), at the
+        document's exchange rate; None for a PLN document. Rate by rate, see `money.vat_to_pln`;
+        zero-rated, exempt (zw), not-subject (np) and reverse-charge lines carry no VAT to state."""
+        if self.currency == "PLN" or self.exchange_rate is None:
+            return None
+        rate = self.exchange_rate.rate
+        by_rate = {percent: money.vat_to_pln(vat, rate)
+                   for percent, vat in sorted(self.vat_by_rate().items(), reverse=True) if percent != 0}
+        return VatInPln(exchange_rate=rate, table_id=self.exchange_rate.table_id, by_rate=by_rate,
+                        total=money.money_sum(by_rate.values()))
+
     def computed_totals_difference(self) -> str | None:
         computed = self.computed_totals()
         wrong = [
@@ -216,18 +241,44 @@ class Document(_Strict):
         return f"totals do not match the lines ({method}): " + "; ".join(wrong)
 
 
+@dataclass(frozen=True)
+class VatInPln:
+    """VAT of a foreign-currency document stated in PLN, per VAT percentage and in total."""
+
+    exchange_rate: Decimal
+    table_id: str
+    by_rate: dict[Decimal, Decimal]  # VAT percentage (23, 8, 5) -> VAT in PLN; highest rate first
+    total: Decimal
+
+    def as_record(self) -> dict[str, str]:
+        """Plain strings for storage and events: {"23": "97.75", ..., "total": ..., "exchange_rate": ...}."""
+        return {**{f"{percent.normalize():f}": f"{vat:f}" for percent, vat in self.by_rate.items()},
+                "total": f"{self.total:f}", "exchange_rate": f"{self.exchange_rate:f}", "table_id": self.table_id}
+
+
 def compute_totals(lines: list[Line], basis: PriceBasis, method: VatCalculation) -> Totals:
-    if method == VatCalculation.PER_LINE:
-        parts = [_split(line.value(), vat_percent(line.vat), basis) for line in lines]
-    else:
-        by_rate: dict[Decimal, Decimal] = {}
-        for line in lines:
-            rate = vat_percent(line.vat)
-            by_rate[rate] = by_rate.get(rate, Decimal("0.00")) + line.value()
-        parts = [_split(value, rate, basis) for rate, value in by_rate.items()]
+    parts = _parts_by_rate(lines, basis, method).values()
     net = money.money_sum(p[0] for p in parts)
     vat = money.money_sum(p[1] for p in parts)
     return Totals(net=net, vat=vat, gross=net + vat)
+
+
+def _parts_by_rate(lines: list[Line], basis: PriceBasis,
+                   method: VatCalculation) -> dict[Decimal, tuple[Decimal, Decimal]]:
+    """(net, vat) per VAT percentage: line by line and summed per rate, or from each rate's sum."""
+    if method == VatCalculation.PER_LINE:
+        by_rate: dict[Decimal, tuple[Decimal, Decimal]] = {}
+        for line in lines:
+            rate = vat_percent(line.vat)
+            net, vat = _split(line.value(), rate, basis)
+            so_far = by_rate.get(rate, (Decimal("0.00"), Decimal("0.00")))
+            by_rate[rate] = (so_far[0] + net, so_far[1] + vat)
+        return by_rate
+    values: dict[Decimal, Decimal] = {}
+    for line in lines:
+        rate = vat_percent(line.vat)
+        values[rate] = values.get(rate, Decimal("0.00")) + line.value()
+    return {rate: _split(value, rate, basis) for rate, value in values.items()}
 
 
 def _split(value: Decimal, rate: Decimal, basis: PriceBasis) -> tuple[Decimal, Decimal]:

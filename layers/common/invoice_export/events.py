@@ -60,6 +60,10 @@ class OutcomeEvent(BaseModel):
     ksef_number: str | None = None
     error: OutcomeError | None = None
     warnings: list[str] = []
+    vat_in_pln: dict[str, str] | None = Field(
+        default=None, description="A foreign-currency document's VAT in PLN (art. 106e ust. 11) as we compute it: "
+        "per VAT rate ('23': '97.75'), 'total', 'exchange_rate', 'table_id', and 'checked' ('yes' when the "
+        "provider's own figure was read back and compared, 'no' when its API does not return one)")
     occurred_at: str
 
     @classmethod

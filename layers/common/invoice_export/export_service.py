@@ -45,7 +45,7 @@ from invoice_export.pausing import PAUSED_CODE, publish_account_paused
 from invoice_export.planning import plan_export
 from invoice_export.providers import adapter_class
 from invoice_export.providers.base import AdapterFactory, ProviderAdapter, ProviderReference
-from invoice_export.readback import compare
+from invoice_export.readback import compare, pln_vat_record
 from invoice_export.settings import AccountSettings, ExportMode, KsefMode, RuntimeSettings
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.audit import AuditTrail
@@ -205,7 +205,8 @@ class ExportService:
                                      code="concurrent_change")
             found = self._settle_interrupted(adapter, plan, record)
             if found is not None:
-                return self._exported(account_id, settings, record, found, warnings=[])
+                return self._exported(account_id, settings, record, found, warnings=[],
+                                      vat_in_pln=pln_vat_record(doc, None))
             if self.documents.continue_interrupted(account_id, doc.document_id, attempt_id) is None:
                 raise TransientError("document changed while settling an interrupted attempt",
                                      code="concurrent_change")
@@ -236,7 +237,8 @@ class ExportService:
             if drift:
                 logger.warning("provider totals differ from ours", extra={"drift": [d.field for d in drift]})
         return self._exported(account_id, settings, record, created.reference, warnings=warnings,
-                              drift=[{"field": d.field, "ours": d.ours, "provider": d.provider} for d in drift])
+                              drift=[{"field": d.field, "ours": d.ours, "provider": d.provider} for d in drift],
+                              vat_in_pln=pln_vat_record(doc, created.readback))
 
     def _settle_interrupted(self, adapter: ProviderAdapter, plan: Any,
                             record: DocumentRecord) -> ProviderReference | None:
@@ -334,11 +336,12 @@ class ExportService:
 
     def _exported(self, account_id: str, settings: AccountSettings, record: DocumentRecord,
                   reference: ProviderReference, warnings: list[str],
-                  drift: list[dict[str, str]] | None = None) -> ExportResult:
+                  drift: list[dict[str, str]] | None = None,
+                  vat_in_pln: dict[str, str] | None = None) -> ExportResult:
         updated = self.documents.mark_exported(
             account_id, record.document_id, provider=settings.provider.value,
             provider_document_id=reference.provider_document_id, provider_number=reference.number,
-            provider_series=reference.series, warnings=warnings, drift=drift or [])
+            provider_series=reference.series, warnings=warnings, drift=drift or [], vat_in_pln=vat_in_pln)
         if updated is None:
             current = self.documents.get(account_id, record.document_id)
             assert current is not None
@@ -386,7 +389,7 @@ class ExportService:
             document_version=document_version or record.document_version, kind=record.kind,
             our_number=record.number, order_id=record.order_id, provider=record.provider,
             provider_document_id=record.provider_document_id, provider_number=record.provider_number,
-            customer_link=customer_link, error=error, warnings=record.warnings))
+            customer_link=customer_link, error=error, warnings=record.warnings, vat_in_pln=record.vat_in_pln))
 
 
 def _recorded(error: ExportError, *, retryable: bool) -> RecordedError:

@@ -85,7 +85,7 @@ class KsefService:
             self._final(record, "rejected", Outcome.KSEF_REJECTED,
                         message=f"KSeF kept failing after {MAX_RESENDS} resends: {message}")
             return
-        adapter.send_to_ksef(record.provider_document_id or "")
+        adapter.send_to_ksef_once(record.provider_document_id or "")
 
     def _again(self, request: KsefPollRequest, record: DocumentRecord) -> None:
         attempt = request.attempt + 1

@@ -30,6 +30,18 @@ def vat_from_gross(gross: Decimal, rate_percent: Decimal) -> Decimal:
     return round_money(gross * rate_percent / (HUNDRED + rate_percent))
 
 
+def vat_to_pln(vat: Decimal, exchange_rate: Decimal) -> Decimal:
+    """VAT of one VAT rate, in PLN, for an invoice in a foreign currency (art. 106e ust. 11).
+
+    The VAT amount in the invoice currency times the document's exchange rate, rounded half-up
+    to the grosz: the common practice, and what accounting systems print in their "VAT in PLN"
+    summary. The alternative, converting the net amount first and computing VAT on the PLN net,
+    can differ by a grosz or more; we do not use it. Negative amounts (a correction lowering VAT)
+    round the same way away from zero, so a correction and its reversal mirror each other.
+    """
+    return round_money(vat * exchange_rate)
+
+
 def money_sum(amounts: Iterable[Decimal]) -> Decimal:
     return sum(amounts, Decimal("0.00"))
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -102,6 +102,36 @@ class KsefStatus:
     message: str | None = None  # the provider's words on a rejection
 
 
+def ksef_status_from(word: str | None, states: Mapping[str, KsefState], *, ksef_number: Any = None,
+                     message: str | None = None, fallback: str = "KSeF refused the document") -> KsefStatus:
+    """A provider's KSeF status word read through its documented table (`states`).
+
+    Shared by the adapters so every provider's answer is judged the same way: an unknown or empty
+    word means nobody sent the document (the service keeps polling, never sends by itself), and
+    "accepted" without a KSeF number is still pending - the number is what the poller records.
+    """
+    state = states.get(str(word or ""), KsefState.NOT_SENT)
+    if state == KsefState.ACCEPTED:
+        return KsefStatus(state, ksef_number=str(ksef_number)) if ksef_number else KsefStatus(KsefState.PENDING)
+    if state in (KsefState.REJECTED, KsefState.RETRYABLE):
+        return KsefStatus(state, message=message or fallback)
+    return KsefStatus(state)
+
+
+@dataclass(frozen=True)
+class ProviderQuota:
+    """A provider's allowance for a period (iFirma: documents issued through the API per month)."""
+
+    used: int
+    granted: int
+    resets_at: datetime | None = None  # when the period starts again (None: unknown)
+    unit: str = "documents"
+
+    @property
+    def remaining(self) -> int:
+        return max(self.granted - self.used, 0)
+
+
 @dataclass(frozen=True)
 class ProviderListedDocument:
     """A document as the provider lists it, for reconciliation with our records."""
@@ -137,6 +167,9 @@ class ProviderAdapter(ABC):
     rate_limit: ClassVar[RateLimit | None] = None
     # How the provider always computes VAT; None: it can be told to compute it our document's way.
     vat_calculation: ClassVar[VatCalculation | None] = None
+    # What exporting one document consumes of the provider's periodic quota (`remaining_quota`), in
+    # the quota's own unit; only read for providers that have one.
+    quota_cost_per_document: ClassVar[int] = 1
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         self.settings = settings
@@ -223,6 +256,20 @@ class ProviderAdapter(ABC):
         """Ask the provider to send an existing document to KSeF (again, after a retryable failure)."""
         raise ConfigurationError(f"{self.display_name} cannot send documents to KSeF through its API",
                                  code="not_supported")
+
+    def send_to_ksef_once(self, provider_document_id: str) -> bool:
+        """Send to KSeF only when the provider holds no submission of the document in flight or
+        accepted - the guard against a second submission, read at the provider just before sending
+        (it may have sent by itself meanwhile). Returns whether it asked the provider to send."""
+        if self.ksef_status(provider_document_id).state not in (KsefState.NOT_SENT, KsefState.RETRYABLE):
+            return False
+        self.send_to_ksef(provider_document_id)
+        return True
+
+    def remaining_quota(self) -> ProviderQuota | None:
+        """The provider's periodic quota as it stands now, checked before a bulk run; None: the provider
+        has none. Raises ConfigurationError when it has one but the account's credentials cannot read it."""
+        return None
 
     def list_series(self) -> list[ProviderOption]:
         raise ConfigurationError(f"{self.display_name} cannot list its series through its API",

@@ -43,6 +43,7 @@ from invoice_export.providers.base import (
     ProviderListedDocument,
     ProviderOption,
     ProviderReference,
+    ksef_status_from,
 )
 from invoice_export.providers.http import HeaderAuth
 from invoice_export.ratelimit import LimitScope, RateLimit
@@ -50,6 +51,13 @@ from invoice_export.readback import ProviderTotals
 from invoice_export.settings import MissingSku, ProviderName
 
 KINDS = {DocumentKind.INVOICE: "vat", DocumentKind.RECEIPT: "receipt", DocumentKind.CORRECTION: "correction"}
+# Documented gov_status values (F-KSEF). server_error is the one Fakturownia does not retry itself
+# and its guide calls safe to send again; not_connected: the account has no KSeF link at all.
+GOV_STATES = {"ok": KsefState.ACCEPTED, "processing": KsefState.PENDING, "server_error": KsefState.RETRYABLE,
+              "send_error": KsefState.REJECTED, "not_connected": KsefState.REJECTED,
+              "not_applicable": KsefState.NOT_APPLICABLE}
+GOV_MESSAGES = {"server_error": "KSeF server error",
+                "not_connected": "this Fakturownia account is not connected to KSeF (Ustawienia > KSeF)"}
 
 # np_tax_kind is one value per document; which one each of our "not subject" codes needs.
 NP_TAX_KIND = {VatCode.NOT_SUBJECT: "not_specified", VatCode.NOT_SUBJECT_EU: "export_service_eu"}
@@ -390,20 +398,9 @@ class FakturowniaAdapter(ProviderAdapter):
         # Documented gov_status values, DEMO mode ("demo_ok"...) read like the production ones.
         status = str(invoice.get("gov_status") or "").removeprefix("demo_")
         errors = "; ".join(str(e) for e in invoice.get("gov_error_messages") or []) or None
-        if status == "ok":
-            return KsefStatus(KsefState.ACCEPTED, ksef_number=invoice.get("gov_id"))
-        if status == "processing":
-            return KsefStatus(KsefState.PENDING)
-        if status == "server_error":  # Fakturownia does not retry this itself (its KSeF guide)
-            return KsefStatus(KsefState.RETRYABLE, message=errors or "KSeF server error")
-        if status == "send_error":
-            return KsefStatus(KsefState.REJECTED, message=errors or "KSeF refused the document")
-        if status == "not_connected":
-            return KsefStatus(KsefState.REJECTED,
-                              message="this Fakturownia account is not connected to KSeF (Ustawienia > KSeF)")
-        if status == "not_applicable":
-            return KsefStatus(KsefState.NOT_APPLICABLE)
-        return KsefStatus(KsefState.NOT_SENT)
+        return ksef_status_from(status, GOV_STATES, ksef_number=invoice.get("gov_id"),
+                                message=None if status == "not_connected" else errors,
+                                fallback=GOV_MESSAGES.get(status, "KSeF refused the document"))
 
     def send_to_ksef(self, provider_document_id: str) -> None:
         self.http.request("GET", f"/invoices/{int(provider_document_id)}.json", params={"send_to_ksef": "yes"},
@@ -441,6 +438,9 @@ class FakturowniaAdapter(ProviderAdapter):
 
     @staticmethod
     def _totals(invoice: dict[str, Any]) -> ProviderTotals:
+        # No VAT in PLN: Fakturownia converts the sum and the tax to `exchange_currency` on its
+        # printout, but its invoice JSON returns only the rate (exchange_currency_rate), not the PLN
+        # VAT, so that figure cannot be read back (vat_in_pln stays None; ours is recorded).
         corrected = invoice.get("invoice_id") or invoice.get("from_invoice_id")
         return ProviderTotals(
             net=Decimal(str(invoice["price_net"])), vat=Decimal(str(invoice["price_tax"])),

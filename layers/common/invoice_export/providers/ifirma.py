@@ -620,7 +620,8 @@ def _error_from(payload: dict[str, Any], response: requests.Response, *, may_hav
 
 
 def _totals(stored: dict[str, Any], currency: str) -> ProviderTotals | None:
-    """What iFirma computed, from the read of the document (ASSUMPTION in the fake: Netto/Vat/Brutto)."""
+    """What iFirma computed, from the read of the document (ASSUMPTION in the fake: Netto/Vat/Brutto).
+    No VAT in PLN: no field for it is documented on fakturawaluta, so it cannot be read back."""
     if not all(name in stored for name in ("Netto", "Vat", "Brutto")):
         return None
     corrected = stored.get("IdentyfikatorFakturyKorygowanej")

@@ -23,6 +23,13 @@ made here:
   numbering nothing identifies our document before it exists: the look-up says it cannot decide,
   and the service holds the document in doubt for a person to check.
 - No receipts, series, stock moves or SKUs through the API; the payment method list is closed.
+- KSeF (infakt/API ksef.md): with the account's `send_on_export`, the create carries the documented
+  top-level `send_to_ksef: true`; the status is the document's `ksef_data` (null: never sent;
+  `sent` -> `success` with `ksef_number`, or `error` with `status_description`), read from the
+  document itself so it works whichever KSeF namespace (/ksef/ or /ksef2/) the account is on. A
+  send of an existing document goes to `POST /{resource}/{uuid}/send_to_ksef.json`, and only when
+  ksef_data shows no submission in flight or accepted (the shared guard in `send_to_ksef_once`).
+  inFakt's `error` needs the invoice corrected first (its retry advice), so it is final here.
 """
 
 from __future__ import annotations
@@ -49,9 +56,12 @@ from invoice_export.providers.base import (
     Capabilities,
     CreatedDocument,
     ExportPlan,
+    KsefState,
+    KsefStatus,
     ProviderAdapter,
     ProviderOption,
     ProviderReference,
+    ksef_status_from,
 )
 from invoice_export.providers.http import HeaderAuth
 from invoice_export.ratelimit import LimitScope, RateLimit
@@ -93,6 +103,9 @@ OUR_FIELD = {
     "correction_reason": "provider option correction_reason",
 }
 
+# Documented ksef_data.status values (infakt/API ksef.md "Obiekt ksef_data"); null ksef_data: never sent.
+KSEF_STATES = {"sent": KsefState.PENDING, "success": KsefState.ACCEPTED, "error": KsefState.REJECTED}
+
 # Our document id of a correction carries its resource: inFakt answers 404 for a correction's
 # uuid under /invoices/.
 CORRECTION_PREFIX = "correction:"
@@ -127,7 +140,7 @@ class InfaktAdapter(ProviderAdapter):
         payment_types=True,
         list_payment_types=False,  # no endpoint: the documented closed list
         sku_stock=False,  # services cannot reference a product in v3; no stock in the API
-        ksef=False,  # not wired yet (send_to_ksef / ksef_data exist in the API)
+        ksef=True,  # send_to_ksef on create or per document; ksef_data.ksef_number read back
         lookup_by_reference=True,  # by our number only; with inFakt's numbering find_document cannot decide
     )
     credentials_model: ClassVar[type[BaseModel]] = InfaktCredentials
@@ -196,12 +209,21 @@ class InfaktAdapter(ProviderAdapter):
                 services=_correction_services(doc))
             reason = f"Przyczyna korekty: {doc.correction.reason}"
             body["notes"] = f"{reason}\n{doc.notes}" if doc.notes else reason
-            return {"corrective_invoice": body, "send_to_ksef": False}
+            return {"corrective_invoice": body, "send_to_ksef": self._send_to_ksef(plan)}
         body["kind"] = "vat"
         body["services"] = [_service(line, doc.price_basis) for line in doc.lines]
         if doc.notes:
             body["notes"] = doc.notes
-        return {"invoice": body, "send_to_ksef": False}
+        return {"invoice": body, "send_to_ksef": self._send_to_ksef(plan)}
+
+    def _send_to_ksef(self, plan: ExportPlan) -> bool:
+        if plan.send_to_ksef and self._options.create_as_draft:
+            raise ConfigurationError(
+                "the inFakt account option create_as_draft keeps documents for review, but KSeF is set to "
+                "send_on_export: a document sent to KSeF can no longer be reviewed or changed",
+                fix="turn create_as_draft off, or set KSeF to provider_sends/off and send from inFakt after review",
+                code="unsupported_ksef")
+        return plan.send_to_ksef
 
     @property
     def _options(self) -> InfaktOptions:
@@ -316,6 +338,21 @@ class InfaktAdapter(ProviderAdapter):
         if not response.content.startswith(b"%PDF"):
             raise ProviderRejected("inFakt returned something other than a PDF", code="provider_bad_pdf")
         return response.content
+
+    def ksef_status(self, provider_document_id: str) -> KsefStatus:
+        resource, document_uuid = _address(provider_document_id)
+        data = self._get_document(resource, document_uuid).get("ksef_data")
+        if not isinstance(data, dict):
+            return KsefStatus(KsefState.NOT_SENT)  # documented: null when never sent
+        return ksef_status_from(data.get("status"), KSEF_STATES, ksef_number=data.get("ksef_number"),
+                                message=str(data.get("status_description") or "") or None,
+                                fallback="KSeF refused the document (inFakt gave no description)")
+
+    def send_to_ksef(self, provider_document_id: str) -> None:
+        resource, document_uuid = _address(provider_document_id)
+        # The per-resource endpoint (documented to work like /ksef/documents/{uuid}/send.json, whatever
+        # KSeF namespace the account uses). 422 without an active KSeF integration.
+        self.http.request("POST", f"/{resource}/{document_uuid}/send_to_ksef.json", ok=(200, 201, 202))
 
     def check_credentials(self) -> None:
         self.http.request("GET", "/invoices.json", params={"limit": 1}, ok=(200,))
@@ -468,7 +505,17 @@ def _totals(document: dict[str, Any]) -> ProviderTotals:
         gross=_from_grosze(document["gross_price"]), currency=str(document.get("currency") or "PLN"),
         is_correction=is_correction,
         corrects=str(document["corrected_invoice_uuid"]) if is_correction and document.get("corrected_invoice_uuid")
-        else None)
+        else None,
+        vat_in_pln=_vat_in_pln(document))
+
+
+def _vat_in_pln(document: dict[str, Any]) -> Decimal | None:
+    """The PLN VAT inFakt states on a foreign-currency document, from its read-only `exchange_rates_data`
+    (documented by name; ASSUMPTION: `vat_in_pln` in grosze, the shape the fake models). None when it
+    is absent, so the read-back check is skipped rather than guessed."""
+    applied = document.get("exchange_rates_data")
+    figure = applied.get("vat_in_pln") if isinstance(applied, dict) else None
+    return _from_grosze(figure) if isinstance(figure, int) and not isinstance(figure, bool) else None
 
 
 # --------------------------------------------------------------------------- rejections

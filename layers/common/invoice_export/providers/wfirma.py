@@ -460,6 +460,8 @@ class WfirmaAdapter(ProviderAdapter):
 
     @staticmethod
     def _totals(invoice: dict[str, Any]) -> ProviderTotals:
+        # No VAT in PLN: the invoice returns netto/tax/total in its currency and the rate it chose
+        # (currency_exchange, checked in _exchange_rate_warnings), not the PLN VAT it prints.
         parent = invoice.get("parent_id")
         return ProviderTotals(
             net=Decimal(str(invoice["netto"])), vat=Decimal(str(invoice["tax"])),

@@ -80,6 +80,8 @@ class DocumentRecord(BaseModel):
     provider_series: str | None = None
     warnings: list[str] = []
     readback_drift: list[dict[str, str]] = []  # where the provider's totals differ from ours
+    # A foreign-currency document's VAT in PLN as we compute it, per rate and total (readback.pln_vat_record).
+    vat_in_pln: dict[str, str] | None = None
     ksef_status: str | None = None  # pending, accepted, rejected, not_applicable, unconfirmed
     ksef_number: str | None = None
     ksef_message: str | None = None
@@ -234,7 +236,8 @@ class DocumentStore:
 
     def mark_exported(self, account_id: str, document_id: str, *, provider: str, provider_document_id: str,
                       provider_number: str, provider_series: str | None,
-                      warnings: list[str], drift: list[dict[str, str]]) -> DocumentRecord | None:
+                      warnings: list[str], drift: list[dict[str, str]],
+                      vat_in_pln: dict[str, str] | None = None) -> DocumentRecord | None:
         """sending -> exported. Refuses (None) if the record already maps to a provider document."""
         now = now_iso()
         return self._update(
@@ -242,7 +245,8 @@ class DocumentStore:
             {**_status_fields(account_id, Status.EXPORTED), "provider": provider,
              "provider_document_id": provider_document_id, "provider_number": provider_number,
              **({"provider_series": provider_series} if provider_series is not None else {}),
-             "warnings": warnings, "readback_drift": drift, "exported_at": now, "updated_at": now},
+             "warnings": warnings, "readback_drift": drift, "exported_at": now, "updated_at": now,
+             **({"vat_in_pln": vat_in_pln} if vat_in_pln is not None else {})},
             condition=Attr("status").eq(Status.SENDING.value) & Attr("provider_document_id").not_exists(),
             remove=("last_error",),
         )
