@@ -242,8 +242,11 @@ def cmd_bulk(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
     run = finish_queueing(api, args.account, run, out)
     if not args.wait:
         out.data(run)
-        out.line(f"bulk run {run['run_id']}: {run['queued']} queued, {run['skipped']} skipped; follow it with "
+        out.line(f"bulk run {run['run_id']}: {run['queued']} queued, {run['skipped']} skipped, "
+                 f"{run.get('held', 0)} held; follow it with "
                  f"`invoice-export bulk-status {args.account} {run['run_id']}`")
+        for note in run.get("notes", []):
+            out.line(f"  note: {note}")
         return
     summary = wait_until_settled(api, args.account, run["run_id"], args.timeout, out)
     out.data(summary)
@@ -316,12 +319,17 @@ def print_summary(summary: dict[str, Any], out: Output) -> None:
     out.line(f"bulk run {run['run_id']} of {run['account_id']} ({run['status']}, by {run['requested_by']}): "
              f"{len(summary['exported'])} exported, {len(summary['failed'])} failed, "
              f"{len(summary['in_doubt'])} in doubt, {len(summary['waiting'])} waiting, "
-             f"{len(summary['skipped'])} skipped" + ("" if summary["settled"] else " - not settled yet"))
+             f"{len(summary['skipped'])} skipped, {len(summary.get('held', []))} held"
+             + ("" if summary["settled"] else " - not settled yet"))
+    for note in run.get("notes", []):
+        out.line(f"  note: {note}")
     for d in summary["failed"] + summary["in_doubt"]:
         error = d.get("error") or {}
         out.line(f"  {d['status']:<9} {d['document_id']}: {error.get('message')}\n            fix: {error.get('fix')}")
     for d in summary["skipped"]:
         out.line(f"  skipped   {d['document_id']}: {d.get('reason')}")
+    for d in summary.get("held", []):
+        out.line(f"  held      {d['document_id']}: {d.get('reason')}")
 
 
 def cmd_reconcile(api: ApiClient, args: argparse.Namespace, out: Output) -> None:

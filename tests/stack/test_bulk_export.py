@@ -155,7 +155,7 @@ def test_nightly_function_exports_bulk_accounts_once_per_night(bulk_shop):
     assert not first.failed, first.error
     mine = [r for r in first.response["runs"] if r["account_id"] == shop.account_id]
     assert mine == [{"account_id": shop.account_id, "run_id": "20261121-nightly", "status": "queued",
-                     "queued": 3, "skipped": 0}]
+                     "queued": 3, "skipped": 0, "held": 0}]
     retried = function.invoke({"trigger": "nightly", "night": "2026-11-21"})  # the scheduler's retry
     assert [r for r in retried.response["runs"] if r["account_id"] == shop.account_id][0]["queued"] == 3
     shop.run()
@@ -175,6 +175,6 @@ def test_nightly_function_finishes_any_accounts_unfinished_run(bulk_shop, monkey
     answer = shop.stack.function("BulkExportFunction").invoke({"trigger": "nightly", "night": "2026-11-22"})
     mine = [r for r in answer.response["runs"] if r["account_id"] == shop.account_id]
     assert mine == [{"account_id": shop.account_id, "run_id": run.run_id, "status": "queued", "queued": 3,
-                     "skipped": 0}]
+                     "skipped": 0, "held": 0}]
     shop.run()
     assert creates(shop) == 3

@@ -10,6 +10,12 @@ A run is resumable: it records where it is (a DynamoDB cursor) after every page 
 document, that it queued it (`storage.bulk_runs`). It stops when its time budget runs low and
 goes on from there when resumed. Its summary is read from the document records themselves.
 
+A provider with a periodic quota (iFirma: documents issued through the API per month) is asked
+for what is left before the run queues anything (`ProviderAdapter.remaining_quota`): the run
+queues only as many documents as fit, in its order (oldest change first), and records the rest as
+*held* - still pending, with the reason and when the quota starts again - for a later run (the
+nightly one goes on by itself). A dry run marks the documents over the quota as not ready.
+
 A dry run sends nothing: it checks each document against the account's settings and the
 provider's rules (`planning.plan_export`, the adapter's `build_request`, tax ids) and shows
 each problem with its fix, or the exact request the document would produce.
@@ -33,11 +39,11 @@ from invoice_export.errors import ExportError, TransientError
 from invoice_export.observability import logger
 from invoice_export.planning import plan_export
 from invoice_export.providers import adapter_class
-from invoice_export.providers.base import AdapterFactory, ProviderReference
+from invoice_export.providers.base import AdapterFactory, ProviderAdapter, ProviderQuota, ProviderReference
 from invoice_export.settings import AccountSettings, ExportMode
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.audit import AuditTrail
-from invoice_export.storage.bulk_runs import BulkFilters, BulkRun, BulkRunStore, RunDocument, RunStatus
+from invoice_export.storage.bulk_runs import BulkFilters, BulkRun, BulkRunStore, QuotaCheck, RunDocument, RunStatus
 from invoice_export.storage.documents import DocumentRecord, DocumentStore, RecordedError, Status, now_iso
 
 PAGE_SIZE = 100
@@ -96,6 +102,8 @@ class BulkSummary(BaseModel):
     in_doubt: list[DocumentOutcome] = []
     waiting: list[DocumentOutcome] = Field(default=[], description="Queued, not exported yet")
     skipped: list[RunDocument] = []
+    held: list[RunDocument] = Field(default=[], description="Not queued: over the provider's quota (reason "
+                                    "says until when); still pending")
 
 
 class BulkExporter:
@@ -130,13 +138,19 @@ class BulkExporter:
         run = self.get_run(account_id, run_id)
         if run.status == RunStatus.QUEUED:
             return run
-        self._sendable_account(account_id)
+        settings = self._sendable_account(account_id)
+        if run.quota is None:
+            checked = self._check_quota(run, settings)
+            if checked is None:
+                return self.get_run(account_id, run_id)  # the quota could not be read now: resumed later
+            run = checked
+        budget = None if run.quota is None else max(run.quota.allowance - run.queued, 0)
         statuses = run.filters.statuses()
         position = _Cursor.decode(run.cursor)
         while position is not None and time_left() > SECONDS_PER_PAGE:
             records, next_key = self.documents.page_by_status(
                 account_id, statuses[position.status_index], start_key=position.key, page_size=PAGE_SIZE)
-            self._queue_page(run, records)
+            budget = self._queue_page(run, records, budget)
             position = position.advance(next_key, len(statuses))
             self.runs.save_cursor(account_id, run_id, position.encode() if position else None)
         finished = self.get_run(account_id, run_id)
@@ -165,7 +179,8 @@ class BulkExporter:
         return BulkSummary(run=run, settled=run.status == RunStatus.QUEUED and not waiting,
                            exported=groups[Status.EXPORTED], failed=groups[Status.FAILED],
                            in_doubt=groups[Status.IN_DOUBT], waiting=waiting,
-                           skipped=[d for d in handled if d.outcome != "queued"])
+                           skipped=[d for d in handled if d.outcome == "skipped"],
+                           held=[d for d in handled if d.outcome == "held"])
 
     def nightly(self, today: date, time_left: Callable[[], float]) -> list[BulkRun]:
         """The scheduled run: every active bulk-mode account, one run per account and night; and any
@@ -195,7 +210,36 @@ class BulkExporter:
                 "it with working credentials (its held documents are queued again then)")
         return settings
 
-    def _queue_page(self, run: BulkRun, records: list[DocumentRecord]) -> None:
+    def _check_quota(self, run: BulkRun, settings: AccountSettings) -> BulkRun | None:
+        """Read the provider's remaining quota once per run, before anything is queued. None: it could
+        not be read now (the run stays running and is resumed later, the nightly run included)."""
+        adapter = self.adapter_factory(settings, self.accounts.credentials(run.account_id))
+        name = type(adapter).display_name
+        try:
+            quota = adapter.remaining_quota()
+        except TransientError as error:
+            note = f"{name}'s API quota could not be read ({error.message}); nothing queued yet: resume the run later"
+            if note not in run.notes:
+                self.runs.set_quota(run.account_id, run.run_id, None, note)
+            return None
+        except ExportError as error:
+            # E.g. no iFirma 'abonent' key: the run goes on; a document over the quota fails with
+            # the provider's own words instead of being held.
+            note = f"{name}'s API quota was not checked: {error.message} ({error.fix})"
+            return run if note in run.notes else self.runs.set_quota(run.account_id, run.run_id, None, note)
+        if quota is None:
+            return run
+        check = quota_check(quota, type(adapter).quota_cost_per_document)
+        note = (f"{name}'s API quota: {quota.remaining} {quota.unit} left of {quota.granted} "
+                f"(starts again {check.resets_at or 'at an unknown time'}); this run queues at most "
+                f"{check.allowance} document(s), oldest first, and holds the rest")
+        logger.info("provider quota checked", extra={"account_id": run.account_id, "run_id": run.run_id,
+                                                      "remaining": quota.remaining, "allowance": check.allowance})
+        return self.runs.set_quota(run.account_id, run.run_id, check, note)
+
+    def _queue_page(self, run: BulkRun, records: list[DocumentRecord], budget: int | None) -> int | None:
+        """Queue the page's documents while `budget` (documents the provider's quota still allows;
+        None: no quota) lasts; hold the rest. Returns the budget left."""
         selected = [r for r in records if _matches(run.filters, r)]
         done = self.runs.handled(run.account_id, run.run_id, [r.document_id for r in selected])
         messages: list[tuple[DocumentRecord, Document]] = []
@@ -208,9 +252,25 @@ class BulkExporter:
                     document_id=record.document_id, outcome="skipped",
                     reason="arrived as an unreadable message: the order system must send it again, corrected"))
                 continue
+            if budget is not None:
+                if budget <= 0:
+                    self._hold(run, record)
+                    continue
+                budget -= 1
             messages.append((record, document))
         for start in range(0, len(messages), SQS_BATCH):
             self._send_batch(run, messages[start:start + SQS_BATCH])
+        return budget
+
+    def _hold(self, run: BulkRun, record: DocumentRecord) -> None:
+        assert run.quota is not None
+        quota = run.quota
+        when = f"starts again {quota.resets_at}" if quota.resets_at else "starts again"
+        self.runs.record_document(run.account_id, run.run_id, RunDocument(
+            document_id=record.document_id, document_version=record.document_version, outcome="held",
+            reason=f"held: the provider's API quota had {quota.remaining} {quota.unit} left, enough for "
+                   f"{quota.allowance} document(s), which went first; this one stays {record.status.value} "
+                   f"until the quota {when} - a bulk run then sends it (the nightly one does by itself)"))
 
     def _send_batch(self, run: BulkRun, batch: list[tuple[DocumentRecord, Document]]) -> None:
         entries = [{
@@ -260,17 +320,50 @@ class BulkExporter:
                          "provider look-ups): the requests below show the lines without product links")
         statuses = filters.statuses()
         position = _Cursor.decode(cursor)
+        ready_before = position.ready_before  # documents found ready on earlier pages (quota order)
         checks: list[DocumentCheck] = []
         while position is not None and len(checks) < limit:
             records, next_key = self.documents.page_by_status(
                 account_id, statuses[position.status_index], start_key=position.key,
                 page_size=min(PAGE_SIZE, limit - len(checks)))
             checks += [self._check(settings, adapter, record) for record in records if _matches(filters, record)]
-            position = position.advance(next_key, len(statuses))
+            position = position.advance(next_key, len(statuses), ready_before)
+        ready_before = self._dry_run_quota(adapter, checks, notes, ready_before)
+        if position is not None:
+            position.ready_before = ready_before
         with_problems = sum(1 for check in checks if check.problems)
         return DryRunReport(account_id=account_id, provider=settings.provider.value, filters=filters,
                             checked=len(checks), ready=len(checks) - with_problems, with_problems=with_problems,
                             notes=notes, documents=checks, next_cursor=position.encode() if position else None)
+
+    @staticmethod
+    def _dry_run_quota(adapter: ProviderAdapter, checks: list[DocumentCheck], notes: list[str],
+                       ready_before: int) -> int:
+        """Mark the ready documents a real run would hold for the provider's quota (in run order).
+        Returns how many were ready, earlier pages included."""
+        name = type(adapter).display_name
+        try:
+            quota = adapter.remaining_quota()
+        except ExportError as error:
+            notes.append(f"{name}'s API quota was not checked: {error.message} ({error.fix})")
+            quota = None
+        check = None if quota is None else quota_check(quota, type(adapter).quota_cost_per_document)
+        for document in checks:
+            if document.problems:
+                continue
+            ready_before += 1
+            if check is not None and ready_before > check.allowance:
+                document.problems.append(Problem(
+                    code="provider_quota_exceeded",
+                    message=f"{name}'s API quota has {check.remaining} {check.unit} left this period, enough "
+                            f"for {check.allowance} document(s); this is number {ready_before} of the run",
+                    fix=f"a run exports the first {check.allowance} and holds this one until the quota starts "
+                        f"again {check.resets_at or ''} (or ask {name} for a higher limit)".rstrip()))
+        if check is not None:
+            notes.append(f"{name}'s API quota: {check.remaining} {check.unit} left (starts again "
+                         f"{check.resets_at or 'at an unknown time'}): a run exports at most {check.allowance} "
+                         "document(s) and holds the rest")
+        return ready_before
 
     def _check(self, settings: AccountSettings, adapter: Any, record: DocumentRecord) -> DocumentCheck:
         check = DocumentCheck(document_id=record.document_id, document_version=record.document_version,
@@ -311,9 +404,10 @@ class BulkExporter:
 class _Cursor:
     """Which status of the run's list and where in it (DynamoDB's LastEvaluatedKey)."""
 
-    def __init__(self, status_index: int, key: dict[str, Any] | None) -> None:
+    def __init__(self, status_index: int, key: dict[str, Any] | None, ready_before: int = 0) -> None:
         self.status_index = status_index
         self.key = key
+        self.ready_before = ready_before  # dry runs: documents found ready before this position
 
     @classmethod
     def decode(cls, text: str | None) -> _Cursor:
@@ -321,17 +415,18 @@ class _Cursor:
             return cls(0, None)
         try:
             data = json.loads(base64.urlsafe_b64decode(text.encode()))
-            return cls(int(data["s"]), data.get("k"))
+            return cls(int(data["s"]), data.get("k"), int(data.get("r", 0)))
         except (ValueError, KeyError, TypeError):
             raise ValueError("the cursor is not one this service gave out; start again without it") from None
 
     def encode(self) -> str:
-        return base64.urlsafe_b64encode(json.dumps({"s": self.status_index, "k": self.key}).encode()).decode()
+        data = {"s": self.status_index, "k": self.key} | ({"r": self.ready_before} if self.ready_before else {})
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
 
-    def advance(self, next_key: dict[str, Any] | None, statuses: int) -> _Cursor | None:
+    def advance(self, next_key: dict[str, Any] | None, statuses: int, ready_before: int = 0) -> _Cursor | None:
         if next_key:
-            return _Cursor(self.status_index, next_key)
-        return _Cursor(self.status_index + 1, None) if self.status_index + 1 < statuses else None
+            return _Cursor(self.status_index, next_key, ready_before)
+        return _Cursor(self.status_index + 1, None, ready_before) if self.status_index + 1 < statuses else None
 
 
 def _matches(filters: BulkFilters, record: DocumentRecord) -> bool:
@@ -344,6 +439,13 @@ def _matches(filters: BulkFilters, record: DocumentRecord) -> bool:
         return False  # no issue date to filter on
     return ((filters.date_from is None or document.issue_date >= filters.date_from)
             and (filters.date_to is None or document.issue_date <= filters.date_to))
+
+
+def quota_check(quota: ProviderQuota, per_document: int) -> QuotaCheck:
+    cost = max(per_document, 1)
+    return QuotaCheck(remaining=quota.remaining, unit=quota.unit, per_document=cost,
+                      allowance=quota.remaining // cost,
+                      resets_at=quota.resets_at.isoformat(timespec="minutes") if quota.resets_at else None)
 
 
 def new_run_id() -> str:

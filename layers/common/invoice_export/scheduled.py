@@ -39,5 +39,5 @@ def nightly_bulk_export(event: dict[str, Any], context: LambdaContext, runtime: 
     unfinished = [r.account_id for r in runs if r.status.value == "running"]
     if unfinished:
         logger.warning("bulk runs go on next night", extra={"accounts": unfinished})
-    return {"runs": [r.model_dump(mode="json", include={"account_id", "run_id", "status", "queued", "skipped"})
-                     for r in runs]}
+    fields = {"account_id", "run_id", "status", "queued", "skipped", "held"}
+    return {"runs": [r.model_dump(mode="json", include=fields) for r in runs]}

@@ -30,10 +30,11 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -63,6 +64,7 @@ from invoice_export.providers.base import (
     ExportPlan,
     ProviderAdapter,
     ProviderOption,
+    ProviderQuota,
     ProviderReference,
 )
 from invoice_export.ratelimit import LimitScope, RateLimit
@@ -143,16 +145,18 @@ class IfirmaOptions(BaseModel):
     foreign_language: Literal["en", "de", "fr", "cs", "sk", "it", "es", "nl"] = "en"
 
 
-@dataclass(frozen=True)
-class IfirmaQuota:
-    """abonent/limit.json: documents issued through the API this month against the granted limit."""
+def quota_resets_at(today: date) -> datetime:
+    """iFirma's API document limit is monthly ("1000 dokumentów na miesiąc"): ASSUMPTION, counted per
+    calendar month in Polish time, so it starts again at midnight of the next month's first day."""
+    first = date(today.year + today.month // 12, today.month % 12 + 1, 1)
+    return datetime.combine(first, time(0), tzinfo=_warsaw())
 
-    used: int
-    granted: int
 
-    @property
-    def remaining(self) -> int:
-        return max(self.granted - self.used, 0)
+def _warsaw() -> tzinfo:
+    try:
+        return ZoneInfo("Europe/Warsaw")
+    except ZoneInfoNotFoundError:  # no time zone database in the runtime: winter time, off by 1 h at most
+        return timezone(timedelta(hours=1))
 
 
 def key_name_for(url: str) -> str:
@@ -502,8 +506,10 @@ class IfirmaAdapter(ProviderAdapter):
         payload = self._checked(response, may_have_arrived=False)
         return int(payload["RokKsiegowy"]), int(payload["MiesiacKsiegowy"])
 
-    def remaining_quota(self) -> IfirmaQuota:
-        """The monthly API document quota (abonent/limit.json, key abonent)."""
+    def remaining_quota(self) -> ProviderQuota:
+        """The monthly API quota (abonent/limit.json, key abonent): LimitWykorzystany of LimitPrzyznany.
+        pomoc.ifirma.pl "Informacje ogólne o API": the limit counts documents issued through the API
+        (1000 a month by default), so one exported document costs one (quota_cost_per_document)."""
         assert isinstance(self.credentials, IfirmaCredentials)
         if self.credentials.subscriber_key is None:
             raise ConfigurationError("reading iFirma's API quota needs the subscriber ('abonent') key",
@@ -511,7 +517,8 @@ class IfirmaAdapter(ProviderAdapter):
                                      code="missing_subscriber_key")
         response = self._request("GET", "/abonent/limit.json", headers={"Accept": "application/json"}, ok=(200,))
         payload = self._checked(response, may_have_arrived=False)
-        return IfirmaQuota(used=int(payload["LimitWykorzystany"]), granted=int(payload["LimitPrzyznany"]))
+        return ProviderQuota(used=int(payload["LimitWykorzystany"]), granted=int(payload["LimitPrzyznany"]),
+                             resets_at=quota_resets_at(datetime.now(_warsaw()).date()), unit="documents")
 
     def find_document(self, plan: ExportPlan) -> ProviderReference | None:
         # Never called while lookup_by_reference is False; a None here would wrongly mean "surely absent".

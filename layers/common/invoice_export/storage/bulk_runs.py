@@ -3,7 +3,7 @@
     account_id | item                        |
     -----------+-----------------------------+---------------------------------------------
     acc-1      | run#<run_id>                | filters, status, cursor, counters, who, when
-    acc-1      | doc#<run_id>#<document_id>  | queued (version) or skipped (reason)
+    acc-1      | doc#<run_id>#<document_id>  | queued (version), skipped or held (reason)
 
 The per-document item is written with a condition after the document was put on the queue, so
 a resumed run (after a crash or a time-out) recognises what it already did, and the counters,
@@ -54,6 +54,18 @@ class RunStatus(StrEnum):
     QUEUED = "queued"  # every selected document is on the queue; the export function takes it from here
 
 
+class QuotaCheck(BaseModel):
+    """The provider's periodic quota as read when the run began queuing (once per run)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    remaining: int = Field(description="What the provider had left, in its unit")
+    unit: str
+    per_document: int = Field(description="What one exported document costs of it")
+    allowance: int = Field(description="How many documents this run may queue")
+    resets_at: str | None = Field(default=None, description="When the provider's period starts again")
+
+
 class BulkRun(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -65,6 +77,9 @@ class BulkRun(BaseModel):
     cursor: str | None = Field(default=None, description="Where a resumed run goes on (opaque)")
     queued: int = 0
     skipped: int = 0
+    held: int = Field(default=0, description="Left pending: over the provider's quota (see quota)")
+    quota: QuotaCheck | None = Field(default=None, description="The provider's quota, where it has one")
+    notes: list[str] = []
     started_at: str
     updated_at: str
     finished_at: str | None = None
@@ -75,7 +90,7 @@ class RunDocument(BaseModel):
 
     document_id: str
     document_version: int | None = None
-    outcome: str  # queued | skipped
+    outcome: str  # queued | skipped | held (over the provider's quota; stays pending)
     reason: str | None = None
 
 
@@ -118,12 +133,31 @@ class BulkRunStore:
         except ClientError as exc:
             _raise_unless_condition_failed(exc)
             return False
-        counter = "queued" if document.outcome == "queued" else "skipped"
+        counter = document.outcome if document.outcome in ("queued", "held") else "skipped"
         self.table.update_item(Key={"account_id": account_id, "item": _run_key(run_id)},
                                UpdateExpression="ADD #c :one SET updated_at = :now",
                                ExpressionAttributeNames={"#c": counter},
                                ExpressionAttributeValues={":one": 1, ":now": now_iso()})
         return True
+
+    def set_quota(self, account_id: str, run_id: str, quota: QuotaCheck | None, note: str | None) -> BulkRun:
+        """Record the quota check (the first one wins: a resumed run keeps its allowance) and a note."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":now": now_iso()}
+        expression = "SET updated_at = :now"
+        if quota is not None:
+            names["#q"] = "quota"
+            expression += ", #q = if_not_exists(#q, :quota)"
+            values[":quota"] = quota.model_dump()
+        if note is not None:
+            names["#n"] = "notes"
+            expression += ", #n = list_append(if_not_exists(#n, :empty), :note)"
+            values.update({":note": [note], ":empty": []})
+        item = self.table.update_item(Key={"account_id": account_id, "item": _run_key(run_id)},
+                                      UpdateExpression=expression, ExpressionAttributeValues=values,
+                                      ReturnValues="ALL_NEW", **({"ExpressionAttributeNames": names} if names else {}))
+        item = item["Attributes"]
+        return _run(item)
 
     def handled(self, account_id: str, run_id: str, document_ids: list[str]) -> set[str]:
         """Which of these documents this run has handled already (one read per 100)."""
