@@ -123,6 +123,7 @@ def test_foreign_currency_keeps_currency_and_our_rate(fake, account) -> None:
     assert Decimal(str(invoice["exchange_currency_rate"])) == Decimal("4.2351")
     assert "224/A/NBP/2026" in invoice["exchange_note"]
     assert Decimal(invoice["price_gross"]) == Decimal("516.60")
+    assert created.readback.exchange_rate == Decimal("4.2351")  # read back, so a changed rate is reported
 
 
 def test_correction_references_the_original_and_carries_before_and_after(fake, account) -> None:

@@ -59,6 +59,15 @@ def test_a_provider_pln_vat_other_than_ours_is_reported_with_both_figures() -> N
     assert compare(doc, same, None) == []
 
 
+def test_a_provider_exchange_rate_other_than_ours_is_reported() -> None:
+    doc = document("04-invoice-eur.json")  # NBP rate 4.2351
+    totals = {"net": doc.totals.net, "vat": doc.totals.vat, "gross": doc.totals.gross, "currency": "EUR"}
+    other_rate = ProviderTotals(**totals, is_correction=False, exchange_rate=Decimal("4.2400"))
+    assert [d.describe("Fakturownia") for d in compare(doc, other_rate, None)] == [
+        "Fakturownia shows exchange rate 4.2400, our document 4.2351"]
+    assert compare(doc, ProviderTotals(**totals, is_correction=False, exchange_rate=Decimal("4.23510")), None) == []
+
+
 def test_without_the_provider_figure_ours_is_recorded_unchecked() -> None:
     doc = document("04-invoice-eur.json")
     silent = ProviderTotals(net=doc.totals.net, vat=doc.totals.vat, gross=doc.totals.gross, currency="EUR",

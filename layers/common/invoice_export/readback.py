@@ -30,6 +30,9 @@ class ProviderTotals:
     corrects: str | None = None  # the provider id of the corrected document, for a correction
     # The document's total VAT in PLN as the provider states it; None where its API does not return it.
     vat_in_pln: Decimal | None = None
+    # The exchange rate the provider stored, where we pass ours and it returns it: a different rate
+    # means a different VAT in PLN on its printout, even where that VAT cannot be read back.
+    exchange_rate: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ def compare(document: Document, provider: ProviderTotals, corrected_provider_id:
     ours_in_pln = document.vat_in_pln()
     if ours_in_pln is not None and provider.vat_in_pln is not None and provider.vat_in_pln != ours_in_pln.total:
         drifts.append(Drift("VAT in PLN", f"{ours_in_pln.total:f}", f"{provider.vat_in_pln:f}"))
+    if document.exchange_rate is not None and provider.exchange_rate is not None \
+            and provider.exchange_rate != document.exchange_rate.rate:
+        drifts.append(Drift("exchange rate", f"{document.exchange_rate.rate:f}", f"{provider.exchange_rate:f}"))
     is_correction = document.kind == DocumentKind.CORRECTION
     if provider.is_correction != is_correction:
         provider_kind = "a correction" if provider.is_correction else "not a correction"

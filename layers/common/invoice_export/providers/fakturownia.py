@@ -440,13 +440,15 @@ class FakturowniaAdapter(ProviderAdapter):
     def _totals(invoice: dict[str, Any]) -> ProviderTotals:
         # No VAT in PLN: Fakturownia converts the sum and the tax to `exchange_currency` on its
         # printout, but its invoice JSON returns only the rate (exchange_currency_rate), not the PLN
-        # VAT, so that figure cannot be read back (vat_in_pln stays None; ours is recorded).
+        # VAT, so that figure cannot be read back (vat_in_pln stays None; ours is recorded). The
+        # rate it stored is compared with ours instead: a different rate would change that VAT.
         corrected = invoice.get("invoice_id") or invoice.get("from_invoice_id")
         return ProviderTotals(
             net=Decimal(str(invoice["price_net"])), vat=Decimal(str(invoice["price_tax"])),
             gross=Decimal(str(invoice["price_gross"])), currency=str(invoice.get("currency") or "PLN"),
             is_correction=invoice.get("kind") == "correction",
-            corrects=str(corrected) if corrected not in (None, "") else None)
+            corrects=str(corrected) if corrected not in (None, "") else None,
+            exchange_rate=Decimal(str(rate)) if (rate := invoice.get("exchange_currency_rate")) else None)
 
     @staticmethod
     def _reference(invoice: dict[str, Any]) -> ProviderReference:
