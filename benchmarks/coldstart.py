@@ -31,9 +31,12 @@ from invoice_export.pdf_service import PdfRequest
 from invoice_export.runtime import Runtime, get_runtime, reset_runtime
 from local.fakes.fakturownia import FakturowniaFake
 from local.gateway import Route, http_api_event
+from local.rest_api import CALLER_HEADER, rest_api_event
 from local.stack import LocalStack
 
 COLD_PROCESS = Path(__file__).with_name("cold_process.py")
+TENANT = "bench-cold-tenant"
+CALLER = "arn:aws:iam::123456789012:user/bench-merchant"  # the configuration API's IAM caller
 REPEATS, QUICK_REPEATS = 5, 1
 FLOOR = "floor (boto3 + pydantic + Powertools imported)"
 EventMaker = Callable[[int], dict[str, Any]]
@@ -43,7 +46,9 @@ def run(quick: bool) -> dict[str, Any]:
     with FakturowniaFake(rate_limit=None) as fake, LocalStack() as stack:
         reset_runtime()
         runtime = get_runtime()
-        account = connect_account(fake, runtime, fake.base_url, account_id="bench-cold", ksef="send_on_export")
+        account = connect_account(fake, runtime, fake.base_url, account_id="bench-cold", ksef="send_on_export",
+                                  tenant_id=TENANT)
+        runtime.tenants.map(CALLER, TENANT)
         exported = _export_one(stack, account)
         makers = _event_makers(stack, runtime, account, exported)
         functions = stack.template.functions()
@@ -82,6 +87,9 @@ def _event_makers(stack: LocalStack, runtime: Runtime, account: BenchAccount, ex
     link = runtime.make_link(account.account_id, exported)
     token = link.rsplit("/", 1)[-1]
     [link_event] = stack.template.functions()["LinkFunction"].http_events
+    config_event = next(event for event in stack.template.functions()["ConfigApiFunction"].http_events
+                        if event.method.upper() in {"ANY", "GET"})
+    account_path = f"/accounts/{account.account_id}"
     return {
         "ExportFunction": lambda repeat: sqs_event(stack, "ExportQueue", [
             document_body(account.account_id, repeat + 1, prefix="COLD")], account.account_id),
@@ -92,6 +100,12 @@ def _event_makers(stack: LocalStack, runtime: Runtime, account: BenchAccount, ex
             raw_path=f"/d/{token}", raw_query="", headers=[("host", "links.local")], body=b"",
             source_ip="127.0.0.1"),
         "BulkExportFunction": lambda _: {"trigger": "nightly"},
+        # The merchant reads its account (GET /accounts/{id}): a REST API payload 1.0 event with the
+        # caller's IAM identity, as API Gateway sends it after checking the SigV4 signature.
+        "ConfigApiFunction": lambda _: rest_api_event(
+            Route(config_event, stack.function("ConfigApiFunction")), {"proxy": account_path.lstrip("/")},
+            method="GET", raw_path=f"/{config_event.stage}{account_path}", raw_query="",
+            headers=[("Host", "config.local"), (CALLER_HEADER, CALLER)], body=b"", source_ip="127.0.0.1"),
     }
 
 

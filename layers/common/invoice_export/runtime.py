@@ -1,7 +1,8 @@
 """The service's wiring: AWS clients, stores and services, built lazily from RuntimeSettings.
 
 Handlers call `get_runtime()`; tests and the local stack call `reset_runtime()` after changing
-the environment, so nothing reads the environment or opens a client at import time.
+the environment, so nothing reads the environment or opens a client at import time. Clients are
+created once per process, on first use.
 """
 
 from __future__ import annotations
@@ -9,30 +10,36 @@ from __future__ import annotations
 import json
 import threading
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from botocore.config import Config
 
-from invoice_export.bulk_export import BulkExporter
-from invoice_export.events import OutcomePublisher
-from invoice_export.export_service import ExportService
-from invoice_export.ksef_service import KsefPollRequest, KsefService
-from invoice_export.links import LinkSigner
 from invoice_export.observability import metrics
-from invoice_export.pdf_service import PdfRequest, PdfService
-from invoice_export.providers import build_adapter
-from invoice_export.providers.base import ProviderAdapter
 from invoice_export.ratelimit import LimitScope, RateLimit, SlidingWindowLimiter
 from invoice_export.settings import AccountSettings, RuntimeSettings
-from invoice_export.storage.accounts import AccountStore
-from invoice_export.storage.audit import AuditTrail
-from invoice_export.storage.bulk_runs import BulkRunStore
-from invoice_export.storage.documents import DocumentStore
-from invoice_export.storage.pdfs import PdfStore
-from invoice_export.storage.tenants import TenantStore
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+    from invoice_export.bulk_export import BulkExporter
+    from invoice_export.events import OutcomePublisher
+    from invoice_export.export_service import ExportService
+    from invoice_export.ksef_service import KsefPollRequest, KsefService
+    from invoice_export.links import LinkSigner
+    from invoice_export.pdf_service import PdfService
+    from invoice_export.providers.base import ProviderAdapter
+    from invoice_export.storage.accounts import AccountStore
+    from invoice_export.storage.audit import AuditTrail
+    from invoice_export.storage.bulk_runs import BulkRunStore
+    from invoice_export.storage.documents import DocumentStore
+    from invoice_export.storage.pdfs import PdfStore
+    from invoice_export.storage.tenants import TenantStore
+
+# Cold starts: each function imports only the services it uses, when it first uses them (the export
+# function never loads the bulk exporter, the PDF function never loads the export service), so the
+# imports below are inside the properties that build each service.
 
 # A day covers every redelivery of one message (visibility timeout x max receives) with room to spare.
 IDEMPOTENCY_EXPIRY_SECONDS = 24 * 3600
@@ -64,23 +71,33 @@ class Runtime:
 
     @cached_property
     def accounts(self) -> AccountStore:
+        from invoice_export.storage.accounts import AccountStore
+
         return AccountStore(self._dynamodb.Table(self.settings.accounts_table), self.client("secretsmanager"),
                             self.settings.credentials_secret_prefix)
 
     @cached_property
     def documents(self) -> DocumentStore:
+        from invoice_export.storage.documents import DocumentStore
+
         return DocumentStore(self._dynamodb.Table(self.settings.documents_table))
 
     @cached_property
     def publisher(self) -> OutcomePublisher:
+        from invoice_export.events import OutcomePublisher
+
         return OutcomePublisher(self.client("events"), self.settings.event_bus_name)
 
     @cached_property
     def pdfs(self) -> PdfStore:
+        from invoice_export.storage.pdfs import PdfStore
+
         return PdfStore(self.client("s3"), _required(self.settings.pdf_bucket, "PDF_BUCKET"))
 
     @cached_property
     def idempotency_config(self) -> IdempotencyConfig:
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
         return IdempotencyConfig(event_key_jmespath="[account_id, document.document_id, document.version, trigger]",
                                  expires_after_seconds=IDEMPOTENCY_EXPIRY_SECONDS,
                                  raise_on_no_idempotency_key=True)
@@ -103,6 +120,8 @@ class Runtime:
         return {name: text for name, text in value.items() if text}  # an unset parameter stays absent
 
     def build_adapter(self, account: AccountSettings, credentials: dict[str, Any]) -> ProviderAdapter:
+        from invoice_export.providers import build_adapter
+
         # The merchant's own credentials win: a deployment secret only fills what they lack.
         credentials = {**self.deployment_credentials(account.provider.value), **credentials}
         overrides = {name: RateLimit(limit=o.limit, window_seconds=o.window_seconds, scope=LimitScope(o.scope),
@@ -113,6 +132,8 @@ class Runtime:
                              rate_limit_overrides=overrides)
 
     def link_signer(self) -> LinkSigner:
+        from invoice_export.links import LinkSigner
+
         secret_id = _required(self.settings.link_signing_secret_id, "LINK_SIGNING_SECRET_ID")
         provider = parameters.SecretsProvider(boto3_client=self.client("secretsmanager"))
         secret = provider.get(secret_id, max_age=LINK_KEYS_CACHE_SECONDS)
@@ -124,6 +145,8 @@ class Runtime:
         return f"{base}/d/{token}"
 
     def request_pdf(self, account_id: str, document_id: str) -> None:
+        from invoice_export.pdf_service import PdfRequest
+
         body = PdfRequest(account_id=account_id, document_id=document_id).model_dump_json()
         self.client("sqs").send_message(QueueUrl=_required(self.settings.pdf_queue_url, "PDF_QUEUE_URL"),
                                         MessageBody=body)
@@ -134,12 +157,18 @@ class Runtime:
 
     @cached_property
     def ksef_service(self) -> KsefService:
+        from invoice_export.ksef_service import KsefService
+
         return KsefService(settings=self.settings, accounts=self.accounts, documents=self.documents,
                            publisher=self.publisher, adapter_factory=self.build_adapter,
                            schedule=self.schedule_ksef_poll)
 
     @cached_property
     def export_service(self) -> ExportService:
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        from invoice_export.export_service import ExportService
+
         persistence = DynamoDBPersistenceLayer(
             table_name=_required(self.settings.idempotency_table, "IDEMPOTENCY_TABLE"),
             boto3_client=self.client("dynamodb"))
@@ -155,19 +184,27 @@ class Runtime:
         """None where a function has no AUDIT_TABLE: nothing to record there."""
         if not self.settings.audit_table:
             return None
+        from invoice_export.storage.audit import AuditTrail
+
         return AuditTrail(self._dynamodb.Table(self.settings.audit_table), self.settings.data_retention_days)
 
     @cached_property
     def bulk_runs(self) -> BulkRunStore:
+        from invoice_export.storage.bulk_runs import BulkRunStore
+
         table = _required(self.settings.bulk_runs_table, "BULK_RUNS_TABLE")
         return BulkRunStore(self._dynamodb.Table(table), self.settings.data_retention_days)
 
     @cached_property
     def tenants(self) -> TenantStore:
+        from invoice_export.storage.tenants import TenantStore
+
         return TenantStore(self._dynamodb.Table(_required(self.settings.tenants_table, "TENANTS_TABLE")))
 
     @cached_property
     def bulk_exporter(self) -> BulkExporter:
+        from invoice_export.bulk_export import BulkExporter
+
         return BulkExporter(accounts=self.accounts, documents=self.documents, runs=self.bulk_runs,
                             sqs=self.client("sqs"),
                             queue_url=_required(self.settings.export_queue_url, "EXPORT_QUEUE_URL"),
@@ -175,6 +212,8 @@ class Runtime:
 
     @cached_property
     def pdf_service(self) -> PdfService:
+        from invoice_export.pdf_service import PdfService
+
         return PdfService(settings=self.settings, accounts=self.accounts, documents=self.documents,
                           pdfs=self.pdfs, adapter_factory=self.build_adapter,
                           link_signer=self.link_signer)

@@ -20,7 +20,6 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel
 
-from invoice_export.storage.bulk_runs import delete_partition
 from invoice_export.storage.documents import now_iso
 from invoice_export.storage.paging import all_items
 
@@ -81,6 +80,8 @@ class AuditTrail:
         return [AuditEntry.model_validate(json.loads(item["body"])) for item in items]
 
     def delete_document(self, account_id: str, document_id: str) -> int:
+        from invoice_export.storage.bulk_runs import delete_partition  # tenant-data deletion only: not at cold start
+
         return delete_partition(self.table, "document_key", _document_key(account_id, document_id), sort_key="entry")
 
 
