@@ -109,13 +109,17 @@ class Runtime:
         return SlidingWindowLimiter(self._dynamodb.Table(self.settings.rate_limits_table),
                                     max_wait_seconds=self.settings.rate_limit_max_wait_seconds)
 
+    @cached_property
+    def _secrets(self) -> parameters.SecretsProvider:
+        """One provider per process: its cache is what keeps a secret from being read per document."""
+        return parameters.SecretsProvider(boto3_client=self.client("secretsmanager"))
+
     def deployment_credentials(self, provider: str) -> dict[str, Any]:
         """Credentials of this deployment for `provider` (e.g. wFirma's appKey); {} where it has none."""
         secret_id = self.settings.provider_app_secrets.get(provider)
         if not secret_id:
             return {}
-        secrets = parameters.SecretsProvider(boto3_client=self.client("secretsmanager"))
-        value = secrets.get(secret_id, transform="json", max_age=LINK_KEYS_CACHE_SECONDS)
+        value = self._secrets.get(secret_id, transform="json", max_age=LINK_KEYS_CACHE_SECONDS)
         assert isinstance(value, dict)
         return {name: text for name, text in value.items() if text}  # an unset parameter stays absent
 
@@ -135,8 +139,7 @@ class Runtime:
         from invoice_export.links import LinkSigner
 
         secret_id = _required(self.settings.link_signing_secret_id, "LINK_SIGNING_SECRET_ID")
-        provider = parameters.SecretsProvider(boto3_client=self.client("secretsmanager"))
-        secret = provider.get(secret_id, max_age=LINK_KEYS_CACHE_SECONDS)
+        secret = self._secrets.get(secret_id, max_age=LINK_KEYS_CACHE_SECONDS)
         return LinkSigner.from_secret(json.loads(secret) if isinstance(secret, str) else secret)
 
     def make_link(self, account_id: str, document_id: str) -> str:

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
@@ -181,12 +182,16 @@ class DocumentStore:
         try:
             item = {**_key(message.account_id, doc.document_id), **_status_fields(message.account_id, Status.PENDING),
                     **fields, "attempts": 0, "received_at": now, "updated_at": now}
+            # A refused put returns the stored item (read consistently, at the check): no second read.
             self.table.put_item(Item={k: v for k, v in item.items() if v is not None},
-                                ConditionExpression=Attr("document_id").not_exists())
+                                ConditionExpression=Attr("document_id").not_exists(),
+                                ReturnValuesOnConditionCheckFailure="ALL_OLD")
             return Registration.NEW, DocumentRecord.model_validate(item)
         except ClientError as exc:
             _raise_unless_condition_failed(exc)
-        current = self.get(message.account_id, doc.document_id)
+            stored = exc.response.get("Item")
+        current = (DocumentRecord.model_validate(_plain(_from_wire(stored))) if stored
+                   else self.get(message.account_id, doc.document_id))
         assert current is not None
         if current.status not in SENDABLE:
             return Registration.LOCKED, current
@@ -316,7 +321,8 @@ class DocumentStore:
         return beside
 
     def set_exported_event_sent(self, account_id: str, document_id: str) -> None:
-        self._update(account_id, document_id, {"exported_event_sent": True}, condition=Attr("document_id").exists())
+        self._update(account_id, document_id, {"exported_event_sent": True}, condition=Attr("document_id").exists(),
+                     read_back=False)
 
     def record_ksef(self, account_id: str, document_id: str, status: str, *, ksef_number: str | None = None,
                     message: str | None = None) -> DocumentRecord | None:
@@ -344,8 +350,10 @@ class DocumentStore:
     # ---------------------------------------------------------------- plumbing
 
     def _update(self, account_id: str, document_id: str, values: dict[str, Any], *, condition: Any,
-                add: dict[str, int] | None = None, remove: tuple[str, ...] = ()) -> DocumentRecord | None:
-        """One conditional UpdateItem; None when the condition did not hold."""
+                add: dict[str, int] | None = None, remove: tuple[str, ...] = (),
+                read_back: bool = True) -> DocumentRecord | None:
+        """One conditional UpdateItem; None when the condition did not hold. Without `read_back` the
+        stored item is not returned (nor parsed): None either way."""
         names: dict[str, str] = {}
         vals: dict[str, Any] = {}
         sets = []
@@ -368,9 +376,12 @@ class DocumentStore:
         try:
             response = self.table.update_item(
                 Key=_key(account_id, document_id), UpdateExpression=expression, ConditionExpression=condition,
-                ExpressionAttributeNames=names, ExpressionAttributeValues=vals, ReturnValues="ALL_NEW")
+                ExpressionAttributeNames=names, ExpressionAttributeValues=vals,
+                ReturnValues="ALL_NEW" if read_back else "NONE")
         except ClientError as exc:
             _raise_unless_condition_failed(exc)
+            return None
+        if not read_back:
             return None
         return DocumentRecord.model_validate(_plain(response["Attributes"]))
 
@@ -386,6 +397,14 @@ def _status_fields(account_id: str, status: Status) -> dict[str, str]:
 def _raise_unless_condition_failed(exc: ClientError) -> None:
     if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
         raise exc
+
+
+_deserializer = TypeDeserializer()
+
+
+def _from_wire(item: dict[str, Any]) -> dict[str, Any]:
+    """An item in DynamoDB's wire format (as an error response carries it, untouched by the resource)."""
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
