@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from decimal import Decimal
 
 import boto3
 import pytest
@@ -123,3 +124,46 @@ def test_credential_scope_key_reveals_no_secret() -> None:
     key = FakturowniaAdapter.rate_limit_key(settings, FakturowniaCredentials(api_token="very-secret-token"))
     other = FakturowniaAdapter.rate_limit_key(settings, FakturowniaCredentials(api_token="another-token"))
     assert key.startswith("fakturownia:credential:") and "very-secret-token" not in key and key != other
+
+
+def test_an_answered_request_counts_until_its_answer_not_the_arrival_margin(table) -> None:
+    fake = FakeTime()
+    limiter = SlidingWindowLimiter(table, clock=fake.clock, sleep=fake.sleep)
+    for _ in range(3):
+        done = limiter.acquire("p:account:a", THREE_PER_SECOND)
+        fake.now += 0.05  # the provider answered 50 ms later: it had the request by then
+        done()
+    limiter.acquire("p:account:a", THREE_PER_SECOND)
+    # The first answer came at 1000.05: the window frees up at 1001.05, not at 1000 + 1 + margin.
+    assert fake.slept == [pytest.approx(1.05 - 0.15)]
+    unanswered = SlidingWindowLimiter(table, clock=fake.clock, sleep=fake.sleep)  # another instance
+    fake.slept.clear()
+    unanswered.acquire("p:account:a", THREE_PER_SECOND)  # sees the 4th (unanswered) one with the margin
+    assert fake.slept and fake.slept[0] == pytest.approx(0.05)  # the 2nd answer (1000.10) leaves at 1001.10
+
+
+def test_an_instance_that_stored_last_writes_without_reading_first(table) -> None:
+    reads = []
+
+    class Counting:
+        def get_item(self, **kwargs):
+            reads.append(kwargs)
+            return table.get_item(**kwargs)
+
+        def put_item(self, **kwargs):
+            return table.put_item(**kwargs)
+
+    fake = FakeTime()
+    limiter = SlidingWindowLimiter(Counting(), clock=fake.clock, sleep=fake.sleep)
+    other = SlidingWindowLimiter(table, clock=fake.clock, sleep=fake.sleep)
+    limiter.acquire("s", THREE_PER_SECOND)()
+    fake.now += 1
+    limiter.acquire("s", THREE_PER_SECOND)()
+    assert len(reads) == 1  # the first only: then it knows the item it stored
+    other.acquire("s", THREE_PER_SECOND)  # someone else stores: the cached item is stale
+    fake.now += 1
+    limiter.acquire("s", THREE_PER_SECOND)  # the refused write returns the current item: still no read
+    assert len(reads) == 1
+    item = table.get_item(Key={"scope": "s"})["Item"]
+    # Ours of 1000 and 1001 left the window (answered); the other one of 1001 is unanswered: margin.
+    assert item["version"] == 4 and item["sent_at"] == [Decimal("1001.000001"), Decimal("1002")]

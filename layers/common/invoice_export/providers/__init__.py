@@ -6,6 +6,7 @@ Adapters are imported lazily, so a function pays the import cost only of the pro
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -58,8 +59,8 @@ def build_adapter(settings: AccountSettings, raw_credentials: dict[str, Any], *,
     if limiter is not None and rate_limit is not None:
         scope_key = cls.rate_limit_key(settings, credentials)
 
-        def before_request() -> None:
-            limiter.acquire(scope_key, rate_limit)
+        def before_request() -> Callable[[], None]:
+            return limiter.acquire(scope_key, rate_limit)
 
     http = ProviderHttp(
         provider=cls.display_name,

@@ -67,7 +67,7 @@ class ProviderHttp:
         read_timeout: float = 10.0,
         auth_fix: str = "check the API key in the account connection",
         session: requests.Session | None = None,
-        before_request: Callable[[], None] | None = None,
+        before_request: Callable[[], Callable[[], None] | None] | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
@@ -94,8 +94,9 @@ class ProviderHttp:
     ) -> requests.Response:
         """Send one request; return the response for a status in `ok`, otherwise raise a typed error."""
         url = f"{self.base_url}{path}"
-        if self._before_request is not None:
-            self._before_request()
+        # The rate limiter may hand back `done`: told when the answer came, it counts the request
+        # from when it had arrived at the latest, instead of from an assumed arrival margin.
+        done = self._before_request() if self._before_request is not None else None
         started = time.perf_counter()
         may_have_arrived = method.upper() in _NON_IDEMPOTENT
         try:
@@ -111,6 +112,8 @@ class ProviderHttp:
                     fix="nothing: the retry looks the document up at the provider before sending it again",
                 ) from None
             raise self._unavailable(f"{self.provider} did not answer", exc) from None
+        if done is not None:
+            done()
         self._log(method, path, response.status_code, started)
         if response.status_code in ok:
             return response
