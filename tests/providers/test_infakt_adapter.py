@@ -151,6 +151,16 @@ def test_foreign_currency_records_the_rate_infakt_applied_next_to_ours(fake, acc
     assert "our document states 4.2351 (table 224/A/NBP/2026, 2026-11-19)" in warning
 
 
+def test_the_same_nbp_rate_is_not_flagged(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    fake.set_exchange_rate("EUR", "4.2351", "224/A/NBP/2026")  # the rate and table our document states
+    try:
+        created = adapter.create_document(plan_for(adapter, "04-invoice-eur.json"))
+    finally:
+        fake.set_exchange_rate("EUR", "4.2400", "223/A/NBP/2026")
+    assert created.warnings == ()
+
+
 def test_pln_vat_is_read_back_and_drift_at_another_rate_is_reported(fake, account) -> None:
     adapter = make_adapter(fake, account)
     plan = plan_for(adapter, "04-invoice-eur.json")  # 96.60 EUR of VAT at 4.2351: 409.11 PLN

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal
 
 import requests
@@ -362,17 +362,26 @@ class InfaktAdapter(ProviderAdapter):
 
     @staticmethod
     def _rate_warnings(doc: Document, document: dict[str, Any]) -> list[str]:
-        """inFakt applies its own NBP rate (no field for ours): both rates are reported."""
+        """inFakt applies its own NBP rate (no field for ours): when it differs from ours, both are reported."""
         applied = document.get("exchange_rates_data")
         if not isinstance(applied, dict) or doc.exchange_rate is None:
             return []
         ours = doc.exchange_rate
+        if _decimal_or_none(applied.get("exchange_rate")) == ours.rate and applied.get("table_name") == ours.table_id:
+            return []  # the NBP rate of the same table: nothing to flag
         return [f"inFakt applied its own exchange rate {applied.get('exchange_rate')} PLN/{doc.currency} "
                 f"(table {applied.get('table_name')}, {applied.get('exchange_date')}); our document states "
                 f"{ours.rate:f} (table {ours.table_id}, {ours.date.isoformat()})"]
 
 
 # --------------------------------------------------------------------------- mapping helpers
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
 
 
 def _resource(kind: DocumentKind) -> str:
