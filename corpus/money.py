@@ -6,7 +6,7 @@ provider this counts the documents that came out exact, those refused before sen
 reason, e.g. a provider that always computes VAT another way), drift found after sending (must be
 0; it includes VAT in PLN where the provider returns it), and currencies lost (must be 0).
 
-    make money                      # 10,000 documents (about N minutes on 2 cores), prints the table
+    make money                      # 10,000 documents (about 17 minutes on 2 cores), prints the table
     python -m corpus.money --documents 500 --seed 7
 
 The bounded version runs in `make test` (tests/corpus/test_money_corpus.py).
