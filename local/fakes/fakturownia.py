@@ -361,9 +361,12 @@ POSITION_FIELDS = frozenset({
 CORRECTION_SIDE_FIELDS = POSITION_FIELDS - {"correction_before_attributes", "correction_after_attributes"}
 # PUT only: address an existing position (documented "Aktualizacja pozycji").
 POSITION_UPDATE_FIELDS = POSITION_FIELDS | {"id", "_destroy"}
-# ASSUMPTION-free refusal: discounts depend on an account setting ("Jak obliczać rabat") the
-# fake does not model, so they are refused instead of silently mis-computed.
-NOT_MODELLED_POSITION_FIELDS = frozenset({"discount", "discount_percent"})
+# Documented (F-DOC): discount_percent / discount work only with the invoice's show_discount and must
+# match the account's discount mode ("Jak obliczać rabat"). The fake models the percent-of-unit-price
+# mode only (discount_kind "percent_unit"); an amount discount is refused instead of mis-computed.
+NOT_MODELLED_POSITION_FIELDS = frozenset({"discount"})
+DISCOUNT_NEEDS_SHOW = "- rabat wymaga show_discount na fakturze"
+DISCOUNT_KIND_NOT_MODELLED = "- tylko discount_kind percent_unit jest modelowany w lokalnej atrapie"
 PRICE_FIELDS = ("price_net", "price_gross", "total_price_net", "total_price_gross")
 DESCRIPTION_FIELDS = ("description", "description_footer", "description_long")
 
@@ -812,6 +815,11 @@ class _InvoiceBuilder:
         for name in NOT_MODELLED_POSITION_FIELDS:
             if not _is_blank(raw.get(name)):
                 self.errors.add(f"{path}.{name}", NOT_MODELLED)
+        if not _is_blank(raw.get("discount_percent")):
+            if self.source.get("show_discount") not in (True, "1", 1, "true"):
+                self.errors.add(f"{path}.discount_percent", DISCOUNT_NEEDS_SHOW)
+            elif self.source.get("discount_kind", "percent_unit") != "percent_unit":
+                self.errors.add(f"{path}.discount_percent", DISCOUNT_KIND_NOT_MODELLED)
         info = raw.get("additional_info")
         if isinstance(info, str) and len(info) > 50 and self.ksef:
             self.ksef_errors.add(f"{path}.additional_info", TOO_LONG.format(limit=50))
@@ -824,6 +832,18 @@ class _InvoiceBuilder:
         if not given:
             self.errors.add(f"{path}.price_net", BLANK)
             return None
+        discount = self._discount(raw, path)
+        if discount is None:
+            return None
+        if discount:
+            if given.keys() & {"total_price_net", "total_price_gross"}:
+                # ASSUMPTION: the docs do not say whether a total price is before or after the
+                # discount, so the fake refuses the mix instead of guessing.
+                self.errors.add(f"{path}.discount_percent", NOT_MODELLED)
+                return None
+            # ASSUMPTION (percent_unit): the unit price is the list price, the line total is
+            # quantity x price x (1 - discount/100) rounded half-up to the grosz once.
+            given = {name: price * (100 - discount) / 100 for name, price in given.items()}
         net, vat, gross = _line_amounts(quantity, _rate(tax), given, keep_gross)
         # ASSUMPTION: several prices on one line must agree within a grosz (rounding); otherwise
         # the client mixed up unit and total prices, which the fake refuses instead of guessing.
@@ -834,6 +854,21 @@ class _InvoiceBuilder:
             if price_field in computed and abs(value - computed[price_field]) > Decimal("0.01"):
                 self.errors.add(f"{path}.{price_field}", INCONSISTENT_AMOUNT)
         return _Line(quantity=quantity, tax=tax, net=net, vat=vat, gross=gross, given=given)
+
+    def _discount(self, raw: dict[str, Any], path: str) -> Decimal | None:
+        """A position's discount_percent (0 without one); None after reporting an invalid one.
+        ASSUMPTION: a percentage from 0 to 100 with at most 2 decimals, as the UI takes it."""
+        if _is_blank(raw.get("discount_percent")):
+            return Decimal(0)
+        try:
+            discount = parse_decimal(raw["discount_percent"])
+        except ValueError:
+            self.errors.add(f"{path}.discount_percent", INVALID)
+            return None
+        if not 0 <= discount <= 100 or discount != discount.quantize(Decimal("0.01")):
+            self.errors.add(f"{path}.discount_percent", INVALID)
+            return None
+        return discount
 
     def _line_inputs(self, raw: dict[str, Any], path: str, *,
                      quantity_rule: str) -> tuple[Decimal, str, dict[str, Decimal]] | None:

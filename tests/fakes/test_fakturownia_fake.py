@@ -647,3 +647,30 @@ def test_amounts_are_strings_with_two_decimals(fake, http):
     for value in (invoice["price_net"], invoice["price_tax"], invoice["price_gross"],
                   position["price_net"], position["total_price_gross"]):
         assert isinstance(value, str) and Decimal(value).as_tuple().exponent == -2
+
+
+def test_a_percent_discount_lowers_the_line_once_rounded(fake, http):
+    # 3 x 10.99 x (1 - 12.5/100) = 28.84875 -> 28.85 (rounded once, not 9.62 x 3 = 28.86).
+    response = create(http, fake, company_invoice(show_discount=True, discount_kind="percent_unit", positions=[
+        {"name": "A", "quantity": 3, "tax": 23, "price_net": "10.99", "discount_percent": "12.5"}]))
+    assert response.status_code == 201, response.text
+    invoice = response.json()
+    assert invoice["positions"][0]["total_price_net"] == "28.85"
+    assert totals(invoice) == ("28.85", "6.64", "35.49")
+
+
+@pytest.mark.parametrize("overrides, position, message", [
+    ({}, {"discount_percent": "10"}, "show_discount"),  # documented: only with show_discount
+    ({"show_discount": True, "discount_kind": "amount"}, {"discount_percent": "10"}, "percent_unit"),
+    ({"show_discount": True}, {"discount_percent": "101"}, "discount_percent"),
+    ({"show_discount": True}, {"discount_percent": "abc"}, "discount_percent"),
+    ({"show_discount": True}, {"discount_percent": "10.005"}, "discount_percent"),
+    ({"show_discount": True}, {"discount_percent": "10", "total_price_net": "10.00", "price_net": None},
+     "discount_percent"),
+])
+def test_invalid_discounts_are_refused(fake, http, overrides, position, message):
+    line = {"name": "A", "quantity": 1, "tax": 23, "price_net": "10.00", **position}
+    response = create(http, fake, company_invoice(**overrides, positions=[
+        {key: value for key, value in line.items() if value is not None}]))
+    assert response.status_code == 422, response.text
+    assert "positions" in response.text and message in response.text

@@ -190,7 +190,7 @@ def test_read_only_unknown_and_malformed_invoice_fields_are_refused(fake, compan
 
 
 @pytest.mark.parametrize("changes, field", [({"vat_code": {"id": "1"}}, "vat_code"), ({"price": "1.23456"}, "price"),
-                                            ({"count": "0"}, "count"), ({"discount": "1"}, "discount"),
+                                            ({"count": "0"}, "count"), ({"discount": "1"}, "discount_percent"),
                                             ({"netto": "1.00"}, "netto"), ({"parent_id": "5"}, "parent_id")])
 def test_line_values_are_checked(fake, company_id, http, changes, field) -> None:
     response = add(http, fake, company_id, {**line(fake, company_id), **changes})
@@ -384,3 +384,27 @@ def test_money_is_decimal_through_and_through(fake, company_id, http) -> None:
     # 9 x 0.10 = 0.90 gross at 23%: VAT 0.17 from the sum (a float sum would drift).
     assert (created["netto"], created["tax"], created["total"]) == ("0.73", "0.17", "0.90")
     assert Decimal(created["total"]) == Decimal("0.90")
+
+
+def test_a_discounted_line_is_count_x_price_less_the_percent_rounded_once(fake, company_id, http) -> None:
+    # 3 x 10.99 x (1 - 12.5/100) = 28.84875 -> 28.85 net (not 3 x 9.62 = 28.86); VAT 23 % = 6.64.
+    created = first(add(http, fake, company_id, line(fake, company_id, count="3", price="10.99",
+                                                     discount="1", discount_percent="12.50")))
+    assert (created["netto"], created["tax"], created["total"]) == ("28.85", "6.64", "35.49")
+    stored = created["invoicecontents"]["0"]["invoicecontent"]
+    assert (stored["netto"], stored["discount"], stored["discount_percent"]) == ("28.85", "1", "12.50")
+    # The flag off: the percentage is not applied.
+    created = first(add(http, fake, company_id, line(fake, company_id, count="3", price="10.99",
+                                                     discount="0", discount_percent="12.50")))
+    assert created["netto"] == "32.97"
+
+
+@pytest.mark.parametrize("changes, field", [({"discount": "yes", "discount_percent": "10"}, "discount"),
+                                            ({"discount": "1", "discount_percent": "abc"}, "discount_percent"),
+                                            ({"discount": "1", "discount_percent": "100.01"}, "discount_percent"),
+                                            ({"discount": "1", "discount_percent": "-1"}, "discount_percent"),
+                                            ({"discount": "1", "discount_percent": "10.555"}, "discount_percent")])
+def test_invalid_discounts_are_refused(fake, company_id, http, changes, field) -> None:
+    response = add(http, fake, company_id, {**line(fake, company_id), **changes})
+    errors = first(response)["invoicecontents"]["0"]["invoicecontent"]["errors"]
+    assert status(response) == "ERROR" and field in [e["error"]["field"] for e in errors.values()]

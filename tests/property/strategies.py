@@ -67,6 +67,9 @@ def _line(draw: st.DrawFn, line_id: str, rate: str, *, shipping: bool = False) -
         line["sku"] = draw(st.from_regex(r"[A-Z]{2,5}-[0-9]{1,4}", fullmatch=True))
     if shipping:
         line["is_shipping"] = True
+    elif draw(st.integers(0, 9)) < 3:  # a discount on about 30 % of the other lines
+        line["discount_percent"] = draw(st.one_of(
+            st.sampled_from((Decimal(5), Decimal(10), Decimal("12.5"), Decimal("33.33"))), _money("0.01", "99.99", 2)))
     return line
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from property.strategies import PAYMENT_METHODS, PROPERTY_SETTINGS, SERIES, documents, to_body
 from pydantic import BaseModel, SecretStr
 
-from invoice_export.documents import Document, DocumentKind, ExportMessage, PriceBasis, compute_totals
+from invoice_export.documents import Document, DocumentKind, ExportMessage, Line, PriceBasis, compute_totals
 from invoice_export.errors import ConfigurationError
 from invoice_export.money import loads_exact, round_money
 from invoice_export.planning import plan_export
@@ -43,8 +43,12 @@ LineTotalReader = Callable[[dict[str, Any], PriceBasis, dict[str, Any] | None], 
 
 def fakturownia_line_totals(body: dict[str, Any], basis: PriceBasis, original: dict[str, Any] | None) -> list[Decimal]:
     # A correction's positions carry the difference of each line (the request holds both states).
+    # A discounted line goes as its discounted total (no discount_percent, which would need
+    # show_discount and the account's discount mode): the total is the line's value as it is.
     field = "total_price_gross" if basis == PriceBasis.GROSS else "total_price_net"
-    return [Decimal(position[field]) for position in body["invoice"]["positions"]]
+    positions = body["invoice"]["positions"]
+    assert not any({"discount", "discount_percent"} & position.keys() for position in positions), positions
+    return [Decimal(position[field]) for position in positions]
 
 
 def _grosze(value: Any) -> Decimal:
@@ -54,6 +58,8 @@ def _grosze(value: Any) -> Decimal:
 
 
 def _infakt_line_total(service: dict[str, Any], basis: PriceBasis) -> Decimal:
+    # A discounted line goes as its exact discounted value, without inFakt's discount fields.
+    assert not {"discount", "unit_net_price_before_discount"} & service.keys(), service
     if basis == PriceBasis.GROSS:
         # Documented: any net value makes inFakt compute the line from net, so a gross-priced line
         # is its gross_price only when it carries no net value.
@@ -79,12 +85,17 @@ def infakt_line_totals(body: dict[str, Any], basis: PriceBasis, original: dict[s
     return [_infakt_line_total(service, basis) for service in body["invoice"]["services"]]
 
 
-def _count_times_price(count: Any, price: Any) -> Decimal:
+def _count_times_price(count: Any, price: Any, discount: Any = None) -> Decimal:
     """wFirma and iFirma take only quantity and unit price per line, no line total: both compute a
     line's value as quantity x unit price rounded half-up to the grosz, in the document's basis (as
     their fakes model it, local/fakes/wfirma.py `_content` and ifirma.py `_positions`; the docs in
-    /work/shared/providers/wfirma-ifirma.md give no other line amount)."""
-    return round_money(Decimal(count) * Decimal(price))
+    /work/shared/providers/wfirma-ifirma.md give no other line amount). A discount percentage
+    (wFirma discount_percent, iFirma Rabat) is applied before the one rounding, as the fakes model
+    it; our adapters send a discounted line as its discounted unit price instead, without one."""
+    amount = Decimal(count) * Decimal(price)
+    if discount not in (None, "", 0, "0"):
+        amount = amount * (100 - Decimal(str(discount))) / 100
+    return round_money(amount)
 
 
 def _wfirma_invoice(body: dict[str, Any], basis: PriceBasis) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -99,7 +110,9 @@ def _wfirma_invoice(body: dict[str, Any], basis: PriceBasis) -> tuple[dict[str, 
 
 def wfirma_line_totals(body: dict[str, Any], basis: PriceBasis, original: dict[str, Any] | None) -> list[Decimal]:
     invoice, contents = _wfirma_invoice(body, basis)
-    after = [_count_times_price(content["count"], content["price"]) for content in contents]
+    after = [_count_times_price(content["count"], content["price"],
+                                content.get("discount_percent") if content.get("discount") in (True, 1, "1") else None)
+             for content in contents]
     if invoice["type"] != "correction":
         return after
     # A correction states the lines after the change; a changed or removed (count 0) line names the
@@ -117,7 +130,8 @@ def wfirma_line_totals(body: dict[str, Any], basis: PriceBasis, original: dict[s
 
 def ifirma_line_totals(body: dict[str, Any], basis: PriceBasis, original: dict[str, Any] | None) -> list[Decimal]:
     sent = loads_exact(ifirma.encode_json(body))  # the JSON as it is sent: Decimals as exact numbers
-    after = [_count_times_price(position["Ilosc"], position["CenaJednostkowa"]) for position in sent["Pozycje"]]
+    after = [_count_times_price(position["Ilosc"], position["CenaJednostkowa"], position.get("Rabat"))
+             for position in sent["Pozycje"]]
     if "PowodKorekty" not in sent:
         if "LiczOd" in sent:  # LiczOd says how iFirma reads every unit price
             assert sent["LiczOd"] == ("BRT" if basis == PriceBasis.GROSS else "NET"), sent["LiczOd"]
@@ -208,8 +222,21 @@ def assert_declared_refusal(adapter: ProviderAdapter, document: Document, error:
             assert theirs != document.totals, "refused although the provider's totals would be the same"
     elif error.code == "unsupported_correction":
         assert document.kind == DocumentKind.CORRECTION
+    elif error.code == "discount_not_exact":
+        # No unit price with the provider's places gives a discounted line our exact value: the line
+        # must be discounted, and no grid price within reach may hit it.
+        lines = document.lines + (document.correction.lines_before if document.correction else [])
+        assert any(line.discount_percent is not None and not _exact_price_exists(line) for line in lines)
     else:
         raise AssertionError(f"refused a valid document: {error.code}: {error.message}")
+
+
+def _exact_price_exists(line: Line) -> bool:
+    """Brute force over 4-place prices near the discounted price (independent of the adapters' helper)."""
+    value = line.value()
+    low = ((value - Decimal("0.005")) / line.quantity).quantize(Decimal("0.0001")) - Decimal("0.0002")
+    return any(round_money(line.quantity * (low + step * Decimal("0.0001"))) == value
+               for step in range(int(Decimal("0.01") / line.quantity / Decimal("0.0001")) + 6))
 
 
 def original_request(adapter: ProviderAdapter, export: ExportPlan) -> dict[str, Any]:
@@ -250,7 +277,7 @@ def test_any_vat_mix_maps_adding_up_or_is_refused_as_configuration(provider, dat
         export = plan(adapter, document)
         body = adapter.build_request(export)
     except ConfigurationError as error:
-        if error.code in ("provider_totals_would_differ", "unsupported_correction"):
+        if error.code in ("provider_totals_would_differ", "unsupported_correction", "discount_not_exact"):
             assert_declared_refusal(adapter, document, error)
             return
         assert error.code in ("unsupported_vat_mix", "unsupported_vat_code") and error.fix

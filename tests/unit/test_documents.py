@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from invoice_export.documents import ExportMessage, VatCode, describe_validation_error
+from invoice_export.documents import ExportMessage, Line, VatCode, describe_validation_error
 from invoice_export.money import loads_exact
 from invoice_export.sqs_entrypoints import UnreadableMessage, read_export_message
 from testsupport import example_names, load_example, with_changes
@@ -126,3 +126,47 @@ def test_ids_of_an_invalid_message_are_kept_when_valid() -> None:
     assert (result.account_id, result.document_id) == ("shop-1", "D-1")
     result = read_export_message('{"account_id": "../../etc", "document": {"document_id": "D 1"}}')
     assert (result.account_id, result.document_id) == (None, None)
+
+
+# --------------------------------------------------------------------------- per-line discounts
+
+
+def _line(**fields) -> Line:
+    return Line.model_validate({"line_id": "l1", "name": "Kubek", "quantity": "3", "unit_price": "10.99",
+                                "vat": "23", **fields})
+
+
+@pytest.mark.parametrize("quantity, unit_price, discount, value", [
+    ("3", "10.99", None, "32.97"),  # absent: no discount (backward compatible)
+    # 3 x 10.99 x 0.875 = 28.84875 -> 28.85 once; a rounded unit price (9.62 x 3) would give 28.86.
+    ("3", "10.99", "12.5", "28.85"),
+    ("1", "0.05", "10", "0.05"),  # 0.045 -> 0.05: half-up, not half-even
+    ("1", "0.15", "50", "0.08"),  # 0.075 -> 0.08
+    ("2.5", "19.9999", "33.33", "33.33"),  # 49.99975 x 0.6667 = 33.33283... -> 33.33
+    ("7", "1.43", "5", "9.51"),  # 10.01 x 0.95 = 9.5095 -> 9.51
+])
+def test_a_discounted_line_value_is_rounded_half_up_once(quantity, unit_price, discount, value) -> None:
+    line = _line(quantity=quantity, unit_price=unit_price,
+                 **({"discount_percent": discount} if discount is not None else {}))
+    assert line.value() == Decimal(value)
+
+
+@pytest.mark.parametrize("discount", ["0", "100", "-5", "100.5", "12.345", "abc"])
+def test_a_discount_must_be_between_0_and_100_with_2_places(discount) -> None:
+    with pytest.raises(ValidationError) as refused:
+        _line(discount_percent=discount)
+    assert "discount_percent" in str(refused.value)
+
+
+def test_discounts_carry_into_the_totals_and_a_mismatch_names_the_difference() -> None:
+    message = load_example("02-receipt-person.json")
+    document = message["document"]
+    document["lines"] = [{"line_id": "l1", "name": "Kubek", "quantity": "3", "unit_price": "10.99", "vat": "23",
+                          "discount_percent": "12.5"}]
+    document["totals"] = {"net": "23.46", "vat": "5.39", "gross": "28.85"}  # gross prices: 28.85 incl. VAT
+    document["price_basis"] = "gross"
+    document.pop("correction", None)
+    parsed = ExportMessage.model_validate(message)
+    assert parsed.document.computed_totals().gross == Decimal("28.85")
+    document["totals"] = {"net": "23.46", "vat": "5.40", "gross": "28.86"}  # the rounded-unit-price figure
+    assert "gross 28.86 but the lines give 28.85" in problem_of(message)

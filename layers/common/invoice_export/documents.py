@@ -88,6 +88,13 @@ class Line(_Strict):
         default=None, description="Legal basis of a zw (exempt) line, e.g. 'art. 43 ust. 1 pkt 29 ustawy o VAT'"
     )
     is_shipping: bool = False
+    discount_percent: Annotated[Decimal, Field(gt=0, lt=100, max_digits=4, decimal_places=2)] | None = Field(
+        default=None,
+        description="Optional per-line discount in percent (0 < d < 100, at most 2 decimal places). With it, "
+        "unit_price is the list price and the line value is quantity x unit_price x (1 - d/100), rounded half-up "
+        "to the grosz once, in the document's price basis. Absent: no discount. Added in schema version 1 "
+        "(optional and additive, so the version stays 1).",
+    )
 
     @model_validator(mode="after")
     def _exempt_needs_basis(self) -> Self:
@@ -96,8 +103,17 @@ class Line(_Strict):
         return self
 
     def value(self) -> Decimal:
-        """Line value in the document's price basis, rounded to the grosz."""
-        return money.round_money(self.quantity * self.unit_price)
+        """Line value in the document's price basis: quantity x unit price, less the discount when the
+        line has one, rounded half-up to the grosz once (never the discounted unit price first)."""
+        return line_value(self.quantity, self.unit_price, self.discount_percent)
+
+
+def line_value(quantity: Decimal, unit_price: Decimal, discount_percent: Decimal | None = None) -> Decimal:
+    """quantity x unit_price x (1 - discount/100), rounded half-up to the grosz once (exact Decimal)."""
+    amount = quantity * unit_price
+    if discount_percent is not None:
+        amount = amount * (money.HUNDRED - discount_percent) / money.HUNDRED
+    return money.round_money(amount)
 
 
 class Totals(_Strict):

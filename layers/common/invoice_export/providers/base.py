@@ -13,15 +13,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from invoice_export.documents import Document, DocumentKind, Totals, VatCalculation
+from invoice_export.documents import Document, DocumentKind, Line, Totals, VatCalculation
 from invoice_export.errors import ConfigurationError, ProviderRejected
+from invoice_export.money import round_money
 from invoice_export.providers.http import ProviderHttp
 from invoice_export.ratelimit import LimitScope, RateLimit
 from invoice_export.readback import ProviderTotals
@@ -283,6 +284,39 @@ class ProviderAdapter(ABC):
         """Every document the provider holds issued in the period (for reconciliation)."""
         raise ConfigurationError(f"{self.display_name} cannot list its documents through its API",
                                  fix="reconcile by hand in the provider's application", code="not_supported")
+
+
+def discounted_unit_price(line: Line, *, places: int, quantity: Decimal | None = None) -> Decimal:
+    """The unit price to send for a line, for a provider that values a line as quantity x unit price
+    rounded half-up to the grosz (and whose documented discount arithmetic cannot be relied on).
+
+    A line without a discount sends its own unit price. A discounted line sends a price with at most
+    `places` decimals whose quantity x price rounds to exactly our line value (quantity x list price x
+    (1 - d/100), rounded once): the nearest one to the discounted price. None exists when the quantity
+    is so large that one step of the price moves the value by more than a grosz and no step lands in
+    it; the document is then refused before sending (code "discount_not_exact"), never sent with
+    other totals. `quantity` is the quantity sent, when it is not the line's (a removed line: 0)."""
+    if line.discount_percent is None:
+        return line.unit_price
+    count = line.quantity if quantity is None else quantity
+    if not count:
+        return line.unit_price  # a zeroed line is worth 0 at any price
+    value = line.value()
+    step = Decimal(1).scaleb(-places)
+    target = value / count
+    nearest = target.quantize(step, rounding=ROUND_HALF_UP)
+    # Prices whose value rounds to ours lie within half a grosz / quantity of the target: if any
+    # price on the grid does, the nearest one or a neighbour does.
+    for offset in (0, -1, 1, -2, 2):
+        price = nearest + offset * step
+        if price >= 0 and round_money(count * price) == value:
+            return price
+    raise ConfigurationError(
+        f"line {line.line_id}: no unit price with at most {places} decimals gives quantity {count.normalize():f} "
+        f"a value of exactly {value} after the {line.discount_percent.normalize():f}% discount, and the "
+        "provider's own discount rounding is not documented",
+        fix="issue the line with a quantity up to 100, or with the discount already in its unit price",
+        code="discount_not_exact")
 
 
 def _revealed(credentials: BaseModel) -> dict[str, Any]:

@@ -280,6 +280,9 @@ class FakturowniaAdapter(ProviderAdapter):
             "quantity": f"{line.quantity.normalize():f}",
             "quantity_unit": line.unit,
             "tax": self._tax(line),
+            # The line total, after any discount (Line.value()): Fakturownia's discount_percent works
+            # only with show_discount and the account's discount mode, and the docs do not say how it
+            # combines with a total price, so the exact discounted total goes instead.
             self._price_field(doc): format_amount(line.value()),
         }
         if product_ids is not None and line.sku:

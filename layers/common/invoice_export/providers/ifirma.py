@@ -66,6 +66,7 @@ from invoice_export.providers.base import (
     ProviderOption,
     ProviderQuota,
     ProviderReference,
+    discounted_unit_price,
 )
 from invoice_export.ratelimit import LimitScope, RateLimit
 from invoice_export.readback import ProviderTotals
@@ -392,7 +393,9 @@ class IfirmaAdapter(ProviderAdapter):
             "NazwaPelna": line.name,
             "Jednostka": line.unit,
             "Ilosc": (line.quantity if quantity is None else quantity).normalize(),
-            "CenaJednostkowa": line.unit_price.normalize(),
+            # A discounted line goes as its discounted unit price (4 places, exact to our line value):
+            # iFirma documents Rabat (%) but not how it rounds a discounted line, so it is not sent.
+            "CenaJednostkowa": discounted_unit_price(line, places=4, quantity=quantity).normalize(),
             **self._vat_fields(line),
         }
         if endpoint == EU_SERVICES:

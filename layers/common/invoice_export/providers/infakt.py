@@ -443,7 +443,11 @@ def _line_value(line: Line, quantity: Decimal, value: Decimal, basis: PriceBasis
     if basis == PriceBasis.GROSS:
         return {"gross_price": _grosze(value)}
     fields = {"net_price": _grosze(value)}
-    if quantity and line.unit_price == round_money(line.unit_price):
+    # A discounted line goes as its exact discounted value (net_price/gross_price) without the
+    # documented `discount` (%) and `unit_net_price_before_discount`: the docs do not say how inFakt
+    # rounds a discounted line or which field wins, so sending them could change the totals; its
+    # list price would contradict net_price as unit_net_price, so none is sent.
+    if quantity and line.discount_percent is None and line.unit_price == round_money(line.unit_price):
         fields["unit_net_price"] = _grosze(line.unit_price)  # printed unit price, exact in grosze
     return fields
 

@@ -57,6 +57,7 @@ from invoice_export.providers.base import (
     ProviderAdapter,
     ProviderOption,
     ProviderReference,
+    discounted_unit_price,
 )
 from invoice_export.providers.http import HeaderAuth, ProviderHttp
 from invoice_export.ratelimit import LimitScope, RateLimit
@@ -273,7 +274,10 @@ class WfirmaAdapter(ProviderAdapter):
             "name": line.name,
             "unit": line.unit,
             "count": f"{(line.quantity if quantity is None else quantity).normalize():f}",
-            "price": f"{line.unit_price.normalize():f}",
+            # A discounted line goes as its discounted unit price (4 places, exact to our line value):
+            # wFirma's invoicecontent has discount/discount_percent, but its rounding of a discounted
+            # line is not documented, so its own discount arithmetic could change the totals.
+            "price": f"{discounted_unit_price(line, places=4, quantity=quantity).normalize():f}",
             # Always the id, also on lines linked to a good: wFirma ignores `vat` there.
             "vat_code": {"id": lookups.vat_code_ids.get(code, LOOKED_UP_WHEN_SENT.format(f"VAT code {code}"))},
         }
