@@ -240,7 +240,8 @@ POSITION_FIELDS: dict[str, tuple[Check, bool]] = {
     "StawkaVat": (_number(places=2), False),
     "PKWiU": (_text(30), False),
     "GTU": (lambda v: None if isinstance(v, str) and GTU.fullmatch(v) else "BRAK lub 01..13", False),
-    "Rabat": (_number(), False),
+    # Documented: Rabat (%) per line. ASSUMPTION: 0 to 100 with at most 2 decimals.
+    "Rabat": (_number(places=2, below=Decimal("100.01")), False),
     # ASSUMPTION: I-BUNDLE caps it at 30 characters [COMMUNITY]; the official limit was not found, and
     # common legal bases ("art. 43 ust. 1 pkt 29 lit. c ustawy o VAT") are longer, so 300 here.
     "PodstawaPrawna": (_text(300), False),
@@ -502,7 +503,11 @@ class IfirmaFake(FakeServer):
             if problems:
                 raise _Invalid(VALIDATION, "Błędy walidacji: " + "; ".join(problems))
             rate_value = Decimal(rate) if rate_type == "PRC" else Decimal(0)
-            value = quantize_money(Decimal(position["Ilosc"]) * Decimal(position["CenaJednostkowa"]))
+            # ASSUMPTION (docs silent on the rounding): a discounted line is quantity x unit price x
+            # (1 - Rabat/100), rounded half-up to the grosz once.
+            discount = Decimal(position.get("Rabat") or 0)
+            value = quantize_money(Decimal(position["Ilosc"]) * Decimal(position["CenaJednostkowa"])
+                                   * (100 - discount) / 100)
             positions.append({**position, "_rate": rate_value, "_value": value})
         return positions
 

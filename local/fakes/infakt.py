@@ -126,6 +126,7 @@ CORRECTION_FIELDS = (INVOICE_FIELDS - {"kind"}) | {
     "check_correction_obligation", "sale_date_before_correction",
 }
 SERVICE_FIELDS = frozenset({"name", "tax_symbol", "unit", "quantity", "unit_net_price", "net_price",
+                            "discount", "unit_net_price_before_discount",
                             "gross_price", "pkwiu", "cn", "pkob", "gtin", "gtu_id", "flat_rate_tax_symbol"})
 CORRECTION_SERVICE_FIELDS = SERVICE_FIELDS | {"group", "correction"}
 # Read-only on every document (documented): sending them is an error, not a silent no-op.
@@ -133,7 +134,7 @@ READ_ONLY_FIELDS = frozenset({"id", "uuid", "net_price", "tax_price", "gross_pri
                               "client_uuid", "ksef_number", "ksef_data", "correction_reason_symbol",
                               "exchange_rates_data", "created_at"})
 # Documented features this fake does not model: refused loudly rather than silently ignored.
-NOT_MODELLED_SERVICE_FIELDS = frozenset({"discount", "unit_net_price_before_discount"})
+NOT_MODELLED_SERVICE_FIELDS: frozenset[str] = frozenset()
 
 # --------------------------------------------------------------------------- messages
 # ASSUMPTION: the wording of validation messages is not documented; Polish, Rails-style.
@@ -581,6 +582,23 @@ class _Builder:
                 except _Invalid as problem:
                     self.errors.add(f"services.{price_field}", problem.args[0])
                     ok = False
+        discount = self._discount(raw)
+        if discount is None:
+            ok = False
+        elif raw.get("unit_net_price_before_discount") is not None:
+            try:
+                before = _grosze(raw["unit_net_price_before_discount"])
+            except _Invalid as problem:
+                self.errors.add("services.unit_net_price_before_discount", problem.args[0])
+                ok = False
+            else:
+                # ASSUMPTION (docs name the fields, not the arithmetic): the net value is the price
+                # before the discount x quantity x (1 - discount/100), rounded half-up once; a net
+                # value sent with it must agree (else refused, as for unit_net_price).
+                from_before = _round_grosze(Decimal(before) * quantity * (100 - discount) / 100)
+                if prices.setdefault("net_price", from_before) != from_before:
+                    self.errors.add("services.net_price", INCONSISTENT_NET)
+                    ok = False
         if ok and not prices:
             self.errors.add("services.unit_net_price", BLANK)
             ok = False
@@ -600,6 +618,26 @@ class _Builder:
             service["group"] = str(raw.get("group")) if raw.get("group") not in (None, "") else None
             service["correction"] = raw.get("correction")
         return service
+
+    def _discount(self, raw: dict[str, Any]) -> Decimal | None:
+        """Documented: `discount` (%) on a service. ASSUMPTION: a number from 0 to 100 with at most 2
+        decimals; it names the discount already in unit_net_price/net_price/gross_price, and is applied
+        only to unit_net_price_before_discount. None after reporting an invalid one."""
+        value = raw.get("discount")
+        if value is None:
+            return Decimal(0)
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
+            self.errors.add("services.discount", INVALID)
+            return None
+        try:
+            discount = Decimal(str(value))
+        except ArithmeticError:
+            self.errors.add("services.discount", INVALID)
+            return None
+        if not discount.is_finite() or not 0 <= discount <= 100 or discount != discount.quantize(Decimal("0.01")):
+            self.errors.add("services.discount", INVALID)
+            return None
+        return discount
 
     def _amounts(self, quantity: Decimal, symbol: str,
                  prices: dict[str, int]) -> tuple[int | None, int, int, int]:

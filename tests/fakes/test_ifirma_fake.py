@@ -170,6 +170,10 @@ def test_header_values_are_validated_with_kod_201_naming_the_field(client, chang
     ({"TypStawkiVat": "VAT23"}, "TypStawkiVat"),
     ({"Ilosc": "2"}, "Ilosc"),
     ({"CenaJednostkowa": Decimal("49.20001")}, "CenaJednostkowa"),
+    ({"Rabat": Decimal("100.5")}, "Rabat"),  # a percentage, at most 100
+    ({"Rabat": Decimal("-1")}, "Rabat"),
+    ({"Rabat": Decimal("12.345")}, "Rabat"),
+    ({"Rabat": "10"}, "Rabat"),  # a number, not a string
 ])
 def test_position_values_are_validated(client, change, field) -> None:
     body = copy.deepcopy(DOC_EXAMPLE)
@@ -336,3 +340,14 @@ def test_request_log_holds_logins_never_signatures(client, fake) -> None:
     client.ok("GET", "faktury.json", params={"dataOd": "2026-11-01"})
     entry = fake.requests.entries("GET", r"/iapi/faktury\.json")[-1]
     assert entry.key == client.login and "hmac" not in repr(entry) and KEY not in repr(entry)
+
+
+def test_rabat_lowers_the_line_rounded_once(client) -> None:
+    body = copy.deepcopy(DOC_EXAMPLE)
+    # Gross (BRT): 2 x 49.20 x (1 - 12.5/100) = 86.10 and 12.30 x 0.6667 = 8.20041 -> 8.20; 94.30 in all.
+    body["Pozycje"][0]["Rabat"] = Decimal("12.5")
+    body["Pozycje"][1]["Rabat"] = Decimal("33.33")
+    body["Zaplacono"] = body["ZaplaconoNaDokumencie"] = Decimal("94.30")
+    created = client.ok("POST", "fakturakraj.json", body)
+    invoice = client.ok("GET", f"fakturakraj/{created['Identyfikator']}.json")
+    assert invoice["Brutto"] == "94.30"

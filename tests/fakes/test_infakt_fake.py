@@ -214,10 +214,17 @@ def test_invalid_fields_fail_the_task_with_invoice_errors(fake, http, change, fi
     ({"quantity": 0}, "services.quantity"),
     ({"quantity": "dwa"}, "services.quantity"),
     ({"product_id": 5}, "services.product_id"),  # no product link in v3
-    ({"discount": 10}, "services.discount"),
+    ({"discount": 101}, "services.discount"),  # a percentage
+    ({"discount": -1}, "services.discount"),
+    ({"discount": "12.345"}, "services.discount"),
+    ({"discount": True}, "services.discount"),
+    ({"discount": 10, "unit_net_price_before_discount": "10.00", "gross_price": None}, "services.unit_net_price_before_discount"),
+    ({"discount": 10, "unit_net_price_before_discount": 1000, "net_price": 901, "gross_price": None},
+     "services.net_price"),  # 10 x 0.9 = 9.00, not 9.01
 ])
 def test_invalid_services_are_named(fake, http, service, field):
     line = {"name": "Usługa", "tax_symbol": "23", "quantity": 1, "gross_price": 12300, **service}
+    line = {key: value for key, value in line.items() if value is not None}
     assert field in errors_of(http, fake, company_invoice(services=[line]))
 
 
@@ -576,3 +583,15 @@ def test_ksef_error_keeps_the_description_and_the_document_may_be_sent_again(fak
     account.ksef_rejects = None  # corrected, then sent again (the docs' retry advice)
     again = http.post(url(fake, f"/invoices/{uuid}/send_to_ksef.json"), headers=auth(), timeout=5)
     assert again.status_code == 200 and account.ksef_submissions == {uuid: 2}
+
+
+def test_a_discount_on_the_price_before_it_is_applied_once(fake, http):
+    # 3 x 10.99 x (1 - 12.5/100) = 28.84875 -> 28.85 net (2885 grosze), VAT 6.64.
+    line = {"name": "Kubek", "tax_symbol": "23", "quantity": 3, "discount": "12.5",
+            "unit_net_price_before_discount": 1099}
+    invoice = create(http, fake, company_invoice(services=[line]))
+    assert (invoice["services"][0]["net_price"], invoice["net_price"], invoice["gross_price"]) == (2885, 2885, 3549)
+    # A discount stated next to the line's value after it does not lower it again.
+    invoice = create(http, fake, company_invoice(services=[{"name": "Kubek", "tax_symbol": "23", "quantity": 3,
+                                                            "discount": 10, "net_price": 2885}]))
+    assert invoice["net_price"] == 2885
