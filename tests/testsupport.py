@@ -24,3 +24,22 @@ def with_changes(message: dict[str, Any], **document_changes: Any) -> dict[str, 
     changed = copy.deepcopy(message)
     changed["document"].update(document_changes)
     return changed
+
+
+# A discounted invoice's lines for the adapter tests: 3 x 10.99 less 12.5 % = 28.84875 -> 28.85
+# (rounded once, not 3 x 9.62 = 28.86); 7 x 1.43 less 5 % = 9.5095 -> 9.51; shipping undiscounted.
+DISCOUNTED_LINES = [
+    {"line_id": "l1", "name": "Kubek", "quantity": "3", "unit_price": "10.99", "vat": "23", "discount_percent": "12.5"},
+    {"line_id": "l2", "name": "Podkładka", "quantity": "7", "unit_price": "1.43", "vat": "23", "discount_percent": "5"},
+    {"line_id": "l3", "name": "Wysyłka", "quantity": "1", "unit_price": "15.00", "vat": "23", "is_shipping": True},
+]
+
+
+def discounted_totals(name: str, vat_calculation: str | None = None) -> dict[str, str]:
+    """The totals of example `name` with DISCOUNTED_LINES, computed by our own model."""
+    from invoice_export.documents import Line, PriceBasis, VatCalculation, compute_totals
+    document = load_example(name)["document"]
+    method = VatCalculation(vat_calculation or document.get("vat_calculation", "per_rate"))
+    lines = [Line.model_validate(line) for line in DISCOUNTED_LINES]
+    totals = compute_totals(lines, PriceBasis(document["price_basis"]), method)
+    return {"net": str(totals.net), "vat": str(totals.vat), "gross": str(totals.gross)}

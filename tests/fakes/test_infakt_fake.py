@@ -218,7 +218,8 @@ def test_invalid_fields_fail_the_task_with_invoice_errors(fake, http, change, fi
     ({"discount": -1}, "services.discount"),
     ({"discount": "12.345"}, "services.discount"),
     ({"discount": True}, "services.discount"),
-    ({"discount": 10, "unit_net_price_before_discount": "10.00", "gross_price": None}, "services.unit_net_price_before_discount"),
+    ({"discount": 10, "unit_net_price_before_discount": "10.00", "gross_price": None},
+     "services.unit_net_price_before_discount"),  # grosze, an integer
     ({"discount": 10, "unit_net_price_before_discount": 1000, "net_price": 901, "gross_price": None},
      "services.net_price"),  # 10 x 0.9 = 9.00, not 9.01
 ])

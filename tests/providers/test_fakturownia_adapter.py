@@ -23,7 +23,7 @@ from invoice_export.providers.base import ProviderReference
 from invoice_export.providers.fakturownia import FakturowniaAdapter
 from invoice_export.settings import AccountSettings
 from local.fakes.fakturownia import FakturowniaFake
-from testsupport import load_example
+from testsupport import DISCOUNTED_LINES, discounted_totals, load_example
 
 
 @pytest.fixture(scope="module")
@@ -298,3 +298,21 @@ def test_fakturownia_computes_vat_the_way_our_document_did(fake, account, basis,
     provider = created.readback
     assert (f"{provider.net:f}", f"{provider.vat:f}", f"{provider.gross:f}") == (
         totals["net"], totals["vat"], totals["gross"])
+
+
+# --------------------------------------------------------------------------- per-line discounts
+
+
+def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json", lines=DISCOUNTED_LINES,
+                    totals=discounted_totals("01-invoice-company.json"))
+    created = adapter.create_document(plan)
+    invoice = stored(fake, account, created.reference)
+    # The exact discounted line totals, no discount_percent (its arithmetic depends on the account's mode).
+    field = "total_price_gross" if plan.document.price_basis.value == "gross" else "total_price_net"
+    assert [p[field] for p in invoice["positions"]] == ["28.85", "9.51", "15.00"]
+    ours = plan.document.totals
+    assert tuple(Decimal(invoice[f"price_{part}"]) for part in ("net", "tax", "gross")) == (
+        ours.net, ours.vat, ours.gross)
+    assert created.readback is None or created.readback.net == ours.net

@@ -25,7 +25,7 @@ from invoice_export.providers.base import ProviderReference
 from invoice_export.providers.ifirma import IfirmaAdapter, IfirmaCredentials, IfirmaSigner, encode_json, signature
 from invoice_export.settings import AccountSettings
 from local.fakes.ifirma import IfirmaFake
-from testsupport import load_example
+from testsupport import DISCOUNTED_LINES, discounted_totals, load_example
 
 INVOICE_KEY = "EAB0D8ACF3308F3B"
 SUBSCRIBER_KEY = "0A1B2C3D4E5F6071"
@@ -464,3 +464,17 @@ def test_recurring_contractor_update_deletes_unsent_fields_so_the_full_buyer_is_
     adapter.create_document(plan)
     assert fake.account(login).contractors["5260250274"] == body["Kontrahent"]
     assert fake.requests.count(path=r"/iapi/kontrahenci.*") == 0
+
+
+# --------------------------------------------------------------------------- per-line discounts
+
+
+def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    plan = plan_for(adapter, "01-invoice-company.json", lines=DISCOUNTED_LINES,
+                    totals=discounted_totals("01-invoice-company.json"))
+    created = adapter.create_document(plan)
+    invoice = stored(fake, login, created.reference)
+    ours = plan.document.totals
+    assert tuple(Decimal(invoice[part]) for part in ("Netto", "Vat", "Brutto")) == (ours.net, ours.vat, ours.gross)
+    assert created.readback is None or created.readback.net == ours.net

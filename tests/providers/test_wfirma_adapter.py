@@ -28,7 +28,7 @@ from invoice_export.providers.base import ProviderReference
 from invoice_export.providers.wfirma import WfirmaAdapter, external_id
 from invoice_export.settings import AccountSettings
 from local.fakes.wfirma import WfirmaFake
-from testsupport import load_example
+from testsupport import DISCOUNTED_LINES, discounted_totals, load_example
 
 APP_KEY = "integration-app-key-7f3a"
 
@@ -541,3 +541,21 @@ def test_dry_run_shows_where_the_looked_up_ids_go(fake, account) -> None:
     assert first["vat_code"] == {"id": "looked up when sent: VAT code 23"}
     assert first["parent_id"] == "looked up when sent: line 1 of the corrected invoice"
     assert len(fake.requests) == calls_before  # pure: nothing was asked of wFirma
+
+
+# --------------------------------------------------------------------------- per-line discounts
+
+
+def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json", lines=DISCOUNTED_LINES,
+                    totals=discounted_totals("01-invoice-company.json"))
+    created = adapter.create_document(plan)
+    invoice = stored(fake, account, created.reference)
+    # A discounted unit price to 4 places that gives exactly our rounded line value.
+    assert [c["price"] for c in contents(invoice)] == ["9.6167", "1.3586", "15.00"]
+    field = "brutto" if plan.document.price_basis.value == "gross" else "netto"
+    assert [c[field] for c in contents(invoice)] == ["28.85", "9.51", "15.00"]
+    ours = plan.document.totals
+    assert totals_of(invoice) == (ours.net, ours.vat, ours.gross)
+    assert created.readback is None or created.readback.net == ours.net
