@@ -7,7 +7,7 @@ resident memory (the kernel's high-water mark) is read after each count.
 
 In Lambda the stored state lives in AWS and at the provider, outside the function's memory; here
 moto and the fake keep it in this process. So every `PRUNE_EVERY` documents, with the queue idle,
-the benchmark empties the document and idempotency tables, the queues the export feeds and the
+the benchmark empties the tables the export writes, the queues the export feeds and the
 fake's stored invoices: what stays is the function's own memory plus a bounded backlog.
 """
 
@@ -41,7 +41,9 @@ CHECKPOINTS, QUICK_CHECKPOINTS = (200, 1000, 2000), (3, 6, 9)
 COUNTS_VARIABLE = "BENCH_MEMORY_DOCUMENTS"
 PRUNE_EVERY, QUICK_PRUNE_EVERY = 100, 3
 SEND_BATCH = 10  # SendMessageBatch's maximum
-STATE_TABLES = ("DocumentsTable", "IdempotencyTable")
+# Every table the export writes per document (the audit trail and the limiter's window included:
+# in AWS they live outside the function, and expire by TTL, which moto does not apply).
+STATE_TABLES = ("DocumentsTable", "IdempotencyTable", "AuditTable", "RateLimitsTable")
 FED_QUEUES = ("PdfQueue", "KsefQueue")
 
 
@@ -98,8 +100,10 @@ def _prune(stack: LocalStack, fake: FakturowniaFake, account: BenchAccount) -> N
     dynamodb = stack.client("dynamodb")
     for table in STATE_TABLES:
         schema = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
-        keys = [attribute["AttributeName"] for attribute in schema]
-        for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression=", ".join(keys)):
+        # Placeholders: a key may be a reserved word (the rate limits' "scope").
+        names = {f"#k{index}": attribute["AttributeName"] for index, attribute in enumerate(schema)}
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression=", ".join(names),
+                                                             ExpressionAttributeNames=names):
             for start in range(0, len(page["Items"]), 25):  # BatchWriteItem's maximum
                 dynamodb.batch_write_item(RequestItems={table: [
                     {"DeleteRequest": {"Key": item}} for item in page["Items"][start:start + 25]]})
