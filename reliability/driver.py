@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import secrets
 import time
 import uuid
@@ -28,13 +29,21 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
+from invoice_export.documents import DocumentKind
+from invoice_export.events import DETAIL_TYPE as OUTCOME_DETAIL_TYPE
+from invoice_export.providers import adapter_class
+from invoice_export.providers.infakt import CORRECTION_PREFIX
+from invoice_export.ratelimit import LimitScope
 from invoice_export.runtime import Runtime, get_runtime, reset_runtime
-from invoice_export.settings import AccountSettings
+from invoice_export.settings import AccountSettings, Numbering, ProviderName
 from invoice_export.storage.documents import DocumentRecord, Status
 from local.fakes.common import FakeServer
 from local.fakes.fakturownia import FakturowniaFake
+from local.fakes.ifirma import IfirmaFake
+from local.fakes.infakt import InfaktFake
+from local.fakes.wfirma import WfirmaFake
 from local.stack import LocalStack
 from reliability.faults import (
     CREATE_FAULTS,
@@ -57,6 +66,10 @@ FAST_ENVIRONMENT = {"PROVIDER_READ_TIMEOUT": str(READ_TIMEOUT_SECONDS), "RETRY_B
 INVOICE, RECEIPT, EXEMPT, FOREIGN, CORRECTION = (
     "01-invoice-company.json", "02-receipt-person.json", "03-invoice-exempt-person.json",
     "04-invoice-eur.json", "05-correction.json")
+# Each example's kind (a provider gets only the kinds its adapter takes) and how often it is drawn.
+TEMPLATES = {INVOICE: (DocumentKind.INVOICE, 4), RECEIPT: (DocumentKind.RECEIPT, 3),
+             EXEMPT: (DocumentKind.INVOICE, 2), FOREIGN: (DocumentKind.INVOICE, 1),
+             CORRECTION: (DocumentKind.CORRECTION, 2)}
 # Bad inputs mixed into the stream, and the error code each must be recorded with.
 BAD_INPUTS = {"not_json": "invalid_message", "totals_mismatch": "invalid_message",
               "missing_field": "invalid_message", "unknown_account": "unknown_account",
@@ -84,7 +97,7 @@ class Scenario:
     # RateLimitsTable); two accounts share each API key, so the key's limit is contended.
     rate_limit: int = 30
     rate_window_seconds: float = 2.0
-    providers: tuple[str, ...] = ("fakturownia",)
+    providers: tuple[str, ...] = ("fakturownia", "infakt", "wfirma", "ifirma")  # accounts spread over them
     timeout_seconds: float = 1800
 
 
@@ -94,6 +107,11 @@ class Scenario:
 class ProviderUnderTest(Protocol):
     name: str
     fake: FakeServer
+    limit_scope: LimitScope  # how the service is told to share the provider's limit
+    parameter_overrides: dict[str, Any]  # template parameters the stack needs for this provider
+
+    def supports(self, kind: DocumentKind) -> bool:
+        """Whether the provider's adapter takes documents of this kind."""
 
     def connect(self, runtime: Runtime, account_id: str, key_index: int) -> None:
         """Connect our account to a provider account; accounts with the same key_index share an API key."""
@@ -104,49 +122,243 @@ class ProviderUnderTest(Protocol):
     def peak_requests_per_key(self) -> int:
         """Most requests the provider saw for one key within one of its windows."""
 
+    @property
+    def injected(self) -> Counter[str]:
+        """Provider faults injected, by kind."""
 
-class FakturowniaUnderTest:
-    name = "fakturownia"
-    fault_targets = (
-        FaultTarget("POST", r"/invoices\.json", CREATE_FAULTS),
-        FaultTarget("GET", r"/invoices\.json", READ_FAULTS),  # the look-up by our id
-        FaultTarget("GET", r"/invoices/\d+\.pdf", READ_FAULTS),
-    )
+
+# Our document ids (see plan_messages); the providers without a field for our id keep it in another
+# stored text (inFakt our number, iFirma the notes), where it is found by this pattern.
+OUR_DOCUMENT_ID = re.compile(r"R\d{3}-\d{5}")
+
+
+def our_id_in(text: object) -> str:
+    found = OUR_DOCUMENT_ID.search(str(text or ""))
+    return found.group() if found else str(text)
+
+
+class FakeProviderUnderTest:
+    """What every provider under test shares: its strict fake with seeded random faults on the targeted
+    endpoints and the scenario's rate limit, one provider account (`Key`) per key index shared by the
+    accounts connected with it, and the look-ups over every such account. A provider says how to make
+    its fake, a provider account, the account settings and credentials, and where our id is stored."""
+
+    name: ClassVar[ProviderName]
+    numbering: ClassVar[Numbering] = Numbering.PROVIDER
+    fault_targets: ClassVar[tuple[FaultTarget, ...]]
+    limit_scope: ClassVar[LimitScope] = LimitScope.CREDENTIAL
+    payment_links: ClassVar[dict[str, str]] = {"Przelew": "transfer", "Karta": "card"}
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
-        self.fake = FakturowniaFake(rate_limit=(scenario.rate_limit, scenario.rate_window_seconds))
+        self.parameter_overrides: dict[str, Any] = {}  # make_fake may set some
+        self.fake = self.make_fake((scenario.rate_limit, scenario.rate_window_seconds))
         self.fake.faults = RandomProviderFaults(seed=seed, rate=scenario.fault_rate, targets=self.fault_targets,
                                                 read_timeout=READ_TIMEOUT_SECONDS)
-        self._keys: dict[int, tuple[str, int]] = {}  # key index -> (API token, department id)
+        self._keys: dict[int, Any] = {}  # key index -> the provider account (what `new_key` returned)
+
+    # -- what each provider says
+
+    def make_fake(self, rate_limit: tuple[int, float]) -> FakeServer:
+        raise NotImplementedError
+
+    def new_key(self, key_index: int) -> Any:
+        """Create a provider account in the fake (started already); returns what the others need of it."""
+        raise NotImplementedError
+
+    def connection(self, key: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        """(account settings beyond id, provider, numbering and payment links; credentials) for a key."""
+        raise NotImplementedError
+
+    def stored(self, key: Any) -> Iterator[tuple[str, str]]:
+        """(our document id, provider document id) of every document the provider account holds."""
+        raise NotImplementedError
+
+    def limiter_keys(self, key: Any) -> Iterator[Any]:
+        """The fake limiter's keys the account's requests count under."""
+        raise NotImplementedError
+
+    # -- shared
+
+    def supports(self, kind: DocumentKind) -> bool:
+        return adapter_class(self.name).capabilities.supports_kind(kind)
 
     def connect(self, runtime: Runtime, account_id: str, key_index: int) -> None:
         if key_index not in self._keys:
-            token = secrets.token_hex(16)
-            self.fake.add_account(token, prefix=f"rel-{key_index}")
-            self._keys[key_index] = (token, self.fake.add_department(token, "Sklep", "5252445767"))
-        token, department = self._keys[key_index]
+            self._keys[key_index] = self.new_key(key_index)
+        settings, credentials = self.connection(self._keys[key_index])
         runtime.accounts.put(AccountSettings.model_validate({
-            "account_id": account_id, "provider": self.name, "api_url": self.fake.base_url,
-            "series_links": {"FV": str(department), "FV-EXPORT": str(department), "PAR": None, "KOR": None},
-            "payment_links": {"Przelew": "transfer", "Karta": "card"}}))
-        runtime.accounts.save_credentials(account_id, {"api_token": token})
+            "account_id": account_id, "provider": self.name, "numbering": self.numbering,
+            "payment_links": self.payment_links, **settings}))
+        runtime.accounts.save_credentials(account_id, credentials)
 
     def documents_by_our_id(self) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
-        for token, _ in self._keys.values():
-            for invoice in self.fake.account(token).invoices:
-                found.setdefault(str(invoice.get("oid")), []).append(str(invoice["id"]))
+        for key in self._keys.values():
+            for our_id, provider_id in self.stored(key):
+                found.setdefault(our_id, []).append(provider_id)
         return found
 
     def peak_requests_per_key(self) -> int:
-        return max((self.fake.limiter.peak(token) for token, _ in self._keys.values()), default=0)
+        return max((self.fake.limiter.peak(limiter_key) for key in self._keys.values()
+                    for limiter_key in self.limiter_keys(key)), default=0)
 
     @property
     def injected(self) -> Counter[str]:
         return self.fake.faults.injected
 
 
-PROVIDERS: dict[str, Callable[[Scenario, int], Any]] = {"fakturownia": FakturowniaUnderTest}
+class FakturowniaUnderTest(FakeProviderUnderTest):
+    name = ProviderName.FAKTUROWNIA
+    fault_targets = (
+        FaultTarget("POST", r"/invoices\.json", CREATE_FAULTS),
+        FaultTarget("GET", r"/invoices\.json", READ_FAULTS),  # the look-up by our id
+        FaultTarget("GET", r"/invoices/\d+\.pdf", READ_FAULTS),
+    )
+
+    def make_fake(self, rate_limit: tuple[int, float]) -> FakeServer:
+        return FakturowniaFake(rate_limit=rate_limit)
+
+    def new_key(self, key_index: int) -> tuple[str, int]:  # (API token, department id)
+        token = secrets.token_hex(16)
+        self.fake.add_account(token, prefix=f"rel-{key_index}")
+        return token, self.fake.add_department(token, "Sklep", "5252445767")
+
+    def connection(self, key: tuple[str, int]) -> tuple[dict[str, Any], dict[str, str]]:
+        token, department = key
+        return ({"api_url": self.fake.base_url,
+                 "series_links": {"FV": str(department), "FV-EXPORT": str(department), "PAR": None, "KOR": None}},
+                {"api_token": token})
+
+    def stored(self, key: tuple[str, int]) -> Iterator[tuple[str, str]]:
+        for invoice in self.fake.account(key[0]).invoices:
+            yield str(invoice.get("oid")), str(invoice["id"])
+
+    def limiter_keys(self, key: tuple[str, int]) -> Iterator[Any]:
+        yield key[0]
+
+
+class InfaktUnderTest(FakeProviderUnderTest):
+    """inFakt has no field for our id: the accounts use our numbering, so the look-up finds an interrupted
+    create by our number (passed with check_duplicate_number) and this count maps the number back."""
+
+    name = ProviderName.INFAKT
+    numbering = Numbering.OURS
+    fault_targets = (
+        FaultTarget("POST", r"/api/v3/async/(invoices|corrective_invoices)\.json", CREATE_FAULTS),
+        FaultTarget("GET", r"/api/v3/(invoices|corrective_invoices)\.json", READ_FAULTS),  # the look-up by number
+        FaultTarget("GET", r"/api/v3/(invoices|corrective_invoices)/[0-9a-f-]+/pdf\.json", READ_FAULTS),
+    )
+    limit_scope = LimitScope.DEPLOYMENT  # inFakt limits per calling IP: one key for the whole deployment
+
+    def make_fake(self, rate_limit: tuple[int, float]) -> FakeServer:
+        # Its documented pair of per-IP windows (GET apart from the rest), both at the scenario's limit.
+        return InfaktFake(read_limit=rate_limit, write_limit=rate_limit)
+
+    def new_key(self, key_index: int) -> tuple[str, int]:  # (API key, VAT exemption reason id)
+        api_key = secrets.token_hex(20)
+        self.fake.add_account(api_key)
+        return api_key, self.fake.add_vat_exemption(api_key, "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT")
+
+    def connection(self, key: tuple[str, int]) -> tuple[dict[str, Any], dict[str, str]]:
+        api_key, exemption = key
+        return ({"api_url": f"{self.fake.base_url}/api/v3",
+                 "series_links": {"FV": None, "FV-EXPORT": None, "KOR": None},  # no series in inFakt
+                 "provider_options": {"vat_exemption_reason_id": exemption}},
+                {"api_key": api_key})
+
+    def stored(self, key: tuple[str, int]) -> Iterator[tuple[str, str]]:
+        account = self.fake.account(key[0])
+        for prefix, documents in (("", account.invoices), (CORRECTION_PREFIX, account.corrections)):
+            for document_uuid, document in documents.items():  # ids as the adapter records them
+                yield our_id_in(document.get("number")), f"{prefix}{document_uuid}"
+
+    def limiter_keys(self, key: tuple[str, int]) -> Iterator[Any]:
+        yield from (("read", "127.0.0.1"), ("write", "127.0.0.1"))
+
+
+class WfirmaUnderTest(FakeProviderUnderTest):
+    """wFirma keeps our id in id_external (not unique there: a second create is a second document)."""
+
+    name = ProviderName.WFIRMA
+    fault_targets = (
+        FaultTarget("POST", r"/invoices/add", CREATE_FAULTS),
+        FaultTarget("POST", r"/invoices/find", READ_FAULTS),  # the look-up by id_external
+        FaultTarget("POST", r"/invoices/download/\d+", READ_FAULTS),
+    )
+    payment_links = {"Przelew": "transfer", "Karta": "payment_card"}
+
+    def make_fake(self, rate_limit: tuple[int, float]) -> FakeServer:
+        # One appKey per integration: the deployment's (template parameter WfirmaAppKey), not a merchant's.
+        app_key = secrets.token_hex(16)
+        self.parameter_overrides = {"WfirmaAppKey": app_key}
+        return WfirmaFake(app_key=app_key, rate_limit=rate_limit)
+
+    def new_key(self, key_index: int) -> tuple[str, str, int, int]:  # (access, secret, company, series)
+        access_key, secret_key = secrets.token_hex(16), secrets.token_hex(16)
+        company_id = self.fake.add_company(access_key, secret_key, name=f"Sklep {key_index} Sp. z o.o.",
+                                           nip="5252445767")
+        return access_key, secret_key, company_id, self.fake.add_series(company_id, "Sklep", "SKL [numer]/[rok]")
+
+    def connection(self, key: tuple[str, str, int, int]) -> tuple[dict[str, Any], dict[str, str]]:
+        access_key, secret_key, company_id, series = key
+        return ({"api_url": self.fake.base_url,
+                 "series_links": {"FV": str(series), "FV-EXPORT": None, "PAR": None, "KOR": None}},
+                # The runtime adds the deployment's appKey.
+                {"access_key": access_key, "secret_key": secret_key, "company_id": str(company_id)})
+
+    def stored(self, key: tuple[str, str, int, int]) -> Iterator[tuple[str, str]]:
+        for invoice_id, invoice in self.fake.company(key[2]).invoices.items():
+            yield str(invoice.get("id_external")), str(invoice_id)
+
+    def limiter_keys(self, key: tuple[str, str, int, int]) -> Iterator[Any]:
+        yield key[0]  # per accessKey
+
+
+class IfirmaUnderTest(FakeProviderUnderTest):
+    """iFirma keeps no reference of ours and has no look-up: a create interrupted after iFirma stored it
+    cannot be settled, and ends in doubt, with the evidence (the designed, honest outcome; the figures
+    count it as "in doubt, with evidence"). To count what iFirma holds, our id travels in the document's
+    notes, which iFirma stores as Uwagi."""
+
+    name = ProviderName.IFIRMA
+    fault_targets = (
+        FaultTarget("POST", r"/iapi/(fakturakraj|fakturawaluta|fakturaeksportuslugue)(/korekta/[^/]+)?\.json",
+                    CREATE_FAULTS),
+        # No look-up: the read of the number right after a create stands in its place.
+        FaultTarget("GET", r"/iapi/(fakturakraj|fakturawaluta|fakturaeksportuslugue)/\d+\.json", READ_FAULTS),
+        FaultTarget("GET", r"/iapi/(fakturakraj|fakturawaluta|fakturaeksportuslugue)/\d+\.pdf", READ_FAULTS),
+    )
+    payment_links = {"Przelew": "PRZ", "Karta": "KAR"}
+
+    def make_fake(self, rate_limit: tuple[int, float]) -> FakeServer:
+        return IfirmaFake(rate_limit=rate_limit)  # and its documented 15,000 requests per day per user
+
+    def new_key(self, key_index: int) -> tuple[str, str]:  # (login, invoice key)
+        login, invoice_key = f"sklep-{key_index}@example.com", secrets.token_hex(16)
+        # The example documents are issued in 11/2026: the accounting month iFirma books in. The monthly
+        # API quota (1000 documents by default) is raised so that it is never what stops a long run.
+        self.fake.add_account(login, invoice_key=invoice_key, accounting_month=(2026, 11), series=("SKLEP",),
+                              quota=1_000_000)
+        return login, invoice_key
+
+    def connection(self, key: tuple[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+        login, invoice_key = key
+        return ({"api_url": f"{self.fake.base_url}/iapi",
+                 "series_links": {"FV": "SKLEP", "FV-EXPORT": None, "KOR": None}},  # a series by its name
+                {"login": login, "invoice_key": invoice_key})
+
+    def stored(self, key: tuple[str, str]) -> Iterator[tuple[str, str]]:
+        for invoice_id, invoice in self.fake.account(key[0]).invoices.items():
+            kind = invoice["_type"]
+            yield our_id_in(invoice.get("Uwagi")), f"{kind}:{invoice_id}"
+
+    def limiter_keys(self, key: tuple[str, str]) -> Iterator[Any]:
+        yield key[0]  # per user (login)
+
+
+PROVIDERS: dict[str, Callable[[Scenario, int], ProviderUnderTest]] = {
+    provider.name.value: provider
+    for provider in (FakturowniaUnderTest, InfaktUnderTest, WfirmaUnderTest, IfirmaUnderTest)}
 
 
 # ---------------------------------------------------------------------------------------- the plan
@@ -164,28 +376,35 @@ class Sent:
     message_id: str | None = None  # set when sent (a not_json input is recorded under it)
 
 
-def plan_messages(scenario: Scenario, accounts: dict[str, str]) -> tuple[list[Sent], list[Sent], list[Sent]]:
-    """(first deliveries in queue order, duplicates sent at once in another group, duplicates sent later)."""
+def plan_messages(scenario: Scenario, accounts: dict[str, str],
+                  supports: Callable[[str, DocumentKind], bool] = lambda provider, kind: True,
+                  ) -> tuple[list[Sent], list[Sent], list[Sent]]:
+    """(first deliveries in queue order, duplicates sent at once in another group, duplicates sent later).
+
+    `accounts`: account id -> provider name; each account gets only the kinds its provider `supports`."""
     rng = random.Random(scenario.seed)
+    templates = {provider: [t for t, (kind, _) in TEMPLATES.items() if supports(provider, kind)]
+                 for provider in set(accounts.values())}
     account_ids = list(accounts)
     exported_invoices: dict[str, list[str]] = {a: [] for a in account_ids}
     first: list[Sent] = []
     for n in range(scenario.documents):
         account = account_ids[n % len(account_ids)]
         provider = accounts[account]
-        template = rng.choices((INVOICE, RECEIPT, EXEMPT, FOREIGN, CORRECTION), weights=(4, 3, 2, 1, 2))[0]
-        document_id = f"R{scenario.seed % 1000:03d}-{n:05d}"
+        choices = templates[provider]
+        template = rng.choices(choices, weights=[TEMPLATES[t][1] for t in choices])[0]
+        document_id = f"R{scenario.seed % 1000:03d}-{n:05d}"  # matches OUR_DOCUMENT_ID
+        if template == CORRECTION and not exported_invoices[account]:
+            template = INVOICE
         message = load_example(template)
         message["account_id"] = account
-        message["document"].update(document_id=document_id, number=f"{document_id}/2026")
+        # Our number carries our id (inFakt's look-up finds it by the number); so do the notes, which
+        # iFirma, without a field for our id, keeps.
+        message["document"].update(document_id=document_id, number=f"{document_id}/2026",
+                                   notes=f"Zamówienie {document_id}")
         if template == CORRECTION:
-            if not exported_invoices[account]:
-                template = INVOICE
-                message = load_example(INVOICE)
-                message["account_id"] = account
-                message["document"].update(document_id=document_id, number=f"{document_id}/2026")
-            else:  # corrects an invoice of its account sent earlier (01's lines are its "before")
-                message["document"]["correction"]["corrected_document_id"] = rng.choice(exported_invoices[account])
+            # corrects an invoice of its account sent earlier (01's lines are its "before")
+            message["document"]["correction"]["corrected_document_id"] = rng.choice(exported_invoices[account])
         if template == INVOICE:
             exported_invoices[account].append(document_id)
         first.append(Sent(account, document_id, json.dumps(message), provider))
@@ -318,11 +537,14 @@ def run(scenario: Scenario, *, on_progress: Callable[[str], None] = lambda _: No
     for provider in providers.values():
         provider.fake.start()
     limits = {name: {"limit": scenario.rate_limit, "window_seconds": scenario.rate_window_seconds,
-                     "scope": "credential", "source": "reliability scenario"} for name in providers}
+                     "scope": provider.limit_scope.value, "source": "reliability scenario"}
+              for name, provider in providers.items()}
+    parameters: dict[str, Any] = {"ExportMaxReceiveCount": scenario.max_receive_count}
+    for provider in providers.values():
+        parameters.update(provider.parameter_overrides)
     try:
         with sqs_like_aws(), LocalStack(visibility_timeout_override=scenario.visibility_timeout,
-                        parameter_overrides={"ExportMaxReceiveCount": scenario.max_receive_count},
-                        workers_per_mapping=scenario.workers) as stack, \
+                        parameter_overrides=parameters, workers_per_mapping=scenario.workers) as stack, \
                 environment({**FAST_ENVIRONMENT, "PROVIDER_RATE_LIMITS": json.dumps(limits)}):
             return _run(scenario, stack, providers, on_progress)
     finally:
@@ -330,21 +552,22 @@ def run(scenario: Scenario, *, on_progress: Callable[[str], None] = lambda _: No
             provider.fake.stop()
 
 
-def _run(scenario: Scenario, stack: LocalStack, providers: dict[str, Any],
+def _run(scenario: Scenario, stack: LocalStack, providers: dict[str, ProviderUnderTest],
          on_progress: Callable[[str], None]) -> Figures:
     runtime = get_runtime()
     names = list(providers)
+    # Accounts take the providers in turn; within a provider, two accounts share each API key.
     accounts = {f"rel-{index:02d}-{uuid.uuid4().hex[:6]}": names[index % len(names)]
                 for index in range(scenario.accounts)}
     for index, (account_id, provider) in enumerate(accounts.items()):
-        providers[provider].connect(runtime, account_id, key_index=index // 2)
+        providers[provider].connect(runtime, account_id, key_index=index // len(names) // 2)
     outages = AwsOutages(seed=scenario.seed, rate=scenario.aws_outage_rate)
     # The functions' own clients (the stores share one DynamoDB client; the idempotency layer has its own).
     outages.install([runtime.documents.table.meta.client, runtime.client("dynamodb"), runtime.client("s3"),
                      runtime.client("secretsmanager")])
     stack.function("ExportFunction").timeout_s = scenario.function_timeout_seconds
     crashes = WorkerCrashes(seed=scenario.seed, rate=scenario.crash_rate)
-    first, at_once, later = plan_messages(scenario, accounts)
+    first, at_once, later = plan_messages(scenario, accounts, lambda name, kind: providers[name].supports(kind))
     figures = Figures(scenario, rate_limit=f"{scenario.rate_limit} per {scenario.rate_window_seconds:g} s")
     started = time.monotonic()
 
@@ -380,10 +603,12 @@ def _run(scenario: Scenario, stack: LocalStack, providers: dict[str, Any],
     return figures
 
 
-def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dict[str, Any],
+def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dict[str, ProviderUnderTest],
            first: list[Sent]) -> None:
     events: dict[tuple[str, str], list[str]] = {}
     for event in stack.outcome_events():
+        if event["detail-type"] != OUTCOME_DETAIL_TYPE:  # e.g. an account paused: not a document's outcome
+            continue
         detail = event["detail"]
         events.setdefault((detail["account_id"], detail["document_id"]), []).append(detail["outcome"])
     at_provider: dict[str, list[str]] = {}

@@ -204,15 +204,28 @@ class WorkerCrashes:
 
     @contextmanager
     def installed(self, stack: Any, runtime: Any) -> Iterator[None]:
+        from invoice_export.providers import adapter_class, supported_providers
         from invoice_export.providers.http import ProviderHttp
         from local.esm import LocalFunction
 
         request = ProviderHttp.request
         export = runtime.export_service.export
+        # Only a create's own POST kills (some providers read, download or poll with POSTs too).
+        creates = {cls: cls.__dict__["create_document"] for cls in map(adapter_class, supported_providers())}
+        creating = threading.local()
+
+        def marked(create: Any) -> Any:
+            def create_document(adapter: Any, plan: Any) -> Any:
+                creating.active = True
+                try:
+                    return create(adapter, plan)
+                finally:
+                    creating.active = False
+            return create_document
 
         def request_then_die(http: ProviderHttp, method: str, path: str, **kwargs: Any) -> Any:
             response = request(http, method, path, **kwargs)
-            if method == "POST" and self._dies(KILLED_MID_CALL):
+            if method == "POST" and getattr(creating, "active", False) and self._dies(KILLED_MID_CALL):
                 raise WorkerKilled(KILLED_MID_CALL)
             return response
 
@@ -235,10 +248,14 @@ class WorkerCrashes:
         mapping.function = LocalFunction(function.name, mortal_handler, timeout_s=function.timeout_s,
                                          memory_mb=function.memory_mb, region=function.region)
         ProviderHttp.request = request_then_die
+        for cls, create in creates.items():
+            setattr(cls, "create_document", marked(create))  # noqa: B010
         runtime.export_service.export = export_then_die
         try:
             yield
         finally:
             ProviderHttp.request = request
+            for cls, create in creates.items():
+                setattr(cls, "create_document", create)  # noqa: B010
             del runtime.export_service.export
             mapping.function = function
