@@ -78,7 +78,8 @@ TABLE_WRITERS = {
     RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN},
     BULK_RUNS_TABLE: {BULK_EXPORT_FN, CONFIG_API_FN},  # run progress; the bulk function never writes documents
     TENANTS_TABLE: set(),  # the operator maps principals to tenants with own credentials (CLI)
-    AUDIT_TABLE: {EXPORT_FN, BULK_EXPORT_FN, CONFIG_API_FN},  # each records what it did (PutItem only)
+    # Each records what it did (PutItem only): exports, bulk runs, operator actions, PDFs, KSeF answers.
+    AUDIT_TABLE: {EXPORT_FN, BULK_EXPORT_FN, CONFIG_API_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN},
 }
 # Who may store account credentials (connecting checks them at the provider first), on the prefix only.
 CREDENTIAL_WRITERS = {CONFIG_API_FN}

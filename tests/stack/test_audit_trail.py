@@ -36,11 +36,13 @@ def test_each_action_is_audited_with_actor_settings_version_and_redacted_request
     assert main([*common, "--json", "audit", shop.account_id, "INV-2026-11-0001"], out=out) == 0
     sent = json.loads(out.getvalue())
     assert [(e["action"], e["actor"]) for e in sent] == [
-        ("queued", f"bulk run {run.run_id} requested by {principal}"), ("sent", "bulk export")]
+        ("queued", f"bulk run {run.run_id} requested by {principal}"), ("sent", "bulk export"),
+        ("pdf_stored", "PDF fetch")]
     assert sent[1]["settings_version"] == 7 and sent[1]["trigger"] == "bulk"
     assert sent[1]["request"]["invoice"]["oid"] == "INV-2026-11-0001"
     assert sent[1]["request"]["invoice"]["buyer_name"] == "<redacted>"
     assert sent[1]["response"]["provider_document_id"] == shop.record("INV-2026-11-0001").provider_document_id
+    assert sent[2]["response"]["sha256"] == shop.record("INV-2026-11-0001").pdf.sha256
 
     out = io.StringIO()
     assert main([*common, "audit", shop.account_id, "INV-2026-11-0004"], out=out) == 0

@@ -20,6 +20,8 @@ def test_send_on_export_records_the_ksef_number_with_an_event(shop) -> None:
     [event] = ksef_events(shop, "INV-2026-11-0001")
     assert event["outcome"] == "ksef_accepted" and event["ksef_number"] == invoice["gov_id"]
     assert shop.fake.account(shop.token).ksef_submissions == {invoice["id"]: 1}
+    audited = [(e.action, e.actor, e.response) for e in shop.runtime.audit.entries(shop.account_id, "INV-2026-11-0001")]
+    assert ("ksef_accepted", "KSeF poller", {"ksef_number": invoice["gov_id"]}) in audited
     assert shop.record("PAR-2026-11-0001").ksef_status is None  # receipts do not go to KSeF
     assert ksef_events(shop, "PAR-2026-11-0001") == []
 

@@ -59,6 +59,10 @@ def test_an_edit_at_the_provider_shows_up_after_the_max_age(shop, monkeypatch) -
         assert answer.status_code == 302
         assert after.sha256 != before.sha256 and after.previous_sha256 == before.sha256 and after.changed_at
         assert b"Lisc S.A." in requests.get(answer.headers["Location"], timeout=10).content
+        audited = [(e.action, e.response["sha256"]) for e in shop.runtime.audit.entries(shop.account_id,
+                                                                                      "INV-2026-11-0001")
+                   if e.action.startswith("pdf_")]
+        assert audited == [("pdf_stored", before.sha256), ("pdf_changed", after.sha256)]
     finally:
         monkeypatch.delenv("PDF_MAX_AGE_SECONDS")
         reset_runtime()

@@ -19,6 +19,7 @@ from invoice_export.observability import logger
 from invoice_export.providers.base import AdapterFactory, KsefState, ProviderAdapter
 from invoice_export.settings import AccountSettings, KsefMode, RuntimeSettings
 from invoice_export.storage.accounts import AccountStore
+from invoice_export.storage.audit import AuditTrail, record_quietly
 from invoice_export.storage.documents import DocumentRecord, DocumentStore, Status
 
 MAX_POLLS = 12  # with the doubling delay capped at 15 min: about 2.5 hours of waiting
@@ -43,8 +44,10 @@ def poll_delay(attempt: int, base_seconds: float) -> int:
 
 class KsefService:
     def __init__(self, *, settings: RuntimeSettings, accounts: AccountStore, documents: DocumentStore,
-                 publisher: OutcomePublisher, adapter_factory: AdapterFactory, schedule: PollScheduler) -> None:
+                 publisher: OutcomePublisher, adapter_factory: AdapterFactory, schedule: PollScheduler,
+                 audit: AuditTrail | None = None) -> None:
         self.settings = settings
+        self.audit = audit
         self.accounts = accounts
         self.documents = documents
         self.publisher = publisher
@@ -103,6 +106,8 @@ class KsefService:
                                              ksef_number=ksef_number, message=message)
         if updated is None:
             return  # another poll recorded the final state first
+        record_quietly(self.audit, record.account_id, record.document_id, f"ksef_{state}", "KSeF poller",
+                       outcome=state, response={"ksef_number": ksef_number} if ksef_number else None)
         error = None if outcome == Outcome.KSEF_ACCEPTED else OutcomeError(
             code=f"ksef_{state}", message=message or state, retryable=False,
             fix="correct the document in the accounting system and send it to KSeF from there "

@@ -16,6 +16,7 @@ from invoice_export.observability import logger
 from invoice_export.providers.base import AdapterFactory
 from invoice_export.settings import RuntimeSettings
 from invoice_export.storage.accounts import AccountStore
+from invoice_export.storage.audit import AuditTrail, record_quietly
 from invoice_export.storage.documents import DocumentStore, PdfCopy, Status
 from invoice_export.storage.pdfs import PdfStore
 
@@ -38,8 +39,9 @@ class HttpAnswer:
 class PdfService:
     def __init__(self, *, settings: RuntimeSettings, accounts: AccountStore, documents: DocumentStore,
                  pdfs: PdfStore, adapter_factory: AdapterFactory,
-                 link_signer: Callable[[], LinkSigner]) -> None:
+                 link_signer: Callable[[], LinkSigner], audit: AuditTrail | None = None) -> None:
         self.settings = settings
+        self.audit = audit
         self.accounts = accounts
         self.documents = documents
         self.pdfs = pdfs
@@ -59,8 +61,14 @@ class PdfService:
         data = adapter.download_pdf(record.provider_document_id)
         copy = self.pdfs.put(account_id, document_id, data, previous=record.pdf)
         self.documents.record_pdf(account_id, document_id, copy)
-        if copy.changed_at == copy.fetched_at:
+        changed = record.pdf is not None and copy.sha256 != record.pdf.sha256
+        if changed:
             logger.info("provider PDF changed", extra={"sha256": copy.sha256, "previous_sha256": copy.previous_sha256})
+        if record.pdf is None or changed:
+            # The document as the customer's link shows it from now on (first copy, or edited at the provider).
+            record_quietly(self.audit, account_id, document_id, "pdf_changed" if changed else "pdf_stored",
+                           "PDF fetch", response={"sha256": copy.sha256, "size": copy.size,
+                                                  "previous_sha256": copy.previous_sha256})
         return copy
 
     def open_link(self, token: str) -> HttpAnswer:

@@ -164,7 +164,7 @@ class Runtime:
 
         return KsefService(settings=self.settings, accounts=self.accounts, documents=self.documents,
                            publisher=self.publisher, adapter_factory=self.build_adapter,
-                           schedule=self.schedule_ksef_poll)
+                           schedule=self.schedule_ksef_poll, audit=self.audit)
 
     @cached_property
     def export_service(self) -> ExportService:
@@ -219,7 +219,7 @@ class Runtime:
 
         return PdfService(settings=self.settings, accounts=self.accounts, documents=self.documents,
                           pdfs=self.pdfs, adapter_factory=self.build_adapter,
-                          link_signer=self.link_signer)
+                          link_signer=self.link_signer, audit=self.audit)
 
 
 def _required(value: str | None, variable: str) -> str:

@@ -18,8 +18,10 @@ import uuid
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
+from invoice_export.observability import logger
 from invoice_export.storage.documents import now_iso
 from invoice_export.storage.paging import all_items
 
@@ -87,3 +89,15 @@ class AuditTrail:
 
 def _document_key(account_id: str, document_id: str) -> str:
     return f"{account_id}#{document_id}"
+
+
+def record_quietly(audit: AuditTrail | None, account_id: str, document_id: str, action: str, actor: str,
+                   **details: Any) -> None:
+    """Best effort: an action is never held back by its audit entry (a failure is logged).
+    No trail configured (a function without AUDIT_TABLE): nothing to write."""
+    if audit is None:
+        return
+    try:
+        audit.record(account_id, document_id, action, actor, **details)
+    except (BotoCoreError, ClientError):
+        logger.exception("audit entry not written", extra={"action": action})
