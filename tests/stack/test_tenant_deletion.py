@@ -40,7 +40,8 @@ def test_a_tenants_accounts_documents_audit_pdfs_secrets_and_mappings_are_delete
     code, out, _ = run_cli("--json", "tenant-data", "delete", tenant, "--dry-run")
     counted = json.loads(out)
     assert counted["accounts"] == [shop.account_id] and counted["documents"] == 1
-    assert counted["audit_entries"] == 2 and counted["pdf_versions"] == 1 and counted["principals"] == [principal]
+    assert counted["audit_entries"] == 3 and counted["pdf_versions"] == 1  # queued, sent, pdf_stored
+    assert counted["principals"] == [principal]
     assert rt.accounts.get(shop.account_id) is not None  # a dry run deletes nothing
 
     code, out, err = run_cli("tenant-data", "delete", tenant, "--yes")
