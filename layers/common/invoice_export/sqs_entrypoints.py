@@ -8,6 +8,7 @@ visible again after a back-off (and holds back the rest of that account's group 
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,6 +34,9 @@ from invoice_export.pdf_service import PdfRequest
 from invoice_export.runtime import Runtime, get_runtime
 
 MAX_BACKOFF_SECONDS = 900
+# Pauses between tries of a last delivery's record (give_up) through a short AWS outage: a message
+# whose record is not written goes to the DLQ while its document still says pending, sending or nothing.
+LAST_RECORD_RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -88,11 +92,36 @@ def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime
     # are still looked at below, and Lambda returns the same messages either way.
     processor.raise_on_entire_batch_failure = False
     response = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
-    _give_up_on_skipped(runtime, event, response, handled)
+    _give_up_on_skipped(runtime, event, response, handled, _remaining_seconds(context))
     return response
 
 
-def _give_up_on_skipped(runtime: Runtime, event: dict[str, Any], response: dict[str, Any], handled: set[str]) -> None:
+def _remaining_seconds(context: LambdaContext) -> Callable[[], float]:
+    return lambda: context.get_remaining_time_in_millis() / 1000
+
+
+def _record_last_delivery(runtime: Runtime, remaining_seconds: Callable[[], float], write: Callable[..., None],
+                          *args: Any) -> None:
+    """Write a last delivery's record, retried through a short AWS outage while the invocation has time.
+
+    The writes are conditional (a settled document is left as it is), so a retry is safe. If it still
+    fails, this is logged and not raised: the message goes to the DLQ either way, and raising would fail
+    the whole batch, leaving the other last deliveries in it unrecorded too.
+    """
+    for pause in (*LAST_RECORD_RETRY_PAUSES, None):
+        try:
+            write(*args)
+            return
+        except (BotoCoreError, ClientError):
+            if pause is None or remaining_seconds() - pause < runtime.settings.lambda_time_margin_seconds:
+                logger.exception("last delivery not recorded: the message goes to the DLQ unrecorded")
+                return
+            logger.warning("last delivery not recorded yet; retrying", exc_info=True)
+            time.sleep(pause)
+
+
+def _give_up_on_skipped(runtime: Runtime, event: dict[str, Any], response: dict[str, Any], handled: set[str],
+                        remaining_seconds: Callable[[], float]) -> None:
     """Messages skipped behind a failure in their account's group still use up a delivery each; on its
     last one a skipped message goes to the DLQ without ever being tried, so it is recorded here."""
     failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
@@ -104,14 +133,16 @@ def _give_up_on_skipped(runtime: Runtime, event: dict[str, Any], response: dict[
         _start_record(record)
         message = read_export_message(record.body)
         if isinstance(message, UnreadableMessage):
-            runtime.export_service.reject_unreadable(record.message_id, record.body, message.account_id,
-                                                     message.document_id, message.problem)
+            _record_last_delivery(runtime, remaining_seconds, runtime.export_service.reject_unreadable,
+                                  record.message_id, record.body, message.account_id, message.document_id,
+                                  message.problem)
             continue
         logger.append_keys(account_id=message.account_id, document_id=message.document.document_id)
         logger.warning("skipped on its last delivery: dead-lettered untried")
-        runtime.export_service.give_up(message, TransientError(
+        error = TransientError(
             "its last delivery was never tried: an earlier document of the account failed in the same batch",
-            code="skipped_behind_failure", fix="retry it once the account's earlier documents are exported"))
+            code="skipped_behind_failure", fix="retry it once the account's earlier documents are exported")
+        _record_last_delivery(runtime, remaining_seconds, runtime.export_service.give_up, message, error)
 
 
 def _start_record(record: SQSRecord) -> None:
@@ -134,22 +165,22 @@ def _export_record(runtime: Runtime, record: SQSRecord, context: LambdaContext) 
     try:
         result = service.export(message, remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000)
     except TransientError as error:
-        _after_transient(runtime, record, message, error, receive_count)
+        _after_transient(runtime, record, message, error, receive_count, _remaining_seconds(context))
         raise
     except PermanentError:
         raise  # settled inside the service; anything reaching here is a bug worth a retry
     except Exception as unexpected:  # AWS throttling, bugs: retried like a transient failure
         error = TransientError(f"internal error ({type(unexpected).__name__})", code="internal_error")
-        _after_transient(runtime, record, message, error, receive_count)
+        _after_transient(runtime, record, message, error, receive_count, _remaining_seconds(context))
         raise
     logger.info("export finished", extra={"outcome": result.outcome.value})
 
 
 def _after_transient(runtime: Runtime, record: SQSRecord, message: ExportMessage, error: TransientError,
-                     receive_count: int) -> None:
+                     receive_count: int, remaining_seconds: Callable[[], float]) -> None:
     logger.warning("export will be retried", extra={"error_code": error.code, "receive_count": receive_count})
     if receive_count >= runtime.settings.export_max_receive_count:
-        runtime.export_service.give_up(message, error)
+        _record_last_delivery(runtime, remaining_seconds, runtime.export_service.give_up, message, error)
         return
     delay = backoff_seconds(receive_count, error.retry_after, runtime.settings.retry_base_delay_seconds)
     try:

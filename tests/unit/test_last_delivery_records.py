@@ -1,0 +1,71 @@
+"""A last delivery's record (give_up) survives a short AWS outage, and one that cannot be written does not
+leave the other last deliveries of its batch unrecorded (reliability run: issue 5)."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from botocore.exceptions import ClientError
+
+from invoice_export import sqs_entrypoints
+from invoice_export.sqs_entrypoints import _give_up_on_skipped, _record_last_delivery
+from testsupport import load_example
+
+OUTAGE = ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "outage"}}, "GetItem")
+
+
+class FlakyService:
+    """give_up fails while `down` (a count of calls, or document ids that always fail)."""
+
+    def __init__(self, down: int = 0, always: tuple[str, ...] = ()) -> None:
+        self.down, self.always, self.recorded, self.calls = down, always, [], 0
+
+    def give_up(self, message, error) -> None:
+        self.calls += 1
+        if self.down > 0 or message.document.document_id in self.always:
+            self.down -= 1
+            raise OUTAGE
+        self.recorded.append((message.document.document_id, error.code))
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch):
+    monkeypatch.setattr(sqs_entrypoints.time, "sleep", lambda seconds: None)
+
+
+def runtime(service: FlakyService) -> SimpleNamespace:
+    return SimpleNamespace(export_service=service,
+                           settings=SimpleNamespace(lambda_time_margin_seconds=1.0, export_max_receive_count=8))
+
+
+def message(document_id: str):
+    body = load_example("01-invoice-company.json")
+    body["document"]["document_id"] = document_id
+    return sqs_entrypoints.read_export_message(json.dumps(body)), json.dumps(body)
+
+
+def test_retried_through_a_short_outage() -> None:
+    service = FlakyService(down=2)
+    _record_last_delivery(runtime(service), lambda: 10.0, service.give_up, message("INV-A")[0],
+                          sqs_entrypoints.TransientError("x", code="internal_error"))
+    assert service.recorded == [("INV-A", "internal_error")]
+
+
+def test_not_raised_when_out_of_time() -> None:
+    service = FlakyService(always=("INV-A",))
+    _record_last_delivery(runtime(service), lambda: 1.1, service.give_up, message("INV-A")[0],
+                          sqs_entrypoints.TransientError("x", code="internal_error"))
+    assert (service.recorded, service.calls) == ([], 1)  # no time for a pause: tried once, logged
+
+
+def test_one_unwritable_skipped_record_leaves_the_others_recorded() -> None:
+    service = FlakyService(always=("INV-A",))
+    records = []
+    for index, document_id in enumerate(("INV-A", "INV-B")):
+        records.append({"messageId": f"m{index}", "receiptHandle": "r", "body": message(document_id)[1],
+                        "attributes": {"ApproximateReceiveCount": "8"}})
+    response = {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]}
+    _give_up_on_skipped(runtime(service), {"Records": records}, response, set(), lambda: 10.0)
+    assert service.recorded == [("INV-B", "skipped_behind_failure")]
