@@ -26,6 +26,16 @@ def with_changes(message: dict[str, Any], **document_changes: Any) -> dict[str, 
     return changed
 
 
+
+def plan_for(adapter: Any, name: str, corrected: Any = None, **document_changes: Any) -> Any:
+    """Example `name`, with `document_changes`, planned for the adapter's account (provider tests)."""
+    from invoice_export.documents import ExportMessage
+    from invoice_export.planning import plan_export
+
+    document = ExportMessage.model_validate(with_changes(load_example(name), **document_changes)).document
+    return plan_export(document, adapter.settings, type(adapter), corrected=corrected)
+
+
 # A discounted invoice's lines for the adapter tests: 3 x 10.99 less 12.5 % = 28.84875 -> 28.85
 # (rounded once, not 3 x 9.62 = 28.86); 7 x 1.43 less 5 % = 9.5095 -> 9.51; shipping undiscounted.
 DISCOUNTED_LINES = [

@@ -23,7 +23,7 @@ from invoice_export.providers.base import ProviderReference
 from invoice_export.providers.fakturownia import FakturowniaAdapter
 from invoice_export.settings import AccountSettings
 from local.fakes.fakturownia import FakturowniaFake
-from testsupport import DISCOUNTED_LINES, discounted_totals, load_example
+from testsupport import DISCOUNTED_LINES, discounted_totals, load_example, plan_for
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +52,6 @@ def make_adapter(fake, account, **settings_changes) -> FakturowniaAdapter:
     adapter = build_adapter(settings, {"api_token": account["token"]}, read_timeout=1.0)
     assert isinstance(adapter, FakturowniaAdapter)
     return adapter
-
-
-def plan_for(adapter, name: str, corrected: ProviderReference | None = None, **document_changes):
-    message = load_example(name)
-    message["document"].update(document_changes)
-    document = ExportMessage.model_validate(message).document
-    return plan_export(document, adapter.settings, type(adapter), corrected=corrected)
 
 
 def stored(fake, account, reference: ProviderReference) -> dict:

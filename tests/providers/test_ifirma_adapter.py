@@ -25,7 +25,7 @@ from invoice_export.providers.base import ProviderReference
 from invoice_export.providers.ifirma import IfirmaAdapter, IfirmaCredentials, IfirmaSigner, encode_json, signature
 from invoice_export.settings import AccountSettings
 from local.fakes.ifirma import IfirmaFake
-from testsupport import DISCOUNTED_LINES, discounted_totals, load_example
+from testsupport import DISCOUNTED_LINES, discounted_totals, load_example, plan_for
 
 INVOICE_KEY = "EAB0D8ACF3308F3B"
 SUBSCRIBER_KEY = "0A1B2C3D4E5F6071"
@@ -56,13 +56,6 @@ def make_adapter(fake, login, *, credentials=None, options=None, **settings_chan
                                                       "subscriber_key": SUBSCRIBER_KEY}, read_timeout=1.0)
     assert isinstance(adapter, IfirmaAdapter)
     return adapter
-
-
-def plan_for(adapter, name: str, corrected: ProviderReference | None = None, **document_changes):
-    message = load_example(name)
-    message["document"].update(document_changes)
-    document = ExportMessage.model_validate(message).document
-    return plan_export(document, adapter.settings, type(adapter), corrected=corrected)
 
 
 def stored(fake, login, reference: ProviderReference) -> dict:

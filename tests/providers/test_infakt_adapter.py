@@ -26,7 +26,7 @@ from invoice_export.ratelimit import LimitScope
 from invoice_export.readback import compare
 from invoice_export.settings import AccountSettings
 from local.fakes.infakt import InfaktFake
-from testsupport import DISCOUNTED_LINES, discounted_totals, load_example, with_changes
+from testsupport import DISCOUNTED_LINES, discounted_totals, load_example, plan_for
 
 EXEMPTION = "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT"
 
@@ -61,12 +61,6 @@ def make_adapter(fake, account, *, options: dict | None = None, **settings_chang
     assert isinstance(adapter, InfaktAdapter)
     adapter.poll_delays = (0.01, 0.02, 0.05)
     return adapter
-
-
-def plan_for(adapter, name: str, corrected: ProviderReference | None = None, **document_changes):
-    """Example `name`, with `document_changes`, planned for the adapter's account."""
-    document = ExportMessage.model_validate(with_changes(load_example(name), **document_changes)).document
-    return plan_export(document, adapter.settings, InfaktAdapter, corrected=corrected)
 
 
 def stored(fake, account, reference: ProviderReference) -> dict:

@@ -28,7 +28,7 @@ from invoice_export.providers.base import ProviderReference
 from invoice_export.providers.wfirma import WfirmaAdapter, external_id
 from invoice_export.settings import AccountSettings
 from local.fakes.wfirma import WfirmaFake
-from testsupport import DISCOUNTED_LINES, discounted_totals, load_example
+from testsupport import DISCOUNTED_LINES, discounted_totals, load_example, plan_for
 
 APP_KEY = "integration-app-key-7f3a"
 
@@ -66,13 +66,6 @@ def make_adapter(fake, account, *, credential_changes: dict[str, str] | None = N
     adapter = build_adapter(settings, credentials(account, **(credential_changes or {})), read_timeout=1.0)
     assert isinstance(adapter, WfirmaAdapter)
     return adapter
-
-
-def plan_for(adapter, name: str, corrected: ProviderReference | None = None, **document_changes):
-    message = load_example(name)
-    message["document"].update(document_changes)
-    document = ExportMessage.model_validate(message).document
-    return plan_export(document, adapter.settings, type(adapter), corrected=corrected)
 
 
 def stored(fake, account, reference: ProviderReference) -> dict:
