@@ -31,7 +31,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from invoice_export.documents import BuyerKind, Document, DocumentKind, ExportMessage, Trigger
@@ -42,7 +41,7 @@ from invoice_export.providers import adapter_class
 from invoice_export.providers.base import AdapterFactory, ProviderAdapter, ProviderQuota, ProviderReference
 from invoice_export.settings import AccountSettings, ExportMode
 from invoice_export.storage.accounts import AccountStore
-from invoice_export.storage.audit import AuditTrail
+from invoice_export.storage.audit import AuditTrail, record_quietly
 from invoice_export.storage.bulk_runs import BulkFilters, BulkRun, BulkRunStore, QuotaCheck, RunDocument, RunStatus
 from invoice_export.storage.documents import DocumentRecord, DocumentStore, RecordedError, Status, now_iso
 
@@ -293,13 +292,9 @@ class BulkExporter:
                                  code="queue_unavailable", fix="resume the bulk run")
 
     def _audit_queued(self, run: BulkRun, document: Document) -> None:
-        if self.audit is None:
-            return
-        try:
-            self.audit.record(run.account_id, document.document_id, "queued",
-                              f"bulk run {run.run_id} requested by {run.requested_by}", trigger=Trigger.BULK.value)
-        except (BotoCoreError, ClientError):  # best effort: the run goes on
-            logger.exception("audit entry not written", extra={"run_id": run.run_id})
+        # Best effort: the run goes on.
+        record_quietly(self.audit, run.account_id, document.document_id, "queued",
+                       f"bulk run {run.run_id} requested by {run.requested_by}", trigger=Trigger.BULK.value)
 
     # ---------------------------------------------------------------- dry run
 

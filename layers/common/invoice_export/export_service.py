@@ -27,7 +27,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from invoice_export.documents import DocumentKind, ExportMessage, Trigger
@@ -48,7 +47,7 @@ from invoice_export.providers.base import AdapterFactory, ProviderAdapter, Provi
 from invoice_export.readback import compare, pln_vat_record
 from invoice_export.settings import AccountSettings, ExportMode, KsefMode, RuntimeSettings
 from invoice_export.storage.accounts import AccountStore
-from invoice_export.storage.audit import AuditTrail
+from invoice_export.storage.audit import AuditTrail, record_quietly
 from invoice_export.storage.documents import (
     DocumentRecord,
     DocumentStore,
@@ -300,14 +299,9 @@ class ExportService:
 
     def _audit(self, message: ExportMessage, action: str, **details: Any) -> None:
         """Best effort: an export is never held back by its audit entry (a failure is logged)."""
-        if self.audit is None:
-            return
         actor = {Trigger.ISSUED: "order system", Trigger.BULK: "bulk export", Trigger.RETRY: "retry"}[message.trigger]
-        try:
-            self.audit.record(message.account_id, message.document.document_id, action, actor,
-                              trigger=message.trigger.value, **details)
-        except (BotoCoreError, ClientError):
-            logger.exception("audit entry not written", extra={"action": action})
+        record_quietly(self.audit, message.account_id, message.document.document_id, action, actor,
+                       trigger=message.trigger.value, **details)
 
     def _corrected_original(self, message: ExportMessage) -> ProviderReference | None:
         doc = message.document

@@ -100,4 +100,4 @@ def record_quietly(audit: AuditTrail | None, account_id: str, document_id: str, 
     try:
         audit.record(account_id, document_id, action, actor, **details)
     except (BotoCoreError, ClientError):
-        logger.exception("audit entry not written", extra={"action": action})
+        logger.exception("audit entry not written", extra={"action": action, "document_id": document_id})
