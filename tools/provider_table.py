@@ -26,7 +26,8 @@ COLUMNS = {
     "payment_types": "Payment types",
     "list_payment_types": "Lists payment types",
     "sku_stock": "SKU → stock",
-    "ksef": "KSeF",
+    "ksef_send": "KSeF: we send",
+    "ksef_read_back": "KSeF number read back",
     "lookup_by_reference": "Look-up by our id",
 }
 

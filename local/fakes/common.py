@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import secrets
 import socket
 import struct
 import threading
@@ -53,6 +54,7 @@ __all__ = [
     "contains_emoji",
     "format_money",
     "json_response",
+    "ksef_number",
     "parse_boolish",
     "parse_date",
     "parse_decimal",
@@ -723,6 +725,14 @@ def parse_boolish(value: Any) -> bool:
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
     raise ValueError(f"not a boolean: {value!r}")
+
+
+def ksef_number(seller_nip: str, issued: date) -> str:
+    """A fresh number in the KSeF number's documented form: the seller's NIP, the date, 12 hex
+    digits and 2 check characters (the fakes do not compute KSeF's real check characters)."""
+    nip = re.sub(r"\D", "", seller_nip)[:10]
+    random = secrets.token_hex(7).upper()
+    return f"{nip}-{issued:%Y%m%d}-{random[:12]}-{random[12:14]}"
 
 
 # Officially assigned ISO 3166-1 alpha-2 codes.

@@ -52,6 +52,7 @@ from .common import (
     contains_emoji,
     format_money,
     json_response,
+    ksef_number,
     parse_boolish,
     parse_date,
     parse_decimal,
@@ -1326,10 +1327,8 @@ class FakturowniaFake(FakeServer):
             invoice["gov_status"] = "send_error"
             invoice["gov_error_messages"] = ["Błąd weryfikacji semantyki dokumentu faktury"]  # ASSUMPTION: text
         else:
-            nip = re.sub(r"\D", "", str(invoice.get("seller_tax_no") or "5252445767"))[:10]
-            # The documented KSeF number shape: NIP-YYYYMMDD-12 hex-2 hex.
-            invoice["gov_id"] = (f"{nip}-{invoice['issue_date'].replace('-', '')}-"
-                                 f"{secrets.token_hex(6).upper()}-{secrets.token_hex(1).upper()}")
+            invoice["gov_id"] = ksef_number(str(invoice.get("seller_tax_no") or "5252445767"),
+                                            date.fromisoformat(invoice["issue_date"]))
             invoice["gov_status"] = "ok"
             invoice["gov_send_date"] = invoice["issue_date"]
 

@@ -68,6 +68,7 @@ from .common import (
     Response,
     bytes_response,
     json_response,
+    ksef_number,
     parse_date,
     parse_decimal,
     render_pdf,
@@ -1121,10 +1122,7 @@ class InfaktFake(FakeServer):
             document["ksef_data"] = self._ksef_data(data["request_uuid"], "error", account.ksef_rejects,
                                                     finished=True, created=data["timestamps"]["request_created_at"])
             return
-        issued = date.fromisoformat(document["invoice_date"])
-        # The documented format: seller NIP, date, 12 hex digits, 2 check characters.
-        random = uuid.uuid4().hex.upper()
-        number = f"{account.company['nip']}-{issued:%Y%m%d}-{random[:12]}-{random[12:14]}"
+        number = ksef_number(account.company["nip"], date.fromisoformat(document["invoice_date"]))
         document["ksef_data"] = self._ksef_data(data["request_uuid"], "success", KSEF_DONE, ksef_number=number,
                                                 finished=True, created=data["timestamps"]["request_created_at"])
 

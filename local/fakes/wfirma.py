@@ -19,6 +19,11 @@ What makes wFirma different, and what the fake therefore insists on:
 * ``id_external`` is stored and searchable but NOT unique: a second add makes a second document.
 * Numbers come only from the series template (``[numer]``); the request limit answers
   ``TOTAL REQUESTS LIMIT EXCEEDED``.
+* KSeF: wFirma submits documents by the company's own settings (E-FAKTURY), never through an API
+  action; invoices carry the read-only ``ksef_status``, ``ksef_reference_number`` and
+  ``ksef_registration_date``. ``company.ksef_auto_send`` makes wFirma submit each new invoice and
+  correction, which KSeF answers after ``company.ksef_reads_until_final`` reads of the document
+  (``ksef_rejects``: refused). The status words are undocumented (see KSEF_* below).
 
 Public API (tests and the local demo)::
 
@@ -32,6 +37,8 @@ Public API (tests and the local demo)::
     fake.company(company_id).invoices                # stored invoices by id (API representation)
     fake.company(company_id).vat_code_id("23")       # this company's id of a Polish code
     fake.company(company_id).delete_invoice(id)      # "the merchant deleted it in the app"
+    fake.company(company_id).ksef_auto_send = True   # wFirma sends to KSeF by its settings
+    fake.company(company_id).ksef_submissions        # {invoice id: submissions}: 2+ is a double
     fake.answer_status("SNAPSHOT LOCK", path=r"/invoices/add")  # a wFirma status answer, once
     fake.faults.rate_limited() / .status(502) / .stall_after_commit(2.0)  # see common.FaultPlan
     fake.requests / fake.limiter.peak("access-1")    # request log (no secrets), per-key peak
@@ -66,6 +73,7 @@ from .common import (
     bytes_response,
     format_money,
     json_response,
+    ksef_number,
     parse_date,
     parse_decimal,
     quantize_money,
@@ -126,9 +134,19 @@ INVOICE_REQUEST_FIELDS = frozenset({
 INVOICE_READ_ONLY_FIELDS = frozenset({
     "id", "fullnumber", "netto", "tax", "total", "total_composed", "alreadypaid", "remaining",
     "paymentstate", "currency_exchange", "currency_date", "currency_label", "price_currency_exchange",
-    "corrections", "correction_type", "ksef_reference_number", "ksef_status", "warehouse_type",
-    "contractor_detail", "company_detail",
+    "corrections", "correction_type", "ksef_reference_number", "ksef_status", "ksef_registration_date",
+    "warehouse_type", "contractor_detail", "company_detail",
 })
+KSEF_FIELDS = ("ksef_status", "ksef_reference_number", "ksef_registration_date")
+# Documents that go to KSeF (receipts do not).
+KSEF_TYPES = frozenset({"normal", "correction"})
+# ksef_status words. ASSUMPTION: wFirma documents none. "sent" is the one seen in public client code
+# (python-wfirma's tests), with a reference in the KSeF number's form and a registration date
+# "YYYY-MM-DD HH:MM:SS"; the word while KSeF has not answered and the refusal's word are assumed.
+# Before any submission the three fields are empty strings (ASSUMPTION: W-SDK reads them as nullable).
+KSEF_SUBMITTED = "processing"
+KSEF_ACCEPTED = "sent"
+KSEF_REFUSED = "rejected"
 # Modelled only as stored text, not interpreted.
 INVOICE_PASSIVE_FIELDS = frozenset({"type_of_sale", "template", "auto_send", "schema",
                                     "register_description", "tags", "company_account",
@@ -191,6 +209,14 @@ class WfirmaCompany:
     invoices: dict[int, dict[str, Any]] = field(default_factory=dict)
     sources: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)  # for edits
     last_numbers: dict[tuple, int] = field(default_factory=dict, repr=False)
+    # KSeF as set in wFirma (USTAWIENIA » FAKTURY » E-FAKTURY). ASSUMPTION: KSeF itself is modelled
+    # only by these switches: the answer comes after some reads of the document (really: seconds
+    # to hours), accepted with a KSeF number unless ksef_rejects.
+    ksef_auto_send: bool = False
+    ksef_reads_until_final: int = 1
+    ksef_rejects: bool = False
+    ksef_reads: dict[int, int] = field(default_factory=dict, repr=False)
+    ksef_submissions: dict[int, int] = field(default_factory=dict)  # invoice id -> submissions
 
     def vat_code_id(self, code: str) -> int:
         """This company's id of a Polish VAT code ("23", "ZW"...)."""
@@ -499,6 +525,9 @@ class WfirmaFake(FakeServer):
         company.invoices[invoice_id] = invoice
         company.sources[invoice_id] = copy.deepcopy(source)
         self._move_stock(company, invoice)
+        invoice.update(dict.fromkeys(KSEF_FIELDS, ""))
+        if company.ksef_auto_send and invoice["type"] in KSEF_TYPES:
+            _submit_to_ksef(company, invoice_id)
         return _invoice_answer(invoice)
 
     @route("POST", r"/invoices/edit/(?P<id>\d+)")
@@ -515,8 +544,8 @@ class WfirmaFake(FakeServer):
                 invoice = _InvoiceBuilder(self, company, source, editing=current).build()
             except _Rejected as rejected:
                 return self._echo_errors(changes, rejected)
-            # ASSUMPTION: an edit keeps the id and number; stock is not moved again.
-            invoice.update({key: current[key] for key in ("id", "number", "fullnumber")})
+            # ASSUMPTION: an edit keeps the id, number and KSeF state; stock is not moved again.
+            invoice.update({key: current[key] for key in ("id", "number", "fullnumber", *KSEF_FIELDS)})
             company.invoices[invoice_id] = invoice
             company.sources[invoice_id] = source
             return _invoice_answer(invoice)
@@ -535,8 +564,12 @@ class WfirmaFake(FakeServer):
     def get_invoice(self, request: Request) -> Response:
         invoice_id = int(request.params["id"])
 
-        return self._serve_api(request, lambda company, body: _invoice_answer(_stored_invoice(company, invoice_id)),
-                               module="invoices", reads=True)
+        def get(company: WfirmaCompany, body: dict[str, Any]) -> Response:
+            invoice = _stored_invoice(company, invoice_id)
+            _ksef_progress(company, invoice_id)
+            return _invoice_answer(invoice)
+
+        return self._serve_api(request, get, module="invoices", reads=True)
 
     @route("GET", r"/invoices/find")
     @route("POST", r"/invoices/find")
@@ -687,6 +720,29 @@ def _stored_invoice(company: WfirmaCompany, invoice_id: int) -> dict[str, Any]:
     if invoice is None:
         raise _StatusAnswer("NOT FOUND")
     return invoice
+
+
+def _submit_to_ksef(company: WfirmaCompany, invoice_id: int) -> None:
+    """wFirma submits the document to KSeF by the company's settings."""
+    company.invoices[invoice_id]["ksef_status"] = KSEF_SUBMITTED
+    company.ksef_reads[invoice_id] = 0
+    company.ksef_submissions[invoice_id] = company.ksef_submissions.get(invoice_id, 0) + 1
+
+
+def _ksef_progress(company: WfirmaCompany, invoice_id: int) -> None:
+    """A read of a submitted document: after enough reads, KSeF has answered."""
+    invoice = company.invoices[invoice_id]
+    if invoice["ksef_status"] != KSEF_SUBMITTED:
+        return
+    company.ksef_reads[invoice_id] += 1
+    if company.ksef_reads[invoice_id] < company.ksef_reads_until_final:
+        return
+    if company.ksef_rejects:
+        invoice["ksef_status"] = KSEF_REFUSED
+        return
+    issued = date.fromisoformat(invoice["date"])
+    invoice.update(ksef_status=KSEF_ACCEPTED, ksef_reference_number=ksef_number(company.nip, issued),
+                   ksef_registration_date=f"{issued.isoformat()} 10:15:00")
 
 
 def _invoice_answer(invoice: dict[str, Any]) -> Response:

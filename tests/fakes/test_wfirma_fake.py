@@ -6,6 +6,7 @@ passing against the fake means something for the real API.
 
 from __future__ import annotations
 
+import re
 import time
 from decimal import Decimal
 from typing import Any
@@ -408,3 +409,41 @@ def test_invalid_discounts_are_refused(fake, company_id, http, changes, field) -
     response = add(http, fake, company_id, {**line(fake, company_id), **changes})
     errors = first(response)["invoicecontents"]["0"]["invoicecontent"]["errors"]
     assert status(response) == "ERROR" and field in [e["error"]["field"] for e in errors.values()]
+
+
+# --------------------------------------------------------------------------- KSeF (facts 1.11)
+
+
+def test_ksef_fields_are_read_only_and_empty_until_wfirma_submits(fake, company_id, http) -> None:
+    for name in ("ksef_status", "ksef_reference_number", "ksef_registration_date"):
+        refused = add(http, fake, company_id, **{name: "sent"})
+        assert status(refused) == "ERROR" and [e["error"]["field"] for e in first(refused)["errors"].values()] == [name]
+    created = first(add(http, fake, company_id))
+    assert {created[n] for n in ("ksef_status", "ksef_reference_number", "ksef_registration_date")} == {""}
+    read = first(call(http, fake, f"invoices/get/{created['id']}"))
+    assert read["ksef_status"] == "" and fake.company(company_id).ksef_submissions == {}
+
+
+def test_wfirma_submits_by_its_settings_and_ksef_answers_after_some_reads(fake, company_id, http) -> None:
+    company = fake.company(company_id)
+    company.ksef_auto_send, company.ksef_reads_until_final = True, 2
+    created = first(add(http, fake, company_id))
+    assert created["ksef_status"] == "processing"  # ASSUMPTION-labelled word
+    assert first(call(http, fake, f"invoices/get/{created['id']}"))["ksef_status"] == "processing"
+    answered = first(call(http, fake, f"invoices/get/{created['id']}"))
+    assert answered["ksef_status"] == "sent"
+    assert re.fullmatch(r"5252445767-20261124-[0-9A-F]{12}-[0-9A-F]{2}", answered["ksef_reference_number"])
+    assert answered["ksef_registration_date"].startswith("2026-11-24 ")
+    receipt = first(add(http, fake, company_id, type="receipt_normal"))
+    assert receipt["ksef_status"] == ""  # receipts do not go to KSeF
+    assert company.ksef_submissions == {int(created["id"]): 1}
+    edited = first(call(http, fake, f"invoices/edit/{created['id']}", invoice(fake, company_id, description="x")))
+    assert edited["ksef_reference_number"] == answered["ksef_reference_number"]  # an edit keeps the KSeF state
+
+
+def test_a_ksef_refusal_shows_in_ksef_status(fake, company_id, http) -> None:
+    company = fake.company(company_id)
+    company.ksef_auto_send, company.ksef_rejects = True, True
+    created = first(add(http, fake, company_id))
+    refused = first(call(http, fake, f"invoices/get/{created['id']}"))
+    assert (refused["ksef_status"], refused["ksef_reference_number"]) == ("rejected", "")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from logcapture import captured_log_lines
 
 from invoice_export.documents import ExportMessage, Line, PriceBasis, VatCalculation, compute_totals
 from invoice_export.errors import (
@@ -24,8 +25,8 @@ from invoice_export.errors import (
 )
 from invoice_export.planning import plan_export
 from invoice_export.providers import build_adapter
-from invoice_export.providers.base import ProviderReference
-from invoice_export.providers.wfirma import WfirmaAdapter, external_id
+from invoice_export.providers.base import KsefState, KsefStatus, ProviderReference
+from invoice_export.providers.wfirma import WfirmaAdapter, external_id, ksef_state
 from invoice_export.settings import AccountSettings
 from local.fakes.wfirma import WfirmaFake
 from testsupport import DISCOUNTED_LINES, discounted_totals, load_example, plan_for
@@ -552,3 +553,76 @@ def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, account) -
     ours = plan.document.totals
     assert totals_of(invoice) == (ours.net, ours.vat, ours.gross)
     assert created.readback is None or created.readback.net == ours.net
+
+
+# --------------------------------------------------------------------------- KSeF (facts 1.11)
+
+
+def test_ksef_send_on_export_is_refused_because_wfirma_sends_by_its_own_settings(fake, account) -> None:
+    assert (WfirmaAdapter.capabilities.ksef_send, WfirmaAdapter.capabilities.ksef_read_back) == (False, True)
+    adapter = make_adapter(fake, account, ksef="send_on_export")
+    with pytest.raises(ConfigurationError) as refused:
+        plan_for(adapter, "01-invoice-company.json")
+    assert refused.value.code == "unsupported_ksef"
+    assert "USTAWIENIA » FAKTURY » E-FAKTURY" in refused.value.message
+    assert "provider_sends" in refused.value.fix
+    reading = make_adapter(fake, account, ksef="provider_sends")
+    assert plan_for(reading, "01-invoice-company.json").send_to_ksef is False  # we never ask wFirma
+
+
+def test_ksef_number_is_read_back_once_wfirma_has_sent_the_document_by_its_settings(fake, account) -> None:
+    company = fake.company(account["company_id"])
+    company.ksef_auto_send, company.ksef_reads_until_final = True, 2
+    adapter = make_adapter(fake, account, ksef="provider_sends")
+    reference = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    fake.requests.clear()
+    assert adapter.ksef_status(reference.provider_document_id).state == KsefState.PENDING
+    accepted = adapter.ksef_status(reference.provider_document_id)
+    invoice = stored(fake, account, reference)
+    assert accepted == KsefStatus(KsefState.ACCEPTED, ksef_number=invoice["ksef_reference_number"])
+    assert invoice["ksef_status"] == "sent" and invoice["ksef_registration_date"]
+    assert {entry.path for entry in fake.requests.entries()} == {f"/invoices/get/{reference.provider_document_id}"}
+    assert company.ksef_submissions == {int(reference.provider_document_id): 1}  # wFirma's own send only
+
+
+def test_ksef_not_sent_yet_a_receipt_and_a_refusal(fake, account) -> None:
+    company = fake.company(account["company_id"])
+    adapter = make_adapter(fake, account, ksef="provider_sends")
+    waiting = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    assert adapter.ksef_status(waiting.provider_document_id).state == KsefState.NOT_SENT  # not sent by wFirma yet
+    company.ksef_auto_send = True
+    receipt = adapter.create_document(plan_for(adapter, "02-receipt-person.json")).reference
+    assert adapter.ksef_status(receipt.provider_document_id).state == KsefState.NOT_SENT  # receipts stay out
+    company.ksef_rejects = True
+    refused = adapter.create_document(plan_for(adapter, "01-invoice-company.json",
+                                               document_id="INV-KSEF-REFUSED")).reference
+    status = adapter.ksef_status(refused.provider_document_id)
+    assert status.state == KsefState.REJECTED and "ksef_status 'rejected'" in status.message
+    assert status.ksef_number is None
+
+
+@pytest.mark.parametrize("fields, expected", [
+    # ASSUMPTION-labelled words and forms (KSEF_STATES): what each reading gives.
+    ({"ksef_status": "queued"}, KsefStatus(KsefState.PENDING)),
+    ({"ksef_status": "sent", "ksef_reference_number": "20261124-SE-ABCDEF0123-45"}, KsefStatus(KsefState.PENDING)),
+    ({"ksef_status": "sent", "ksef_reference_number": "5252445767-20261124-ABCDEF012345-01"},
+     KsefStatus(KsefState.PENDING)),  # a number without its registration date is not yet KSeF's answer
+    ({"ksef_status": "", "ksef_reference_number": "5252445767-20261124-ABCDEF012345-01",
+      "ksef_registration_date": "2026-11-24 10:15:00"},
+     KsefStatus(KsefState.ACCEPTED, ksef_number="5252445767-20261124-ABCDEF012345-01")),
+])
+def test_ksef_fields_are_read_by_the_assumed_table(fields, expected) -> None:
+    blank = {"ksef_status": "", "ksef_reference_number": "", "ksef_registration_date": ""}
+    assert ksef_state({**blank, **fields}) == expected
+
+
+def test_an_unknown_ksef_status_word_is_pending_with_a_warning_never_a_crash(fake, account) -> None:
+    adapter = make_adapter(fake, account, ksef="provider_sends")
+    reference = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    stored(fake, account, reference)["ksef_status"] = "w_trakcie_weryfikacji"  # a word nobody documented
+    with captured_log_lines() as lines:
+        status = adapter.ksef_status(reference.provider_document_id)
+    assert status == KsefStatus(KsefState.PENDING)
+    [warning] = [line for line in lines.parsed() if line["message"] == "unknown KSeF status word from the provider"]
+    assert warning["level"] == "WARNING" and warning["ksef_word"] == "w_trakcie_weryfikacji"
+    assert warning["read_as"] == "pending"

@@ -35,9 +35,11 @@ def fake():
 
 
 @pytest.fixture(scope="module")
-def stack(fake):
+def stack(fake, request):
+    """The module's stack; a module's STACK_PARAMETERS add template parameters (e.g. WfirmaAppKey)."""
     patch = pytest.MonkeyPatch()
-    with LocalStack(visibility_timeout_override=2, parameter_overrides={"ExportMaxReceiveCount": 4}) as local:
+    parameters = {"ExportMaxReceiveCount": 4, **getattr(request.module, "STACK_PARAMETERS", {})}
+    with LocalStack(visibility_timeout_override=2, parameter_overrides=parameters) as local:
         for name, value in FAST.items():
             patch.setenv(name, value)
         reset_runtime()

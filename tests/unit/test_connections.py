@@ -38,3 +38,13 @@ def test_options_the_provider_cannot_honour_are_refused_together_with_what_to_ch
     assert refused.value.code == "unsupported_setting" and "use only these options" in refused.value.fix
     changed = apply_change(settings, SettingsChange(numbering="ours", send_skus=True))
     assert (changed.numbering.value, changed.send_skus, changed.settings_version) == ("ours", True, 2)
+
+
+def test_a_ksef_mode_the_provider_cannot_honour_is_refused_in_its_own_words() -> None:
+    with pytest.raises(ConnectionRefused) as refused:
+        apply_change(WFIRMA, SettingsChange(ksef="send_on_export"))
+    assert refused.value.code == "unsupported_setting"
+    assert "wFirma sends documents to KSeF by its own settings (USTAWIENIA » FAKTURY » E-FAKTURY)" \
+        in refused.value.message
+    assert "set ksef to 'provider_sends'" in refused.value.fix
+    assert apply_change(WFIRMA, SettingsChange(ksef="provider_sends")).ksef.value == "provider_sends"

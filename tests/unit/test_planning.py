@@ -11,7 +11,7 @@ from invoice_export.errors import ConfigurationError
 from invoice_export.planning import plan_export
 from invoice_export.providers.base import Capabilities
 from invoice_export.providers.fakturownia import FakturowniaAdapter
-from invoice_export.settings import AccountSettings, MissingSku, Numbering
+from invoice_export.settings import AccountSettings, KsefMode, MissingSku, Numbering
 from testsupport import load_example
 
 
@@ -99,8 +99,22 @@ def test_ksef_sent_by_the_provider_is_never_requested_by_us() -> None:
 
 def test_ksef_refused_where_the_provider_cannot_do_it() -> None:
     with pytest.raises(ConfigurationError, match="cannot send documents to KSeF") as caught:
-        plan_export(document(), settings(ksef="provider_sends"), limited(ksef=False))
+        plan_export(document(), settings(ksef="send_on_export"), limited(ksef_send=False))
     assert caught.value.code == "unsupported_ksef"
+    with pytest.raises(ConfigurationError, match="does not report a document's KSeF status") as caught:
+        plan_export(document(), settings(ksef="provider_sends"), limited(ksef_read_back=False))
+    assert caught.value.code == "unsupported_ksef" and "set ksef to 'off'" in caught.value.fix
+    # Each mode needs only its own capability.
+    assert plan_export(document(), settings(ksef="provider_sends"), limited(ksef_send=False)).send_to_ksef is False
+    assert plan_export(document(), settings(ksef="send_on_export"), limited(ksef_read_back=False)).send_to_ksef
+
+
+def test_a_provider_names_its_own_reason_and_alternative_for_a_ksef_mode() -> None:
+    wfirma_like = type("OwnWords", (limited(ksef_send=False),), {
+        "ksef_refusals": {KsefMode.SEND_ON_EXPORT: ("it sends by its own settings", "choose provider_sends")}})
+    with pytest.raises(ConfigurationError, match="it sends by its own settings") as caught:
+        plan_export(document(), settings(ksef="send_on_export"), wfirma_like)
+    assert caught.value.fix == "choose provider_sends"
 
 
 def test_a_provider_that_computes_vat_another_way_is_refused_before_sending_with_the_drift() -> None:

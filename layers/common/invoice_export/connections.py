@@ -157,8 +157,8 @@ def refusals(settings: AccountSettings) -> list[tuple[str, str]]:
                          "link every series to null (the provider's default series)"))
     if settings.payment_links and not caps.payment_types:
         problems.append((f"{name} takes no payment type through its API", "remove the payment links"))
-    if settings.ksef != KsefMode.OFF and not caps.ksef:
-        problems.append((f"{name} cannot send documents to KSeF through its API", "set ksef to 'off'"))
+    if refusal := cls.ksef_refusal(settings.ksef):
+        problems.append(refusal)
     try:
         cls.options_model.model_validate(settings.provider_options)
     except ValidationError as exc:

@@ -53,10 +53,8 @@ def plan_export(document: Document, settings: AccountSettings, adapter: type[Pro
             f"{name} cannot decrease stock through its API", fix="turn off 'send SKUs' for this account",
             code="unsupported_sku")
 
-    if settings.ksef != KsefMode.OFF and not caps.ksef:
-        raise ConfigurationError(
-            f"{name} cannot send documents to KSeF or report their KSeF status through its API",
-            fix="set KSeF to 'off' for this account and send from the accounting system", code="unsupported_ksef")
+    if refusal := adapter.ksef_refusal(settings.ksef):
+        raise ConfigurationError(refusal[0], fix=refusal[1], code="unsupported_ksef")
 
     _refuse_totals_the_provider_would_compute_differently(document, adapter)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -23,10 +24,11 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from invoice_export.documents import Document, DocumentKind, Line, Totals, VatCalculation
 from invoice_export.errors import ConfigurationError, ProviderRejected
 from invoice_export.money import round_money
+from invoice_export.observability import logger
 from invoice_export.providers.http import ProviderHttp
 from invoice_export.ratelimit import LimitScope, RateLimit
 from invoice_export.readback import ProviderTotals
-from invoice_export.settings import AccountSettings, MissingSku, ProviderName
+from invoice_export.settings import AccountSettings, KsefMode, MissingSku, ProviderName
 
 
 class NoOptions(BaseModel):
@@ -45,7 +47,8 @@ class Capabilities:
     payment_types: bool
     list_payment_types: bool
     sku_stock: bool  # a line can be linked to a product by SKU, decreasing stock
-    ksef: bool
+    ksef_send: bool  # we can ask the provider to send a document to KSeF (account mode send_on_export)
+    ksef_read_back: bool  # the provider reports a document's KSeF state and number (the poller reads it)
     lookup_by_reference: bool  # a document can be found by our id (settles a timed-out create)
 
     def as_dict(self) -> dict[str, bool]:
@@ -103,15 +106,25 @@ class KsefStatus:
     message: str | None = None  # the provider's words on a rejection
 
 
-def ksef_status_from(word: str | None, states: Mapping[str, KsefState], *, ksef_number: Any = None,
-                     message: str | None = None, fallback: str = "KSeF refused the document") -> KsefStatus:
-    """A provider's KSeF status word read through its documented table (`states`).
+# The KSeF number's documented form: the seller's NIP, the date, 12 hex digits and 2 check characters.
+KSEF_NUMBER = re.compile(r"\d{10}-\d{8}-[0-9A-F]{12}-[0-9A-F]{2}", re.IGNORECASE)
 
-    Shared by the adapters so every provider's answer is judged the same way: an unknown or empty
-    word means nobody sent the document (the service keeps polling, never sends by itself), and
-    "accepted" without a KSeF number is still pending - the number is what the poller records.
+
+def ksef_status_from(word: str | None, states: Mapping[str, KsefState], *, ksef_number: Any = None,
+                     message: str | None = None, fallback: str = "KSeF refused the document",
+                     unknown: KsefState = KsefState.NOT_SENT) -> KsefStatus:
+    """A provider's KSeF status word read through its table (`states`).
+
+    Shared by the adapters so every provider's answer is judged the same way: an empty word means
+    nobody sent the document (the service keeps polling, never sends by itself), a word outside the
+    table is read as `unknown` and logged (never a crash), and "accepted" without a KSeF number is
+    still pending - the number is what the poller records.
     """
-    state = states.get(str(word or ""), KsefState.NOT_SENT)
+    text = str(word or "")
+    if text and text not in states:
+        logger.warning("unknown KSeF status word from the provider", extra={"ksef_word": text[:40],
+                                                                            "read_as": unknown.value})
+    state = states.get(text, KsefState.NOT_SENT if not text else unknown)
     if state == KsefState.ACCEPTED:
         return KsefStatus(state, ksef_number=str(ksef_number)) if ksef_number else KsefStatus(KsefState.PENDING)
     if state in (KsefState.REJECTED, KsefState.RETRYABLE):
@@ -171,6 +184,9 @@ class ProviderAdapter(ABC):
     # What exporting one document consumes of the provider's periodic quota (`remaining_quota`), in
     # the quota's own unit; only read for providers that have one.
     quota_cost_per_document: ClassVar[int] = 1
+    # The provider's own words for a KSeF mode it cannot honour: mode -> (what, what to choose
+    # instead). A mode missing here gets the general refusal of `ksef_refusal`.
+    ksef_refusals: ClassVar[Mapping[KsefMode, tuple[str, str]]] = {}
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         self.settings = settings
@@ -198,6 +214,21 @@ class ProviderAdapter(ABC):
                 )
             return cls.default_api_url.format(subdomain=settings.provider_subdomain)
         return cls.default_api_url
+
+    @classmethod
+    def ksef_refusal(cls, mode: KsefMode) -> tuple[str, str] | None:
+        """(why the account's KSeF mode cannot work with this provider, what to choose instead);
+        None when it can. Checked when the setting is changed and again before each export."""
+        caps, name = cls.capabilities, cls.display_name
+        if mode == KsefMode.SEND_ON_EXPORT and not caps.ksef_send:
+            general = (f"{name} cannot send documents to KSeF through its API",
+                       "set ksef to 'off' and send the documents to KSeF from the accounting system")
+        elif mode == KsefMode.PROVIDER_SENDS and not caps.ksef_read_back:
+            general = (f"{name} does not report a document's KSeF status or number through its API, so there "
+                       "is nothing for us to read back", "set ksef to 'off'")
+        else:
+            return None
+        return cls.ksef_refusals.get(mode, general)
 
     @classmethod
     def rate_limit_key(cls, settings: AccountSettings, credentials: BaseModel) -> str:

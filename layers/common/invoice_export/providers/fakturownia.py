@@ -99,7 +99,8 @@ class FakturowniaAdapter(ProviderAdapter):
         payment_types=True,
         list_payment_types=False,  # no endpoint: a documented fixed list plus free text
         sku_stock=True,
-        ksef=True,
+        ksef_send=True,  # gov_save_and_send on create, send_to_ksef=yes later
+        ksef_read_back=True,  # gov_status and gov_id
         lookup_by_reference=True,
     )
     credentials_model: ClassVar[type[BaseModel]] = FakturowniaCredentials

@@ -246,7 +246,8 @@ class IfirmaAdapter(ProviderAdapter):
         payment_types=True,
         list_payment_types=True,  # the documented fixed list, no endpoint
         sku_stock=False,  # no product or stock field on lines
-        ksef=False,  # a send exists (community-documented), reading the KSeF state back does not
+        ksef_send=False,  # a send exists (community-documented), reading the KSeF state back does not
+        ksef_read_back=False,
         lookup_by_reference=False,  # no external id field
     )
     credentials_model: ClassVar[type[BaseModel]] = IfirmaCredentials

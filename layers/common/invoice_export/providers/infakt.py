@@ -140,7 +140,8 @@ class InfaktAdapter(ProviderAdapter):
         payment_types=True,
         list_payment_types=False,  # no endpoint: the documented closed list
         sku_stock=False,  # services cannot reference a product in v3; no stock in the API
-        ksef=True,  # send_to_ksef on create or per document; ksef_data.ksef_number read back
+        ksef_send=True,  # send_to_ksef on create or per document
+        ksef_read_back=True,  # ksef_data.status and ksef_data.ksef_number
         lookup_by_reference=True,  # by our number only; with inFakt's numbering find_document cannot decide
     )
     credentials_model: ClassVar[type[BaseModel]] = InfaktCredentials

@@ -17,6 +17,11 @@ here where the docs leave room:
 - No API field carries the legal basis of a VAT exemption, a correction's reason or our exchange
   rate (wFirma applies the NBP rate itself): the first two are printed in the description, a
   different rate is reported as a warning after the create.
+- KSeF (facts 1.11): wFirma submits documents to KSeF by its own account settings (USTAWIENIA »
+  FAKTURY » E-FAKTURY) and no documented API action sends one, so only `provider_sends` is offered:
+  we never ask, and read the invoice's read-only ksef_status / ksef_reference_number /
+  ksef_registration_date back through invoices/get (`ksef_state`). The status words are not
+  documented: see KSEF_STATES for what is assumed.
 """
 
 from __future__ import annotations
@@ -51,18 +56,22 @@ from invoice_export.errors import (
 )
 from invoice_export.money import format_amount, loads_exact
 from invoice_export.providers.base import (
+    KSEF_NUMBER,
     Capabilities,
     CreatedDocument,
     ExportPlan,
+    KsefState,
+    KsefStatus,
     ProviderAdapter,
     ProviderOption,
     ProviderReference,
     discounted_unit_price,
+    ksef_status_from,
 )
 from invoice_export.providers.http import HeaderAuth, ProviderHttp
 from invoice_export.ratelimit import LimitScope, RateLimit
 from invoice_export.readback import ProviderTotals
-from invoice_export.settings import AccountSettings, MissingSku, ProviderName
+from invoice_export.settings import AccountSettings, KsefMode, MissingSku, ProviderName
 
 # wFirma's documented payment methods (dbojdo/wFirma PaymentMethod.php, integration-tested).
 PAYMENT_METHODS = {"transfer": "Przelew", "cash": "Gotówka", "payment_card": "Karta płatnicza",
@@ -72,6 +81,19 @@ FISCAL_RECEIPT_TYPES = frozenset({"receipt_fiscal_normal", "receipt_fiscal_bill"
 # Our VAT codes as wFirma's Polish vat_code codes (dbojdo/wFirma VatRate.php).
 VAT_CODE_NAMES = {VatCode.EXEMPT: "ZW", VatCode.NOT_SUBJECT: "NP", VatCode.NOT_SUBJECT_EU: "NPUE",
                   VatCode.REVERSE_CHARGE: "VAT_BUYER"}
+# invoices/get's ksef_status words. ASSUMPTION: wFirma documents none of them (W-SDK and W-PY only
+# name the read-only field). The one seen in public client code is "sent", next to a
+# ksef_reference_number in the KSeF number's form and a ksef_registration_date (python-wfirma's
+# tests); the others are our reading of the usual lifecycle. Whatever the word, the document counts
+# as accepted only with a number in the KSeF number's form and a registration date (`ksef_state`), and
+# a word not listed here is read as pending and logged, so an unknown answer neither crashes the
+# poller nor ends it early.
+KSEF_STATES = {
+    "sent": KsefState.ACCEPTED, "accepted": KsefState.ACCEPTED, "registered": KsefState.ACCEPTED,
+    "new": KsefState.PENDING, "queued": KsefState.PENDING, "pending": KsefState.PENDING,
+    "processing": KsefState.PENDING,
+    "rejected": KsefState.REJECTED, "error": KsefState.REJECTED,
+}
 # wFirma keeps 32 characters of id_external (reported by a production integration).
 ID_EXTERNAL_MAX = 32
 FIND_PAGE_SIZE = 100
@@ -176,7 +198,8 @@ class WfirmaAdapter(ProviderAdapter):
         payment_types=True,
         list_payment_types=False,  # no endpoint: a documented fixed list
         sku_stock=True,
-        ksef=False,  # no documented action sends to KSeF, and the ksef_status values are undocumented
+        ksef_send=False,  # no documented action sends: wFirma submits by its own account settings
+        ksef_read_back=True,  # invoices/get: ksef_status, ksef_reference_number (values assumed, see KSEF_STATES)
         lookup_by_reference=True,
     )
     credentials_model: ClassVar[type[BaseModel]] = WfirmaCredentials
@@ -186,6 +209,11 @@ class WfirmaAdapter(ProviderAdapter):
         limit=30, window_seconds=15, scope=LimitScope.CREDENTIAL,
         source="community: 30 requests per 15 s per API key, reported by a maintainer in dbojdo/wFirma "
                "PR 29 (also 80 per minute and 2400 per hour); wFirma documents no figures")
+    ksef_refusals: ClassVar[dict[KsefMode, tuple[str, str]]] = {KsefMode.SEND_ON_EXPORT: (
+        "wFirma sends documents to KSeF by its own settings (USTAWIENIA » FAKTURY » E-FAKTURY); its API has "
+        "no action to send one, so we cannot send on export",
+        "set ksef to 'provider_sends' (we then read each document's KSeF number back from wFirma, never "
+        "sending it ourselves) and let wFirma send by its settings")}
     # wFirma sums line values per rate and computes VAT once per rate (as its fake models it):
     # a document computed line by line is refused before sending when the totals would differ.
     vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_RATE
@@ -376,6 +404,10 @@ class WfirmaAdapter(ProviderAdapter):
                                fix="retry the PDF later; if it persists, download it in wFirma",
                                code="provider_bad_pdf")
 
+    def ksef_status(self, provider_document_id: str) -> KsefStatus:
+        invoice = first_record(self._read(f"invoices/get/{_numeric_id(provider_document_id)}"), "invoices", "invoice")
+        return ksef_state(invoice)
+
     def check_credentials(self) -> None:
         self._read("series/find", {"series": {"parameters": {"page": 1, "limit": 1}}})
 
@@ -487,6 +519,24 @@ class WfirmaAdapter(ProviderAdapter):
 
 
 # --------------------------------------------------------------------------- mapping helpers
+
+
+def ksef_state(invoice: dict[str, Any]) -> KsefStatus:
+    """The KSeF state of an invoice as invoices/get shows it (see KSEF_STATES for what is assumed).
+
+    A reference in the KSeF number's form with a registration date is KSeF's acceptance whatever the
+    word (KSeF numbers only what it accepted), unless the word says rejected; a reference of another
+    form (a submission's reference, not yet the number) is never recorded as the KSeF number."""
+    word = str(invoice.get("ksef_status") or "").strip().lower()
+    reference = str(invoice.get("ksef_reference_number") or "").strip()
+    number = reference if KSEF_NUMBER.fullmatch(reference) else None
+    registered = bool(str(invoice.get("ksef_registration_date") or "").strip())
+    if number and registered and KSEF_STATES.get(word) != KsefState.REJECTED:
+        return KsefStatus(KsefState.ACCEPTED, ksef_number=number)
+    return ksef_status_from(word, KSEF_STATES, ksef_number=number if registered else None,
+                            unknown=KsefState.PENDING,
+                            fallback=f"wFirma reports the document refused by KSeF (ksef_status '{word}'); "
+                                     "its API gives no reason: see it in wFirma (E-FAKTURY)")
 
 
 def external_id(document_id: str) -> str:
