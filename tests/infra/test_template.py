@@ -58,6 +58,9 @@ PROVIDER_APP_SECRETS = "ProviderAppSecrets"
 LINK_API = "LinkApi"
 LAYER = "CommonLayer"
 BULK_EXPORT_FN = "BulkExportFunction"
+DEAD_LETTER_CHECK_FN = "DeadLetterCheckFunction"
+EXPORT_DLQ = "ExportDLQ"
+OUTCOME_BUS = "OutcomeEventBus"
 BULK_RUNS_TABLE = "BulkRunsTable"
 CONFIG_API_FN = "ConfigApiFunction"
 CONFIG_API = "ConfigApi"
@@ -72,14 +75,16 @@ ACCOUNT_SECRETS = secret_pattern_arn("invoice-export/accounts/*")  # per-account
 TABLE_WRITERS = {
     # connecting and settings; the export function pauses an account whose credentials were refused
     ACCOUNTS_TABLE: {CONFIG_API_FN, EXPORT_FN},
-    DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN},  # API: resolving in doubt
+    # API: resolving in doubt; the DLQ check: recording documents whose message was dead-lettered unrecorded
+    DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN, DEAD_LETTER_CHECK_FN},
     IDEMPOTENCY_TABLE: {EXPORT_FN},
     # every function that calls a provider (the API checks credentials and lists series)
     RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN},
     BULK_RUNS_TABLE: {BULK_EXPORT_FN, CONFIG_API_FN},  # run progress; the bulk function never writes documents
     TENANTS_TABLE: set(),  # the operator maps principals to tenants with own credentials (CLI)
-    # Each records what it did (PutItem only): exports, bulk runs, operator actions, PDFs, KSeF answers.
-    AUDIT_TABLE: {EXPORT_FN, BULK_EXPORT_FN, CONFIG_API_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN},
+    # Each records what it did (PutItem only): exports, bulk runs, operator actions, PDFs, KSeF answers,
+    # documents the DLQ check recorded.
+    AUDIT_TABLE: {EXPORT_FN, BULK_EXPORT_FN, CONFIG_API_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, DEAD_LETTER_CHECK_FN},
 }
 # Who may store account credentials (connecting checks them at the provider first), on the prefix only.
 CREDENTIAL_WRITERS = {CONFIG_API_FN}
@@ -655,6 +660,54 @@ def test_bulk_export_function_only_reads_documents_and_sends_to_the_export_queue
     if allows(st, "secretsmanager:GetSecretValue", ACCOUNT_SECRETS):
         problems.append("reads account credentials, but it only queues documents")
     _fail_if(problems, f"{BULK_EXPORT_FN}'s permissions:")
+
+
+def test_dead_letter_check_runs_every_few_minutes_with_the_input_its_handler_parses(cfn):
+    from invoice_export.dead_letters import DeadLetterCheckRequest
+
+    schedules = [
+        props(s) for s in resources_of_type(cfn, "AWS::Scheduler::Schedule").values()
+        if DEAD_LETTER_CHECK_FN in render(props(s).get("Target", {}).get("Arn"))
+    ]
+    assert len(schedules) == 1, f"{DEAD_LETTER_CHECK_FN} needs exactly one ScheduleV2 event, found {len(schedules)}"
+    expression = schedules[0]["ScheduleExpression"]
+    if ref_target(expression) in cfn.get("Parameters", {}):
+        expression = cfn["Parameters"][ref_target(expression)]["Default"]
+    period = re.fullmatch(r"rate\((\d+) minutes?\)", expression)
+    assert period and 1 <= int(period.group(1)) <= 15, f"check the DLQ every few minutes, not {expression!r}"
+    timeout = resolve_number(cfn, props(cfn["Resources"][DEAD_LETTER_CHECK_FN]).get("Timeout"))
+    assert timeout is not None and timeout < 60 * int(period.group(1)), "one check must end before the next starts"
+    DeadLetterCheckRequest.model_validate_json(schedules[0]["Target"]["Input"])
+
+
+def test_dead_letter_check_knows_the_export_functions_timeout(cfn):
+    # It leaves a document `sending` for less than this alone: a live attempt may be sending it.
+    env = props(cfn["Resources"][DEAD_LETTER_CHECK_FN])["Environment"]["Variables"]
+    export_timeout = resolve_number(cfn, props(cfn["Resources"][EXPORT_FN]).get("Timeout"))
+    assert int(env["EXPORT_TIMEOUT_SECONDS"]) == export_timeout, (
+        f"{DEAD_LETTER_CHECK_FN}'s EXPORT_TIMEOUT_SECONDS must be {EXPORT_FN}'s Timeout ({export_timeout})")
+    assert render(env["EXPORT_DLQ_URL"]) == f"${{{EXPORT_DLQ}}}"
+
+
+def test_dead_letter_check_only_reads_the_dlq_and_records_documents(policies):
+    st = policies[DEAD_LETTER_CHECK_FN].statements
+    dlq = queue_arn(EXPORT_DLQ)
+    bus = f"arn:aws:events:eu-central-1:123456789012:event-bus/${{{OUTCOME_BUS}}}"
+    problems = [f"missing {action} on {resource}" for action, resource in (
+        ("sqs:ReceiveMessage", dlq), ("sqs:ChangeMessageVisibility", dlq),
+        ("dynamodb:GetItem", table_arn(DOCUMENTS_TABLE)), ("dynamodb:PutItem", table_arn(DOCUMENTS_TABLE)),
+        ("dynamodb:UpdateItem", table_arn(DOCUMENTS_TABLE)), ("dynamodb:PutItem", table_arn(AUDIT_TABLE)),
+        ("events:PutEvents", bus),
+    ) if not allows(st, action, resource)]
+    # The messages stay in the DLQ (replaying them is the operator's): no delete, no send, no other queue.
+    problems += scope_violations(st, "sqs", {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"}, {dlq})
+    problems += scope_violations(st, "dynamodb", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+                                 {table_arn(DOCUMENTS_TABLE), table_arn(AUDIT_TABLE)})
+    problems += scope_violations(st, "events", {"events:PutEvents"}, {bus})
+    touched = {a.split(":")[0].lower() for s in st for a in s.actions}
+    problems += [f"has {service} permissions it does not need" for service in sorted(touched - {
+        "sqs", "dynamodb", "events", "logs"})]
+    _fail_if(problems, f"{DEAD_LETTER_CHECK_FN}'s permissions:")
 
 
 def test_only_the_config_api_stores_credentials_and_only_under_the_accounts_prefix(policies):

@@ -119,37 +119,55 @@ class ExportService:
             self.metrics.add_metric(name=f"Outcome_{result.outcome.value}", unit=MetricUnit.Count, value=1)
         return result
 
-    def give_up(self, message: ExportMessage, error: TransientError) -> None:
-        """The last delivery failed transiently: record it before the message goes to the DLQ."""
+    def give_up(self, message: ExportMessage, error: TransientError, *, actor: str | None = None) -> Outcome | None:
+        """The message's last delivery failed transiently, or it sits in the DLQ unrecorded: say so on the record.
+
+        An exported, in-doubt or failed document is left as it is, and so is a newer version than the
+        message's. Only the call whose conditional write moved the record publishes (and audits) the
+        outcome, so a repeat changes nothing. Returns the outcome recorded, None when nothing changed.
+        """
         doc = message.document
         record = self.documents.get(message.account_id, doc.document_id)
         if record is None:  # never tried (skipped behind an earlier failure of its account on every delivery)
             record = self.documents.register(message)[1]
-        if record.status in (Status.EXPORTED, Status.IN_DOUBT, Status.FAILED):
-            return
+        if record.status in (Status.EXPORTED, Status.IN_DOUBT, Status.FAILED) or record.document_version > doc.version:
+            return None
         recorded = _recorded(error, retryable=True)
         if record.status == Status.SENDING:
             # The last attempt may have reached the provider: never mark such a document plainly failed.
-            self.documents.mark_in_doubt(message.account_id, doc.document_id, recorded)
-            outcome = Outcome.IN_DOUBT
+            updated = self.documents.mark_in_doubt(message.account_id, doc.document_id, recorded)
+            outcome, action = Outcome.IN_DOUBT, "held_in_doubt"
         else:
-            self.documents.mark_failed(message.account_id, doc.document_id, recorded)
-            outcome = Outcome.FAILED
-        self._publish(outcome, message.account_id, record, error=error, retryable=True)
+            updated = self.documents.mark_failed(message.account_id, doc.document_id, recorded,
+                                                 only_from=(Status.PENDING,))
+            outcome, action = Outcome.FAILED, "failed"
+        if updated is None:  # changed meanwhile (a worker, another check): that change has its own outcome
+            return None
+        self._audit(message, action, actor=actor, outcome=outcome.value, error_code=error.code,
+                    response={"message": error.message, "fix": error.fix})
+        self._publish(outcome, message.account_id, updated, error=error, retryable=True)
+        return outcome
 
     def reject_unreadable(self, message_id: str, body: str, account_id: str | None, document_id: str | None,
-                          problem: str) -> None:
-        """A message that is not a valid document: keep it (with its body) and say why."""
+                          problem: str) -> bool:
+        """A message that is not a valid document: keep it (with its body) and say why, once per message.
+
+        Returns False when this message was rejected before (its record and event exist: nothing done)."""
         error = PermanentError(f"the message is not a valid export message: {problem}",
                                fix="correct the producer's message and send it again", code="invalid_message")
         account = account_id or "unidentified"
         document = document_id or f"message-{message_id}"
-        self.documents.record_rejected_message(account, document, body, _recorded(error, retryable=False),
-                                               message_id=message_id)
+        rejected = self.documents.record_rejected_message(account, document, body, _recorded(error, retryable=False),
+                                                          message_id=message_id)
+        if rejected.event_sent:
+            return False
         self.publisher.publish(OutcomeEvent.build(
             Outcome.FAILED, account, document, attempt=0,
             error=OutcomeError(code=error.code, message=error.message, fix=error.fix, retryable=False)))
+        # After the event: if this write fails, a redelivery publishes again rather than never.
+        self.documents.set_rejection_event_sent(account, rejected.document_key)
         logger.warning("message rejected", extra={"error_code": error.code, "problem": problem})
+        return True
 
     # ---------------------------------------------------------------- the idempotent unit
 
@@ -297,9 +315,11 @@ class ExportService:
         self._publish(Outcome.PENDING, message.account_id, record, error=error)
         raise _Settled(ExportResult(outcome=Outcome.PENDING))
 
-    def _audit(self, message: ExportMessage, action: str, **details: Any) -> None:
-        """Best effort: an export is never held back by its audit entry (a failure is logged)."""
-        actor = {Trigger.ISSUED: "order system", Trigger.BULK: "bulk export", Trigger.RETRY: "retry"}[message.trigger]
+    def _audit(self, message: ExportMessage, action: str, *, actor: str | None = None, **details: Any) -> None:
+        """Best effort: an export is never held back by its audit entry (a failure is logged).
+        The actor is what sent the message, unless named (e.g. the DLQ check)."""
+        actor = actor or {Trigger.ISSUED: "order system", Trigger.BULK: "bulk export",
+                          Trigger.RETRY: "retry"}[message.trigger]
         record_quietly(self.audit, message.account_id, message.document.document_id, action, actor,
                        trigger=message.trigger.value, **details)
 
@@ -320,8 +340,7 @@ class ExportService:
                                  original.provider_series)
 
     def _require_time_for_call(self, remaining_seconds: Callable[[], float]) -> None:
-        needed = self.settings.provider_read_timeout + self.settings.lambda_time_margin_seconds
-        if remaining_seconds() < needed:
+        if remaining_seconds() < self.settings.seconds_needed_for_provider_call:
             # Starting now could be cut off mid-call by the Lambda timeout; retry with a fresh budget.
             raise TransientError("not enough time left in this invocation for a provider call",
                                  code="invocation_time_low", retry_after=0)

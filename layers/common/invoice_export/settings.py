@@ -31,6 +31,10 @@ class RuntimeSettings(BaseSettings):
     idempotency_table: str | None = None
     export_queue_url: str | None = None
     export_max_receive_count: int = 8
+    # Checked on a schedule (invoice_export.dead_letters); the export function's Timeout tells the check
+    # how long a document may be `sending` for a live attempt.
+    export_dlq_url: str | None = None
+    export_timeout_seconds: float = 30.0
     pdf_queue_url: str | None = None
     ksef_queue_url: str | None = None
     ksef_poll_base_delay_seconds: float = 20.0
@@ -43,7 +47,7 @@ class RuntimeSettings(BaseSettings):
     # Provider HTTP timeouts: connect short, read long enough for a slow create.
     provider_connect_timeout: float = 3.05
     provider_read_timeout: float = 10.0
-    # A provider call is not started with less Lambda time left than read timeout + this margin.
+    # A provider call (and an export record) is not started with less Lambda time left than read timeout + this margin.
     lambda_time_margin_seconds: float = 3.0
     # Provider -> Secrets Manager id of credentials that belong to this deployment, not to a merchant
     # (wFirma's appKey, issued once per integration): merged into each account's credentials.
@@ -65,6 +69,11 @@ class RuntimeSettings(BaseSettings):
     # The configuration API accepts an account's own api_url (sandboxes, local fakes) only when allowed:
     # otherwise a caller could make our functions call any address.
     allow_custom_provider_urls: bool = False
+
+
+    @property
+    def seconds_needed_for_provider_call(self) -> float:
+        return self.provider_read_timeout + self.lambda_time_margin_seconds
 
 
 class ProviderName(StrEnum):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeDeserializer
@@ -95,6 +95,11 @@ class DocumentRecord(BaseModel):
 
     def parsed_document(self) -> Document | None:
         return Document.model_validate_json(self.document) if self.document else None
+
+
+class RejectedMessage(NamedTuple):
+    document_key: str  # the document id, or `<document id>#rejected:<message id>` beside another record
+    event_sent: bool  # its failed event went out already (the message was rejected before)
 
 
 class Registration(StrEnum):
@@ -263,11 +268,14 @@ class DocumentStore:
             {**_status_fields(account_id, Status.PENDING), "last_error": error.model_dump(), "updated_at": now_iso()},
             condition=Attr("status").is_in([s.value for s in SENDABLE]))
 
-    def mark_failed(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
+    def mark_failed(self, account_id: str, document_id: str, error: RecordedError, *,
+                    only_from: tuple[Status, ...] = (Status.PENDING, Status.SENDING, Status.FAILED),
+                    ) -> DocumentRecord | None:
+        """-> failed, from any status in `only_from`; None when the record is in none of them."""
         return self._update(
             account_id, document_id,
             {**_status_fields(account_id, Status.FAILED), "last_error": error.model_dump(), "updated_at": now_iso()},
-            condition=Attr("status").is_in([Status.PENDING.value, Status.SENDING.value, Status.FAILED.value]),
+            condition=Attr("status").is_in([s.value for s in only_from]),
         )
 
     def mark_in_doubt(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
@@ -298,27 +306,43 @@ class DocumentStore:
             condition=Attr("status").eq(Status.IN_DOUBT.value))
 
     def record_rejected_message(self, account_id: str, document_id: str, raw_message: str,
-                                error: RecordedError, *, message_id: str) -> str:
+                                error: RecordedError, *, message_id: str) -> RejectedMessage:
         """Keep a message we could not read, so nothing is lost and an operator can see why.
 
         It takes the document's own key only if nothing else is stored there: a broken re-send must
         never replace a record that maps an exported document or holds a valid version. Otherwise it
-        is kept beside that record, under `<document_id>#rejected:<message_id>`. Returns the key used.
+        is kept beside that record, under `<document_id>#rejected:<message_id>`.
+
+        Once per message: the same message again (a redelivery, or the DLQ check finding it) changes
+        nothing, and the answer says whether its failed event went out already.
         """
         now = now_iso()
         item = {**_status_fields(account_id, Status.FAILED), "raw_message": raw_message,
-                "last_error": error.model_dump(), "attempts": 0, "received_at": now, "updated_at": now}
-        try:
-            self.table.put_item(Item={**_key(account_id, document_id), **item},
-                                # A redelivery of the same message may overwrite its own record.
-                                ConditionExpression=Attr("document_id").not_exists()
-                                | Attr("raw_message").eq(raw_message))
-            return document_id
-        except ClientError as exc:
-            _raise_unless_condition_failed(exc)
+                "last_error": error.model_dump(), "attempts": 0, "received_at": now, "updated_at": now,
+                "rejected_message_id": message_id}
         beside = f"{document_id}#rejected:{message_id}"
-        self.table.put_item(Item={**_key(account_id, beside), **item})
-        return beside
+        tries = (
+            # Another message with the same broken body may take over its record (it gets its own event).
+            (document_id, Attr("document_id").not_exists()
+             | (Attr("raw_message").eq(raw_message) & ~Attr("rejected_message_id").eq(message_id))),
+            (beside, Attr("document_id").not_exists()),
+        )
+        for key, condition in tries:
+            try:
+                self.table.put_item(Item={**_key(account_id, key), **item}, ConditionExpression=condition,
+                                    ReturnValuesOnConditionCheckFailure="ALL_OLD")
+                return RejectedMessage(document_key=key, event_sent=False)
+            except ClientError as exc:
+                _raise_unless_condition_failed(exc)
+                stored = _from_wire(exc.response.get("Item") or {})
+            # The key beside is this message's own: whatever is stored there is its earlier record.
+            if key == beside or stored.get("rejected_message_id") == message_id:
+                return RejectedMessage(document_key=key, event_sent=bool(stored.get("rejection_event_sent")))
+        raise AssertionError("unreachable: the key beside is either free or this message's")
+
+    def set_rejection_event_sent(self, account_id: str, document_key: str) -> None:
+        self._update(account_id, document_key, {"rejection_event_sent": True},
+                     condition=Attr("document_id").exists(), read_back=False)
 
     def set_exported_event_sent(self, account_id: str, document_id: str) -> None:
         self._update(account_id, document_id, {"exported_event_sent": True}, condition=Attr("document_id").exists(),
