@@ -69,3 +69,12 @@ def test_one_unwritable_skipped_record_leaves_the_others_recorded() -> None:
     response = {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]}
     _give_up_on_skipped(runtime(service), {"Records": records}, response, set(), lambda: 10.0)
     assert service.recorded == [("INV-B", "skipped_behind_failure")]
+
+
+def test_a_record_not_started_for_lack_of_time_is_recorded_as_such_on_its_last_delivery() -> None:
+    service = FlakyService()
+    records = [{"messageId": "m0", "receiptHandle": "r", "body": message("INV-A")[1],
+                "attributes": {"ApproximateReceiveCount": "8"}}]
+    response = {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    _give_up_on_skipped(runtime(service), {"Records": records}, response, set(), lambda: 10.0, not_started={"m0"})
+    assert service.recorded == [("INV-A", "invocation_time_low")]

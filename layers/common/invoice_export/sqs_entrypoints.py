@@ -37,6 +37,13 @@ MAX_BACKOFF_SECONDS = 900
 # Pauses between tries of a last delivery's record (give_up) through a short AWS outage: a message
 # whose record is not written goes to the DLQ while its document still says pending, sending or nothing.
 LAST_RECORD_RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0)
+# Why a message's last delivery was never tried (it goes to the DLQ; the document is failed, retryable).
+SKIPPED_BEHIND_FAILURE = TransientError(
+    "its last delivery was never tried: an earlier document of the account failed in the same batch",
+    code="skipped_behind_failure", fix="retry it once the account's earlier documents are exported")
+NOT_STARTED_FOR_TIME = TransientError(
+    "its last delivery was never tried: too little time was left in the invocation",
+    code="invocation_time_low", fix="retry it; if this recurs, export batches take too long for the function's Timeout")
 
 
 @dataclass(frozen=True)
@@ -81,9 +88,16 @@ def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime
     runtime = runtime or get_runtime()
     # Before the first idempotent call: the in-progress lock then expires with this invocation.
     runtime.idempotency_config.register_lambda_context(context)
+    remaining_seconds = _remaining_seconds(context)
     handled: set[str] = set()
+    not_started: set[str] = set()
 
     def handle(record: SQSRecord) -> None:
+        if remaining_seconds() < runtime.settings.seconds_needed_for_provider_call:
+            # Failed untouched, so that it comes back, rather than the Lambda timeout cutting it off
+            # and returning the whole batch, the records done before it included.
+            not_started.add(record.message_id)
+            raise TransientError("not started: too little time left in this invocation", code="invocation_time_low")
         handled.add(record.message_id)
         _export_record(runtime, record, context)
 
@@ -92,7 +106,7 @@ def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime
     # are still looked at below, and Lambda returns the same messages either way.
     processor.raise_on_entire_batch_failure = False
     response = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
-    _give_up_on_skipped(runtime, event, response, handled, _remaining_seconds(context))
+    _give_up_on_skipped(runtime, event, response, handled, remaining_seconds, not_started=not_started)
     return response
 
 
@@ -121,9 +135,11 @@ def _record_last_delivery(runtime: Runtime, remaining_seconds: Callable[[], floa
 
 
 def _give_up_on_skipped(runtime: Runtime, event: dict[str, Any], response: dict[str, Any], handled: set[str],
-                        remaining_seconds: Callable[[], float]) -> None:
-    """Messages skipped behind a failure in their account's group still use up a delivery each; on its
-    last one a skipped message goes to the DLQ without ever being tried, so it is recorded here."""
+                        remaining_seconds: Callable[[], float], *, not_started: set[str] | None = None) -> None:
+    """Messages skipped behind a failure in their account's group (or not started for lack of time) still
+    use up a delivery each; on its last one such a message goes to the DLQ without ever being tried, so
+    it is recorded here."""
+    not_started = not_started or set()
     failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
     for raw in event.get("Records", []):
         record = SQSRecord(raw)
@@ -139,9 +155,7 @@ def _give_up_on_skipped(runtime: Runtime, event: dict[str, Any], response: dict[
             continue
         logger.append_keys(account_id=message.account_id, document_id=message.document.document_id)
         logger.warning("skipped on its last delivery: dead-lettered untried")
-        error = TransientError(
-            "its last delivery was never tried: an earlier document of the account failed in the same batch",
-            code="skipped_behind_failure", fix="retry it once the account's earlier documents are exported")
+        error = NOT_STARTED_FOR_TIME if record.message_id in not_started else SKIPPED_BEHIND_FAILURE
         _record_last_delivery(runtime, remaining_seconds, runtime.export_service.give_up, message, error)
 
 
