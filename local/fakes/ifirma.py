@@ -17,10 +17,13 @@ Public API (for tests and the local demo)::
     fake.requests                              # RequestLog (logins only, never keys or signatures)
     fake.limiter.peak("jan@example.pl")        # most requests of the login in one minute
     fake.faults.status(503, method="POST")     # see common.FaultPlan; answers in iFirma's envelope
+    fake.account("jan@example.pl").ksef_connected = False  # no KSeF connection set up in iFirma
+    fake.account("jan@example.pl").ksef_submissions       # {invoice id: DataWysylki} handed to KSeF
 
 Endpoints (all signed, see `_authenticate`): POST fakturakraj.json, fakturawaluta.json,
 fakturaeksportuslugue.json, fakturakraj/korekta/{id or number}.json; GET {type}/{id}.json and
-{type}/{id}.pdf; GET faktury.json; GET/PUT abonent/miesiacksiegowy.json; GET abonent/limit.json.
+{type}/{id}.pdf; GET faktury.json; GET/PUT abonent/miesiacksiegowy.json; GET abonent/limit.json;
+POST {type}/ksef/send/{id}.json (community-documented, see `send_to_ksef`).
 
 Every answer is the documented envelope ``{"response": {"Kod": 0, "Informacja": ...}}``; errors come
 with HTTP 200 and ``Kod`` != 0 (api.ifirma.pl FAQ). Behaviour the documentation does not define is
@@ -286,6 +289,9 @@ class IfirmaAccount:
     # The documented "issue date >= the previous invoice's in the series" rule.
     last_issue: dict[str, date] = field(default_factory=dict)
     month_moves: list[str] = field(default_factory=list)  # NAST/POPRZ received, in order
+    # KSeF as connected in iFirma's app (facts 2.12: a connection is needed before sending).
+    ksef_connected: bool = True
+    ksef_submissions: dict[int, str | None] = field(default_factory=dict)  # invoice id -> DataWysylki
 
 
 # --------------------------------------------------------------------------- the fake server
@@ -629,6 +635,31 @@ class IfirmaFake(FakeServer):
             # ASSUMPTION: another user's or another type's document is simply not found.
             raise _error(VALIDATION, f"Nie znaleziono dokumentu {request.params['id']}", status=404)
         return invoice
+
+    @route("POST", r"/iapi/(?P<kind>fakturakraj|fakturawaluta|fakturaeksportuslugue)/ksef/send/(?P<id>\d+)\.json")
+    def send_to_ksef(self, request: Request) -> Response:
+        """[COMMUNITY] facts 2.12: ask iFirma to send the document to KSeF, body {"DataWysylki": null or a
+        date}, key faktura. ASSUMPTION (no official text read): DataWysylki must be present (null: now);
+        the answer is the envelope, Kod 0 when handed over; without a KSeF connection Kod 202 (account
+        settings); a document handed over before, Kod 201. No read shows a document's KSeF state or
+        number (none is known), so the fake exposes none either."""
+        account = self._authenticate(request, "faktura")
+        self._accepts(request, "application/json")
+        body = self._json_body(request)
+        with self._lock:
+            invoice = self._document(account, request)
+            try:
+                if "DataWysylki" not in body:
+                    raise _Invalid(BAD_STRUCTURE, "Niepoprawna struktura obiektu domenowego: brak pola DataWysylki")
+                self._check_fields(body, {"DataWysylki": (_date, False)}, "")
+                if not account.ksef_connected:
+                    raise _Invalid(ACCOUNT_SETTINGS, "Konto nie jest połączone z KSeF: skonfiguruj połączenie z KSeF")
+                if invoice["FakturaId"] in account.ksef_submissions:
+                    raise _Invalid(VALIDATION, "Faktura została już przekazana do wysyłki do KSeF")
+            except _Invalid as problem:
+                return json_response(200, envelope(problem.code, problem.message))
+            account.ksef_submissions[invoice["FakturaId"]] = body["DataWysylki"]
+        return json_response(200, envelope(OK, "Faktura została przekazana do wysyłki do KSeF"))
 
     @route("GET", r"/iapi/faktury\.json")
     def list_invoices(self, request: Request) -> Response:

@@ -351,3 +351,25 @@ def test_rabat_lowers_the_line_rounded_once(client) -> None:
     created = client.ok("POST", "fakturakraj.json", body)
     invoice = client.ok("GET", f"fakturakraj/{created['Identyfikator']}.json")
     assert invoice["Brutto"] == "94.30"
+
+
+# --------------------------------------------------------------------------- KSeF (facts 2.12, community-documented)
+
+
+def test_ksef_send_hands_an_invoice_over_once_and_needs_a_ksef_connection(client, fake) -> None:
+    identifier = client.ok("POST", "fakturakraj.json", DOC_EXAMPLE)["Identyfikator"]
+    sent = client.ok("POST", f"fakturakraj/ksef/send/{identifier}.json", {"DataWysylki": None})
+    assert set(sent) == {"Kod", "Informacja"}  # nothing about KSeF's answer or number
+    assert fake.account(client.login).ksef_submissions == {identifier: None}
+    assert client.refused("POST", f"fakturakraj/ksef/send/{identifier}.json", {"DataWysylki": None})[0] == 201
+    # No read shows the KSeF state (none is known): the document read is unchanged.
+    assert not any("ksef" in name.lower() for name in client.ok("GET", f"fakturakraj/{identifier}.json"))
+    other = client.ok("POST", "fakturakraj.json", DOC_EXAMPLE)["Identyfikator"]
+    assert client.refused("POST", f"fakturakraj/ksef/send/{other}.json", {})[0] == 200  # DataWysylki must be there
+    assert client.refused("POST", f"fakturakraj/ksef/send/{other}.json", {"DataWysylki": "jutro"})[0] == 201
+    assert client.refused("POST", f"fakturawaluta/ksef/send/{other}.json", {"DataWysylki": None})[0] == 201
+    fake.account(client.login).ksef_connected = False
+    code, info = client.refused("POST", f"fakturakraj/ksef/send/{other}.json", {"DataWysylki": None})
+    assert code == 202 and "KSeF" in info
+    assert client.call("POST", f"fakturakraj/ksef/send/{other}.json", {"DataWysylki": None},
+                       sign_with="00112233445566FF").json()["response"]["Kod"] == 403

@@ -471,3 +471,48 @@ def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, login) -> 
     ours = plan.document.totals
     assert tuple(Decimal(invoice[part]) for part in ("Netto", "Vat", "Brutto")) == (ours.net, ours.vat, ours.gross)
     assert created.readback is None or created.readback.net == ours.net
+
+
+# ----------------------------------------------------------------------- KSeF (facts 2.12, community-documented)
+
+
+def test_ksef_send_on_export_asks_ifirma_once_per_document_by_the_community_documented_endpoint(fake, login) -> None:
+    assert (IfirmaAdapter.capabilities.ksef_send, IfirmaAdapter.capabilities.ksef_read_back) == (True, False)
+    adapter = make_adapter(fake, login, ksef="send_on_export")
+    plan = plan_for(adapter, "01-invoice-company.json")
+    assert plan.send_to_ksef is True
+    assert "DataWysylki" not in adapter.build_request(plan)  # the send is its own call, after the create
+    invoice = adapter.create_document(plan).reference
+    foreign = adapter.create_document(plan_for(adapter, "04-invoice-eur.json")).reference
+    assert fake.account(login).ksef_submissions == {}  # creating does not send
+    fake.requests.clear()
+    adapter.send_to_ksef(invoice.provider_document_id)
+    adapter.send_to_ksef(foreign.provider_document_id)
+    assert fake.account(login).ksef_submissions == {stored(fake, login, invoice)["FakturaId"]: None,
+                                                    stored(fake, login, foreign)["FakturaId"]: None}
+    assert [entry.path for entry in fake.requests.entries()] == [
+        f"/iapi/fakturakraj/ksef/send/{stored(fake, login, invoice)['FakturaId']}.json",
+        f"/iapi/fakturawaluta/ksef/send/{stored(fake, login, foreign)['FakturaId']}.json"]
+    with pytest.raises(ProviderRejected, match="już przekazana"):  # iFirma's own guard, should we ever ask twice
+        adapter.send_to_ksef(invoice.provider_document_id)
+    with pytest.raises(ConfigurationError) as unreadable:
+        adapter.ksef_status(invoice.provider_document_id)  # nothing to read back: none is invented
+    assert unreadable.value.code == "not_supported"
+
+
+def test_ksef_send_without_a_connection_to_ksef_in_ifirma_is_refused_in_its_words(fake, login) -> None:
+    adapter = make_adapter(fake, login, ksef="send_on_export")
+    invoice = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    fake.account(login).ksef_connected = False
+    with pytest.raises(ProviderRejected) as refused:
+        adapter.send_to_ksef(invoice.provider_document_id)
+    assert "Kod 202" in refused.value.message and "KSeF" in refused.value.message
+
+
+def test_ksef_provider_sends_is_refused_because_nothing_can_be_read_back(fake, login) -> None:
+    adapter = make_adapter(fake, login, ksef="provider_sends")
+    with pytest.raises(ConfigurationError) as refused:
+        plan_for(adapter, "01-invoice-company.json")
+    assert refused.value.code == "unsupported_ksef"
+    assert "does not report a document's KSeF status or number" in refused.value.message
+    assert "'send_on_export'" in refused.value.fix and "'off'" in refused.value.fix

@@ -13,8 +13,9 @@ import pytest
 
 from invoice_export.events import DETAIL_TYPE
 from invoice_export.runtime import get_runtime
-from invoice_export.settings import AccountSettings
+from invoice_export.settings import AccountSettings, KsefMode
 from invoice_export.storage.documents import DocumentRecord, Status
+from local.fakes.ifirma import IfirmaFake
 from local.fakes.wfirma import WfirmaFake
 from testsupport import load_example
 
@@ -28,6 +29,12 @@ def wfirma():
     with WfirmaFake(app_key=WFIRMA_APP_KEY, rate_limit=None) as server:
         yield server
     assert server.server_errors == [], "the fake itself crashed:\n" + "\n".join(server.server_errors)
+
+
+@pytest.fixture(scope="module")
+def ifirma():
+    with IfirmaFake(rate_limit=None) as server:
+        yield server
 
 
 class Account:
@@ -97,3 +104,95 @@ def test_wfirma_send_on_export_is_refused_with_what_to_choose(stack, wfirma) -> 
     assert event["outcome"] == "failed" and event["error"]["code"] == "unsupported_ksef"
     assert "E-FAKTURY" in event["error"]["message"] and "provider_sends" in event["error"]["fix"]
     assert wfirma.company(company_id).invoices == {}  # refused before anything was sent
+
+
+# ---------------------------------------------------------------- iFirma: we ask once, nothing to read back
+
+
+def ifirma_account(stack, fake: IfirmaFake, **settings: Any) -> tuple[Account, str]:
+    login, invoice_key = f"shop-{secrets.token_hex(4)}@example.com", secrets.token_hex(8)
+    fake.add_account(login, invoice_key=invoice_key, accounting_month=(2026, 11), series=("SKLEP",))
+    account = Account(stack, {
+        "provider": "ifirma", "api_url": f"{fake.base_url}/iapi",
+        "series_links": {"FV": "SKLEP", "FV-EXPORT": None, "KOR": None},
+        "payment_links": {"Przelew": "PRZ", "Karta": "KAR"}, **settings},
+        {"login": login, "invoice_key": invoice_key})
+    return account, login
+
+
+def ksef_sends(fake: IfirmaFake, login: str) -> list[str]:
+    return [e.path for e in fake.requests.entries() if e.key == login and "/ksef/send/" in e.path]
+
+
+def test_ifirma_is_asked_once_and_the_hand_over_is_recorded_as_final_with_where_to_see_the_number(
+        stack, ifirma) -> None:
+    account, login = ifirma_account(stack, ifirma, ksef="send_on_export")
+    account.export("01-invoice-company.json", "05-correction.json")
+    for document_id in ("INV-2026-11-0001", "KOR-2026-11-0001"):
+        record = account.record(document_id)
+        assert record.status == Status.EXPORTED and record.ksef_status == "submitted"
+        assert record.ksef_number is None and "its API does not report" in record.ksef_message
+        [event] = account.ksef_events(document_id)
+        assert event["outcome"] == "ksef_submitted" and "error" not in event and "ksef_number" not in event
+        assert "check them in iFirma" in event["warnings"][0]
+    stored = ifirma.account(login).invoices
+    assert sorted(stored[i]["PelnyNumer"] for i in ifirma.account(login).ksef_submissions) == [
+        "1/2026/SKLEP", "KOR 1/2026"]
+    assert len(ksef_sends(ifirma, login)) == 2  # one per document
+    audited = [e.action for e in get_runtime().audit.entries(account.account_id, "INV-2026-11-0001")]
+    assert "ksef_submitted" in audited
+
+
+def test_ifirma_send_that_never_arrived_is_retried_one_that_may_have_arrived_never_is(stack, ifirma) -> None:
+    account, login = ifirma_account(stack, ifirma, ksef="send_on_export")
+    ifirma.faults.status(503, method="POST", path=r".*/ksef/send/.*")  # unavailable: nothing was handed over
+    account.export("01-invoice-company.json")
+    assert account.record("INV-2026-11-0001").ksef_status == "submitted"
+    assert len(ifirma.account(login).ksef_submissions) == 1 and len(ksef_sends(ifirma, login)) == 2
+    ifirma.faults.status(502, method="POST", path=r".*/ksef/send/.*")  # a gateway error: it may have arrived
+    account.export("03-invoice-exempt-person.json")
+    record = account.record("INV-2026-11-0002")
+    assert record.ksef_status == "unconfirmed" and "not asked again" in record.ksef_message
+    [event] = account.ksef_events("INV-2026-11-0002")
+    assert event["outcome"] == "ksef_unconfirmed" and "check its KSeF status in iFirma" in event["error"]["message"]
+    assert len(ksef_sends(ifirma, login)) == 3  # the uncertain one was not repeated
+
+
+def test_ifirma_a_duplicate_poll_never_sends_again_nor_one_after_a_poll_that_died(stack, ifirma) -> None:
+    account, login = ifirma_account(stack, ifirma, ksef="send_on_export")
+    account.export("01-invoice-company.json")
+    stack.send("KsefQueue", {"account_id": account.account_id, "document_id": "INV-2026-11-0001"})  # a duplicate
+    account.export()
+    assert account.record("INV-2026-11-0001").ksef_status == "submitted" and len(ksef_sends(ifirma, login)) == 1
+    # A poll claimed the send and died before recording anything: only iFirma knows whether it went out.
+    runtime = get_runtime()
+    runtime.accounts.put(runtime.accounts.get(account.account_id).model_copy(update={"ksef": KsefMode.OFF}))
+    account.export("03-invoice-exempt-person.json")  # exported without KSeF, then the account switches
+    runtime.accounts.put(runtime.accounts.get(account.account_id).model_copy(update={"ksef": KsefMode.SEND_ON_EXPORT}))
+    assert runtime.documents.claim_ksef_send(account.account_id, "INV-2026-11-0002")  # the dead poll's claim
+    stack.send("KsefQueue", {"account_id": account.account_id, "document_id": "INV-2026-11-0002"})
+    account.export()
+    record = account.record("INV-2026-11-0002")
+    assert record.ksef_status == "unconfirmed" and "saw no answer" in record.ksef_message
+    assert [e["outcome"] for e in account.ksef_events("INV-2026-11-0002")] == ["ksef_unconfirmed"]
+    assert len(ksef_sends(ifirma, login)) == 1  # never sent again
+
+
+def test_ifirma_without_a_ksef_connection_gets_a_clear_rejection(stack, ifirma) -> None:
+    account, login = ifirma_account(stack, ifirma, ksef="send_on_export")
+    ifirma.account(login).ksef_connected = False
+    account.export("01-invoice-company.json")
+    record = account.record("INV-2026-11-0001")
+    assert record.status == Status.EXPORTED and record.ksef_status == "rejected"
+    [event] = account.ksef_events("INV-2026-11-0001")
+    assert event["outcome"] == "ksef_rejected"
+    assert "iFirma did not send the document to KSeF" in event["error"]["message"]
+    assert "nie jest połączone z KSeF" in event["error"]["message"]
+
+
+def test_ifirma_provider_sends_is_refused_before_anything_is_sent(stack, ifirma) -> None:
+    account, login = ifirma_account(stack, ifirma, ksef="provider_sends")
+    account.export("01-invoice-company.json")
+    [event] = [e for e in account.events if e["document_id"] == "INV-2026-11-0001"]
+    assert event["outcome"] == "failed" and event["error"]["code"] == "unsupported_ksef"
+    assert ifirma.account(login).invoices == {}

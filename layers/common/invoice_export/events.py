@@ -31,6 +31,7 @@ class Outcome(StrEnum):
     KSEF_ACCEPTED = "ksef_accepted"  # KSeF gave the exported document its number (ksef_number)
     KSEF_REJECTED = "ksef_rejected"  # KSeF refused it: see error
     KSEF_UNCONFIRMED = "ksef_unconfirmed"  # no final KSeF answer after hours of polling
+    KSEF_SUBMITTED = "ksef_submitted"  # handed to a provider whose API does not report KSeF's answer: see warnings
 
 
 class OutcomeError(BaseModel):

@@ -22,6 +22,15 @@ choices made here:
 - iFirma only issues documents in the account's accounting month. Moving that month changes the
   merchant's books, so it is done only with the account option `allow_accounting_month_switch`
   (and the subscriber key); otherwise the rejection says what to do.
+- KSeF (facts 2.12) [COMMUNITY]: `POST {type}/ksef/send/{id}.json` with `{"DataWysylki": null}`
+  (key faktura) asks iFirma to send a document to KSeF. Two independent clients use it
+  (maciejlewandowskii/iFirmaBundle `sendToKsef`, exercised by its integration test against a live
+  account; adriandmitroca/ifirma-mcp-server), and api.ifirma.pl lists a page "Wysyłanie faktury do
+  KSeF", whose text we could not read. No way to read a document's KSeF state or number back is
+  known, and none is invented here: `send_on_export` is offered, the poller sends each invoice once
+  (never again, whatever happens: iFirma may have it) and records it as handed over to iFirma,
+  with an event saying that the KSeF number can only be seen in iFirma. `provider_sends` is refused:
+  there would be nothing to read back.
 """
 
 from __future__ import annotations
@@ -70,7 +79,7 @@ from invoice_export.providers.base import (
 )
 from invoice_export.ratelimit import LimitScope, RateLimit
 from invoice_export.readback import ProviderTotals
-from invoice_export.settings import AccountSettings, ProviderName
+from invoice_export.settings import AccountSettings, KsefMode, ProviderName
 
 DOMESTIC = "fakturakraj"
 FOREIGN_CURRENCY = "fakturawaluta"
@@ -246,8 +255,8 @@ class IfirmaAdapter(ProviderAdapter):
         payment_types=True,
         list_payment_types=True,  # the documented fixed list, no endpoint
         sku_stock=False,  # no product or stock field on lines
-        ksef_send=False,  # a send exists (community-documented), reading the KSeF state back does not
-        ksef_read_back=False,
+        ksef_send=True,  # ksef/send, community-documented (see the module's notes)
+        ksef_read_back=False,  # no known way to read the KSeF state or number back
         lookup_by_reference=False,  # no external id field
     )
     credentials_model: ClassVar[type[BaseModel]] = IfirmaCredentials
@@ -257,6 +266,12 @@ class IfirmaAdapter(ProviderAdapter):
     rate_limit: ClassVar[RateLimit | None] = RateLimit(
         limit=100, window_seconds=60, scope=LimitScope.CREDENTIAL,
         source="documented: api.ifirma.pl 'Limit zapytań', 100/min and 15,000/day per user")
+    ksef_refusals: ClassVar[dict[KsefMode, tuple[str, str]]] = {KsefMode.PROVIDER_SENDS: (
+        "iFirma's API does not report a document's KSeF status or number, so there is nothing for us to read "
+        "back when iFirma sends by itself",
+        "set ksef to 'off' and follow KSeF in iFirma; or, if iFirma does not send to KSeF by itself, to "
+        "'send_on_export': we then ask iFirma once per invoice to send it and report that it was handed over "
+        "(the KSeF number stays visible in iFirma only)")}
     # iFirma computes VAT per rate from the summed gross (BRT) or net (NET) line values, as its fake
     # models it: a document computed line by line is refused before sending when totals would differ.
     vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_RATE
@@ -539,6 +554,14 @@ class IfirmaAdapter(ProviderAdapter):
             self._checked(response, may_have_arrived=False)
             raise ProviderRejected("iFirma returned something other than a PDF", code="provider_bad_pdf")
         return response.content
+
+    def send_to_ksef(self, provider_document_id: str) -> None:
+        """Ask iFirma to send the document to KSeF now ([COMMUNITY]: path and body as two clients send them;
+        a correction of a domestic invoice lives under fakturakraj, as its reads do)."""
+        kind, number = split_reference(provider_document_id)
+        response = self._request("POST", f"/{kind}/ksef/send/{number}.json", data=encode_json({"DataWysylki": None}),
+                                 headers=_JSON_HEADERS, ok=(200, 201))
+        self._checked(response, may_have_arrived=True)
 
     def check_credentials(self) -> None:
         """A cheap signed read per key: the invoice key always, the subscriber key when given."""

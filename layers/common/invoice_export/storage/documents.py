@@ -83,7 +83,7 @@ class DocumentRecord(BaseModel):
     readback_drift: list[dict[str, str]] = []  # where the provider's totals differ from ours
     # A foreign-currency document's VAT in PLN as we compute it, per rate and total (readback.pln_vat_record).
     vat_in_pln: dict[str, str] | None = None
-    ksef_status: str | None = None  # pending, accepted, rejected, not_applicable, unconfirmed
+    ksef_status: str | None = None  # pending, accepted, rejected, not_applicable, unconfirmed, submitted
     ksef_number: str | None = None
     ksef_message: str | None = None
     ksef_resends: int = 0
@@ -349,14 +349,15 @@ class DocumentStore:
                      read_back=False)
 
     def record_ksef(self, account_id: str, document_id: str, status: str, *, ksef_number: str | None = None,
-                    message: str | None = None) -> DocumentRecord | None:
-        """The KSeF state read back from the provider; a final state is never overwritten."""
+                    message: str | None = None, also_final: tuple[str, ...] = ()) -> DocumentRecord | None:
+        """The KSeF state read back from the provider; a final state (or one of `also_final`) is never
+        overwritten."""
         values: dict[str, Any] = {"ksef_status": status, "updated_at": now_iso()}
         if ksef_number:
             values["ksef_number"] = ksef_number
         if message:
             values["ksef_message"] = message
-        final = ["accepted", "rejected", "not_applicable"]
+        final = ["accepted", "rejected", "not_applicable", "submitted", *also_final]
         return self._update(account_id, document_id, values,
                             condition=Attr("status").eq(Status.EXPORTED.value)
                             & (Attr("ksef_status").not_exists() | ~Attr("ksef_status").is_in(final)))
@@ -366,6 +367,19 @@ class DocumentStore:
         return self._update(account_id, document_id, {"updated_at": now_iso()},
                             condition=Attr("ksef_resends").not_exists() | Attr("ksef_resends").lt(limit),
                             add={"ksef_resends": 1}) is not None
+
+    def claim_ksef_send(self, account_id: str, document_id: str) -> bool:
+        """Take the document's one KSeF send, for a provider that cannot report KSeF's answer (so a
+        send that may have reached it is never repeated); False when it was taken already."""
+        return self._update(account_id, document_id, {"ksef_send_claimed_at": now_iso(), "updated_at": now_iso()},
+                            condition=Attr("status").eq(Status.EXPORTED.value)
+                            & Attr("ksef_send_claimed_at").not_exists()) is not None
+
+    def release_ksef_send(self, account_id: str, document_id: str) -> None:
+        """Give the send back after a failure that never reached the provider, so a later poll sends."""
+        self._update(account_id, document_id, {"updated_at": now_iso()},
+                     condition=Attr("ksef_send_claimed_at").exists(), remove=("ksef_send_claimed_at",),
+                     read_back=False)
 
     def record_pdf(self, account_id: str, document_id: str, pdf: PdfCopy) -> None:
         self._update(account_id, document_id, {"pdf": pdf.model_dump(exclude_none=True)},
