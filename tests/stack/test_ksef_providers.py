@@ -16,6 +16,7 @@ from invoice_export.runtime import get_runtime
 from invoice_export.settings import AccountSettings, KsefMode
 from invoice_export.storage.documents import DocumentRecord, Status
 from local.fakes.ifirma import IfirmaFake
+from local.fakes.infakt import InfaktFake
 from local.fakes.wfirma import WfirmaFake
 from testsupport import load_example
 
@@ -27,6 +28,13 @@ STACK_PARAMETERS = {"WfirmaAppKey": WFIRMA_APP_KEY}
 @pytest.fixture(scope="module")
 def wfirma():
     with WfirmaFake(app_key=WFIRMA_APP_KEY, rate_limit=None) as server:
+        yield server
+    assert server.server_errors == [], "the fake itself crashed:\n" + "\n".join(server.server_errors)
+
+
+@pytest.fixture(scope="module")
+def infakt():
+    with InfaktFake() as server:  # its documented per-IP limits, GET and the rest apart
         yield server
     assert server.server_errors == [], "the fake itself crashed:\n" + "\n".join(server.server_errors)
 
@@ -64,6 +72,58 @@ class Account:
 
     def ksef_events(self, document_id: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["document_id"] == document_id and e["outcome"].startswith("ksef_")]
+
+
+# ---------------------------------------------------------------- inFakt: send_to_ksef on the create
+
+
+def infakt_account(stack, fake: InfaktFake, **settings: Any) -> tuple[Account, str]:
+    key = secrets.token_hex(20)
+    fake.add_account(key)
+    account = Account(stack, {
+        "provider": "infakt", "api_url": f"{fake.base_url}/api/v3",
+        "series_links": {"FV": None, "FV-EXPORT": None, "KOR": None},
+        "payment_links": {"Przelew": "transfer", "Karta": "card"}, **settings}, {"api_key": key})
+    return account, key
+
+
+def test_infakt_send_on_export_records_the_ksef_number_with_an_event(stack, infakt) -> None:
+    account, key = infakt_account(stack, infakt, ksef="send_on_export")
+    infakt.account(key).ksef_reads_until_final = 3  # KSeF answers after a few reads: the poller waits
+    account.export("01-invoice-company.json", "05-correction.json")
+    documents = {"INV-2026-11-0001": infakt.account(key).invoices, "KOR-2026-11-0001": infakt.account(key).corrections}
+    for document_id, store in documents.items():
+        record = account.record(document_id)
+        stored = store[record.provider_document_id.removeprefix("correction:")]
+        assert stored["ksef_data"]["status"] == "success"
+        assert record.ksef_status == "accepted" and record.ksef_number == stored["ksef_data"]["ksef_number"]
+        [event] = account.ksef_events(document_id)
+        assert event["outcome"] == "ksef_accepted" and event["ksef_number"] == record.ksef_number
+        assert infakt.account(key).ksef_submissions[stored["uuid"]] == 1  # sent once, with the create
+        # Never a separate send: the create's send_to_ksef did it.
+        assert not [e for e in infakt.requests.entries() if stored["uuid"] in e.path and "send" in e.path]
+    audited = [(e.action, e.response) for e in get_runtime().audit.entries(account.account_id, "INV-2026-11-0001")]
+    assert ("ksef_accepted", {"ksef_number": account.record("INV-2026-11-0001").ksef_number}) in audited
+
+
+def test_infakt_ksef_refusal_is_recorded_and_announced_with_infakts_description(stack, infakt) -> None:
+    account, key = infakt_account(stack, infakt, ksef="send_on_export")
+    infakt.account(key).ksef_rejects = "Błąd weryfikacji semantyki dokumentu faktury"
+    account.export("01-invoice-company.json")
+    record = account.record("INV-2026-11-0001")
+    assert record.status == Status.EXPORTED and record.ksef_status == "rejected" and record.ksef_number is None
+    [event] = account.ksef_events("INV-2026-11-0001")
+    assert event["outcome"] == "ksef_rejected" and "Błąd weryfikacji" in event["error"]["message"]
+
+
+def test_infakt_sending_by_itself_is_only_read_back_never_sent_again(stack, infakt) -> None:
+    account, key = infakt_account(stack, infakt, ksef="provider_sends")
+    infakt.account(key).ksef_auto_send = True  # inFakt's own automation sends every new document
+    account.export("01-invoice-company.json")
+    record = account.record("INV-2026-11-0001")
+    stored = infakt.account(key).invoices[record.provider_document_id]
+    assert record.ksef_status == "accepted" and record.ksef_number == stored["ksef_data"]["ksef_number"]
+    assert infakt.account(key).ksef_submissions == {stored["uuid"]: 1}  # its own send only
 
 
 # ---------------------------------------------------------------- wFirma: it sends by its own settings
