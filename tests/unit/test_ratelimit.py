@@ -10,9 +10,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from invoice_export.providers import build_adapter
 from invoice_export.providers.fakturownia import FakturowniaAdapter, FakturowniaCredentials
+from invoice_export.providers.infakt import InfaktAdapter
 from invoice_export.ratelimit import ARRIVAL_MARGIN_SECONDS, LimitScope, RateLimit, RateLimited, SlidingWindowLimiter
 from invoice_export.settings import AccountSettings
+from local.fakes.infakt import InfaktFake
+from testsupport import plan_for
 
 
 @pytest.fixture
@@ -167,3 +171,41 @@ def test_an_instance_that_stored_last_writes_without_reading_first(table) -> Non
     item = table.get_item(Key={"scope": "s"})["Item"]
     # Ours of 1000 and 1001 left the window (answered); the other one of 1001 is unanswered: margin.
     assert item["version"] == 4 and item["sent_at"] == [Decimal("1001.000001"), Decimal("1002")]
+
+
+# ---------------------------------------------------------------- a provider that counts reads apart
+
+
+def test_infakt_reads_and_writes_count_in_their_own_windows_and_overrides_keep_their_meaning() -> None:
+    reads, writes = InfaktAdapter.rate_windows()
+    assert reads == (":reads", RateLimit(300, 60, LimitScope.DEPLOYMENT, InfaktAdapter.read_rate_limit.source,
+                                         methods=frozenset({"GET"})))
+    assert writes == ("", InfaktAdapter.rate_limit)
+    assert [suffix for suffix, _ in FakturowniaAdapter.rate_windows()] == [""]  # one window for everything
+    ours = RateLimit(limit=100, window_seconds=60, scope=LimitScope.DEPLOYMENT, source="our contract")
+    assert InfaktAdapter.rate_windows({"infakt": ours}) == [("", ours)]  # as before: one window for all
+    read_override = RateLimit(limit=200, window_seconds=60, scope=LimitScope.DEPLOYMENT, source="our contract")
+    assert InfaktAdapter.rate_windows({"infakt": ours, "infakt:reads": read_override}) == [
+        (":reads", RateLimit(200, 60, LimitScope.DEPLOYMENT, "our contract", methods=frozenset({"GET"}))),
+        ("", ours)]
+
+
+def test_infakt_gets_are_held_to_their_window_and_posts_to_theirs_at_the_fake_that_enforces_both(table) -> None:
+    with InfaktFake(read_limit=(6, 3.0), write_limit=(2, 3.0), processing_polls=0) as fake:
+        fake.add_account("key-shop-a")
+        settings = AccountSettings.model_validate({
+            "account_id": "shop-a", "provider": "infakt", "api_url": f"{fake.base_url}/api/v3",
+            "series_links": {"FV": None}, "payment_links": {"Przelew": "transfer"}})
+        windows = {"infakt": RateLimit(2, 3.0, LimitScope.DEPLOYMENT, "test"),
+                   "infakt:reads": RateLimit(6, 3.0, LimitScope.DEPLOYMENT, "test")}
+        limiter = SlidingWindowLimiter(table, max_wait_seconds=10)
+        adapter = build_adapter(settings, {"api_key": "key-shop-a"}, limiter=limiter, rate_limit_overrides=windows)
+        for _ in range(3):  # 3 creates: a POST and its task and document reads each
+            adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+        for _ in range(4):
+            adapter.check_credentials()  # GETs only
+        assert {entry.status for entry in fake.requests.entries()} <= {200, 201}  # never a 429
+        assert fake.limiter.peak(("write", "127.0.0.1")) <= 2 and fake.limiter.peak(("read", "127.0.0.1")) <= 6
+        assert fake.limiter.peak(("read", "127.0.0.1")) > 2  # reads were not held to the write window
+        scopes = {item["scope"] for item in table.scan()["Items"]}
+        assert scopes == {"infakt:deployment", "infakt:deployment:reads"}

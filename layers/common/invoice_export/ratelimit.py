@@ -39,6 +39,10 @@ class RateLimit:
     window_seconds: float
     scope: LimitScope
     source: str  # where the figure comes from (documented, community, assumption)
+    # The HTTP methods this window counts, for a provider that counts some requests apart (inFakt:
+    # GET); None: every request no other window of the provider counts. Each window is its own scope
+    # item, so a provider with a read window and a write window has two.
+    methods: frozenset[str] | None = None
 
 
 class RateLimited(TransientError):

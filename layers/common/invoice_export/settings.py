@@ -56,7 +56,8 @@ class RuntimeSettings(BaseSettings):
     rate_limits_table: str | None = None
     rate_limit_max_wait_seconds: float = 5.0
     # Per-provider overrides of the adapters' default limits, e.g. {"fakturownia": {"limit": 300,
-    # "window_seconds": 60, "scope": "credential", "source": "our contract"}} (JSON in the environment).
+    # "window_seconds": 60, "scope": "credential", "source": "our contract"}} (JSON in the environment);
+    # "<provider>:reads" overrides a provider's separate read window (ProviderAdapter.rate_windows).
     provider_rate_limits: dict[str, RateLimitOverride] = Field(default_factory=dict)
     # First back-off of a transiently failed export message; doubles per delivery (capped at 15 min).
     retry_base_delay_seconds: float = 15.0

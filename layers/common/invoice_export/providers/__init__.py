@@ -55,12 +55,15 @@ def build_adapter(settings: AccountSettings, raw_credentials: dict[str, Any], *,
             fix="reconnect the account with the credentials the provider needs", code="credentials_invalid",
         ) from None
     before_request = None
-    rate_limit = (rate_limit_overrides or {}).get(cls.name.value, cls.rate_limit)
-    if limiter is not None and rate_limit is not None:
+    windows = cls.rate_windows(rate_limit_overrides)
+    if limiter is not None and windows:
         scope_key = cls.rate_limit_key(settings, credentials)
 
-        def before_request() -> Callable[[], None]:
-            return limiter.acquire(scope_key, rate_limit)
+        def before_request(method: str) -> Callable[[], None] | None:
+            for suffix, window in windows:
+                if window.methods is None or method in window.methods:
+                    return limiter.acquire(scope_key + suffix, window)
+            return None
 
     http = ProviderHttp(
         provider=cls.display_name,

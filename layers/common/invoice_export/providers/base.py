@@ -12,7 +12,7 @@ import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -106,6 +106,9 @@ class KsefStatus:
     message: str | None = None  # the provider's words on a rejection
 
 
+# The methods a provider's read window counts (ProviderAdapter.read_rate_limit).
+READ_METHODS = frozenset({"GET"})
+
 # The KSeF number's documented form: the seller's NIP, the date, 12 hex digits and 2 check characters.
 KSEF_NUMBER = re.compile(r"\d{10}-\d{8}-[0-9A-F]{12}-[0-9A-F]{2}", re.IGNORECASE)
 
@@ -179,6 +182,9 @@ class ProviderAdapter(ABC):
     options_model: ClassVar[type[BaseModel]] = NoOptions
     # The provider's request limit and what it counts per; None: no known limit.
     rate_limit: ClassVar[RateLimit | None] = None
+    # A separate window for reads (GET), for a provider that counts them apart from its other requests
+    # (inFakt); None: reads count in `rate_limit` like every request.
+    read_rate_limit: ClassVar[RateLimit | None] = None
     # How the provider always computes VAT; None: it can be told to compute it our document's way.
     vat_calculation: ClassVar[VatCalculation | None] = None
     # What exporting one document consumes of the provider's periodic quota (`remaining_quota`), in
@@ -229,6 +235,22 @@ class ProviderAdapter(ABC):
         else:
             return None
         return cls.ksef_refusals.get(mode, general)
+
+    @classmethod
+    def rate_windows(cls, overrides: Mapping[str, RateLimit] | None = None) -> list[tuple[str, RateLimit]]:
+        """(scope key suffix, limit) of each window the provider's requests count in, the read window
+        (methods GET) first; a request counts in the first window whose methods name it, else in the
+        one that names none.
+
+        `overrides` are the deployment's PROVIDER_RATE_LIMITS: `<provider>` replaces `rate_limit` and
+        `<provider>:reads` the read window. `<provider>` alone keeps meaning what it always did, one
+        window for every request."""
+        overrides = overrides or {}
+        name = cls.name.value
+        main = overrides.get(name, cls.rate_limit)
+        reads = overrides.get(f"{name}:reads", None if name in overrides else cls.read_rate_limit)
+        windows = [(":reads", replace(reads, methods=READ_METHODS))] if reads is not None else []
+        return windows + ([("", replace(main, methods=None))] if main is not None else [])
 
     @classmethod
     def rate_limit_key(cls, settings: AccountSettings, credentials: BaseModel) -> str:

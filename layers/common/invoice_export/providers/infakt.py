@@ -147,11 +147,13 @@ class InfaktAdapter(ProviderAdapter):
     credentials_model: ClassVar[type[BaseModel]] = InfaktCredentials
     options_model: ClassVar[type[BaseModel]] = InfaktOptions
     default_api_url: ClassVar[str] = "https://api.infakt.pl/api/v3"
-    # Documented per IP: 300 GET and 150 other requests per 60 s. The shared limiter keeps one window
-    # per scope, so all requests are held to the stricter figure.
+    # Documented per calling IP, counted apart: 150 POST/PUT/DELETE and 300 GET per 60 s (two windows).
     rate_limit: ClassVar[RateLimit | None] = RateLimit(
         limit=150, window_seconds=60, scope=LimitScope.DEPLOYMENT,
-        source="documented: 150 POST/PUT/DELETE (and 300 GET) per 60 s per calling IP")
+        source="documented: 150 POST/PUT/DELETE per 60 s per calling IP (GET counted apart)")
+    read_rate_limit: ClassVar[RateLimit | None] = RateLimit(
+        limit=300, window_seconds=60, scope=LimitScope.DEPLOYMENT,
+        source="documented: 300 GET per 60 s per calling IP")
     # inFakt rounds VAT per line and adds the lines up (as its fake models it): a document computed
     # per rate is refused before sending when the totals would differ.
     vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_LINE
