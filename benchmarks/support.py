@@ -7,10 +7,15 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import secrets
+import socket
 import statistics
+import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +27,7 @@ from invoice_export.runtime import Runtime
 from invoice_export.settings import AccountSettings
 from local.esm import Invocation, LocalFunction, lambda_sqs_record
 from local.fakes.fakturownia import FakturowniaFake
-from local.stack import OUTCOME_CAPTURE_QUEUE, LocalStack
+from local.stack import EXTERNAL_MOTO_VARIABLE, OUTCOME_CAPTURE_QUEUE, LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "documents" / "01-invoice-company.json"  # 3 lines, company buyer, PLN
@@ -143,6 +148,46 @@ def billed(invocations: list[Invocation]) -> dict[str, Any]:
     """What Lambda bills: each invocation's duration rounded up to the millisecond."""
     return {"invocations": len(invocations), "failed": sum(i.failed for i in invocations),
             "billed_ms": sum(math.ceil(i.duration_s * 1000) for i in invocations)}
+
+
+@contextmanager
+def moto_in_own_process(ready_timeout: float = 60.0) -> Iterator[str]:
+    """A moto server in a child process, used by the local stacks started in the block.
+
+    What AWS stores then stays out of this process: its memory is the function's own (plus the
+    queue emulator's and the fake's), as a Lambda instance's would be.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    previous = os.environ.get(EXTERNAL_MOTO_VARIABLE)
+    try:
+        _wait_until_answering(url, server, ready_timeout)
+        os.environ[EXTERNAL_MOTO_VARIABLE] = url
+        yield url
+    finally:
+        if previous is None:
+            os.environ.pop(EXTERNAL_MOTO_VARIABLE, None)
+        else:
+            os.environ[EXTERNAL_MOTO_VARIABLE] = previous
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _wait_until_answering(url: str, server: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the moto server exited with {server.returncode}")
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise TimeoutError(f"the moto server at {url} did not answer within {timeout} s")
 
 
 def stop_capturing_events(stack: LocalStack) -> None:

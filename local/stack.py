@@ -734,9 +734,16 @@ def _local_session(region: str) -> boto3.session.Session:
     )
 
 
+# A moto server already running elsewhere (e.g. in a process of its own, so that what AWS stores is
+# not counted in this process's memory): its URL. Unset, the stack starts one in this process.
+EXTERNAL_MOTO_VARIABLE = "LOCAL_STACK_MOTO_URL"
+
+
 def _moto_endpoint() -> str:
-    """The process's moto server (started on first use, on a free port)."""
+    """The process's moto server (started on first use, on a free port), unless one is given."""
     global _moto_server
+    if os.environ.get(EXTERNAL_MOTO_VARIABLE):
+        return os.environ[EXTERNAL_MOTO_VARIABLE].rstrip("/")
     if _moto_server is None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # it logs every request otherwise
         _moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
