@@ -105,7 +105,9 @@ def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime
     # A batch that failed entirely is reported like any other, not raised: the skipped messages in it
     # are still looked at below, and Lambda returns the same messages either way.
     processor.raise_on_entire_batch_failure = False
-    response = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    with runtime.accounts.read_once():  # each account's settings read once per batch, not per document
+        response = process_partial_response(event=event, record_handler=handle, processor=processor,
+                                            context=context)
     _give_up_on_skipped(runtime, event, response, handled, remaining_seconds, not_started=not_started)
     return response
 

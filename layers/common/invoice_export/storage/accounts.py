@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
@@ -20,12 +23,32 @@ class AccountStore:
         self.secrets = secrets_client
         self.secret_prefix = secret_prefix
         self._provider = parameters.SecretsProvider(boto3_client=secrets_client)
+        # Settings read once per batch (see `read_once`). Per thread: the local queue emulator runs
+        # several batches at once in one process, where Lambda would run one per instance.
+        self._batch = threading.local()
+
+    @contextmanager
+    def read_once(self) -> Iterator[None]:
+        """Within the block, each account's settings are read from the table once.
+
+        A batch of export messages holds one or a few accounts' documents (FIFO groups): one read per
+        account instead of one per document. A change saved meanwhile applies from the next batch.
+        """
+        self._batch.settings = {}
+        try:
+            yield
+        finally:
+            self._batch.settings = None
 
     def get(self, account_id: str) -> AccountSettings | None:
+        read = getattr(self._batch, "settings", None)
+        if read is not None and account_id in read:
+            return read[account_id]
         item = self.table.get_item(Key={"account_id": account_id}, ConsistentRead=True).get("Item")
-        if not item:
-            return None
-        return AccountSettings.model_validate_json(item["settings"])
+        settings = AccountSettings.model_validate_json(item["settings"]) if item else None
+        if read is not None:
+            read[account_id] = settings
+        return settings
 
     def put(self, settings: AccountSettings) -> None:
         self.table.put_item(Item={"account_id": settings.account_id, "settings": settings.model_dump_json()})
@@ -33,6 +56,9 @@ class AccountStore:
     def pause(self, account_id: str) -> bool:
         """Mark the account `needs_reconnect`; True when this call paused it (not already paused,
         not changed meanwhile - e.g. reconnected). An update, conditional on the settings read."""
+        read = getattr(self._batch, "settings", None)
+        if read is not None:
+            read.pop(account_id, None)  # whatever happens here, the rest of the batch reads them afresh
         item = self.table.get_item(Key={"account_id": account_id}, ConsistentRead=True).get("Item")
         if not item:
             return False
