@@ -45,7 +45,12 @@ Public API (tests and the local demo)::
 
 Endpoints (POST; reads also by GET, as the documentation's collection shows both):
 invoices/add, invoices/edit/{id}, invoices/get/{id}, invoices/find, invoices/download/{id},
-vat_codes/find, series/find, goods/find.
+vat_codes/find, series/find, goods/find, payments/find, payments/edit/{id}.
+
+Payments (W-SDK Payments/Payment.php, integration-tested): a payment record {object_name "invoice",
+object_id, value, date, payment_method, initial}. ``alreadypaid_initial`` on an invoice makes its
+initial payment (``initial`` 1), dated the issue date (ASSUMPTION: "paid when issued"); its date,
+like any payment's, can be changed with payments/edit.
 
 Everything the documentation does not define is marked ``ASSUMPTION:``.
 """
@@ -209,6 +214,7 @@ class WfirmaCompany:
     invoices: dict[int, dict[str, Any]] = field(default_factory=dict)
     sources: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)  # for edits
     last_numbers: dict[tuple, int] = field(default_factory=dict, repr=False)
+    payments: dict[int, dict[str, Any]] = field(default_factory=dict)
     # KSeF as set in wFirma (USTAWIENIA » FAKTURY » E-FAKTURY). ASSUMPTION: KSeF itself is modelled
     # only by these switches: the answer comes after some reads of the document (really: seconds
     # to hours), accepted with a KSeF number unless ksef_rejects.
@@ -514,7 +520,7 @@ class WfirmaFake(FakeServer):
         return self._serve_api(request, self._add, module="invoices")
 
     def _add(self, company: WfirmaCompany, body: dict[str, Any]) -> Response:
-        [source] = self._single_invoice(body)
+        [source] = self._single_record(body)
         try:
             invoice = _InvoiceBuilder(self, company, source, editing=None).build()
         except _Rejected as rejected:
@@ -528,6 +534,12 @@ class WfirmaFake(FakeServer):
         invoice.update(dict.fromkeys(KSEF_FIELDS, ""))
         if company.ksef_auto_send and invoice["type"] in KSEF_TYPES:
             _submit_to_ksef(company, invoice_id)
+        if Decimal(invoice["alreadypaid_initial"]) > 0:
+            payment_id = self._new_id()
+            company.payments[payment_id] = {
+                "id": str(payment_id), "object_name": "invoice", "object_id": invoice["id"],
+                "value": invoice["alreadypaid_initial"], "date": invoice["date"],
+                "payment_method": invoice["paymentmethod"], "initial": "1"}
         return _invoice_answer(invoice)
 
     @route("POST", r"/invoices/edit/(?P<id>\d+)")
@@ -536,7 +548,7 @@ class WfirmaFake(FakeServer):
 
         def edit(company: WfirmaCompany, body: dict[str, Any]) -> Response:
             current = _stored_invoice(company, invoice_id)
-            [changes] = self._single_invoice(body)
+            [changes] = self._single_record(body)
             if "type" in changes and changes["type"] != current["type"]:
                 raise _StatusAnswer("INPUT ERROR")  # ASSUMPTION: a document keeps its type
             source = {**company.sources[invoice_id], **changes}
@@ -553,10 +565,11 @@ class WfirmaFake(FakeServer):
         return self._serve_api(request, edit, module="invoices")
 
     @staticmethod
-    def _single_invoice(body: dict[str, Any]) -> list[dict[str, Any]]:
-        records = unnumbered({k: v for k, v in body.items() if k != "parameters"}, "invoice")
+    def _single_record(body: dict[str, Any], name: str = "invoice") -> list[dict[str, Any]]:
+        """The one record of an add or edit (`name`: invoice, payment)."""
+        records = unnumbered({k: v for k, v in body.items() if k != "parameters"}, name)
         if len(records) != 1 or not isinstance(records[0], dict):
-            raise _StatusAnswer("INPUT ERROR")  # ASSUMPTION: one document per add
+            raise _StatusAnswer("INPUT ERROR")  # ASSUMPTION: one record per add or edit
         return records
 
     @route("GET", r"/invoices/get/(?P<id>\d+)")
@@ -646,6 +659,33 @@ class WfirmaFake(FakeServer):
         branch["parameters"] = {"limit": str(limit), "page": str(page), "total": str(len(selected))}
         return json_response(200, {module: branch, "status": {"code": OK}})
 
+    # ----------------------------------------------------------------- payments
+
+    @route("GET", r"/payments/find")
+    @route("POST", r"/payments/find")
+    def find_payments(self, request: Request) -> Response:
+        return self._serve_api(request, lambda company, body: self._find(
+            company.payments.values(), body, "payments", "payment", PAYMENT_FIND_FIELDS),
+            module="payments", reads=True)
+
+    @route("POST", r"/payments/edit/(?P<id>\d+)")
+    def edit_payment(self, request: Request) -> Response:
+        payment_id = int(request.params["id"])
+
+        def edit(company: WfirmaCompany, body: dict[str, Any]) -> Response:
+            payment = company.payments.get(payment_id)
+            if payment is None:
+                raise _StatusAnswer("NOT FOUND")
+            [changes] = self._single_record(body, "payment")
+            errors = _payment_errors(payment, changes)
+            if errors:
+                echoed = {**changes, "errors": numbered([{"field": f, "message": m} for f, m in errors], "error")}
+                return json_response(200, {"payments": numbered([echoed], "payment"), "status": {"code": "ERROR"}})
+            payment.update(changes)
+            return json_response(200, {"payments": numbered([payment], "payment"), "status": {"code": OK}})
+
+        return self._serve_api(request, edit, module="payments")
+
     # ----------------------------------------------------------------- numbering and stock
 
     def _number(self, company: WfirmaCompany, invoice: dict[str, Any], requested: Any) -> None:
@@ -715,6 +755,26 @@ class WfirmaFake(FakeServer):
         return json_response(200, {"invoices": numbered([echoed], "invoice"), "status": {"code": "ERROR"}})
 
 
+def _payment_errors(payment: dict[str, Any], changes: dict[str, Any]) -> list[tuple[str, str]]:
+    """A payment edit's problems (field, message). ASSUMPTION on each rule: what it pays stays, and an
+    initial payment's value follows its invoice's alreadypaid_initial; the date is a YYYY-MM-DD date."""
+    errors = []
+    fixed = {"object_name", "object_id", *(("value", "value_pln") if payment["initial"] == "1" else ())}
+    for name in changes:
+        if name in PAYMENT_READ_ONLY_FIELDS or name in fixed:
+            errors.append((name, READ_ONLY))
+        elif name not in PAYMENT_REQUEST_FIELDS:
+            errors.append((name, UNKNOWN))
+    if "date" in changes:
+        try:
+            parse_date(changes["date"])
+        except ValueError:
+            errors.append(("date", BAD_DATE))
+    if "payment_method" in changes and changes["payment_method"] not in PAYMENT_METHODS:
+        errors.append(("payment_method", INVALID))
+    return errors
+
+
 def _stored_invoice(company: WfirmaCompany, invoice_id: int) -> dict[str, Any]:
     invoice = company.invoices.get(invoice_id)
     if invoice is None:
@@ -749,6 +809,14 @@ def _invoice_answer(invoice: dict[str, Any]) -> Response:
     return json_response(200, {"invoices": numbered([invoice], "invoice"), "status": {"code": OK}})
 
 
+# Payment fields (W-SDK Payments/Payment.php: groups "request" and "response").
+PAYMENT_REQUEST_FIELDS = frozenset({"object_name", "object_id", "value", "date", "payment_method", "payment_type",
+                                    "account", "value_pln", "tags"})
+PAYMENT_READ_ONLY_FIELDS = frozenset({"id", "initial", "type", "social", "health", "labor_fund",
+                                      "transitional_retiring_fund", "currency_exchange", "currency_label",
+                                      "currency_date", "notes", "invoice", "expense", "series", "payment_cashbox",
+                                      "contractor"})
+PAYMENT_FIND_FIELDS = frozenset({"id", "object_name", "object_id", "date", "initial"})
 INVOICE_FIND_FIELDS = frozenset({"id", "id_external", "fullnumber", "number", "type", "date", "parent_id",
                                  "Invoice.id", "Invoice.id_external", "Invoice.fullnumber", "Invoice.type",
                                  "Invoice.date", "Invoice.remaining", "ContractorDetail.nip"})

@@ -447,3 +447,40 @@ def test_a_ksef_refusal_shows_in_ksef_status(fake, company_id, http) -> None:
     created = first(add(http, fake, company_id))
     refused = first(call(http, fake, f"invoices/get/{created['id']}"))
     assert (refused["ksef_status"], refused["ksef_reference_number"]) == ("rejected", "")
+
+
+# --------------------------------------------------------------------------- payments (W-SDK Payments)
+
+
+def payment_edit(http, fake, payment_id: str, **changes: Any) -> requests.Response:
+    return call(http, fake, f"payments/edit/{payment_id}", {"payments": {"0": {"payment": changes}}})
+
+
+def test_a_paid_invoice_has_its_initial_payment_on_the_issue_date_and_its_date_can_be_edited(
+        fake, company_id, http) -> None:
+    created = first(add(http, fake, company_id, alreadypaid_initial="123.00"))
+    unpaid = first(add(http, fake, company_id))
+    found = call(http, fake, "payments/find", {"payments": {"parameters": {"conditions": {
+        "0": {"condition": {"field": "object_name", "operator": "eq", "value": "invoice"}},
+        "1": {"condition": {"field": "object_id", "operator": "eq", "value": created["id"]}}}}}})
+    [payment] = [entry["payment"] for key, entry in found.json()["payments"].items() if key.isdigit()]
+    assert (payment["date"], payment["value"], payment["initial"]) == ("2026-11-24", "123.00", "1")
+    edited = payment_edit(http, fake, payment["id"], date="2026-11-19")
+    assert status(edited) == "OK" and first(edited, "payments", "payment")["date"] == "2026-11-19"
+    assert [p for p in fake.company(company_id).payments.values() if p["object_id"] == unpaid["id"]] == []
+
+
+@pytest.mark.parametrize("changes, field, message", [
+    ({"date": "19.11.2026"}, "date", BAD_DATE), ({"date": "2026-02-30"}, "date", BAD_DATE),
+    ({"value": "1.00"}, "value", "Pole tylko do odczytu"), ({"object_id": "1"}, "object_id", "Pole tylko do odczytu"),
+    ({"initial": "0"}, "initial", "Pole tylko do odczytu"), ({"paid_on": "2026-11-19"}, "paid_on", "Nieznane pole"),
+    ({"payment_method": "gold"}, "payment_method", "Nieprawidłowa wartość")])
+def test_payment_edits_are_validated(fake, company_id, http, changes, field, message) -> None:
+    add(http, fake, company_id, alreadypaid_initial="123.00")
+    [payment] = fake.company(company_id).payments.values()
+    refused = payment_edit(http, fake, payment["id"], **changes)
+    assert status(refused) == "ERROR"
+    assert [(e["error"]["field"], e["error"]["message"]) for e in
+            first(refused, "payments", "payment")["errors"].values()] == [(field, message)]
+    assert payment["date"] == "2026-11-24"  # unchanged
+    assert status(payment_edit(http, fake, "999999", date="2026-11-19")) == "NOT FOUND"

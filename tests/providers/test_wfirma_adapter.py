@@ -626,3 +626,48 @@ def test_an_unknown_ksef_status_word_is_pending_with_a_warning_never_a_crash(fak
     [warning] = [line for line in lines.parsed() if line["message"] == "unknown KSeF status word from the provider"]
     assert warning["level"] == "WARNING" and warning["ksef_word"] == "w_trakcie_weryfikacji"
     assert warning["read_as"] == "pending"
+
+
+# --------------------------------------------------------------------------- the payment date
+
+
+def payments_of(fake, account, reference: ProviderReference) -> list[dict]:
+    return [p for p in fake.company(account["company_id"]).payments.values()
+            if p["object_id"] == reference.provider_document_id]
+
+
+def test_a_document_paid_before_its_issue_date_is_paid_on_that_date_in_wfirma(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "02-receipt-person.json")  # paid 2026-11-19, issued 2026-11-20
+    assert (str(plan.document.payment.paid_date), str(plan.document.issue_date)) == ("2026-11-19", "2026-11-20")
+    created = adapter.create_document(plan)
+    assert created.warnings == ()
+    invoice = stored(fake, account, created.reference)
+    assert (invoice["alreadypaid_initial"], invoice["paymentstate"]) == ("18.50", "paid")  # paid in the same call
+    [payment] = payments_of(fake, account, created.reference)
+    assert (payment["date"], payment["value"], payment["initial"]) == ("2026-11-19", "18.50", "1")
+    assert invoice["paymentdate"] != "2026-11-19"  # paymentdate is the due date, never the paid date
+
+
+def test_a_document_paid_on_its_issue_date_needs_no_second_call(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    fake.requests.clear()
+    created = adapter.create_document(plan_for(adapter, "03-invoice-exempt-person.json"))  # paid when issued
+    [payment] = payments_of(fake, account, created.reference)
+    assert payment["date"] == stored(fake, account, created.reference)["date"] == "2026-11-20"
+    assert not [entry for entry in fake.requests.entries() if entry.path.startswith("/payments/")]
+    unpaid = adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert payments_of(fake, account, unpaid.reference) == []
+    assert stored(fake, account, unpaid.reference)["paymentstate"] == "unpaid"
+
+
+def test_a_payment_date_wfirma_refuses_leaves_the_document_paid_with_a_warning_naming_both_dates(
+        fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    fake.answer_status("ACCESS DENIED", path=r"/payments/edit/\d+")
+    created = adapter.create_document(plan_for(adapter, "02-receipt-person.json"))
+    [warning] = created.warnings
+    assert "on the issue date 2026-11-20, not on the paid date 2026-11-19" in warning and "Płatności" in warning
+    invoice = stored(fake, account, created.reference)
+    assert invoice["paymentstate"] == "paid"  # exported and paid: only the date is off
+    assert [p["date"] for p in payments_of(fake, account, created.reference)] == ["2026-11-20"]

@@ -17,6 +17,13 @@ here where the docs leave room:
 - No API field carries the legal basis of a VAT exemption, a correction's reason or our exchange
   rate (wFirma applies the NBP rate itself): the first two are printed in the description, a
   different rate is reported as a warning after the create.
+- Paid documents: `alreadypaid_initial` = the gross marks the document paid in the same call that
+  creates it (never a paid state lost between two calls). Its initial payment is wFirma's payment
+  record; ASSUMPTION: dated the issue date ("paid when issued"). wFirma has no paid-date field on
+  the invoice (`paymentdate` is the due date), so a document paid on another day gets that payment
+  record's date set to our paid date afterwards (payments/find on the invoice, payments/edit; the
+  `date` field of W-SDK's Payment). Should that fail, the document stays exported and paid, and a
+  warning names both dates.
 - KSeF (facts 1.11): wFirma submits documents to KSeF by its own account settings (USTAWIENIA »
   FAKTURY » E-FAKTURY) and no documented API action sends one, so only `provider_sends` is offered:
   we never ask, and read the invoice's read-only ksef_status / ksef_reference_number /
@@ -273,9 +280,7 @@ class WfirmaAdapter(ProviderAdapter):
         }
         if doc.payment.due_date is not None:
             invoice["paymentdate"] = doc.payment.due_date.isoformat()
-        if doc.payment.paid_date is not None and doc.kind != DocumentKind.CORRECTION:
-            # Paid in full when issued (a correction's payment is settled against the original).
-            invoice["alreadypaid_initial"] = format_amount(doc.totals.gross)
+        invoice.update(self._paid_fields(doc))
         if plan.provider_series is not None:
             invoice["series"] = {"id": plan.provider_series}
         if description := _description(doc):
@@ -364,7 +369,39 @@ class WfirmaAdapter(ProviderAdapter):
         answer = self._send("invoices/add", body, creates=True)
         invoice = first_record(answer, "invoices", "invoice")
         warnings += self._exchange_rate_warnings(plan.document, invoice)
+        warnings += self._date_the_payment(plan.document, invoice)
         return CreatedDocument(self._reference(invoice), tuple(warnings), readback=self._totals(invoice))
+
+    def _date_the_payment(self, doc: Document, invoice: dict[str, Any]) -> list[str]:
+        """Give the initial payment our paid date where it is not the issue date (see the module notes);
+        a failure is a warning: the document exists and is paid, only the payment's date is off."""
+        paid = doc.payment.paid_date
+        if paid is None or paid == doc.issue_date or doc.totals.gross <= 0 or not self._paid_fields(doc):
+            return []  # unpaid, paid when issued, nothing paid, or a correction
+        try:
+            found = self._read("payments/find", {"payments": {"parameters": {"conditions": numbered(
+                [{"field": "object_name", "operator": "eq", "value": "invoice"},
+                 {"field": "object_id", "operator": "eq", "value": str(invoice["id"])}], "condition"),
+                "page": 1, "limit": 2}}})
+            initial = [p for p in records(found, "payments", "payment")
+                       if str(p.get("object_id")) == str(invoice["id"]) and str(p.get("initial")) == "1"]
+            if len(initial) != 1:
+                raise ProviderRejected(f"wFirma lists {len(initial)} initial payments of the document",
+                                       code="provider_bad_answer", fix="check the document's payments in wFirma")
+            self._send(f"payments/edit/{_numeric_id(str(initial[0]['id']))}",
+                       {"payments": numbered([{"date": paid.isoformat()}], "payment")}, creates=False)
+        except ExportError as problem:
+            return [f"wFirma recorded the payment of {invoice.get('alreadypaid')} {doc.currency} on the issue date "
+                    f"{doc.issue_date}, not on the paid date {paid} ({problem.message}): correct its date in "
+                    "wFirma (Płatności)"]
+        return []
+
+    @staticmethod
+    def _paid_fields(doc: Document) -> dict[str, str]:
+        """Paid in full when issued (a correction's payment is settled against the original)."""
+        if doc.payment.paid_date is None or doc.kind == DocumentKind.CORRECTION:
+            return {}
+        return {"alreadypaid_initial": format_amount(doc.totals.gross)}
 
     def find_document(self, plan: ExportPlan) -> ProviderReference | None:
         wanted = external_id(plan.document.document_id)
