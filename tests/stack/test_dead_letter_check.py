@@ -93,6 +93,19 @@ def test_a_second_check_changes_and_publishes_nothing(shop) -> None:
     assert len(shop.runtime.audit.entries(shop.account_id, "INV-A")) == 1
 
 
+def test_messages_behind_the_first_ones_of_a_group_are_checked_too(shop) -> None:
+    # One receive takes 10 messages: A-1 and the 9 of group B. A-2 stays behind A-1, in a group in flight.
+    def dead_letter(document_id: str, group: str) -> None:
+        shop.stack.send("ExportDLQ", json.dumps(shop.message(INVOICE, document_id=document_id)), group_id=group)
+
+    dead_letter("A-1", "group-a")
+    for index in range(1, 10):
+        dead_letter(f"B-{index}", "group-b")
+    dead_letter("A-2", "group-a")
+    assert check_dlq(shop)["recorded"] == 11
+    assert shop.record("A-2").last_error.code == "dead_lettered"
+
+
 def test_an_unreadable_dead_letter_is_rejected_once(shop) -> None:
     message_id = shop.stack.send("ExportDLQ", "{not json", group_id=shop.account_id)
     assert check_dlq(shop)["recorded"] == 1

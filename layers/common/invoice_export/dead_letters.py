@@ -15,9 +15,10 @@ The messages stay in the DLQ for `invoice-export dlq replay`: the check never de
 each visible again when it is done.
 
 FIFO: SQS hands out no message of a group while another of the group is in flight, so the check
-keeps what it received hidden until it is done (until the invocation ends at the latest) and only
-then releases it all; each round thus brings other groups. Without deletes SQS shows only the first
-messages of a group (at most 10): any behind them are checked once those are replayed.
+keeps what it received hidden until it is done (until the invocation ends at the latest): each round
+brings other groups. Then it releases each group alone and receives again: SQS hands a group out
+from its first message, so this brings the messages behind the ones seen. Without deletes that
+reaches a group's first 10 messages; any behind them are checked once those are replayed.
 """
 
 from __future__ import annotations
@@ -82,32 +83,81 @@ def check_export_dlq(runtime: Runtime, remaining_seconds: Callable[[], float]) -
     """Record the document of each message in the export DLQ that does not say why yet; keep the messages."""
     if not runtime.settings.export_dlq_url:
         raise RuntimeError("EXPORT_DLQ_URL is not set for this function (see infra/template.yaml)")
-    sqs, queue_url = runtime.client("sqs"), runtime.settings.export_dlq_url
     report = DeadLetterCheck()
+    held = _HeldMessages(runtime.client("sqs"), runtime.settings.export_dlq_url, remaining_seconds)
     seen: set[str] = set()
-    held: list[str] = []  # receipt handles of the messages received, hidden until released
 
     def time_is_up() -> bool:
         report.stopped_for_time = remaining_seconds() < TIME_MARGIN_SECONDS
         return report.stopped_for_time
 
-    try:
-        while not time_is_up():
-            received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=RECEIVE_AT_MOST, WaitTimeSeconds=0,
-                                           VisibilityTimeout=math.ceil(remaining_seconds())).get("Messages", [])
-            held += [message["ReceiptHandle"] for message in received]
-            fresh = [message for message in received if message["MessageId"] not in seen]
-            if not fresh:  # the DLQ is empty, or what it shows now was checked already
+    def check_new(messages: list[dict[str, Any]]) -> int:
+        """Check the messages not checked yet, while time is left (the rest stay for the next check)."""
+        new = [message for message in messages if message["MessageId"] not in seen]
+        for message in new:
+            if time_is_up():
                 break
-            for message in fresh:
-                if time_is_up():  # the rest stay for the next check
-                    break
-                seen.add(message["MessageId"])
-                _check(runtime, message, report)
+            seen.add(message["MessageId"])
+            _check(runtime, message, report)
+        return len(new)
+
+    try:
+        # Each round brings the first messages of groups not held yet, until there is nothing new.
+        while not time_is_up() and check_new(held.receive()):
+            pass
+        # A group released alone is handed out again from its first message, with those behind the ones
+        # seen so far (up to SQS's 10 a receive).
+        for group in held.groups_with_fewer_than(RECEIVE_AT_MOST):
+            if time_is_up():
+                break
+            held.release(group)
+            check_new(held.receive())
     finally:
-        _release(sqs, queue_url, held)
+        held.release_all()
     report.messages = len(seen)
     return report
+
+
+class _HeldMessages:
+    """The DLQ messages this check received, hidden from other readers until released (or until the
+    invocation ends, if it dies first), by message group so that a group can be released alone."""
+
+    def __init__(self, sqs: Any, queue_url: str, remaining_seconds: Callable[[], float]) -> None:
+        self.sqs, self.queue_url, self.remaining_seconds = sqs, queue_url, remaining_seconds
+        self.by_group: dict[str, dict[str, str]] = {}  # group -> message id -> its latest receipt handle
+
+    def receive(self) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=RECEIVE_AT_MOST, WaitTimeSeconds=1,
+            VisibilityTimeout=math.ceil(self.remaining_seconds()), AttributeNames=["MessageGroupId"],
+        ).get("Messages", [])
+        for message in messages:
+            group = message.get("Attributes", {}).get("MessageGroupId", "")
+            self.by_group.setdefault(group, {})[message["MessageId"]] = message["ReceiptHandle"]
+        return messages
+
+    def groups_with_fewer_than(self, count: int) -> list[str]:
+        return [group for group, messages in self.by_group.items() if len(messages) < count]
+
+    def release(self, group: str) -> None:
+        """Make the group's messages visible again: they stay in the DLQ for replay. Best effort: one not
+        released comes back when its visibility timeout ends (this invocation's end)."""
+        handles = list(self.by_group.pop(group, {}).values())
+        for start in range(0, len(handles), RECEIVE_AT_MOST):
+            entries = [{"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                       for index, handle in enumerate(handles[start:start + RECEIVE_AT_MOST])]
+            try:
+                answer = self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
+            except (BotoCoreError, ClientError):
+                logger.exception("dead letters not released; they come back when this invocation ends")
+                continue
+            if answer.get("Failed"):
+                logger.warning("dead letters not released; they come back when this invocation ends",
+                               extra={"failed": [failure.get("Code") for failure in answer["Failed"]]})
+
+    def release_all(self) -> None:
+        for group in list(self.by_group):
+            self.release(group)
 
 
 def _check(runtime: Runtime, message: dict[str, Any], report: DeadLetterCheck) -> None:
@@ -146,19 +196,3 @@ def _may_still_be_sending(runtime: Runtime, message: ExportMessage) -> bool:
         return False
     age = datetime.now(UTC) - datetime.fromisoformat(record.updated_at)
     return age.total_seconds() < runtime.settings.export_timeout_seconds
-
-
-def _release(sqs: Any, queue_url: str, receipt_handles: list[str]) -> None:
-    """Make the messages visible again: they stay in the DLQ for replay. Best effort: one not
-    released comes back when its visibility timeout ends (this invocation's end)."""
-    for start in range(0, len(receipt_handles), RECEIVE_AT_MOST):
-        entries = [{"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                   for index, handle in enumerate(receipt_handles[start:start + RECEIVE_AT_MOST])]
-        try:
-            failed = sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
-        except (BotoCoreError, ClientError):
-            logger.exception("dead letters not released; they come back when this invocation ends")
-            continue
-        if failed:
-            logger.warning("dead letters not released; they come back when this invocation ends",
-                           extra={"failed": [f.get("Code") for f in failed]})
