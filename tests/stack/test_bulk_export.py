@@ -9,7 +9,7 @@ import pytest
 
 from invoice_export import bulk_export
 from invoice_export.bulk_export import BulkExportRefused
-from invoice_export.storage.bulk_runs import BulkFilters, RunDocument, RunStatus
+from invoice_export.storage.bulk_runs import BulkFilters, RunStatus
 from invoice_export.storage.documents import Status
 
 INVOICES = ["01-invoice-company.json", "03-invoice-exempt-person.json", "04-invoice-eur.json"]
@@ -96,13 +96,13 @@ def test_interrupted_run_resumes_where_it_stopped_and_a_repeated_run_creates_not
     assert (run.status, run.queued) == (RunStatus.RUNNING, 2) and run.cursor
 
     # A crash after sending the next batch but before noting it: the resumed run sends it again.
-    record_queued = exporter.runs.record_queued
+    record_document = exporter.runs.record_document
 
     def crash_once(*args, **kwargs):
-        monkeypatch.setattr(exporter.runs, "record_queued", record_queued)
+        monkeypatch.setattr(exporter.runs, "record_document", record_document)
         raise ConnectionError("Lambda stopped here")
 
-    monkeypatch.setattr(exporter.runs, "record_queued", crash_once)
+    monkeypatch.setattr(exporter.runs, "record_document", crash_once)
     with pytest.raises(ConnectionError):
         exporter.resume(shop.account_id, run.run_id, no_deadline)
     run = exporter.resume(shop.account_id, run.run_id, no_deadline)
@@ -118,24 +118,6 @@ def test_interrupted_run_resumes_where_it_stopped_and_a_repeated_run_creates_not
     for document_id in IDS:
         assert len(shop.provider_documents(document_id)) == 1
         assert shop.record(document_id).status == Status.EXPORTED
-
-
-def test_a_batch_partly_recorded_already_is_recorded_and_counted_once_per_document(bulk_shop):
-    """Queued documents are recorded a batch at a time, in one transaction; should another run of the
-    same id have recorded some of them meanwhile, each of the others is recorded on its own."""
-    shop = bulk_shop
-    runs = shop.runtime.bulk_exporter.runs
-    run = shop.runtime.bulk_exporter.start(shop.account_id, BulkFilters(), requested_by="test")
-    queued = [RunDocument(document_id=document_id, document_version=1, outcome="queued") for document_id in IDS]
-    assert runs.record_document(shop.account_id, run.run_id, queued[1])
-
-    recorded = runs.record_queued(shop.account_id, run.run_id, queued)
-
-    assert [d.document_id for d in recorded] == [IDS[0], IDS[2]]
-    assert runs.get(shop.account_id, run.run_id).queued == 3
-    assert runs.handled(shop.account_id, run.run_id, IDS) == set(IDS)
-    assert runs.record_queued(shop.account_id, run.run_id, queued) == []
-    assert runs.get(shop.account_id, run.run_id).queued == 3
 
 
 def test_filters_select_by_series_date_and_failed(bulk_shop):

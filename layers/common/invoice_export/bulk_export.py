@@ -41,7 +41,7 @@ from invoice_export.providers import adapter_class
 from invoice_export.providers.base import AdapterFactory, ProviderAdapter, ProviderQuota, ProviderReference
 from invoice_export.settings import AccountSettings, ExportMode
 from invoice_export.storage.accounts import AccountStore
-from invoice_export.storage.audit import AuditTrail, record_many_quietly
+from invoice_export.storage.audit import AuditTrail, record_quietly
 from invoice_export.storage.bulk_runs import BulkFilters, BulkRun, BulkRunStore, QuotaCheck, RunDocument, RunStatus
 from invoice_export.storage.documents import DocumentRecord, DocumentStore, RecordedError, Status, now_iso
 
@@ -280,18 +280,21 @@ class BulkExporter:
             "MessageDeduplicationId": dedup_id(run.account_id, document.document_id, document.version, run.run_id),
         } for index, (_, document) in enumerate(batch)]
         response = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
-        sent = [batch[int(entry["Id"])][1] for entry in response.get("Successful", [])]
-        recorded = self.runs.record_queued(run.account_id, run.run_id, [
-            RunDocument(document_id=document.document_id, document_version=document.version, outcome="queued")
-            for document in sent])
-        # Best effort: the run goes on.
-        record_many_quietly(self.audit, run.account_id, [document.document_id for document in recorded], "queued",
-                            f"bulk run {run.run_id} requested by {run.requested_by}", trigger=Trigger.BULK.value)
+        for sent in response.get("Successful", []):
+            document = batch[int(sent["Id"])][1]
+            if self.runs.record_document(run.account_id, run.run_id, RunDocument(
+                    document_id=document.document_id, document_version=document.version, outcome="queued")):
+                self._audit_queued(run, document)
         if response.get("Failed"):
             codes = sorted({f.get("Code", "unknown") for f in response["Failed"]})
             # What was sent is recorded; a resumed run sends the rest.
             raise TransientError(f"{len(response['Failed'])} document(s) could not be queued ({', '.join(codes)})",
                                  code="queue_unavailable", fix="resume the bulk run")
+
+    def _audit_queued(self, run: BulkRun, document: Document) -> None:
+        # Best effort: the run goes on.
+        record_quietly(self.audit, run.account_id, document.document_id, "queued",
+                       f"bulk run {run.run_id} requested by {run.requested_by}", trigger=Trigger.BULK.value)
 
     # ---------------------------------------------------------------- dry run
 

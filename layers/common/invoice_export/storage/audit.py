@@ -26,7 +26,6 @@ from invoice_export.storage.documents import now_iso
 from invoice_export.storage.paging import all_items
 
 REDACTED = "<redacted>"
-TRANSACTION_MAX_ITEMS = 100  # TransactWriteItems' limit
 # Field names (any provider, any nesting) whose value is personal data or a secret. A matching
 # object or list is removed whole: e.g. wFirma's `contractor`, iFirma's `Kontrahent`.
 _PERSONAL_OR_SECRET = re.compile(
@@ -65,26 +64,6 @@ class AuditTrail:
         self.retention_seconds = retention_days * 86400
 
     def record(self, account_id: str, document_id: str, action: str, actor: str, **details: Any) -> AuditEntry:
-        entry, item = self._entry(account_id, document_id, action, actor, **details)
-        self.table.put_item(Item=item)
-        return entry
-
-    def record_many(self, account_id: str, document_ids: list[str], action: str, actor: str,
-                    **details: Any) -> None:
-        """The same action on several documents (e.g. a bulk run queueing a batch), in one request per 100.
-
-        A transaction of puts, not BatchWriteItem: that would need a permission that also deletes, and
-        the trail is append-only (infra tests hold every function to PutItem on it). The table's
-        client takes plain values, as the table does (boto3's resource layer converts them).
-        """
-        items = [self._entry(account_id, document_id, action, actor, **details)[1] for document_id in document_ids]
-        for start in range(0, len(items), TRANSACTION_MAX_ITEMS):
-            self.table.meta.client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table.name, "Item": item}}
-                for item in items[start:start + TRANSACTION_MAX_ITEMS]])
-
-    def _entry(self, account_id: str, document_id: str, action: str, actor: str,
-               **details: Any) -> tuple[AuditEntry, dict[str, Any]]:
         for name in ("request", "response"):
             if details.get(name) is not None:
                 details[name] = redact(details[name])
@@ -94,7 +73,8 @@ class AuditTrail:
                 "expires_at": int(time.time()) + self.retention_seconds,
                 # JSON text: DynamoDB takes no floats, and the redacted bodies keep their exact shape.
                 "body": entry.model_dump_json(exclude_none=True)}
-        return entry, item
+        self.table.put_item(Item=item)
+        return entry
 
     def entries(self, account_id: str, document_id: str) -> list[AuditEntry]:
         items = all_items(self.table.query,
@@ -121,14 +101,3 @@ def record_quietly(audit: AuditTrail | None, account_id: str, document_id: str, 
         audit.record(account_id, document_id, action, actor, **details)
     except (BotoCoreError, ClientError):
         logger.exception("audit entry not written", extra={"action": action, "document_id": document_id})
-
-
-def record_many_quietly(audit: AuditTrail | None, account_id: str, document_ids: list[str], action: str,
-                        actor: str, **details: Any) -> None:
-    """`record_quietly` for the same action on several documents."""
-    if audit is None or not document_ids:
-        return
-    try:
-        audit.record_many(account_id, document_ids, action, actor, **details)
-    except (BotoCoreError, ClientError):
-        logger.exception("audit entries not written", extra={"action": action, "document_ids": document_ids})

@@ -140,38 +140,6 @@ class BulkRunStore:
                                ExpressionAttributeValues={":one": 1, ":now": now_iso()})
         return True
 
-    def record_queued(self, account_id: str, run_id: str, documents: list[RunDocument]) -> list[RunDocument]:
-        """`record_document` for a batch of queued documents in one transaction (their entries and the
-        run's counter together, instead of two writes each); the ones this run had not handled yet.
-
-        Should any of them be recorded already (a run resumed after an interruption), the transaction
-        changes nothing and each is recorded on its own, as `record_document` does.
-        """
-        if not documents:
-            return []
-        expires_at = self._expiry()
-        puts = [{"Put": {
-            "TableName": self.table.name,  # plain values: the table's client converts them, as the table does
-            "Item": {"account_id": account_id, "item": _doc_key(run_id, document.document_id),
-                     **document.model_dump(exclude_none=True), "expires_at": expires_at},
-            "ConditionExpression": "attribute_not_exists(#i)", "ExpressionAttributeNames": {"#i": "item"},
-        }} for document in documents]
-        count = {"Update": {
-            "TableName": self.table.name,
-            "Key": {"account_id": account_id, "item": _run_key(run_id)},
-            "UpdateExpression": "ADD #c :n SET updated_at = :now",
-            "ExpressionAttributeNames": {"#c": "queued"},
-            "ExpressionAttributeValues": {":n": len(documents), ":now": now_iso()},
-        }}
-        try:
-            self.table.meta.client.transact_write_items(TransactItems=[*puts, count])
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            return [document for document in documents
-                    if self.record_document(account_id, run_id, document)]
-        return list(documents)
-
     def set_quota(self, account_id: str, run_id: str, quota: QuotaCheck | None, note: str | None) -> BulkRun:
         """Record the quota check (the first one wins: a resumed run keeps its allowance) and a note."""
         names: dict[str, str] = {}
