@@ -39,13 +39,20 @@ _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<se
 
 
 class BackendClock:
-    """CPU seconds spent answering requests in memory, per thread (a benchmark measures one thread)."""
+    """CPU seconds spent answering requests in memory, per thread (a benchmark measures one thread)
+    and in all threads together."""
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._total = 0.0
 
     def seconds(self) -> float:
         return getattr(self._local, "seconds", 0.0)
+
+    def total_seconds(self) -> float:
+        with self._lock:
+            return self._total
 
     @contextmanager
     def answering(self) -> Iterator[None]:
@@ -53,7 +60,10 @@ class BackendClock:
         try:
             yield
         finally:
-            self._local.seconds = self.seconds() + time.thread_time() - started
+            spent = time.thread_time() - started
+            self._local.seconds = self.seconds() + spent
+            with self._lock:
+                self._total += spent
 
 
 class InMemoryAws:
