@@ -100,6 +100,8 @@ def _event_makers(stack: LocalStack, runtime: Runtime, account: BenchAccount, ex
             raw_path=f"/d/{token}", raw_query="", headers=[("host", "links.local")], body=b"",
             source_ip="127.0.0.1"),
         "BulkExportFunction": lambda _: {"trigger": "nightly"},
+        # Its schedule's Input (infra/template.yaml); the DLQ is empty: a look, nothing to record.
+        "DeadLetterCheckFunction": lambda _: {"trigger": "dead_letter_check"},
         # The merchant reads its account (GET /accounts/{id}): a REST API payload 1.0 event with the
         # caller's IAM identity, as API Gateway sends it after checking the SigV4 signature.
         "ConfigApiFunction": lambda _: rest_api_event(
