@@ -6,28 +6,22 @@ import threading
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from invoice_export.settings import AccountSettings
 from invoice_export.storage.accounts import AccountStore
 
 
 @pytest.fixture
-def store(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        table = boto3.resource("dynamodb").create_table(
-            TableName="Accounts", BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "account_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "account_id", "KeyType": "HASH"}])
-        store = AccountStore(table, boto3.client("secretsmanager"), "invoice-export/")
-        for account_id in ("shop-a", "shop-b"):
-            store.put(AccountSettings.model_validate({"account_id": account_id, "provider": "fakturownia",
-                                                      "api_url": "https://shop.fakturownia.pl"}))
-        yield store
+def store(aws_in_process):
+    table = boto3.resource("dynamodb").create_table(
+        TableName="Accounts", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "account_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "account_id", "KeyType": "HASH"}])
+    store = AccountStore(table, boto3.client("secretsmanager"), "invoice-export/")
+    for account_id in ("shop-a", "shop-b"):
+        store.put(AccountSettings.model_validate({"account_id": account_id, "provider": "fakturownia",
+                                                  "api_url": "https://shop.fakturownia.pl"}))
+    return store
 
 
 def count_reads(store: AccountStore) -> list[str]:

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from invoice_export.providers import build_adapter
 from invoice_export.providers.fakturownia import FakturowniaAdapter, FakturowniaCredentials
@@ -20,17 +19,12 @@ from testsupport import plan_for
 
 
 @pytest.fixture
-def table(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb")
-        yield dynamodb.create_table(
-            TableName="RateLimits", BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "scope", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "scope", "KeyType": "HASH"}])
+def table(aws_in_process):
+    dynamodb = boto3.resource("dynamodb")
+    return dynamodb.create_table(
+        TableName="RateLimits", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "scope", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "scope", "KeyType": "HASH"}])
 
 
 class FakeTime:
