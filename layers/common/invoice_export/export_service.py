@@ -124,28 +124,38 @@ class ExportService:
 
         An exported, in-doubt or failed document is left as it is, and so is a newer version than the
         message's. Only the call whose conditional write moved the record publishes (and audits) the
-        outcome, so a repeat changes nothing. Returns the outcome recorded, None when nothing changed.
+        outcome, so a repeat changes nothing - except that an outcome recorded here earlier whose event
+        may not have gone out (the publish failed, the worker died) is published now. Returns the
+        outcome recorded or published, None when nothing changed.
         """
         doc = message.document
         record = self.documents.get(message.account_id, doc.document_id)
         if record is None:  # never tried (skipped behind an earlier failure of its account on every delivery)
             record = self.documents.register(message)[1]
-        if record.status in (Status.EXPORTED, Status.IN_DOUBT, Status.FAILED) or record.document_version > doc.version:
+        if record.document_version > doc.version:
+            return None
+        if record.status in (Status.IN_DOUBT, Status.FAILED) and record.outcome_event_pending:
+            outcome = Outcome.IN_DOUBT if record.status == Status.IN_DOUBT else Outcome.FAILED
+            self._publish(outcome, message.account_id, record, error=_error_from_record(record))
+            self.documents.set_outcome_event_sent(message.account_id, doc.document_id)
+            return outcome
+        if record.status in (Status.EXPORTED, Status.IN_DOUBT, Status.FAILED):
             return None
         recorded = _recorded(error, retryable=True)
         if record.status == Status.SENDING:
             # The last attempt may have reached the provider: never mark such a document plainly failed.
-            updated = self.documents.mark_in_doubt(message.account_id, doc.document_id, recorded)
+            updated = self.documents.mark_in_doubt(message.account_id, doc.document_id, recorded, event_pending=True)
             outcome, action = Outcome.IN_DOUBT, "held_in_doubt"
         else:
             updated = self.documents.mark_failed(message.account_id, doc.document_id, recorded,
-                                                 only_from=(Status.PENDING,))
+                                                 only_from=(Status.PENDING,), event_pending=True)
             outcome, action = Outcome.FAILED, "failed"
         if updated is None:  # changed meanwhile (a worker, another check): that change has its own outcome
             return None
         self._audit(message, action, actor=actor, outcome=outcome.value, error_code=error.code,
                     response={"message": error.message, "fix": error.fix})
         self._publish(outcome, message.account_id, updated, error=error, retryable=True)
+        self.documents.set_outcome_event_sent(message.account_id, doc.document_id)
         return outcome
 
     def reject_unreadable(self, message_id: str, body: str, account_id: str | None, document_id: str | None,

@@ -88,6 +88,9 @@ class DocumentRecord(BaseModel):
     ksef_message: str | None = None
     ksef_resends: int = 0
     exported_event_sent: bool = False
+    # Failed or in doubt by a last delivery or the DLQ check (give_up), its event not yet known to be
+    # published: the next check publishes it (ExportService.give_up).
+    outcome_event_pending: bool = False
     pdf: PdfCopy | None = None
     received_at: str
     updated_at: str
@@ -270,21 +273,30 @@ class DocumentStore:
 
     def mark_failed(self, account_id: str, document_id: str, error: RecordedError, *,
                     only_from: tuple[Status, ...] = (Status.PENDING, Status.SENDING, Status.FAILED),
-                    ) -> DocumentRecord | None:
-        """-> failed, from any status in `only_from`; None when the record is in none of them."""
+                    event_pending: bool = False) -> DocumentRecord | None:
+        """-> failed, from any status in `only_from`; None when the record is in none of them.
+        `event_pending`: its outcome event is published after this write (see outcome_event_pending)."""
         return self._update(
             account_id, document_id,
-            {**_status_fields(account_id, Status.FAILED), "last_error": error.model_dump(), "updated_at": now_iso()},
+            {**_status_fields(account_id, Status.FAILED), "last_error": error.model_dump(), "updated_at": now_iso(),
+             **_event_pending(event_pending)},
             condition=Attr("status").is_in([s.value for s in only_from]),
+            remove=() if event_pending else ("outcome_event_pending",),
         )
 
-    def mark_in_doubt(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
+    def mark_in_doubt(self, account_id: str, document_id: str, error: RecordedError, *,
+                      event_pending: bool = False) -> DocumentRecord | None:
         return self._update(
             account_id, document_id,
             {**_status_fields(account_id, Status.IN_DOUBT), "last_error": error.model_dump(),
-             "updated_at": now_iso()},
+             "updated_at": now_iso(), **_event_pending(event_pending)},
             condition=Attr("status").eq(Status.SENDING.value),
+            remove=() if event_pending else ("outcome_event_pending",),
         )
+
+    def set_outcome_event_sent(self, account_id: str, document_id: str) -> None:
+        self._update(account_id, document_id, {"updated_at": now_iso()}, condition=Attr("document_id").exists(),
+                     remove=("outcome_event_pending",), read_back=False)
 
     def settle_in_doubt(self, account_id: str, document_id: str, *, provider: str | None,
                         provider_document_id: str, provider_number: str) -> DocumentRecord | None:
@@ -303,7 +315,7 @@ class DocumentStore:
         return self._update(
             account_id, document_id,
             {**_status_fields(account_id, Status.FAILED), "last_error": error.model_dump(), "updated_at": now_iso()},
-            condition=Attr("status").eq(Status.IN_DOUBT.value))
+            condition=Attr("status").eq(Status.IN_DOUBT.value), remove=("outcome_event_pending",))
 
     def record_rejected_message(self, account_id: str, document_id: str, raw_message: str,
                                 error: RecordedError, *, message_id: str) -> RejectedMessage:
@@ -426,6 +438,10 @@ class DocumentStore:
 
 def _key(account_id: str, document_id: str) -> dict[str, str]:
     return {"account_id": account_id, "document_id": document_id}
+
+
+def _event_pending(pending: bool) -> dict[str, Any]:
+    return {"outcome_event_pending": True} if pending else {}
 
 
 def _status_fields(account_id: str, status: Status) -> dict[str, str]:
