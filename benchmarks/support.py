@@ -13,6 +13,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -142,6 +143,32 @@ def only_event_source(stack: LocalStack, queue: str) -> Iterator[Callable[..., N
         yield handled
     finally:
         mapping.stop()
+
+
+@contextmanager
+def discarding(stack: LocalStack, queue: str) -> Iterator[None]:
+    """`queue`'s messages are taken and deleted while the block runs, as its consumer would take them,
+    without running the consumer. moto scans a queue's every message on each SendMessage (its
+    retention check computes the queue's attributes), so a queue nobody drains makes each send
+    slower than the last: a cost of the emulator, growing with the benchmark's size, not of SQS."""
+    sqs, url = stack.client("sqs"), stack.queue_url(queue)
+    stop = threading.Event()
+
+    def drain() -> None:
+        while not stop.is_set():
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", [])
+            if messages:
+                sqs.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+
+    worker = threading.Thread(target=drain, name=f"discard-{queue}", daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        worker.join(timeout=10)
 
 
 def billed(invocations: list[Invocation]) -> dict[str, Any]:
