@@ -45,6 +45,13 @@ DISCOUNTED_LINES = [
 ]
 
 
+def discounted_plan(adapter: Any, vat_calculation: str | None = None) -> Any:
+    """The example company invoice with DISCOUNTED_LINES and the totals they give, planned for the adapter."""
+    name = "01-invoice-company.json"
+    changes = {"vat_calculation": vat_calculation} if vat_calculation else {}
+    return plan_for(adapter, name, lines=DISCOUNTED_LINES, totals=discounted_totals(name, vat_calculation), **changes)
+
+
 def discounted_totals(name: str, vat_calculation: str | None = None) -> dict[str, str]:
     """The totals of example `name` with DISCOUNTED_LINES, computed by our own model."""
     from invoice_export.documents import Line, PriceBasis, VatCalculation, compute_totals

@@ -23,7 +23,7 @@ from invoice_export.providers.base import ProviderReference
 from invoice_export.providers.fakturownia import FakturowniaAdapter
 from invoice_export.settings import AccountSettings
 from local.fakes.fakturownia import FakturowniaFake
-from testsupport import DISCOUNTED_LINES, discounted_totals, load_example, plan_for
+from testsupport import discounted_plan, load_example, plan_for
 
 
 @pytest.fixture(scope="module")
@@ -298,8 +298,7 @@ def test_fakturownia_computes_vat_the_way_our_document_did(fake, account, basis,
 
 def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, account) -> None:
     adapter = make_adapter(fake, account)
-    plan = plan_for(adapter, "01-invoice-company.json", lines=DISCOUNTED_LINES,
-                    totals=discounted_totals("01-invoice-company.json"))
+    plan = discounted_plan(adapter)
     created = adapter.create_document(plan)
     invoice = stored(fake, account, created.reference)
     # The exact discounted line totals, no discount_percent (its arithmetic depends on the account's mode).

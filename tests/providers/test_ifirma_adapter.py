@@ -25,7 +25,7 @@ from invoice_export.providers.base import ProviderReference
 from invoice_export.providers.ifirma import IfirmaAdapter, IfirmaCredentials, IfirmaSigner, encode_json, signature
 from invoice_export.settings import AccountSettings
 from local.fakes.ifirma import IfirmaFake
-from testsupport import DISCOUNTED_LINES, discounted_totals, load_example, plan_for
+from testsupport import discounted_plan, load_example, plan_for
 
 INVOICE_KEY = "EAB0D8ACF3308F3B"
 SUBSCRIBER_KEY = "0A1B2C3D4E5F6071"
@@ -464,8 +464,7 @@ def test_recurring_contractor_update_deletes_unsent_fields_so_the_full_buyer_is_
 
 def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, login) -> None:
     adapter = make_adapter(fake, login)
-    plan = plan_for(adapter, "01-invoice-company.json", lines=DISCOUNTED_LINES,
-                    totals=discounted_totals("01-invoice-company.json"))
+    plan = discounted_plan(adapter)
     created = adapter.create_document(plan)
     invoice = stored(fake, login, created.reference)
     ours = plan.document.totals

@@ -26,7 +26,7 @@ from invoice_export.ratelimit import LimitScope
 from invoice_export.readback import compare
 from invoice_export.settings import AccountSettings
 from local.fakes.infakt import InfaktFake
-from testsupport import DISCOUNTED_LINES, discounted_totals, load_example, plan_for
+from testsupport import discounted_plan, load_example, plan_for
 
 EXEMPTION = "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT"
 
@@ -600,8 +600,7 @@ def test_ksef_without_an_integration_is_a_clear_rejection(fake, account) -> None
 def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, account) -> None:
     adapter = make_adapter(fake, account)
     # inFakt computes VAT per line: the document says so too.
-    plan = plan_for(adapter, "01-invoice-company.json", lines=DISCOUNTED_LINES, vat_calculation="per_line",
-                    totals=discounted_totals("01-invoice-company.json", "per_line"))
+    plan = discounted_plan(adapter, "per_line")
     created = adapter.create_document(plan)
     invoice = stored(fake, account, created.reference)
     field = "gross_price" if plan.document.price_basis.value == "gross" else "net_price"

@@ -29,7 +29,7 @@ from invoice_export.providers.base import KsefState, KsefStatus, ProviderReferen
 from invoice_export.providers.wfirma import WfirmaAdapter, external_id, ksef_state
 from invoice_export.settings import AccountSettings
 from local.fakes.wfirma import WfirmaFake
-from testsupport import DISCOUNTED_LINES, discounted_totals, load_example, plan_for
+from testsupport import discounted_plan, load_example, plan_for
 
 APP_KEY = "integration-app-key-7f3a"
 
@@ -542,8 +542,7 @@ def test_dry_run_shows_where_the_looked_up_ids_go(fake, account) -> None:
 
 def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, account) -> None:
     adapter = make_adapter(fake, account)
-    plan = plan_for(adapter, "01-invoice-company.json", lines=DISCOUNTED_LINES,
-                    totals=discounted_totals("01-invoice-company.json"))
+    plan = discounted_plan(adapter)
     created = adapter.create_document(plan)
     invoice = stored(fake, account, created.reference)
     # A discounted unit price to 4 places that gives exactly our rounded line value.
