@@ -428,6 +428,10 @@ class FakeServer:
         self.server_errors: list[str] = []
         #: Added to every request before it is handled: a real API's network and processing time.
         self.latency_seconds = 0.0
+        # Requests being handled now and the most at the same time, per method and path (peak_in_flight).
+        self._in_flight: dict[tuple[str, str], int] = {}
+        self._in_flight_peaks: dict[tuple[str, str], int] = {}
+        self._in_flight_lock = threading.Lock()
         self._routes = self._collect_routes()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -476,6 +480,15 @@ class FakeServer:
 
     def rate_limited_response(self, request: Request, retry_after: int) -> Response:
         return json_response(429, {"error": "Too Many Requests"}, {"Retry-After": str(retry_after)})
+
+    def peak_in_flight(self, method: str, path: str) -> int:
+        """The most `method path` requests the fake was handling at the same time (clients sending side by side)."""
+        with self._in_flight_lock:
+            return self._in_flight_peaks.get((method, path), 0)
+
+    def reset_in_flight_peaks(self) -> None:
+        with self._in_flight_lock:
+            self._in_flight_peaks.clear()
 
     def rate_limit_key(self, request: Request) -> Any:
         """What the provider limits by; the client IP unless the provider says otherwise."""
@@ -532,6 +545,10 @@ class FakeServer:
         )
         fault = self.faults.take(request.method, request.path)
         recorded = False
+        route = (request.method, request.path)
+        with self._in_flight_lock:
+            self._in_flight[route] = self._in_flight.get(route, 0) + 1
+            self._in_flight_peaks[route] = max(self._in_flight_peaks.get(route, 0), self._in_flight[route])
 
         def record(status: int | None) -> None:
             nonlocal recorded
@@ -565,6 +582,8 @@ class FakeServer:
             record(response.status)
             _write_response(handler, response)
         finally:
+            with self._in_flight_lock:
+                self._in_flight[route] -= 1
             if not recorded:  # no answer given (reset, or the fake itself failed)
                 record(None)
 

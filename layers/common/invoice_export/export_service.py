@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -97,7 +98,12 @@ class ExportService:
         self.request_pdf = request_pdf
         self.start_ksef_poll = start_ksef_poll
         self.metrics = metrics
+        # Powertools Metrics is not thread-safe; a batch may export documents side by side (side_by_side.py).
+        self._metrics_lock = threading.Lock()
         self.idempotency_config = idempotency_config
+        # Configured once here rather than by the first call: documents exported side by side would race
+        # on it (a half-configured store hashes the whole message instead of the key's fields).
+        persistence_store.configure(idempotency_config, key_prefix=IDEMPOTENCY_KEY_PREFIX)
         self._process_once = idempotent_function(
             data_keyword_argument="message",
             persistence_store=persistence_store,
@@ -115,9 +121,13 @@ class ExportService:
             result = self._process_once(message=message, remaining_seconds=remaining_seconds or (lambda: math.inf))
         except _Settled as settled:
             result = settled.result
-        if self.metrics:
-            self.metrics.add_metric(name=f"Outcome_{result.outcome.value}", unit=MetricUnit.Count, value=1)
+        self._count(f"Outcome_{result.outcome.value}")
         return result
+
+    def _count(self, metric: str) -> None:
+        if self.metrics:
+            with self._metrics_lock:
+                self.metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
     def give_up(self, message: ExportMessage, error: TransientError, *, actor: str | None = None) -> Outcome | None:
         """The message's last delivery failed transiently, or it sits in the DLQ unrecorded: say so on the record.
@@ -303,8 +313,7 @@ class ExportService:
                 logger.warning("account paused: credentials refused twice", extra={"error_code": refusal.code})
                 publish_account_paused(self.publisher.events, self.publisher.bus_name, account_id,
                                        settings.provider.value, refusal.message)
-                if self.metrics:
-                    self.metrics.add_metric(name="AccountPaused", unit=MetricUnit.Count, value=1)
+                self._count("AccountPaused")
             record = self.documents.get(account_id, message.document.document_id)
             assert record is not None
             self._hold_while_paused(message, record)

@@ -166,6 +166,13 @@ class Runtime:
                            publisher=self.publisher, adapter_factory=self.build_adapter,
                            schedule=self.schedule_ksef_poll, audit=self.audit)
 
+    def prepare_export(self) -> ExportService:
+        """Build everything exporting a document uses, before a batch exports documents side by side:
+        these are built on first use, and two threads building one would race (a boto3 session is not
+        thread-safe; two rate limiters would each keep their own copy of the window)."""
+        self.limiter, self.ksef_service, self._secrets  # noqa: B018
+        return self.export_service
+
     @cached_property
     def export_service(self) -> ExportService:
         from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer

@@ -3,10 +3,12 @@
 Export messages come from a FIFO queue grouped by account. A bad document is recorded as failed
 and acknowledged, so it never blocks its account's queue; a transient failure makes the message
 visible again after a back-off (and holds back the rest of that account's group to keep order).
+Neighbouring documents whose order cannot matter are exported side by side (`side_by_side_run`).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
@@ -14,24 +16,21 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    SqsFifoPartialProcessor,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from invoice_export.documents import ExportMessage, Identifier, describe_validation_error
+from invoice_export.documents import DocumentKind, ExportMessage, Identifier, describe_validation_error
 from invoice_export.errors import PermanentError, TransientError
 from invoice_export.ksef_service import KsefPollRequest
 from invoice_export.money import loads_exact
 from invoice_export.observability import logger, metrics
 from invoice_export.pdf_service import PdfRequest
 from invoice_export.runtime import Runtime, get_runtime
+from invoice_export.settings import Numbering
+from invoice_export.side_by_side import RunMember, RunOf, SideBySideFifoProcessor
 
 MAX_BACKOFF_SECONDS = 900
 # Pauses between tries of a last delivery's record (give_up) through a short AWS outage: a message
@@ -101,7 +100,8 @@ def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime
         handled.add(record.message_id)
         _export_record(runtime, record, context)
 
-    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    runtime.prepare_export()
+    processor = SideBySideFifoProcessor(side_by_side_run(runtime), runtime.settings.export_documents_in_flight)
     # A batch that failed entirely is reported like any other, not raised: the skipped messages in it
     # are still looked at below, and Lambda returns the same messages either way.
     processor.raise_on_entire_batch_failure = False
@@ -110,6 +110,33 @@ def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime
                                             context=context)
     _give_up_on_skipped(runtime, event, response, handled, remaining_seconds, not_started=not_started)
     return response
+
+
+def side_by_side_run(runtime: Runtime) -> RunOf:
+    """Which neighbouring export messages may be sent at the same time: those of one account that passes
+    our numbers, of the same kind, series and issue date. Their numbers are ours, so the order in which
+    the provider receives them numbers nothing, and a provider that checks chronology checks dates.
+    An account numbered by its provider keeps one document at a time (market.md: one writer per
+    series, numbers in issue order), and so do corrections (each corrects the state its predecessor
+    left) and anything unreadable."""
+
+    def run_of(record: dict[str, Any]) -> RunMember | None:
+        try:
+            data = json.loads(record["body"])
+            account_id, document = data["account_id"], data["document"]
+            key = (document["kind"], document["series"], document["issue_date"])
+            document_id = document["document_id"]
+            if document["kind"] == DocumentKind.CORRECTION.value or not isinstance(document_id, str):
+                return None
+            settings = runtime.accounts.get(account_id)  # read once per batch anyway (read_once)
+        except Exception:  # noqa: BLE001 - anything odd (bad JSON, deep nesting, AWS down) is handled alone, in order
+            return None
+        if settings is None or settings.numbering != Numbering.OURS:
+            return None
+        group = record.get("attributes", {}).get("MessageGroupId")
+        return RunMember(run=(group, account_id, *key), item=document_id)
+
+    return run_of
 
 
 def _remaining_seconds(context: LambdaContext) -> Callable[[], float]:
@@ -156,16 +183,17 @@ def _give_up_on_skipped(runtime: Runtime, event: dict[str, Any], response: dict[
                                   record.message_id, record.body, message.account_id, message.document_id,
                                   message.problem)
             continue
-        logger.append_keys(account_id=message.account_id, document_id=message.document.document_id)
+        logger.thread_safe_append_keys(account_id=message.account_id, document_id=message.document.document_id)
         logger.warning("skipped on its last delivery: dead-lettered untried")
         error = NOT_STARTED_FOR_TIME if record.message_id in not_started else SKIPPED_BEHIND_FAILURE
         _record_last_delivery(runtime, remaining_seconds, runtime.export_service.give_up, message, error)
 
 
 def _start_record(record: SQSRecord) -> None:
-    """Log under this record's message id, and never under the previous record's document."""
-    logger.set_correlation_id(record.message_id)
-    logger.remove_keys(["account_id", "document_id"])
+    """Log under this record's message id, and never under the previous record's document. Thread-safe
+    keys: records handled side by side each log their own (a fresh dict, never the caller's)."""
+    logger.thread_safe_clear_keys()
+    logger.thread_safe_append_keys(correlation_id=record.message_id)
 
 
 def _export_record(runtime: Runtime, record: SQSRecord, context: LambdaContext) -> None:
@@ -173,11 +201,12 @@ def _export_record(runtime: Runtime, record: SQSRecord, context: LambdaContext) 
     message = read_export_message(record.body)
     service = runtime.export_service
     if isinstance(message, UnreadableMessage):
-        logger.append_keys(account_id=message.account_id, document_id=message.document_id)  # None: not logged
+        # None (not a valid id) is not logged.
+        logger.thread_safe_append_keys(account_id=message.account_id, document_id=message.document_id)
         service.reject_unreadable(record.message_id, record.body, message.account_id, message.document_id,
                                   message.problem)
         return
-    logger.append_keys(account_id=message.account_id, document_id=message.document.document_id)
+    logger.thread_safe_append_keys(account_id=message.account_id, document_id=message.document.document_id)
     receive_count = int(record.attributes.approximate_receive_count or 1)
     try:
         result = service.export(message, remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000)
@@ -238,7 +267,7 @@ def _document_task_batch(event: dict[str, Any], context: LambdaContext, model: t
         except ValidationError as exc:
             logger.error(f"{what} request unreadable", extra={"problem": describe_validation_error(exc)})
             return
-        logger.append_keys(account_id=task.account_id, document_id=task.document_id)
+        logger.thread_safe_append_keys(account_id=task.account_id, document_id=task.document_id)
         try:
             work(task)
         except PermanentError as error:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,9 +23,11 @@ class AccountStore:
         self.secrets = secrets_client
         self.secret_prefix = secret_prefix
         self._provider = parameters.SecretsProvider(boto3_client=secrets_client)
-        # Settings read once per batch (see `read_once`). Per thread: the local queue emulator runs
-        # several batches at once in one process, where Lambda would run one per instance.
-        self._batch = threading.local()
+        # Settings read once per batch (see `read_once`). A context variable, not a plain attribute: the
+        # local queue emulator runs several batches at once in one process (threads), where Lambda would
+        # run one per instance, and records of one batch handled side by side share their batch's reads.
+        self._batch: contextvars.ContextVar[dict[str, AccountSettings | None] | None] = contextvars.ContextVar(
+            f"account-settings-read-{id(self)}", default=None)
 
     @contextmanager
     def read_once(self) -> Iterator[None]:
@@ -34,14 +36,14 @@ class AccountStore:
         A batch of export messages holds one or a few accounts' documents (FIFO groups): one read per
         account instead of one per document. A change saved meanwhile applies from the next batch.
         """
-        self._batch.settings = {}
+        token = self._batch.set({})
         try:
             yield
         finally:
-            self._batch.settings = None
+            self._batch.reset(token)
 
     def get(self, account_id: str) -> AccountSettings | None:
-        read = getattr(self._batch, "settings", None)
+        read = self._batch.get()
         if read is not None and account_id in read:
             return read[account_id]
         item = self.table.get_item(Key={"account_id": account_id}, ConsistentRead=True).get("Item")
@@ -56,7 +58,7 @@ class AccountStore:
     def pause(self, account_id: str) -> bool:
         """Mark the account `needs_reconnect`; True when this call paused it (not already paused,
         not changed meanwhile - e.g. reconnected). An update, conditional on the settings read."""
-        read = getattr(self._batch, "settings", None)
+        read = self._batch.get()
         if read is not None:
             read.pop(account_id, None)  # whatever happens here, the rest of the batch reads them afresh
         item = self.table.get_item(Key={"account_id": account_id}, ConsistentRead=True).get("Item")
