@@ -27,12 +27,11 @@ import requests
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
-from moto.core.utils import unix_time
-from moto.sqs.models import SQSBackend
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPResponse
 
 from invoice_export.runtime import Runtime
+from local import moto_fixes
 from local.fakes.common import FakeServer, Headers, Request
 
 # SigV4 names the region and the signing service, which is the AWS host name's first label for
@@ -68,12 +67,6 @@ class BackendClock:
                 self._total += spent
 
 
-def _retention_check_in_constant_time(backend: SQSBackend, queue_name: str, message: Any) -> bool:
-    """moto's check, reading the one attribute it needs instead of computing all of the queue's."""
-    retention_seconds = int(backend.get_queue(queue_name).message_retention_period)
-    return retention_seconds + message.sent_timestamp / 1000 > unix_time()
-
-
 class InMemoryAws:
     def __init__(self, clock: BackendClock) -> None:
         self.clock = clock
@@ -81,19 +74,13 @@ class InMemoryAws:
 
     @contextmanager
     def installed(self) -> Iterator[InMemoryAws]:
-        """Answer every botocore session created inside the block (attach() existing clients).
-
-        For each message it hands out, moto checks its retention period by computing every attribute
-        of the queue, message counts included (a scan of the whole queue): a cost that grows with
-        the backlog, which SQS does not have. The block replaces that check by one reading the
-        retention period alone (same result).
-        """
+        """Answer every botocore session created inside the block (attach() existing clients), from
+        moto's backends with the local stack's fixes (local.moto_fixes)."""
+        moto_fixes.apply()
         entry = ("before-send", self)
         BUILTIN_HANDLERS.append(entry)
         try:
-            with mock.patch.object(SQSBackend, "is_message_valid_based_on_retention_period",
-                                   _retention_check_in_constant_time):
-                yield self
+            yield self
         finally:
             BUILTIN_HANDLERS.remove(entry)
 

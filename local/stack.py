@@ -57,6 +57,7 @@ from typing import Any, Self
 import boto3
 from moto.server import ThreadedMotoServer
 
+from local import moto_fixes
 from local.esm import (
     ACCOUNT_ID,
     DEFAULT_WORKERS_PER_MAPPING,
@@ -746,6 +747,7 @@ def _moto_endpoint() -> str:
         return os.environ[EXTERNAL_MOTO_VARIABLE].rstrip("/")
     if _moto_server is None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # it logs every request otherwise
+        moto_fixes.apply()
         _moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         _moto_server.start()
         atexit.register(_moto_server.stop)

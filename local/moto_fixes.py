@@ -1,0 +1,87 @@
+"""Where moto's SQS differs from SQS in ways the local stack would notice, patched once per process.
+
+Applied when the process starts its moto server (local.stack) or answers AWS calls from moto's
+backends in memory (benchmarks.transport). A moto server run as a process of its own
+(LOCAL_STACK_MOTO_URL) is not patched.
+
+* Order: SQS hands out none of a FIFO group's messages while any of them is in flight, and in
+  order once they are visible again. moto forgets a timed-out in-flight message only when its
+  receive loop reaches it, after it has already skipped the group's earlier messages as "in
+  flight": with messages 2, 4, 5 and 6 of a group all visible again, it delivers 6 first.
+* Cost: on every message it takes in or hands out, moto computes all of the queue's attributes,
+  message counts included (a scan of the whole queue), to read one of them. A backlog of n
+  messages then costs n^2: a cost of the emulator that SQS does not have.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from moto.core.utils import unix_time
+from moto.sqs.models import Queue, SQSBackend
+
+_APPLIED = "invoice_export_local_fix"
+
+
+def apply() -> None:
+    if getattr(SQSBackend.receive_message, _APPLIED, False):
+        return
+    _patch(SQSBackend, "receive_message", _receive_in_group_order)
+    _patch(SQSBackend, "is_message_valid_based_on_retention_period", _retention_check_in_constant_time)
+    _patch(SQSBackend, "send_message", _send_reading_one_attribute)
+    _patch(SQSBackend, "send_message_batch", _send_reading_one_attribute)
+    all_attributes = Queue.attributes.fget
+    Queue.attributes = property(lambda queue: _attributes(all_attributes, queue))  # type: ignore[method-assign,assignment]
+
+
+def _patch(cls: type, name: str, replacement: Any) -> None:
+    original = getattr(cls, name)
+
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        return replacement(original, *args, **kwargs)
+
+    setattr(patched, _APPLIED, True)
+    setattr(cls, name, patched)
+
+
+def _receive_in_group_order(receive: Any, backend: SQSBackend, queue_name: str, count: int,
+                            wait_seconds_timeout: int, *args: Any, **kwargs: Any) -> Any:
+    """Forget every timed-out in-flight message before the receive loop; a FIFO long poll is made of
+    short receives for the same reason (moto's own wait loop would skip again)."""
+    queue = backend.get_queue(queue_name)
+    deadline = time.monotonic() + (wait_seconds_timeout if queue.fifo_queue else 0)
+    while True:
+        for message in [m for m in queue.pending_messages if m.visible]:
+            queue.pending_messages.discard(message)
+        messages = receive(backend, queue_name, count, 0 if queue.fifo_queue else wait_seconds_timeout,
+                           *args, **kwargs)
+        if messages or time.monotonic() >= deadline:
+            return messages
+        time.sleep(0.05)
+
+
+def _retention_check_in_constant_time(_original: Any, backend: SQSBackend, queue_name: str, message: Any) -> bool:
+    """moto's check, reading the one attribute it needs instead of computing all of the queue's."""
+    retention_seconds = int(backend.get_queue(queue_name).message_retention_period)
+    return retention_seconds + message.sent_timestamp / 1000 > unix_time()
+
+
+_sending = threading.local()
+
+
+def _send_reading_one_attribute(send: Any, *args: Any, **kwargs: Any) -> Any:
+    """While a message is taken in, the only queue attribute moto reads is ContentBasedDeduplication."""
+    _sending.active = True
+    try:
+        return send(*args, **kwargs)
+    finally:
+        _sending.active = False
+
+
+def _attributes(all_attributes: Any, queue: Queue) -> dict[str, Any]:
+    if not getattr(_sending, "active", False):
+        return all_attributes(queue)
+    value = queue.content_based_deduplication
+    return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
