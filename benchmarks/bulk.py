@@ -55,7 +55,8 @@ def run(quick: bool) -> dict[str, Any]:
             "limit": LIMIT_PER_SECOND, "window_seconds": 1, "scope": "credential", "source": "the account's contract"}})
         reset_runtime()
         runtime = get_runtime()
-        account = connect_account(fake, runtime, fake.base_url, account_id="bench-bulk", export_mode="bulk")
+        account = connect_account(fake, runtime, fake.base_url, account_id="bench-bulk", export_mode="bulk",
+                                  numbering="ours")
         _issue(runtime, account, count)
         stop_capturing_events(stack)
         fake.latency_seconds = LATENCY_SECONDS
