@@ -206,6 +206,29 @@ def test_undecidable_look_up_holds_the_document_in_doubt_until_resolved(shop) ->
     assert shop.record("INV-2026-11-0001").pdf is not None  # its PDF is fetched after resolving
 
 
+def test_a_record_changed_during_the_create_is_never_acknowledged_as_exported(shop, monkeypatch) -> None:
+    # While the create is in flight, something else settles the record (here: held in doubt, as the
+    # DLQ check does for a stale attempt). The export must not report `exported` over it and ack the
+    # message: it is retried, finds the record in doubt and says so; the provider has one document.
+    from invoice_export.providers.fakturownia import FakturowniaAdapter
+    from invoice_export.storage.documents import RecordedError, now_iso
+
+    create = FakturowniaAdapter.create_document
+
+    def create_then_someone_settles(adapter, plan):
+        created = create(adapter, plan)
+        shop.runtime.documents.mark_in_doubt(shop.account_id, plan.document.document_id, RecordedError(
+            code="dead_lettered", message="held by the test", at=now_iso()))
+        return created
+
+    monkeypatch.setattr(FakturowniaAdapter, "create_document", create_then_someone_settles)
+    shop.send(shop.message(INVOICE))
+    shop.run()
+    assert shop.record("INV-2026-11-0001").status == Status.IN_DOUBT
+    assert shop.outcomes("INV-2026-11-0001") == ["in_doubt"]
+    assert len(shop.provider_documents("INV-2026-11-0001")) == 1
+
+
 def test_totals_the_provider_computed_match_ours(shop) -> None:
     shop.send(shop.message(INVOICE))
     shop.run()

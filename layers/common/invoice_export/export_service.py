@@ -377,6 +377,11 @@ class ExportService:
         if updated is None:
             current = self.documents.get(account_id, record.document_id)
             assert current is not None
+            if current.status != Status.EXPORTED:
+                # Changed by someone else while we created it (an operator, the DLQ check): the retry
+                # finds the record and settles it (a `sending` one by the look-up), never acked unrecorded.
+                raise TransientError(f"the document record changed to {current.status.value} while the "
+                                     f"document was being created at the provider", code="concurrent_change")
             logger.error("exported record refused a second provider document",
                          extra={"provider_document_id": reference.provider_document_id,
                                 "recorded": current.provider_document_id})
