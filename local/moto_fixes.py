@@ -8,6 +8,9 @@ backends in memory (benchmarks.transport). A moto server run as a process of its
   order once they are visible again. moto forgets a timed-out in-flight message only when its
   receive loop reaches it, after it has already skipped the group's earlier messages as "in
   flight": with messages 2, 4, 5 and 6 of a group all visible again, it delivers 6 first.
+* Atomicity: DynamoDB applies each request to an item atomically; moto's DynamoDB does not when
+  requests come from several threads (a conditional update was refused with its condition true
+  while other items of the table were written). Its requests are handled one at a time.
 * Cost: on every message it takes in or hands out, moto computes all of the queue's attributes,
   message counts included (a scan of the whole queue), to read one of them. A backlog of n
   messages then costs n^2: a cost of the emulator that SQS does not have.
@@ -20,6 +23,7 @@ import time
 from typing import Any
 
 from moto.core.utils import unix_time
+from moto.dynamodb.responses import DynamoHandler
 from moto.sqs.models import Queue, SQSBackend
 
 _APPLIED = "invoice_export_local_fix"
@@ -32,6 +36,7 @@ def apply() -> None:
     _patch(SQSBackend, "is_message_valid_based_on_retention_period", _retention_check_in_constant_time)
     _patch(SQSBackend, "send_message", _send_reading_one_attribute)
     _patch(SQSBackend, "send_message_batch", _send_reading_one_attribute)
+    _patch(DynamoHandler, "call_action", _one_dynamodb_request_at_a_time)
     all_attributes = Queue.attributes.fget
     Queue.attributes = property(lambda queue: _attributes(all_attributes, queue))  # type: ignore[method-assign,assignment]
 
@@ -44,6 +49,14 @@ def _patch(cls: type, name: str, replacement: Any) -> None:
 
     setattr(patched, _APPLIED, True)
     setattr(cls, name, patched)
+
+
+_dynamodb_lock = threading.Lock()
+
+
+def _one_dynamodb_request_at_a_time(call_action: Any, *args: Any, **kwargs: Any) -> Any:
+    with _dynamodb_lock:
+        return call_action(*args, **kwargs)
 
 
 def _receive_in_group_order(receive: Any, backend: SQSBackend, queue_name: str, count: int,
