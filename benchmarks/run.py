@@ -178,9 +178,11 @@ def _size(size: int) -> str:
 
 
 def _bulk_rows(bulk: dict[str, Any]) -> list[tuple[str, ...]]:
+    numbered = ("by the provider: its calls in issue order" if bulk.get("numbering", "provider") == "provider"
+                else "by us: same-day documents side by side")
     return [(
         f"Bulk export of {bulk['documents']:,} documents (nightly bulk run -> FIFO queue -> export function; "
-        f"provider 50 ms latency, 20 requests/s per account; AWS in memory)",
+        f"provider 50 ms latency, 20 requests/s per account; AWS in memory; numbered {numbered})",
         f"{bulk['wall_s']:.1f} s; {bulk['provider_calls']:,} provider calls, {bulk['http_429']} answered 429; "
         f"of the wall time, {bulk.get('emulated_aws_cpu_s', 0):.1f} s was moto answering AWS calls on this "
         f"process's CPU (latency in AWS, no CPU of the function's)",

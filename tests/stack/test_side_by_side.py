@@ -1,4 +1,4 @@
-"""Documents of one account exported side by side where their order cannot matter, one at a time elsewhere.
+"""Documents of one account sent side by side where their order cannot matter, in turn elsewhere.
 
 Through the whole stack: the FIFO queue hands the export function one account's documents in one
 batch; the fake provider answers each create after 0.3 s and counts how many it handles at once.
@@ -71,4 +71,16 @@ def test_a_failure_holds_back_the_later_days_until_the_earlier_day_is_exported(s
     assert set(order[:3]) == set(first_day)  # no second-day document before every first-day one
     assert shop.fake.requests.count(**CREATE) == 7  # the refused create, then one each
     for document_id in first_day + second_day:
+        assert shop.outcomes(document_id) == ["exported"]
+
+
+def test_with_provider_numbering_a_failure_holds_back_the_later_documents(shop) -> None:
+    ids = _send_invoices(shop, 5)
+    shop.fake.faults.status(503, **CREATE)  # the first create fails, transiently
+    shop.run()
+    assert shop.fake.peak_in_flight(**CREATE) == 1
+    assert _created_order(shop) == ids  # the retried first one still comes first
+    numbers = [int(shop.record(document_id).provider_number.split()[-1].split("/")[0]) for document_id in ids]
+    assert numbers == sorted(numbers)
+    for document_id in ids:
         assert shop.outcomes(document_id) == ["exported"]

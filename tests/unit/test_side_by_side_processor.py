@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
-from invoice_export.side_by_side import RunMember, SideBySideFifoProcessor, consecutive_runs
+from invoice_export.side_by_side import RunMember, SideBySideFifoProcessor, consecutive_runs, provider_call_in_turn
 
 
 def _record(body: str, group: str = "shop-1") -> dict[str, Any]:
@@ -136,3 +136,75 @@ def test_records_outside_runs_keep_powertools_fifo_behaviour(in_flight: int) -> 
     response = _process(records, handler, in_flight=in_flight)
     assert started == ["alone:A", "alone:B"]
     assert [item["itemIdentifier"] for item in response["batchItemFailures"]] == [r["messageId"] for r in records[1:]]
+
+
+def _in_turn_run_of(record: dict[str, Any]) -> RunMember | None:
+    return RunMember(run=record["attributes"]["MessageGroupId"], item=record["body"], in_turn=True)
+
+
+class _Refused(Exception):
+    pass
+
+
+def test_an_in_turn_run_makes_its_provider_calls_in_order_and_overlaps_the_rest() -> None:
+    events: list[str] = []
+    lock = threading.Lock()
+    second_prepared = threading.Event()
+
+    def handler(record: Any) -> None:
+        with lock:
+            events.append(f"prepare {record.body}")
+        if record.body == "B":
+            second_prepared.set()
+        with provider_call_in_turn(_Refused):
+            if record.body == "A":  # A's call lasts until B has done its own work before its call
+                assert second_prepared.wait(timeout=10)
+            with lock:
+                events.append(f"call {record.body}")
+
+    processor = SideBySideFifoProcessor(_in_turn_run_of, in_flight=3)
+    processor.raise_on_entire_batch_failure = False
+    response = process_partial_response(event={"Records": [_record(b) for b in "ABC"]}, record_handler=handler,
+                                        processor=processor)
+    assert response == {"batchItemFailures": []}
+    assert [e for e in events if e.startswith("call")] == ["call A", "call B", "call C"]
+    assert events.index("prepare B") < events.index("call A")  # B's own work ran during A's call
+
+
+def test_in_an_in_turn_run_no_provider_call_follows_a_failure() -> None:
+    calls: list[str] = []
+
+    def handler(record: Any) -> None:
+        with provider_call_in_turn(lambda: _Refused(f"{record.body}: an earlier record failed")):
+            calls.append(record.body)
+            if record.body == "B":
+                raise RuntimeError("the provider is down")
+
+    records = [_record(b) for b in "ABCD"]
+    processor = SideBySideFifoProcessor(_in_turn_run_of, in_flight=4)
+    processor.raise_on_entire_batch_failure = False
+    response = process_partial_response(event={"Records": records}, record_handler=handler, processor=processor)
+    assert calls == ["A", "B"]
+    assert {item["itemIdentifier"] for item in response["batchItemFailures"]} == {r["messageId"] for r in records[1:]}
+
+
+def test_in_an_in_turn_run_a_later_failure_does_not_stop_an_earlier_call() -> None:
+    calls: list[str] = []
+    lock, c_failed = threading.Lock(), threading.Event()
+
+    def handler(record: Any) -> None:
+        if record.body == "C":  # fails before its provider call, while A and B are still to make theirs
+            c_failed.set()
+            raise RuntimeError("AWS is down")
+        if record.body == "A":
+            assert c_failed.wait(timeout=10)
+        with provider_call_in_turn(_Refused):
+            with lock:
+                calls.append(record.body)
+
+    records = [_record(b) for b in "ABC"]
+    processor = SideBySideFifoProcessor(_in_turn_run_of, in_flight=3)
+    processor.raise_on_entire_batch_failure = False
+    response = process_partial_response(event={"Records": records}, record_handler=handler, processor=processor)
+    assert calls == ["A", "B"]
+    assert [item["itemIdentifier"] for item in response["batchItemFailures"]] == [records[2]["messageId"]]

@@ -47,6 +47,7 @@ from invoice_export.providers import adapter_class
 from invoice_export.providers.base import AdapterFactory, ProviderAdapter, ProviderReference
 from invoice_export.readback import compare, pln_vat_record
 from invoice_export.settings import AccountSettings, ExportMode, KsefMode, RuntimeSettings
+from invoice_export.side_by_side import provider_call_in_turn
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.audit import AuditTrail, record_quietly
 from invoice_export.storage.documents import (
@@ -249,10 +250,12 @@ class ExportService:
                                      code="concurrent_change")
 
         try:
-            # Inside: a create not started for lack of time sent nothing, so the claim is released too
-            # (left `sending`, it would be looked up at the provider, or held in doubt on a last delivery).
-            self._require_time_for_call(remaining_seconds)
-            created = adapter.create_document(plan)
+            # Inside: a create not started for lack of time, or behind an earlier document's failure, sent
+            # nothing, so the claim is released too (left `sending`, it would be looked up at the
+            # provider, or held in doubt on a last delivery).
+            with provider_call_in_turn(_earlier_document_failed):
+                self._require_time_for_call(remaining_seconds)
+                created = adapter.create_document(plan)
         except CredentialsRejected:
             # Refused at the door: nothing was created, so the document is not in flight any more.
             self.documents.release_claim(account_id, doc.document_id, attempt_id, RecordedError(
@@ -427,6 +430,13 @@ class ExportService:
             our_number=record.number, order_id=record.order_id, provider=record.provider,
             provider_document_id=record.provider_document_id, provider_number=record.provider_number,
             customer_link=customer_link, error=error, warnings=record.warnings, vat_in_pln=record.vat_in_pln))
+
+
+def _earlier_document_failed() -> TransientError:
+    # An account's documents reach its provider in order (side_by_side.py): never after an earlier one failed.
+    return TransientError("not sent: an earlier document of the account failed in the same batch, and the "
+                          "account's documents reach its provider in order", code="skipped_behind_failure",
+                          retry_after=0)
 
 
 def _recorded(error: ExportError, *, retryable: bool) -> RecordedError:

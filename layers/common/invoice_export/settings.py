@@ -35,9 +35,9 @@ class RuntimeSettings(BaseSettings):
     # how long a document may be `sending` for a live attempt.
     export_dlq_url: str | None = None
     export_timeout_seconds: float = 30.0
-    # Documents of one account exported at the same time, where their order cannot matter: neighbours in a
-    # batch of an account that passes our numbers, of the same kind (not corrections), series and issue
-    # date (sqs_entrypoints.side_by_side_run). 1 keeps every account strictly one document at a time.
+    # Documents of one account handled at the same time (sqs_entrypoints.side_by_side_run): provider
+    # calls in issue order where the provider numbers them, side by side where the account passes our
+    # numbers (same kind, series and issue date). 1 keeps every account strictly one document at a time.
     export_documents_in_flight: int = Field(default=4, ge=1, le=10)
     pdf_queue_url: str | None = None
     ksef_queue_url: str | None = None

@@ -6,13 +6,21 @@ provider call at a time per account: a bulk run then takes (provider latency + o
 document, however much more the provider's rate limit allows. Where the caller says the order of
 some neighbouring records does not matter (`run_of` gives them the same run), they are handled up
 to `in_flight` at a time; everything else keeps Powertools' FIFO behaviour.
+
+A run can also keep its order where it matters - at the provider - and overlap everything else:
+in a run marked `in_turn`, each record's provider call (`provider_call_in_turn`) waits until the
+records before it made theirs, and never starts after one of them failed. The provider then sees
+the documents strictly in order (its numbering follows issue order), while one document's AWS
+writes run during the next one's provider call.
 """
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Hashable, Sequence
+import threading
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +34,7 @@ class RunMember:
 
     run: Hashable
     item: str
+    in_turn: bool = False  # the run's provider calls keep the records' order (provider_call_in_turn)
 
 
 RunOf = Callable[[dict[str, Any]], RunMember | None]  # None: the record is handled alone, in order
@@ -38,9 +47,9 @@ def consecutive_runs(records: Sequence[dict[str, Any]], run_of: RunOf) -> list[l
     items: set[str] = set()
     for record in records:
         member = run_of(record)
-        if member is None or member.run != current or member.item in items:
+        if member is None or (member.run, member.in_turn) != current or member.item in items:
             runs.append([record])
-            current, items = (None, set()) if member is None else (member.run, {member.item})
+            current, items = (None, set()) if member is None else ((member.run, member.in_turn), {member.item})
         else:
             runs[-1].append(record)
             items.add(member.item)
@@ -70,9 +79,77 @@ class SideBySideFifoProcessor(SqsFifoPartialProcessor):
             if len(run) == 1 or self.in_flight < 2:
                 results.extend(self._process_record(record) for record in run)
                 continue
+            member = self.run_of(run[0])
+            turns = _Turns(len(run)) if member is not None and member.in_turn else None
             with ThreadPoolExecutor(max_workers=min(self.in_flight, len(run)),
                                     thread_name_prefix="side-by-side") as pool:
-                contexts = [contextvars.copy_context() for _ in run]  # a context runs in one thread at a time
-                results.extend(pool.map(lambda context, record: context.run(self._process_record, record),
-                                        contexts, run))
+                # Submitted in order, so a record never waits for one that has no thread yet.
+                results.extend(pool.map(self._process_in_run, run, [turns] * len(run), range(len(run))))
         return results
+
+    def _process_in_run(self, record: dict[str, Any], turns: _Turns | None, position: int) -> tuple:
+        context = contextvars.copy_context()  # one per record: a context runs in one thread at a time
+        if turns is None:
+            return context.run(self._process_record, record)
+        context.run(_turn.set, _Turn(turns, position))
+        result: tuple = ("fail", None, None)
+        try:
+            result = context.run(self._process_record, record)
+        finally:
+            turns.finish(position, failed=result[0] == "fail")
+        return result
+
+
+class _Turns:
+    """Whose provider call it is in an in-turn run: each position passes once - when its call returned,
+    or when its record is done - and a record's call waits for every position before it."""
+
+    def __init__(self, count: int) -> None:
+        self._passed = [False] * count
+        self._first_failure: int | None = None  # the earliest record that failed before its turn passed
+        self._changed = threading.Condition()
+
+    def wait_for(self, position: int) -> bool:
+        """Wait until every record before `position` passed; False if one of them failed instead."""
+        with self._changed:
+            self._changed.wait_for(lambda: all(self._passed[:position]))
+            return self._first_failure is None or self._first_failure > position
+
+    def pass_on(self, position: int) -> None:
+        with self._changed:
+            self._passed[position] = True
+            self._changed.notify_all()
+
+    def finish(self, position: int, *, failed: bool) -> None:
+        """The record is done; if it failed before its turn passed, no later provider call happens."""
+        with self._changed:
+            if not self._passed[position]:
+                self._passed[position] = True
+                if failed and (self._first_failure is None or position < self._first_failure):
+                    self._first_failure = position
+            self._changed.notify_all()
+
+
+@dataclass(frozen=True)
+class _Turn:
+    turns: _Turns
+    position: int
+
+
+_turn: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar("provider-call-turn", default=None)
+
+
+@contextmanager
+def provider_call_in_turn(earlier_failed: Callable[[], Exception]) -> Iterator[None]:
+    """Around a record's provider call: in an in-turn run it waits for the records before it (raising
+    `earlier_failed()` if one of them failed first), and lets the next one go once the call returned. A
+    call that raises passes the turn when its record is done, as a success or a failure. Elsewhere
+    (not in an in-turn run): nothing."""
+    turn = _turn.get()
+    if turn is None:
+        yield
+        return
+    if not turn.turns.wait_for(turn.position):
+        raise earlier_failed()
+    yield
+    turn.turns.pass_on(turn.position)

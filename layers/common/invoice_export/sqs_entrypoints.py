@@ -113,12 +113,15 @@ def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime
 
 
 def side_by_side_run(runtime: Runtime) -> RunOf:
-    """Which neighbouring export messages may be sent at the same time: those of one account that passes
-    our numbers, of the same kind, series and issue date. Their numbers are ours, so the order in which
-    the provider receives them numbers nothing, and a provider that checks chronology checks dates.
-    An account numbered by its provider keeps one document at a time (market.md: one writer per
-    series, numbers in issue order), and so do corrections (each corrects the state its predecessor
-    left) and anything unreadable."""
+    """Which neighbouring export messages may be handled at the same time, and how.
+
+    Of an account that passes our numbers: those of the same kind, series and issue date are sent
+    side by side. Their numbers are ours, so the order in which the provider receives them numbers
+    nothing, and a provider that checks chronology checks dates. Of an account numbered by its
+    provider: any neighbours, but in turn - their provider calls stay one at a time in issue order
+    (market.md: one writer per series, numbers in issue order), only our own AWS work overlaps.
+    Corrections are handled alone (a correction needs its original's record complete, which may be
+    its neighbour's), and so is anything unreadable."""
 
     def run_of(record: dict[str, Any]) -> RunMember | None:
         try:
@@ -131,9 +134,11 @@ def side_by_side_run(runtime: Runtime) -> RunOf:
             settings = runtime.accounts.get(account_id)  # read once per batch anyway (read_once)
         except Exception:  # noqa: BLE001 - anything odd (bad JSON, deep nesting, AWS down) is handled alone, in order
             return None
-        if settings is None or settings.numbering != Numbering.OURS:
+        if settings is None:
             return None
         group = record.get("attributes", {}).get("MessageGroupId")
+        if settings.numbering != Numbering.OURS:
+            return RunMember(run=(group, account_id), item=document_id, in_turn=True)
         return RunMember(run=(group, account_id, *key), item=document_id)
 
     return run_of
