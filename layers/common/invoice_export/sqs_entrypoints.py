@@ -3,7 +3,8 @@
 Export messages come from a FIFO queue grouped by account. A bad document is recorded as failed
 and acknowledged, so it never blocks its account's queue; a transient failure makes the message
 visible again after a back-off (and holds back the rest of that account's group to keep order).
-Neighbouring documents whose order cannot matter are exported side by side (`side_by_side_run`).
+Neighbouring documents of an account are handled several at a time (`side_by_side_run`): side by
+side where their order cannot matter, their provider calls in issue order where it does.
 """
 
 from __future__ import annotations
