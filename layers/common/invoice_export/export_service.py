@@ -233,39 +233,42 @@ class ExportService:
 
         adapter = self.adapter_factory(settings, self.accounts.credentials(account_id))
         plan = plan_export(doc, settings, type(adapter), corrected=self._corrected_original(message))
-        attempt_id = uuid.uuid4().hex
-        claimed, record = self.documents.claim(account_id, doc.document_id, attempt_id)
-        if not claimed:
-            if record.status == Status.EXPORTED:
-                return self._report_exported(account_id, record)
-            if record.status != Status.SENDING:
-                raise TransientError(f"document is {record.status.value}; another worker changed it",
-                                     code="concurrent_change")
-            found = self._settle_interrupted(adapter, plan, record)
-            if found is not None:
-                return self._exported(account_id, settings, record, found, warnings=[],
-                                      vat_in_pln=pln_vat_record(doc, None))
-            if self.documents.continue_interrupted(account_id, doc.document_id, attempt_id) is None:
-                raise TransientError("document changed while settling an interrupted attempt",
-                                     code="concurrent_change")
+        # Where the provider numbers the documents, this one is claimed and sent only in its turn, after
+        # the account's documents before it in the batch (side_by_side.py): one that waits unclaimed and
+        # dies with its worker is simply sent later, never settled by a look-up.
+        with provider_call_in_turn(_earlier_document_failed):
+            attempt_id = uuid.uuid4().hex
+            claimed, record = self.documents.claim(account_id, doc.document_id, attempt_id)
+            if not claimed:
+                if record.status == Status.EXPORTED:
+                    return self._report_exported(account_id, record)
+                if record.status != Status.SENDING:
+                    raise TransientError(f"document is {record.status.value}; another worker changed it",
+                                         code="concurrent_change")
+                found = self._settle_interrupted(adapter, plan, record)
+                if found is not None:
+                    return self._exported(account_id, settings, record, found, warnings=[],
+                                          vat_in_pln=pln_vat_record(doc, None))
+                if self.documents.continue_interrupted(account_id, doc.document_id, attempt_id) is None:
+                    raise TransientError("document changed while settling an interrupted attempt",
+                                         code="concurrent_change")
 
-        try:
-            # Inside: a create not started for lack of time, or behind an earlier document's failure, sent
-            # nothing, so the claim is released too (left `sending`, it would be looked up at the
-            # provider, or held in doubt on a last delivery).
-            with provider_call_in_turn(_earlier_document_failed):
+            try:
+                # Inside: a create not started for lack of time sent nothing, so the claim is released too
+                # (left `sending`, it would be looked up at the provider, or held in doubt on a last delivery).
                 self._require_time_for_call(remaining_seconds)
                 created = adapter.create_document(plan)
-        except CredentialsRejected:
-            # Refused at the door: nothing was created, so the document is not in flight any more.
-            self.documents.release_claim(account_id, doc.document_id, attempt_id, RecordedError(
-                code=CredentialsRejected.code, message="credentials refused", at=now_iso()))
-            raise
-        except TransientError as error:
-            if not isinstance(error, RequestMayHaveSucceeded):
-                # Nothing was created: the next delivery may claim and send it as usual.
-                self.documents.release_claim(account_id, doc.document_id, attempt_id, _recorded(error, retryable=True))
-            raise
+            except CredentialsRejected:
+                # Refused at the door: nothing was created, so the document is not in flight any more.
+                self.documents.release_claim(account_id, doc.document_id, attempt_id, RecordedError(
+                    code=CredentialsRejected.code, message="credentials refused", at=now_iso()))
+                raise
+            except TransientError as error:
+                if not isinstance(error, RequestMayHaveSucceeded):
+                    # Nothing was created: the next delivery may claim and send it as usual.
+                    self.documents.release_claim(account_id, doc.document_id, attempt_id,
+                                                 _recorded(error, retryable=True))
+                raise
         warnings = list(created.warnings)
         self._audit(message, "sent", settings_version=settings.settings_version, outcome="created",
                     request=adapter.build_request(plan),
