@@ -56,7 +56,10 @@ def test_documents_dead_lettered_by_a_dead_worker_are_recorded_and_replayable(sh
     shop.fake.faults.clear()
     assert dead_letters(shop) == ["INV-A", "INV-B"]
     assert shop.record("INV-A").status == Status.PENDING
-    assert shop.runtime.documents.get(shop.account_id, "INV-B") is None
+    # INV-B never reached the provider; handled in turn beside INV-A, it may have been registered (pending)
+    # before its provider call was refused behind INV-A's failure, but never claimed.
+    skipped = shop.runtime.documents.get(shop.account_id, "INV-B")
+    assert skipped is None or skipped.status == Status.PENDING
     assert shop.outcomes("INV-A") == shop.outcomes("INV-B") == []
 
     assert check_dlq(shop) == {"messages": 2, "recorded": 2, "already_recorded": 0, "left_for_next_check": 0,
