@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
-from invoice_export.side_by_side import RunMember, SideBySideFifoProcessor, consecutive_runs, provider_call_in_turn
+from invoice_export.side_by_side import (
+    Run,
+    RunMember,
+    SideBySideFifoProcessor,
+    consecutive_runs,
+    provider_call_in_turn,
+)
 
 
 def _record(body: str, group: str = "shop-1") -> dict[str, Any]:
@@ -25,8 +31,8 @@ def _run_of(record: dict[str, Any]) -> RunMember | None:
     return None if day == "alone" else RunMember(run=(record["attributes"]["MessageGroupId"], day), item=document)
 
 
-def _bodies(runs: list[list[dict[str, Any]]]) -> list[list[str]]:
-    return [[record["body"] for record in run] for run in runs]
+def _bodies(runs: list[Run]) -> list[list[str]]:
+    return [[record["body"] for record in run.records] for run in runs]
 
 
 def test_runs_are_neighbours_with_the_same_key_and_never_hold_a_document_twice() -> None:

@@ -40,18 +40,24 @@ class RunMember:
 RunOf = Callable[[dict[str, Any]], RunMember | None]  # None: the record is handled alone, in order
 
 
-def consecutive_runs(records: Sequence[dict[str, Any]], run_of: RunOf) -> list[list[dict[str, Any]]]:
+@dataclass
+class Run:
+    records: list[dict[str, Any]]
+    in_turn: bool = False
+
+
+def consecutive_runs(records: Sequence[dict[str, Any]], run_of: RunOf) -> list[Run]:
     """The records in order, cut into runs of neighbours that may be handled side by side."""
-    runs: list[list[dict[str, Any]]] = []
+    runs: list[Run] = []
     current: Hashable | None = None
     items: set[str] = set()
     for record in records:
         member = run_of(record)
         if member is None or (member.run, member.in_turn) != current or member.item in items:
-            runs.append([record])
+            runs.append(Run([record], in_turn=member is not None and member.in_turn))
             current, items = (None, set()) if member is None else ((member.run, member.in_turn), {member.item})
         else:
-            runs[-1].append(record)
+            runs[-1].records.append(record)
             items.add(member.item)
     return runs
 
@@ -76,15 +82,16 @@ class SideBySideFifoProcessor(SqsFifoPartialProcessor):
     def process(self) -> list[tuple]:
         results: list[tuple] = []
         for run in consecutive_runs(self.records, self.run_of):
-            if len(run) == 1 or self.in_flight < 2:
-                results.extend(self._process_record(record) for record in run)
+            records = run.records
+            if len(records) == 1 or self.in_flight < 2:
+                results.extend(self._process_record(record) for record in records)
                 continue
-            member = self.run_of(run[0])
-            turns = _Turns(len(run)) if member is not None and member.in_turn else None
-            with ThreadPoolExecutor(max_workers=min(self.in_flight, len(run)),
+            turns = _Turns(len(records)) if run.in_turn else None
+            with ThreadPoolExecutor(max_workers=min(self.in_flight, len(records)),
                                     thread_name_prefix="side-by-side") as pool:
                 # Submitted in order, so a record never waits for one that has no thread yet.
-                results.extend(pool.map(self._process_in_run, run, [turns] * len(run), range(len(run))))
+                results.extend(pool.map(self._process_in_run, records, [turns] * len(records),
+                                        range(len(records))))
         return results
 
     def _process_in_run(self, record: dict[str, Any], turns: _Turns | None, position: int) -> tuple:
