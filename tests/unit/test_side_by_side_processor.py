@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import uuid
 from typing import Any
@@ -92,6 +93,26 @@ def test_a_run_is_handled_side_by_side_up_to_in_flight_records() -> None:
     response = _process([_record(f"d1:{name}") for name in "ABCDEF"], handler, in_flight=3)
     assert response == {"batchItemFailures": []}
     assert gauge.peak == 3
+
+
+_batch_value: contextvars.ContextVar[str | None] = contextvars.ContextVar("batch-value", default=None)
+
+
+def test_records_side_by_side_see_the_callers_context_and_keep_their_changes_to_themselves() -> None:
+    seen: dict[str, str | None] = {}
+
+    def handler(record: Any) -> None:
+        seen[record.body] = _batch_value.get()
+        _batch_value.set(record.body)  # in the record's own copy: neither the caller nor its neighbours see it
+
+    token = _batch_value.set("set by the batch")
+    try:
+        response = _process([_record(f"d1:{name}") for name in "ABCD"], handler, in_flight=2)
+        assert _batch_value.get() == "set by the batch"
+    finally:
+        _batch_value.reset(token)
+    assert response == {"batchItemFailures": []}
+    assert seen == {f"d1:{name}": "set by the batch" for name in "ABCD"}
 
 
 def test_one_in_flight_handles_every_record_alone_in_order() -> None:

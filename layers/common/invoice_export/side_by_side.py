@@ -87,15 +87,18 @@ class SideBySideFifoProcessor(SqsFifoPartialProcessor):
                 results.extend(self._process_record(record) for record in records)
                 continue
             turns = _Turns(len(records)) if run.in_turn else None
+            # Copied here, in the caller's thread: a pool thread starts with an empty context of its own.
+            # One copy per record, because a context runs in one thread at a time.
+            contexts = [contextvars.copy_context() for _ in records]
             with ThreadPoolExecutor(max_workers=min(self.in_flight, len(records)),
                                     thread_name_prefix="side-by-side") as pool:
                 # Submitted in order, so a record never waits for one that has no thread yet.
-                results.extend(pool.map(self._process_in_run, records, [turns] * len(records),
+                results.extend(pool.map(self._process_in_run, records, contexts, [turns] * len(records),
                                         range(len(records))))
         return results
 
-    def _process_in_run(self, record: dict[str, Any], turns: _Turns | None, position: int) -> tuple:
-        context = contextvars.copy_context()  # one per record: a context runs in one thread at a time
+    def _process_in_run(self, record: dict[str, Any], context: contextvars.Context, turns: _Turns | None,
+                        position: int) -> tuple:
         if turns is None:
             return context.run(self._process_record, record)
         context.run(_turn.set, _Turn(turns, position))
