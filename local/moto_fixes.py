@@ -13,16 +13,24 @@ backends in memory (benchmarks.transport). A moto server run as a process of its
   while other items of the table were written). Its requests are handled one at a time.
 * Cost: on every message it takes in or hands out, moto computes all of the queue's attributes,
   message counts included (a scan of the whole queue), to read one of them. A backlog of n
-  messages then costs n^2: a cost of the emulator that SQS does not have.
+  messages then costs n^2: a cost of the emulator that SQS does not have. Likewise, before each
+  DynamoDB transaction moto deep-copies every table it writes to, to roll back a cancelled one:
+  a transaction cost as much as its tables' size. The backup now copies only what the
+  transaction can change in place (the items it updates); the other items are shared.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
+from collections import defaultdict
 from typing import Any
 
+import moto.dynamodb.models as dynamodb_models
 from moto.core.utils import unix_time
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.sqs.models import Queue, SQSBackend
 
@@ -37,6 +45,8 @@ def apply() -> None:
     _patch(SQSBackend, "send_message", _send_reading_one_attribute)
     _patch(SQSBackend, "send_message_batch", _send_reading_one_attribute)
     _patch(DynamoHandler, "call_action", _one_dynamodb_request_at_a_time)
+    _patch(DynamoDBBackend, "transact_write_items", _transaction_backing_up_what_it_changes)
+    dynamodb_models.copy = _CopyForTransactions()  # type: ignore[assignment]
     all_attributes = Queue.attributes.fget
     Queue.attributes = property(lambda queue: _attributes(all_attributes, queue))  # type: ignore[method-assign,assignment]
 
@@ -57,6 +67,51 @@ _dynamodb_lock = threading.Lock()
 def _one_dynamodb_request_at_a_time(call_action: Any, *args: Any, **kwargs: Any) -> Any:
     with _dynamodb_lock:
         return call_action(*args, **kwargs)
+
+
+_transaction = threading.local()
+
+
+def _transaction_backing_up_what_it_changes(transact: Any, backend: DynamoDBBackend,
+                                            transact_items: list[dict[str, Any]]) -> Any:
+    _transaction.backend = backend
+    _transaction.updates = [op for entry in transact_items for kind, op in entry.items() if kind == "Update"]
+    try:
+        return transact(backend, transact_items)
+    finally:
+        _transaction.updates = None
+
+
+class _CopyForTransactions:
+    """The `copy` module as moto's DynamoDB models see it: a transaction's backup of a table is
+    `_backup`; everything else is copied as before."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        updates = getattr(_transaction, "updates", None)
+        if updates is None or not isinstance(value, Table):
+            return copy.deepcopy(value, memo)
+        return _backup(value, [op["Key"] for op in updates if op["TableName"] in (value.name, value.table_arn)])
+
+
+def _backup(table: Table, updated_keys: list[dict[str, Any]]) -> Table:
+    """The table as it is: its own item index, sharing the items, except copies of those an update
+    changes in place. (A put or delete replaces or drops an item in the index: the backup keeps it.)"""
+    backup = copy.copy(table)
+    backup.items = defaultdict(dict)
+    for hash_key, stored in table.items.items():
+        backup.items[hash_key] = dict(stored) if table.has_range_key else stored
+    for key in updated_keys:
+        hash_key, range_key = _transaction.backend.get_keys_value(table, key)
+        if table.has_range_key:
+            if range_key in table.items.get(hash_key, {}):
+                backup.items[hash_key][range_key] = copy.deepcopy(table.items[hash_key][range_key])
+        elif hash_key in table.items:
+            backup.items[hash_key] = copy.deepcopy(table.items[hash_key])
+    return backup
 
 
 def _receive_in_group_order(receive: Any, backend: SQSBackend, queue_name: str, count: int,
