@@ -9,7 +9,7 @@ import pytest
 
 from invoice_export import bulk_export
 from invoice_export.bulk_export import BulkExportRefused
-from invoice_export.storage.bulk_runs import BulkFilters, RunStatus
+from invoice_export.storage.bulk_runs import BulkFilters, RunDocument, RunStatus
 from invoice_export.storage.documents import Status
 
 INVOICES = ["01-invoice-company.json", "03-invoice-exempt-person.json", "04-invoice-eur.json"]
@@ -96,13 +96,13 @@ def test_interrupted_run_resumes_where_it_stopped_and_a_repeated_run_creates_not
     assert (run.status, run.queued) == (RunStatus.RUNNING, 2) and run.cursor
 
     # A crash after sending the next batch but before noting it: the resumed run sends it again.
-    record_document = exporter.runs.record_document
+    record_documents = exporter.runs.record_documents
 
     def crash_once(*args, **kwargs):
-        monkeypatch.setattr(exporter.runs, "record_document", record_document)
+        monkeypatch.setattr(exporter.runs, "record_documents", record_documents)
         raise ConnectionError("Lambda stopped here")
 
-    monkeypatch.setattr(exporter.runs, "record_document", crash_once)
+    monkeypatch.setattr(exporter.runs, "record_documents", crash_once)
     with pytest.raises(ConnectionError):
         exporter.resume(shop.account_id, run.run_id, no_deadline)
     run = exporter.resume(shop.account_id, run.run_id, no_deadline)
@@ -118,6 +118,39 @@ def test_interrupted_run_resumes_where_it_stopped_and_a_repeated_run_creates_not
     for document_id in IDS:
         assert len(shop.provider_documents(document_id)) == 1
         assert shop.record(document_id).status == Status.EXPORTED
+
+
+def test_a_queued_batch_is_noted_and_counted_in_one_write_and_each_document_only_once(bulk_shop, monkeypatch):
+    shop = bulk_shop
+    runs = shop.runtime.bulk_exporter.runs
+    run = shop.runtime.bulk_exporter.start(shop.account_id, BulkFilters(), requested_by="test")
+    queued = [RunDocument(document_id=f"D{i}", document_version=1, outcome="queued") for i in range(3)]
+    transactions = []
+    write = runs.table.meta.client.transact_write_items
+    monkeypatch.setattr(runs.table.meta.client, "transact_write_items",
+                        lambda **kwargs: transactions.append(kwargs) or write(**kwargs))
+
+    assert runs.record_documents(shop.account_id, run.run_id, queued[:2]) == queued[:2]
+    assert len(transactions) == 1
+    # The batch again with one more (another invocation of the run noted two of them): only the new one counts.
+    assert runs.record_documents(shop.account_id, run.run_id, queued) == queued[2:]
+    assert runs.record_documents(shop.account_id, run.run_id, queued[:1]) == []
+    assert runs.record_document(shop.account_id, run.run_id, RunDocument(
+        document_id="D9", outcome="skipped", reason="unreadable"))
+
+    stored = runs.get(shop.account_id, run.run_id)
+    assert (stored.queued, stored.skipped, stored.held) == (3, 1, 0)
+    assert runs.handled(shop.account_id, run.run_id, ["D0", "D1", "D2", "D9", "D8"]) == {"D0", "D1", "D2", "D9"}
+
+
+def test_a_bulk_run_writes_one_audit_entry_per_queued_document(bulk_shop):
+    shop = bulk_shop
+    exporter = shop.runtime.bulk_exporter
+    run = exporter.start(shop.account_id, BulkFilters(), requested_by="test")
+    exporter.resume(shop.account_id, run.run_id, no_deadline)
+    for document_id in IDS:
+        queued = [e for e in shop.runtime.audit.entries(shop.account_id, document_id) if e.action == "queued"]
+        assert [(e.actor, e.trigger) for e in queued] == [(f"bulk run {run.run_id} requested by test", "bulk")]
 
 
 def test_filters_select_by_series_date_and_failed(bulk_shop):

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from invoice_export.documents import BuyerKind, Document, DocumentKind, ExportMessage, Trigger
@@ -41,7 +42,7 @@ from invoice_export.providers import adapter_class
 from invoice_export.providers.base import AdapterFactory, ProviderAdapter, ProviderQuota, ProviderReference
 from invoice_export.settings import AccountSettings, ExportMode
 from invoice_export.storage.accounts import AccountStore
-from invoice_export.storage.audit import AuditTrail, record_quietly
+from invoice_export.storage.audit import AuditTrail
 from invoice_export.storage.bulk_runs import BulkFilters, BulkRun, BulkRunStore, QuotaCheck, RunDocument, RunStatus
 from invoice_export.storage.documents import DocumentRecord, DocumentStore, RecordedError, Status, now_iso
 
@@ -280,21 +281,25 @@ class BulkExporter:
             "MessageDeduplicationId": dedup_id(run.account_id, document.document_id, document.version, run.run_id),
         } for index, (_, document) in enumerate(batch)]
         response = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
-        for sent in response.get("Successful", []):
-            document = batch[int(sent["Id"])][1]
-            if self.runs.record_document(run.account_id, run.run_id, RunDocument(
-                    document_id=document.document_id, document_version=document.version, outcome="queued")):
-                self._audit_queued(run, document)
+        sent = [batch[int(entry["Id"])][1] for entry in response.get("Successful", [])]
+        recorded = self.runs.record_documents(run.account_id, run.run_id, [RunDocument(
+            document_id=document.document_id, document_version=document.version, outcome="queued")
+            for document in sent])
+        self._audit_queued(run, [document.document_id for document in recorded])
         if response.get("Failed"):
             codes = sorted({f.get("Code", "unknown") for f in response["Failed"]})
             # What was sent is recorded; a resumed run sends the rest.
             raise TransientError(f"{len(response['Failed'])} document(s) could not be queued ({', '.join(codes)})",
                                  code="queue_unavailable", fix="resume the bulk run")
 
-    def _audit_queued(self, run: BulkRun, document: Document) -> None:
-        # Best effort: the run goes on.
-        record_quietly(self.audit, run.account_id, document.document_id, "queued",
-                       f"bulk run {run.run_id} requested by {run.requested_by}", trigger=Trigger.BULK.value)
+    def _audit_queued(self, run: BulkRun, document_ids: list[str]) -> None:
+        if self.audit is None or not document_ids:
+            return
+        try:
+            self.audit.record_each(run.account_id, document_ids, "queued",
+                                   f"bulk run {run.run_id} requested by {run.requested_by}", trigger=Trigger.BULK.value)
+        except (BotoCoreError, ClientError):  # best effort: the run goes on
+            logger.exception("audit entries not written", extra={"action": "queued", "document_ids": document_ids})
 
     # ---------------------------------------------------------------- dry run
 

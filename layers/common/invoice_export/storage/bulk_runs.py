@@ -7,7 +7,8 @@
 
 The per-document item is written with a condition after the document was put on the queue, so
 a resumed run (after a crash or a time-out) recognises what it already did, and the counters,
-incremented only together with a new item, count every document exactly once.
+incremented in the same transaction as new items, count every document exactly once. A queued
+batch is one transaction: its documents' items and the counter.
 """
 
 from __future__ import annotations
@@ -125,20 +126,50 @@ class BulkRunStore:
 
     def record_document(self, account_id: str, run_id: str, document: RunDocument) -> bool:
         """Note what the run did with a document; False if this run handled it already."""
+        return bool(self.record_documents(account_id, run_id, [document]))
+
+    def record_documents(self, account_id: str, run_id: str, documents: list[RunDocument]) -> list[RunDocument]:
+        """Note what the run did with these documents (at most 99) and count them, in one transaction:
+        an item per document, written only if this run has none for it yet, and the run's counters.
+        Returns the documents noted now, leaving out those this run had handled already."""
+        if not documents:
+            return []
         try:
-            self.table.put_item(
-                Item={"account_id": account_id, "item": _doc_key(run_id, document.document_id),
-                      **document.model_dump(exclude_none=True), "expires_at": self._expiry()},
-                ConditionExpression=Attr("item").not_exists())
+            self._write_counted(account_id, run_id, documents)
+            return documents
         except ClientError as exc:
-            _raise_unless_condition_failed(exc)
-            return False
-        counter = document.outcome if document.outcome in ("queued", "held") else "skipped"
-        self.table.update_item(Key={"account_id": account_id, "item": _run_key(run_id)},
-                               UpdateExpression="ADD #c :one SET updated_at = :now",
-                               ExpressionAttributeNames={"#c": counter},
-                               ExpressionAttributeValues={":one": 1, ":now": now_iso()})
-        return True
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            if len(documents) == 1:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if reasons[:1] == ["ConditionalCheckFailed"]:
+                    return []
+                raise
+        # Some of them were noted meanwhile (another invocation of the run): one at a time.
+        return [d for d in documents if self.record_document(account_id, run_id, d)]
+
+    def _write_counted(self, account_id: str, run_id: str, documents: list[RunDocument]) -> None:
+        counts: dict[str, int] = {}
+        for document in documents:
+            counter = document.outcome if document.outcome in ("queued", "held") else "skipped"
+            counts[counter] = counts.get(counter, 0) + 1
+        names = {f"#c{i}": counter for i, counter in enumerate(counts)}
+        values: dict[str, Any] = {f":c{i}": count for i, count in enumerate(counts.values())} | {":now": now_iso()}
+        expires_at = self._expiry()
+        puts = [{"Put": {
+            "TableName": self.table.name,
+            "Item": {"account_id": account_id, "item": _doc_key(run_id, document.document_id),
+                     **document.model_dump(exclude_none=True), "expires_at": expires_at},
+            "ConditionExpression": "attribute_not_exists(#item)", "ExpressionAttributeNames": {"#item": "item"},
+        }} for document in documents]
+        count = {"Update": {
+            "TableName": self.table.name,
+            "Key": {"account_id": account_id, "item": _run_key(run_id)},
+            "UpdateExpression": "ADD " + ", ".join(f"{name} :{name[1:]}" for name in names) + " SET updated_at = :now",
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
+        }}
+        # The table's own client: it takes plain values, as the Table does (no Table call for transactions).
+        self.table.meta.client.transact_write_items(TransactItems=[*puts, count])
 
     def set_quota(self, account_id: str, run_id: str, quota: QuotaCheck | None, note: str | None) -> BulkRun:
         """Record the quota check (the first one wins: a resumed run keeps its allowance) and a note."""
