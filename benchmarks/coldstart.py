@@ -5,7 +5,8 @@ layer on its path, as Lambda arranges them: it imports the handler and handles o
 against the local stack (moto server and the Fakturownia fake on 127.0.0.1, over HTTP). It is
 timed from the moment the process is spawned to "imported" and to "handled". The floor is a
 process that only imports boto3, pydantic and Powertools; floor and functions take turns, so
-the machine's noise hits them alike. The OS file cache is warm here, unlike on a fresh Lambda host.
+the machine's noise hits them alike. The OS file cache is warm here, unlike on a fresh Lambda host;
+our modules are compiled in each sample, as in Lambda (see _cold_run).
 """
 
 from __future__ import annotations
@@ -54,14 +55,11 @@ def run(quick: bool) -> dict[str, Any]:
         functions = stack.template.functions()
         samples: dict[str, list[tuple[float, float]]] = {name: [] for name in [FLOOR, *makers]}
         repeats = QUICK_REPEATS if quick else REPEATS
-        # A first round only writes the bytecode caches (a quick run skips it: its figures mean nothing).
-        for repeat in range(0 if quick else -1, repeats):
+        for repeat in range(repeats):
             for name in samples:
-                sample = _cold_run(["floor"]) if name == FLOOR else _cold_run(
+                samples[name].append(_cold_run(["floor"]) if name == FLOOR else _cold_run(
                     [functions[name].handler, str(functions[name].timeout_s)], makers[name](repeat),
-                    _python_path(functions[name]))
-                if repeat >= 0:
-                    samples[name].append(sample)
+                    _python_path(functions[name])))
         not_measured = sorted(set(functions) - set(makers))
     floor = statistics.median(handled for _, handled in samples[FLOOR])
     cold = {name: {"imported_ms": round(1000 * statistics.median(i for i, _ in runs), 1),
@@ -117,7 +115,11 @@ def _python_path(function: Any) -> str:
 
 def _cold_run(arguments: list[str], event: dict[str, Any] | None = None, python_path: str = "") -> tuple[float, float]:
     """Seconds from spawning the process to 'imported' and to 'handled'."""
-    environment = {**os.environ, "PYTHONPATH": python_path}
+    # No bytecode written (so none of an earlier sample is reused): Lambda's /opt and /var/task are
+    # read-only, and the layer and functions carry our sources only, so each cold start compiles our
+    # modules. The libraries are imported with the bytecode pip wrote installing them here, by the floor
+    # and the functions alike (whether a layer built by `sam build` carries theirs was not checked).
+    environment = {**os.environ, "PYTHONPATH": python_path, "PYTHONDONTWRITEBYTECODE": "1"}
     read_end, write_end = os.pipe()
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
