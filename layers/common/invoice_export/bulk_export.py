@@ -31,7 +31,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from invoice_export.documents import BuyerKind, Document, DocumentKind, ExportMessage, Trigger
@@ -42,7 +41,7 @@ from invoice_export.providers import adapter_class
 from invoice_export.providers.base import AdapterFactory, ProviderAdapter, ProviderQuota, ProviderReference
 from invoice_export.settings import AccountSettings, ExportMode
 from invoice_export.storage.accounts import AccountStore
-from invoice_export.storage.audit import AuditTrail
+from invoice_export.storage.audit import AuditTrail, record_quietly
 from invoice_export.storage.bulk_runs import BulkFilters, BulkRun, BulkRunStore, QuotaCheck, RunDocument, RunStatus
 from invoice_export.storage.documents import DocumentRecord, DocumentStore, RecordedError, Status, now_iso
 
@@ -293,13 +292,11 @@ class BulkExporter:
                                  code="queue_unavailable", fix="resume the bulk run")
 
     def _audit_queued(self, run: BulkRun, document_ids: list[str]) -> None:
-        if self.audit is None or not document_ids:
-            return
-        try:
-            self.audit.record_each(run.account_id, document_ids, "queued",
-                                   f"bulk run {run.run_id} requested by {run.requested_by}", trigger=Trigger.BULK.value)
-        except (BotoCoreError, ClientError):  # best effort: the run goes on
-            logger.exception("audit entries not written", extra={"action": "queued", "document_ids": document_ids})
+        # One PutItem each, best effort: the run goes on. Not BatchWriteItem, which would need a grant
+        # that can also delete audit entries (the trail only ever gets new entries).
+        for document_id in document_ids:
+            record_quietly(self.audit, run.account_id, document_id, "queued",
+                           f"bulk run {run.run_id} requested by {run.requested_by}", trigger=Trigger.BULK.value)
 
     # ---------------------------------------------------------------- dry run
 

@@ -64,31 +64,17 @@ class AuditTrail:
         self.retention_seconds = retention_days * 86400
 
     def record(self, account_id: str, document_id: str, action: str, actor: str, **details: Any) -> AuditEntry:
-        entry = self._entry(account_id, document_id, action, actor, details)
-        self.table.put_item(Item=self._item(entry))
-        return entry
-
-    def record_each(self, account_id: str, document_ids: list[str], action: str, actor: str,
-                    **details: Any) -> None:
-        """The same action on several documents (e.g. a bulk run queueing a batch): batched writes."""
-        with self.table.batch_writer() as batch:
-            for document_id in document_ids:
-                batch.put_item(Item=self._item(self._entry(account_id, document_id, action, actor, dict(details))))
-
-    def _entry(self, account_id: str, document_id: str, action: str, actor: str,
-               details: dict[str, Any]) -> AuditEntry:
         for name in ("request", "response"):
             if details.get(name) is not None:
                 details[name] = redact(details[name])
-        return AuditEntry(account_id=account_id, document_id=document_id, at=now_iso(), action=action, actor=actor,
-                          **details)
-
-    def _item(self, entry: AuditEntry) -> dict[str, Any]:
-        return {"document_key": _document_key(entry.account_id, entry.document_id),
-                "entry": f"{entry.at}#{uuid.uuid4().hex[:8]}",
+        entry = AuditEntry(account_id=account_id, document_id=document_id, at=now_iso(), action=action, actor=actor,
+                           **details)
+        item = {"document_key": _document_key(account_id, document_id), "entry": f"{entry.at}#{uuid.uuid4().hex[:8]}",
                 "expires_at": int(time.time()) + self.retention_seconds,
                 # JSON text: DynamoDB takes no floats, and the redacted bodies keep their exact shape.
                 "body": entry.model_dump_json(exclude_none=True)}
+        self.table.put_item(Item=item)
+        return entry
 
     def entries(self, account_id: str, document_id: str) -> list[AuditEntry]:
         items = all_items(self.table.query,
