@@ -43,8 +43,8 @@ from local.stack import LocalStack
 DOCUMENTS, QUICK_DOCUMENTS = 2000, 3
 # The account passes our numbers, so its same-day documents are sent side by side. With
 # `BENCH_BULK_NUMBERING=provider` (the accounts' default) the provider calls go one at a time in issue
-# order, only our AWS work overlapping them: here that is bound by moto's CPU, and with the memory
-# benchmark beside it the whole `make bench` comes close to 10 minutes, so it is measured on its own.
+# order, only our AWS work overlapping them; that takes about twice as long here, so it is measured on
+# its own (`make bench ARGS="--only bulk"`), not in the whole run.
 NUMBERING = os.environ.get("BENCH_BULK_NUMBERING", "ours")
 LATENCY_SECONDS = 0.05
 LIMIT_PER_SECOND = 20

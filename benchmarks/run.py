@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ("overhead", "coldstart", "bulk", "memory", "pdf_links")
 # Run side by side: memory measures memory, not time, and the PDF benchmark mostly waits (queue
 # batching windows, the fake's answers), which leaves the second core to the memory run. Not the
-# bulk export: with AWS answered in its own process it needs a core to itself (the memory run's
-# moto server beside it made it slower by a quarter and more).
+# bulk export: it is bound by its process's CPU (moto answers its AWS calls in that process), and the
+# memory run with its moto server would take the other core from it.
 SIDE_BY_SIDE = {"memory": "pdf_links"}
 
 # Lambda list prices, arm64 (us-east-1; most regions, eu-central-1 included, are the same).
