@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -149,10 +150,7 @@ class BulkRunStore:
         return [d for d in documents if self.record_document(account_id, run_id, d)]
 
     def _write_counted(self, account_id: str, run_id: str, documents: list[RunDocument]) -> None:
-        counts: dict[str, int] = {}
-        for document in documents:
-            counter = document.outcome if document.outcome in ("queued", "held") else "skipped"
-            counts[counter] = counts.get(counter, 0) + 1
+        counts = Counter(d.outcome if d.outcome in ("queued", "held") else "skipped" for d in documents)
         names = {f"#c{i}": counter for i, counter in enumerate(counts)}
         values: dict[str, Any] = {f":c{i}": count for i, count in enumerate(counts.values())} | {":now": now_iso()}
         expires_at = self._expiry()
