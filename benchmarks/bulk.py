@@ -34,9 +34,9 @@ from benchmarks.support import (
     stop_capturing_events,
 )
 from benchmarks.transport import BackendClock, InMemoryAws
-from invoice_export.documents import ExportMessage
-from invoice_export.runtime import Runtime, get_runtime, reset_runtime
-from invoice_export.storage.documents import Status
+from invoice_export.domain.documents import ExportMessage
+from invoice_export.domain.records import Status
+from invoice_export.platform.runtime import Runtime, get_runtime, reset_runtime
 from local.fakes.fakturownia import FakturowniaFake
 from local.stack import LocalStack
 

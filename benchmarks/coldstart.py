@@ -27,9 +27,9 @@ from typing import Any
 from packaging.requirements import Requirement
 
 from benchmarks.support import ROOT, BenchAccount, benchmark_main, connect_account, document_body, ratio, sqs_event
-from invoice_export.ksef_service import KsefPollRequest
-from invoice_export.pdf_service import PdfRequest
-from invoice_export.runtime import Runtime, get_runtime, reset_runtime
+from invoice_export.platform.runtime import Runtime, get_runtime, reset_runtime
+from invoice_export.services.ksef import KsefPollRequest
+from invoice_export.services.pdf import PdfRequest
 from local.fakes.fakturownia import FakturowniaFake
 from local.gateway import Route, http_api_event
 from local.rest_api import CALLER_HEADER, rest_api_event

@@ -32,7 +32,7 @@ from benchmarks.support import (
     stop_capturing_events,
 )
 from benchmarks.transport import BackendClock, InMemoryProvider
-from invoice_export.runtime import get_runtime, reset_runtime
+from invoice_export.platform.runtime import get_runtime, reset_runtime
 from local.fakes.fakturownia import FakturowniaFake
 from local.stack import LocalStack
 

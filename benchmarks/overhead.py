@@ -33,9 +33,9 @@ from benchmarks.support import (
     sqs_event,
 )
 from benchmarks.transport import BackendClock, InMemoryAws, InMemoryProvider
-from invoice_export.documents import ExportMessage
-from invoice_export.planning import plan_export
-from invoice_export.runtime import Runtime, get_runtime, reset_runtime
+from invoice_export.domain.documents import ExportMessage
+from invoice_export.domain.planning import plan_export
+from invoice_export.platform.runtime import Runtime, get_runtime, reset_runtime
 from local.esm import LocalFunction
 from local.fakes.fakturownia import FakturowniaFake
 from local.stack import LocalStack

@@ -27,8 +27,8 @@ from benchmarks.support import (
     ratio,
     recording,
 )
-from invoice_export.runtime import get_runtime, reset_runtime
-from invoice_export.storage.documents import DocumentRecord
+from invoice_export.domain.records import DocumentRecord
+from invoice_export.platform.runtime import get_runtime, reset_runtime
 from local.fakes.fakturownia import FakturowniaFake
 from local.stack import LocalStack
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from invoice_export.runtime import Runtime
-from invoice_export.settings import AccountSettings
+from invoice_export.domain.account_settings import AccountSettings
+from invoice_export.platform.runtime import Runtime
 from local.esm import Invocation, LocalFunction, lambda_sqs_record
 from local.fakes.fakturownia import FakturowniaFake
 from local.stack import EXTERNAL_MOTO_VARIABLE, OUTCOME_CAPTURE_QUEUE, LocalStack

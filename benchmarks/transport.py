@@ -30,7 +30,7 @@ from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPResponse
 
-from invoice_export.runtime import Runtime
+from invoice_export.platform.runtime import Runtime
 from local import moto_fixes
 from local.fakes.common import FakeServer, Headers, Request
 

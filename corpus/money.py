@@ -24,27 +24,24 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, Phase, given, seed, settings
+
+from invoice_export.domain.account_settings import AccountSettings
+from invoice_export.domain.documents import Document, DocumentKind, ExportMessage, compute_totals
+from invoice_export.domain.errors import ConfigurationError, ExportError
+from invoice_export.domain.planning import plan_export
+from invoice_export.domain.readback import compare
+from invoice_export.platform.observability import logger
+from invoice_export.providers import build_adapter
+from invoice_export.providers.base import ProviderAdapter
+from local import run as demo
+from local.fakes.fakturownia import FakturowniaFake
+from local.fakes.ifirma import IfirmaFake
+from local.fakes.infakt import InfaktFake
+from local.fakes.wfirma import WfirmaFake
+from tests.property.strategies import documents, to_body
+
 ROOT = Path(__file__).resolve().parents[1]
-for folder in ("layers/common", "tests"):
-    if str(ROOT / folder) not in sys.path:
-        sys.path.insert(0, str(ROOT / folder))
-
-from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
-from property.strategies import documents, to_body  # noqa: E402
-
-from invoice_export.documents import Document, DocumentKind, ExportMessage, compute_totals  # noqa: E402
-from invoice_export.errors import ConfigurationError, ExportError  # noqa: E402
-from invoice_export.observability import logger  # noqa: E402
-from invoice_export.planning import plan_export  # noqa: E402
-from invoice_export.providers import build_adapter  # noqa: E402
-from invoice_export.providers.base import ProviderAdapter  # noqa: E402
-from invoice_export.readback import compare  # noqa: E402
-from invoice_export.settings import AccountSettings  # noqa: E402
-from local import run as demo  # noqa: E402
-from local.fakes.fakturownia import FakturowniaFake  # noqa: E402
-from local.fakes.ifirma import IfirmaFake  # noqa: E402
-from local.fakes.infakt import InfaktFake  # noqa: E402
-from local.fakes.wfirma import WfirmaFake  # noqa: E402
 
 # Every document is dated inside the accounting month the fakes are set to (iFirma enforces it);
 # dates do not change money.

@@ -33,16 +33,14 @@ from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-for folder in ("layers/common", "functions/export", "functions/fetch_pdf", "functions/ksef_status"):
-    sys.path.insert(0, str(ROOT / folder))
+from local.fakes.fakturownia import FakturowniaFake
+from local.fakes.ifirma import IfirmaFake
+from local.fakes.infakt import InfaktFake
+from local.fakes.wfirma import WfirmaFake
+from local.run_operations import demo_operations
+from local.stack import LocalStack
 
-from local.fakes.fakturownia import FakturowniaFake  # noqa: E402
-from local.fakes.ifirma import IfirmaFake  # noqa: E402
-from local.fakes.infakt import InfaktFake  # noqa: E402
-from local.fakes.wfirma import WfirmaFake  # noqa: E402
-from local.run_operations import demo_operations  # noqa: E402
-from local.stack import LocalStack  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DOCUMENTS = ROOT / "examples" / "documents"
 DEMO_SHOP_SETTINGS = ROOT / "examples" / "account-demo-shop.json"
@@ -138,8 +136,8 @@ PICK_BY_NAME = ("department:", "series:")  # a link to pick from the provider's 
 
 def connect(shop: DemoShop) -> None:
     """Store credentials and settings; series linked to provider departments are picked by name."""
-    from invoice_export.runtime import get_runtime
-    from invoice_export.settings import AccountSettings
+    from invoice_export.domain.account_settings import AccountSettings
+    from invoice_export.platform.runtime import get_runtime
 
     runtime = get_runtime()
     draft = AccountSettings.model_validate({**shop.settings, "series_links": {}})
@@ -226,7 +224,7 @@ def main() -> int:
     with ExitStack() as running:
         fakes = [running.enter_context(make_fake()) for make_fake, _ in PROVIDERS]
         stack = running.enter_context(LocalStack(parameter_overrides={"WfirmaAppKey": WFIRMA_APP_KEY}))
-        from invoice_export.runtime import reset_runtime
+        from invoice_export.platform.runtime import reset_runtime
 
         quiet_handlers(verbose)
         os.environ["KSEF_POLL_BASE_DELAY_SECONDS"] = "1"  # the fakes' KSeF answers at once: no need to wait 20 s

@@ -26,10 +26,6 @@ from local.fakes.fakturownia import FakturowniaFake
 from local.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
-# As local/run.py does for the layer: importable without installing (make installs the CLI too).
-for _folder in ("layers/common", "cli"):
-    if str(ROOT / _folder) not in sys.path:
-        sys.path.insert(0, str(ROOT / _folder))
 ACCOUNT = "demo-bulk"
 TENANT = "demo-tenant"
 PRINCIPAL = "arn:aws:iam::123456789012:user/demo-operator"
@@ -39,7 +35,7 @@ PERIOD = ["--from", "2026-11-01", "--to", "2026-11-30"]
 
 
 def demo_operations(stack: LocalStack, fake: FakturowniaFake) -> list[str]:
-    from invoice_export.runtime import reset_runtime
+    from invoice_export.platform.runtime import reset_runtime
     from invoice_export_cli.main import main
 
     # The fake provider lives at http://127.0.0.1: allowed here as the account's own API URL

@@ -35,14 +35,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from invoice_export.documents import DocumentKind
-from invoice_export.events import DETAIL_TYPE as OUTCOME_DETAIL_TYPE
+from invoice_export.domain.account_settings import AccountSettings, Numbering, ProviderName
+from invoice_export.domain.documents import DocumentKind
+from invoice_export.domain.rate_limits import LimitScope
+from invoice_export.domain.records import DocumentRecord, Status
+from invoice_export.platform.runtime import Runtime, get_runtime, reset_runtime
 from invoice_export.providers import adapter_class
-from invoice_export.providers.infakt import CORRECTION_PREFIX
-from invoice_export.ratelimit import LimitScope
-from invoice_export.runtime import Runtime, get_runtime, reset_runtime
-from invoice_export.settings import AccountSettings, Numbering, ProviderName
-from invoice_export.storage.documents import DocumentRecord, Status
+from invoice_export.providers.infakt.adapter import CORRECTION_PREFIX
+from invoice_export.services.events import DETAIL_TYPE as OUTCOME_DETAIL_TYPE
 from local.fakes.common import FakeServer
 from local.fakes.fakturownia import FakturowniaFake
 from local.fakes.ifirma import IfirmaFake
@@ -58,7 +58,7 @@ from reliability.faults import (
     WorkerCrashes,
     sqs_like_aws,
 )
-from testsupport import load_example
+from tests.testsupport import load_example
 
 READ_TIMEOUT_SECONDS = 1.0
 # The template's timings scaled down so that a run takes minutes, keeping what they guarantee:

@@ -16,11 +16,9 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for folder in ("layers/common", "tests"):  # the layer, as in Lambda; tests/ for the example documents
-    sys.path.insert(0, str(ROOT / folder))
+from reliability.driver import PROVIDERS, Scenario, run
 
-from reliability.driver import PROVIDERS, Scenario, run  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from invoice_export.observability import logger
+from invoice_export.platform.observability import logger
 
 
 class LogLines:

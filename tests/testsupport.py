@@ -29,8 +29,8 @@ def with_changes(message: dict[str, Any], **document_changes: Any) -> dict[str, 
 
 def plan_for(adapter: Any, name: str, corrected: Any = None, **document_changes: Any) -> Any:
     """Example `name`, with `document_changes`, planned for the adapter's account (provider tests)."""
-    from invoice_export.documents import ExportMessage
-    from invoice_export.planning import plan_export
+    from invoice_export.domain.documents import ExportMessage
+    from invoice_export.domain.planning import plan_export
 
     document = ExportMessage.model_validate(with_changes(load_example(name), **document_changes)).document
     return plan_export(document, adapter.settings, type(adapter), corrected=corrected)
@@ -54,7 +54,7 @@ def discounted_plan(adapter: Any, vat_calculation: str | None = None) -> Any:
 
 def discounted_totals(name: str, vat_calculation: str | None = None) -> dict[str, str]:
     """The totals of example `name` with DISCOUNTED_LINES, computed by our own model."""
-    from invoice_export.documents import Line, PriceBasis, VatCalculation, compute_totals
+    from invoice_export.domain.documents import Line, PriceBasis, VatCalculation, compute_totals
     document = load_example(name)["document"]
     method = VatCalculation(vat_calculation or document.get("vat_calculation", "per_rate"))
     lines = [Line.model_validate(line) for line in DISCOUNTED_LINES]

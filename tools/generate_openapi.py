@@ -7,17 +7,15 @@ them (`make schemas`). A test fails while the committed file differs.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "layers" / "common"))
 
 OPENAPI_FILE = ROOT / "schemas" / "config-api.openapi.json"
 
 
 def render() -> str:
-    from invoice_export.config_api import openapi_json
+    from invoice_export.entrypoints.config_api import openapi_json
 
     return json.dumps(json.loads(openapi_json()), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 

@@ -7,14 +7,12 @@ A test fails while the committed files differ from the models.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "layers" / "common"))
+from invoice_export.domain.documents import SCHEMA_VERSION, ExportMessage
+from invoice_export.services.events import OutcomeEvent
 
-from invoice_export.documents import SCHEMA_VERSION, ExportMessage  # noqa: E402
-from invoice_export.events import OutcomeEvent  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SCHEMAS = {
     f"export-message.v{SCHEMA_VERSION}.json": (ExportMessage, "validation"),

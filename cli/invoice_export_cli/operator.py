@@ -105,7 +105,7 @@ def assign_tenant(session: boto3.session.Session, resources: StackResources, acc
 def delete_tenant_data(session: boto3.session.Session, resources: StackResources, tenant_id: str,
                        dry_run: bool) -> Any:
     """The layer's deletion (invoice_export.retention), on the stack's tables, bucket and secrets."""
-    from invoice_export.retention import delete_tenant_data as delete
+    from invoice_export.services.retention import delete_tenant_data as delete
     from invoice_export.storage.accounts import AccountStore
     from invoice_export.storage.audit import AuditTrail
     from invoice_export.storage.bulk_runs import BulkRunStore

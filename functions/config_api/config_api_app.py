@@ -2,8 +2,8 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from invoice_export.config_api import app
-from invoice_export.observability import logger
+from invoice_export.entrypoints.config_api import app
+from invoice_export.platform.observability import logger
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,8 +2,8 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from invoice_export.observability import logger, metrics
-from invoice_export.sqs_entrypoints import export_batch
+from invoice_export.entrypoints.sqs import export_batch
+from invoice_export.platform.observability import logger, metrics
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-# tests/ has no __init__.py; make `from template_support import ...` work whatever --import-mode is used.
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from template_support import TEMPLATE_PATH, RolePolicies, Translation, role_policies, translate  # noqa: E402
+from template_support import TEMPLATE_PATH, RolePolicies, Translation, role_policies, translate
 
 
 @pytest.fixture(scope="session")

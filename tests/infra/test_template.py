@@ -632,7 +632,7 @@ def test_http_api_routes_get_d_token_to_the_link_function(cfn):
 
 
 def test_bulk_export_runs_nightly_in_warsaw_time_with_the_input_its_handler_parses(cfn):
-    from invoice_export.scheduled import NightlyRequest
+    from invoice_export.entrypoints.schedules import NightlyRequest
 
     schedules = [
         props(s) for s in resources_of_type(cfn, "AWS::Scheduler::Schedule").values()
@@ -663,7 +663,7 @@ def test_bulk_export_function_only_reads_documents_and_sends_to_the_export_queue
 
 
 def test_dead_letter_check_runs_every_few_minutes_with_the_input_its_handler_parses(cfn):
-    from invoice_export.dead_letters import DeadLetterCheckRequest
+    from invoice_export.entrypoints.dead_letters import DeadLetterCheckRequest
 
     schedules = [
         props(s) for s in resources_of_type(cfn, "AWS::Scheduler::Schedule").values()
@@ -754,7 +754,7 @@ def _alarm_metrics(alarm: dict) -> dict[str, dict]:
 
 
 def test_alarms_watch_the_dlq_the_failure_rate_and_paused_accounts_under_the_metric_names_the_code_writes(cfn):
-    from invoice_export.events import Outcome
+    from invoice_export.services.events import Outcome
 
     alarms = resources_of_type(cfn, "AWS::CloudWatch::Alarm")
     dlq = props(alarms["ExportDLQDepthAlarm"])

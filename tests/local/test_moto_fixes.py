@@ -45,7 +45,8 @@ def _add(table: str, key: dict[str, Any]) -> dict[str, Any]:
 
 
 def _put_new(table: str, item: str, count: int) -> dict[str, Any]:
-    return {"Put": {"TableName": table, "Item": {"account": {"S": "acc"}, "item": {"S": item}, "count": {"N": str(count)}},
+    return {"Put": {"TableName": table,
+                    "Item": {"account": {"S": "acc"}, "item": {"S": item}, "count": {"N": str(count)}},
                     "ConditionExpression": "attribute_not_exists(#i)", "ExpressionAttributeNames": {"#i": "item"}}}
 
 

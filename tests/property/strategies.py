@@ -24,7 +24,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from invoice_export.documents import Line, PriceBasis, VatCalculation, compute_totals
+from invoice_export.domain.documents import Line, PriceBasis, VatCalculation, compute_totals
 
 # Seeded and bounded: the same examples on every run, and each module stays within seconds.
 PROPERTY_SETTINGS = settings(derandomize=True, max_examples=40, deadline=None, database=None,

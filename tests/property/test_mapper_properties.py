@@ -19,14 +19,24 @@ from hypothesis import strategies as st
 from property.strategies import PAYMENT_METHODS, PROPERTY_SETTINGS, SERIES, documents, to_body
 from pydantic import BaseModel, SecretStr
 
-from invoice_export.documents import Document, DocumentKind, ExportMessage, Line, PriceBasis, compute_totals
-from invoice_export.errors import ConfigurationError
-from invoice_export.money import loads_exact, round_money
-from invoice_export.planning import plan_export
-from invoice_export.providers import adapter_class, ifirma, supported_providers, wfirma
-from invoice_export.providers.base import ExportPlan, ProviderAdapter, ProviderReference
+from invoice_export.domain.account_settings import AccountSettings, ProviderName
+from invoice_export.domain.documents import (
+    Document,
+    DocumentKind,
+    ExportMessage,
+    Line,
+    PriceBasis,
+    compute_totals,
+)
+from invoice_export.domain.errors import ConfigurationError
+from invoice_export.domain.money import loads_exact, round_money
+from invoice_export.domain.planning import plan_export
+from invoice_export.domain.provider_contract import ExportPlan, ProviderReference
+from invoice_export.providers import adapter_class, supported_providers
+from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import ProviderHttp
-from invoice_export.settings import AccountSettings, ProviderName
+from invoice_export.providers.ifirma import adapter as ifirma
+from invoice_export.providers.wfirma import adapter as wfirma
 
 DUMMY_URL = "http://127.0.0.1:9"  # never called: mapping is pure
 CORRECTED = ProviderReference(provider_document_id="1001", number="FV 1/2026", series="7")

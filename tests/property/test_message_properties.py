@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from property.strategies import MISTAKES, PROPERTY_SETTINGS, bad_messages, export_messages, to_body
 
-from invoice_export.documents import ExportMessage
-from invoice_export.sqs_entrypoints import UnreadableMessage, read_export_message
+from invoice_export.domain.documents import ExportMessage
+from invoice_export.entrypoints.sqs import UnreadableMessage, read_export_message
 
 FEWER = settings(PROPERTY_SETTINGS, max_examples=30)  # per kind of mistake
 

@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 import requests
 
-from invoice_export.documents import ExportMessage
-from invoice_export.errors import (
+from invoice_export.domain.account_settings import AccountSettings
+from invoice_export.domain.documents import ExportMessage
+from invoice_export.domain.errors import (
     AmbiguousAtProvider,
     CredentialsRejected,
     PermanentError,
@@ -17,11 +18,10 @@ from invoice_export.errors import (
     RequestMayHaveSucceeded,
     TransientError,
 )
-from invoice_export.planning import plan_export
+from invoice_export.domain.planning import plan_export
+from invoice_export.domain.provider_contract import ProviderReference
 from invoice_export.providers import build_adapter
-from invoice_export.providers.base import ProviderReference
-from invoice_export.providers.fakturownia import FakturowniaAdapter
-from invoice_export.settings import AccountSettings
+from invoice_export.providers.fakturownia.adapter import FakturowniaAdapter
 from local.fakes.fakturownia import FakturowniaFake
 from testsupport import discounted_plan, load_example, plan_for
 

@@ -10,8 +10,9 @@ from decimal import Decimal
 import pytest
 import requests
 
-from invoice_export.documents import ExportMessage
-from invoice_export.errors import (
+from invoice_export.domain.account_settings import AccountSettings
+from invoice_export.domain.documents import ExportMessage
+from invoice_export.domain.errors import (
     ConfigurationError,
     CredentialsRejected,
     PermanentError,
@@ -19,11 +20,16 @@ from invoice_export.errors import (
     RequestMayHaveSucceeded,
     TransientError,
 )
-from invoice_export.planning import plan_export
+from invoice_export.domain.planning import plan_export
+from invoice_export.domain.provider_contract import ProviderReference
 from invoice_export.providers import build_adapter
-from invoice_export.providers.base import ProviderReference
-from invoice_export.providers.ifirma import IfirmaAdapter, IfirmaCredentials, IfirmaSigner, encode_json, signature
-from invoice_export.settings import AccountSettings
+from invoice_export.providers.ifirma.adapter import (
+    IfirmaAdapter,
+    IfirmaCredentials,
+    IfirmaSigner,
+    encode_json,
+    signature,
+)
 from local.fakes.ifirma import IfirmaFake
 from testsupport import discounted_plan, load_example, plan_for
 

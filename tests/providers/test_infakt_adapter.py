@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 import requests
 
-from invoice_export.documents import ExportMessage
-from invoice_export.errors import (
+from invoice_export.domain.account_settings import AccountSettings
+from invoice_export.domain.documents import ExportMessage
+from invoice_export.domain.errors import (
     ConfigurationError,
     CredentialsRejected,
     PermanentError,
@@ -18,13 +19,12 @@ from invoice_export.errors import (
     RequestMayHaveSucceeded,
     TransientError,
 )
-from invoice_export.planning import plan_export
+from invoice_export.domain.planning import plan_export
+from invoice_export.domain.provider_contract import KsefState, ProviderReference
+from invoice_export.domain.rate_limits import LimitScope
+from invoice_export.domain.readback import compare
 from invoice_export.providers import build_adapter
-from invoice_export.providers.base import KsefState, ProviderReference
-from invoice_export.providers.infakt import InfaktAdapter
-from invoice_export.ratelimit import LimitScope
-from invoice_export.readback import compare
-from invoice_export.settings import AccountSettings
+from invoice_export.providers.infakt.adapter import InfaktAdapter
 from local.fakes.infakt import InfaktFake
 from testsupport import discounted_plan, load_example, plan_for
 

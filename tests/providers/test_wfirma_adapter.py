@@ -13,8 +13,9 @@ import pytest
 import requests
 from logcapture import captured_log_lines
 
-from invoice_export.documents import ExportMessage, Line, PriceBasis, VatCalculation, compute_totals
-from invoice_export.errors import (
+from invoice_export.domain.account_settings import AccountSettings
+from invoice_export.domain.documents import ExportMessage, Line, PriceBasis, VatCalculation, compute_totals
+from invoice_export.domain.errors import (
     AmbiguousAtProvider,
     ConfigurationError,
     CredentialsRejected,
@@ -23,11 +24,10 @@ from invoice_export.errors import (
     RequestMayHaveSucceeded,
     TransientError,
 )
-from invoice_export.planning import plan_export
+from invoice_export.domain.planning import plan_export
+from invoice_export.domain.provider_contract import KsefState, KsefStatus, ProviderReference
 from invoice_export.providers import build_adapter
-from invoice_export.providers.base import KsefState, KsefStatus, ProviderReference
-from invoice_export.providers.wfirma import WfirmaAdapter, external_id, ksef_state
-from invoice_export.settings import AccountSettings
+from invoice_export.providers.wfirma.adapter import WfirmaAdapter, external_id, ksef_state
 from local.fakes.wfirma import WfirmaFake
 from testsupport import discounted_plan, load_example, plan_for
 

@@ -19,8 +19,8 @@ import pytest
 import requests
 from logcapture import captured_log_lines
 
-from invoice_export.runtime import reset_runtime
-from invoice_export.storage.documents import Status
+from invoice_export.domain.records import Status
+from invoice_export.platform.runtime import reset_runtime
 from testsupport import example_names, load_example
 
 # Attributes of a document record that hold the document itself (kept on purpose, never logged).

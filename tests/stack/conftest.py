@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from invoice_export.events import DETAIL_TYPE
-from invoice_export.runtime import Runtime, get_runtime, reset_runtime
-from invoice_export.settings import AccountSettings
-from invoice_export.storage.documents import DocumentRecord
+from invoice_export.domain.account_settings import AccountSettings
+from invoice_export.domain.records import DocumentRecord
+from invoice_export.platform.runtime import Runtime, get_runtime, reset_runtime
+from invoice_export.services.events import DETAIL_TYPE
 from local.fakes.fakturownia import FakturowniaFake
 from local.stack import LocalStack
 from testsupport import load_example

@@ -12,9 +12,9 @@ from typing import Any
 from logcapture import captured_log_lines
 from stack_guards import sqs_as_in_aws  # noqa: F401  (autouse)
 
-from invoice_export.documents import Line, PriceBasis, VatCalculation, compute_totals
-from invoice_export.operations import retry_document
-from invoice_export.storage.documents import Status
+from invoice_export.domain.documents import Line, PriceBasis, VatCalculation, compute_totals
+from invoice_export.domain.records import Status
+from invoice_export.services.operations import retry_document
 
 INVOICE = "01-invoice-company.json"
 RECEIPT = "02-receipt-person.json"

@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from invoice_export import bulk_export
-from invoice_export.bulk_export import BulkExportRefused
+from invoice_export.services import bulk_export
+from invoice_export.domain.records import Status
+from invoice_export.services.bulk_export import BulkExportRefused
 from invoice_export.storage.bulk_runs import BulkFilters, RunDocument, RunStatus
-from invoice_export.storage.documents import Status
 
 INVOICES = ["01-invoice-company.json", "03-invoice-exempt-person.json", "04-invoice-eur.json"]
 IDS = ["INV-2026-11-0001", "INV-2026-11-0002", "INV-2026-11-0003"]

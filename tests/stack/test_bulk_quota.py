@@ -11,10 +11,10 @@ import uuid
 
 import pytest
 
-from invoice_export.runtime import get_runtime
-from invoice_export.settings import AccountSettings
+from invoice_export.domain.account_settings import AccountSettings
+from invoice_export.domain.records import Status
+from invoice_export.platform.runtime import get_runtime
 from invoice_export.storage.bulk_runs import BulkFilters, RunStatus
-from invoice_export.storage.documents import Status
 from local.fakes.ifirma import IfirmaFake
 from testsupport import load_example
 

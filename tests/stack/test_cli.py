@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from invoice_export.storage.documents import Status
+from invoice_export.domain.records import Status
 from invoice_export_cli.main import main
 
 pytestmark = pytest.mark.usefixtures("custom_provider_urls")

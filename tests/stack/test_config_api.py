@@ -9,9 +9,10 @@ import uuid
 import pytest
 import requests
 
-from invoice_export.providers.fakturownia import FakturowniaAdapter
-from invoice_export.runtime import reset_runtime
-from invoice_export.storage.documents import RecordedError, Status, now_iso
+from invoice_export.domain.clock import now_iso
+from invoice_export.domain.records import RecordedError, Status
+from invoice_export.platform.runtime import reset_runtime
+from invoice_export.providers.fakturownia.adapter import FakturowniaAdapter
 from local.rest_api import CALLER_HEADER
 
 INVOICE = "01-invoice-company.json"

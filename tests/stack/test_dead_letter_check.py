@@ -9,12 +9,12 @@ import json
 import pytest
 from stack_guards import sqs_as_in_aws  # noqa: F401  (autouse)
 
-from invoice_export.documents import ExportMessage
-from invoice_export.errors import TransientError
-from invoice_export.events import OutcomePublisher
-from invoice_export.export_service import ExportService
-from invoice_export.runtime import reset_runtime
-from invoice_export.storage.documents import Status
+from invoice_export.domain.documents import ExportMessage
+from invoice_export.domain.errors import TransientError
+from invoice_export.domain.records import Status
+from invoice_export.platform.runtime import reset_runtime
+from invoice_export.services.events import OutcomePublisher
+from invoice_export.services.export import ExportService
 from invoice_export_cli.main import main
 
 INVOICE = "01-invoice-company.json"

@@ -6,8 +6,8 @@ import json
 
 from stack_guards import sqs_as_in_aws  # noqa: F401  (autouse)
 
-from invoice_export.runtime import reset_runtime
-from invoice_export.storage.documents import Status
+from invoice_export.domain.records import Status
+from invoice_export.platform.runtime import reset_runtime
 
 INVOICE = "01-invoice-company.json"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from invoice_export.operations import resolve_in_doubt, retry_document
-from invoice_export.storage.documents import Status
+from invoice_export.domain.records import Status
+from invoice_export.services.operations import resolve_in_doubt, retry_document
 from testsupport import load_example
 
 INVOICE = "01-invoice-company.json"
@@ -210,8 +210,9 @@ def test_a_record_changed_during_the_create_is_never_acknowledged_as_exported(sh
     # While the create is in flight, something else settles the record (here: held in doubt, as the
     # DLQ check does for a stale attempt). The export must not report `exported` over it and ack the
     # message: it is retried, finds the record in doubt and says so; the provider has one document.
-    from invoice_export.providers.fakturownia import FakturowniaAdapter
-    from invoice_export.storage.documents import RecordedError, now_iso
+    from invoice_export.domain.clock import now_iso
+    from invoice_export.domain.records import RecordedError
+    from invoice_export.providers.fakturownia.adapter import FakturowniaAdapter
 
     create = FakturowniaAdapter.create_document
 
@@ -237,7 +238,7 @@ def test_totals_the_provider_computed_match_ours(shop) -> None:
 
 
 def test_provider_totals_are_read_back_and_drift_is_reported(shop, monkeypatch) -> None:
-    from invoice_export.providers.fakturownia import FakturowniaAdapter
+    from invoice_export.providers.fakturownia.adapter import FakturowniaAdapter
 
     exact = FakturowniaAdapter.build_request
 

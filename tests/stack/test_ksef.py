@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from invoice_export.storage.documents import Status
+from invoice_export.domain.records import Status
 
 
 def ksef_events(shop, document_id: str) -> list[dict]:

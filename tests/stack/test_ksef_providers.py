@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from invoice_export.events import DETAIL_TYPE
-from invoice_export.runtime import get_runtime
-from invoice_export.settings import AccountSettings, KsefMode
-from invoice_export.storage.documents import DocumentRecord, Status
+from invoice_export.domain.account_settings import AccountSettings, KsefMode
+from invoice_export.domain.records import DocumentRecord, Status
+from invoice_export.platform.runtime import get_runtime
+from invoice_export.services.events import DETAIL_TYPE
 from local.fakes.ifirma import IfirmaFake
 from local.fakes.infakt import InfaktFake
 from local.fakes.wfirma import WfirmaFake

@@ -7,8 +7,8 @@ import uuid
 import pytest
 import requests
 
-from invoice_export.pausing import ACCOUNT_DETAIL_TYPE
-from invoice_export.storage.documents import Status
+from invoice_export.domain.records import Status
+from invoice_export.services.pausing import ACCOUNT_DETAIL_TYPE
 from local.rest_api import CALLER_HEADER
 
 pytestmark = pytest.mark.usefixtures("custom_provider_urls")

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from invoice_export.runtime import reset_runtime
+from invoice_export.platform.runtime import reset_runtime
 
 INVOICE = "01-invoice-company.json"
 

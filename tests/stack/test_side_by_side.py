@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from invoice_export.storage.documents import Status
+from invoice_export.domain.records import Status
 
 INVOICE = "01-invoice-company.json"
 CREATE = {"method": "POST", "path": "/invoices.json"}

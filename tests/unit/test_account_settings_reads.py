@@ -7,7 +7,7 @@ import threading
 import boto3
 import pytest
 
-from invoice_export.settings import AccountSettings
+from invoice_export.domain.account_settings import AccountSettings
 from invoice_export.storage.accounts import AccountStore
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from invoice_export.documents import ExportMessage
-from invoice_export.planning import plan_export
-from invoice_export.providers.fakturownia import FakturowniaAdapter, FakturowniaCredentials
+from invoice_export.domain.account_settings import AccountSettings
+from invoice_export.domain.documents import ExportMessage
+from invoice_export.domain.planning import plan_export
+from invoice_export.providers.fakturownia.adapter import FakturowniaAdapter, FakturowniaCredentials
 from invoice_export.providers.http import ProviderHttp
-from invoice_export.settings import AccountSettings
 from invoice_export.storage.audit import REDACTED, redact
 from testsupport import load_example
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from invoice_export.connections import ConnectionRefused, SettingsChange, apply_change, check_credentials, provider_info
-from invoice_export.settings import AccountSettings, ProviderName
+from invoice_export.domain.account_settings import AccountSettings, ProviderName
+from invoice_export.services.connections import (
+    ConnectionRefused,
+    SettingsChange,
+    apply_change,
+    check_credentials,
+    provider_info,
+)
 
 WFIRMA = AccountSettings(account_id="acc-w", provider="wfirma")
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from invoice_export.documents import ExportMessage, Line, VatCode, describe_validation_error
-from invoice_export.money import loads_exact
-from invoice_export.sqs_entrypoints import UnreadableMessage, read_export_message
+from invoice_export.domain.documents import ExportMessage, Line, VatCode, describe_validation_error
+from invoice_export.domain.money import loads_exact
+from invoice_export.entrypoints.sqs import UnreadableMessage, read_export_message
 from testsupport import example_names, load_example, with_changes
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from invoice_export.documents import ExportMessage, Line, PriceBasis, VatCalculation, compute_totals
-from invoice_export.errors import ConfigurationError
-from invoice_export.planning import plan_export
-from invoice_export.providers.base import ProviderReference
-from invoice_export.providers.fakturownia import FakturowniaAdapter, FakturowniaCredentials
+from invoice_export.domain.account_settings import AccountSettings
+from invoice_export.domain.documents import ExportMessage, Line, PriceBasis, VatCalculation, compute_totals
+from invoice_export.domain.errors import ConfigurationError
+from invoice_export.domain.planning import plan_export
+from invoice_export.domain.provider_contract import ProviderReference
+from invoice_export.providers.fakturownia.adapter import FakturowniaAdapter, FakturowniaCredentials
 from invoice_export.providers.http import ProviderHttp
-from invoice_export.settings import AccountSettings
 from testsupport import load_example
 
 

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 from botocore.exceptions import ClientError
 
-from invoice_export import sqs_entrypoints
-from invoice_export.sqs_entrypoints import _give_up_on_skipped, _record_last_delivery
+from invoice_export.entrypoints import sqs as sqs_entrypoints
+from invoice_export.entrypoints.sqs import _give_up_on_skipped, _record_last_delivery
 from testsupport import load_example
 
 OUTAGE = ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "outage"}}, "GetItem")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from invoice_export.links import InvalidLink, LinkSigner
+from invoice_export.domain.links import InvalidLink, LinkSigner
 
 KEYS = {"active_kid": "k1", "k1": "first-secret-key-material-0123456789"}
 

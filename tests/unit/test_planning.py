@@ -6,12 +6,12 @@ import dataclasses
 
 import pytest
 
-from invoice_export.documents import ExportMessage, VatCalculation
-from invoice_export.errors import ConfigurationError
-from invoice_export.planning import plan_export
-from invoice_export.providers.base import Capabilities
-from invoice_export.providers.fakturownia import FakturowniaAdapter
-from invoice_export.settings import AccountSettings, KsefMode, MissingSku, Numbering
+from invoice_export.domain.account_settings import AccountSettings, KsefMode, MissingSku, Numbering
+from invoice_export.domain.documents import ExportMessage, VatCalculation
+from invoice_export.domain.errors import ConfigurationError
+from invoice_export.domain.planning import plan_export
+from invoice_export.domain.provider_contract import Capabilities
+from invoice_export.providers.fakturownia.adapter import FakturowniaAdapter
 from testsupport import load_example
 
 

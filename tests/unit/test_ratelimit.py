@@ -9,11 +9,12 @@ from decimal import Decimal
 import boto3
 import pytest
 
+from invoice_export.domain.account_settings import AccountSettings
+from invoice_export.domain.rate_limits import LimitScope, RateLimit, RateLimited
+from invoice_export.platform.rate_limiter import ARRIVAL_MARGIN_SECONDS, SlidingWindowLimiter
 from invoice_export.providers import build_adapter
-from invoice_export.providers.fakturownia import FakturowniaAdapter, FakturowniaCredentials
-from invoice_export.providers.infakt import InfaktAdapter
-from invoice_export.ratelimit import ARRIVAL_MARGIN_SECONDS, LimitScope, RateLimit, RateLimited, SlidingWindowLimiter
-from invoice_export.settings import AccountSettings
+from invoice_export.providers.fakturownia.adapter import FakturowniaAdapter, FakturowniaCredentials
+from invoice_export.providers.infakt.adapter import InfaktAdapter
 from local.fakes.infakt import InfaktFake
 from testsupport import plan_for
 

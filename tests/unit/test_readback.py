@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from invoice_export.documents import ExportMessage
-from invoice_export.readback import ProviderTotals, compare, pln_vat_record
+from invoice_export.domain.documents import ExportMessage
+from invoice_export.domain.readback import ProviderTotals, compare, pln_vat_record
 from testsupport import load_example
 
 

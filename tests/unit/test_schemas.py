@@ -15,7 +15,7 @@ def test_committed_schema_is_current(name: str) -> None:
 
 
 def test_message_schema_version_is_in_the_file_name() -> None:
-    from invoice_export.documents import SCHEMA_VERSION
+    from invoice_export.domain.documents import SCHEMA_VERSION
 
     assert f"export-message.v{SCHEMA_VERSION}.json" in SCHEMAS
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
-from invoice_export.side_by_side import (
+from invoice_export.platform.side_by_side import (
     Run,
     RunMember,
     SideBySideFifoProcessor,

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from invoice_export.documents import Document, ExportMessage
-from invoice_export.money import vat_to_pln
+from invoice_export.domain.documents import Document, ExportMessage
+from invoice_export.domain.money import vat_to_pln
 from testsupport import load_example
 
 EXEMPTION = "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT"

@@ -11,17 +11,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from invoice_export.errors import ConfigurationError, CredentialsRejected
+from invoice_export.domain.account_settings import AccountSettings, ProviderName
+from invoice_export.domain.errors import ConfigurationError, CredentialsRejected
+from invoice_export.domain.rate_limits import RateLimit, RequestLimiter
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import ProviderHttp
-from invoice_export.ratelimit import RateLimit, SlidingWindowLimiter
-from invoice_export.settings import AccountSettings, ProviderName
 
 _ADAPTERS: dict[ProviderName, str] = {
-    ProviderName.FAKTUROWNIA: "invoice_export.providers.fakturownia:FakturowniaAdapter",
-    ProviderName.INFAKT: "invoice_export.providers.infakt:InfaktAdapter",
-    ProviderName.WFIRMA: "invoice_export.providers.wfirma:WfirmaAdapter",
-    ProviderName.IFIRMA: "invoice_export.providers.ifirma:IfirmaAdapter",
+    ProviderName.FAKTUROWNIA: "invoice_export.providers.fakturownia.adapter:FakturowniaAdapter",
+    ProviderName.INFAKT: "invoice_export.providers.infakt.adapter:InfaktAdapter",
+    ProviderName.WFIRMA: "invoice_export.providers.wfirma.adapter:WfirmaAdapter",
+    ProviderName.IFIRMA: "invoice_export.providers.ifirma.adapter:IfirmaAdapter",
 }
 # Providers whose adapter is not written yet are refused when an account is connected to them.
 
@@ -40,7 +40,7 @@ def adapter_class(provider: ProviderName) -> type[ProviderAdapter]:
 
 def build_adapter(settings: AccountSettings, raw_credentials: dict[str, Any], *,
                   connect_timeout: float = 3.05, read_timeout: float = 10.0,
-                  limiter: SlidingWindowLimiter | None = None,
+                  limiter: RequestLimiter | None = None,
                   rate_limit_overrides: dict[str, RateLimit] | None = None) -> ProviderAdapter:
     """The account's adapter, with its HTTP client; `limiter` enforces the provider's rate limit."""
     cls = adapter_class(settings.provider)

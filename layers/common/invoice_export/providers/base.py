@@ -9,167 +9,42 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
-from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
-from enum import StrEnum
-from typing import Any, ClassVar
+from dataclasses import replace
+from datetime import date
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from invoice_export.documents import Document, DocumentKind, Line, Totals, VatCalculation
-from invoice_export.errors import ConfigurationError, ProviderRejected
-from invoice_export.money import round_money
-from invoice_export.observability import logger
-from invoice_export.providers.http import ProviderHttp
-from invoice_export.ratelimit import LimitScope, RateLimit
-from invoice_export.readback import ProviderTotals
-from invoice_export.settings import AccountSettings, KsefMode, MissingSku, ProviderName
+from invoice_export.domain.account_settings import AccountSettings, KsefMode, ProviderName
+from invoice_export.domain.documents import Document, Totals, VatCalculation
+from invoice_export.domain.errors import ConfigurationError, ProviderRejected
+from invoice_export.domain.provider_contract import (
+    Capabilities,
+    CreatedDocument,
+    ExportPlan,
+    KsefState,
+    KsefStatus,
+    ProviderListedDocument,
+    ProviderOption,
+    ProviderQuota,
+    ProviderReference,
+)
+from invoice_export.domain.rate_limits import LimitScope, RateLimit
+
+if TYPE_CHECKING:  # the interface names the HTTP types; only the adapters and providers.http import them
+    import requests
+
+    from invoice_export.providers.http import ProviderHttp
 
 
 class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@dataclass(frozen=True)
-class Capabilities:
-    """What a provider's API can do; the export refuses anything else with a clear error."""
-
-    receipts: bool
-    corrections: bool
-    series: bool  # a document can be put in a chosen provider series
-    list_series: bool  # the API lists the series, for linking
-    own_numbering: bool  # the API accepts our number
-    payment_types: bool
-    list_payment_types: bool
-    sku_stock: bool  # a line can be linked to a product by SKU, decreasing stock
-    ksef_send: bool  # we can ask the provider to send a document to KSeF (account mode send_on_export)
-    ksef_read_back: bool  # the provider reports a document's KSeF state and number (the poller reads it)
-    lookup_by_reference: bool  # a document can be found by our id (settles a timed-out create)
-
-    def as_dict(self) -> dict[str, bool]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def supports_kind(self, kind: DocumentKind) -> bool:
-        return {DocumentKind.INVOICE: True, DocumentKind.RECEIPT: self.receipts,
-                DocumentKind.CORRECTION: self.corrections}[kind]
-
-
-@dataclass(frozen=True)
-class ProviderReference:
-    """A document as the provider knows it."""
-
-    provider_document_id: str
-    number: str
-    series: str | None = None  # the provider series (department...) it went to; corrections may need it
-
-
-@dataclass(frozen=True)
-class ExportPlan:
-    """Our document plus everything the account's settings decided for it."""
-
-    document: Document
-    number: str | None  # None: the provider numbers the document
-    provider_series: str | None  # None: do not pass (the provider's default series)
-    provider_payment_type: str
-    send_skus: bool
-    missing_sku: MissingSku
-    corrected: ProviderReference | None = None  # for a correction: the original at the provider
-    send_to_ksef: bool = False  # ask the provider to send the document to KSeF when it is created
-
-
-@dataclass(frozen=True)
-class CreatedDocument:
-    reference: ProviderReference
-    warnings: tuple[str, ...] = ()
-    # What the provider computed and stored, for the read-back check; None where it cannot be read.
-    readback: ProviderTotals | None = None
-
-
-class KsefState(StrEnum):
-    PENDING = "pending"  # sent, KSeF has not answered yet
-    ACCEPTED = "accepted"  # KSeF gave the document its number
-    REJECTED = "rejected"  # KSeF (or the provider's KSeF link) refused it
-    RETRYABLE = "retryable"  # the provider's KSeF link failed; sending again is documented as safe
-    NOT_SENT = "not_sent"  # nobody sent it (yet)
-    NOT_APPLICABLE = "not_applicable"  # this kind of document does not go to KSeF
-
-
-@dataclass(frozen=True)
-class KsefStatus:
-    state: KsefState
-    ksef_number: str | None = None
-    message: str | None = None  # the provider's words on a rejection
-
-
 # The methods a provider's read window counts (ProviderAdapter.read_rate_limit).
 READ_METHODS = frozenset({"GET"})
-
-# The KSeF number's documented form: the seller's NIP, the date, 12 hex digits and 2 check characters.
-KSEF_NUMBER = re.compile(r"\d{10}-\d{8}-[0-9A-F]{12}-[0-9A-F]{2}", re.IGNORECASE)
-
-
-def ksef_status_from(word: str | None, states: Mapping[str, KsefState], *, ksef_number: Any = None,
-                     message: str | None = None, fallback: str = "KSeF refused the document",
-                     unknown: KsefState = KsefState.NOT_SENT) -> KsefStatus:
-    """A provider's KSeF status word read through its table (`states`).
-
-    Shared by the adapters so every provider's answer is judged the same way: an empty word means
-    nobody sent the document (the service keeps polling, never sends by itself), a word outside the
-    table is read as `unknown` and logged (never a crash), and "accepted" without a KSeF number is
-    still pending - the number is what the poller records.
-    """
-    text = str(word or "")
-    if text and text not in states:
-        logger.warning("unknown KSeF status word from the provider", extra={"ksef_word": text[:40],
-                                                                            "read_as": unknown.value})
-    state = states.get(text, KsefState.NOT_SENT if not text else unknown)
-    if state == KsefState.ACCEPTED:
-        return KsefStatus(state, ksef_number=str(ksef_number)) if ksef_number else KsefStatus(KsefState.PENDING)
-    if state in (KsefState.REJECTED, KsefState.RETRYABLE):
-        return KsefStatus(state, message=message or fallback)
-    return KsefStatus(state)
-
-
-@dataclass(frozen=True)
-class ProviderQuota:
-    """A provider's allowance for a period (iFirma: documents issued through the API per month)."""
-
-    used: int
-    granted: int
-    resets_at: datetime | None = None  # when the period starts again (None: unknown)
-    unit: str = "documents"
-
-    @property
-    def remaining(self) -> int:
-        return max(self.granted - self.used, 0)
-
-
-@dataclass(frozen=True)
-class ProviderListedDocument:
-    """A document as the provider lists it, for reconciliation with our records."""
-
-    provider_document_id: str
-    number: str
-    kind: str | None  # our kind (invoice, receipt, correction); None: a kind we never send
-    our_document_id: str | None  # the reference we gave it (Fakturownia: oid); None: made by hand
-    issue_date: date
-    currency: str
-    net: Decimal
-    gross: Decimal
-
-
-@dataclass(frozen=True)
-class ProviderOption:
-    """An entry of a provider list (series, departments, payment types) offered for linking."""
-
-    id: str
-    name: str
-
 
 class ProviderAdapter(ABC):
     name: ClassVar[ProviderName]
@@ -337,39 +212,6 @@ class ProviderAdapter(ABC):
         """Every document the provider holds issued in the period (for reconciliation)."""
         raise ConfigurationError(f"{self.display_name} cannot list its documents through its API",
                                  fix="reconcile by hand in the provider's application", code="not_supported")
-
-
-def discounted_unit_price(line: Line, *, places: int, quantity: Decimal | None = None) -> Decimal:
-    """The unit price to send for a line, for a provider that values a line as quantity x unit price
-    rounded half-up to the grosz (and whose documented discount arithmetic cannot be relied on).
-
-    A line without a discount sends its own unit price. A discounted line sends a price with at most
-    `places` decimals whose quantity x price rounds to exactly our line value (quantity x list price x
-    (1 - d/100), rounded once): the nearest one to the discounted price. None exists when the quantity
-    is so large that one step of the price moves the value by more than a grosz and no step lands in
-    it; the document is then refused before sending (code "discount_not_exact"), never sent with
-    other totals. `quantity` is the quantity sent, when it is not the line's (a removed line: 0)."""
-    if line.discount_percent is None:
-        return line.unit_price
-    count = line.quantity if quantity is None else quantity
-    if not count:
-        return line.unit_price  # a zeroed line is worth 0 at any price
-    value = line.value()
-    step = Decimal(1).scaleb(-places)
-    target = value / count
-    nearest = target.quantize(step, rounding=ROUND_HALF_UP)
-    # Prices whose value rounds to ours lie within half a grosz / quantity of the target: if any
-    # price on the grid does, the nearest one or a neighbour does.
-    for offset in (0, -1, 1, -2, 2):
-        price = nearest + offset * step
-        if price >= 0 and round_money(count * price) == value:
-            return price
-    raise ConfigurationError(
-        f"line {line.line_id}: no unit price with at most {places} decimals gives quantity {count.normalize():f} "
-        f"a value of exactly {value} after the {line.discount_percent.normalize():f}% discount, and the "
-        "provider's own discount rounding is not documented",
-        fix="issue the line with a quantity up to 100, or with the discount already in its unit price",
-        code="discount_not_exact")
 
 
 def _revealed(credentials: BaseModel) -> dict[str, Any]:

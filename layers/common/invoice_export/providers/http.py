@@ -16,13 +16,13 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from invoice_export.errors import (
+from invoice_export.domain.errors import (
     CredentialsRejected,
     ProviderRejected,
     RequestMayHaveSucceeded,
     TransientError,
 )
-from invoice_export.observability import logger
+from invoice_export.platform.observability import logger
 
 # Reads are retried in-process a couple of times on gateway errors; creates never are (a retry of a
 # create goes through the export service, which looks the document up first).

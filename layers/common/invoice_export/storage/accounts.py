@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 
-from invoice_export.settings import AccountSettings
+from invoice_export.domain.account_settings import AccountSettings
 from invoice_export.storage.paging import all_items
 
 CREDENTIALS_CACHE_SECONDS = 300

@@ -21,8 +21,8 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from invoice_export.observability import logger
-from invoice_export.storage.documents import now_iso
+from invoice_export.domain.clock import now_iso
+from invoice_export.platform.observability import logger
 from invoice_export.storage.paging import all_items
 
 REDACTED = "<redacted>"

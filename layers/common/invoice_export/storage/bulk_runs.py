@@ -24,7 +24,8 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from invoice_export.storage.documents import Status, now_iso
+from invoice_export.domain.clock import now_iso
+from invoice_export.domain.records import Status
 from invoice_export.storage.paging import all_items
 
 

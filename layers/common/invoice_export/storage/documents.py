@@ -1,103 +1,23 @@
-"""Document records: our document, its export status and its mapping to the provider's document.
+"""Document records in DynamoDB: one item per document, every status change a conditional write.
 
-Every status change is a conditional write, so two workers can never both send a document and a
-second provider document can never be recorded for one of ours:
-
-    (new) -> pending -> sending -> exported
-                ^          |  \\-> in_doubt   (a look-up could not decide; held for an operator)
-                |          v
-                +------ failed             (retried after the fix)
-
-`sending` is held only while a create is in flight. Finding it on a later delivery means that
-attempt was interrupted (timeout, crash), so the provider is asked before anything is re-sent.
+The states and what each means are in domain.records; this module only stores them, so two workers
+can never both send a document and an exported record can never map to a second provider document.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict
 
-from invoice_export.documents import Document, ExportMessage
+from invoice_export.domain.clock import now_iso
+from invoice_export.domain.documents import ExportMessage
+from invoice_export.domain.records import SENDABLE, DocumentRecord, PdfCopy, RecordedError, Status
 from invoice_export.storage.paging import all_items
-
-
-class Status(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    EXPORTED = "exported"
-    FAILED = "failed"
-    IN_DOUBT = "in_doubt"
-
-
-SENDABLE = (Status.PENDING, Status.FAILED)
-
-
-class RecordedError(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    code: str
-    message: str
-    fix: str = ""
-    retryable: bool = False
-    at: str
-
-
-class PdfCopy(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    key: str
-    version_id: str | None = None
-    size: int
-    sha256: str
-    fetched_at: str
-    previous_sha256: str | None = None
-    changed_at: str | None = None
-
-
-class DocumentRecord(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    account_id: str
-    document_id: str
-    status: Status
-    document_version: int = 0
-    kind: str | None = None
-    number: str | None = None
-    series: str | None = None
-    order_id: str | None = None
-    document: str | None = None  # the document as received (JSON), for retries and audits
-    raw_message: str | None = None  # only for a message we could not read
-    attempts: int = 0
-    send_attempt_id: str | None = None
-    last_error: RecordedError | None = None
-    provider: str | None = None
-    provider_document_id: str | None = None
-    provider_number: str | None = None
-    provider_series: str | None = None
-    warnings: list[str] = []
-    readback_drift: list[dict[str, str]] = []  # where the provider's totals differ from ours
-    # A foreign-currency document's VAT in PLN as we compute it, per rate and total (readback.pln_vat_record).
-    vat_in_pln: dict[str, str] | None = None
-    ksef_status: str | None = None  # pending, accepted, rejected, not_applicable, unconfirmed, submitted
-    ksef_number: str | None = None
-    ksef_message: str | None = None
-    ksef_resends: int = 0
-    exported_event_sent: bool = False
-    # Failed or in doubt by a last delivery or the DLQ check (give_up), its event not yet known to be
-    # published: the next check publishes it (ExportService.give_up).
-    outcome_event_pending: bool = False
-    pdf: PdfCopy | None = None
-    received_at: str
-    updated_at: str
-    exported_at: str | None = None
-
-    def parsed_document(self) -> Document | None:
-        return Document.model_validate_json(self.document) if self.document else None
 
 
 class RejectedMessage(NamedTuple):
@@ -111,10 +31,6 @@ class Registration(StrEnum):
     SAME = "same"  # this version is already stored
     STALE = "stale"  # an older version than the stored one
     LOCKED = "locked"  # sending, exported or in doubt: the stored version is final
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class DocumentStore:

@@ -6,7 +6,8 @@ import base64
 import hashlib
 from typing import Any
 
-from invoice_export.storage.documents import PdfCopy, now_iso
+from invoice_export.domain.clock import now_iso
+from invoice_export.domain.records import PdfCopy
 
 # Presigned URLs are minted per click by the link route, so they can be this short.
 PRESIGNED_URL_SECONDS = 300

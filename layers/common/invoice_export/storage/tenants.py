@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from invoice_export.documents import Identifier
-from invoice_export.storage.documents import now_iso
+from invoice_export.domain.clock import now_iso
+from invoice_export.domain.documents import Identifier
 from invoice_export.storage.paging import all_items
 
 _ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[\w-]+):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/[^/]+$")

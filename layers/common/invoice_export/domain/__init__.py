@@ -1,0 +1,1 @@
+"""Domain rules: the document contract, money, records and their states, planning. Imports nothing else of the layer."""

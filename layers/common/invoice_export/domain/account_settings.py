@@ -1,0 +1,81 @@
+"""Settings: the deployment's (environment variables) and each connected account's (DynamoDB)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+
+from invoice_export.domain.documents import Identifier
+
+
+class ProviderName(StrEnum):
+    FAKTUROWNIA = "fakturownia"
+    INFAKT = "infakt"
+    WFIRMA = "wfirma"
+    IFIRMA = "ifirma"
+
+
+class Numbering(StrEnum):
+    PROVIDER = "provider"  # the accounting system gives the next number in its series
+    OURS = "ours"  # our number is passed
+
+
+class ExportMode(StrEnum):
+    AUTOMATIC = "automatic"  # sent as soon as the document is issued
+    BULK = "bulk"  # recorded as pending; sent by a manual or scheduled bulk export
+
+
+class KsefMode(StrEnum):
+    """Who sends the account's invoices to KSeF (the national e-invoice system)."""
+
+    OFF = "off"  # nobody here: the merchant does it elsewhere, or is not obliged yet
+    SEND_ON_EXPORT = "send_on_export"  # we ask the accounting system to send each invoice as it is created
+    PROVIDER_SENDS = "provider_sends"  # the accounting system sends by itself: we never ask, only read back
+
+
+class MissingSku(StrEnum):
+    FAIL = "fail"
+    WARN = "warn"  # send the line without a product link and report a warning
+
+
+ProviderSeriesId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class AccountSettings(BaseModel):
+    """One connected account: one connection to one provider account."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_id: Identifier
+    tenant_id: Identifier | None = None
+    provider: ProviderName
+    api_url: HttpUrl | None = Field(
+        default=None,
+        description="Provider API base URL; empty means the provider's real one (override for sandboxes and fakes)",
+    )
+    provider_subdomain: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] | None = Field(
+        default=None, description="Account prefix where the provider's host is per account (Fakturownia)"
+    )
+    numbering: Numbering = Numbering.PROVIDER
+    export_mode: ExportMode = ExportMode.AUTOMATIC
+    show_provider_document: bool = True
+    series_links: dict[str, ProviderSeriesId | None] = Field(
+        default_factory=dict,
+        description="Our series -> provider series id; null = do not pass (the provider's default series)",
+    )
+    payment_links: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=dict, description="Our payment name -> provider payment type"
+    )
+    provider_options: dict[str, str | int | bool] = Field(
+        default_factory=dict, description="Provider-specific options, validated by the adapter's options_model"
+    )
+    ksef: KsefMode = Field(
+        default=KsefMode.OFF,
+        description="send_on_export: we ask the provider to send to KSeF; provider_sends: it does so by itself "
+        "(we only read the KSeF number back, never send: no double submission)")
+    send_skus: bool = False
+    missing_sku: MissingSku = MissingSku.FAIL
+    settings_version: int = 1
+    status: Literal["active", "needs_reconnect"] = "active"

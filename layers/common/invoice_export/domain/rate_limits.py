@@ -1,0 +1,47 @@
+"""Provider request limits as the adapters declare them, and what enforces them.
+
+The declarations are domain facts (a provider allows so many requests per window, counted per
+account, per API key or per calling IP); the shared sliding window that enforces them across every
+Lambda instance lives in platform.rate_limiter, behind `RequestLimiter`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from invoice_export.domain.errors import TransientError
+
+
+class LimitScope(StrEnum):
+    ACCOUNT = "account"  # one provider account (our connected account)
+    CREDENTIAL = "credential"  # one API key, whichever accounts use it
+    DEPLOYMENT = "deployment"  # the provider counts per calling IP: all our functions share it
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limit: int
+    window_seconds: float
+    scope: LimitScope
+    source: str  # where the figure comes from (documented, community, assumption)
+    # The HTTP methods this window counts, for a provider that counts some requests apart (inFakt:
+    # GET); None: every request no other window of the provider counts. Each window is its own scope
+    # item, so a provider with a read window and a write window has two.
+    methods: frozenset[str] | None = None
+
+
+class RateLimited(TransientError):
+    code = "rate_limit_wait"
+
+
+# Called once the request has been answered (or has surely failed), so the window knows it arrived.
+Done = Callable[[], None]
+
+
+class RequestLimiter(Protocol):
+    """Waits for (or refuses with RateLimited) a place in `limit`'s window for one request of `scope_key`."""
+
+    def acquire(self, scope_key: str, limit: RateLimit) -> Done: ...

@@ -1,0 +1,78 @@
+"""Read-back check: does the accounting system show exactly our document?
+
+After each create the adapter reports what the provider computed (`ProviderTotals`); any
+difference from ours (a grosz of drift, another currency, a plain invoice where we sent a
+correction) is recorded on the document and reported as a warning in the outcome event, with both
+figures. It is not a failure: the document exists at the provider and must not be sent again.
+
+VAT in PLN (art. 106e ust. 11), for a document in a foreign currency, is checked where the
+provider's API returns its figure: inFakt (`exchange_rates_data`). Fakturownia, wFirma and iFirma
+return only the amounts in the invoice currency (and the rate, where they pick one), not the PLN
+VAT they print, so it cannot be read back there; our figure is recorded on the document instead
+(`pln_vat_record`), for the merchant to compare with the provider's printout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from invoice_export.domain.documents import Document, DocumentKind
+
+
+@dataclass(frozen=True)
+class ProviderTotals:
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+    currency: str
+    is_correction: bool
+    corrects: str | None = None  # the provider id of the corrected document, for a correction
+    # The document's total VAT in PLN as the provider states it; None where its API does not return it.
+    vat_in_pln: Decimal | None = None
+    # The exchange rate the provider stored, where we pass ours and it returns it: a different rate
+    # means a different VAT in PLN on its printout, even where that VAT cannot be read back.
+    exchange_rate: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Drift:
+    field: str
+    ours: str
+    provider: str
+
+    def describe(self, provider_name: str) -> str:
+        return f"{provider_name} shows {self.field} {self.provider}, our document {self.ours}"
+
+
+def compare(document: Document, provider: ProviderTotals, corrected_provider_id: str | None) -> list[Drift]:
+    drifts = [Drift(name, f"{ours:f}", f"{theirs:f}")
+              for name, ours, theirs in (("net", document.totals.net, provider.net),
+                                         ("VAT", document.totals.vat, provider.vat),
+                                         ("gross", document.totals.gross, provider.gross))
+              if ours != theirs]
+    if provider.currency != document.currency:
+        drifts.append(Drift("currency", document.currency, provider.currency))
+    ours_in_pln = document.vat_in_pln()
+    if ours_in_pln is not None and provider.vat_in_pln is not None and provider.vat_in_pln != ours_in_pln.total:
+        drifts.append(Drift("VAT in PLN", f"{ours_in_pln.total:f}", f"{provider.vat_in_pln:f}"))
+    if document.exchange_rate is not None and provider.exchange_rate is not None \
+            and provider.exchange_rate != document.exchange_rate.rate:
+        drifts.append(Drift("exchange rate", f"{document.exchange_rate.rate:f}", f"{provider.exchange_rate:f}"))
+    is_correction = document.kind == DocumentKind.CORRECTION
+    if provider.is_correction != is_correction:
+        provider_kind = "a correction" if provider.is_correction else "not a correction"
+        drifts.append(Drift("kind", document.kind.value, provider_kind))
+    elif is_correction and corrected_provider_id and provider.corrects != corrected_provider_id:
+        drifts.append(Drift("corrected document", corrected_provider_id, provider.corrects or "none"))
+    return drifts
+
+
+def pln_vat_record(document: Document, provider: ProviderTotals | None) -> dict[str, str] | None:
+    """Our VAT in PLN for the document's record and outcome, and whether the provider's figure was
+    compared with it ("checked": "yes") or could not be read back ("no"); None for a PLN document."""
+    ours = document.vat_in_pln()
+    if ours is None:
+        return None
+    checked = provider is not None and provider.vat_in_pln is not None
+    return {**ours.as_record(), "checked": "yes" if checked else "no"}

@@ -1,0 +1,78 @@
+"""The deployment's settings, read from each function's environment (see infra/template.yaml)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RateLimitOverride(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    limit: int = Field(gt=0)
+    window_seconds: float = Field(gt=0)
+    scope: Literal["account", "credential", "deployment"]
+    source: str = "deployment setting"
+
+
+class RuntimeSettings(BaseSettings):
+    """Names and limits of the deployment, read from the function's environment (see infra/template.yaml)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    accounts_table: str
+    documents_table: str
+    event_bus_name: str
+    credentials_secret_prefix: str = "invoice-export/accounts/"
+    idempotency_table: str | None = None
+    export_queue_url: str | None = None
+    export_max_receive_count: int = 8
+    # Checked on a schedule (invoice_export.dead_letters); the export function's Timeout tells the check
+    # how long a document may be `sending` for a live attempt.
+    export_dlq_url: str | None = None
+    export_timeout_seconds: float = 30.0
+    # Documents of one account handled at the same time (sqs_entrypoints.side_by_side_run): provider
+    # calls in issue order where the provider numbers them, side by side where the account passes our
+    # numbers (same kind, series and issue date). 1 keeps every account strictly one document at a time.
+    export_documents_in_flight: int = Field(default=4, ge=1, le=10)
+    pdf_queue_url: str | None = None
+    ksef_queue_url: str | None = None
+    ksef_poll_base_delay_seconds: float = 20.0
+    pdf_bucket: str | None = None
+    link_signing_secret_id: str | None = None
+    link_base_url: str | None = None
+    link_ttl_days: int = 90
+    pdf_max_age_seconds: int = 900
+    aws_endpoint_url: str | None = None  # set only locally (moto); boto3 reads it by itself
+    # Provider HTTP timeouts: connect short, read long enough for a slow create.
+    provider_connect_timeout: float = 3.05
+    provider_read_timeout: float = 10.0
+    # A provider call (and an export record) is not started with less Lambda time left than read timeout + this margin.
+    lambda_time_margin_seconds: float = 3.0
+    # Provider -> Secrets Manager id of credentials that belong to this deployment, not to a merchant
+    # (wFirma's appKey, issued once per integration): merged into each account's credentials.
+    provider_app_secrets: dict[str, str] = Field(default_factory=dict)
+    # Shared provider rate limits (invoice_export.ratelimit); unset: no client-side limiting.
+    rate_limits_table: str | None = None
+    rate_limit_max_wait_seconds: float = 5.0
+    # Per-provider overrides of the adapters' default limits, e.g. {"fakturownia": {"limit": 300,
+    # "window_seconds": 60, "scope": "credential", "source": "our contract"}} (JSON in the environment);
+    # "<provider>:reads" overrides a provider's separate read window (ProviderAdapter.rate_windows).
+    provider_rate_limits: dict[str, RateLimitOverride] = Field(default_factory=dict)
+    # First back-off of a transiently failed export message; doubles per delivery (capped at 15 min).
+    retry_base_delay_seconds: float = 15.0
+    # Operations (issue 4): bulk runs, the IAM principal -> tenant mapping, per-document audit trail.
+    bulk_runs_table: str | None = None
+    tenants_table: str | None = None
+    audit_table: str | None = None
+    # Bulk-run and audit records (and their TTL) are kept this long.
+    data_retention_days: int = 400
+    # The configuration API accepts an account's own api_url (sandboxes, local fakes) only when allowed:
+    # otherwise a caller could make our functions call any address.
+    allow_custom_provider_urls: bool = False
+
+
+    @property
+    def seconds_needed_for_provider_call(self) -> float:
+        return self.provider_read_timeout + self.lambda_time_margin_seconds

@@ -1,0 +1,1 @@
+"""fakturownia: its adapter behind ProviderAdapter."""

@@ -1,0 +1,1 @@
+"""ifirma: its adapter behind ProviderAdapter."""

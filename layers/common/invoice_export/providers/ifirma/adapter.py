@@ -1,0 +1,666 @@
+"""iFirma adapter (www.ifirma.pl/iapi).
+
+API facts and sources: shared/providers/wfirma-ifirma.md section 2 (api.ifirma.pl pages, the
+official ifirma/ifirma-api-sklepy plugins, community clients). What iFirma makes different, and the
+choices made here:
+
+- Every request is signed: `Authentication: IAPIS user=<login>, hmac-sha1=<hex>` over the URL
+  without its query + login + key name + the body bytes, with the HEX-DECODED key. The key name
+  depends on the resource (`faktura` for invoices, `abonent` for the accounting month and the
+  quota), so `IfirmaSigner` signs the prepared request exactly as it leaves.
+- One endpoint per document type: a PLN invoice goes to `fakturakraj`, another currency to
+  `fakturawaluta` (domestic sale priced in a foreign currency), an invoice made only of np-EU
+  services to `fakturaeksportuslugue` (art. 28b). The type travels in our provider document id
+  (`fakturawaluta:123`) because reading the document and its PDF need it.
+- Amounts are JSON numbers and VAT rates fractions (0.23): the body is serialised here from
+  Decimals (`encode_json`), never through float.
+- Create answers only an id; the number comes from a follow-up read. A failed read does not fail
+  the export (the document exists): the reference is returned without a number and a warning.
+- Errors come as HTTP 200 with `response.Kod` != 0, so every answer is checked (`_payload`).
+- No receipts, no SKUs, no external id: a create whose answer was lost cannot be found again, so
+  `lookup_by_reference` is False and the service holds such a document "in doubt".
+- iFirma only issues documents in the account's accounting month. Moving that month changes the
+  merchant's books, so it is done only with the account option `allow_accounting_month_switch`
+  (and the subscriber key); otherwise the rejection says what to do.
+- KSeF (facts 2.12) [COMMUNITY]: `POST {type}/ksef/send/{id}.json` with `{"DataWysylki": null}`
+  (key faktura) asks iFirma to send a document to KSeF. Two independent clients use it
+  (maciejlewandowskii/iFirmaBundle `sendToKsef`, exercised by its integration test against a live
+  account; adriandmitroca/ifirma-mcp-server), and api.ifirma.pl lists a page "Wysyłanie faktury do
+  KSeF", whose text we could not read. No way to read a document's KSeF state or number back is
+  known, and none is invented here: `send_on_export` is offered, the poller sends each invoice once
+  (never again, whatever happens: iFirma may have it) and records it as handed over to iFirma,
+  with an event saying that the KSeF number can only be seen in iFirma. `provider_sends` is refused:
+  there would be nothing to read back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import requests
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from invoice_export.domain.account_settings import AccountSettings, KsefMode, ProviderName
+from invoice_export.domain.documents import (
+    BuyerKind,
+    Document,
+    DocumentKind,
+    Line,
+    PriceBasis,
+    VatCalculation,
+    VatCode,
+)
+from invoice_export.domain.errors import (
+    ConfigurationError,
+    CredentialsRejected,
+    ExportError,
+    PermanentError,
+    ProviderRejected,
+    RequestMayHaveSucceeded,
+    TransientError,
+)
+from invoice_export.domain.money import HUNDRED
+from invoice_export.domain.provider_contract import (
+    Capabilities,
+    CreatedDocument,
+    ExportPlan,
+    ProviderOption,
+    ProviderQuota,
+    ProviderReference,
+)
+from invoice_export.domain.rate_limits import LimitScope, RateLimit
+from invoice_export.domain.readback import ProviderTotals
+from invoice_export.providers.base import ProviderAdapter
+from invoice_export.providers.pricing import discounted_unit_price
+
+DOMESTIC = "fakturakraj"
+FOREIGN_CURRENCY = "fakturawaluta"
+EU_SERVICES = "fakturaeksportuslugue"
+DOCUMENT_TYPES = (DOMESTIC, FOREIGN_CURRENCY, EU_SERVICES)
+
+# The documented SposobZaplaty codes (fakturakraj page); other document types accept a subset.
+PAYMENT_TYPES = {
+    "GTK": "gotówka", "POB": "za pobraniem", "PRZ": "przelew", "KAR": "karta", "PZA": "polecenie zapłaty",
+    "CZK": "czek", "KOM": "kompensata", "BAR": "barter", "DOT": "DotPay", "PAL": "PayPal", "ALG": "PayU",
+    "P24": "Przelewy24", "TPA": "tpay.com", "ELE": "płatność elektroniczna",
+}
+CORRECTION_REASONS = ("OBOW_RABAT", "ZWR_SPRZ_TOW", "ZWR_NAB_KWOT", "ZWR_NAB_ZAL", "PODW_CENY", "POMYLKI")
+
+# Where a field iFirma names comes from in our message, to say what to fix. Longest names first
+# when searching a message, so "NIPKontrahenta" is not read as "NIP".
+OUR_FIELD = {
+    "NazwaSeriiNumeracji": "the account's series link (an iFirma series name, spelt exactly as in iFirma)",
+    "SposobZaplaty": "the account's payment-type link",
+    "DataWystawienia": "document.issue_date",
+    "DataSprzedazy": "document.sale_date",
+    "TerminPlatnosci": "document.payment.due_date",
+    "Zaplacono": "document.payment.paid_date",
+    "Waluta": "document.currency",
+    "KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury": "document.exchange_rate.rate",
+    "Uwagi": "document.notes",
+    "Nazwa": "document.buyer.name",
+    "NIP": "document.buyer.tax_id",
+    "PrefiksUE": "document.buyer.tax_id (its country prefix)",
+    "Ulica": "document.buyer.address.street",
+    "KodPocztowy": "document.buyer.address.postal_code",
+    "Miejscowosc": "document.buyer.address.city",
+    "KodKraju": "document.buyer.address.country",
+    "Email": "document.buyer.email",
+    "Telefon": "document.buyer.phone",
+    "NazwaPelna": "document.lines[].name",
+    "Jednostka": "document.lines[].unit",
+    "Ilosc": "document.lines[].quantity",
+    "CenaJednostkowa": "document.lines[].unit_price",
+    "StawkaVat": "document.lines[].vat",
+    "TypStawkiVat": "document.lines[].vat",
+    "PodstawaPrawna": "document.lines[].vat_exemption_basis",
+    "Pozycje": "document.lines",
+    "PowodKorekty": "provider option correction_reason",
+}
+_FIELD_PATTERN = re.compile(r"\b(" + "|".join(sorted(OUR_FIELD, key=len, reverse=True)) + r")\b")
+# The one accounting-month refusal seen in the wild names the sale date; match the month part only.
+_ACCOUNTING_MONTH = re.compile(r"miesi[aą]c\w*\s+i\s+rokiem\s+ksi[eę]gowym|miesi[aą]c\w* ksi[eę]gow", re.IGNORECASE)
+
+AUTH_CODES = {400: "the Authentication header was refused", 401: "the login is unknown",
+              402: "no API key has been generated for it", 403: "the signature does not match"}
+KEY_FIELDS = {"faktura": "invoice_key", "abonent": "subscriber_key"}
+
+RATE_WINDOW_SECONDS = 60.0
+MAX_MONTH_STEPS = 24  # a switch further than two years is surely a wrong date, not a month to move to
+
+
+class IfirmaCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    login: str
+    invoice_key: SecretStr  # key "faktura": issuing and reading invoices
+    subscriber_key: SecretStr | None = None  # key "abonent": accounting month and API quota
+
+
+class IfirmaOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Moving iFirma's accounting month changes the merchant's books: only when the account says so.
+    allow_accounting_month_switch: bool = False
+    # iFirma's closed list (PowodKorekty); our free-text reason is printed in Uwagi.
+    correction_reason: Literal["OBOW_RABAT", "ZWR_SPRZ_TOW", "ZWR_NAB_KWOT", "ZWR_NAB_ZAL", "PODW_CENY",
+                               "POMYLKI"] = "ZWR_SPRZ_TOW"
+    # Printout language of EU-service invoices (Jezyk is required there).
+    foreign_language: Literal["en", "de", "fr", "cs", "sk", "it", "es", "nl"] = "en"
+
+
+def quota_resets_at(today: date) -> datetime:
+    """iFirma's API document limit is monthly ("1000 dokumentów na miesiąc"): ASSUMPTION, counted per
+    calendar month in Polish time, so it starts again at midnight of the next month's first day."""
+    first = date(today.year + today.month // 12, today.month % 12 + 1, 1)
+    return datetime.combine(first, time(0), tzinfo=_warsaw())
+
+
+def _warsaw() -> tzinfo:
+    try:
+        return ZoneInfo("Europe/Warsaw")
+    except ZoneInfoNotFoundError:  # no time zone database in the runtime: winter time, off by 1 h at most
+        return timezone(timedelta(hours=1))
+
+
+def key_name_for(url: str) -> str:
+    """The iFirma key a resource is signed with: `abonent/...` by the subscriber key, the rest by `faktura`."""
+    path = urlsplit(url).path
+    resource = path.split("/iapi/", 1)[1] if "/iapi/" in path else path.lstrip("/")
+    return "abonent" if resource.split("/", 1)[0] == "abonent" else "faktura"
+
+
+def signature(key_hex: str, message: bytes) -> str:
+    """HMAC-SHA1 of the message with the hex-decoded key, as lowercase hex (api.ifirma.pl FAQ)."""
+    return hmac.new(bytes.fromhex(key_hex), message, hashlib.sha1).hexdigest()
+
+
+class IfirmaSigner(requests.auth.AuthBase):
+    """Signs each prepared request exactly as it is sent: URL without query + login + key name + body."""
+
+    def __init__(self, credentials: IfirmaCredentials) -> None:
+        self._login = credentials.login
+        self._keys = {"faktura": credentials.invoice_key, "abonent": credentials.subscriber_key}
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        assert request.url is not None
+        key_name = key_name_for(request.url)
+        key = self._keys[key_name]
+        if key is None:
+            raise ConfigurationError(
+                f"iFirma needs the subscriber ('abonent') key for {urlsplit(request.url).path}",
+                fix="add the iFirma 'abonent' API key to the account connection", code="missing_subscriber_key")
+        secret = key.get_secret_value()
+        if len(secret) % 2 or not re.fullmatch(r"[0-9A-Fa-f]+", secret):
+            # The value is never echoed: the message names the key and the rule only.
+            raise CredentialsRejected(
+                f"the iFirma '{key_name}' key of this account is not the hexadecimal key iFirma shows",
+                fix=f"check your API key: copy the '{key_name}' key ({KEY_FIELDS[key_name]}) from iFirma "
+                    "(Konfiguracja » Rozszerzenia i integracje » API), e.g. 16 characters 0-9, A-F",
+                code="provider_auth_failed")
+        parts = urlsplit(request.url)
+        url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        message = (url + self._login + key_name).encode("utf-8") + body
+        digest = signature(secret, message)
+        request.headers["Authentication"] = f"IAPIS user={self._login}, hmac-sha1={digest}"
+        return request
+
+    def __repr__(self) -> str:
+        return f"IfirmaSigner(user={self._login!r}, keys: <redacted>)"
+
+
+def encode_json(value: Any) -> bytes:
+    """JSON with every Decimal written as the exact number it is (iFirma wants numbers, not strings)."""
+    def encode(item: Any) -> str:
+        if isinstance(item, Decimal):
+            return format(item, "f")
+        if isinstance(item, dict):
+            members = (f"{json.dumps(str(key), ensure_ascii=False)}:{encode(member)}" for key, member in item.items())
+            return "{" + ",".join(members) + "}"
+        if isinstance(item, (list, tuple)):
+            return "[" + ",".join(encode(v) for v in item) + "]"
+        return json.dumps(item, ensure_ascii=False)
+    return encode(value).encode("utf-8")
+
+
+def split_reference(provider_document_id: str) -> tuple[str, int]:
+    """`fakturawaluta:123` -> ("fakturawaluta", 123); a bare id (attached by hand) is a domestic invoice."""
+    kind, _, number = provider_document_id.rpartition(":")
+    kind = kind or DOMESTIC
+    if kind not in DOCUMENT_TYPES or not number.isdigit():
+        raise ConfigurationError(f"'{provider_document_id}' is not an iFirma document reference",
+                                 fix="use the form fakturakraj:<id> (or fakturawaluta:<id>, "
+                                     "fakturaeksportuslugue:<id>)", code="invalid_provider_reference")
+    return kind, int(number)
+
+
+class IfirmaAdapter(ProviderAdapter):
+    name: ClassVar[ProviderName] = ProviderName.IFIRMA
+    display_name: ClassVar[str] = "iFirma"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        receipts=False,  # no receipt endpoint: fiscal receipts come from a cash register
+        corrections=True,  # domestic (PLN) invoices only, the one documented correction endpoint
+        series=True,  # NazwaSeriiNumeracji, by name
+        list_series=False,  # no endpoint lists series
+        own_numbering=False,  # Numer is only a sequence number inside iFirma's own series template
+        payment_types=True,
+        list_payment_types=True,  # the documented fixed list, no endpoint
+        sku_stock=False,  # no product or stock field on lines
+        ksef_send=True,  # ksef/send, community-documented (see the module's notes)
+        ksef_read_back=False,  # no known way to read the KSeF state or number back
+        lookup_by_reference=False,  # no external id field
+    )
+    credentials_model: ClassVar[type[BaseModel]] = IfirmaCredentials
+    options_model: ClassVar[type[BaseModel]] = IfirmaOptions
+    default_api_url: ClassVar[str] = "https://www.ifirma.pl/iapi"
+    # Documented per user: 100 per minute, 15,000 per day (the minute one binds a queue first).
+    rate_limit: ClassVar[RateLimit | None] = RateLimit(
+        limit=100, window_seconds=60, scope=LimitScope.CREDENTIAL,
+        source="documented: api.ifirma.pl 'Limit zapytań', 100/min and 15,000/day per user")
+    ksef_refusals: ClassVar[dict[KsefMode, tuple[str, str]]] = {KsefMode.PROVIDER_SENDS: (
+        "iFirma's API does not report a document's KSeF status or number, so there is nothing for us to read "
+        "back when iFirma sends by itself",
+        "set ksef to 'off' and follow KSeF in iFirma; or, if iFirma does not send to KSeF by itself, to "
+        "'send_on_export': we then ask iFirma once per invoice to send it and report that it was handed over "
+        "(the KSeF number stays visible in iFirma only)")}
+    # iFirma computes VAT per rate from the summed gross (BRT) or net (NET) line values, as its fake
+    # models it: a document computed line by line is refused before sending when totals would differ.
+    vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_RATE
+
+    @classmethod
+    def rate_limit_key(cls, settings: AccountSettings, credentials: BaseModel) -> str:
+        # iFirma counts per user (login), whichever keys sign: a hash tells logins apart unseen.
+        assert isinstance(credentials, IfirmaCredentials)
+        return f"ifirma:credential:{hashlib.sha256(credentials.login.encode()).hexdigest()[:16]}"
+
+    @classmethod
+    def http_auth(cls, credentials: BaseModel) -> requests.auth.AuthBase:
+        assert isinstance(credentials, IfirmaCredentials)
+        return IfirmaSigner(credentials)
+
+    @staticmethod
+    def read_rejection(response: requests.Response) -> ProviderRejected:
+        if response.status_code == 404:
+            return ProviderRejected(
+                "iFirma answered Not Found (HTTP 404): no such document of this login, or no such endpoint",
+                fix="check that the document still exists in iFirma (the reference is <type>:<id>)",
+                code="provider_not_found")
+        payload = _envelope(response)
+        if payload is None:
+            return ProviderRejected(f"iFirma answered HTTP {response.status_code} without its usual body",
+                                    fix="retry later; if it persists, contact iFirma", code="provider_error")
+        error = _error_from(payload, response, may_have_arrived=False)
+        if isinstance(error, ProviderRejected):
+            return error
+        return ProviderRejected(error.message, fix=error.fix, code=error.code)
+
+    # ------------------------------------------------------------------ mapping
+
+    def endpoint(self, doc: Document) -> str:
+        """The iFirma resource this document is created under."""
+        rates = {line.vat for line in doc.lines + (doc.correction.lines_before if doc.correction else [])}
+        if VatCode.REVERSE_CHARGE in rates:
+            raise ConfigurationError(
+                "iFirma's invoice API has no reverse-charge (oo) rate type (only PRC, ZW and NP)",
+                fix="issue this document in iFirma by hand", code="unsupported_vat_code")
+        if doc.kind == DocumentKind.CORRECTION:
+            if VatCode.NOT_SUBJECT_EU in rates:
+                raise ConfigurationError(
+                    "iFirma corrects domestic invoices only through its API; np-EU (art. 28b) invoices are "
+                    "another document type", fix="issue this correction in iFirma by hand", code="unsupported_vat_code")
+            if doc.currency != "PLN":
+                raise ConfigurationError(
+                    f"iFirma corrects domestic PLN invoices only through its API, not {doc.currency} ones",
+                    fix="issue this correction in iFirma by hand", code="unsupported_correction")
+            return f"{DOMESTIC}/korekta"
+        if VatCode.NOT_SUBJECT_EU in rates:
+            if rates != {VatCode.NOT_SUBJECT_EU}:
+                raise ConfigurationError(
+                    "iFirma issues art. 28b EU services on their own document type: np-EU lines cannot share "
+                    "an invoice with other rates", fix="issue the np-EU lines on a separate document",
+                    code="unsupported_vat_mix")
+            return EU_SERVICES
+        return DOMESTIC if doc.currency == "PLN" else FOREIGN_CURRENCY
+
+    def build_request(self, plan: ExportPlan) -> dict[str, Any]:
+        doc = plan.document
+        endpoint = self.endpoint(doc)
+        if endpoint == f"{DOMESTIC}/korekta":
+            return self._correction(plan)
+        paid = doc.totals.gross if doc.payment.paid_date is not None else Decimal("0.00")
+        body: dict[str, Any] = {
+            "Zaplacono": paid,
+            "ZaplaconoNaDokumencie": paid,
+            "DataWystawienia": doc.issue_date.isoformat(),
+            "DataSprzedazy": doc.sale_date.isoformat(),
+            "FormatDatySprzedazy": "DZN",
+            "SposobZaplaty": plan.provider_payment_type,
+            "RodzajPodpisuOdbiorcy": "BPO",  # a shop invoice carries no recipient signature
+            "WidocznyNumerGios": False,
+            "Numer": None,  # iFirma gives the next number of the series
+            "Kontrahent": self._buyer(doc),
+            "Pozycje": [self._position(line, endpoint) for line in doc.lines],
+        }
+        if endpoint != EU_SERVICES:
+            body["LiczOd"] = "BRT" if doc.price_basis == PriceBasis.GROSS else "NET"
+        if doc.payment.due_date is not None:
+            body["TerminPlatnosci"] = doc.payment.due_date.isoformat()
+        if plan.provider_series is not None:
+            body["NazwaSeriiNumeracji"] = plan.provider_series
+        if doc.notes:
+            body["Uwagi"] = doc.notes
+        if endpoint == FOREIGN_CURRENCY:
+            body["TypSprzedazy"] = "KRAJOWA"
+        if endpoint in (FOREIGN_CURRENCY, EU_SERVICES):
+            body["Waluta"] = doc.currency
+            if doc.exchange_rate is not None:
+                body["KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury"] = doc.exchange_rate.rate
+        if endpoint == EU_SERVICES:
+            assert isinstance(self.options, IfirmaOptions)
+            body["NazwaUslugi"] = doc.lines[0].name if len(doc.lines) == 1 else "; ".join(
+                line.name for line in doc.lines)[:300]
+            body["DataObowiazkuPodatkowego"] = doc.sale_date.isoformat()  # art. 28b: when the service is done
+            body["Jezyk"] = self.options.foreign_language
+        return body
+
+    @staticmethod
+    def _buyer(doc: Document) -> dict[str, Any]:
+        buyer = doc.buyer
+        fields: dict[str, Any] = {
+            "Nazwa": buyer.name,
+            "Ulica": buyer.address.street,
+            "KodPocztowy": buyer.address.postal_code,
+            "Miejscowosc": buyer.address.city,
+            "KodKraju": buyer.address.country,
+            "Email": buyer.email,
+            "Telefon": buyer.phone,
+            "OsobaFizyczna": buyer.kind == BuyerKind.PERSON,
+        }
+        if buyer.tax_id:
+            compact = re.sub(r"[\s-]", "", buyer.tax_id)
+            prefix = compact[:2] if re.fullmatch(r"[A-Z]{2}", compact[:2]) else None
+            if prefix is not None and prefix != "PL":
+                fields.update(PrefiksUE=prefix, NIP=compact[2:])  # iFirma keeps the EU prefix apart
+            else:
+                fields["NIP"] = compact.removeprefix("PL")
+        # The order's customer data go as they are: absent values are left out, not blanked.
+        return {key: value for key, value in fields.items() if value is not None}
+
+    @staticmethod
+    def _vat_fields(line: Line) -> dict[str, Any]:
+        if line.vat == VatCode.EXEMPT:
+            return {"TypStawkiVat": "ZW", "PodstawaPrawna": line.vat_exemption_basis}
+        if isinstance(line.vat, VatCode):  # np and np-EU: not subject; oo was refused by endpoint()
+            return {"TypStawkiVat": "NP"}
+        # A fraction, not a percentage: 23 % is 0.23.
+        return {"TypStawkiVat": "PRC", "StawkaVat": (line.vat / HUNDRED).quantize(Decimal("0.01"))}
+
+    def _position(self, line: Line, endpoint: str, quantity: Decimal | None = None) -> dict[str, Any]:
+        position: dict[str, Any] = {
+            "NazwaPelna": line.name,
+            "Jednostka": line.unit,
+            "Ilosc": (line.quantity if quantity is None else quantity).normalize(),
+            # A discounted line goes as its discounted unit price (4 places, exact to our line value):
+            # iFirma documents Rabat (%) but not how it rounds a discounted line, so it is not sent.
+            "CenaJednostkowa": discounted_unit_price(line, places=4, quantity=quantity).normalize(),
+            **self._vat_fields(line),
+        }
+        if endpoint == EU_SERVICES:
+            # Printed in two languages there; the order carries one name, used for both.
+            position.update(NazwaPelnaObca=line.name, JednostkaObca=line.unit)
+        return position
+
+    def _correction(self, plan: ExportPlan) -> dict[str, Any]:
+        doc = plan.document
+        assert doc.correction is not None and isinstance(self.options, IfirmaOptions)
+        if plan.corrected is None:
+            raise ConfigurationError("the corrected document is not known at iFirma", code="missing_original",
+                                     fix="export the original invoice first, or attach it (fakturakraj:<id>)")
+        kind, _ = split_reference(plan.corrected.provider_document_id)
+        if kind != DOMESTIC:
+            raise ConfigurationError(
+                f"iFirma documents corrections of domestic invoices only; the original is a {kind} document",
+                fix="issue this correction in iFirma by hand", code="unsupported_correction")
+        # Pozycje is the full state after the correction, in the original's order; a removed line
+        # stays with quantity 0 and new lines follow.
+        after = {line.line_id: line for line in doc.lines}
+        positions = [self._position(after.get(old.line_id, old), DOMESTIC,
+                                    None if old.line_id in after else Decimal(0))
+                     for old in doc.correction.lines_before]
+        before_ids = {line.line_id for line in doc.correction.lines_before}
+        positions += [self._position(line, DOMESTIC) for line in doc.lines if line.line_id not in before_ids]
+        body: dict[str, Any] = {
+            "PowodKorekty": self.options.correction_reason,
+            "PowodKorektyNaWydruku": True,
+            "DataWystawienia": doc.issue_date.isoformat(),
+            "SposobZaplaty": plan.provider_payment_type,
+            "Uwagi": f"{doc.correction.reason}\n{doc.notes}" if doc.notes else doc.correction.reason,
+            "Pozycje": positions,
+        }
+        if doc.payment.due_date is not None:
+            body["TerminPlatnosci"] = doc.payment.due_date.isoformat()
+        if plan.provider_series is not None:
+            body["NazwaSeriiNumeracji"] = plan.provider_series
+        return body
+
+    # ------------------------------------------------------------------ calls
+
+    def create_document(self, plan: ExportPlan) -> CreatedDocument:
+        doc = plan.document
+        endpoint = self.endpoint(doc)
+        body = self.build_request(plan)
+        if plan.provider_payment_type not in PAYMENT_TYPES:
+            # Checked before anything is sent (build_request stays a pure mapping of the link).
+            raise ConfigurationError(
+                f"'{plan.provider_payment_type}' is not an iFirma payment code (SposobZaplaty)",
+                fix=f"link payment method '{doc.payment.method}' to one of {', '.join(PAYMENT_TYPES)}",
+                code="invalid_payment_type")
+        warnings = self._align_accounting_month(doc)
+        path = f"/{endpoint}.json"
+        if endpoint == f"{DOMESTIC}/korekta":
+            assert plan.corrected is not None
+            path = f"/{DOMESTIC}/korekta/{split_reference(plan.corrected.provider_document_id)[1]}.json"
+        response = self._request("POST", path, data=encode_json(body), headers=_JSON_HEADERS, ok=(200, 201))
+        payload = self._checked(response, may_have_arrived=True, doc=doc)
+        document_type = DOMESTIC if endpoint.endswith("/korekta") else endpoint
+        reference_id = f"{document_type}:{int(payload['Identyfikator'])}"
+        try:
+            # Create answers only the id: the number (and what iFirma computed) come from a read.
+            stored = self._read(reference_id)
+        except ExportError as problem:
+            # The document exists: failing now would send it again. Report and keep its id.
+            warnings.append(f"iFirma created the document but reading its number failed ({problem.message})")
+            return CreatedDocument(ProviderReference(reference_id, "", plan.provider_series), tuple(warnings))
+        reference = ProviderReference(reference_id, str(stored.get("PelnyNumer") or ""), plan.provider_series)
+        return CreatedDocument(reference, tuple(warnings), readback=_totals(stored, doc.currency))
+
+    def _read(self, provider_document_id: str) -> dict[str, Any]:
+        kind, number = split_reference(provider_document_id)
+        response = self._request("GET", f"/{kind}/{number}.json", headers={"Accept": "application/json"},
+                                     ok=(200,))
+        return self._checked(response, may_have_arrived=False)
+
+    def _align_accounting_month(self, doc: Document) -> list[str]:
+        """Move iFirma's accounting month to the issue month, when the account allows it."""
+        assert isinstance(self.options, IfirmaOptions) and isinstance(self.credentials, IfirmaCredentials)
+        if not self.options.allow_accounting_month_switch:
+            return []  # iFirma refuses a document outside its month; the rejection says what to do
+        if self.credentials.subscriber_key is None:
+            raise ConfigurationError(
+                "allow_accounting_month_switch is set, but the account has no iFirma subscriber ('abonent') key",
+                fix="add the 'abonent' API key to the account connection, or turn the option off",
+                code="missing_subscriber_key")
+        target = (doc.issue_date.year, doc.issue_date.month)
+        start = current = self.accounting_month()
+        for _ in range(MAX_MONTH_STEPS):
+            if current == target:
+                break
+            step = "NAST" if current < target else "POPRZ"
+            response = self._request(
+                "PUT", "/abonent/miesiacksiegowy.json", headers=_JSON_HEADERS,
+                data=encode_json({"MiesiacKsiegowy": step, "PrzeniesDaneZPoprzedniegoRoku": True}), ok=(200,))
+            self._checked(response, may_have_arrived=False)
+            current = self.accounting_month()  # re-read: a step is never assumed to have happened
+        else:
+            raise ConfigurationError(
+                f"iFirma's accounting month {start[1]:02d}/{start[0]} is more than {MAX_MONTH_STEPS} months from "
+                f"the issue date {doc.issue_date}", fix="check the document's issue date", code="accounting_month")
+        if start == current:
+            return []
+        return [f"iFirma accounting month moved from {start[1]:02d}/{start[0]} to {current[1]:02d}/{current[0]}"]
+
+    def accounting_month(self) -> tuple[int, int]:
+        """(year, month) iFirma currently books in (key abonent)."""
+        response = self._request("GET", "/abonent/miesiacksiegowy.json", headers={"Accept": "application/json"},
+                                     ok=(200,))
+        payload = self._checked(response, may_have_arrived=False)
+        return int(payload["RokKsiegowy"]), int(payload["MiesiacKsiegowy"])
+
+    def remaining_quota(self) -> ProviderQuota:
+        """The monthly API quota (abonent/limit.json, key abonent): LimitWykorzystany of LimitPrzyznany.
+        pomoc.ifirma.pl "Informacje ogólne o API": the limit counts documents issued through the API
+        (1000 a month by default), so one exported document costs one (quota_cost_per_document)."""
+        assert isinstance(self.credentials, IfirmaCredentials)
+        if self.credentials.subscriber_key is None:
+            raise ConfigurationError("reading iFirma's API quota needs the subscriber ('abonent') key",
+                                     fix="add the 'abonent' API key to the account connection",
+                                     code="missing_subscriber_key")
+        response = self._request("GET", "/abonent/limit.json", headers={"Accept": "application/json"}, ok=(200,))
+        payload = self._checked(response, may_have_arrived=False)
+        return ProviderQuota(used=int(payload["LimitWykorzystany"]), granted=int(payload["LimitPrzyznany"]),
+                             resets_at=quota_resets_at(datetime.now(_warsaw()).date()), unit="documents")
+
+    def find_document(self, plan: ExportPlan) -> ProviderReference | None:
+        # Never called while lookup_by_reference is False; a None here would wrongly mean "surely absent".
+        raise PermanentError(
+            "iFirma keeps no reference of ours: a create whose answer was lost cannot be matched safely",
+            fix="look for the document in iFirma and attach it (fakturakraj:<id>), or release it for a new send",
+            code="lookup_not_possible")
+
+    def download_pdf(self, provider_document_id: str) -> bytes:
+        kind, number = split_reference(provider_document_id)
+        response = self._request("GET", f"/{kind}/{number}.pdf", headers={"Accept": "application/pdf"}, ok=(200,))
+        if not response.content.startswith(b"%PDF"):
+            # An error comes as the JSON envelope with HTTP 200.
+            self._checked(response, may_have_arrived=False)
+            raise ProviderRejected("iFirma returned something other than a PDF", code="provider_bad_pdf")
+        return response.content
+
+    def send_to_ksef(self, provider_document_id: str) -> None:
+        """Ask iFirma to send the document to KSeF now ([COMMUNITY]: path and body as two clients send them;
+        a correction of a domestic invoice lives under fakturakraj, as its reads do)."""
+        kind, number = split_reference(provider_document_id)
+        response = self._request("POST", f"/{kind}/ksef/send/{number}.json", data=encode_json({"DataWysylki": None}),
+                                 headers=_JSON_HEADERS, ok=(200, 201))
+        self._checked(response, may_have_arrived=True)
+
+    def check_credentials(self) -> None:
+        """A cheap signed read per key: the invoice key always, the subscriber key when given."""
+        assert isinstance(self.credentials, IfirmaCredentials)
+        response = self._request("GET", "/faktury.json", params={"dataOd": "2000-01-01", "iloscNaStronie": 1},
+                                     headers={"Accept": "application/json"}, ok=(200,))
+        self._checked(response, may_have_arrived=False)
+        if self.credentials.subscriber_key is not None:
+            self.remaining_quota()
+
+    def list_payment_types(self) -> list[ProviderOption]:
+        return [ProviderOption(id=code, name=f"{code}: {label}") for code, label in PAYMENT_TYPES.items()]
+
+    def _request(self, method: str, path: str, **options: Any) -> requests.Response:
+        try:
+            return self.http.request(method, path, **options)
+        except TransientError as error:
+            if error.code == "provider_rate_limited" and error.retry_after is None:
+                # iFirma sends no Retry-After; its tightest documented limit is per minute.
+                error.retry_after = RATE_WINDOW_SECONDS
+            raise
+
+    def _checked(self, response: requests.Response, *, may_have_arrived: bool,
+                 doc: Document | None = None) -> dict[str, Any]:
+        payload = _envelope(response)
+        if payload is None:
+            raise ProviderRejected("iFirma answered without its response envelope", code="provider_error",
+                                   fix="retry later; if it persists, contact iFirma")
+        if payload.get("Kod") == 0:
+            return payload
+        error = _error_from(payload, response, may_have_arrived=may_have_arrived)
+        if doc is not None and isinstance(error, ProviderRejected) and _ACCOUNTING_MONTH.search(
+                str(payload.get("Informacja") or "")):
+            raise ConfigurationError(
+                f"iFirma refused the document: its issue month {doc.issue_date.month:02d}/{doc.issue_date.year} is "
+                f"not iFirma's accounting month ({payload.get('Informacja')})",
+                fix=f"switch the accounting month in iFirma to {doc.issue_date.month:02d}/{doc.issue_date.year}, or "
+                    f"let the export do it: set provider option allow_accounting_month_switch and add the "
+                    f"'abonent' key", code="accounting_month")
+        raise error
+
+
+_JSON_HEADERS = {"Content-Type": "application/json; charset=UTF-8", "Accept": "application/json"}
+
+
+def _envelope(response: requests.Response) -> dict[str, Any] | None:
+    try:
+        body = json.loads(response.content.decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    payload = body.get("response") if isinstance(body, dict) else None
+    return payload if isinstance(payload, dict) else None
+
+
+def _error_from(payload: dict[str, Any], response: requests.Response, *, may_have_arrived: bool) -> ExportError:
+    """iFirma's `Kod` and `Informacja` as one of our errors (FAQ: "Jakich komunikatów błędów...")."""
+    code = payload.get("Kod")
+    info = str(payload.get("Informacja") or "")
+    if code in AUTH_CODES:
+        key_name = key_name_for(response.request.url or "") if response.request is not None else "faktura"
+        field = KEY_FIELDS[key_name]
+        return CredentialsRejected(
+            f"iFirma refused the '{key_name}' API key of this login: {AUTH_CODES[code]} (Kod {code})",
+            fix=f"check your API key: the login and the iFirma '{key_name}' key ({field}), as generated in iFirma "
+                "(Konfiguracja » Rozszerzenia i integracje » API), then reconnect", code="provider_auth_failed")
+    if code == 499:
+        return CredentialsRejected("iFirma blocks the API until its terms of service are accepted (Kod 499)",
+                                   fix="log in to ifirma.pl and accept the terms", code="provider_terms_not_accepted")
+    if code == 500:
+        return CredentialsRejected(f"iFirma: this login may not use the resource (Kod 500: {info})",
+                                   fix="use a login with 'super konto' rights in iFirma", code="provider_no_rights")
+    if code == 100:
+        if may_have_arrived:
+            return RequestMayHaveSucceeded(f"iFirma reported a technical problem (Kod 100: {info})",
+                                           fix="nothing: the document is checked before it is sent again")
+        return TransientError(f"iFirma reported a technical problem (Kod 100: {info})",
+                              code="provider_unavailable", fix="nothing: retried automatically")
+    if code == 201:
+        fields = list(dict.fromkeys(_FIELD_PATTERN.findall(info)))
+        ours = sorted({OUR_FIELD[name] for name in fields}) or ["the document"]
+        return ProviderRejected(f"iFirma rejected {', '.join(fields) or 'the document'}: {info}",
+                                field_errors={name: [info] for name in fields},
+                                fix=f"correct {', '.join(ours)} and retry the document")
+    if code == 202:
+        return ProviderRejected(f"iFirma refused it because of the account's settings in iFirma (Kod 202: {info})",
+                                fix="check the iFirma settings named in the message", code="provider_settings")
+    # 101, 102, 200: the request itself is malformed, which is our bug, not the merchant's.
+    return ProviderRejected(f"iFirma could not read our request (Kod {code}: {info})",
+                            fix="report this to the integration's maintainers", code="provider_request_invalid")
+
+
+def _totals(stored: dict[str, Any], currency: str) -> ProviderTotals | None:
+    """What iFirma computed, from the read of the document (ASSUMPTION in the fake: Netto/Vat/Brutto).
+    No VAT in PLN: no field for it is documented on fakturawaluta, so it cannot be read back."""
+    if not all(name in stored for name in ("Netto", "Vat", "Brutto")):
+        return None
+    corrected = stored.get("IdentyfikatorFakturyKorygowanej")
+    return ProviderTotals(
+        net=Decimal(str(stored["Netto"])), vat=Decimal(str(stored["Vat"])), gross=Decimal(str(stored["Brutto"])),
+        currency=str(stored.get("Waluta") or currency),
+        is_correction=corrected is not None,
+        corrects=f"{DOMESTIC}:{corrected}" if corrected is not None else None)

@@ -1,0 +1,1 @@
+"""infakt: its adapter behind ProviderAdapter."""

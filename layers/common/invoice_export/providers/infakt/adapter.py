@@ -1,0 +1,582 @@
+"""inFakt adapter (API v3).
+
+API facts and sources: shared/providers/fakturownia-infakt.md section 2 (infakt/API readme and the
+official Postman collection behind docs.infakt.pl). What inFakt makes different, and the choices
+made here:
+
+- Every amount is an integer number of grosze. Other integrations sent decimals and got invoices
+  100x too low, so amounts are converted in one place (`_grosze`), which refuses anything that is
+  not a whole grosz instead of rounding it away.
+- Documents are created asynchronously: the POST answers a task reference, and the adapter polls
+  the task a few times with short sleeps. A task still running after that budget raises
+  RequestMayHaveSucceeded: the document will most likely appear, and the retry looks it up.
+- Corrections are their own resource (/async/corrective_invoices.json, /corrective_invoices/...).
+  Posting a correction to the invoice endpoint makes inFakt create a plain, unlinked invoice, so
+  the resource is chosen from the document kind and a correction's id carries the resource
+  (`correction:<uuid>`): a correction's uuid is unknown under /invoices/.
+- Status on creation: a paid document is created "paid", any other "printed" (issued, in the
+  accounts), because the order system has already issued it; a draft would silently become
+  "printed" the first time anyone opens its PDF. Merchants who review drafts first can set the
+  option create_as_draft; the adapter then refuses to download a draft's PDF instead of printing it.
+- No external id exists. With our numbering the number is passed with check_duplicate_number, so
+  inFakt itself refuses a second copy and a lost create is found by its number. With inFakt's
+  numbering nothing identifies our document before it exists: the look-up says it cannot decide,
+  and the service holds the document in doubt for a person to check.
+- No receipts, series, stock moves or SKUs through the API; the payment method list is closed.
+- KSeF (infakt/API ksef.md): with the account's `send_on_export`, the create carries the documented
+  top-level `send_to_ksef: true`; the status is the document's `ksef_data` (null: never sent;
+  `sent` -> `success` with `ksef_number`, or `error` with `status_description`), read from the
+  document itself so it works whichever KSeF namespace (/ksef/ or /ksef2/) the account is on. A
+  send of an existing document goes to `POST /{resource}/{uuid}/send_to_ksef.json`, and only when
+  ksef_data shows no submission in flight or accepted (the shared guard in `send_to_ksef_once`).
+  inFakt's `error` needs the invoice corrected first (its retry advice), so it is final here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar, Literal
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from invoice_export.domain.account_settings import ProviderName
+from invoice_export.domain.documents import (
+    BuyerKind,
+    Document,
+    DocumentKind,
+    Line,
+    PriceBasis,
+    VatCalculation,
+    VatCode,
+)
+from invoice_export.domain.errors import (
+    AmbiguousAtProvider,
+    ConfigurationError,
+    PermanentError,
+    ProviderRejected,
+    RequestMayHaveSucceeded,
+    TransientError,
+)
+from invoice_export.domain.money import round_money
+from invoice_export.domain.provider_contract import (
+    Capabilities,
+    CreatedDocument,
+    ExportPlan,
+    KsefState,
+    KsefStatus,
+    ProviderOption,
+    ProviderReference,
+)
+from invoice_export.domain.rate_limits import LimitScope, RateLimit
+from invoice_export.domain.readback import ProviderTotals
+from invoice_export.providers.base import ProviderAdapter
+from invoice_export.providers.http import HeaderAuth
+from invoice_export.providers.ksef_words import ksef_status_from
+
+# The documented, closed list of payment_method values (anything else is refused with a 422).
+PAYMENT_METHODS = ("transfer", "cash", "card", "barter", "check", "bill_of_sale", "delivery", "compensation",
+                   "accredited", "paypal", "instalment_sale", "payu", "tpay", "przelewy24", "dotpay", "other")
+
+# Where a rejected inFakt field comes from in our message, to say what to fix.
+OUR_FIELD = {
+    "client_company_name": "document.buyer.name",
+    "client_first_name": "document.buyer.first_name",
+    "client_last_name": "document.buyer.last_name",
+    "client_tax_code": "document.buyer.tax_id",
+    "client_street": "document.buyer.address.street",
+    "client_city": "document.buyer.address.city",
+    "client_post_code": "document.buyer.address.postal_code",
+    "client_country": "document.buyer.address.country",
+    "number": "document.number (or switch the account to inFakt's numbering)",
+    "payment_method": "the account's payment-type link",
+    "invoice_date": "document.issue_date",
+    "sale_date": "document.sale_date",
+    "payment_date": "document.payment.due_date",
+    "paid_date": "document.payment.paid_date",
+    "currency": "document.currency",
+    "vat_exchange_date_kind": "provider option exchange_date_kind",
+    "vat_exemption_reason": "provider option vat_exemption_reason_id (an id from inFakt's /vat_exemptions.json) "
+                            "or a default VAT exemption in inFakt's settings",
+    "bank_account": "the bank account in inFakt (add and verify it in the app)",
+    "notes": "document.notes",
+    "services": "document.lines",
+    "services.tax_symbol": "document.lines[].vat",
+    "services.quantity": "document.lines[].quantity",
+    "services.name": "document.lines[].name",
+    "corrected_invoice_uuid": "the corrected document (it no longer exists in inFakt?)",
+    "corrected_invoice_number": "the corrected document (it no longer exists in inFakt?)",
+    "correction_reason": "provider option correction_reason",
+}
+
+# Documented ksef_data.status values (infakt/API ksef.md "Obiekt ksef_data"); null ksef_data: never sent.
+KSEF_STATES = {"sent": KsefState.PENDING, "success": KsefState.ACCEPTED, "error": KsefState.REJECTED}
+
+# Our document id of a correction carries its resource: inFakt answers 404 for a correction's
+# uuid under /invoices/.
+CORRECTION_PREFIX = "correction:"
+
+
+class InfaktCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    api_key: SecretStr
+
+
+class InfaktOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inFakt takes one exemption basis per document as an id of its own list; None: the account's default.
+    vat_exemption_reason_id: int | None = Field(default=None, ge=1)
+    # Which date's NBP rate inFakt applies to a foreign-currency document (required by inFakt).
+    exchange_date_kind: Literal["vat", "pit"] = "vat"
+    # inFakt's closed vocabulary; our free-text reason goes into the correction's notes.
+    correction_reason: Literal["other", "mistake"] = "other"
+    # Create unpaid documents as drafts for review in inFakt (their PDF is then not downloaded).
+    create_as_draft: bool = False
+
+
+class InfaktAdapter(ProviderAdapter):
+    name: ClassVar[ProviderName] = ProviderName.INFAKT
+    display_name: ClassVar[str] = "inFakt"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        receipts=False,  # no receipt document in the API
+        corrections=True,
+        series=False,  # no series, department or category for income documents
+        list_series=False,
+        own_numbering=True,  # `number` + check_duplicate_number
+        payment_types=True,
+        list_payment_types=False,  # no endpoint: the documented closed list
+        sku_stock=False,  # services cannot reference a product in v3; no stock in the API
+        ksef_send=True,  # send_to_ksef on create or per document
+        ksef_read_back=True,  # ksef_data.status and ksef_data.ksef_number
+        lookup_by_reference=True,  # by our number only; with inFakt's numbering find_document cannot decide
+    )
+    credentials_model: ClassVar[type[BaseModel]] = InfaktCredentials
+    options_model: ClassVar[type[BaseModel]] = InfaktOptions
+    default_api_url: ClassVar[str] = "https://api.infakt.pl/api/v3"
+    # Documented per calling IP, counted apart: 150 POST/PUT/DELETE and 300 GET per 60 s (two windows).
+    rate_limit: ClassVar[RateLimit | None] = RateLimit(
+        limit=150, window_seconds=60, scope=LimitScope.DEPLOYMENT,
+        source="documented: 150 POST/PUT/DELETE per 60 s per calling IP (GET counted apart)")
+    read_rate_limit: ClassVar[RateLimit | None] = RateLimit(
+        limit=300, window_seconds=60, scope=LimitScope.DEPLOYMENT,
+        source="documented: 300 GET per 60 s per calling IP")
+    # inFakt rounds VAT per line and adds the lines up (as its fake models it): a document computed
+    # per rate is refused before sending when the totals would differ.
+    vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_LINE
+    # Sleeps between polls of a creation task (seconds). Tasks usually finish by the first poll;
+    # the sum bounds how long a create may take before it is handed to the look-up.
+    poll_delays: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6)
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    @classmethod
+    def http_auth(cls, credentials: BaseModel) -> requests.auth.AuthBase:
+        assert isinstance(credentials, InfaktCredentials)
+        return HeaderAuth({"X-inFakt-ApiKey": credentials.api_key.get_secret_value()})
+
+    @staticmethod
+    def read_rejection(response: requests.Response) -> ProviderRejected:
+        return read_rejection(response)
+
+    # ------------------------------------------------------------------ mapping
+
+    def build_request(self, plan: ExportPlan) -> dict[str, Any]:
+        doc = plan.document
+        options = self._options
+        if plan.provider_payment_type not in PAYMENT_METHODS:
+            raise ConfigurationError(
+                f"'{plan.provider_payment_type}' is not an inFakt payment method (inFakt accepts only its own list)",
+                fix=f"link payment method '{doc.payment.method}' to one of: {', '.join(PAYMENT_METHODS)}",
+                code="unsupported_payment_type")
+        body: dict[str, Any] = {
+            "invoice_date": doc.issue_date.isoformat(),
+            "sale_date": doc.sale_date.isoformat(),
+            "payment_method": plan.provider_payment_type,
+            "currency": doc.currency,
+            **_buyer(doc),
+            **self._payment(doc),
+        }
+        if doc.currency != "PLN":
+            body["vat_exchange_date_kind"] = options.exchange_date_kind
+        if plan.number is not None:
+            body["number"] = plan.number
+            body["check_duplicate_number"] = True  # inFakt refuses a second document with our number
+        if _has_exempt_lines(doc):
+            _check_one_exemption_basis(doc)
+            if options.vat_exemption_reason_id is not None:
+                body["vat_exemption_reason"] = options.vat_exemption_reason_id
+        if doc.kind == DocumentKind.CORRECTION:
+            assert doc.correction is not None and plan.corrected is not None
+            if plan.corrected.provider_document_id.startswith(CORRECTION_PREFIX):
+                raise ConfigurationError(
+                    "inFakt's API corrects invoices only; the corrected document is itself a correction",
+                    fix="issue this correction in inFakt by hand, against the original invoice",
+                    code="unsupported_correction")
+            body.update(
+                corrected_invoice_uuid=plan.corrected.provider_document_id,
+                corrected_invoice_number=plan.corrected.number,
+                correction_reason=options.correction_reason,
+                services=_correction_services(doc))
+            reason = f"Przyczyna korekty: {doc.correction.reason}"
+            body["notes"] = f"{reason}\n{doc.notes}" if doc.notes else reason
+            return {"corrective_invoice": body, "send_to_ksef": self._send_to_ksef(plan)}
+        body["kind"] = "vat"
+        body["services"] = [_service(line, doc.price_basis) for line in doc.lines]
+        if doc.notes:
+            body["notes"] = doc.notes
+        return {"invoice": body, "send_to_ksef": self._send_to_ksef(plan)}
+
+    def _send_to_ksef(self, plan: ExportPlan) -> bool:
+        if plan.send_to_ksef and self._options.create_as_draft:
+            raise ConfigurationError(
+                "the inFakt account option create_as_draft keeps documents for review, but KSeF is set to "
+                "send_on_export: a document sent to KSeF can no longer be reviewed or changed",
+                fix="turn create_as_draft off, or set KSeF to provider_sends/off and send from inFakt after review",
+                code="unsupported_ksef")
+        return plan.send_to_ksef
+
+    @property
+    def _options(self) -> InfaktOptions:
+        assert isinstance(self.options, InfaktOptions)
+        return self.options
+
+    def _payment(self, doc: Document) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if doc.payment.due_date is not None:
+            fields["payment_date"] = doc.payment.due_date.isoformat()
+        if doc.payment.paid_date is not None:
+            fields.update(status="paid", paid_date=doc.payment.paid_date.isoformat())
+        else:
+            # "printed" puts the document into the accounts now, as the order system issued it; a
+            # draft would flip to printed on its first PDF download (see module docstring).
+            fields["status"] = "draft" if self._options.create_as_draft else "printed"
+        return fields
+
+    # ------------------------------------------------------------------ calls
+
+    def create_document(self, plan: ExportPlan) -> CreatedDocument:
+        resource = _resource(plan.document.kind)
+        body = self.build_request(plan)
+        accepted = self.http.request("POST", f"/async/{resource}.json", json_body=body, ok=(200, 201, 202))
+        reference = str(accepted.json()["invoice_task_reference_number"])
+        try:
+            document_uuid = self._await_task(resource, reference)
+        except ProviderRejected as rejection:
+            if plan.number is not None and "number" in rejection.field_errors:
+                # check_duplicate_number refused our number: an earlier attempt whose answer was
+                # lost may have created it. Settle on it if it is ours (same totals).
+                existing = self.find_document(plan)
+                if existing is not None:
+                    return CreatedDocument(existing)
+            raise
+        try:
+            document = self._get_document(resource, document_uuid)
+        except TransientError:
+            raise self._lost(f"inFakt created the document ({document_uuid}) but could not be read back") from None
+        return CreatedDocument(_reference(resource, document), tuple(self._rate_warnings(plan.document, document)),
+                               readback=_totals(document))
+
+    def _await_task(self, resource: str, reference: str) -> str:
+        """Poll the creation task: its document uuid, or ProviderRejected with inFakt's field errors."""
+        for delay in self.poll_delays:
+            self.sleep(delay)
+            try:
+                status = self.http.request("GET", f"/async/{resource}/status/{reference}.json", ok=(200,)).json()
+            except TransientError:
+                raise self._lost("inFakt accepted the document but its processing status could not be read") from None
+            code = int(status.get("processing_code") or 0)
+            if code == 201 and status.get("invoice_uuid"):
+                return str(status["invoice_uuid"])
+            if code == 422:
+                errors = status.get("invoice_errors") or {}
+                raise _field_rejection(errors if isinstance(errors, dict) else {"invoice": [str(errors)]},
+                                       str(status.get("processing_description") or ""))
+            if code not in (100, 120, 140):
+                raise self._lost(f"inFakt answered an unknown processing code {code}")
+        raise self._lost("inFakt is still processing the document")
+
+    @staticmethod
+    def _lost(reason: str) -> RequestMayHaveSucceeded:
+        return RequestMayHaveSucceeded(f"{reason}; it may exist in inFakt",
+                                       fix="nothing: the retry looks the document up in inFakt before sending it again")
+
+    def _get_document(self, resource: str, document_uuid: str) -> dict[str, Any]:
+        response = self.http.request("GET", f"/{resource}/{document_uuid}.json", ok=(200,))
+        return dict(response.json())
+
+    def find_document(self, plan: ExportPlan) -> ProviderReference | None:
+        doc = plan.document
+        if plan.number is None:
+            raise PermanentError(
+                "inFakt has no field for our document id, and with inFakt's numbering the number is unknown "
+                "until the document exists: a create whose answer was lost cannot be matched safely",
+                fix="look for the document in inFakt; switch the account to our numbering so inFakt can be asked",
+                code="lookup_not_possible")
+        resource = _resource(doc.kind)
+        response = self.http.request("GET", f"/{resource}.json",
+                                     params={"q[number_eq]": plan.number, "limit": 100}, ok=(200,))
+        # An unrecognised filter is ignored by inFakt (an unfiltered page), so compare here.
+        matches = [entity for entity in response.json().get("entities", []) if entity.get("number") == plan.number]
+        if not matches:
+            return None
+        if len(matches) > 1:
+            raise AmbiguousAtProvider(f"inFakt holds {len(matches)} documents numbered {plan.number}",
+                                      fix="keep one of them in inFakt and resolve this document with its id")
+        [match] = matches
+        theirs = _totals(match)
+        if (theirs.gross, theirs.currency) != (doc.totals.gross, doc.currency):
+            raise PermanentError(
+                f"inFakt has a document numbered {plan.number}, but for {theirs.gross} {theirs.currency}, "
+                f"not our {doc.totals.gross} {doc.currency}",
+                fix="check which document holds this number in inFakt; renumber ours or resolve it by hand",
+                code="number_taken_by_another_document")
+        return _reference(resource, match)
+
+    def download_pdf(self, provider_document_id: str) -> bytes:
+        resource, document_uuid = _address(provider_document_id)
+        document = self._get_document(resource, document_uuid)
+        if document.get("status") == "draft":
+            # Documented side effect: downloading a draft's PDF marks it printed and books it.
+            raise PermanentError(
+                f"inFakt document {document.get('number') or document_uuid} is still a draft; downloading its "
+                "PDF would mark it printed and put it into the accounts",
+                fix="approve it in inFakt (print or send it) first, then fetch the PDF again",
+                code="provider_document_is_draft")
+        response = self.http.request("GET", f"/{resource}/{document_uuid}/pdf.json",
+                                     params={"document_type": "original", "locale": "pl"},
+                                     headers={"Accept": "application/pdf"}, ok=(200,))
+        if not response.content.startswith(b"%PDF"):
+            raise ProviderRejected("inFakt returned something other than a PDF", code="provider_bad_pdf")
+        return response.content
+
+    def ksef_status(self, provider_document_id: str) -> KsefStatus:
+        resource, document_uuid = _address(provider_document_id)
+        data = self._get_document(resource, document_uuid).get("ksef_data")
+        if not isinstance(data, dict):
+            return KsefStatus(KsefState.NOT_SENT)  # documented: null when never sent
+        return ksef_status_from(data.get("status"), KSEF_STATES, ksef_number=data.get("ksef_number"),
+                                message=str(data.get("status_description") or "") or None,
+                                fallback="KSeF refused the document (inFakt gave no description)")
+
+    def send_to_ksef(self, provider_document_id: str) -> None:
+        resource, document_uuid = _address(provider_document_id)
+        # The per-resource endpoint (documented to work like /ksef/documents/{uuid}/send.json, whatever
+        # KSeF namespace the account uses). 422 without an active KSeF integration.
+        self.http.request("POST", f"/{resource}/{document_uuid}/send_to_ksef.json", ok=(200, 201, 202))
+
+    def check_credentials(self) -> None:
+        self.http.request("GET", "/invoices.json", params={"limit": 1}, ok=(200,))
+
+    def list_payment_types(self) -> list[ProviderOption]:
+        return [ProviderOption(id=value, name=value) for value in PAYMENT_METHODS]
+
+    @staticmethod
+    def _rate_warnings(doc: Document, document: dict[str, Any]) -> list[str]:
+        """inFakt applies its own NBP rate (no field for ours): when it differs from ours, both are reported."""
+        applied = document.get("exchange_rates_data")
+        if not isinstance(applied, dict) or doc.exchange_rate is None:
+            return []
+        ours = doc.exchange_rate
+        if _decimal_or_none(applied.get("exchange_rate")) == ours.rate and applied.get("table_name") == ours.table_id:
+            return []  # the NBP rate of the same table: nothing to flag
+        return [f"inFakt applied its own exchange rate {applied.get('exchange_rate')} PLN/{doc.currency} "
+                f"(table {applied.get('table_name')}, {applied.get('exchange_date')}); our document states "
+                f"{ours.rate:f} (table {ours.table_id}, {ours.date.isoformat()})"]
+
+
+# --------------------------------------------------------------------------- mapping helpers
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _resource(kind: DocumentKind) -> str:
+    return "corrective_invoices" if kind == DocumentKind.CORRECTION else "invoices"
+
+
+def _address(provider_document_id: str) -> tuple[str, str]:
+    """(resource, uuid) of our id for an inFakt document."""
+    if provider_document_id.startswith(CORRECTION_PREFIX):
+        return "corrective_invoices", provider_document_id.removeprefix(CORRECTION_PREFIX)
+    return "invoices", provider_document_id
+
+
+def _reference(resource: str, document: dict[str, Any]) -> ProviderReference:
+    prefix = CORRECTION_PREFIX if resource == "corrective_invoices" else ""
+    return ProviderReference(provider_document_id=f"{prefix}{document['uuid']}",
+                             number=str(document.get("number") or ""))
+
+
+def _grosze(amount: Decimal) -> int:
+    """inFakt's money format: an integer number of grosze. Only whole grosze are accepted."""
+    if amount != round_money(amount):
+        raise ValueError(f"{amount} is not a whole number of grosze")
+    return int(amount.scaleb(2))
+
+
+def _from_grosze(value: Any) -> Decimal:
+    return Decimal(int(value)).scaleb(-2)
+
+
+def _quantity(quantity: Decimal) -> str:
+    """Exact decimal string (decimals allowed); never a float."""
+    return f"{quantity.normalize():f}"
+
+
+def _tax_symbol(line: Line) -> str:
+    if line.vat == VatCode.EXEMPT:
+        return "zw"
+    if line.vat == VatCode.NOT_SUBJECT:
+        return "np"
+    if isinstance(line.vat, VatCode):
+        # No silent fallback to another rate: inFakt documents no symbol for these.
+        raise ConfigurationError(
+            f"inFakt's API documents no tax symbol for VAT code {line.vat.value} (line '{line.name}')",
+            fix="issue this document in inFakt by hand", code="unsupported_vat_code")
+    rate: Decimal = line.vat
+    return f"{rate.normalize():f}"
+
+
+def _service(line: Line, basis: PriceBasis) -> dict[str, Any]:
+    service: dict[str, Any] = {"name": line.name, "tax_symbol": _tax_symbol(line), "unit": line.unit,
+                               "quantity": _quantity(line.quantity)}
+    return service | _line_value(line, line.quantity, line.value(), basis)
+
+
+def _line_value(line: Line, quantity: Decimal, value: Decimal, basis: PriceBasis) -> dict[str, int]:
+    """The line's value in our price basis: gross-based lines carry only gross_price (documented:
+    any net value makes inFakt compute from net)."""
+    if basis == PriceBasis.GROSS:
+        return {"gross_price": _grosze(value)}
+    fields = {"net_price": _grosze(value)}
+    # A discounted line goes as its exact discounted value (net_price/gross_price) without the
+    # documented `discount` (%) and `unit_net_price_before_discount`: the docs do not say how inFakt
+    # rounds a discounted line or which field wins, so sending them could change the totals; its
+    # list price would contradict net_price as unit_net_price, so none is sent.
+    if quantity and line.discount_percent is None and line.unit_price == round_money(line.unit_price):
+        fields["unit_net_price"] = _grosze(line.unit_price)  # printed unit price, exact in grosze
+    return fields
+
+
+def _correction_services(doc: Document) -> list[dict[str, Any]]:
+    """Pairs per group: the line as it was (correction false) and as it is now (true), full states.
+    A removed line is 0 after; an added line is 0 before."""
+    assert doc.correction is not None
+    before = {line.line_id: line for line in doc.correction.lines_before}
+    after = {line.line_id: line for line in doc.lines}
+    services = []
+    for group, line_id in enumerate(list(before) + [i for i in after if i not in before], start=1):
+        for is_after, line in ((False, before.get(line_id)), (True, after.get(line_id))):
+            template = line or before.get(line_id) or after[line_id]
+            quantity, value = (line.quantity, line.value()) if line else (Decimal(0), Decimal("0.00"))
+            services.append({"group": str(group), "correction": is_after, "name": template.name,
+                             "tax_symbol": _tax_symbol(template), "unit": template.unit,
+                             "quantity": _quantity(quantity)}
+                            | _line_value(template, quantity, value, doc.price_basis))
+    return services
+
+
+def _buyer(doc: Document) -> dict[str, Any]:
+    buyer = doc.buyer
+    fields: dict[str, Any] = {
+        "client_street": buyer.address.street,  # the whole line as on the order, not re-parsed
+        "client_post_code": buyer.address.postal_code,
+        "client_city": buyer.address.city,
+        "client_country": buyer.address.country,
+        "client_tax_code": buyer.tax_id,
+    }
+    if buyer.kind == BuyerKind.COMPANY:
+        fields.update(client_business_activity_kind="other_business", client_company_name=buyer.name)
+    else:
+        if not (buyer.first_name and buyer.last_name):
+            raise PermanentError(
+                f"inFakt needs a private buyer's first and last name; buyer '{buyer.name}' has "
+                f"{'no first name' if not buyer.first_name else 'no last name'}",
+                fix="send document.buyer.first_name and last_name", code="buyer_names_required")
+        # A person with a tax id is a sole trader, who needs a name and a company name.
+        kind = "self_employed" if buyer.tax_id else "private_person"
+        fields.update(client_business_activity_kind=kind, client_first_name=buyer.first_name,
+                      client_last_name=buyer.last_name)
+        if buyer.tax_id:
+            fields["client_company_name"] = buyer.name
+    # E-mail and phone are not invoice fields in inFakt (they live on the client card).
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _has_exempt_lines(doc: Document) -> bool:
+    lines = doc.lines + (doc.correction.lines_before if doc.correction else [])
+    return any(line.vat == VatCode.EXEMPT for line in lines)
+
+
+def _check_one_exemption_basis(doc: Document) -> None:
+    lines = doc.lines + (doc.correction.lines_before if doc.correction else [])
+    bases = {line.vat_exemption_basis for line in lines if line.vat == VatCode.EXEMPT}
+    if len(bases) > 1:
+        raise ConfigurationError(
+            f"inFakt takes one VAT exemption basis per document, this one has {len(bases)}: {sorted(bases)}",
+            fix="use one legal basis for all zw lines of the document", code="unsupported_vat_mix")
+
+
+def _totals(document: dict[str, Any]) -> ProviderTotals:
+    is_correction = document.get("kind") == "correction"
+    return ProviderTotals(
+        net=_from_grosze(document["net_price"]), vat=_from_grosze(document["tax_price"]),
+        gross=_from_grosze(document["gross_price"]), currency=str(document.get("currency") or "PLN"),
+        is_correction=is_correction,
+        corrects=str(document["corrected_invoice_uuid"]) if is_correction and document.get("corrected_invoice_uuid")
+        else None,
+        vat_in_pln=_vat_in_pln(document))
+
+
+def _vat_in_pln(document: dict[str, Any]) -> Decimal | None:
+    """The PLN VAT inFakt states on a foreign-currency document, from its read-only `exchange_rates_data`
+    (documented by name; ASSUMPTION: `vat_in_pln` in grosze, the shape the fake models). None when it
+    is absent, so the read-back check is skipped rather than guessed."""
+    applied = document.get("exchange_rates_data")
+    figure = applied.get("vat_in_pln") if isinstance(applied, dict) else None
+    return _from_grosze(figure) if isinstance(figure, int) and not isinstance(figure, bool) else None
+
+
+# --------------------------------------------------------------------------- rejections
+
+
+def _field_rejection(errors: dict[str, Any], description: str = "") -> ProviderRejected:
+    field_errors = {str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in errors.items()}
+    parts = [f"{name}: {'; '.join(messages)}" for name, messages in field_errors.items()]
+    fixes = sorted({OUR_FIELD.get(name, OUR_FIELD.get(name.split(".")[0], "the document")) for name in field_errors})
+    context = f" ({description})" if description else ""
+    return ProviderRejected(f"inFakt rejected {', '.join(parts)}{context}", field_errors=field_errors,
+                            fix=f"correct {', '.join(fixes)} and retry the document")
+
+
+def read_rejection(response: requests.Response) -> ProviderRejected:
+    """inFakt's error bodies: {"errors"|"invoice_errors": {field: [messages]}} or {"error": "..."}."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    errors = body.get("errors") or body.get("invoice_errors")
+    if isinstance(errors, dict) and errors:
+        return _field_rejection(errors)
+    status = response.status_code
+    text = str(body.get("error") or body.get("message") or f"HTTP {status}")
+    if status == 404:
+        return ProviderRejected(
+            f"inFakt answered Not Found (HTTP 404): {text}; the document no longer exists in this inFakt account",
+            fix="check the document in inFakt (it may have been deleted there)", code="provider_not_found")
+    if status == 402:
+        return ProviderRejected(
+            "inFakt refused the request (HTTP 402): the plan's document limit is reached or it has no API access",
+            fix="raise the inFakt plan of this account, then retry", code="provider_plan_limit")
+    if status == 423:
+        return ProviderRejected(f"inFakt says the document is locked (HTTP 423): {text}",
+                                fix="unlock it in inFakt (e.g. after closing the month), then retry",
+                                code="provider_locked")
+    return ProviderRejected(f"inFakt rejected the request (HTTP {status}): {text}",
+                            fix="correct the document and retry it")

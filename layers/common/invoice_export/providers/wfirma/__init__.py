@@ -1,0 +1,1 @@
+"""wfirma: its adapter behind ProviderAdapter."""

@@ -1,0 +1,94 @@
+"""Outcome events: every export ends in exactly one of these on the EventBridge bus.
+
+An automation chain can stop on anything but `exported` (e.g. not e-mail a customer a document
+that never reached the accounting system). Versioned schema: schemas/outcome-event.v1.json.
+Events carry ids, numbers and error texts, never buyer data or credentials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from invoice_export.domain.clock import now_iso
+from invoice_export.domain.errors import TransientError
+
+EVENT_SOURCE = "invoice-export"
+DETAIL_TYPE = "Document export outcome"
+
+
+class Outcome(StrEnum):
+    EXPORTED = "exported"  # the provider has the document
+    ALREADY_EXPORTED = "already_exported"  # a re-send of an exported document: nothing was sent
+    PENDING = "pending"  # bulk-mode account: recorded, waits for a bulk export
+    SUPERSEDED = "superseded"  # an older version arrived after a newer one: ignored
+    FAILED = "failed"  # not exported: see error.code / error.fix
+    IN_DOUBT = "in_doubt"  # may exist at the provider; held until an operator resolves it
+    KSEF_ACCEPTED = "ksef_accepted"  # KSeF gave the exported document its number (ksef_number)
+    KSEF_REJECTED = "ksef_rejected"  # KSeF refused it: see error
+    KSEF_UNCONFIRMED = "ksef_unconfirmed"  # no final KSeF answer after hours of polling
+    KSEF_SUBMITTED = "ksef_submitted"  # handed to a provider whose API does not report KSeF's answer: see warnings
+
+
+class OutcomeError(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    code: str = Field(description="Stable machine-readable reason, e.g. series_not_linked")
+    message: str
+    fix: str = Field(description="What to change before retrying")
+    retryable: bool = Field(description="True when the same input may work later without a change")
+
+
+class OutcomeEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal["1"] = "1"
+    event_id: str = Field(description="Deterministic per (document, version, outcome, attempt): de-duplicate on it")
+    outcome: Outcome
+    account_id: str
+    document_id: str
+    document_version: int | None = None
+    kind: str | None = None
+    our_number: str | None = None
+    order_id: str | None = None
+    provider: str | None = None
+    provider_document_id: str | None = None
+    provider_number: str | None = None
+    customer_link: str | None = Field(default=None, description="Set when the account shows the provider's document")
+    ksef_number: str | None = None
+    error: OutcomeError | None = None
+    warnings: list[str] = []
+    vat_in_pln: dict[str, str] | None = Field(
+        default=None, description="A foreign-currency document's VAT in PLN (art. 106e ust. 11) as we compute it: "
+        "per VAT rate ('23': '97.75'), 'total', 'exchange_rate', 'table_id', and 'checked' ('yes' when the "
+        "provider's own figure was read back and compared, 'no' when its API does not return one)")
+    occurred_at: str
+
+    @classmethod
+    def build(cls, outcome: Outcome, account_id: str, document_id: str, *, attempt: int = 0,
+              document_version: int | None = None, **fields: Any) -> OutcomeEvent:
+        seed = f"{account_id}|{document_id}|{document_version}|{outcome.value}|{attempt}"
+        return cls(event_id=hashlib.sha256(seed.encode()).hexdigest()[:32], outcome=outcome,
+                   account_id=account_id, document_id=document_id, document_version=document_version,
+                   occurred_at=now_iso(), **fields)
+
+
+class OutcomePublisher:
+    def __init__(self, events_client: Any, bus_name: str) -> None:
+        self.events = events_client
+        self.bus_name = bus_name
+
+    def publish(self, event: OutcomeEvent) -> None:
+        response = self.events.put_events(Entries=[{
+            "Source": EVENT_SOURCE,
+            "DetailType": DETAIL_TYPE,
+            "Detail": json.dumps(event.model_dump(mode="json", exclude_none=True)),
+            "EventBusName": self.bus_name,
+            "Resources": [],
+        }])
+        if response.get("FailedEntryCount"):
+            code = response["Entries"][0].get("ErrorCode", "unknown")
+            raise TransientError(f"the outcome event could not be published ({code})", code="event_bus_unavailable")

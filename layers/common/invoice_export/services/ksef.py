@@ -1,0 +1,170 @@
+"""KSeF read-back: after export, poll the provider until KSeF's answer is final.
+
+KSeF (the national e-invoice system) numbers an invoice asynchronously, seconds to hours after it
+was sent. Whoever sent it (we, on export, or the accounting system by itself), we read the state
+through the provider, record the KSeF number on the document and announce it with an event.
+Guard against double submission: we ask the provider to send again only in `send_on_export` mode,
+only after the failure its documentation calls retryable, and at most `MAX_RESENDS` times.
+
+A provider that can send but not report KSeF's answer (iFirma: capability ksef_read_back False) is
+asked once, here, in `send_on_export` mode: the send is claimed on the document's record first, so
+at most one poll ever sends, and it is never repeated once it may have reached the provider. The
+document is then recorded as `submitted`, a final state, with an event saying where to see the
+KSeF number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict
+
+from invoice_export.domain.account_settings import AccountSettings, KsefMode
+from invoice_export.domain.documents import Identifier
+from invoice_export.domain.errors import ExportError, RequestMayHaveSucceeded, TransientError
+from invoice_export.domain.provider_contract import KsefState
+from invoice_export.domain.records import DocumentRecord, Status
+from invoice_export.platform.observability import logger
+from invoice_export.platform.runtime_settings import RuntimeSettings
+from invoice_export.providers.base import AdapterFactory, ProviderAdapter
+from invoice_export.services.events import Outcome, OutcomeError, OutcomeEvent, OutcomePublisher
+from invoice_export.storage.accounts import AccountStore
+from invoice_export.storage.audit import AuditTrail, record_quietly
+from invoice_export.storage.documents import DocumentStore
+
+MAX_POLLS = 12  # with the doubling delay capped at 15 min: about 2.5 hours of waiting
+MAX_RESENDS = 3  # Fakturownia's KSeF guide: up to 3 retries with growing delays
+FINAL_STATES = ("accepted", "rejected", "not_applicable", "submitted")
+
+
+class KsefPollRequest(BaseModel):
+    """Body of a message on the KSeF queue."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    account_id: Identifier
+    document_id: Identifier
+    attempt: int = 0
+
+
+PollScheduler = Callable[[KsefPollRequest, int], None]  # (request, delay seconds)
+
+
+def poll_delay(attempt: int, base_seconds: float) -> int:
+    return int(min(900, base_seconds * 2 ** attempt))
+
+
+class KsefService:
+    def __init__(self, *, settings: RuntimeSettings, accounts: AccountStore, documents: DocumentStore,
+                 publisher: OutcomePublisher, adapter_factory: AdapterFactory, schedule: PollScheduler,
+                 audit: AuditTrail | None = None) -> None:
+        self.settings = settings
+        self.audit = audit
+        self.accounts = accounts
+        self.documents = documents
+        self.publisher = publisher
+        self.adapter_factory = adapter_factory
+        self.schedule = schedule
+
+    def start(self, account_id: str, document_id: str) -> None:
+        """First poll after an export, once KSeF had a moment."""
+        self.schedule(KsefPollRequest(account_id=account_id, document_id=document_id),
+                      poll_delay(0, self.settings.ksef_poll_base_delay_seconds))
+
+    def poll(self, request: KsefPollRequest) -> None:
+        record = self.documents.get(request.account_id, request.document_id)
+        settings = self.accounts.get(request.account_id)
+        if record is None or record.status != Status.EXPORTED or settings is None or settings.ksef == KsefMode.OFF:
+            return
+        if record.ksef_status in FINAL_STATES:
+            return  # already final: a duplicate poll message
+        adapter = self.adapter_factory(settings, self.accounts.credentials(request.account_id))
+        if not adapter.capabilities.ksef_read_back:
+            if settings.ksef == KsefMode.SEND_ON_EXPORT:
+                self._send_once_unread(adapter, request, record)
+            return  # nothing to read: provider_sends is refused for such a provider
+        status = adapter.ksef_status(record.provider_document_id or "")
+        logger.info("KSeF status read", extra={"ksef_state": status.state.value, "attempt": request.attempt})
+        if status.state == KsefState.ACCEPTED:
+            self._final(record, "accepted", Outcome.KSEF_ACCEPTED, ksef_number=status.ksef_number)
+        elif status.state == KsefState.REJECTED:
+            self._final(record, "rejected", Outcome.KSEF_REJECTED, message=status.message)
+        elif status.state == KsefState.NOT_APPLICABLE:
+            self.documents.record_ksef(record.account_id, record.document_id, "not_applicable")
+        else:
+            if status.state == KsefState.RETRYABLE:
+                self._send_again(adapter, settings, record, status.message)
+            self._again(request, record)
+
+    def _send_again(self, adapter: ProviderAdapter, settings: AccountSettings, record: DocumentRecord,
+                    message: str | None) -> None:
+        if settings.ksef != KsefMode.SEND_ON_EXPORT:
+            return  # the accounting system sends by itself: it also retries, not us
+        if not self.documents.count_ksef_resend(record.account_id, record.document_id, MAX_RESENDS):
+            self._final(record, "rejected", Outcome.KSEF_REJECTED,
+                        message=f"KSeF kept failing after {MAX_RESENDS} resends: {message}")
+            return
+        adapter.send_to_ksef_once(record.provider_document_id or "")
+
+    def _send_once_unread(self, adapter: ProviderAdapter, request: KsefPollRequest, record: DocumentRecord) -> None:
+        """Ask a provider that cannot report KSeF's answer to send the document: once, ever."""
+        name = adapter.display_name
+        if record.ksef_status == "unconfirmed":
+            return  # already told: only the provider knows whether it was sent
+        if not self.documents.claim_ksef_send(record.account_id, record.document_id):
+            # Another poll (a duplicate message) holds the send and reports it. Look once more later:
+            # if nothing was recorded by then, that poll died and only the provider knows.
+            if request.attempt == 0:
+                self.schedule(request.model_copy(update={"attempt": 1}),
+                              poll_delay(1, self.settings.ksef_poll_base_delay_seconds))
+            else:
+                self._final(record, "unconfirmed", Outcome.KSEF_UNCONFIRMED, also_final=("unconfirmed",),
+                            message=f"we asked {name} to send the document to KSeF but saw no answer; check its "
+                                    f"KSeF status in {name} and send it from there only if it was not sent")
+            return
+        try:
+            adapter.send_to_ksef(record.provider_document_id or "")
+        except RequestMayHaveSucceeded as error:
+            self._final(record, "unconfirmed", Outcome.KSEF_UNCONFIRMED, also_final=("unconfirmed",),
+                        message=f"{name} may have taken the document for KSeF ({error.message}); it is not asked "
+                                f"again: check its KSeF status in {name} and send it from there only if it was "
+                                "not sent")
+        except TransientError:
+            # It never reached the provider (a limit, no connection): give the send back, retry the poll.
+            self.documents.release_ksef_send(record.account_id, record.document_id)
+            raise
+        except ExportError as error:
+            self._final(record, "rejected", Outcome.KSEF_REJECTED,
+                        message=f"{name} did not send the document to KSeF: {error.message}")
+        else:
+            self._final(record, "submitted", Outcome.KSEF_SUBMITTED,
+                        message=f"{name} took the document for sending to KSeF; its API does not report KSeF's "
+                                f"answer or the KSeF number: check them in {name}")
+
+    def _again(self, request: KsefPollRequest, record: DocumentRecord) -> None:
+        attempt = request.attempt + 1
+        if attempt >= MAX_POLLS:
+            self._final(record, "unconfirmed", Outcome.KSEF_UNCONFIRMED,
+                        message="no final answer from KSeF yet; check the document in the accounting system")
+            return
+        self.documents.record_ksef(record.account_id, record.document_id, "pending")
+        self.schedule(request.model_copy(update={"attempt": attempt}),
+                      poll_delay(attempt, self.settings.ksef_poll_base_delay_seconds))
+
+    def _final(self, record: DocumentRecord, state: str, outcome: Outcome, *, ksef_number: str | None = None,
+               message: str | None = None, also_final: tuple[str, ...] = ()) -> None:
+        updated = self.documents.record_ksef(record.account_id, record.document_id, state,
+                                             ksef_number=ksef_number, message=message, also_final=also_final)
+        if updated is None:
+            return  # another poll recorded the final state first
+        record_quietly(self.audit, record.account_id, record.document_id, f"ksef_{state}", "KSeF poller",
+                       outcome=state, response={"ksef_number": ksef_number} if ksef_number else None)
+        error = None if outcome in (Outcome.KSEF_ACCEPTED, Outcome.KSEF_SUBMITTED) else OutcomeError(
+            code=f"ksef_{state}", message=message or state, retryable=False,
+            fix="correct the document in the accounting system and send it to KSeF from there "
+                "(a correction, if it already has a KSeF number)")
+        warnings = [message] if outcome == Outcome.KSEF_SUBMITTED and message else []
+        self.publisher.publish(OutcomeEvent.build(
+            outcome, record.account_id, record.document_id, document_version=record.document_version,
+            kind=record.kind, our_number=record.number, order_id=record.order_id, provider=record.provider,
+            provider_document_id=record.provider_document_id, provider_number=record.provider_number,
+            ksef_number=ksef_number, error=error, warnings=warnings))

@@ -1,0 +1,66 @@
+"""Operator actions on documents: retry after a fix, resolve a document held in doubt."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Protocol
+
+from invoice_export.domain.clock import now_iso
+from invoice_export.domain.documents import ExportMessage, Trigger
+from invoice_export.domain.records import RecordedError, Status
+from invoice_export.platform.runtime_settings import RuntimeSettings
+from invoice_export.storage.accounts import AccountStore
+from invoice_export.storage.documents import DocumentStore
+
+
+class OperatorContext(Protocol):
+    """What an operator action uses of the deployment (platform.runtime.Runtime has it)."""
+
+    settings: RuntimeSettings
+    documents: DocumentStore
+    accounts: AccountStore
+
+    def client(self, service: str) -> Any: ...
+
+    def request_pdf(self, account_id: str, document_id: str) -> None: ...
+
+
+class OperationRefused(Exception):
+    """The action does not apply to the document as it is now; the message says why."""
+
+
+def retry_document(runtime: OperatorContext, account_id: str, document_id: str) -> None:
+    """Queue a failed document again, as stored, after its cause was fixed (settings, provider data)."""
+    record = runtime.documents.get(account_id, document_id)
+    if record is None:
+        raise OperationRefused(f"document {document_id} of account {account_id} is unknown")
+    if record.status != Status.FAILED:
+        raise OperationRefused(f"document {document_id} is {record.status.value}; only failed documents are retried")
+    document = record.parsed_document()
+    if document is None:
+        raise OperationRefused(f"document {document_id} arrived as an unreadable message; the order system must "
+                               "send it again, corrected")
+    message = ExportMessage(account_id=account_id, trigger=Trigger.RETRY, document=document)
+    runtime.client("sqs").send_message(
+        QueueUrl=runtime.settings.export_queue_url, MessageBody=message.model_dump_json(),
+        MessageGroupId=account_id,
+        # Unique per retry: FIFO de-duplication must not swallow a second retry within 5 minutes.
+        MessageDeduplicationId=f"{document_id}-v{document.version}-retry-{uuid.uuid4().hex[:12]}")
+
+
+def resolve_in_doubt(runtime: OperatorContext, account_id: str, document_id: str, *,
+                     provider_document_id: str | None = None, provider_number: str | None = None) -> None:
+    """An operator checked the provider: attach the document found there, or release it for a new send."""
+    record = runtime.documents.get(account_id, document_id)
+    if record is None or record.status != Status.IN_DOUBT:
+        raise OperationRefused(f"document {document_id} is not in doubt")
+    store = runtime.documents
+    if provider_document_id:
+        settings = runtime.accounts.get(account_id)
+        store.settle_in_doubt(account_id, document_id, provider=settings.provider.value if settings else None,
+                              provider_document_id=provider_document_id, provider_number=provider_number or "")
+        runtime.request_pdf(account_id, document_id)
+    else:
+        store.release_in_doubt(account_id, document_id, RecordedError(
+            code="released_by_operator", message="an operator checked the provider: the document is not there",
+            fix="retry the document", retryable=True, at=now_iso()))
