@@ -201,6 +201,70 @@ def sqs_event_source_mappings(cfn: Mapping[str, Any]) -> dict[str, tuple[str | N
     return out
 
 
+# ------------------------------------------------------------------------------------- conditions
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def parameter_value(cfn: Mapping[str, Any], name: str, overrides: Mapping[str, str]) -> str:
+    """A parameter's value as CloudFormation sees it (a string): the override, else its Default."""
+    if name in overrides:
+        return str(overrides[name])
+    param = cfn.get("Parameters", {}).get(name)
+    if param is None or "Default" not in param:
+        raise KeyError(f"parameter {name} is not declared with a Default and was not given")
+    return str(param["Default"])
+
+
+def evaluate_condition(cfn: Mapping[str, Any], expression: Any, overrides: Mapping[str, str]) -> bool:
+    """Evaluate a condition (by name or expression) for parameter values; parameters only, no resources."""
+    if isinstance(expression, str):
+        return evaluate_condition(cfn, cfn["Conditions"][expression], overrides)
+    ((function, argument),) = expression.items()
+    if function == "Condition":
+        return evaluate_condition(cfn, argument, overrides)
+    if function == "Fn::Not":
+        return not evaluate_condition(cfn, argument[0], overrides)
+    if function == "Fn::And":
+        return all(evaluate_condition(cfn, item, overrides) for item in argument)
+    if function == "Fn::Or":
+        return any(evaluate_condition(cfn, item, overrides) for item in argument)
+    if function == "Fn::Equals":
+        left, right = (
+            parameter_value(cfn, item["Ref"], overrides) if isinstance(item, Mapping) else str(item)
+            for item in argument
+        )
+        return left == right  # CloudFormation compares strings
+    raise ValueError(f"cannot evaluate {function} offline")
+
+
+def choose_if(cfn: Mapping[str, Any], value: Any, overrides: Mapping[str, str]) -> Any:
+    """The branch an ``Fn::If`` takes for these parameter values (other values are returned as they are)."""
+    if isinstance(value, Mapping) and set(value) == {"Fn::If"}:
+        condition, if_true, if_false = value["Fn::If"]
+        return choose_if(cfn, if_true if evaluate_condition(cfn, condition, overrides) else if_false, overrides)
+    return value
+
+
+# --------------------------------------------------------------------------------- access log formats
+
+_CONTEXT_VARIABLE = re.compile(r"\$context\.[A-Za-z0-9_.]*[A-Za-z0-9_]")
+
+
+def context_variables(log_format: str) -> set[str]:
+    """The ``$context.*`` variables an API Gateway access log format uses."""
+    return set(_CONTEXT_VARIABLE.findall(log_format))
+
+
+def raw_path_variables(log_format: str) -> list[str]:
+    """Variables that write the request's path, which holds the customer-link token.
+
+    Anything naming a path counts ($context.path, a $context.requestOverride.path.* value, ...) except
+    $context.resourcePath, the REST resource template (/{proxy+}), the way routeKey is the HTTP API's.
+    """
+    return sorted(v for v in context_variables(log_format) if "path" in v.lower() and v != "$context.resourcePath")
+
+
 # ----------------------------------------------------------------------------- symbolic intrinsics
 
 _SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
@@ -489,6 +553,15 @@ def role_policies(cfn: Mapping[str, Any], function_id: str) -> RolePolicies:
             if role_id in roles:
                 result.statements += statements_of_document(props(pres).get("PolicyDocument") or {}, pid, cfn)
     return result
+
+
+def inline_role_statements(cfn: Mapping[str, Any], role_id: str) -> list[Statement]:
+    """The inline policies of a role that is not a function's (e.g. a schedule's execution role)."""
+    return [
+        st
+        for policy in props(cfn["Resources"][role_id]).get("Policies") or []
+        for st in statements_of_document(policy.get("PolicyDocument") or {}, policy.get("PolicyName"), cfn)
+    ]
 
 
 def action_matches(pattern: str, action: str) -> bool:

@@ -6,17 +6,22 @@ so everything here looks at the CloudFormation that SAM generates, the way Cloud
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from template_support import (
+    NO_VALUE,
     TEMPLATE_PATH,
     allows,
     bucket_arn,
+    choose_if,
+    context_variables,
     describe_matches,
     forbidden_action_violations,
     grantees,
     handler_problem,
+    inline_role_statements,
     is_false,
     is_true,
     lint,
@@ -26,6 +31,7 @@ from template_support import (
     object_arn,
     props,
     queue_arn,
+    raw_path_variables,
     ref_target,
     render,
     resolve_number,
@@ -66,6 +72,10 @@ CONFIG_API_FN = "ConfigApiFunction"
 CONFIG_API = "ConfigApi"
 TENANTS_TABLE = "TenantsTable"
 AUDIT_TABLE = "AuditTable"
+SCHEDULE_DLQ = "ScheduleDLQ"
+SCHEDULED_RUN_FAILURES = "ScheduledRunFailures"
+SCHEDULED_FNS = (BULK_EXPORT_FN, DEAD_LETTER_CHECK_FN)
+LOG_RETENTION = {"Ref": "LogRetentionDays"}
 
 RUNTIME = "python3.13"
 ARCH = "arm64"
@@ -92,8 +102,11 @@ CREDENTIAL_WRITE_ACTIONS = {"secretsmanager:PutSecretValue", "secretsmanager:Cre
 # Who may send to which queue of the stack (producers outside the stack are not modelled here).
 # The KSeF poller re-queues its own poll until KSeF's answer is final.
 # Bulk runs and the API's retries re-queue documents; a resolved in-doubt document gets its PDF.
+# Lambda sends a scheduled function's failed run to its OnFailure queue with the function's own role;
+# the schedules' dead-letter queue is written by the schedules' roles, not by a function.
 QUEUE_SENDERS = {PDF_QUEUE: {EXPORT_FN, CONFIG_API_FN}, KSEF_QUEUE: {EXPORT_FN, KSEF_FN},
-                 EXPORT_QUEUE: {BULK_EXPORT_FN, CONFIG_API_FN}}
+                 EXPORT_QUEUE: {BULK_EXPORT_FN, CONFIG_API_FN}, SCHEDULED_RUN_FAILURES: set(SCHEDULED_FNS),
+                 SCHEDULE_DLQ: set()}
 S3_ACTIONS = {"s3:GetObject", "s3:PutObject"}  # what the PDF functions may do, on pdf/* only
 WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 
@@ -690,7 +703,9 @@ def test_dead_letter_check_knows_the_export_functions_timeout(cfn):
 
 
 def test_dead_letter_check_only_reads_the_dlq_and_records_documents(policies):
-    st = policies[DEAD_LETTER_CHECK_FN].statements
+    # Less the grant Lambda uses to keep a failed run (its OnFailure destination), checked on its own below.
+    st = [s for s in policies[DEAD_LETTER_CHECK_FN].statements
+          if s.resources != (queue_arn(SCHEDULED_RUN_FAILURES),) or s.actions != ("sqs:SendMessage",)]
     dlq = queue_arn(EXPORT_DLQ)
     bus = f"arn:aws:events:eu-central-1:123456789012:event-bus/${{{OUTCOME_BUS}}}"
     problems = [f"missing {action} on {resource}" for action, resource in (
@@ -783,3 +798,170 @@ def test_pdfs_expire_after_the_retention_period(cfn):
     rules = props(cfn["Resources"][PDF_BUCKET])["LifecycleConfiguration"]["Rules"]
     retention = [r for r in rules if r.get("ExpirationInDays") == {"Ref": "DataRetentionDays"}]
     assert [r.get("Prefix") for r in retention] == ["pdf/"], f"PDFs need an expiry after DataRetentionDays: {rules}"
+
+
+# ================================================================================ failed scheduled runs
+
+
+def _schedule_targeting(cfn: dict, fn: str) -> dict:
+    schedules = [props(s) for s in resources_of_type(cfn, "AWS::Scheduler::Schedule").values()
+                 if ref_target(props(s).get("Target", {}).get("Arn")) == fn]
+    assert len(schedules) == 1, f"{fn} needs exactly one ScheduleV2 event, found {len(schedules)}"
+    return schedules[0]
+
+
+def _depth_alarms(cfn: dict, queue: str) -> dict[str, dict]:
+    return {a: props(alarm) for a, alarm in resources_of_type(cfn, "AWS::CloudWatch::Alarm").items()
+            if props(alarm).get("MetricName") == "ApproximateNumberOfMessagesVisible"
+            and [render(d["Value"]) for d in props(alarm).get("Dimensions", [])] == [f"${{{queue}.QueueName}}"]}
+
+
+@pytest.mark.parametrize("fn", SCHEDULED_FNS)
+def test_a_schedule_that_cannot_invoke_its_function_dead_letters_to_the_schedule_dlq(cfn, fn):
+    target = _schedule_targeting(cfn, fn)["Target"]
+    assert ref_target((target.get("DeadLetterConfig") or {}).get("Arn")) == SCHEDULE_DLQ, (
+        f"{fn}'s schedule: DeadLetterConfig.Arn must be !GetAtt {SCHEDULE_DLQ}.Arn (ScheduleV2 DeadLetterConfig), "
+        f"got {target.get('DeadLetterConfig')}")
+    # Scheduler writes the dead-letter event with the schedule's execution role (no queue policy).
+    role = ref_target(target.get("RoleArn"))
+    assert cfn["Resources"].get(role, {}).get("Type") == "AWS::IAM::Role", f"{fn}'s schedule role: {role}"
+    st = inline_role_statements(cfn, role)
+    assert allows(st, "sqs:SendMessage", queue_arn(SCHEDULE_DLQ)), f"{role} cannot send to {SCHEDULE_DLQ}"
+    assert allows(st, "lambda:InvokeFunction", f"${{{fn}.Arn}}"), f"{role} cannot invoke {fn}"
+    problems = scope_violations(st, "sqs", {"sqs:SendMessage"}, {queue_arn(SCHEDULE_DLQ)})
+    _fail_if(problems, f"{role} may only send to {SCHEDULE_DLQ}:")
+
+
+# A failed nightly run resumes where it stopped, so Lambda retries it; the DLQ check runs again soon anyway.
+FAILED_RUN_RETRIES = {BULK_EXPORT_FN: 2, DEAD_LETTER_CHECK_FN: 0}
+
+
+@pytest.mark.parametrize("fn", SCHEDULED_FNS)
+def test_a_scheduled_run_that_fails_inside_the_function_goes_to_the_on_failure_queue(cfn, policies, fn):
+    configs = [props(c) for c in resources_of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
+               if ref_target(props(c).get("FunctionName")) == fn]
+    assert len(configs) == 1, f"{fn} needs one EventInvokeConfig (SAM EventInvokeConfig), found {len(configs)}"
+    config = configs[0]
+    # The schedule invokes the unqualified function ARN, i.e. $LATEST: the config must be on it.
+    assert config.get("Qualifier") == "$LATEST", f"{fn}: EventInvokeConfig.Qualifier {config.get('Qualifier')!r}"
+    on_failure = (config.get("DestinationConfig") or {}).get("OnFailure") or {}
+    assert ref_target(on_failure.get("Destination")) == SCHEDULED_RUN_FAILURES, (
+        f"{fn}: DestinationConfig.OnFailure must be !GetAtt {SCHEDULED_RUN_FAILURES}.Arn, got {on_failure}")
+    assert config.get("MaximumRetryAttempts") == FAILED_RUN_RETRIES[fn], (
+        f"{fn}: MaximumRetryAttempts {config.get('MaximumRetryAttempts')!r}, expected {FAILED_RUN_RETRIES[fn]}")
+    # Lambda sends the failure record with the function's execution role.
+    assert allows(policies[fn].statements, "sqs:SendMessage", queue_arn(SCHEDULED_RUN_FAILURES)), (
+        f"{fn}'s role cannot send to {SCHEDULED_RUN_FAILURES} (SAM adds it for Type: SQS with a Destination)")
+
+
+@pytest.mark.parametrize("queue", [SCHEDULE_DLQ, SCHEDULED_RUN_FAILURES])
+def test_failed_run_queues_are_standard_encrypted_kept_14_days_and_alarmed(cfn, queue):
+    q = props(cfn["Resources"][queue])
+    problems = []
+    if is_true(q.get("FifoQueue")):
+        problems.append("FIFO: EventBridge Scheduler refuses a FIFO dead-letter queue")
+    if not is_true(q.get("SqsManagedSseEnabled")):
+        problems.append("SqsManagedSseEnabled must be true (error records can quote the schedule's input)")
+    if resolve_number(cfn, q.get("MessageRetentionPeriod", 345600)) != 1209600:
+        problems.append("MessageRetentionPeriod must be 1209600 (14 days, like the other DLQs)")
+    alarms = _depth_alarms(cfn, queue)
+    pattern = props(cfn["Resources"]["ExportDLQDepthAlarm"])
+    if not alarms:
+        problems.append(f"no ApproximateNumberOfMessagesVisible alarm on ${{{queue}.QueueName}}")
+    for name, alarm in alarms.items():
+        same = ("Namespace", "Statistic", "Threshold", "ComparisonOperator", "TreatMissingData", "AlarmActions")
+        differs = {k: alarm.get(k) for k in same if alarm.get(k) != pattern.get(k)}
+        if differs:
+            problems.append(f"{name} differs from ExportDLQDepthAlarm's pattern (one message alarms, "
+                            f"notifies AlarmTopicArn if set): {differs}")
+    _fail_if(problems, f"{queue}:")
+
+
+# ============================================================================ the public link API
+
+
+def _stages_of(cfn: dict, api: str) -> dict[str, dict]:
+    return {k: props(v) for k, v in cfn["Resources"].items()
+            if v["Type"] in ("AWS::ApiGatewayV2::Stage", "AWS::ApiGateway::Stage")
+            and ref_target(props(v).get("ApiId") or props(v).get("RestApiId")) == api}
+
+
+def test_link_api_throttles_every_route_with_parameters(cfn):
+    (stage,) = _stages_of(cfn, LINK_API).values()
+    settings = stage.get("DefaultRouteSettings") or {}
+    problems = []
+    values = {}
+    for key in ("ThrottlingRateLimit", "ThrottlingBurstLimit"):
+        param = ref_target(settings.get(key))
+        spec = cfn.get("Parameters", {}).get(param or "")
+        if spec is None:
+            problems.append(f"DefaultRouteSettings.{key} must be !Ref <parameter>, got {settings.get(key)!r}")
+            continue
+        values[key] = resolve_number(cfn, settings[key])
+        min_value = resolve_number(cfn, spec.get("MinValue"))
+        if min_value is None or min_value < 1:
+            problems.append(f"{param}: MinValue must be >= 1 (0 refuses every customer link)")
+    if len(values) == 2:
+        rate, burst = values["ThrottlingRateLimit"], values["ThrottlingBurstLimit"]
+        if not (rate and burst and 1 <= rate <= burst <= 5000):
+            problems.append(f"defaults rate={rate}/s, burst={burst}: need 1 <= rate <= burst <= 5000 "
+                            "(the account's burst quota per region)")
+    _fail_if(problems, f"{LINK_API}'s stage must throttle its routes (DefaultRouteSettings):")
+
+
+@pytest.mark.parametrize(("value", "reserves"), [("", False), ("0", False), ("5", True), ("10", True)])
+def test_link_function_reserves_concurrency_only_when_asked(cfn, value, reserves):
+    setting = props(cfn["Resources"][LINK_FN]).get("ReservedConcurrentExecutions")
+    chosen = choose_if(cfn, setting, {"LinkReservedConcurrency": value})
+    expected = {"Ref": "LinkReservedConcurrency"} if reserves else NO_VALUE
+    assert chosen == expected, f"LinkReservedConcurrency={value!r}: ReservedConcurrentExecutions is {chosen}"
+
+
+def test_link_reserved_concurrency_is_off_by_default_and_refuses_ambiguous_values(cfn):
+    spec = cfn["Parameters"]["LinkReservedConcurrency"]
+    setting = props(cfn["Resources"][LINK_FN]).get("ReservedConcurrentExecutions")
+    assert choose_if(cfn, setting, {}) == NO_VALUE, "the default must reserve nothing (accounts with a quota of 10)"
+    pattern = re.compile(spec["AllowedPattern"])
+    assert all(pattern.fullmatch(v) for v in ("", "0", "5", "100"))
+    # "00" would pass the condition's `!= "0"` and reserve 0, which stops the function altogether.
+    assert not any(pattern.fullmatch(v) for v in ("00", "05", "-1", "five", " 5"))
+
+
+def test_api_stages_write_json_access_logs_without_the_request_path(cfn):
+    groups = resources_of_type(cfn, "AWS::Logs::LogGroup")
+    expected = {LINK_API: {"$context.routeKey"}, CONFIG_API: {"$context.resourcePath", "$context.httpMethod"}}
+    problems = []
+    for api, required in expected.items():
+        stages = _stages_of(cfn, api)
+        if not stages:
+            problems.append(f"{api}: no stage found")
+        for stage_id, stage in stages.items():
+            setting = stage.get("AccessLogSettings") or stage.get("AccessLogSetting") or {}
+            group = ref_target(setting.get("DestinationArn"))
+            if group not in groups:
+                problems.append(f"{stage_id}: DestinationArn must be !GetAtt <LogGroup of this stack>.Arn")
+            elif props(groups[group]).get("RetentionInDays") != LOG_RETENTION:
+                problems.append(f"{group}: RetentionInDays must be !Ref LogRetentionDays")
+            log_format = setting.get("Format") or ""
+            try:
+                fields = json.loads(log_format)
+            except ValueError:
+                problems.append(f"{stage_id}: Format is not JSON: {log_format!r}")
+                continue
+            if not all(isinstance(v, str) for v in fields.values()):
+                problems.append(f"{stage_id}: quote every value (an empty variable would break the JSON)")
+            missing = (required | {"$context.requestId", "$context.status"}) - context_variables(log_format)
+            if missing:
+                problems.append(f"{stage_id}: Format lacks {sorted(missing)}")
+            if raw_path := raw_path_variables(log_format):
+                problems.append(f"{stage_id}: Format logs the request path {raw_path} (it holds link tokens)")
+    _fail_if(problems, "API access logs (infra/template.yaml, AccessLogSettings/AccessLogSetting):")
+
+
+def test_raw_path_check_flags_path_variables_only():
+    assert raw_path_variables('{"p":"$context.path","r":"$context.routeKey"}') == ["$context.path"]
+    assert raw_path_variables('{"o":"$context.requestOverride.path.token","x":"$context.rawPath"}') == [
+        "$context.rawPath", "$context.requestOverride.path.token"]
+    assert raw_path_variables('{"r":"$context.resourcePath","m":"$context.httpMethod"}') == []
+    assert context_variables('"$context.error.message", "$context.status"') == {
+        "$context.error.message", "$context.status"}
