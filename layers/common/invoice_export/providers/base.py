@@ -105,12 +105,34 @@ class KsefStatus:
     ksef_number: str | None = None
     message: str | None = None  # the provider's words on a rejection
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the KSeF number's form leaves to check; the number itself is kept as the provider gave it."""
+        return ksef_number_warnings(self.ksef_number)
+
 
 # The methods a provider's read window counts (ProviderAdapter.read_rate_limit).
 READ_METHODS = frozenset({"GET"})
 
-# The KSeF number's documented form: the seller's NIP, the date, 12 hex digits and 2 check characters.
-KSEF_NUMBER = re.compile(r"\d{10}-\d{8}-[0-9A-F]{12}-[0-9A-F]{2}", re.IGNORECASE)
+# What a KSeF number looks like, for every adapter: the seller's NIP, the date, 12 hex digits and 2
+# check characters (35 characters). Fakturownia's KSeF guide (fakturownia/API KSeF.md, "Numer KSeF
+# (gov_id)": `{NIP}-{DATA}-{ID}`, e.g. 5252445767-20260201-ABC123DEF456) shows it without the check
+# characters (32), so that form counts too: stored as given, with a warning (issue 14).
+KSEF_NUMBER = re.compile(r"\d{10}-\d{8}-[0-9A-F]{12}(?:-[0-9A-F]{2})?", re.IGNORECASE)
+KSEF_NUMBER_WITHOUT_CHECK_LENGTH = 32
+
+
+def ksef_number_warnings(number: str | None) -> tuple[str, ...]:
+    """Warnings on a KSeF number a provider reported, for the document's record and its event."""
+    if not number:
+        return ()
+    if not KSEF_NUMBER.fullmatch(number):
+        return (f"the KSeF number '{number}' is not in KSeF's form (NIP-date-12 hex digits-2 check characters); "
+                "it is recorded as the accounting system gave it: check it there",)
+    if len(number) == KSEF_NUMBER_WITHOUT_CHECK_LENGTH:
+        return (f"the KSeF number {number} came without its 2 check characters (a full KSeF number has 35); it is "
+                "recorded as the accounting system gave it: the full number is in the accounting system and in KSeF",)
+    return ()
 
 
 def ksef_status_from(word: str | None, states: Mapping[str, KsefState], *, ksef_number: Any = None,
