@@ -141,6 +141,7 @@ OUR_FIELD = {
     "PodstawaPrawna": "document.lines[].vat_exemption_basis",
     "Pozycje": "document.lines",
     "PowodKorekty": "provider option correction_reason",
+    "SpelnionoWarunki": "document.correction.conditions_met",
 }
 _FIELD_PATTERN = re.compile(r"\b(" + "|".join(sorted(OUR_FIELD, key=len, reverse=True)) + r")\b")
 # The one accounting-month refusal seen in the wild names the sale date; match the month part only.
