@@ -17,6 +17,7 @@ Public API (for tests and the local demo)::
     wh_id = fake.add_warehouse("token-1", "Magazyn główny")
     fake.account("token-1").invoices             # stored invoice dicts (API representation)
     fake.account("token-1").delete_invoice(id)   # "the merchant deleted it in the app"
+    fake.account("token-1").ksef_number_with_check = False  # gov_id as the KSeF guide shows it (32 chars)
     fake.requests                                # RequestLog (no credentials in it)
     fake.limiter.peak("token-1")                 # most requests seen in one window for the token
     fake.faults.status(503, method="POST", path=r"/invoices\\.json")   # see common.FaultPlan
@@ -421,6 +422,11 @@ class FakturowniaAccount:
     ksef_auto_send: bool = False  # documented account setting gov_auto_send_mode: sends every new invoice
     ksef_reads_until_final: int = 1
     ksef_rejects: bool = False
+    # ASSUMPTION (two readings, issue 14): gov_id as KSeF numbers it, with its 2 check characters (True,
+    # 35 characters), or as Fakturownia's KSeF guide shows it (False: fakturownia/API KSeF.md, "Numer
+    # KSeF (gov_id)", format {NIP_SPRZEDAWCY}-{DATA}-{IDENTYFIKATOR}, e.g. 5252445767-20260201-ABC123DEF456,
+    # 32 characters, no check characters).
+    ksef_number_with_check: bool = True
     ksef_reads: dict[int, int] = field(default_factory=dict, repr=False)
     ksef_submissions: dict[int, int] = field(default_factory=dict)  # sends per invoice id: 2+ is a double
 
@@ -1327,8 +1333,9 @@ class FakturowniaFake(FakeServer):
             invoice["gov_status"] = "send_error"
             invoice["gov_error_messages"] = ["Błąd weryfikacji semantyki dokumentu faktury"]  # ASSUMPTION: text
         else:
-            invoice["gov_id"] = ksef_number(str(invoice.get("seller_tax_no") or "5252445767"),
-                                            date.fromisoformat(invoice["issue_date"]))
+            number = ksef_number(str(invoice.get("seller_tax_no") or "5252445767"),
+                                 date.fromisoformat(invoice["issue_date"]))
+            invoice["gov_id"] = number if account.ksef_number_with_check else number.rsplit("-", 1)[0]
             invoice["gov_status"] = "ok"
             invoice["gov_send_date"] = invoice["issue_date"]
 

@@ -19,6 +19,7 @@ Public API (for tests and the local demo)::
     fake.faults.status(503, method="POST")     # see common.FaultPlan; answers in iFirma's envelope
     fake.account("jan@example.pl").ksef_connected = False  # no KSeF connection set up in iFirma
     fake.account("jan@example.pl").ksef_submissions       # {invoice id: DataWysylki} handed to KSeF
+    fake.account("jan@example.pl").reads_carry_kod = False  # successful reads answered without Kod
 
 Endpoints (all signed, see `_authenticate`): POST fakturakraj.json, fakturawaluta.json,
 fakturaeksportuslugue.json, fakturakraj/korekta/{id or number}.json; GET {type}/{id}.json and
@@ -26,8 +27,9 @@ fakturaeksportuslugue.json, fakturakraj/korekta/{id or number}.json; GET {type}/
 POST {type}/ksef/send/{id}.json (community-documented, see `send_to_ksef`).
 
 Every answer is the documented envelope ``{"response": {"Kod": 0, "Informacja": ...}}``; errors come
-with HTTP 200 and ``Kod`` != 0 (api.ifirma.pl FAQ). Behaviour the documentation does not define is
-marked ``ASSUMPTION:``.
+with HTTP 200 and ``Kod`` != 0 (api.ifirma.pl FAQ). A user's successful reads can come without ``Kod``
+(``reads_carry_kod``, see `IfirmaAccount`). Behaviour the documentation does not define is marked
+``ASSUMPTION:``.
 """
 
 from __future__ import annotations
@@ -184,7 +186,9 @@ COMMON_FIELDS: dict[str, tuple[Check, bool]] = {
     "DodatkoweUwagi": (lambda value: None if isinstance(value, list) else "wymagana lista", False),
 }
 FIELDS: dict[str, dict[str, tuple[Check, bool]]] = {
-    DOMESTIC: {**COMMON_FIELDS, "LiczOd": (_one_of(frozenset({"NET", "BRT"})), True)},
+    # The fakturakraj page marks ZaplaconoNaDokumencie required (T); the fakturawaluta page does not (N).
+    DOMESTIC: {**COMMON_FIELDS, "LiczOd": (_one_of(frozenset({"NET", "BRT"})), True),
+               "ZaplaconoNaDokumencie": (_number(), True)},
     FOREIGN: {**COMMON_FIELDS, "LiczOd": (_one_of(frozenset({"NET", "BRT"})), True),
               "SposobZaplaty": (_one_of(FOREIGN_PAYMENT_TYPES), True),
               "TypSprzedazy": (_one_of(frozenset({"WYSYLKOWA", "KRAJOWA"})), True),
@@ -199,10 +203,14 @@ FIELDS: dict[str, dict[str, tuple[Check, bool]]] = {
                   "Jezyk": (_one_of(LANGUAGES), True), "KursWalutyWidoczny": (_bool, False),
                   "KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury": (_number(places=6), False)},
 }
+# api.ifirma.pl "Faktura korygująca fakturę krajową": PowodKorekty, SpelnionoWarunki (Boolean: were the
+# correction's conditions met by its issue date) and DataWystawienia required (T); PowodKorektyNaWydruku
+# Boolean, optional (N). ASSUMPTION on the page's rest (not read): the invoice's own rules, all optional.
+# A community client calls RodzajPodpisuOdbiorcy required here too (found by code search, unnamed).
 CORRECTION_FIELDS: dict[str, tuple[Check, bool]] = {
     "PowodKorekty": (_one_of(CORRECTION_REASONS), True),
     "PowodKorektyNaWydruku": (_bool, False),
-    "SpelnionoWarunki": (_bool, False),
+    "SpelnionoWarunki": (_bool, True),
     "DataWystawienia": (_date, True),
     "MiejsceWystawienia": (_text(50), False),
     "TerminPlatnosci": (_date, False),
@@ -265,6 +273,14 @@ def envelope(code: int, information: str, **extra: Any) -> dict[str, Any]:
     return {"response": {"Kod": code, "Informacja": information, **extra}}
 
 
+def read_answer(account: IfirmaAccount, information: str, **fields: Any) -> Response:
+    """A successful read in the envelope, with Kod 0 or, for an account set so, without Kod."""
+    body = envelope(OK, information, **fields)
+    if not account.reads_carry_kod:
+        del body["response"]["Kod"]
+    return json_response(200, body)
+
+
 def _error(code: int, information: str, status: int = 200) -> HttpError:
     """ASSUMPTION: errors keep HTTP 200 (the FAQ puts the code in the body) unless stated."""
     return HttpError(json_response(status, envelope(code, information)))
@@ -292,6 +308,12 @@ class IfirmaAccount:
     # KSeF as connected in iFirma's app (facts 2.12: a connection is needed before sending).
     ksef_connected: bool = True
     ksef_submissions: dict[int, str | None] = field(default_factory=dict)  # invoice id -> DataWysylki
+    # ASSUMPTION (issue 14, two readings): successful reads (a document, the list, the accounting month,
+    # the quota) carry Kod 0 (True, the FAQ's envelope), or no Kod at all (False): iFirma's own shop
+    # plugin (ifirma/ifirma-api-sklepy, prestashop_1.5 ConnectorAbstract::_checkResponseBeforePopulatingInvoice
+    # and Response::constructAccountancyMonthFromResponse) and maciejlewandowskii/iFirmaBundle
+    # (iFirmaClient::decodeJsonResponse) both accept a read without Kod. Errors always carry their Kod.
+    reads_carry_kod: bool = True
 
 
 # --------------------------------------------------------------------------- the fake server
@@ -618,7 +640,7 @@ class IfirmaFake(FakeServer):
         with self._lock:
             invoice = self._document(account, request)
             public = {key: value for key, value in invoice.items() if not key.startswith("_")}
-            return json_response(200, envelope(OK, "Pobrano fakturę", **copy.deepcopy(public)))
+            return read_answer(account, "Pobrano fakturę", **copy.deepcopy(public))
 
     @route("GET", r"/iapi/(?P<kind>fakturakraj|fakturawaluta|fakturaeksportuslugue)/(?P<id>\d+)\.pdf")
     def get_pdf(self, request: Request) -> Response:
@@ -676,7 +698,7 @@ class IfirmaFake(FakeServer):
             items = [{"FakturaId": inv["FakturaId"], "PelnyNumer": inv["PelnyNumer"], "Brutto": inv["Brutto"],
                       "Zaplacono": inv.get("Zaplacono"), "Rodzaj": inv["Rodzaj"], "DataWystawienia":
                       inv["DataWystawienia"]} for inv in found][(page - 1) * per_page: page * per_page]
-        return json_response(200, envelope(OK, "Lista faktur", Wynik=items))
+        return read_answer(account, "Lista faktur", Wynik=items)
 
     # ----------------------------------------------------------------- subscriber (key "abonent")
 
@@ -685,7 +707,7 @@ class IfirmaFake(FakeServer):
         account = self._authenticate(request, "abonent")
         self._accepts(request, "application/json")
         year, month = account.accounting_month
-        return json_response(200, envelope(OK, "Miesiąc księgowy", MiesiacKsiegowy=month, RokKsiegowy=year))
+        return read_answer(account, "Miesiąc księgowy", MiesiacKsiegowy=month, RokKsiegowy=year)
 
     @route("PUT", r"/iapi/abonent/miesiacksiegowy\.json")
     def move_accounting_month(self, request: Request) -> Response:
@@ -710,8 +732,8 @@ class IfirmaFake(FakeServer):
     def get_limit(self, request: Request) -> Response:
         account = self._authenticate(request, "abonent")
         self._accepts(request, "application/json")
-        return json_response(200, envelope(OK, "Informacja o limitach API", LimitWykorzystany=account.issued_this_month,
-                                           LimitPrzyznany=account.quota))
+        return read_answer(account, "Informacja o limitach API", LimitWykorzystany=account.issued_this_month,
+                           LimitPrzyznany=account.quota)
 
 
 # --------------------------------------------------------------------------- module helpers

@@ -674,3 +674,18 @@ def test_invalid_discounts_are_refused(fake, http, overrides, position, message)
         {key: value for key, value in line.items() if value is not None}]))
     assert response.status_code == 422, response.text
     assert "positions" in response.text and message in response.text
+
+
+def test_gov_id_comes_with_its_check_characters_or_as_the_ksef_guide_shows_it(fake, http):
+    """ASSUMPTION switch ksef_number_with_check: KSeF's 35-character number, or the 32-character form of
+    fakturownia/API KSeF.md ("Numer KSeF (gov_id)": {NIP}-{DATA}-{ID}, e.g. 5252445767-20260201-ABC123DEF456)."""
+    def accepted_gov_id() -> str:
+        created = create(http, fake, company_invoice(), gov_save_and_send=True).json()
+        assert created["gov_status"] == "processing"
+        read = http.get(f"{fake.base_url}/invoices/{created['id']}.json", headers=bearer(), timeout=5).json()
+        assert read["gov_status"] == "ok"
+        return read["gov_id"]
+
+    assert re.fullmatch(rf"5252445767-{TODAY.replace('-', '')}-[0-9A-F]{{12}}-[0-9A-F]{{2}}", accepted_gov_id())
+    fake.account(TOKEN).ksef_number_with_check = False
+    assert re.fullmatch(rf"5252445767-{TODAY.replace('-', '')}-[0-9A-F]{{12}}", accepted_gov_id())

@@ -251,7 +251,8 @@ def test_correction_by_number_in_the_path_carries_the_full_state_after(client) -
     original = client.ok("POST", "fakturakraj.json", DOC_EXAMPLE)["Identyfikator"]
     positions = copy.deepcopy(DOC_EXAMPLE["Pozycje"])
     positions[0]["Ilosc"] = 1
-    correction = {"PowodKorekty": "ZWR_SPRZ_TOW", "DataWystawienia": "2026-11-25", "Pozycje": positions}
+    correction = {"PowodKorekty": "ZWR_SPRZ_TOW", "SpelnionoWarunki": True, "DataWystawienia": "2026-11-25",
+                  "Pozycje": positions}
     identifier = client.ok("POST", "fakturakraj/korekta/1_2026_SKLEP.json", correction)["Identyfikator"]
     stored = client.ok("GET", f"fakturakraj/{identifier}.json")
     assert stored["IdentyfikatorFakturyKorygowanej"] == original and stored["Brutto"] == "-49.20"
@@ -261,6 +262,46 @@ def test_correction_by_number_in_the_path_carries_the_full_state_after(client) -
     assert client.refused("POST", f"fakturakraj/korekta/{original}.json",
                           {**correction, "IdentyfikatorFaktury": original})[0] == 200  # the id is not a body field
     assert client.refused("POST", "fakturakraj/korekta/999.json", correction)[0] == 201
+
+
+def test_a_correction_needs_spelniono_warunki_and_takes_its_flags_as_booleans(client) -> None:
+    """api.ifirma.pl "Faktura korygująca fakturę krajową": SpelnionoWarunki Boolean, required (T);
+    PowodKorektyNaWydruku Boolean, optional (N)."""
+    original = client.ok("POST", "fakturakraj.json", DOC_EXAMPLE)["Identyfikator"]
+    correction = {"PowodKorekty": "POMYLKI", "SpelnionoWarunki": False, "PowodKorektyNaWydruku": True,
+                  "DataWystawienia": "2026-11-25", "Pozycje": copy.deepcopy(DOC_EXAMPLE["Pozycje"])}
+    without = {key: value for key, value in correction.items() if key != "SpelnionoWarunki"}
+    code, info = client.refused("POST", f"fakturakraj/korekta/{original}.json", without)
+    assert code == 201 and "SpelnionoWarunki: pole wymagane" in info
+    for name in ("SpelnionoWarunki", "PowodKorektyNaWydruku"):
+        code, info = client.refused("POST", f"fakturakraj/korekta/{original}.json", {**correction, name: "true"})
+        assert code == 201 and name in info
+    identifier = client.ok("POST", f"fakturakraj/korekta/{original}.json", correction)["Identyfikator"]
+    assert client.ok("GET", f"fakturakraj/{identifier}.json")["SpelnionoWarunki"] is False
+
+
+def test_zaplacono_na_dokumencie_is_required_on_the_domestic_invoice_only(client) -> None:
+    """The fakturakraj page marks it T, the fakturawaluta page N."""
+    domestic = {key: value for key, value in DOC_EXAMPLE.items() if key != "ZaplaconoNaDokumencie"}
+    code, info = client.refused("POST", "fakturakraj.json", domestic)
+    assert code == 201 and "ZaplaconoNaDokumencie: pole wymagane" in info
+    foreign = {**domestic, "TypSprzedazy": "KRAJOWA", "Waluta": "EUR", "SposobZaplaty": "PRZ"}
+    client.ok("POST", "fakturawaluta.json", foreign)
+
+
+def test_reads_can_come_without_kod_while_errors_keep_theirs(client, fake) -> None:
+    """ASSUMPTION switch reads_carry_kod (two clients accept a read without Kod): the same reads, both shapes."""
+    identifier = client.ok("POST", "fakturakraj.json", DOC_EXAMPLE)["Identyfikator"]
+    reads = (f"fakturakraj/{identifier}.json", "abonent/miesiacksiegowy.json", "abonent/limit.json")
+    with_kod = [client.ok("GET", resource) for resource in reads]
+    fake.account(client.login).reads_carry_kod = False
+    without_kod = [client.call("GET", resource).json()["response"] for resource in reads]
+    listed = client.call("GET", "faktury.json", params={"dataOd": "2026-11-01"}).json()["response"]
+    assert [{k: v for k, v in read.items() if k != "Kod"} for read in with_kod] == without_kod
+    assert "Kod" not in listed and [item["FakturaId"] for item in listed["Wynik"]] == [identifier]
+    assert without_kod[0]["PelnyNumer"] == "1/2026/SKLEP"
+    assert client.refused("GET", "fakturakraj/999.json")[0] == 201  # a failed read still says its Kod
+    assert client.ok("POST", "fakturakraj.json", DOC_EXAMPLE)["Kod"] == 0  # writes answer as before
 
 
 def test_pdf_needs_its_accept_header_and_shows_number_and_totals_changing_after_an_edit(client, fake) -> None:

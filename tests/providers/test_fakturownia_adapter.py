@@ -19,7 +19,7 @@ from invoice_export.domain.errors import (
     TransientError,
 )
 from invoice_export.domain.planning import plan_export
-from invoice_export.domain.provider_contract import ProviderReference
+from invoice_export.domain.provider_contract import KsefState, ProviderReference
 from invoice_export.providers import build_adapter
 from invoice_export.providers.fakturownia.adapter import FakturowniaAdapter
 from local.fakes.fakturownia import FakturowniaFake
@@ -308,3 +308,24 @@ def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, account) -
     assert tuple(Decimal(invoice[f"price_{part}"]) for part in ("net", "tax", "gross")) == (
         ours.net, ours.vat, ours.gross)
     assert created.readback is None or created.readback.net == ours.net
+
+
+# --------------------------------------------------------------------------- KSeF number shapes (issue 14)
+
+
+@pytest.mark.parametrize("with_check", [True, False])
+def test_the_ksef_number_is_recorded_as_given_and_a_missing_check_suffix_is_a_warning(fake, account,
+                                                                                      with_check) -> None:
+    """gov_id with KSeF's 2 check characters, or as Fakturownia's KSeF guide shows it (32 characters)."""
+    fake.account(account["token"]).ksef_number_with_check = with_check
+    adapter = make_adapter(fake, account, ksef="send_on_export")
+    reference = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    status = adapter.ksef_status(reference.provider_document_id)
+    gov_id = stored(fake, account, reference)["gov_id"]
+    assert status.state == KsefState.ACCEPTED and status.ksef_number == gov_id  # as given, never completed
+    assert len(gov_id) == (35 if with_check else 32)
+    if with_check:
+        assert status.warnings == ()
+    else:
+        [warning] = status.warnings
+        assert gov_id in warning and "without its 2 check characters" in warning

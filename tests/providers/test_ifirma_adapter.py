@@ -201,11 +201,39 @@ def test_a_line_removed_by_a_correction_stays_with_quantity_zero(fake, login) ->
     assert Decimal(correction["Brutto"]) == Decimal("-55.50")
 
 
-def test_a_correction_of_a_foreign_currency_invoice_is_refused(fake, login) -> None:
+def test_a_correction_carries_spelniono_warunki_which_ifirma_requires(fake, login) -> None:
+    """api.ifirma.pl "Faktura korygująca fakturę krajową" marks SpelnionoWarunki required: true unless the
+    message says the correction's conditions were not met by its issue date."""
+    adapter = make_adapter(fake, login)
+    original = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    created = adapter.create_document(plan_for(adapter, "05-correction.json", corrected=original))
+    correction = stored(fake, login, created.reference)
+    assert (correction["SpelnionoWarunki"], correction["PowodKorektyNaWydruku"]) == (True, True)
+    assert correction["RodzajPodpisuOdbiorcy"] == "BPO"
+    message = load_example("05-correction.json")
+    message["document"]["correction"]["conditions_met"] = False
+    message["document"]["document_id"] = "COR-CONDITIONS-NOT-MET"
+    plan = plan_export(ExportMessage.model_validate(message).document, adapter.settings, IfirmaAdapter,
+                       corrected=original)
+    assert adapter.build_request(plan)["SpelnionoWarunki"] is False
+    assert stored(fake, login, adapter.create_document(plan).reference)["SpelnionoWarunki"] is False
+
+
+def test_a_correction_of_a_foreign_currency_invoice_is_refused_saying_why(fake, login) -> None:
+    """iFirma documents (and public clients use) fakturakraj/korekta only: no currency-invoice correction."""
     adapter = make_adapter(fake, login)
     original = adapter.create_document(plan_for(adapter, "04-invoice-eur.json")).reference
-    with pytest.raises(ConfigurationError, match="fakturawaluta"):
+    with pytest.raises(ConfigurationError) as of_a_currency_original:
         adapter.build_request(plan_for(adapter, "05-correction.json", corrected=original))
+    eur = {"currency": "EUR", "exchange_rate": {"rate": "4.2351", "date": "2026-11-18", "table_id": "224/A/NBP/2026"}}
+    with pytest.raises(ConfigurationError) as in_a_currency:
+        adapter.build_request(plan_for(adapter, "05-correction.json", corrected=original, **eur))
+    for refused, what in ((of_a_currency_original, "the original's document type (fakturawaluta)"),
+                          (in_a_currency, "a EUR invoice (fakturawaluta)")):
+        assert refused.value.code == "unsupported_correction" and "by hand" in refused.value.fix
+        assert "corrects domestic invoices only (fakturakraj/korekta" in refused.value.message
+        assert f"documents no correction of {what}, and no public iFirma client has one" in refused.value.message
+    assert fake.requests.count("POST", r"/iapi/fakturawaluta/korekta/.*") == 0
 
 
 # ----------------------------------------------------------------------- numbering, series, payment types
@@ -354,6 +382,54 @@ def test_a_failed_number_read_after_create_keeps_the_document(fake, login) -> No
     assert created.reference.provider_document_id.startswith("fakturakraj:") and created.reference.number == ""
     assert "reading its number failed" in created.warnings[0]
     fake.faults.clear()
+
+
+# ----------------------------------------------------------------------- answers without Kod (issue 14)
+
+
+def test_reads_without_kod_still_give_the_number_the_month_and_the_quota(fake, login) -> None:
+    """Two clients (iFirma's own shop plugin, iFirmaBundle) accept a read answered without Kod."""
+    fake.account(login).reads_carry_kod = False
+    fake.account(login).accounting_month = (2026, 10)
+    adapter = make_adapter(fake, login, options={"allow_accounting_month_switch": True})
+    created = adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    assert created.reference.number == "1/2026/SKLEP" and created.readback is not None
+    assert created.warnings == ("iFirma accounting month moved from 10/2026 to 11/2026",)
+    assert adapter.accounting_month() == (2026, 11)
+    assert adapter.remaining_quota().used == 1
+    adapter.check_credentials()
+
+
+def test_a_read_without_kod_and_without_its_data_is_not_taken_for_an_answer(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    fake.faults.status(200, body=b'{"response":{"Informacja":"?"}}', content_type="application/json",
+                       method="GET", path=r"/iapi/abonent/miesiacksiegowy\.json")
+    with pytest.raises(ProviderRejected, match="without Kod and without MiesiacKsiegowy or RokKsiegowy"):
+        adapter.accounting_month()
+
+
+def test_a_create_answered_with_neither_kod_nor_identyfikator_may_have_succeeded(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    fake.faults.status(200, body=b'{"response":{"Informacja":"Faktura"}}', content_type="application/json",
+                       method="POST")
+    with pytest.raises(RequestMayHaveSucceeded, match="without Kod and without Identyfikator"):
+        adapter.create_document(plan)
+    # An id without Kod is the create's answer: the document is recorded under it.
+    fake.faults.status(200, body=b'{"response":{"Identyfikator":777}}', content_type="application/json",
+                       method="POST")
+    created = adapter.create_document(plan)
+    assert created.reference.provider_document_id == "fakturakraj:777"
+    assert "reading its number failed" in created.warnings[0]  # 777 is not in the fake: the read is refused
+
+
+def test_a_ksef_send_answered_without_kod_may_have_been_taken(fake, login) -> None:
+    adapter = make_adapter(fake, login, ksef="send_on_export")
+    invoice = adapter.create_document(plan_for(adapter, "01-invoice-company.json")).reference
+    fake.faults.status(200, body=b'{"response":{}}', content_type="application/json", method="POST",
+                       path=r"/iapi/fakturakraj/ksef/send/\d+\.json")
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.send_to_ksef(invoice.provider_document_id)
 
 
 # ----------------------------------------------------------------------- PDF and quota

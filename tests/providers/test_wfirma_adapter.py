@@ -609,6 +609,11 @@ def test_ksef_not_sent_yet_a_receipt_and_a_refusal(fake, account) -> None:
     ({"ksef_status": "", "ksef_reference_number": "5252445767-20261124-ABCDEF012345-01",
       "ksef_registration_date": "2026-11-24 10:15:00"},
      KsefStatus(KsefState.ACCEPTED, ksef_number="5252445767-20261124-ABCDEF012345-01")),
+    # The shape Fakturownia's KSeF guide shows, without the 2 check characters: the same KSeF number
+    # definition for every adapter, recorded as given (with a warning, see test_ksef_numbers).
+    ({"ksef_status": "sent", "ksef_reference_number": "5252445767-20261124-ABCDEF012345",
+      "ksef_registration_date": "2026-11-24 10:15:00"},
+     KsefStatus(KsefState.ACCEPTED, ksef_number="5252445767-20261124-ABCDEF012345")),
 ])
 def test_ksef_fields_are_read_by_the_assumed_table(fields, expected) -> None:
     blank = {"ksef_status": "", "ksef_reference_number": "", "ksef_registration_date": ""}

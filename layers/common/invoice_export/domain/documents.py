@@ -165,6 +165,12 @@ class Correction(_Strict):
     corrected_document_id: Identifier = Field(description="Our id of the corrected document")
     reason: Text
     lines_before: list[Line] = Field(min_length=1, description="The corrected document's lines before")
+    conditions_met: bool = Field(
+        default=True,
+        description="Whether the conditions the correction depends on (e.g. the goods returned, the agreed price "
+        "reduction) were met by its issue date; some providers must be told (iFirma: SpelnionoWarunki). Absent: "
+        "true. Added in schema version 1 (optional and additive, so the version stays 1).",
+    )
 
 
 class Document(_Strict):

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from invoice_export.domain.account_settings import MissingSku
 from invoice_export.domain.documents import Document, DocumentKind
+from invoice_export.domain.ksef_numbers import ksef_number_warnings
 from invoice_export.domain.readback import ProviderTotals
 
 
@@ -86,6 +87,11 @@ class KsefStatus:
     state: KsefState
     ksef_number: str | None = None
     message: str | None = None  # the provider's words on a rejection
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the KSeF number's form leaves to check; the number itself is kept as the provider gave it."""
+        return ksef_number_warnings(self.ksef_number)
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,12 @@
-"""Reading a provider's KSeF status words and KSeF numbers, the same way for every adapter."""
+"""Reading a provider's KSeF status words, the same way for every adapter (the number's form: domain.ksef_numbers)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from invoice_export.domain.provider_contract import KsefState, KsefStatus
 from invoice_export.platform.observability import logger
-
-# The KSeF number's documented form: the seller's NIP, the date, 12 hex digits and 2 check characters.
-KSEF_NUMBER = re.compile(r"\d{10}-\d{8}-[0-9A-F]{12}-[0-9A-F]{2}", re.IGNORECASE)
 
 
 def ksef_status_from(word: str | None, states: Mapping[str, KsefState], *, ksef_number: Any = None,

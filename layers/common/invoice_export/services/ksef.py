@@ -85,7 +85,9 @@ class KsefService:
         status = adapter.ksef_status(record.provider_document_id or "")
         logger.info("KSeF status read", extra={"ksef_state": status.state.value, "attempt": request.attempt})
         if status.state == KsefState.ACCEPTED:
-            self._final(record, "accepted", Outcome.KSEF_ACCEPTED, ksef_number=status.ksef_number)
+            # A number of a doubtful form is kept as given; its warning goes on the record and the event.
+            self._final(record, "accepted", Outcome.KSEF_ACCEPTED, ksef_number=status.ksef_number,
+                        message="; ".join(status.warnings) or None)
         elif status.state == KsefState.REJECTED:
             self._final(record, "rejected", Outcome.KSEF_REJECTED, message=status.message)
         elif status.state == KsefState.NOT_APPLICABLE:
@@ -162,7 +164,7 @@ class KsefService:
             code=f"ksef_{state}", message=message or state, retryable=False,
             fix="correct the document in the accounting system and send it to KSeF from there "
                 "(a correction, if it already has a KSeF number)")
-        warnings = [message] if outcome == Outcome.KSEF_SUBMITTED and message else []
+        warnings = [message] if outcome in (Outcome.KSEF_SUBMITTED, Outcome.KSEF_ACCEPTED) and message else []
         self.publisher.publish(OutcomeEvent.build(
             outcome, record.account_id, record.document_id, document_version=record.document_version,
             kind=record.kind, our_number=record.number, order_id=record.order_id, provider=record.provider,

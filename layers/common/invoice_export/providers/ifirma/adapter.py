@@ -16,7 +16,13 @@ choices made here:
   Decimals (`encode_json`), never through float.
 - Create answers only an id; the number comes from a follow-up read. A failed read does not fail
   the export (the document exists): the reference is returned without a number and a warning.
-- Errors come as HTTP 200 with `response.Kod` != 0, so every answer is checked (`_payload`).
+- Errors come as HTTP 200 with `response.Kod` != 0, so every answer is checked (`_checked`). A
+  successful answer may come without `Kod` at all [COMMUNITY, issue 14]: iFirma's own shop plugin
+  (ifirma/ifirma-api-sklepy, ConnectorAbstract::_checkResponseBeforePopulatingInvoice) fails a read
+  only on a `Kod` that is present and not 0, and maciejlewandowskii/iFirmaBundle
+  (iFirmaClient::decodeJsonResponse) does so for every answer. So an answer without `Kod` counts
+  when it carries what the call is for (the document's PelnyNumer, the month, the quota, a new
+  document's Identyfikator); a write whose answer shows neither may have been done (in doubt).
 - No receipts, no SKUs, no external id: a create whose answer was lost cannot be found again, so
   `lookup_by_reference` is False and the service holds such a document "in doubt".
 - iFirma only issues documents in the account's accounting month. Moving that month changes the
@@ -93,6 +99,17 @@ PAYMENT_TYPES = {
     "P24": "Przelewy24", "TPA": "tpay.com", "ELE": "płatność elektroniczna",
 }
 CORRECTION_REASONS = ("OBOW_RABAT", "ZWR_SPRZ_TOW", "ZWR_NAB_KWOT", "ZWR_NAB_ZAL", "PODW_CENY", "POMYLKI")
+# Corrections (issue 13 §6): iFirma documents one correction endpoint, fakturakraj/korekta (api.ifirma.pl
+# "Faktura korygująca fakturę krajową"; its change log of 2023-01-26 adds only "faktura korygująca
+# sprzedaż krajową"). No correction of a fakturawaluta or fakturaeksportuslugue invoice is documented or
+# used by a public client. Searched on 2026-11-25: the stored api.ifirma.pl pages; iFirma's own shop
+# plugins (ifirma/ifirma-api-sklepy: no corrections at all); maciejlewandowskii/iFirmaBundle (its
+# KsefInvoiceType lists fakturakraj/korekta only); adriandmitroca/ifirma-mcp-server (fakturakraj/korekta
+# only); public code for "fakturawaluta/korekta" and "korektawaluta" (nothing). So such a correction is
+# refused before sending, never sent to a guessed endpoint.
+ONLY_DOMESTIC_CORRECTIONS = (
+    "iFirma's API corrects domestic invoices only (fakturakraj/korekta, api.ifirma.pl 'Faktura korygująca fakturę "
+    "krajową'): it documents no correction of {what}, and no public iFirma client has one")
 
 # Where a field iFirma names comes from in our message, to say what to fix. Longest names first
 # when searching a message, so "NIPKontrahenta" is not read as "NIP".
@@ -124,6 +141,7 @@ OUR_FIELD = {
     "PodstawaPrawna": "document.lines[].vat_exemption_basis",
     "Pozycje": "document.lines",
     "PowodKorekty": "provider option correction_reason",
+    "SpelnionoWarunki": "document.correction.conditions_met",
 }
 _FIELD_PATTERN = re.compile(r"\b(" + "|".join(sorted(OUR_FIELD, key=len, reverse=True)) + r")\b")
 # The one accounting-month refusal seen in the wild names the sale date; match the month part only.
@@ -248,7 +266,7 @@ class IfirmaAdapter(ProviderAdapter):
     display_name: ClassVar[str] = "iFirma"
     capabilities: ClassVar[Capabilities] = Capabilities(
         receipts=False,  # no receipt endpoint: fiscal receipts come from a cash register
-        corrections=True,  # domestic (PLN) invoices only, the one documented correction endpoint
+        corrections=True,  # of domestic (PLN) invoices only: the one documented endpoint (ONLY_DOMESTIC_CORRECTIONS)
         series=True,  # NazwaSeriiNumeracji, by name
         list_series=False,  # no endpoint lists series
         own_numbering=False,  # Numer is only a sequence number inside iFirma's own series template
@@ -315,11 +333,11 @@ class IfirmaAdapter(ProviderAdapter):
         if doc.kind == DocumentKind.CORRECTION:
             if VatCode.NOT_SUBJECT_EU in rates:
                 raise ConfigurationError(
-                    "iFirma corrects domestic invoices only through its API; np-EU (art. 28b) invoices are "
-                    "another document type", fix="issue this correction in iFirma by hand", code="unsupported_vat_code")
+                    ONLY_DOMESTIC_CORRECTIONS.format(what="an np-EU (art. 28b) invoice (fakturaeksportuslugue)"),
+                    fix="issue this correction in iFirma by hand", code="unsupported_vat_code")
             if doc.currency != "PLN":
                 raise ConfigurationError(
-                    f"iFirma corrects domestic PLN invoices only through its API, not {doc.currency} ones",
+                    ONLY_DOMESTIC_CORRECTIONS.format(what=f"a {doc.currency} invoice (fakturawaluta)"),
                     fix="issue this correction in iFirma by hand", code="unsupported_correction")
             return f"{DOMESTIC}/korekta"
         if VatCode.NOT_SUBJECT_EU in rates:
@@ -428,7 +446,7 @@ class IfirmaAdapter(ProviderAdapter):
         kind, _ = split_reference(plan.corrected.provider_document_id)
         if kind != DOMESTIC:
             raise ConfigurationError(
-                f"iFirma documents corrections of domestic invoices only; the original is a {kind} document",
+                ONLY_DOMESTIC_CORRECTIONS.format(what=f"the original's document type ({kind})"),
                 fix="issue this correction in iFirma by hand", code="unsupported_correction")
         # Pozycje is the full state after the correction, in the original's order; a removed line
         # stays with quantity 0 and new lines follow.
@@ -441,8 +459,11 @@ class IfirmaAdapter(ProviderAdapter):
         body: dict[str, Any] = {
             "PowodKorekty": self.options.correction_reason,
             "PowodKorektyNaWydruku": True,
+            # Required by the correction page (T): met by the issue date unless the message says otherwise.
+            "SpelnionoWarunki": doc.correction.conditions_met,
             "DataWystawienia": doc.issue_date.isoformat(),
             "SposobZaplaty": plan.provider_payment_type,
+            "RodzajPodpisuOdbiorcy": "BPO",  # as on the invoice; a community client reads it as required here
             "Uwagi": f"{doc.correction.reason}\n{doc.notes}" if doc.notes else doc.correction.reason,
             "Pozycje": positions,
         }
@@ -470,7 +491,7 @@ class IfirmaAdapter(ProviderAdapter):
             assert plan.corrected is not None
             path = f"/{DOMESTIC}/korekta/{split_reference(plan.corrected.provider_document_id)[1]}.json"
         response = self._request("POST", path, data=encode_json(body), headers=_JSON_HEADERS, ok=(200, 201))
-        payload = self._checked(response, may_have_arrived=True, doc=doc)
+        payload = self._checked(response, may_have_arrived=True, doc=doc, proof=("Identyfikator",))
         document_type = DOMESTIC if endpoint.endswith("/korekta") else endpoint
         reference_id = f"{document_type}:{int(payload['Identyfikator'])}"
         try:
@@ -487,7 +508,7 @@ class IfirmaAdapter(ProviderAdapter):
         kind, number = split_reference(provider_document_id)
         response = self._request("GET", f"/{kind}/{number}.json", headers={"Accept": "application/json"},
                                      ok=(200,))
-        return self._checked(response, may_have_arrived=False)
+        return self._checked(response, may_have_arrived=False, proof=("PelnyNumer",))
 
     def _align_accounting_month(self, doc: Document) -> list[str]:
         """Move iFirma's accounting month to the issue month, when the account allows it."""
@@ -508,7 +529,7 @@ class IfirmaAdapter(ProviderAdapter):
             response = self._request(
                 "PUT", "/abonent/miesiacksiegowy.json", headers=_JSON_HEADERS,
                 data=encode_json({"MiesiacKsiegowy": step, "PrzeniesDaneZPoprzedniegoRoku": True}), ok=(200,))
-            self._checked(response, may_have_arrived=False)
+            self._checked(response, may_have_arrived=False, proof=())  # the month is read again just below
             current = self.accounting_month()  # re-read: a step is never assumed to have happened
         else:
             raise ConfigurationError(
@@ -522,7 +543,7 @@ class IfirmaAdapter(ProviderAdapter):
         """(year, month) iFirma currently books in (key abonent)."""
         response = self._request("GET", "/abonent/miesiacksiegowy.json", headers={"Accept": "application/json"},
                                      ok=(200,))
-        payload = self._checked(response, may_have_arrived=False)
+        payload = self._checked(response, may_have_arrived=False, proof=("MiesiacKsiegowy", "RokKsiegowy"))
         return int(payload["RokKsiegowy"]), int(payload["MiesiacKsiegowy"])
 
     def remaining_quota(self) -> ProviderQuota:
@@ -535,7 +556,7 @@ class IfirmaAdapter(ProviderAdapter):
                                      fix="add the 'abonent' API key to the account connection",
                                      code="missing_subscriber_key")
         response = self._request("GET", "/abonent/limit.json", headers={"Accept": "application/json"}, ok=(200,))
-        payload = self._checked(response, may_have_arrived=False)
+        payload = self._checked(response, may_have_arrived=False, proof=("LimitWykorzystany", "LimitPrzyznany"))
         return ProviderQuota(used=int(payload["LimitWykorzystany"]), granted=int(payload["LimitPrzyznany"]),
                              resets_at=quota_resets_at(datetime.now(_warsaw()).date()), unit="documents")
 
@@ -568,7 +589,7 @@ class IfirmaAdapter(ProviderAdapter):
         assert isinstance(self.credentials, IfirmaCredentials)
         response = self._request("GET", "/faktury.json", params={"dataOd": "2000-01-01", "iloscNaStronie": 1},
                                      headers={"Accept": "application/json"}, ok=(200,))
-        self._checked(response, may_have_arrived=False)
+        self._checked(response, may_have_arrived=False, proof=())  # refused keys come with their Kod
         if self.credentials.subscriber_key is not None:
             self.remaining_quota()
 
@@ -584,14 +605,26 @@ class IfirmaAdapter(ProviderAdapter):
                 error.retry_after = RATE_WINDOW_SECONDS
             raise
 
-    def _checked(self, response: requests.Response, *, may_have_arrived: bool,
-                 doc: Document | None = None) -> dict[str, Any]:
+    def _checked(self, response: requests.Response, *, may_have_arrived: bool, doc: Document | None = None,
+                 proof: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """The answer's envelope when it reports success, else the matching error. `proof`: the fields
+        that make an answer without `Kod` a success (see the module's notes); None: only `Kod` 0 does."""
         payload = _envelope(response)
         if payload is None:
             raise ProviderRejected("iFirma answered without its response envelope", code="provider_error",
                                    fix="retry later; if it persists, contact iFirma")
         if payload.get("Kod") == 0:
             return payload
+        if payload.get("Kod") is None:
+            if proof is not None and all(payload.get(name) not in (None, "") for name in proof):
+                return payload
+            shown = f" ({payload.get('Informacja')})" if payload.get("Informacja") else ""
+            missing = " or ".join(proof or ()) or "a result"
+            if may_have_arrived:
+                raise RequestMayHaveSucceeded(f"iFirma answered without Kod and without {missing}{shown}",
+                                              fix="nothing: the document is checked before it is sent again")
+            raise ProviderRejected(f"iFirma answered without Kod and without {missing}{shown}",
+                                   code="provider_error", fix="retry later; if it persists, contact iFirma")
         error = _error_from(payload, response, may_have_arrived=may_have_arrived)
         if doc is not None and isinstance(error, ProviderRejected) and _ACCOUNTING_MONTH.search(
                 str(payload.get("Informacja") or "")):

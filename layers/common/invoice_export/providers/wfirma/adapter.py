@@ -62,6 +62,7 @@ from invoice_export.domain.errors import (
     RequestMayHaveSucceeded,
     TransientError,
 )
+from invoice_export.domain.ksef_numbers import KSEF_NUMBER
 from invoice_export.domain.money import format_amount, loads_exact
 from invoice_export.domain.provider_contract import (
     Capabilities,
@@ -76,7 +77,7 @@ from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import HeaderAuth, ProviderHttp
-from invoice_export.providers.ksef_words import KSEF_NUMBER, ksef_status_from
+from invoice_export.providers.ksef_words import ksef_status_from
 from invoice_export.providers.pricing import discounted_unit_price
 
 # wFirma's documented payment methods (dbojdo/wFirma PaymentMethod.php, integration-tested).
