@@ -109,7 +109,8 @@ def check_shape(obj: Any, allowed: frozenset[str], cls: str, *, refuse_unknown: 
     its boolean rule); a numeric string such as "10.5" is refused, though Jackson could coerce it.
     """
     if not isinstance(obj, dict):
-        raise ApiError(WRONG_TYPE.format(type=cls, value=type(obj).__name__, field=cls))
+        raise ApiError(WRONG_TYPE.format(type=cls, value=_json_kind(obj), field=cls))
+    nested = NESTED_OBJECTS if cls == "Invoice" else {}  # a client's "email" is a string, the invoice's an object
     for name, value in obj.items():
         if name not in allowed:
             if refuse_unknown:
@@ -117,8 +118,8 @@ def check_shape(obj: Any, allowed: frozenset[str], cls: str, *, refuse_unknown: 
             continue
         if value is None or name == "ecommercePluginInfo":
             continue
-        if name in NESTED_OBJECTS and isinstance(value, dict):
-            nested_cls, nested_fields = NESTED_OBJECTS[name]
+        if name in nested:
+            nested_cls, nested_fields = nested[name]
             check_shape(value, nested_fields, nested_cls, refuse_unknown=refuse_unknown)
         elif name == "products":
             if not isinstance(value, list):
@@ -131,9 +132,7 @@ def check_shape(obj: Any, allowed: frozenset[str], cls: str, *, refuse_unknown: 
 
 def _check_type(name: str, value: Any) -> None:
     expected = None
-    if name in NESTED_OBJECTS:
-        expected = NESTED_OBJECTS[name][0]
-    elif name in STRING_FIELDS and not isinstance(value, str):
+    if name in STRING_FIELDS and not isinstance(value, str):
         expected = "java.lang.String"
     elif name in BOOLEAN_FIELDS and not (isinstance(value, bool) or (type(value) is int and value in (0, 1))):
         expected = "boolean"

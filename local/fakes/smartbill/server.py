@@ -476,7 +476,7 @@ class SmartBillFake(FakeServer):
         if not number:
             raise ApiError(STORNO_NUMBER_REQUIRED)
         original = self._find(company, series_name, number)
-        name = f"{series_name} {number}"
+        name = _name(original)
         if original["storno"]:
             raise ApiError(IS_A_STORNO.format(document=name))
         if original["status"] == "anulata":
@@ -504,15 +504,13 @@ class SmartBillFake(FakeServer):
         """SPEC PUT /invoice/cancel: the invoice stays (with its number) but no longer counts; cancelling
         gives its stock back. ASSUMPTION: cancelling a cancelled invoice is refused."""
         company, document = self._document(user, request, _KEYED_WRITE)
-        name = f"{document['series']} {document['number']}"
+        name = _name(document)
         if document["status"] == "anulata":
             raise ApiError(ALREADY_CANCELLED.format(document=name))
         stornos = self._active_stornos(company, document)
         if stornos and document["stockMoves"]:
             raise ApiError(CANCEL_STORNO_FIRST.format(document=name, stornos=", ".join(" ".join(k) for k in stornos)))
-        self._move_stock(company, document["stockMoves"], sign=-1)
-        document["status"] = "anulata"
-        return {"message": CANCELLED.format(series=document["series"], number=document["number"])}
+        return self._change_status(company, document, "anulata", CANCELLED)
 
     @route("PUT", rf"{API}/invoice/restore")
     def restore_invoice(self, request: Request) -> Response:
@@ -521,14 +519,18 @@ class SmartBillFake(FakeServer):
     def _restore(self, user: User, request: Request) -> dict[str, Any]:
         """SPEC PUT /invoice/restore: a cancelled invoice counts again (and takes its stock out again)."""
         company, document = self._document(user, request, _KEYED_WRITE)
-        name = f"{document['series']} {document['number']}"
+        name = _name(document)
         if document["status"] != "anulata":
             raise ApiError(NOT_CANCELLED.format(document=name))  # ASSUMPTION: only a cancelled one
         if document["reverses"] and company.invoices[document["reverses"]]["status"] == "anulata":
             raise ApiError(RESTORE_ORIGINAL_FIRST.format(document=name, original=" ".join(document["reverses"])))
-        self._move_stock(company, document["stockMoves"], sign=1)
-        document["status"] = "emisa"
-        return {"message": RESTORED.format(series=document["series"], number=document["number"])}
+        return self._change_status(company, document, "emisa", RESTORED)
+
+    def _change_status(self, company: Company, document: dict[str, Any], status: str, message: str) -> dict[str, Any]:
+        """Cancelling gives the invoice's stock back; restoring takes it out again."""
+        self._move_stock(company, document["stockMoves"], sign=-1 if status == "anulata" else 1)
+        document["status"] = status
+        return {"message": message.format(series=document["series"], number=document["number"])}
 
     @route("DELETE", rf"{API}/invoice")
     def delete_invoice(self, request: Request) -> Response:
@@ -542,7 +544,7 @@ class SmartBillFake(FakeServer):
         series = company.series[document["series"]]
         last = max(int(number) for (name, number) in company.invoices if name == series.name)
         if int(document["number"]) != last:
-            raise ApiError(NOT_LAST_IN_SERIES.format(document=f"{series.name} {document['number']}"))
+            raise ApiError(NOT_LAST_IN_SERIES.format(document=_name(document)))
         if document["status"] == "emisa":
             self._move_stock(company, document["stockMoves"], sign=-1)
         if document["reverses"]:
@@ -642,6 +644,11 @@ class SmartBillFake(FakeServer):
 # Missing-parameter messages of the cif + series + number endpoints (see model.py).
 _KEYED_READ = (CIF_REQUIRED, SERIES_REQUIRED, NUMBER_REQUIRED)
 _KEYED_WRITE = (DELETE_CIF_REQUIRED, DELETE_SERIES_REQUIRED, DELETE_NUMBER_REQUIRED)
+
+
+def _name(document: dict[str, Any]) -> str:
+    """How SmartBill's messages name a document: series, a space, number ("FCT 0001")."""
+    return f"{document['series']} {document['number']}"
 
 
 def _basic_credentials(request: Request) -> tuple[str | None, str | None]:
