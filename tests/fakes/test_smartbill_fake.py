@@ -235,6 +235,10 @@ def test_a_romanian_company_client_needs_a_real_county_and_a_valid_cif(fake, htt
     assert post(http, fake, invoice(client={**bucharest, "city": "Sector 3"})).status_code == 200
     bad_cif = {**company_client, "vatCode": "RO12345678"}
     assert error_of(post(http, fake, invoice(client=bad_cif))) == "CIF-ul/CNP-ul clientului (RO12345678) nu este valid."
+    assert error_of(post(http, fake, invoice(client=drop(company_client, "vatCode")))).startswith(
+        "CIF-ul/CNP-ul clientului trebuie completat")
+    person_with_cnp = {**company_client, "name": "Ana Pop", "vatCode": "1800101221144", "isTaxPayer": False}
+    assert post(http, fake, invoice(client=person_with_cnp)).status_code == 200
     foreign = {"name": "Kunde GmbH", "vatCode": "DE811569869", "country": "Germany", "city": "Berlin"}
     assert post(http, fake, invoice(client=foreign)).status_code == 200
 

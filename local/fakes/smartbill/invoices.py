@@ -19,6 +19,7 @@ from .model import (
     ANAF_COUNTY,
     ANAF_SECTOR,
     ANAF_VAT_CODE,
+    ANAF_VAT_CODE_MISSING,
     BAD_DATE,
     BOOLEAN_FIELDS,
     BUCHAREST_SECTOR,
@@ -318,7 +319,9 @@ class InvoiceBuilder:
         if plain(county) == "bucuresti" and not BUCHAREST_SECTOR.fullmatch(text_of(client, "city")):
             raise ApiError(ANAF_SECTOR)
         code = text_of(client, "vatCode")
-        if code and not is_acceptable_client_code(code):
+        if not code:  # "sa fie completat": a person without a CNP sends "-" or 0
+            raise ApiError(ANAF_VAT_CODE_MISSING)
+        if not is_acceptable_client_code(code):
             raise ApiError(ANAF_VAT_CODE.format(code=code))
 
     def _currency(self) -> tuple[str, Decimal]:
@@ -427,6 +430,7 @@ class InvoiceBuilder:
         type counts as 1. ASSUMPTION: a percentage applies to the covered entries' gross amounts when
         the discount has isTaxIncluded, else to their net amounts; the discount is one entry of
         quantity 1 carrying the covered entries' VAT rate (or its own when they differ)."""
+        # ASSUMPTION: a missing numberOfItems is worded like the other required fields.
         for name in ("name", "numberOfItems", "measuringUnitName", "currency"):
             if discount.get(name) in (None, ""):
                 raise ApiError(PRODUCT_FIELD_REQUIRED.format(field=name))

@@ -194,6 +194,7 @@ ANAF_ADDRESS = "Adresa si localitatea clientului trebuie completate (se accepta 
 ANAF_COUNTY = "Judetul clientului ({county}) nu este un judet din Romania."
 ANAF_SECTOR = "Pentru clientii din Bucuresti localitatea trebuie sa fie un sector (Sector 1 - Sector 6)."
 ANAF_VAT_CODE = "CIF-ul/CNP-ul clientului ({code}) nu este valid."
+ANAF_VAT_CODE_MISSING = "CIF-ul/CNP-ul clientului trebuie completat (pentru persoane fizice se accepta \"-\" sau 0)."
 NOT_MODELLED = "{what} is not modelled by the local SmartBill fake"
 
 

@@ -339,7 +339,7 @@ class SmartBillFake(FakeServer):
             ok = not accepted or any(media in (JSON, "application/*", "*/*") for media in accepted)
             if not ok and "application/xml" in accepted:
                 raise not_modelled("XML (Accept: application/xml)")
-        if not ok:
+        if not ok:  # ASSUMPTION: the container's 406 (what a JAX-RS server answers; undocumented)
             raise HttpError(self.error_response(request, 406, "Not Acceptable"))
 
     def _json_body(self, request: Request) -> Any:
@@ -391,6 +391,7 @@ class SmartBillFake(FakeServer):
 
     @staticmethod
     def _find(company: Company, series: str, number: str, not_found: str | None = None) -> dict[str, Any]:
+        """ASSUMPTION: the number is matched as the exact string SmartBill gave ("0001", not "1")."""
         document = company.invoices.get((series, number))
         if document is None:
             raise ApiError(not_found or INVOICE_NOT_FOUND.format(document=f"{series} {number}"))
@@ -605,7 +606,7 @@ class SmartBillFake(FakeServer):
     def stocks(self, request: Request) -> Response:
         """SPEC GET /stocks?cif=&date=&warehouseName=&productName=&productCode=: per warehouse, its
         products and quantities. ASSUMPTION: the fake keeps no history, so `date` is required but the
-        stock is today's."""
+        stock is today's; quantities are numbers (the SPEC's example shows both "100" and 100)."""
         def work(user: User, _: Any) -> dict[str, Any]:
             company = self._company(user, request.query.get("cif", ""), missing=CIF_REQUIRED)
             if not request.query.get("date"):
