@@ -412,7 +412,7 @@ class FakeServer:
 
     Subclasses declare handlers with :func:`route` and may override the hooks
     :meth:`error_response`, :meth:`rate_limited_response`, :meth:`rate_limit_key`,
-    :meth:`log_key` and :attr:`secret_query_params`.
+    :meth:`log_key`, :meth:`extra_headers` and :attr:`secret_query_params`.
     """
 
     #: Query parameters whose values never reach the request log (credentials).
@@ -498,6 +498,13 @@ class FakeServer:
         """A NON-secret label of the caller for the request log."""
         return None
 
+    def extra_headers(self, request: Request) -> Mapping[str, str]:
+        """Headers the provider adds to every answer (e.g. its rate-limit counters); none by default.
+
+        Called after the request was handled, so counters include it; the handler's own headers win.
+        """
+        return {}
+
     # ----------------------------------------------------------------- routing
 
     @classmethod
@@ -573,6 +580,7 @@ class FakeServer:
                 _reset_connection(handler)
                 return
             response = self._respond(request, fault)
+            response.headers = {**self._safe_extra_headers(request), **response.headers}
             if fault and fault.kind == "reset":  # after_commit: the work is done, the answer is lost
                 _reset_connection(handler)
                 return
@@ -605,6 +613,13 @@ class FakeServer:
         except Exception:  # noqa: BLE001 - a bug in the fake: answer like a crashed server, keep the evidence
             self.server_errors.append(traceback.format_exc())
             return self.error_response(request, 500, "Internal Server Error")
+
+    def _safe_extra_headers(self, request: Request) -> Mapping[str, str]:
+        try:
+            return self.extra_headers(request)
+        except Exception:  # noqa: BLE001 - a header hook must never turn a request into an error
+            self.server_errors.append(traceback.format_exc())
+            return {}
 
     def _safe_log_key(self, request: Request) -> str | None:
         try:
