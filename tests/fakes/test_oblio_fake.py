@@ -395,7 +395,7 @@ def test_list_pagination(api):
 
 @pytest.mark.parametrize("params", [{"limitPerPage": 101}, {"offset": -1}, {"canceled": 2}, {"orderBy": "total"},
                                     {"orderDir": "UP"}, {"issuedAfter": "01.02.2026"}, {"serieName": "FCT"},
-                                    {"client[name]": "x"}])
+                                    {"client[name]": "x"}, {"seriesName[]": "FCT"}, {"client[cif][0]": "19"}])
 def test_list_refuses_bad_parameters(api, params):
     answer = api.get("/api/docs/invoice/list", cif=CIF, **params)
     assert answer.status_code == 400 and answer.json()["status"] == 400
@@ -546,6 +546,15 @@ def test_body_must_be_a_json_object_but_any_content_type_is_read(api):
     broken = api.http.post(api.url("/api/docs/invoice"), headers={**api.headers(), "Content-Type": "application/json"},
                            data=b"{not json", timeout=5)
     assert broken.status_code == 400 and broken.json()["status"] == 400
+
+
+@pytest.mark.parametrize("body", [{"cif": CIF, "seriesName": True, "number": 1},
+                                  {"cif": CIF, "seriesName": "FCT", "number": "unu"},
+                                  {"cif": CIF, "seriesName": "FCT", "number": 1, "motiv": "x"}])
+def test_addressing_a_document_with_bad_parameters_gets_400(api, body):
+    api.created(invoice())
+    answer = api.http.put(api.url("/api/docs/invoice/cancel"), json=body, headers=api.headers(), timeout=5)
+    assert answer.status_code == 400 and answer.json()["status"] == 400
 
 
 def test_disable_auto_series_uses_the_number_sent_once(api):

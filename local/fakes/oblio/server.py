@@ -328,7 +328,7 @@ class OblioFake(FakeServer):
 
     def _require_document(self, company: Company, kind: str, params: dict[str, Any]) -> Document:
         errors = FieldErrors()
-        series_name = text_of(params.get("seriesName"))
+        series_name = _param_text("seriesName", params.get("seriesName"))
         if not series_name:
             errors.add("seriesName", "este obligatoriu")
         number = _whole(errors, "number", params.get("number"), required=True)
@@ -344,14 +344,16 @@ class OblioFake(FakeServer):
     @route("POST", rf"{API}/authorize/token")
     def authorize(self, request: Request) -> Response:
         """docs: form fields client_id (login e-mail) and client_secret; the PHP client sends them
-        as JSON with grant_type client_credentials. ASSUMPTION: both accepted, extras ignored."""
+        as JSON with grant_type client_credentials. ASSUMPTION: both encodings accepted; grant_type
+        other than client_credentials and parameters other than these (and OAuth's scope) refused."""
         with self._lock:
             self.token_requests += 1
         params = self._body_params(request, frozenset({"client_id", "client_secret", "grant_type", "scope"}))
         grant = params.get("grant_type")
         if not is_blank(grant) and grant != "client_credentials":
             raise fail("The grant type was not specified in the request or is unsupported")
-        email, secret = text_of(params.get("client_id")), text_of(params.get("client_secret"))
+        email = _param_text("client_id", params.get("client_id"))
+        secret = _param_text("client_secret", params.get("client_secret"))
         account = self._accounts.get(email)
         if account is None or not secret or not hmac.compare_digest(secret, account.secret):
             raise fail(BAD_CLIENT)  # ASSUMPTION: 400, the OAuth library's invalid_client
@@ -376,7 +378,7 @@ class OblioFake(FakeServer):
         if nomenclature not in NOMENCLATURE_PARAMS:
             raise fail(f"Nomenclator necunoscut: {nomenclature}")
         params = self._query(request, NOMENCLATURE_PARAMS[nomenclature])
-        wanted = text_of(params.get("name")).lower()
+        wanted = _param_text("name", params.get("name")).lower()
         with self._lock:
             if nomenclature == "companies":
                 data = [self._company_entry(self._companies[key]) for key in account.companies]
@@ -419,8 +421,8 @@ class OblioFake(FakeServer):
         return _page(found, params)
 
     def _nomenclature_products(self, company: Company, params: dict[str, Any]) -> list[dict[str, Any]]:
-        code, management = text_of(params.get("code")), text_of(params.get("management"))
-        work_station = text_of(params.get("workStation"))
+        code, management = _param_text("code", params.get("code")), _param_text("management", params.get("management"))
+        work_station = _param_text("workStation", params.get("workStation"))
         stations = {entry["management"]: entry["workStation"] for entry in company.managements}
         found = []
         for product in company.products:
@@ -453,7 +455,7 @@ class OblioFake(FakeServer):
         with self._lock:
             company = self._company(account, body.get("cif"))
             raw_key = body.get("idempotencyKey")
-            key = "" if isinstance(raw_key, (dict, list)) else text_of(raw_key)  # a bad type: the builder says
+            key = "" if isinstance(raw_key, (dict, list, bool)) else text_of(raw_key)  # a bad type: the builder says
             existing = company.documents.get(company.idempotency.get((kind, key), -1)) if key else None
             if existing is not None:
                 # docs: the key is "pentru a evita dublarea". ASSUMPTION: the first document's answer
@@ -586,17 +588,19 @@ class OblioFake(FakeServer):
         account = self._account(request)
         params = self._query(request, LIST_PARAMS)
         errors = FieldErrors()
-        series_name = text_of(params.get("seriesName"))
+        series_name = _param_text("seriesName", params.get("seriesName"))
         number, document_id = _whole(errors, "number", params.get("number")), _whole(errors, "id", params.get("id"))
         states = {name: _tristate(errors, name, params.get(name)) for name in ("draft", "canceled", "collected")}
         after, before = _day(errors, "issuedAfter", params.get("issuedAfter")), _day(errors, "issuedBefore",
                                                                                      params.get("issuedBefore"))
         client_filter = params.get("client") if not is_blank(params.get("client")) else {}
-        if not isinstance(client_filter, dict) or set(client_filter) - LIST_CLIENT_FILTERS:
+        if not isinstance(client_filter, dict) or set(client_filter) - LIST_CLIENT_FILTERS \
+                or not all(isinstance(value, str) for value in client_filter.values()):
             errors.add("client", "filtrul accepta doar cif, email, phone, code")
             client_filter = {}
-        order_by = text_of(params.get("orderBy")) or "id"
-        order_dir = (text_of(params.get("orderDir")) or "DESC").upper()  # ASSUMPTION: newest first by default
+        order_by = _param_text("orderBy", params.get("orderBy")) or "id"
+        # ASSUMPTION: newest first by default (the docs name no default order)
+        order_dir = (_param_text("orderDir", params.get("orderDir")) or "DESC").upper()
         if order_by not in LIST_ORDER_BY:
             errors.add("orderBy", "trebuie sa fie id, issueDate sau number")
         if order_dir not in ("ASC", "DESC"):
@@ -622,7 +626,7 @@ class OblioFake(FakeServer):
                 and (number is None or doc.number == number) and (document_id is None or doc.id == document_id)
                 and all(state in (None, -1) or wanted_state[name](doc) == bool(state) for name, state in states.items())
                 and (after is None or doc.issue_date >= after) and (before is None or doc.issue_date <= before)
-                and all(_client_matches(doc.client, name, text_of(value)) for name, value in client_filter.items())
+                and all(_client_matches(doc.client, name, value) for name, value in client_filter.items())
             ]
             sort_key = {"id": lambda doc: doc.id, "number": lambda doc: (doc.series_name, doc.number),
                         "issueDate": lambda doc: (doc.issue_date, doc.id)}[order_by]
@@ -837,6 +841,13 @@ def _success(data: Any) -> Response:
 
 def _canonical(body: dict[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, default=str)
+
+
+def _param_text(name: str, value: Any) -> str:
+    try:
+        return text_of(value)
+    except ValueError:
+        raise fail(f"{name}: trebuie sa fie text") from None
 
 
 def _refuse_unknown(params: dict[str, Any], allowed: frozenset[str]) -> None:
