@@ -35,7 +35,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 __all__ = [
     "FakeServer",
@@ -46,6 +46,7 @@ __all__ = [
     "HttpError",
     "ISO_3166_ALPHA2",
     "LoggedRequest",
+    "ManualClock",
     "RateLimiter",
     "Request",
     "RequestLog",
@@ -55,6 +56,7 @@ __all__ = [
     "format_money",
     "json_response",
     "ksef_number",
+    "parse_bracket_params",
     "parse_boolish",
     "parse_date",
     "parse_decimal",
@@ -342,6 +344,29 @@ class RateLimiter:
             self._accepted.clear()
             self._seen.clear()
             self._peaks.clear()
+
+
+class ManualClock:
+    """A clock that moves only when a test says so: pass it where a fake takes ``clock=``.
+
+    Callable like ``time.time``; ``advance`` jumps forward, so an hour-long token expiry or a
+    ten-minute block is tested in milliseconds.
+    """
+
+    def __init__(self, start: float = 1_767_225_600.0):  # 2026-01-01 00:00 UTC
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError("a clock does not go back")
+        with self._lock:
+            self._now += seconds
+            return self._now
 
 
 # --------------------------------------------------------------------------- request log
@@ -744,6 +769,42 @@ def parse_date(value: Any) -> date:
     if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         raise ValueError(f"not a YYYY-MM-DD date: {value!r}")
     return date.fromisoformat(value)
+
+
+_BRACKETS = re.compile(r"([^\[\]]*)((?:\[[^\[\]]*\])*)$")
+
+
+def parse_bracket_params(source: str | list[tuple[str, str]]) -> dict[str, Any]:
+    """PHP-style form or query parameters as nested data: ``collect[type]=Card&tags[]=a`` ->
+    ``{"collect": {"type": "Card"}, "tags": ["a"]}`` (what PHP's ``http_build_query`` writes).
+
+    ``source`` is an encoded string or decoded (name, value) pairs. A name whose brackets do not
+    parse stays a flat key; a later plain value replaces an earlier one, as in PHP.
+    """
+    pairs = parse_qsl(source, keep_blank_values=True) if isinstance(source, str) else source
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        match = _BRACKETS.fullmatch(name)
+        keys = [match.group(1), *re.findall(r"\[([^\[\]]*)\]", match.group(2))] if match else [name]
+        target: Any = result
+        for position, key in enumerate(keys):
+            last = position == len(keys) - 1
+            if isinstance(target, list):  # only `[]` makes lists: append a new element
+                if last:
+                    target.append(value)
+                    break
+                target.append({})
+                target = target[-1]
+                continue
+            if last:
+                target[key] = value
+            else:
+                child = target.get(key)
+                if not isinstance(child, (dict, list)):
+                    child = [] if keys[position + 1] == "" else {}
+                    target[key] = child
+                target = child
+    return result
 
 
 _TRUE = {"1", "true", "yes"}
