@@ -34,7 +34,9 @@ STOCK_UPDATES = frozenset({"NO_UPDATE", "AUTO_UPDATE"})
 # ASSUMPTION: Poland's rates plus the pre-2011 ones the README's 2012 examples use (22); vatPercent
 # is numeric in every example and zw/np codes are not documented, so they are refused.
 VAT_RATES = frozenset(Decimal(rate) for rate in (0, 3, 5, 7, 8, 22, 23))
-CURRENT_VAT_RATES = frozenset(Decimal(rate) for rate in (0, 5, 8, 23))
+# ASSUMPTION: showCustomVatWarning (a string) is "true" when a line's rate is not one of these; the
+# README's only example answers "true" for a 0 % line (the meaning of the flag is undocumented).
+RATES_WITHOUT_VAT_WARNING = frozenset(Decimal(rate) for rate in (5, 8, 23))
 # ASSUMPTION: the PDF templates the fake knows: "Faktura" (README §7a) and "Faktura_korygujaca2"
 # (README correction example, lastSelectedInvoiceReport); "Faktura_korygujaca" and "Paragon" are guesses.
 PDF_TEMPLATES = frozenset({"Faktura", "Faktura_korygujaca", "Faktura_korygujaca2", "Paragon"})

@@ -15,7 +15,6 @@ from typing import Any
 from ..common import FakeServer, Request, Response, bytes_response, quantize_money, render_pdf, route
 from .listing import ListRules, list_answer
 from .model import (
-    CURRENT_VAT_RATES,
     DEFAULT_SERIES_PATTERNS,
     DEFAULT_TEMPLATES,
     JSON_CONTENT_TYPE,
@@ -24,6 +23,7 @@ from .model import (
     PDF_TEMPLATES,
     QUANTITY_STEP,
     RATE_STEP,
+    RATES_WITHOUT_VAT_WARNING,
     FirmaoAccount,
     FirmaoError,
     change_entry,
@@ -246,8 +246,7 @@ class FirmaoFake(FakeServer):
         with self._lock:
             draft = TransactionBuilder(account, body, self.settings, self.today()).build()
             changelog = self._store(account, draft)
-        # ASSUMPTION: showCustomVatWarning (a string in the README) is "true" when a rate is not current.
-        warning = any(line.rate not in CURRENT_VAT_RATES for line in draft.lines)
+        warning = any(line.rate not in RATES_WITHOUT_VAT_WARNING for line in draft.lines)
         if self.string_object_ids:
             changelog = [{**row, "objectId": str(row["objectId"])} for row in changelog]
         return firmao_json(201, {"changelog": changelog, "showCustomVatWarning": str(warning).lower()})

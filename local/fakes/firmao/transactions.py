@@ -137,7 +137,7 @@ class TransactionBuilder:
         self._fill_dates(values)
         self._check_currency(values)
         customer, new_customer = self._buyer(values, kind)
-        series_id = self._series(values)
+        series_id = self._series(values, kind)
         if "bankAccount" in values and values["bankAccount"] not in self.account.bank_accounts:
             raise not_found("bankAccount", values["bankAccount"], "bankaccount")
         if "warehouse" in values and values["warehouse"] not in self.account.warehouses:
@@ -225,12 +225,15 @@ class TransactionBuilder:
             return existing, None
         return None, {"name": name, "phones": values.get("phones", []), "emails": values.get("emails", [])}
 
-    def _series(self, values: dict[str, Any]) -> int:
-        """README: invoicePatternId names a numbering series (GET /invoicenumbers). ASSUMPTION: without
-        it the organisation's first series numbers the document."""
+    def _series(self, values: dict[str, Any], kind: str) -> int:
+        """README: invoicePatternId names a numbering series (GET /invoicenumbers). ASSUMPTIONS: without
+        it the organisation's first series numbers the document; a series with no template for the
+        document's type is refused (even with our own number: it is the document's series)."""
         series_id = values.get("invoicePatternId", min(self.account.series))
         if series_id not in self.account.series:
             raise not_found("invoicePatternId", series_id, "invoicenumber")
+        if NUMBERING_TYPES[kind] not in self.account.series[series_id]["patterns"]:
+            raise invalid("invoicePatternId", series_id, f"the series numbers no {NUMBERING_TYPES[kind]} documents")
         return series_id
 
     # ----------------------------------------------------------------- lines
