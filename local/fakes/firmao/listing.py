@@ -23,8 +23,8 @@ DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # number, a custom field, a product code - is UNDOCUMENTED and obeys FirmaoFake(undocumented_filters=...).
 DOCUMENTED_FILTERS = frozenset({"id", "customer", "name", "transaction", "type", "mode", "transactionDate",
                                 "invoiceDate", "paymentDate"})
-# ASSUMPTION: the default page size; README examples all send limit=50. The maximum "depends on the
-# licence": FirmaoFake(max_limit=...) and a larger limit is cut down to it.
+# ASSUMPTION: the default page size is 50 and a limit above the maximum is cut down to it (source: README
+# §4 examples all send limit=50; the maximum "depends on the licence": FirmaoFake(max_limit=...)).
 DEFAULT_LIMIT = 50
 
 
@@ -49,7 +49,7 @@ def list_answer(rows: list[dict[str, Any]], query: dict[str, str], rules: ListRu
     present = [row for row in selected if _sort_value(row.get(sort)) is not None]
     absent = [row for row in selected if _sort_value(row.get(sort)) is None]
     present.sort(key=lambda row: (_sort_value(row[sort]), row["id"]), reverse=direction == "DESC")
-    ordered = present + absent  # ASSUMPTION: empty values last in either direction
+    ordered = present + absent  # ASSUMPTION: empty values last in either direction (source: none)
     page = ordered[start:start + limit]
     total = -1 if rules.total_size_unknown and len(ordered) >= start + limit else len(ordered)
     return {"data": page, "dir": direction, "sort": sort, "totalSize": total}
@@ -69,7 +69,8 @@ def _filters(query: dict[str, str], rows: list[dict[str, Any]],
              rules: ListRules) -> list[Callable[[dict[str, Any]], bool]]:
     """ASSUMPTIONS: a parameter that is not of the form field(op) and not a paging/sort one is ignored; an
     unknown operator is refused (400); with undocumented filters honoured, a field that none of the
-    objects has is refused (400 invalidFilter), ignored otherwise."""
+    objects has is refused (400 invalidFilter), ignored otherwise (source: README §4 "nie wszystkie pola
+    każdego obiektu obsługują wszystkie typy filtrowania" says no more)."""
     tests = []
     for key, value in query.items():
         match = FILTER_KEY.fullmatch(key)

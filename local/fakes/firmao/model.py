@@ -27,23 +27,23 @@ NUMBERING_TYPES = {"INVOICE": "invoice", "RECEIPT": "receipt", "CORRECTION": "co
 UNMODELLED_TYPES = frozenset({"PROFORMA", "BILL", "INVOICEMARGIN", "ADVANCE_INVOICE"})
 # ASSUMPTION: only the two values the README shows (CASH in the POST example, TRANSFER in GET output);
 # the real list is longer but undocumented, so the fake refuses what it cannot vouch for. The fake's
-# `payment_types` option widens it once the real values are known.
+# `payment_types` option widens it once the real values are known (source: README §2e, §4e/f).
 PAYMENT_TYPES = frozenset({"CASH", "TRANSFER"})
 # README GET output shows NO_UPDATE on transactions and AUTO_UPDATE on storage documents.
 STOCK_UPDATES = frozenset({"NO_UPDATE", "AUTO_UPDATE"})
 # ASSUMPTION: Poland's rates plus the pre-2011 ones the README's 2012 examples use (22); vatPercent
-# is numeric in every example and zw/np codes are not documented, so they are refused.
+# is numeric in every example and zw/np codes are not documented, so they are refused (source: README §2e).
 VAT_RATES = frozenset(Decimal(rate) for rate in (0, 3, 5, 7, 8, 22, 23))
 # ASSUMPTION: showCustomVatWarning (a string) is "true" when a line's rate is not one of these; the
-# README's only example answers "true" for a 0 % line (the meaning of the flag is undocumented).
+# README's only example answers "true" for a 0 % line; the flag's meaning is undocumented (source: README §2e).
 RATES_WITHOUT_VAT_WARNING = frozenset(Decimal(rate) for rate in (5, 8, 23))
-# ASSUMPTION: the PDF templates the fake knows: "Faktura" (README §7a) and "Faktura_korygujaca2"
-# (README correction example, lastSelectedInvoiceReport); "Faktura_korygujaca" and "Paragon" are guesses.
+# ASSUMPTION: the PDF templates the fake knows; "Faktura_korygujaca" and "Paragon" are guesses (source:
+# README §7a "Faktura", correction example's lastSelectedInvoiceReport "Faktura_korygujaca2").
 PDF_TEMPLATES = frozenset({"Faktura", "Faktura_korygujaca", "Faktura_korygujaca2", "Paragon"})
 DEFAULT_TEMPLATES = {"INVOICE": "Faktura", "RECEIPT": "Paragon", "CORRECTION": "Faktura_korygujaca2"}
 # ASSUMPTION: the template syntax of numbering series is undocumented. The fake's own tokens are
 # {n} (counter), {nnn} (counter, 3 digits), {d} {dd} {m} {mm} {yy} {yyyy}; the default patterns
-# reproduce the README's numbers "1/8/2012" and "2022/04/004/KOR".
+# reproduce the README's numbers "1/8/2012" and "2022/04/004/KOR" (source: README §4o, §2e).
 DEFAULT_SERIES_PATTERNS = {"invoice": "{n}/{m}/{yyyy}", "receipt": "PAR/{n}/{m}/{yyyy}",
                            "correction": "{yyyy}/{mm}/{nnn}/KOR"}
 
@@ -95,12 +95,12 @@ class FirmaoError(HttpError):
 
 
 def invalid(field_name: str, value: Any, reason: str, **info: Any) -> FirmaoError:
-    """ASSUMPTION: errorCode "invalidValue" with the reason in additionalInfo (undocumented)."""
+    """ASSUMPTION: errorCode "invalidValue" with the reason in additionalInfo (source: README §2 shape only)."""
     return FirmaoError(400, "invalidValue", field=field_name, rejected=value, info={"reason": reason, **info})
 
 
 def required(field_name: str) -> FirmaoError:
-    return FirmaoError(400, "fieldRequired", field=field_name)  # ASSUMPTION: undocumented code
+    return FirmaoError(400, "fieldRequired", field=field_name)  # ASSUMPTION: code (source: README §2 shape)
 
 
 def not_found(field_name: str, value: Any, cls: str, status: int = 400) -> FirmaoError:
@@ -118,7 +118,8 @@ def not_modelled(field_name: str, value: Any) -> FirmaoError:
 def check_keys(body: dict[str, Any], allowed: Callable[[str], bool], read_only: frozenset[str], prefix: str) -> None:
     """ASSUMPTION: unknown keys are refused (400 unknownField), not ignored; this catches misspelt keys and
     the README's typographic quotes (“createCustomerIfNeeded”). The README says `permission` is computed
-    and cannot be sent (400 readOnlyField here)."""
+    and cannot be sent (400 readOnlyField here) (source: README §2; it says the fields are described in the
+    data-import help, not what happens to others)."""
     for name, value in body.items():
         if name in read_only:
             raise FirmaoError(400, "readOnlyField", field=f"{prefix}{name}", rejected=value)
@@ -162,7 +163,7 @@ def checked(name: str, raw: Any, check: Callable[[Any], Any]) -> Any:
 
 def money(value: Any) -> Decimal:
     """README: prices and totals as strings ("1000.00"), paidValue/restOfPaidValue as numbers (1000).
-    ASSUMPTION: both forms anywhere, at most 2 decimals, dot separator only."""
+    ASSUMPTION: both forms anywhere, at most 2 decimals, dot separator only (source: README §2e)."""
     if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
         raise Invalid("an amount: a number or a string like \"12.30\"")
     if isinstance(value, str) and not re.fullmatch(r"-?\d+(\.\d+)?", value):
@@ -241,7 +242,7 @@ def currency(value: Any) -> str:
 
 def tax_number(value: Any) -> str:
     """README: "1060000062" and "106-00-00-062". ASSUMPTION: an optional country prefix, digits, dashes,
-    spaces (foreign VAT numbers too); no checksum, as foreign buyers would fail it."""
+    spaces (foreign VAT numbers too); no checksum, as foreign buyers would fail it (source: README §2e)."""
     if not isinstance(value, str) or not re.fullmatch(r"[A-Z]{0,2}[0-9A-Z][0-9A-Z -]{3,19}", value):
         raise Invalid("a tax number like 1060000062")
     return value
@@ -260,8 +261,8 @@ def json_list(value: Any) -> list[Any]:
 
 
 def id_object(value: Any) -> int:
-    """ASSUMPTION: a reference written like the README's GET output ({"id":1,"name":"Magazyn 1"}) and a
-    third-party client's POST ('warehouse' => ['id' => ...], Magento module Techtor\\Firmao)."""
+    """ASSUMPTION: a reference written {"id": N} (source: README §4f GET output {"id":1,"name":"Magazyn 1"}
+    and a third-party client's POST 'warehouse' => ['id' => ...], Magento module Techtor\\Firmao)."""
     if not isinstance(value, dict) or set(value) - {"id", "name"} or "id" not in value:
         raise Invalid('an object {"id": N}')
     return record_id(value["id"])
@@ -304,13 +305,13 @@ class FirmaoAccount:
         return [entry for entry in self.entries.values() if entry["transaction"]["id"] == transaction_id]
 
     def stock_level(self, product_id: int) -> Decimal:
-        """ASSUMPTION: a product's currentStoreState is the sum over warehouses (the README's product GET
-        shows one number, its PUT changelog names warehouse 1)."""
+        """ASSUMPTION: a product's currentStoreState is the sum over warehouses (source: README §4c product GET
+        shows one number, §3c PUT changelog names warehouse 1)."""
         return sum((level for (product, _), level in self.stock.items() if product == product_id), Decimal(0))
 
     def next_number(self, series_id: int, kind: str, issued: date, *, take: bool) -> str:
         """The series' next free number for `kind` on `issued`; `take` uses it up. Numbers set by the
-        client do not move the counter, but are skipped (ASSUMPTION: undocumented)."""
+        client do not move the counter, but are skipped (ASSUMPTION; source: none, README §4o is silent)."""
         pattern = self.series[series_id]["patterns"][kind]
         period = ((issued.year, issued.month, issued.day) if "{d" in pattern else
                   (issued.year, issued.month) if "{m" in pattern else (issued.year,) if "{y" in pattern else ())

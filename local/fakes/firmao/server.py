@@ -45,8 +45,8 @@ from .model import (
 )
 from .transactions import CUSTOM_FIELD, Draft, Line, Settings, TransactionBuilder
 
-# ASSUMPTION: Firmao documents no rate limit. A third-party Magento client (Techtor\Firmao FirmaoClient)
-# paces one request per second and notes that fast requests get 429; 60 per 60 s per organisation is
+# ASSUMPTION: Firmao documents no rate limit (source: a third-party Magento client, Techtor\Firmao FirmaoClient,
+# paces one request per second and notes that fast requests get 429); 60 per 60 s per organisation is
 # that pace, with room for a short burst. Configurable: FirmaoFake(rate_limit=(n, seconds) or None).
 DEFAULT_RATE_LIMIT = (60, 60.0)
 ORG = r"/(?P<org>[^/]+)/svc/v1"
@@ -83,8 +83,8 @@ class FirmaoFake(FakeServer):
                 raise ValueError(f"{name} must be one of {SWITCHES[name]}, not {value!r}")
         self.settings = Settings(totals, vat_totals, gross_price_field, correction_lines, frozenset(payment_types))
         self.list_rules = ListRules(undocumented_filters == "honour", max_limit, total_size_unknown)
-        # ASSUMPTION: GET /transactions/{id} is not in the README (only `id(eq)=` and PUT /{xxx}/{id} are);
-        # False answers 404 there, so an adapter can be tested reading by `id(eq)=` instead.
+        # ASSUMPTION: GET /transactions/{id} exists (source: none; README §3-4 show only `id(eq)=` and
+        # PUT /{xxx}/{id}). False answers 404 there, so an adapter can be tested reading by `id(eq)=` instead.
         self.single_transaction_get = single_transaction_get
         # README §2 prose shows "objectId":"50007" (a string), every example a number: both readings.
         self.string_object_ids = string_object_ids
@@ -184,7 +184,8 @@ class FirmaoFake(FakeServer):
 
     def error_response(self, request: Request, status: int, message: str) -> Response:
         """ASSUMPTION: errors without a documented body (unknown path, injected faults) keep the README's
-        shape with an errorCode made of the status phrase ("Service Unavailable" -> "serviceUnavailable")."""
+        shape with an errorCode made of the status phrase ("Service Unavailable" -> "serviceUnavailable")
+        (source: README §8 gives the shape and the statuses, not these bodies)."""
         words = re.findall(r"[A-Za-z]+", message) or ["error"]
         code = words[0].lower() + "".join(word.capitalize() for word in words[1:])
         return firmao_json(status, {"errorCode": code})
@@ -194,7 +195,7 @@ class FirmaoFake(FakeServer):
         return firmao_json(429, {"errorCode": "tooManyRequests"}, {"Retry-After": str(retry_after)})
 
     def rate_limit_key(self, request: Request) -> Any:
-        """ASSUMPTION: per organisation (the API user is one per organisation)."""
+        """ASSUMPTION: per organisation (source: README §1, the API login belongs to the organisation)."""
         match = ORG_IN_PATH.match(request.path)
         return match[1] if match else f"ip:{request.client_ip}"
 
@@ -208,7 +209,8 @@ class FirmaoFake(FakeServer):
         """README §1: HTTP Basic with the API login and generated password of the organisation in the URL.
         ASSUMPTIONS (undocumented answers): an unknown organisation 404 {"errorCode":"organizationNotFound"};
         missing or wrong credentials 401 {"errorCode":"unauthorized"} with WWW-Authenticate; the API turned
-        off in the organisation's settings 403 {"errorCode":"accessDenied"}."""
+        off in the organisation's settings 403 {"errorCode":"accessDenied"} (source: README §1 requires Basic
+        auth, §8 lists 401 "wymaga autoryzacji", 403 "brak uprawnień", 404; the bodies are not shown)."""
         account = self._accounts.get(request.params["org"])
         if account is None:
             raise FirmaoError(404, "organizationNotFound")
@@ -224,7 +226,7 @@ class FirmaoFake(FakeServer):
     def _json_body(request: Request) -> dict[str, Any]:
         """README §2: application/json; charset=UTF-8 (its PHP example writes "charset=UTF8").
         ASSUMPTION: another media type or charset 415 unsupportedMediaType, a body that is not a JSON
-        object 400 invalidJson."""
+        object 400 invalidJson (source: README §2 names only the JSON type)."""
         charset = re.search(r";\s*charset=\"?([^\";]+)", request.headers.get("content-type", ""), re.IGNORECASE)
         if request.content_type != "application/json" or (charset and charset[1].lower() not in ("utf-8", "utf8")):
             raise FirmaoError(415, "unsupportedMediaType", info={"expected": JSON_CONTENT_TYPE})
@@ -233,7 +235,8 @@ class FirmaoFake(FakeServer):
         return request.json
 
     def _list(self, request: Request, rows: list[dict[str, Any]], default_sort: tuple[str, str]) -> Response:
-        if request.query.get("dataFormat", "MEDIUM") != "MEDIUM":  # ASSUMPTION: the only documented value
+        # ASSUMPTION: MEDIUM or nothing (source: README §4, the only value its examples send).
+        if request.query.get("dataFormat", "MEDIUM") != "MEDIUM":
             raise invalid("dataFormat", request.query["dataFormat"], "MEDIUM")
         return firmao_json(200, list_answer(rows, request.query, self.list_rules, default_sort))
 
@@ -264,7 +267,8 @@ class FirmaoFake(FakeServer):
             draft.series_id, NUMBERING_TYPES[draft.kind], date.fromisoformat(values["invoiceDate"]), take=True)
         transaction_id = self._new_id("transaction", account.transactions)
         buyer = customer["label"] if customer else values.get("customerName")
-        label = f"{number} - {buyer}" if buyer else number  # ASSUMPTION: the number alone without a buyer
+        # ASSUMPTION: the number alone without a buyer (source: README §2e shows "<number> - <customer>" only).
+        label = f"{number} - {buyer}" if buyer else number
         changelog.insert(0, create_entry("transaction", transaction_id, label))
         document = _transaction_json(account, draft, transaction_id, number, customer, now)
         account.transactions[transaction_id] = document
@@ -296,9 +300,10 @@ class FirmaoFake(FakeServer):
                 account.line_states[before.values["baseEntryId"]] = state
 
     def _move_stock(self, account: FirmaoAccount, draft: Draft) -> list[dict[str, Any]]:
-        """ASSUMPTION (undocumented): a sale invoice or receipt with storageStateUpdate AUTO_UPDATE takes each
-        linked line's quantity off its product's stock in `warehouse` (default: warehouse 1), reported as the
-        README's PUT reports a stock change; NO_UPDATE (the default in GET output) and corrections move nothing."""
+        """ASSUMPTION (source: none, stock moves by transactions are undocumented): a sale invoice or receipt
+        with storageStateUpdate AUTO_UPDATE takes each linked line's quantity off its product's stock in
+        `warehouse` (default: warehouse 1), reported as the README's PUT reports a stock change; NO_UPDATE
+        (the default in GET output) and corrections move nothing."""
         if draft.kind == "CORRECTION" or draft.values.get("storageStateUpdate", "NO_UPDATE") != "AUTO_UPDATE":
             return []
         warehouse = draft.values.get("warehouse", min(account.warehouses))
@@ -343,13 +348,14 @@ class FirmaoFake(FakeServer):
         with self._lock:
             rows = [{**product, "currentStoreState": account.stock_level(product["id"])}
                     for product in account.products.values()]
-            return self._list(request, rows, ("id", "ASC"))  # ASSUMPTION: default order
+            # ASSUMPTION: default order (source: none; the README's product example sends sort=name).
+            return self._list(request, rows, ("id", "ASC"))
 
     @route("PUT", ORG + r"/products/(?P<id>\d+)")
     def update_product(self, request: Request) -> Response:
         """Documented (README §3a, §3c) edits only: `name`, and `currentStoreState` when the organisation
         allows direct stock changes. ASSUMPTIONS: without that setting 403; any other field is refused as
-        not modelled; the level set is warehouse 1's (the README's answer names subId 1)."""
+        not modelled; the level set is warehouse 1's (source: README §3c, its answer names subId 1)."""
         account = self._account(request)
         body = self._json_body(request)
         with self._lock:
@@ -386,7 +392,8 @@ class FirmaoFake(FakeServer):
     @route("POST", ORG + r"/customers")
     def create_customer(self, request: Request) -> Response:
         """README §2d. Documented: a repeated nipNumber (or "identyfikator", ASSUMPTION: the label) answers
-        409 duplicateValueFoundException. ASSUMPTION: `name` is required, `label` defaults to it."""
+        409 duplicateValueFoundException. ASSUMPTION: `name` is required, `label` defaults to it (source:
+        README §2d example sends both; required fields are not listed)."""
         account = self._account(request)
         body = self._json_body(request)
         check_keys(body, lambda name: name in CUSTOMER_CHECKS or CUSTOM_FIELD.fullmatch(name) is not None,
@@ -423,7 +430,7 @@ class FirmaoFake(FakeServer):
     @route("GET", ORG + r"/invoicenumbers")
     def list_series(self, request: Request) -> Response:
         """README §4o: ids, names and number templates per document type. ASSUMPTION: the shape
-        {"id", "name", "patterns": {numbering type: template}} (undocumented)."""
+        {"id", "name", "patterns": {numbering type: template}} (source: none, the README shows no answer)."""
         account = self._account(request)
         return self._list(request, [dict(series) for series in account.series.values()], ("id", "ASC"))
 
@@ -431,7 +438,7 @@ class FirmaoFake(FakeServer):
     def next_number(self, request: Request) -> Response:
         """README §4o: ?objectClass=transaction&type=invoice|receipt|correction|...&mode=SALE&id={series}.
         ASSUMPTIONS: answered {"number": "..."} for today; nothing is used up; other object classes and
-        PURCHASE are not modelled."""
+        PURCHASE are not modelled (source: README §4o shows the request only)."""
         account = self._account(request)
         query = request.query
         for name in ("objectClass", "type", "mode", "id"):
@@ -455,7 +462,8 @@ class FirmaoFake(FakeServer):
     def transaction_pdf(self, request: Request) -> Response:
         """README §7a: .../reports/invoices/transaction/{template}/{file name}.pdf?original=true&id=1.
         ASSUMPTIONS: an unknown template 404 reportNotFound; a missing/unknown id 400/404; original=false
-        prints a copy; the file name becomes the Content-Disposition name."""
+        prints a copy; the file name becomes the Content-Disposition name (source: README §7a shows the URL
+        and says the file name is the generated file's name)."""
         account = self._account(request)
         if request.params["template"] not in PDF_TEMPLATES:
             raise FirmaoError(404, "reportNotFound", field="template", rejected=request.params["template"])
@@ -514,7 +522,7 @@ def _transaction_json(account: FirmaoAccount, draft: Draft, transaction_id: int,
     values, totals = draft.values, draft.totals
     rate, factor = values.get("exchangeRate", Decimal(1)), values.get("factor", 1)
     gross, paid_value = totals["transactionBruttoPrice"], draft.paid_value
-    # ASSUMPTION: PAID / PARTIALLY_PAID (only NOT_PAID appears in the README).
+    # ASSUMPTION: PAID / PARTIALLY_PAID (source: README §4f shows only NOT_PAID).
     status = "PAID" if gross and paid_value == gross else "PARTIALLY_PAID" if paid_value else "NOT_PAID"
     warehouse = values.get("warehouse", min(account.warehouses))
     document = {
@@ -530,7 +538,8 @@ def _transaction_json(account: FirmaoAccount, draft: Draft, transaction_id: int,
         "splitPayment": values.get("splitPayment", False),
         **{name: quantize_money(totals[name]) for name in ("transactionNettoPrice", "transactionVatPrice",
                                                            "transactionBruttoPrice")},
-        # ASSUMPTION: base* are the totals in PLN, each total x exchangeRate / factor, rounded.
+        # ASSUMPTION: base* are the totals in PLN, each total x exchangeRate / factor, rounded (source: README
+        # §4f lists baseNettoPrice etc. without saying what they are).
         **{f"base{part}Price": quantize_money(totals[f"transaction{part}Price"] * rate / factor)
            for part in ("Netto", "Vat", "Brutto")},
         "customer": ({"id": customer["id"], "label": customer["label"], "emails": customer["emails"]}
@@ -554,7 +563,8 @@ def _transaction_json(account: FirmaoAccount, draft: Draft, transaction_id: int,
 
 def _entry_json(line: Line, entry_id: int, document: dict[str, Any], invalidated: int | None) -> dict[str, Any]:
     """README section g (GET /transactionentries). ASSUMPTIONS: an unlinked line's text is `name`; a
-    correction's "before" line has type INVALID, its "after" line points at it in invalidEntry."""
+    correction's "before" line has type INVALID, its "after" line points at it in invalidEntry (source:
+    README §4g shows "name":null, "type":"ACTUAL", "invalidEntry":null on a plain linked line)."""
     gross = document["calculateFromGross"]
     factor = (100 + line.rate) / 100
     unit_net = quantize_money(line.unit_price / factor) if gross else line.unit_price

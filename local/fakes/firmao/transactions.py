@@ -142,7 +142,7 @@ class TransactionBuilder:
             raise not_found("bankAccount", values["bankAccount"], "bankaccount")
         if "warehouse" in values and values["warehouse"] not in self.account.warehouses:
             raise not_found("warehouse", values["warehouse"], "warehouse")
-        values.setdefault("paymentType", "TRANSFER")  # ASSUMPTION: the default when none is sent
+        values.setdefault("paymentType", "TRANSFER")  # ASSUMPTION: the default (source: none)
         if values["paymentType"] not in self.settings.payment_types:
             raise invalid("paymentType", values["paymentType"], f"one of {sorted(self.settings.payment_types)}")
         gross = values.setdefault("calculateFromGross", False)
@@ -160,8 +160,8 @@ class TransactionBuilder:
     # ----------------------------------------------------------------- header
 
     def _kind(self, values: dict[str, Any]) -> str:
-        """README: "type":"INVOICE"|"CORRECTION", "mode":"SALE". ASSUMPTION: both required (every example
-        sends them); PURCHASE and the other numbering types are real but not modelled here."""
+        """README: "type":"INVOICE"|"CORRECTION", "mode":"SALE". ASSUMPTION: both required (source: README
+        §2e, every example sends them); PURCHASE and the other numbering types are real but not modelled here."""
         for name in ("type", "mode"):
             if name not in values:
                 raise required(name)
@@ -177,15 +177,15 @@ class TransactionBuilder:
 
     def _fill_dates(self, values: dict[str, Any]) -> None:
         """ASSUMPTION: invoiceDate defaults to today, transactionDate (sale date) and paymentDate (due
-        date) to invoiceDate."""
+        date) to invoiceDate (source: README §2e sends all three; defaults are not documented)."""
         values.setdefault("invoiceDate", self.today.isoformat())
         values.setdefault("transactionDate", values["invoiceDate"])
         values.setdefault("paymentDate", values["invoiceDate"])
 
     @staticmethod
     def _check_currency(values: dict[str, Any]) -> None:
-        """ASSUMPTION: a foreign currency needs exchangeRate and exchangeRateDate (the README's correction
-        example sends both; Firmao's own rate look-up is undocumented); PLN takes no rate other than 1."""
+        """ASSUMPTION: a foreign currency needs exchangeRate and exchangeRateDate (source: README §2e
+        correction example sends both; Firmao's own rate look-up is undocumented); PLN takes no rate other than 1."""
         values.setdefault("currency", "PLN")
         if values["currency"] == "PLN":
             if values.get("exchangeRate", Decimal(1)) != 1:
@@ -202,8 +202,8 @@ class TransactionBuilder:
         customer of that name is attached, else created with customerName, phones, emails; phones and
         emails "only if createCustomerIfNeeded: true"). The README's own example sends both `customer`
         and createCustomerIfNeeded and answers with the label of customer 50: the id wins.
-        ASSUMPTION: customerName alone names an unlinked buyer (documented so for offers); an invoice or
-        correction needs a buyer, a receipt does not."""
+        ASSUMPTION: customerName alone names an unlinked buyer (source: README §2f, documented for offers);
+        an invoice or correction needs a buyer, a receipt does not."""
         create = values.get("createCustomerIfNeeded", False)
         for name in ("phones", "emails"):
             if name in values and not create:
@@ -228,7 +228,8 @@ class TransactionBuilder:
     def _series(self, values: dict[str, Any], kind: str) -> int:
         """README: invoicePatternId names a numbering series (GET /invoicenumbers). ASSUMPTIONS: without
         it the organisation's first series numbers the document; a series with no template for the
-        document's type is refused (even with our own number: it is the document's series)."""
+        document's type is refused (even with our own number: it is the document's series) (source: README
+        §4o: a series holds a template per document type)."""
         series_id = values.get("invoicePatternId", min(self.account.series))
         if series_id not in self.account.series:
             raise not_found("invoicePatternId", series_id, "invoicenumber")
@@ -277,8 +278,8 @@ class TransactionBuilder:
         """(the unit price field this line needs, the one it must not carry).
 
         README: unitNettoPrice; calculateFromGross is a flag of the correction example and GET output.
-        ASSUMPTION, a switch: with calculateFromGross the gross unit price travels in unitBruttoPrice (the
-        entry's GET field) or in unitNettoPrice itself; sending both prices is refused either way."""
+        ASSUMPTION, a switch: with calculateFromGross the gross unit price travels in unitBruttoPrice (source:
+        README §4g, the entry's GET field) or in unitNettoPrice itself; sending both prices is refused either way."""
         if not gross:
             return "unitNettoPrice", "unitBruttoPrice"
         if self.settings.gross_price_field == "unitBruttoPrice":
@@ -287,7 +288,8 @@ class TransactionBuilder:
 
     def _product(self, path: str, values: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
         """README: `product` as a number links the product of that id; as a string it is the line's text,
-        not linked to any product. ASSUMPTION: a productCode that contradicts the linked product is refused."""
+        not linked to any product. ASSUMPTION: a productCode that contradicts the linked product is refused
+        (source: none)."""
         reference = values["product"]
         if isinstance(reference, str):
             if not reference.strip():
@@ -321,7 +323,8 @@ class TransactionBuilder:
     def _totals(self, lines: list[Line], gross: bool) -> dict[str, Decimal]:
         """The header totals; a correction's are after minus before (README: the example correcting 1 to 2
         pieces of 1000.00 sends 1000.00). ASSUMPTION, a switch: the sum of the lines ("per_line"), or per
-        VAT rate from the summed net (or gross) of each rate ("per_rate")."""
+        VAT rate from the summed net (or gross) of each rate ("per_rate") (source: README §4g keeps VAT per
+        line, which fits per_line; the header rule itself is not documented)."""
         if self.settings.vat_totals == "per_line":
             net = sum((line.sign * line.net for line in lines), Decimal(0))
             vat = sum((line.sign * line.vat for line in lines), Decimal(0))
@@ -348,7 +351,8 @@ class TransactionBuilder:
         must be the original's; a "before" line must repeat the line's current state (after earlier
         corrections) and every "before" needs exactly one "after"; a line with neither key is refused.
         A switch: every line of the original must be repeated ("all": the README's "po dwa wpisy dla
-        każdej pozycji z oryginalnego dokumentu") or only the changed ones ("changed")."""
+        każdej pozycji z oryginalnego dokumentu") or only the changed ones ("changed") (source: README §2e
+        correction example; it names the fields, not these rules)."""
         for name in ("connectedDocNumber", "connectedDocDate"):
             if name not in values:
                 raise required(name)
@@ -417,7 +421,8 @@ class TransactionBuilder:
     def _payment(values: dict[str, Any], gross: Decimal) -> Decimal:
         """README: paid (bool), paidValue, restOfPaidValue. ASSUMPTIONS: paid: true without paidValue means
         paid in full, with a paidValue it must be the whole amount; paidValue lies between 0 and the gross
-        total (a correction's may be negative, down to its total)."""
+        total (a correction's may be negative, down to its total) (source: README §2e example: paid false,
+        paidValue 0, restOfPaidValue 1000)."""
         paid_value = values.get("paidValue", gross if values.get("paid") else Decimal(0))
         if values.get("paid") and paid_value != gross:
             raise invalid("paidValue", values["paidValue"], "paid: true means the whole gross amount",
@@ -429,7 +434,7 @@ class TransactionBuilder:
     def _compare_declared(self, draft: Draft) -> None:
         """README: the client sends the totals as strings. ASSUMPTION, a switch: a total that differs from
         the fake's own is refused ("refuse", 400 invalidValue), or replaced by the computed one and reported
-        as a CHANGE row of the changelog ("recompute"; the README's PHP example sends totals of 1000.00 for a
+        as a CHANGE row of the changelog ("recompute"; source: the README's PHP example sends totals of 1000.00 for a
         100.00 line, and says POST answers list "fields computed or changed by Firmao")."""
         for name in DECLARED_TOTALS:
             if name not in draft.values or draft.values[name] == draft.totals[name]:
@@ -442,7 +447,8 @@ class TransactionBuilder:
     def _check_number(self, draft: Draft) -> None:
         """Documented: with a number that a sale transaction already has, nothing is created and the answer
         is 400 {"errorCode":"transactionNumberAlreadyExists","additionalInfo":{"suggestedNumber":...}}.
-        ASSUMPTION: the numbers of all sale types share one space; the suggestion is the series' next."""
+        ASSUMPTION: the numbers of all sale types share one space; the suggestion is the series' next
+        (source: README §2e, "transakcja sprzedaży o danym numerze", suggestedNumber 2/8/2012 after 1/8/2012)."""
         number = draft.values.get("transactionNumber")
         if number is not None and self.account.transaction_by_number(number) is not None:
             suggested = self.account.next_number(draft.series_id, NUMBERING_TYPES[draft.kind],
