@@ -16,10 +16,10 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import requests
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from invoice_export.documents import Document, DocumentKind, Line, Totals, VatCalculation
 from invoice_export.errors import ConfigurationError, ProviderRejected
@@ -169,6 +169,10 @@ class ProviderOption:
 
     id: str
     name: str
+    # The kinds of our documents the entry can take (a wFirma series numbers one document type);
+    # every kind where the provider does not restrict it. For checks on our side: kept out of the
+    # config API's answers (excluded when serialised) until a change decides to show it.
+    kinds: Annotated[tuple[DocumentKind, ...], Field(exclude=True)] = tuple(DocumentKind)
 
 
 class ProviderAdapter(ABC):
@@ -193,6 +197,10 @@ class ProviderAdapter(ABC):
     # The provider's own words for a KSeF mode it cannot honour: mode -> (what, what to choose
     # instead). A mode missing here gets the general refusal of `ksef_refusal`.
     ksef_refusals: ClassVar[Mapping[KsefMode, tuple[str, str]]] = {}
+    # For the README's provider table (tools/provider_table.py): the request fields that carry our
+    # document's exchange rate, and the legal basis of its zw/np lines; "" when none does.
+    exchange_rate_fields: ClassVar[str] = ""
+    exemption_basis_fields: ClassVar[str] = ""
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         self.settings = settings
