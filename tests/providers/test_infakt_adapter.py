@@ -31,21 +31,29 @@ from testsupport import discounted_plan, load_example, plan_for
 EXEMPTION = "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT"
 
 
-@pytest.fixture(scope="module")
-def fake():
+def running_fake(**readings):
     # Tasks finish after one "in progress" poll; the background worker is slow enough (5 s) that
     # tests decide when a task completes.
-    with InfaktFake(read_limit=None, write_limit=None, processing_polls=1, processing_seconds=5) as server:
+    with InfaktFake(read_limit=None, write_limit=None, processing_polls=1, processing_seconds=5, **readings) as server:
         yield server
     assert server.server_errors == [], "the fake itself crashed:\n" + "\n".join(server.server_errors)
 
 
-@pytest.fixture
-def account(fake):
-    """A fresh inFakt account per test: its API key and the id of its VAT exemption basis."""
+@pytest.fixture(scope="module")
+def fake():
+    yield from running_fake()
+
+
+def new_account(fake: InfaktFake) -> dict:
+    """A fresh inFakt account: its API key and the id of its VAT exemption basis."""
     key = secrets.token_hex(16)
     fake.add_account(key)
     return {"key": key, "exemption": fake.add_vat_exemption(key, EXEMPTION)}
+
+
+@pytest.fixture
+def account(fake):
+    return new_account(fake)
 
 
 def make_adapter(fake, account, *, options: dict | None = None, **settings_changes) -> InfaktAdapter:
@@ -713,17 +721,12 @@ def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, account) -
 @pytest.fixture(scope="module")
 def draft_fake():
     """inFakt read the readme's way: every document is created as a draft, whatever `status` says."""
-    with InfaktFake(read_limit=None, write_limit=None, processing_polls=1, processing_seconds=5,
-                    create_status="always_draft") as server:
-        yield server
-    assert server.server_errors == [], "the fake itself crashed:\n" + "\n".join(server.server_errors)
+    yield from running_fake(create_status="always_draft")
 
 
 @pytest.fixture
 def draft_account(draft_fake):
-    key = secrets.token_hex(16)
-    draft_fake.add_account(key)
-    return {"key": key, "exemption": draft_fake.add_vat_exemption(key, EXEMPTION)}
+    return new_account(draft_fake)
 
 
 def test_an_unpaid_invoice_kept_a_draft_is_booked_and_its_pdf_is_fetched(draft_fake, draft_account) -> None:
