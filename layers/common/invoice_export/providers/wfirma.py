@@ -724,7 +724,7 @@ def read_answer(response: requests.Response, *, creates: bool) -> dict[str, Any]
     text = response.content.strip()
     body = _answer_tree(text)
     if isinstance(body, dict) and isinstance(body.get("api"), dict):
-        body = body["api"]  # the XML root also seen in JSON (agente-dev/wfirma-mcp unwraps it)
+        body = body["api"]  # the XML root kept in JSON: a community client allows for it (agente-dev/wfirma-mcp)
     if isinstance(body, dict):
         status = body.get("status")
         code = str(status.get("code", "")).strip() if isinstance(status, dict) else ""
