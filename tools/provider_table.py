@@ -30,16 +30,26 @@ COLUMNS = {
 }
 
 
+# Columns that name request fields (ProviderAdapter class attributes); an empty one reads "none".
+FIELD_COLUMNS = {
+    "exchange_rate_fields": "Our exchange rate",
+    "exemption_basis_fields": "Exemption basis (zw/np)",
+}
+
+
 def render() -> str:
     missing = set(Capabilities.__dataclass_fields__) - set(COLUMNS)
     assert not missing, f"name the new capabilities in COLUMNS: {missing}"
-    header = "| Provider | " + " | ".join(COLUMNS.values()) + " |"
-    rule = "|---" * (len(COLUMNS) + 1) + "|"
+    titles = [*COLUMNS.values(), *FIELD_COLUMNS.values()]
+    header = "| Provider | " + " | ".join(titles) + " |"
+    rule = "|---" * (len(titles) + 1) + "|"
     rows = []
     for provider in supported_providers():
         cls = adapter_class(provider)
         caps = cls.capabilities.as_dict()
-        rows.append(f"| {cls.display_name} | " + " | ".join("yes" if caps[c] else "no" for c in COLUMNS) + " |")
+        cells = ["yes" if caps[c] else "no" for c in COLUMNS]
+        cells += [getattr(cls, attribute) or "none" for attribute in FIELD_COLUMNS]
+        rows.append(f"| {cls.display_name} | " + " | ".join(cells) + " |")
     return "\n".join([BEGIN, header, rule, *rows, END])
 
 

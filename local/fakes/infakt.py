@@ -17,6 +17,10 @@ What makes inFakt different, and what this fake therefore insists on:
   a correction body posted to the invoice endpoint is refused, and a correction's uuid is unknown
   under /invoices/;
 * downloading a draft's PDF turns it into "printed" (documented side effect);
+* a create's ``status`` is honoured, or ignored so that every document starts as a draft (the docs
+  say both: ``create_status``); a draft moves on through the documented calls
+  POST /async/invoices/{uuid}/paid.json (a task, ``action: mark_as_paid``) and
+  PUT /invoices/{uuid}/mark_as_accounted.json (the draft is booked);
 * the rate limit is per calling IP: 300 GET and 150 other requests per 60 s;
 * KSeF (infakt/API ksef.md): the create's top-level ``send_to_ksef: true``, or
   POST /{resource}/{uuid}/send_to_ksef.json and POST /ksef[2]/documents/{uuid}/send.json, send a
@@ -29,6 +33,7 @@ What makes inFakt different, and what this fake therefore insists on:
 Public API (tests and the local demo)::
 
     fake = InfaktFake(processing_polls=1, processing_seconds=0.5)
+    InfaktFake(create_status="always_draft")  # the readme's "always created as a draft" reading
     base_url = fake.start()                 # the API lives under f"{base_url}/api/v3"
     account = fake.add_account("key-1")     # scopes, default VAT exemption, bank accounts...
     fake.add_vat_exemption("key-1", "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT")  # -> id
@@ -37,6 +42,7 @@ Public API (tests and the local demo)::
     fake.settle_tasks()                     # process every pending task now (background worker)
     account.invoices / account.corrections  # stored documents by uuid (API representation)
     account.tasks                           # async tasks by reference
+    account.accounted                       # uuids of drafts booked with mark_as_accounted
     account.ksef_connected / ksef_auto_send / ksef_reads_until_final / ksef_rejects
     account.ksef_submissions                # {document uuid: sends received}: a second one is visible
     fake.requests, fake.faults, fake.limiter.peak(("write", "127.0.0.1"))
@@ -92,6 +98,12 @@ PAYMENT_METHODS = frozenset({
     "accredited", "paypal", "instalment_sale", "payu", "tpay", "przelewy24", "dotpay", "other",
 })
 CREATE_STATUSES = frozenset({"draft", "sent", "printed", "paid"})
+# The docs read two ways (ASSUMPTION which holds): infakt/API readme.md's field table says `status`
+# "można ustawiać przy zapisie" (can be set when saving) and the Postman "Stwórz" example creates a
+# paid invoice ("honoured"), while the same readme says "Faktura zawsze tworzy się w statusie draft"
+# (always created as a draft; then marked paid, printed or sent: "always_draft"). always_draft
+# ignores `status` and `paid_date` on a create; the document is then an unpaid draft.
+CREATE_STATUS_READINGS = frozenset({"honoured", "always_draft"})
 ACTIVITY_KINDS = frozenset({"private_person", "self_employed", "other_business"})
 EXCHANGE_DATE_KINDS = frozenset({"vat", "pit"})
 INVOICE_DATE_KINDS = frozenset({"sale_date", "service_date", "cargo_date", "continuous_service_end_on"})
@@ -152,7 +164,9 @@ NOT_POSITIVE = "musi być większe od 0"
 NEGATIVE = "nie może być ujemne"
 MISSING_RECORD = "nie istnieje"
 BANK_NOT_VERIFIED = "konto bankowe musi być dodane i zweryfikowane w aplikacji"
-NO_EXEMPTION = "podstawa zwolnienia z VAT jest wymagana dla stawki zw"
+ALREADY_PAID = "faktura jest już opłacona"
+PAID_BEFORE_ISSUE = "nie może być wcześniejsza niż data wystawienia"  # documented rule
+NOT_A_DRAFT = "faktura nie jest szkicem"
 BEFORE_NOT_ORIGINAL = "pozycja przed korektą musi odpowiadać pozycji faktury korygowanej"
 PAIR_REQUIRED = "każda grupa musi mieć jedną pozycję przed korektą i jedną po korekcie"
 DATE_AND_SERVICES = "nie można jednocześnie korygować daty sprzedaży i pozycji"
@@ -205,18 +219,20 @@ def _rate(symbol: str) -> Decimal:
 
 @dataclass
 class Task:
-    """One asynchronous creation task (invoice or corrective invoice)."""
+    """One asynchronous task: a creation (invoice or corrective invoice) or marking an invoice paid."""
 
     reference: str
     resource: str  # "invoices" or "corrective_invoices": the status endpoint that knows it
     created_at: str
     ready_at: float  # time.monotonic() after which the background worker has processed it
     polls_left: int  # status reads answered "in progress" before it is processed
-    document: dict[str, Any] | None  # what will be stored on success
+    document: dict[str, Any] | None  # what a creation stores on success
     errors: dict[str, list[str]] | None  # invoice_errors on failure
     done: bool = False
-    invoice_uuid: str | None = None
+    invoice_uuid: str | None = None  # the created document; for mark_as_paid, the invoice marked
     send_to_ksef: bool = False  # the create's documented top-level switch
+    action: str = "create_invoice"  # or "mark_as_paid" (the status endpoint reports it)
+    paid_date: str | None = None  # mark_as_paid
 
 
 @dataclass(eq=False)
@@ -231,6 +247,7 @@ class InfaktAccount:
     vat_exemptions: dict[int, str] = field(default_factory=dict)
     bank_accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # by account number
     clients: dict[int, dict[str, Any]] = field(default_factory=dict)
+    accounted: set[str] = field(default_factory=set)  # drafts put into the accounts (mark_as_accounted)
     number_counters: dict[tuple, int] = field(default_factory=dict, repr=False)
     # KSeF. ASSUMPTION: KSeF itself is modelled only by these switches (answer after some reads).
     ksef_connected: bool = True  # an active KSeF integration (GET /ksef2/integration.json "active")
@@ -445,7 +462,7 @@ class _Builder:
         if document["status"] == "paid" and document["paid_date"] is None:
             document["paid_date"] = document["invoice_date"]  # ASSUMPTION: paid on the issue date
         if document["paid_date"] and document["paid_date"] < document["invoice_date"]:
-            self.errors.add("paid_date", "nie może być wcześniejsza niż data wystawienia")  # documented rule
+            self.errors.add("paid_date", PAID_BEFORE_ISSUE)
         self._client(values, document)
         if document["currency"] != "PLN" and document["vat_exchange_date_kind"] is None:
             self.errors.add("vat_exchange_date_kind", BLANK)  # documented: required for a foreign currency
@@ -706,7 +723,8 @@ class _Builder:
     def _check_rules(self, document: dict[str, Any], services: list[dict[str, Any]]) -> None:
         if any(s["tax_symbol"] == "zw" for s in services) and document["vat_exemption_reason"] is None:
             if self.account.default_vat_exemption is None:  # documented: required unless a default
-                self.errors.add("vat_exemption_reason", NO_EXEMPTION)
+                # Wording as inFakt answered it (reported in the project's issue 13 section 3).
+                self.errors.add("vat_exemption_reason", BLANK)
             else:
                 document["vat_exemption_reason"] = self.account.default_vat_exemption
         number = document["number"]
@@ -742,10 +760,14 @@ class InfaktFake(FakeServer):
     def __init__(self, *, read_limit: tuple[int, float] | None = READ_LIMIT,
                  write_limit: tuple[int, float] | None = WRITE_LIMIT,
                  processing_polls: int = 1, processing_seconds: float = 0.5,
-                 today: Callable[[], date] = date.today):
+                 today: Callable[[], date] = date.today, create_status: str = "honoured"):
         """``processing_polls``: status reads answered "in progress" before a task is processed;
-        ``processing_seconds``: after this long the background worker has processed it anyway."""
+        ``processing_seconds``: after this long the background worker has processed it anyway;
+        ``create_status``: "honoured" or "always_draft", the two readings of the docs (CREATE_STATUS_READINGS)."""
         super().__init__(rate_limit=None)
+        if create_status not in CREATE_STATUS_READINGS:
+            raise ValueError(f"create_status is one of {sorted(CREATE_STATUS_READINGS)}")
+        self.create_status = create_status
         self.limiter = _MethodLimiter(read_limit, write_limit)
         self.processing_polls = processing_polls
         self.processing_seconds = processing_seconds
@@ -879,21 +901,83 @@ class InfaktFake(FakeServer):
         with self._lock:
             builder = _Builder(self, account, copy.deepcopy(body[root]), correction=correction)
             document = builder.build()
-            task = Task(reference=str(uuid.uuid4()), resource=resource, created_at=self._timestamp(),
-                        ready_at=time.monotonic() + self.processing_seconds, polls_left=self.processing_polls,
-                        document=document, errors=None if document else builder.errors.as_dict())
+            if document is not None and self.create_status == "always_draft":
+                _make_unpaid_draft(document)
+            task = self._new_task(account, resource, document=document,
+                                  errors=None if document else builder.errors.as_dict())
             task.send_to_ksef = body.get("send_to_ksef") is True
-            account.tasks[task.reference] = task
         # I-DOC shows 202, I-PM examples 201: ASSUMPTION 201, clients must accept both.
         return json_response(201, self._task_json(task, 100))
 
+    def _new_task(self, account: InfaktAccount, resource: str, **details: Any) -> Task:
+        task = Task(reference=str(uuid.uuid4()), resource=resource, created_at=self._timestamp(),
+                    ready_at=time.monotonic() + self.processing_seconds, polls_left=self.processing_polls,
+                    **{"document": None, "errors": None, **details})
+        account.tasks[task.reference] = task
+        return task
+
+    @route("POST", rf"{API}/async/invoices/(?P<uuid>{UUID})/paid\.json")
+    def mark_invoice_paid(self, request: Request) -> Response:
+        """Documented (readme "Oznaczenie jako zapłacona"): asynchronous, 201 = the task is accepted,
+        not the invoice paid; optional `paid_date` (not before the issue date) and `allow_correction`,
+        top-level (the collection does not wrap them: orafal-dev/infakt-sdk resources.generated.ts).
+        The task reports `action: mark_as_paid` on the status endpoint. ASSUMPTION: paid_date defaults to
+        today; marking a paid invoice again is refused; marking makes it "paid" with nothing left to pay.
+        No such call is listed for corrective invoices."""
+        account = self._require_account(request, SCOPE_WRITE)
+        params = request.json if request.body.strip() else {}
+        if request.body.strip() and (not request.is_json or not isinstance(params, dict)
+                                     or set(params) - {"paid_date", "allow_correction"}):
+            return json_response(400, {"error": "the parameters are paid_date and allow_correction"})
+        with self._lock:
+            self._settle_due(account)
+            document = account.invoices.get(request.params["uuid"])
+            if document is None:
+                return json_response(404, NOT_FOUND)
+            errors = FieldErrors()
+            try:
+                paid_date = _date(params.get("paid_date", self.today().isoformat()))
+            except _Invalid as problem:
+                errors.add("paid_date", problem.args[0])
+                paid_date = None
+            if paid_date is not None and paid_date < document["invoice_date"]:
+                errors.add("paid_date", PAID_BEFORE_ISSUE)
+            if document["status"] == "paid":
+                errors.add("status", ALREADY_PAID)
+            task = self._new_task(account, "invoices", action="mark_as_paid", invoice_uuid=document["uuid"],
+                                  paid_date=paid_date, errors=errors.as_dict() if errors else None)
+        return json_response(201, self._task_json(task, 100))
+
+    @route("PUT", rf"{API}/invoices/(?P<uuid>{UUID})/mark_as_accounted\.json")
+    def mark_as_accounted(self, request: Request) -> Response:
+        """Documented (readme "Oznaczenie jako zaksięgowana"): "Uwzględnia fakturę w szkicu w
+        księgowości", puts a draft into the accounts. ASSUMPTION: the document stays a draft (the
+        words say a draft is accounted, not that it changes), the call answers 200 with the document,
+        and a document that is no draft is refused with 422 (`account.accounted` records the drafts)."""
+        account = self._require_account(request, SCOPE_WRITE)
+        with self._lock:
+            self._settle_due(account)
+            document = account.invoices.get(request.params["uuid"])
+            if document is None:
+                return json_response(404, NOT_FOUND)
+            if document["status"] != "draft":
+                return json_response(422, {"errors": {"status": [NOT_A_DRAFT]}})
+            account.accounted.add(document["uuid"])
+            return json_response(200, copy.deepcopy(document))
+
     def _process(self, account: InfaktAccount, task: Task) -> None:
-        """The background worker: store the document (numbering happens here, in task order)."""
+        """The background worker: store the document (numbering happens here, in task order), or mark
+        an invoice paid."""
         if task.done:
             return
         task.done = True
-        if task.document is None:
+        if task.errors is not None:
             return
+        if task.action == "mark_as_paid":
+            paid = account.invoices[str(task.invoice_uuid)]
+            paid.update(status="paid", paid_date=task.paid_date, paid_price=paid["gross_price"], left_to_pay=0)
+            return
+        assert task.document is not None
         document = task.document
         store = account.corrections if task.resource == "corrective_invoices" else account.invoices
         document["id"] = self.new_id("invoice")
@@ -938,7 +1022,7 @@ class InfaktFake(FakeServer):
                     task.polls_left -= 1
                     return json_response(200, self._task_json(task, 120 if task.polls_left else 140))
                 self._process(account, task)
-            return json_response(200, self._task_json(task, 201 if task.document else 422))
+            return json_response(200, self._task_json(task, 422 if task.errors is not None else 201))
 
     @staticmethod
     def _task_json(task: Task, code: int) -> dict[str, Any]:
@@ -948,8 +1032,8 @@ class InfaktFake(FakeServer):
         }
         if code in (201, 422):
             # Seen live for corrections: action + invoice_kind "corrective_invoice". ASSUMPTION:
-            # "invoice" for a plain invoice.
-            body["action"] = "create_invoice"
+            # "invoice" for a plain invoice; "mark_as_paid" is the facts file's reading of I-PM.
+            body["action"] = task.action
             body["invoice_kind"] = "corrective_invoice" if task.resource == "corrective_invoices" else "invoice"
         if code == 201:
             body["invoice_uuid"] = task.invoice_uuid
@@ -991,11 +1075,7 @@ class InfaktFake(FakeServer):
         account = self._require_account(request, SCOPE_READ)
         filters = {key[2:-1]: value for key, value in request.query.items()
                    if key.startswith("q[") and key.endswith("]")}
-        try:
-            offset = int(request.query.get("offset", "0"))
-            limit = min(int(request.query.get("limit", "10")), 100)  # ASSUMPTION: default page 10
-        except ValueError:
-            return json_response(400, {"error": "offset and limit must be numbers"})
+        offset, limit = _page(request)
         with self._lock:
             self._settle_due(account)
             store = account.corrections if request.params["resource"] == "corrective_invoices" else account.invoices
@@ -1163,12 +1243,18 @@ class InfaktFake(FakeServer):
 
     @route("GET", rf"{API}/vat_exemptions\.json")
     def list_vat_exemptions(self, request: Request) -> Response:
+        """Documented list (readme "Dane referencyjne"), paged like every list (offset, limit up to 100;
+        a community client follows metainfo.next). ASSUMPTION: entity fields id, name (the legal basis
+        text) and default; the docs give no example entity."""
         account = self._require_account(request, SCOPE_READ)
-        # ASSUMPTION: entity fields id, name (the legal basis text), default.
+        offset, limit = _page(request)
         entities = [{"id": key, "name": text, "default": key == account.default_vat_exemption}
                     for key, text in sorted(account.vat_exemptions.items())]
-        return json_response(200, {"metainfo": {"count": len(entities), "total_count": len(entities),
-                                                "next": None, "previous": None}, "entities": entities})
+        page = entities[offset:offset + limit]
+        following = f"{API}/vat_exemptions.json?offset={offset + limit}&limit={limit}"
+        return json_response(200, {"metainfo": {"count": len(page), "total_count": len(entities),
+                                                "next": following if offset + limit < len(entities) else None,
+                                                "previous": None}, "entities": page})
 
     @route("GET", rf"{API}/account/details\.json")
     def account_details(self, request: Request) -> Response:
@@ -1180,6 +1266,16 @@ class InfaktFake(FakeServer):
 
 
 # --------------------------------------------------------------------------- module helpers
+
+
+def _page(request: Request) -> tuple[int, int]:
+    """The documented paging parameters (offset, limit up to 100). ASSUMPTION: a default page of 10."""
+    try:
+        offset = int(request.query.get("offset", "0"))
+        limit = min(int(request.query.get("limit", "10")), 100)
+    except ValueError:
+        raise HttpError(json_response(400, {"error": "offset and limit must be numbers"})) from None
+    return offset, limit
 
 
 def _matches(document: dict[str, Any], condition: str, value: str) -> bool:
@@ -1201,6 +1297,11 @@ def _matches(document: dict[str, Any], condition: str, value: str) -> bool:
                 return True
             return test(actual, value)
     return True
+
+
+def _make_unpaid_draft(document: dict[str, Any]) -> None:
+    """A created document as the "always_draft" reading has it: status and paid date ignored."""
+    document.update(status="draft", paid_date=None, paid_price=0, left_to_pay=document["gross_price"])
 
 
 def _editable_source(document: dict[str, Any]) -> dict[str, Any]:

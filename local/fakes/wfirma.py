@@ -17,8 +17,9 @@ What makes wFirma different, and what the fake therefore insists on:
 * ``company_id`` is required when the key reaches several companies (``COMPANY ID REQUIRED``).
 * VAT goes as ``vat_code > id`` from ``/vat_codes/find``; each company gets its own ids.
 * ``id_external`` is stored and searchable but NOT unique: a second add makes a second document.
-* Numbers come only from the series template (``[numer]``); the request limit answers
-  ``TOTAL REQUESTS LIMIT EXCEEDED``.
+* Numbers come only from the series template (``[numer]``); a series serves one document type
+  (its ``type``, listed by series/find), and an invoice in another type's series is refused; the
+  request limit answers ``TOTAL REQUESTS LIMIT EXCEEDED``.
 * KSeF: wFirma submits documents by the company's own settings (E-FAKTURY), never through an API
   action; invoices carry the read-only ``ksef_status``, ``ksef_reference_number`` and
   ``ksef_registration_date``. ``company.ksef_auto_send`` makes wFirma submit each new invoice and
@@ -28,6 +29,8 @@ What makes wFirma different, and what the fake therefore insists on:
 Public API (tests and the local demo)::
 
     fake = WfirmaFake(app_key="app-1", rate_limit=(30, 15.0))
+    WfirmaFake(own_rate_fields="ignored")            # a rate we send: honoured (default) / ignored / refused
+    WfirmaFake(errors_as_xml=True)                   # non-OK status answers in XML, whatever outputFormat says
     base_url = fake.start()                          # or: with WfirmaFake() as fake: ...
     company_id = fake.add_company("access-1", "secret-1", name="Sklep", nip="5252445767")
     fake.add_company("access-1", "secret-1", name="Druga firma")   # the key now needs company_id
@@ -68,6 +71,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 from .common import (
     ISO_3166_ALPHA2,
@@ -138,10 +142,18 @@ INVOICE_REQUEST_FIELDS = frozenset({
 # Fields wFirma computes: read-only (W-SDK group "response").
 INVOICE_READ_ONLY_FIELDS = frozenset({
     "id", "fullnumber", "netto", "tax", "total", "total_composed", "alreadypaid", "remaining",
-    "paymentstate", "currency_exchange", "currency_date", "currency_label", "price_currency_exchange",
+    "paymentstate", "currency_label",
     "corrections", "correction_type", "ksef_reference_number", "ksef_status", "ksef_registration_date",
     "warehouse_type", "contractor_detail", "company_detail",
 })
+# The invoice's exchange-rate fields. W-SDK Invoice.php puts currency_exchange, currency_date and
+# price_currency_exchange in its "response" group only, and a community transcription of doc.wfirma.pl's
+# field list marks them read-only ("Tylko odczyt"); yet a production integration sends
+# price_currency_exchange on add. Whether invoices/add honours a rate sent there is undocumented, so the
+# fake offers each reading (`own_rate_fields`): "honoured", "ignored" (wFirma applies its NBP rate) or
+# "refused" (READ_ONLY). ASSUMPTION in every case.
+OWN_RATE_FIELDS = ("currency_exchange", "currency_date", "price_currency_exchange")
+OWN_RATE_READINGS = frozenset({"honoured", "ignored", "refused"})
 KSEF_FIELDS = ("ksef_status", "ksef_reference_number", "ksef_registration_date")
 # Documents that go to KSeF (receipts do not).
 KSEF_TYPES = frozenset({"normal", "correction"})
@@ -174,7 +186,8 @@ UNKNOWN = "Nieznane pole"
 NOT_MODELLED = "Not modelled by the local wFirma fake"
 MISSING_RECORD = "Wskazany rekord nie istnieje"
 NUMBER_TAKEN = "Numer jest już zajęty w tej serii"
-SERIES_TYPE = "Seria nie jest przeznaczona dla tego typu dokumentu"
+# ASSUMPTION on the wording (found in no stored source); the series' type is named as series/find shows it.
+SERIES_TYPE = "Seria numeracji jest przeznaczona dla dokumentów typu {type}"
 TOO_LONG = "Wartość jest za długa (maksymalnie {limit} znaków)"
 NO_RATE = "Brak kursu waluty"
 TOO_MANY_DECIMALS = "Maksymalnie {places} miejsca po przecinku"
@@ -314,15 +327,27 @@ class WfirmaFake(FakeServer):
     secret_query_params = frozenset()  # the keys travel in headers only
 
     def __init__(self, *, app_key: str = DEFAULT_APP_KEY,
-                 rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT, today: date | None = None):
+                 rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT, today: date | None = None,
+                 own_rate_fields: str = "honoured", errors_as_xml: bool = False):
+        """``own_rate_fields``: how invoices/add treats a rate sent in OWN_RATE_FIELDS (see there).
+        ``errors_as_xml``: every non-OK status answer comes in wFirma's default format, XML
+        (``<api><status><code>AUTH</code></status></api>``), whatever outputFormat asked for. ASSUMPTION:
+        an answer given before the request's format parameters are read (an auth failure) is in the
+        documented default format, XML (W-DOC "Format wejściowy / wyjściowy"; XML answer shape as in
+        W-SDK's test resources, e.g. series.add.response.error.xml); seen on the live API per the
+        project's issue 14. Off: status answers follow outputFormat."""
         super().__init__(rate_limit=rate_limit, peak_window_seconds=15.0)
+        if own_rate_fields not in OWN_RATE_READINGS:
+            raise ValueError(f"own_rate_fields is one of {sorted(OWN_RATE_READINGS)}")
+        self.own_rate_fields = own_rate_fields
+        self.errors_as_xml = errors_as_xml
         self.app_keys = {app_key}
         self._keys: dict[str, _ApiKey] = {}
         self._companies: dict[int, WfirmaCompany] = {}
         self._lock = threading.RLock()
         self._next_id = 1000
-        # ASSUMPTION: wFirma converts at the NBP rate it looks up itself (the rate fields are
-        # read-only); the fake applies the rate a test seeds per currency.
+        # The NBP rate wFirma looks up itself when no rate of ours is taken (own_rate_fields): the fake
+        # applies the rate a test seeds per currency.
         self.exchange_rates: dict[str, Decimal] = {"EUR": Decimal("4.2351"), "USD": Decimal("3.9876")}
         self._today = today
 
@@ -438,10 +463,19 @@ class WfirmaFake(FakeServer):
         return request.query.get("outputFormat") or request.query.get("inputFormat") or "xml"
 
     def _status(self, request: Request, code: str, branch: dict[str, Any] | None = None) -> Response:
-        if self._output_format(request) != "json":
-            xml = f'<?xml version="1.0" encoding="UTF-8"?>\n<api><status><code>{code}</code></status></api>'
-            return bytes_response(200, "text/xml; charset=utf-8", xml.encode())
-        return json_response(200, {**(branch or {}), "status": {"code": code}})
+        tree = {**(branch or {}), "status": {"code": code}}
+        if self._output_format(request) != "json" or (self.errors_as_xml and code != OK):
+            return _xml_response(tree)
+        return json_response(200, tree)
+
+    def _in_answer_format(self, response: Response) -> Response:
+        """A JSON status answer other than OK, in XML when the fake is set to answer errors so."""
+        if not self.errors_as_xml or not response.headers.get("Content-Type", "").startswith("application/json"):
+            return response
+        tree = json.loads(response.body, parse_float=Decimal)
+        if not isinstance(tree, dict) or (tree.get("status") or {}).get("code") == OK:
+            return response
+        return _xml_response(tree)
 
     def _serve_api(self, request: Request, handler: Callable[[WfirmaCompany, Any], Response],
                    *, module: str, reads: bool = False) -> Response:
@@ -452,7 +486,9 @@ class WfirmaFake(FakeServer):
             try:
                 company = self._authenticate(request)
                 body = self._parsed_body(request, module)
-                return handler(company, body)
+                return self._in_answer_format(handler(company, body))
+            except HttpError as refusal:
+                return self._in_answer_format(refusal.response)
             except _StatusAnswer as answer:
                 if answer.code == "AUTH" and not self._sent_any_key(request):
                     # A community client met the bare string AUTH (no XML/JSON) on auth failures.
@@ -809,6 +845,25 @@ def _invoice_answer(invoice: dict[str, Any]) -> Response:
     return json_response(200, {"invoices": numbered([invoice], "invoice"), "status": {"code": OK}})
 
 
+def _xml_response(tree: dict[str, Any]) -> Response:
+    """An answer tree in the documented XML form: the JSON tree under an <api> root, with each
+    numbered list ({"0": {"error": {...}}, "1": ...}) as repeated elements (<error>...</error>...)."""
+
+    def element(name: str, value: Any) -> str:
+        if isinstance(value, dict):
+            return f"<{name}>{children(value)}</{name}>"
+        text = "" if value is None else str(int(value) if isinstance(value, bool) else value)
+        return f"<{name}>{xml_escape(text)}</{name}>"
+
+    def children(branch: dict[str, Any]) -> str:
+        return "".join("".join(element(inner, item) for inner, item in value.items())
+                       if key.isdigit() and isinstance(value, dict) else element(key, value)
+                       for key, value in branch.items())
+
+    xml = f'<?xml version="1.0" encoding="UTF-8"?>\n{element("api", tree)}'
+    return bytes_response(200, "text/xml; charset=utf-8", xml.encode())
+
+
 # Payment fields (W-SDK Payments/Payment.php: groups "request" and "response").
 PAYMENT_REQUEST_FIELDS = frozenset({"object_name", "object_id", "value", "date", "payment_method", "payment_type",
                                     "account", "value_pln", "tags"})
@@ -957,11 +1012,13 @@ class _InvoiceBuilder:
         for name in src:
             if name in INVOICE_READ_ONLY_FIELDS:
                 self.errors.add((), name, READ_ONLY)
-            elif name not in INVOICE_REQUEST_FIELDS:
+            elif name not in INVOICE_REQUEST_FIELDS and name not in OWN_RATE_FIELDS:
                 self.errors.add((), name, UNKNOWN)
         invoice_type = self._choice("type", INVOICE_TYPES, default="normal")
         issued = self._date("date", default=self.fake.today().isoformat())
         price_type = self._choice("price_type", PRICE_TYPES, default="netto")  # ASSUMPTION: default
+        currency = self._currency()
+        own_rate = self._own_rate(currency)
         invoice: dict[str, Any] = {
             "type": invoice_type,
             "date": issued,
@@ -970,7 +1027,7 @@ class _InvoiceBuilder:
             # ASSUMPTION: without a method or term the account defaults apply: transfer, due on issue.
             "paymentmethod": self._choice("paymentmethod", PAYMENT_METHODS, default="transfer"),
             "paymentdate": self._date("paymentdate", default=issued),
-            "currency": self._currency(),
+            "currency": currency,
             "price_type": price_type,
             "id_external": self._text("id_external", limit=ID_EXTERNAL_MAX),
             "description": self._text("description", limit=None),
@@ -996,7 +1053,7 @@ class _InvoiceBuilder:
         total = net + tax
         invoice.update(netto=format_money(net), tax=format_money(tax), total=format_money(total))
         self._payment(invoice, total)
-        self._exchange(invoice)
+        self._exchange(invoice, own_rate)
         invoice["contractor"] = {"id": str(self.fake._new_id())}  # ASSUMPTION: inline buyer becomes a contractor
         return invoice
 
@@ -1045,7 +1102,7 @@ class _InvoiceBuilder:
             return self.company.default_series(invoice_type)
         if series["type"] != invoice_type:
             # ASSUMPTION: a series serves one document type (series have a "type" field).
-            self.errors.add((), "series", SERIES_TYPE)
+            self.errors.add((), "series", SERIES_TYPE.format(type=series["type"]))
         return series["id"]
 
     def _contractor(self) -> dict[str, Any]:
@@ -1287,13 +1344,50 @@ class _InvoiceBuilder:
                        remaining=format_money(remaining),
                        paymentstate="paid" if remaining == 0 and total > 0 else "unpaid")
 
-    def _exchange(self, invoice: dict[str, Any]) -> None:
-        """ASSUMPTION: the NBP rate of the day before the issue date (art. 31a), as seeded."""
+    def _own_rate(self, currency: str) -> tuple[str, str, str] | None:
+        """(currency_exchange, currency_date, price_currency_exchange) as sent, when the fake honours
+        them (OWN_RATE_FIELDS); None when none was sent or they are ignored. Refusals are collected.
+        ASSUMPTION on the checks: a rate is a positive decimal(15,4) (the field list's type), the date
+        a date, and both the VAT rate and its date come together, only on a foreign-currency invoice."""
+        sent = [name for name in OWN_RATE_FIELDS if name in self.source]
+        if not sent or self.fake.own_rate_fields == "ignored":
+            return None
+        if self.fake.own_rate_fields == "refused":
+            for name in sent:
+                self.errors.add((), name, READ_ONLY)
+            return None
+        if currency == "PLN":
+            for name in sent:
+                self.errors.add((), name, INVALID)
+            return None
+        rates = []
+        for name in ("currency_exchange", "price_currency_exchange"):
+            try:
+                rate = parse_decimal(self.source.get(name, self.source.get("currency_exchange")))
+            except ValueError:
+                self.errors.add((), name, BLANK if self.source.get(name) in (None, "") else INVALID)
+                continue
+            if rate <= 0:
+                self.errors.add((), name, NOT_POSITIVE)
+            elif rate != rate.quantize(Decimal("0.0001")):
+                self.errors.add((), name, TOO_MANY_DECIMALS.format(places=4))
+            rates.append(f"{rate:.4f}")
+        if "currency_date" not in self.source:
+            self.errors.add((), "currency_date", BLANK)
+        rate_date = self._date("currency_date", default=self.fake.today().isoformat())
+        return (rates[0], rate_date, rates[1]) if len(rates) == 2 else None
+
+    def _exchange(self, invoice: dict[str, Any], own: tuple[str, str, str] | None) -> None:
+        """Our rate where the fake honours it (`own`); else ASSUMPTION: the NBP rate of the day before
+        the issue date (art. 31a), as seeded."""
         if invoice["currency"] == "PLN":
-            invoice.update(currency_exchange="1.0000", currency_date=invoice["date"])
+            invoice.update(currency_exchange="1.0000", currency_date=invoice["date"], price_currency_exchange="1.0000")
             return
-        rate = self.fake.exchange_rates[invoice["currency"]]
-        invoice.update(currency_exchange=f"{rate:.4f}",
+        if own is not None:
+            invoice.update(zip(OWN_RATE_FIELDS, own, strict=True))
+            return
+        rate = f"{self.fake.exchange_rates[invoice['currency']]:.4f}"
+        invoice.update(currency_exchange=rate, price_currency_exchange=rate,
                        currency_date=(date.fromisoformat(invoice["date"]) - timedelta(days=1)).isoformat())
 
 

@@ -243,12 +243,28 @@ def test_a_private_person_needs_first_and_last_name(fake, http):
 
 def test_zw_needs_an_exemption_reason_or_the_accounts_default(fake, http):
     exempt = company_invoice(services=[{"name": "Kurs", "tax_symbol": "zw", "net_price": 19900}])
-    assert "vat_exemption_reason" in errors_of(http, fake, exempt)
+    assert errors_of(http, fake, exempt) == {"vat_exemption_reason": ["nie może być puste"]}  # inFakt's words
     assert "vat_exemption_reason" in errors_of(http, fake, {**exempt, "vat_exemption_reason": 999})
     chosen = fake.add_vat_exemption(KEY, "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT")
     assert create(http, fake, {**exempt, "vat_exemption_reason": chosen})["vat_exemption_reason"] == chosen
     default = fake.add_vat_exemption(KEY, "art. 113 ust. 1", default=True)
     assert create(http, fake, exempt)["vat_exemption_reason"] == default
+
+
+def test_the_vat_exemption_list_is_paged_like_every_list(fake, http):
+    texts = [f"art. 43 ust. 1 pkt {point} ustawy o VAT" for point in range(1, 13)]
+    ids = [fake.add_vat_exemption(KEY, text, default=text.endswith("pkt 2 ustawy o VAT")) for text in texts]
+    first = http.get(url(fake, "/vat_exemptions.json"), params={"limit": 5}, headers=auth(), timeout=5).json()
+    assert (first["metainfo"]["count"], first["metainfo"]["total_count"]) == (5, 12)
+    assert first["entities"][1] == {"id": ids[1], "name": texts[1], "default": True}
+    seen = [entity["id"] for entity in first["entities"]]
+    following = first["metainfo"]["next"]
+    while following:
+        page = http.get(f"{fake.base_url}{following}", headers=auth(), timeout=5).json()
+        seen += [entity["id"] for entity in page["entities"]]
+        following = page["metainfo"]["next"]
+    assert seen == ids
+    assert http.get(url(fake, "/vat_exemptions.json"), headers=auth(OTHER_KEY), timeout=5).json()["entities"] == []
 
 
 def test_net_and_unit_prices_must_agree(fake, http):
@@ -596,3 +612,61 @@ def test_a_discount_on_the_price_before_it_is_applied_once(fake, http):
     invoice = create(http, fake, company_invoice(services=[{"name": "Kubek", "tax_symbol": "23", "quantity": 3,
                                                             "discount": 10, "net_price": 2885}]))
     assert invoice["net_price"] == 2885
+
+
+# --------------------------------------------------------------------------- a created draft and its way on
+
+
+def test_with_the_always_draft_reading_status_and_paid_date_are_ignored_on_create(http):
+    with InfaktFake(read_limit=None, write_limit=None, processing_seconds=30, create_status="always_draft") as drafts:
+        drafts.add_account(KEY)
+        paid = create(http, drafts, company_invoice(status="paid", paid_date=date.today().isoformat()))
+        printed = create(http, drafts, company_invoice(status="printed"))
+        assert [(doc["status"], doc["paid_date"], doc["left_to_pay"]) for doc in (paid, printed)] == [
+            ("draft", None, 12300), ("draft", None, 12300)]
+        assert drafts.server_errors == []
+
+
+def test_the_honoured_reading_keeps_the_status_sent(fake, http):
+    assert create(http, fake, company_invoice(status="printed"))["status"] == "printed"
+
+
+def test_a_draft_is_marked_paid_by_an_asynchronous_task(fake, http):
+    draft = create(http, fake, company_invoice(invoice_date="2026-11-20"))
+    paid_url = url(fake, f"/async/invoices/{draft['uuid']}/paid.json")
+    accepted = http.post(paid_url, json={"paid_date": "2026-11-21"}, headers=auth(), timeout=5)
+    assert accepted.status_code == 201 and accepted.json()["processing_code"] == 100  # accepted, not paid yet
+    assert fake.account(KEY).invoices[draft["uuid"]]["status"] == "draft"
+    done = finished(http, fake, accepted)
+    assert (done["processing_code"], done["action"], done["invoice_uuid"]) == (201, "mark_as_paid", draft["uuid"])
+    stored = fake.account(KEY).invoices[draft["uuid"]]
+    assert (stored["status"], stored["paid_date"], stored["paid_price"], stored["left_to_pay"]) == (
+        "paid", "2026-11-21", 12300, 0)
+    again = finished(http, fake, http.post(paid_url, json={}, headers=auth(), timeout=5))
+    assert (again["processing_code"], again["invoice_errors"]) == (422, {"status": ["faktura jest już opłacona"]})
+
+
+@pytest.mark.parametrize("body, status_code, errors", [
+    ({"paid_date": "2026-11-19"}, 201, {"paid_date": ["nie może być wcześniejsza niż data wystawienia"]}),
+    ({"paid_date": "19.11.2026"}, 201, {"paid_date": ["jest nieprawidłowe"]}),
+    ({"paid_on": "2026-11-21"}, 400, None)])
+def test_marking_paid_is_checked(fake, http, body, status_code, errors):
+    draft = create(http, fake, company_invoice(invoice_date="2026-11-20"))
+    accepted = http.post(url(fake, f"/async/invoices/{draft['uuid']}/paid.json"), json=body, headers=auth(),
+                         timeout=5)
+    assert accepted.status_code == status_code
+    if errors is not None:
+        assert finished(http, fake, accepted)["invoice_errors"] == errors
+    assert fake.account(KEY).invoices[draft["uuid"]]["status"] == "draft"
+
+
+def test_a_draft_is_put_into_the_accounts_and_stays_a_draft(fake, http):
+    draft = create(http, fake, company_invoice())
+    accounted_url = url(fake, f"/invoices/{draft['uuid']}/mark_as_accounted.json")
+    answer = http.put(accounted_url, headers=auth(), timeout=5)
+    assert answer.status_code == 200 and answer.json()["status"] == "draft"
+    assert fake.account(KEY).accounted == {draft["uuid"]}
+    printed = create(http, fake, company_invoice(status="printed"))
+    refused = http.put(url(fake, f"/invoices/{printed['uuid']}/mark_as_accounted.json"), headers=auth(), timeout=5)
+    assert refused.status_code == 422 and fake.account(KEY).accounted == {draft["uuid"]}
+    assert http.put(accounted_url, headers=auth(READ_ONLY_KEY), timeout=5).status_code == 401

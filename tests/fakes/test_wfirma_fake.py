@@ -10,6 +10,7 @@ import re
 import time
 from decimal import Decimal
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 import requests
@@ -147,6 +148,21 @@ def test_formats_come_from_the_query_and_xml_is_the_default(fake, company_id, ht
     assert broken.json() == {"status": {"code": "INPUT ERROR"}}
 
 
+def test_errors_can_come_in_xml_whatever_format_was_asked_for(http) -> None:
+    """The switch for the reading that a status answer may come in wFirma's default format, XML."""
+    with WfirmaFake(app_key=APP_KEY, rate_limit=None, errors_as_xml=True) as xml_fake:
+        company = xml_fake.add_company(ACCESS, SECRET)
+        denied = call(http, xml_fake, "series/find", {}, headers=keys(secret="wrong"))
+        assert denied.headers["Content-Type"].startswith("text/xml")
+        assert ElementTree.fromstring(denied.content).findtext("status/code") == "AUTH"
+        refused = ElementTree.fromstring(add(http, xml_fake, company, contractor=buyer(nip="1234567890")).content)
+        assert refused.findtext("status/code") == "ERROR"
+        [error] = refused.findall("invoices/invoice/contractor/errors/error")
+        assert (error.findtext("field"), error.findtext("message")) == ("nip", "Nieprawidłowy numer NIP")
+        assert status(call(http, xml_fake, "series/find", {})) == "OK"  # OK answers stay in JSON
+        assert xml_fake.server_errors == []
+
+
 def test_company_id_is_required_once_the_key_reaches_two_companies(fake, company_id, http) -> None:
     assert status(call(http, fake, "series/find", {})) == "OK"  # one company: no id needed
     second = fake.add_company(ACCESS, SECRET, name="Druga firma")
@@ -252,6 +268,21 @@ def test_numbers_run_per_series_and_period_and_a_taken_number_is_refused(fake, c
     assert first(wrong_type)["errors"]["0"]["error"]["field"] == "series"
 
 
+def test_series_are_listed_with_their_type_and_refuse_documents_of_another_type(fake, company_id, http) -> None:
+    shop = fake.add_series(company_id, "Sklep", "SKL [numer]/[rok]")
+    receipts = fake.add_series(company_id, "Paragony", "P [numer]/[rok]", invoice_type="receipt_normal")
+    listed = call(http, fake, "series/find", {"series": {"parameters": {"limit": 100}}}).json()["series"]
+    types = {entry["series"]["id"]: entry["series"]["type"] for key, entry in listed.items() if key.isdigit()}
+    assert (types[str(shop)], types[str(receipts)]) == ("normal", "receipt_normal")
+    refused = add(http, fake, company_id, series={"id": str(receipts)})
+    assert status(refused) == "ERROR" and first(refused)["errors"]["0"]["error"] == {
+        "field": "series", "message": "Seria numeracji jest przeznaczona dla dokumentów typu receipt_normal",
+        "method": {"name": "validation", "parameters": ""}}
+    receipt = add(http, fake, company_id, type="receipt_normal", series={"id": str(receipts)},
+                  contractor=buyer(tax_id_type="none", nip=""))
+    assert first(receipt)["fullnumber"] == "P 1/2026"
+
+
 def test_id_external_is_stored_and_searchable_but_not_unique(fake, company_id, http) -> None:
     for _ in range(2):
         assert status(add(http, fake, company_id, id_external="order-1")) == "OK"
@@ -286,6 +317,40 @@ def test_receipts_and_currency(fake, company_id, http) -> None:
     euro = first(add(http, fake, company_id, currency="EUR"))
     assert (euro["currency_exchange"], euro["currency_date"]) == ("4.2351", "2026-11-23")
     assert status(add(http, fake, company_id, currency="CHF")) == "ERROR"  # no rate for it
+
+
+OUR_RATE = {"currency": "EUR", "currency_exchange": "4.3012", "currency_date": "2026-11-21",
+            "price_currency_exchange": "4.3012"}
+
+
+def test_a_rate_sent_with_the_invoice_is_stored_and_read_back_when_honoured(fake, company_id, http) -> None:
+    euro = first(add(http, fake, company_id, **OUR_RATE))
+    assert (euro["currency_exchange"], euro["currency_date"], euro["price_currency_exchange"]) == (
+        "4.3012", "2026-11-21", "4.3012")
+    read = first(call(http, fake, f"invoices/get/{euro['id']}", {}))
+    assert (read["currency_exchange"], read["currency_date"]) == ("4.3012", "2026-11-21")
+
+
+@pytest.mark.parametrize("changes, field", [({"currency_exchange": "4.30125"}, "currency_exchange"),
+                                            ({"currency_exchange": "0"}, "currency_exchange"),
+                                            ({"currency_date": "21.11.2026"}, "currency_date"),
+                                            ({"currency": "PLN"}, "currency_exchange")])
+def test_a_rate_sent_with_the_invoice_is_checked(fake, company_id, http, changes, field) -> None:
+    response = add(http, fake, company_id, **{**OUR_RATE, **changes})
+    assert status(response) == "ERROR" and field in [e["error"]["field"] for e in first(response)["errors"].values()]
+
+
+@pytest.mark.parametrize("reading, outcome", [("ignored", "4.2351"), ("refused", "ERROR")])
+def test_the_other_readings_of_a_rate_sent_with_the_invoice(http, reading, outcome) -> None:
+    with WfirmaFake(app_key=APP_KEY, rate_limit=None, own_rate_fields=reading) as other:
+        company = other.add_company(ACCESS, SECRET)
+        response = add(http, other, company, **OUR_RATE)
+        if outcome == "ERROR":
+            assert status(response) == "ERROR"
+            assert sorted(e["error"]["field"] for e in first(response)["errors"].values()) == [
+                "currency_date", "currency_exchange", "price_currency_exchange"]
+        else:  # wFirma's own NBP rate of the day before the issue date
+            assert (first(response)["currency_exchange"], first(response)["currency_date"]) == (outcome, "2026-11-23")
 
 
 def test_correction_totals_are_after_minus_before_per_parent_line(fake, company_id, http) -> None:

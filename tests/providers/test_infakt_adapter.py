@@ -24,33 +24,41 @@ from invoice_export.domain.provider_contract import KsefState, ProviderReference
 from invoice_export.domain.rate_limits import LimitScope
 from invoice_export.domain.readback import compare
 from invoice_export.providers import build_adapter
-from invoice_export.providers.infakt.adapter import InfaktAdapter
+from invoice_export.providers.infakt.adapter import InfaktAdapter, legal_provision
 from local.fakes.infakt import InfaktFake
 from testsupport import discounted_plan, load_example, plan_for
 
 EXEMPTION = "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT"
 
 
-@pytest.fixture(scope="module")
-def fake():
+def running_fake(**readings):
     # Tasks finish after one "in progress" poll; the background worker is slow enough (5 s) that
     # tests decide when a task completes.
-    with InfaktFake(read_limit=None, write_limit=None, processing_polls=1, processing_seconds=5) as server:
+    with InfaktFake(read_limit=None, write_limit=None, processing_polls=1, processing_seconds=5, **readings) as server:
         yield server
     assert server.server_errors == [], "the fake itself crashed:\n" + "\n".join(server.server_errors)
 
 
-@pytest.fixture
-def account(fake):
-    """A fresh inFakt account per test: its API key and the id of its VAT exemption basis."""
+@pytest.fixture(scope="module")
+def fake():
+    yield from running_fake()
+
+
+def new_account(fake: InfaktFake) -> dict:
+    """A fresh inFakt account: its API key and the id of its VAT exemption basis."""
     key = secrets.token_hex(16)
     fake.add_account(key)
     return {"key": key, "exemption": fake.add_vat_exemption(key, EXEMPTION)}
 
 
+@pytest.fixture
+def account(fake):
+    return new_account(fake)
+
+
 def make_adapter(fake, account, *, options: dict | None = None, **settings_changes) -> InfaktAdapter:
     """`options` change the provider options; None removes one."""
-    provider_options = {"vat_exemption_reason_id": account["exemption"], **(options or {})}
+    provider_options = dict(options or {})
     settings = AccountSettings.model_validate({
         "account_id": "shop-1", "provider": "infakt", "api_url": f"{fake.base_url}/api/v3",
         "series_links": {"FV": None, "FV-EXPORT": None, "PAR": None, "KOR": None, "FV-B2B": None},
@@ -124,11 +132,106 @@ def test_exempt_invoice_for_a_person_carries_the_exemption_and_net_prices(fake, 
     assert (invoice["net_price"], invoice["tax_price"], invoice["gross_price"]) == (19900, 0, 19900)
 
 
-def test_exemption_falls_back_to_the_account_default_when_no_id_is_configured(fake, account) -> None:
-    default = fake.add_vat_exemption(account["key"], "art. 113 ust. 1 ustawy o VAT", default=True)
-    adapter = make_adapter(fake, account, options={"vat_exemption_reason_id": None})
-    created = adapter.create_document(plan_for(adapter, "03-invoice-exempt-person.json"))
-    assert stored(fake, account, created.reference)["vat_exemption_reason"] == default
+@pytest.mark.parametrize("one, other, same", [
+    ("art. 43 ust. 1 pkt 2", "Art.43 ust.1 pkt 2 ustawy o VAT", True),
+    ("art 43 ust 1 pkt. 2)", "Zwolnienie: art. 43 ust. 1 pkt 2 ustawy z dnia 11 marca 2004 r. o VAT", True),
+    ("art. 113 ust. 1 i 9 ustawy o VAT", "art. 113 ust. 1, 9", True),
+    ("art. 43 ust. 1 pkt 2", "art. 43 ust. 1 pkt 29", False),
+    ("art. 43 ust. 1 pkt 29 lit. a", "art. 43 ust. 1 pkt 29 lit. c", False),
+    ("art. 43a ust. 1", "art. 43 ust. 1", False),
+    ("art. 132 ust. 1 lit. i dyrektywy 2006/112/WE", "art. 132 ust. 1 lit. i ustawy", False),
+    ("§ 3 ust. 1 pkt 2 rozporządzenia", "§ 3 ust. 1 pkt 2", True),
+])
+def test_legal_provisions_are_compared_whatever_their_spelling(one, other, same) -> None:
+    assert legal_provision(one) is not None and (legal_provision(one) == legal_provision(other)) is same
+
+
+def test_a_basis_naming_no_provision_has_none() -> None:
+    assert legal_provision("Zwolnienie podmiotowe") is None
+
+
+def exempt_plan(adapter: InfaktAdapter, basis: str):
+    message = load_example("03-invoice-exempt-person.json")
+    message["document"]["lines"][0]["vat_exemption_basis"] = basis
+    return plan_export(ExportMessage.model_validate(message).document, adapter.settings, InfaktAdapter)
+
+
+@pytest.mark.parametrize("basis", ["art. 43 ust. 1 pkt 29 lit. c ustawy o VAT", "Art.43 ust.1 pkt 29 lit.c",
+                                   "Zwolnienie z VAT na podstawie art 43 ust. 1 pkt. 29 lit. c ustawy z dnia "
+                                   "11 marca 2004 r. o podatku od towarów i usług"])
+def test_the_exemption_basis_is_resolved_in_infakts_list_on_its_legal_provision(fake, basis) -> None:
+    """Issue 13 section 3: the document carries its basis; no id has to be configured by hand."""
+    key = secrets.token_hex(16)
+    fake.add_account(key)
+    neighbours = [fake.add_vat_exemption(key, text) for text in (
+        "art. 43 ust. 1 pkt 29 lit. a ustawy o VAT", "art. 43 ust. 1 pkt 2 ustawy o VAT",
+        "art. 113 ust. 1 i 9 ustawy o VAT", "art. 132 ust. 1 lit. i dyrektywy 2006/112/WE")]
+    wanted = fake.add_vat_exemption(key, "Art. 43 ust. 1 pkt 29 lit. c ustawy o VAT (usługi kształcenia)")
+    fake.add_vat_exemption(key, "art. 43 ust. 1 pkt 29 lit. c dyrektywy", default=True)  # another act
+    adapter = make_adapter(fake, {"key": key})
+    created = adapter.create_document(exempt_plan(adapter, basis))
+    assert stored(fake, {"key": key}, created.reference)["vat_exemption_reason"] == wanted not in neighbours
+
+
+def test_the_exemption_list_is_read_once_per_account_while_fresh_and_on_a_miss(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    now = [1000.0]
+    adapter.clock = lambda: now[0]
+    reads = lambda: fake.requests.count("GET", r"/api/v3/vat_exemptions\.json")  # noqa: E731
+    before = reads()
+    for number in range(2):
+        adapter.create_document(plan_for(adapter, "03-invoice-exempt-person.json", document_id=f"ZW-{number}"))
+    assert reads() == before + 1  # the second document used the list read for the first
+    added = fake.add_vat_exemption(account["key"], "art. 113 ust. 1 ustawy o VAT")
+    other = adapter.create_document(exempt_plan(adapter, "art. 113 ust. 1 ustawy o VAT"))
+    assert stored(fake, account, other.reference)["vat_exemption_reason"] == added
+    assert reads() == before + 2  # a miss in the kept list reads it again before refusing
+    now[0] += InfaktAdapter.exemptions_ttl
+    adapter.create_document(plan_for(adapter, "03-invoice-exempt-person.json", document_id="ZW-LATER"))
+    assert reads() == before + 3  # its lifetime is over
+    again = make_adapter(fake, account)  # another adapter of the account, in the same process
+    again.clock = adapter.clock
+    again.create_document(plan_for(again, "03-invoice-exempt-person.json", document_id="ZW-AGAIN"))
+    assert reads() == before + 3
+
+
+def test_a_basis_without_a_provision_matches_an_entry_in_the_same_words(fake, account) -> None:
+    same = fake.add_vat_exemption(account["key"], "Zwolnienie  podmiotowe")
+    adapter = make_adapter(fake, account)
+    created = adapter.create_document(exempt_plan(adapter, "zwolnienie podmiotowe"))
+    assert stored(fake, account, created.reference)["vat_exemption_reason"] == same
+
+
+def test_a_long_exemption_list_is_read_page_by_page(fake) -> None:
+    key = secrets.token_hex(16)
+    fake.add_account(key)
+    for number in range(1, 131):
+        fake.add_vat_exemption(key, f"art. 43 ust. 1 pkt {number} ustawy o VAT")
+    adapter = make_adapter(fake, {"key": key})
+    created = adapter.create_document(exempt_plan(adapter, "art. 43 ust. 1 pkt 120 ustawy o VAT"))
+    page_two = api(fake, {"key": key}, "GET", "/vat_exemptions.json", params={"offset": 100, "limit": 100}).json()
+    wanted = next(entity["id"] for entity in page_two["entities"]
+                  if entity["name"] == "art. 43 ust. 1 pkt 120 ustawy o VAT")
+    assert stored(fake, {"key": key}, created.reference)["vat_exemption_reason"] == wanted
+
+
+def test_an_unlisted_basis_falls_back_to_the_account_option_else_is_refused_naming_both(fake, account) -> None:
+    basis = "art. 82 ust. 3 ustawy o VAT"
+    chosen = fake.add_vat_exemption(account["key"], "Zwolnienie wskazane przez księgową")
+    with_option = make_adapter(fake, account, options={"vat_exemption_reason_id": chosen})
+    created = with_option.create_document(exempt_plan(with_option, basis))
+    assert stored(fake, account, created.reference)["vat_exemption_reason"] == chosen
+    fake.add_vat_exemption(account["key"], "art. 113 ust. 1 ustawy o VAT", default=True)  # never guessed
+    without = make_adapter(fake, account)
+    before = len(fake.account(account["key"]).tasks)
+    with pytest.raises(ConfigurationError) as caught:
+        without.create_document(exempt_plan(without, basis))
+    error = caught.value
+    assert error.code == "vat_exemption_basis_unknown"
+    assert f"'{basis}'" in error.message and "art. 82 ust. 3 (ustawa)" in error.message
+    assert f"[{account['exemption']}] {EXEMPTION}" in error.message and "art. 113 ust. 1 ustawy o VAT" in error.message
+    assert "vat_exemption_reason_id" in error.fix and "vat_exemption_basis" in error.fix
+    assert len(fake.account(account["key"]).tasks) == before  # nothing was sent
 
 
 def test_foreign_currency_records_the_rate_infakt_applied_next_to_ours(fake, account) -> None:
@@ -290,10 +393,11 @@ def test_the_key_travels_only_in_its_header(fake, account) -> None:
 
 
 def test_a_field_rejection_names_the_infakt_field_and_our_setting_to_fix(fake, account) -> None:
-    adapter = make_adapter(fake, account, options={"vat_exemption_reason_id": None})  # no default either
+    stale = max(fake.account(account["key"]).vat_exemptions) + 1000  # an id inFakt does not know
+    adapter = make_adapter(fake, account, options={"vat_exemption_reason_id": stale})
     with pytest.raises(ProviderRejected) as caught:
-        adapter.create_document(plan_for(adapter, "03-invoice-exempt-person.json"))
-    assert "inFakt rejected vat_exemption_reason: podstawa zwolnienia" in caught.value.message
+        adapter.create_document(exempt_plan(adapter, "art. 82 ust. 3 ustawy o VAT"))
+    assert "inFakt rejected vat_exemption_reason: nie istnieje" in caught.value.message
     assert "provider option vat_exemption_reason_id" in caught.value.fix
     assert caught.value.field_errors.keys() == {"vat_exemption_reason"}
 
@@ -609,3 +713,61 @@ def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, account) -
     assert tuple(Decimal(invoice[f"{part}_price"]) / 100 for part in ("net", "tax", "gross")) == (
         ours.net, ours.vat, ours.gross)
     assert created.readback is None or created.readback.net == ours.net
+
+
+# --------------------------------------------------------------------------- a document inFakt keeps a draft
+
+
+@pytest.fixture(scope="module")
+def draft_fake():
+    """inFakt read the readme's way: every document is created as a draft, whatever `status` says."""
+    yield from running_fake(create_status="always_draft")
+
+
+@pytest.fixture
+def draft_account(draft_fake):
+    return new_account(draft_fake)
+
+
+def test_an_unpaid_invoice_kept_a_draft_is_booked_and_its_pdf_is_fetched(draft_fake, draft_account) -> None:
+    """Issue 14: a draft inFakt kept against our "printed" is moved on, never left without a PDF."""
+    adapter = make_adapter(draft_fake, draft_account)
+    created = adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+    uuid = created.reference.provider_document_id
+    assert created.warnings == ()
+    assert draft_fake.account(draft_account["key"]).accounted == {uuid}  # PUT .../mark_as_accounted.json
+    assert adapter.download_pdf(uuid).startswith(b"%PDF")
+    assert stored(draft_fake, draft_account, created.reference)["status"] == "printed"  # the download printed it
+
+
+def test_a_paid_invoice_kept_a_draft_is_marked_paid_on_our_date(draft_fake, draft_account) -> None:
+    adapter = make_adapter(draft_fake, draft_account)
+    created = adapter.create_document(plan_for(adapter, "03-invoice-exempt-person.json"))
+    invoice = stored(draft_fake, draft_account, created.reference)
+    assert (invoice["status"], invoice["paid_date"], invoice["left_to_pay"]) == ("paid", "2026-11-20", 0)
+    assert created.warnings == () and draft_fake.account(draft_account["key"]).accounted == set()
+
+
+def test_a_draft_that_cannot_be_moved_on_is_exported_with_what_to_do(draft_fake, draft_account) -> None:
+    adapter = make_adapter(draft_fake, draft_account)
+    draft_fake.faults.status(503, path=r"/api/v3/async/invoices/[0-9a-f-]+/paid\.json")
+    created = adapter.create_document(plan_for(adapter, "03-invoice-exempt-person.json", document_id="ZW-FAIL"))
+    assert stored(draft_fake, draft_account, created.reference)["status"] == "draft"
+    [warning] = created.warnings
+    assert f"invoice {created.reference.number} as a draft (not 'paid')" in warning
+    assert "mark it paid on 2026-11-20 in inFakt" in warning
+    original = adapter.create_document(plan_for(adapter, "01-invoice-company.json", document_id="FV-KOR"))
+    correction = adapter.create_document(plan_for(adapter, "05-correction.json", corrected=original.reference))
+    [warning] = correction.warnings  # no documented call moves a correction on
+    assert "correction" in warning and "no call" in warning and "issue it in inFakt" in warning
+    assert adapter.download_pdf(correction.reference.provider_document_id).startswith(b"%PDF")
+
+
+def test_with_the_status_honoured_nothing_more_is_called(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    fake.requests.clear()
+    for name in ("01-invoice-company.json", "03-invoice-exempt-person.json"):
+        created = adapter.create_document(plan_for(adapter, name))
+        assert stored(fake, account, created.reference)["status"] in ("printed", "paid") and created.warnings == ()
+    assert not fake.requests.entries(path=r".*(/paid|/mark_as_accounted)\.json")
+    assert fake.account(account["key"]).accounted == set()

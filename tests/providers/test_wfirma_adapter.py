@@ -14,7 +14,14 @@ import requests
 from logcapture import captured_log_lines
 
 from invoice_export.domain.account_settings import AccountSettings
-from invoice_export.domain.documents import ExportMessage, Line, PriceBasis, VatCalculation, compute_totals
+from invoice_export.domain.documents import (
+    DocumentKind,
+    ExportMessage,
+    Line,
+    PriceBasis,
+    VatCalculation,
+    compute_totals,
+)
 from invoice_export.domain.errors import (
     AmbiguousAtProvider,
     ConfigurationError,
@@ -43,6 +50,10 @@ def fake():
 
 @pytest.fixture
 def account(fake):
+    return fresh_account(fake)
+
+
+def fresh_account(fake: WfirmaFake) -> dict[str, Any]:
     """A fresh wFirma company per test, with its own keys, a series for FV and two goods."""
     access, secret = secrets.token_hex(16), secrets.token_hex(16)
     company_id = fake.add_company(access, secret, name="Herbaciarnia Sp. z o.o.", nip="5252445767")
@@ -206,22 +217,53 @@ def test_a_company_without_a_needed_vat_code_is_told_before_sending(fake, accoun
     assert company.invoices == {}
 
 
-def test_foreign_currency_buyer_with_eu_vat_number_and_wfirmas_own_rate_reported(fake, account) -> None:
+def test_foreign_currency_buyer_with_eu_vat_number_and_our_rate_reaching_wfirma(fake, account) -> None:
     adapter = make_adapter(fake, account)
-    fake.set_exchange_rate("EUR", "4.2351")
-    same_rate = adapter.create_document(plan_for(adapter, "04-invoice-eur.json"))
-    invoice = stored(fake, account, same_rate.reference)
-    assert invoice["currency"] == "EUR" and same_rate.warnings == ()
+    fake.set_exchange_rate("EUR", "4.3012")  # wFirma's own NBP look-up would differ from our rate
+    try:
+        created = adapter.create_document(plan_for(adapter, "04-invoice-eur.json"))
+    finally:
+        fake.set_exchange_rate("EUR", "4.2351")
+    invoice = stored(fake, account, created.reference)
+    # Our rate and its date (example: 4.2351 of 2026-11-19), not the one wFirma would pick.
+    assert (invoice["currency"], invoice["currency_exchange"], invoice["currency_date"],
+            invoice["price_currency_exchange"]) == ("EUR", "4.2351", "2026-11-19", "4.2351")
+    assert created.warnings == ()
     assert (invoice["contractor_detail"]["tax_id_type"], invoice["contractor_detail"]["nip"]) == ("vat",
                                                                                                   "DE811907980")
     assert totals_of(invoice) == (Decimal("420.00"), Decimal("96.60"), Decimal("516.60"))
-    fake.set_exchange_rate("EUR", "4.3012")
-    try:
-        other_rate = adapter.create_document(plan_for(adapter, "04-invoice-eur.json", document_id="INV-EUR-2"))
-    finally:
-        fake.set_exchange_rate("EUR", "4.2351")
-    [warning] = other_rate.warnings
-    assert "4.3012" in warning and "4.2351" in warning and "224/A/NBP/2026" in warning
+
+
+def test_a_rate_wfirma_ignores_is_reported_next_to_ours() -> None:
+    with WfirmaFake(app_key=APP_KEY, rate_limit=None, own_rate_fields="ignored") as ignoring:
+        account = fresh_account(ignoring)
+        adapter = make_adapter(ignoring, account)
+        ignoring.set_exchange_rate("EUR", "4.3012")
+        created = adapter.create_document(plan_for(adapter, "04-invoice-eur.json"))
+        [warning] = created.warnings
+        assert "4.3012" in warning and "4.2351" in warning and "224/A/NBP/2026" in warning
+        assert ignoring.server_errors == []
+
+
+def test_a_rate_wfirma_refuses_names_our_rate_to_fix() -> None:
+    with WfirmaFake(app_key=APP_KEY, rate_limit=None, own_rate_fields="refused") as refusing:
+        account = fresh_account(refusing)
+        adapter = make_adapter(refusing, account)
+        with pytest.raises(ProviderRejected) as caught:
+            adapter.create_document(plan_for(adapter, "04-invoice-eur.json"))
+        assert "currency_exchange" in caught.value.field_errors
+        assert "document.exchange_rate.rate" in caught.value.fix
+
+
+def test_a_rate_with_more_places_than_wfirma_keeps_is_not_sent(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    message = load_example("04-invoice-eur.json")
+    message["document"]["exchange_rate"]["rate"] = "4.235123"
+    plan = plan_export(ExportMessage.model_validate(message).document, adapter.settings, WfirmaAdapter)
+    invoice = adapter.build_request(plan)["invoices"]["0"]["invoice"]
+    assert not {"currency_exchange", "currency_date", "price_currency_exchange"} & invoice.keys()
+    [warning] = adapter.create_document(plan).warnings  # wFirma's own 4.2351 is then reported
+    assert "4.2351" in warning and "4.235123" in warning
 
 
 def test_correction_names_the_original_and_its_lines_and_totals_are_the_difference(fake, account) -> None:
@@ -298,6 +340,31 @@ def test_lists_series_for_linking_and_the_fixed_payment_methods(fake, account) -
     assert len(options) == 5  # the four default series of a new company, and ours
     assert {option.id for option in adapter.list_payment_types()} == {
         "transfer", "cash", "payment_card", "cod", "compensation"}
+
+
+@pytest.mark.parametrize("receipt_type, receipt_series_type", [("non_fiscal", "receipt_normal"),
+                                                                ("fiscal", "receipt_fiscal_normal")])
+def test_each_series_is_listed_with_the_kinds_of_our_documents_it_takes(fake, account, receipt_type,
+                                                                         receipt_series_type) -> None:
+    """A series numbers one wFirma document type, and invoices/add refuses another type in it: the
+    listing says which of our kinds each series can take (a receipt as the account sends it)."""
+    company = fake.company(account["company_id"])
+    fake.add_series(account["company_id"], "Proformy", "PRO [numer]/[rok]", invoice_type="proforma")
+    adapter = make_adapter(fake, account, provider_options={"receipt_type": receipt_type})
+    kinds = {option.id: option.kinds for option in adapter.list_series()}
+    by_type = {series_type: kinds[str(company.default_series(series_type))] for series_type in (
+        "normal", "correction", "receipt_normal", "receipt_fiscal_normal")}
+    assert kinds[str(account["series"])] == by_type["normal"] == (DocumentKind.INVOICE,)
+    assert by_type["correction"] == (DocumentKind.CORRECTION,)
+    assert by_type[receipt_series_type] == (DocumentKind.RECEIPT,)
+    assert [value for value in by_type.values() if value == ()] == [()]  # the other receipt type: none
+    assert kinds[next(str(i) for i, s in company.series.items() if s["type"] == "proforma")] == ()
+    # The listing is right about what wFirma refuses: an invoice linked to the correction series.
+    wrong = make_adapter(fake, account, series_links={"FV": str(company.default_series("correction")),
+                                                      "FV-EXPORT": None, "PAR": None, "KOR": None, "FV-B2B": None})
+    with pytest.raises(ProviderRejected) as caught:
+        wrong.create_document(plan_for(wrong, "01-invoice-company.json"))
+    assert caught.value.field_errors == {"series": ["Seria numeracji jest przeznaczona dla dokumentów typu correction"]}
 
 
 # --------------------------------------------------------------------------- SKUs
@@ -388,6 +455,50 @@ def test_recurring_bare_auth_answer_without_status_is_a_credentials_error(fake, 
     with pytest.raises(CredentialsRejected) as caught:
         wrong_secret.check_credentials()
     assert "wrong-secret-value" not in str(caught.value)
+
+
+@pytest.mark.parametrize("answer", [
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<api><status><code>AUTH</code></status></api>',
+    b'{"api": {"status": {"code": "AUTH"}}}'])
+def test_an_auth_answer_in_xml_or_under_an_api_root_is_a_credentials_error_not_a_lost_create(
+        fake, account, answer) -> None:
+    """Issue 14: the XML form of AUTH was read as an answer without a status, i.e. "may have
+    succeeded" on a create (a look-up and a retry of a document refused for its keys)."""
+    adapter = make_adapter(fake, account)
+    adapter.create_document(plan_for(adapter, "01-invoice-company.json", document_id="INV-WARMUP"))  # VAT codes read
+    fake.faults.status(200, body=answer, content_type="text/xml", path=r"/invoices/add")
+    with pytest.raises(CredentialsRejected, match="status AUTH"):
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
+
+
+def test_every_status_answer_of_a_fake_answering_errors_in_xml_is_read() -> None:
+    with WfirmaFake(app_key=APP_KEY, rate_limit=None, errors_as_xml=True) as xml_fake:
+        account = fresh_account(xml_fake)
+        with pytest.raises(CredentialsRejected):
+            make_adapter(xml_fake, account, credential_changes={"secret_key": "wrong"}).check_credentials()
+        adapter = make_adapter(xml_fake, account)
+        message = load_example("01-invoice-company.json")
+        message["document"]["buyer"]["tax_id"] = "5260250275"  # checksum wrong: wFirma's ERROR, in XML
+        plan = plan_export(ExportMessage.model_validate(message).document, adapter.settings, WfirmaAdapter)
+        with pytest.raises(ProviderRejected) as caught:
+            adapter.create_document(plan)
+        assert caught.value.field_errors == {"contractor.nip": ["Nieprawidłowy numer NIP"]}
+        assert "document.buyer.tax_id" in caught.value.fix
+        xml_fake.answer_status("SNAPSHOT LOCK", path=r"/series/find")
+        with pytest.raises(TransientError) as locked:
+            adapter.check_credentials()
+        assert locked.value.code == "provider_unavailable"
+        assert xml_fake.server_errors == []
+
+
+def test_an_xml_answer_declaring_a_dtd_is_not_parsed(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE api [<!ENTITY a "AUTH">]>'
+            b'<api><status><code>&a;</code></status></api>')
+    fake.faults.status(200, body=bomb, content_type="text/xml", path=r"/series/find")
+    with pytest.raises(TransientError) as caught:  # no wFirma answer: read as no status at all
+        adapter.check_credentials()
+    assert not isinstance(caught.value, CredentialsRejected) and "without a status" in caught.value.message
 
 
 def test_recurring_company_id_on_every_call_so_nothing_reaches_another_company(fake, account) -> None:

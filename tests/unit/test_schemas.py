@@ -26,3 +26,18 @@ def test_readme_provider_table_is_generated_from_capabilities() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert rewrite(readme) == readme, "README.md provider table is stale: run `make docs` and commit it"
     assert "| Fakturownia |" in render()
+
+
+def test_the_provider_table_says_which_fields_carry_our_rate_and_exemption_basis() -> None:
+    """Issue 13: what each adapter sends of our exchange rate and of a zw/np basis is in the table."""
+    from invoice_export.providers import adapter_class, supported_providers
+    from tools.provider_table import render
+
+    table = render()
+    assert "| Our exchange rate | Exemption basis (zw/np) |" in table.splitlines()[1]
+    for provider in supported_providers():
+        cls = adapter_class(provider)
+        declared = (cls.exchange_rate_fields, cls.exemption_basis_fields)
+        assert all(declared), f"{cls.display_name}: declare exchange_rate_fields and exemption_basis_fields"
+        row = next(line for line in table.splitlines() if line.startswith(f"| {cls.display_name} |"))
+        assert row.endswith(f"| {declared[0]} | {declared[1]} |")

@@ -68,6 +68,14 @@ class ProviderAdapter(ABC):
     # The provider's own words for a KSeF mode it cannot honour: mode -> (what, what to choose
     # instead). A mode missing here gets the general refusal of `ksef_refusal`.
     ksef_refusals: ClassVar[Mapping[KsefMode, tuple[str, str]]] = {}
+    # For the README's provider table (tools/provider_table.py): the request fields that carry our
+    # document's exchange rate, and the legal basis of its zw/np lines; "" when none does.
+    exchange_rate_fields: ClassVar[str] = ""
+    exemption_basis_fields: ClassVar[str] = ""
+    # For the README's provider table (tools/provider_table.py): the request fields that carry our
+    # document's exchange rate, and the legal basis of its zw/np lines; "" when none does.
+    exchange_rate_fields: ClassVar[str] = ""
+    exemption_basis_fields: ClassVar[str] = ""
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         self.settings = settings

@@ -113,6 +113,9 @@ class FakturowniaAdapter(ProviderAdapter):
     rate_limit: ClassVar[RateLimit | None] = RateLimit(
         limit=600, window_seconds=60, scope=LimitScope.CREDENTIAL,
         source="assumption: Fakturownia documents no limit; per API token, as the local fake models it")
+    exchange_rate_fields: ClassVar[str] = (
+        "`exchange_kind: own`, `exchange_currency_rate`, `exchange_note` (date, table)")
+    exemption_basis_fields: ClassVar[str] = "zw: `exempt_tax_kind` (our basis); np: `np_tax_kind` (a kind, no basis)"
 
     @classmethod
     def http_auth(cls, credentials: BaseModel) -> requests.auth.AuthBase:

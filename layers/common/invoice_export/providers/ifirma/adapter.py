@@ -293,6 +293,9 @@ class IfirmaAdapter(ProviderAdapter):
     # iFirma computes VAT per rate from the summed gross (BRT) or net (NET) line values, as its fake
     # models it: a document computed line by line is refused before sending when totals would differ.
     vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_RATE
+    exchange_rate_fields: ClassVar[str] = (
+        "`KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury` (the rate only; foreign-currency endpoints)")
+    exemption_basis_fields: ClassVar[str] = "zw: `PodstawaPrawna` on each line (our basis); np: none"
 
     @classmethod
     def rate_limit_key(cls, settings: AccountSettings, credentials: BaseModel) -> str:

@@ -15,9 +15,20 @@ made here:
   the resource is chosen from the document kind and a correction's id carries the resource
   (`correction:<uuid>`): a correction's uuid is unknown under /invoices/.
 - Status on creation: a paid document is created "paid", any other "printed" (issued, in the
-  accounts), because the order system has already issued it; a draft would silently become
-  "printed" the first time anyone opens its PDF. Merchants who review drafts first can set the
-  option create_as_draft; the adapter then refuses to download a draft's PDF instead of printing it.
+  accounts), because the order system has already issued it. Merchants who review drafts first can
+  set the option create_as_draft; the adapter then refuses to download a draft's PDF instead of
+  printing it. inFakt's readme also says an invoice is "always created as a draft" (its field table
+  says status can be set): a document that comes back a draft we did not ask for is moved on by the
+  documented calls, marked paid (POST /async/invoices/{uuid}/paid.json, a task) or booked
+  (PUT /invoices/{uuid}/mark_as_accounted.json); where no call exists (corrections) or it fails, the
+  create returns a warning saying what to do in inFakt. Such a draft's PDF is downloaded, which
+  prints it (documented), as the account wants its documents issued.
+- The legal basis of zw lines: inFakt takes an id of its list (GET /vat_exemptions.json). The
+  document's basis is matched on its legal provision (art./§, ust., pkt, lit. and the act, written
+  any usual way) against the list, read once per account and kept `exemptions_ttl` seconds in this
+  process; without a match the account option vat_exemption_reason_id is used, and without one the
+  document is refused naming the basis and the list's entries (never left to inFakt's default,
+  which may print another basis).
 - No external id exists. With our numbering the number is passed with check_duplicate_number, so
   inFakt itself refuses a second copy and a lost create is found by its number. With inFakt's
   numbering nothing identifies our document before it exists: the look-up says it cannot decide,
@@ -34,6 +45,9 @@ made here:
 
 from __future__ import annotations
 
+import hashlib
+import re
+import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -55,6 +69,7 @@ from invoice_export.domain.documents import (
 from invoice_export.domain.errors import (
     AmbiguousAtProvider,
     ConfigurationError,
+    ExportError,
     PermanentError,
     ProviderRejected,
     RequestMayHaveSucceeded,
@@ -98,8 +113,8 @@ OUR_FIELD = {
     "paid_date": "document.payment.paid_date",
     "currency": "document.currency",
     "vat_exchange_date_kind": "provider option exchange_date_kind",
-    "vat_exemption_reason": "provider option vat_exemption_reason_id (an id from inFakt's /vat_exemptions.json) "
-                            "or a default VAT exemption in inFakt's settings",
+    "vat_exemption_reason": "document.lines[].vat_exemption_basis (matched in inFakt's /vat_exemptions.json) or "
+                            "provider option vat_exemption_reason_id",
     "bank_account": "the bank account in inFakt (add and verify it in the app)",
     "notes": "document.notes",
     "services": "document.lines",
@@ -118,6 +133,14 @@ KSEF_STATES = {"sent": KsefState.PENDING, "success": KsefState.ACCEPTED, "error"
 # uuid under /invoices/.
 CORRECTION_PREFIX = "correction:"
 
+# A dry run (build_request without the account's look-ups) shows where an id will go.
+LOOKED_UP_WHEN_SENT = "looked up when sent: {}"
+# Pages of the VAT exemption list read at most (100 entries each): a bound, not an expected size.
+EXEMPTION_PAGES = 20
+# inFakt's VAT exemption list per account (a digest of its key and API address): (read at, entries).
+_exemption_lists: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+_exemption_lists_lock = threading.Lock()
+
 
 class InfaktCredentials(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -126,7 +149,8 @@ class InfaktCredentials(BaseModel):
 
 class InfaktOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    # inFakt takes one exemption basis per document as an id of its own list; None: the account's default.
+    # inFakt takes one exemption basis per document, an id of its list: the document's basis is matched
+    # there, and this id is used when nothing matches; None: no fallback (such a document is refused).
     vat_exemption_reason_id: int | None = Field(default=None, ge=1)
     # Which date's NBP rate inFakt applies to a foreign-currency document (required by inFakt).
     exchange_date_kind: Literal["vat", "pit"] = "vat"
@@ -169,6 +193,15 @@ class InfaktAdapter(ProviderAdapter):
     # the sum bounds how long a create may take before it is handed to the look-up.
     poll_delays: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6)
     sleep: Callable[[float], None] = staticmethod(time.sleep)
+    # How long an account's VAT exemption list is reused in this process (seconds), and its clock.
+    exemptions_ttl: ClassVar[float] = 600.0
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+    exchange_rate_fields: ClassVar[str] = (
+        "none: inFakt applies its own NBP rate (`vat_exchange_date_kind` picks the day); a different rate "
+        "is a warning")
+    exemption_basis_fields: ClassVar[str] = (
+        "zw: `vat_exemption_reason`, the id of inFakt's `/vat_exemptions.json` entry with our basis's legal "
+        "provision (else option `vat_exemption_reason_id`); np: none")
 
     @classmethod
     def http_auth(cls, credentials: BaseModel) -> requests.auth.AuthBase:
@@ -181,7 +214,9 @@ class InfaktAdapter(ProviderAdapter):
 
     # ------------------------------------------------------------------ mapping
 
-    def build_request(self, plan: ExportPlan) -> dict[str, Any]:
+    def build_request(self, plan: ExportPlan, exemption_reason_id: int | None = None) -> dict[str, Any]:
+        """The create body. Without `exemption_reason_id` (a dry run, no look-up) the exemption basis
+        shows where inFakt's id will go; create_document passes the one resolved."""
         doc = plan.document
         options = self._options
         if plan.provider_payment_type not in PAYMENT_METHODS:
@@ -203,9 +238,9 @@ class InfaktAdapter(ProviderAdapter):
             body["number"] = plan.number
             body["check_duplicate_number"] = True  # inFakt refuses a second document with our number
         if _has_exempt_lines(doc):
-            _check_one_exemption_basis(doc)
-            if options.vat_exemption_reason_id is not None:
-                body["vat_exemption_reason"] = options.vat_exemption_reason_id
+            basis = _exemption_basis(doc)
+            body["vat_exemption_reason"] = exemption_reason_id if exemption_reason_id is not None else \
+                LOOKED_UP_WHEN_SENT.format(f"the id of inFakt's VAT exemption '{basis}'")
         if doc.kind == DocumentKind.CORRECTION:
             assert doc.correction is not None and plan.corrected is not None
             if plan.corrected.provider_document_id.startswith(CORRECTION_PREFIX):
@@ -242,22 +277,25 @@ class InfaktAdapter(ProviderAdapter):
         return self.options
 
     def _payment(self, doc: Document) -> dict[str, Any]:
-        fields: dict[str, Any] = {}
+        fields: dict[str, Any] = {"status": self._wanted_status(doc)}
         if doc.payment.due_date is not None:
             fields["payment_date"] = doc.payment.due_date.isoformat()
         if doc.payment.paid_date is not None:
-            fields.update(status="paid", paid_date=doc.payment.paid_date.isoformat())
-        else:
-            # "printed" puts the document into the accounts now, as the order system issued it; a
-            # draft would flip to printed on its first PDF download (see module docstring).
-            fields["status"] = "draft" if self._options.create_as_draft else "printed"
+            fields["paid_date"] = doc.payment.paid_date.isoformat()
         return fields
+
+    def _wanted_status(self, doc: Document) -> str:
+        """"paid", or "printed": into the accounts now, as the order system issued it (a draft would
+        flip to printed on its first PDF download); "draft" for accounts that review first."""
+        if doc.payment.paid_date is not None:
+            return "paid"
+        return "draft" if self._options.create_as_draft else "printed"
 
     # ------------------------------------------------------------------ calls
 
     def create_document(self, plan: ExportPlan) -> CreatedDocument:
         resource = _resource(plan.document.kind)
-        body = self.build_request(plan)
+        body = self.build_request(plan, self._exemption_reason_id(plan.document))
         accepted = self.http.request("POST", f"/async/{resource}.json", json_body=body, ok=(200, 201, 202))
         reference = str(accepted.json()["invoice_task_reference_number"])
         try:
@@ -274,8 +312,36 @@ class InfaktAdapter(ProviderAdapter):
             document = self._get_document(resource, document_uuid)
         except TransientError:
             raise self._lost(f"inFakt created the document ({document_uuid}) but could not be read back") from None
-        return CreatedDocument(_reference(resource, document), tuple(self._rate_warnings(plan.document, document)),
-                               readback=_totals(document))
+        warnings = self._rate_warnings(plan.document, document) + self._issue_draft(resource, plan.document, document)
+        return CreatedDocument(_reference(resource, document), tuple(warnings), readback=_totals(document))
+
+    def _issue_draft(self, resource: str, doc: Document, document: dict[str, Any]) -> list[str]:
+        """Move on a document inFakt kept a draft against the status we sent (see the module notes);
+        a warning says what the merchant must do where no documented call exists or it failed."""
+        wanted = self._wanted_status(doc)
+        if document.get("status") != "draft" or wanted == "draft":
+            return []
+        what = f"{'correction' if resource == 'corrective_invoices' else 'invoice'} " \
+               f"{document.get('number') or document['uuid']}"
+        todo = (f"mark it paid on {doc.payment.paid_date} in inFakt" if wanted == "paid"
+                else "issue it in inFakt (or download its PDF, which prints it)")
+        if resource != "invoices":
+            return [f"inFakt created {what} as a draft (not '{wanted}'), and its API documents no call to move a "
+                    f"correction on: {todo}"]
+        try:
+            if wanted == "paid":
+                assert doc.payment.paid_date is not None
+                accepted = self.http.request("POST", f"/async/invoices/{document['uuid']}/paid.json",
+                                             json_body={"paid_date": doc.payment.paid_date.isoformat()},
+                                             ok=(200, 201, 202))
+                self._await_task("invoices", str(accepted.json()["invoice_task_reference_number"]))
+            else:
+                self.http.request("PUT", f"/invoices/{document['uuid']}/mark_as_accounted.json",
+                                  ok=(200, 201, 202, 204))
+        except ExportError as problem:
+            return [f"inFakt created {what} as a draft (not '{wanted}') and did not confirm moving it on "
+                    f"({problem.message}): {todo}"]
+        return []
 
     def _await_task(self, resource: str, reference: str) -> str:
         """Poll the creation task: its document uuid, or ProviderRejected with inFakt's field errors."""
@@ -336,8 +402,10 @@ class InfaktAdapter(ProviderAdapter):
     def download_pdf(self, provider_document_id: str) -> bytes:
         resource, document_uuid = _address(provider_document_id)
         document = self._get_document(resource, document_uuid)
-        if document.get("status") == "draft":
-            # Documented side effect: downloading a draft's PDF marks it printed and books it.
+        if document.get("status") == "draft" and self._options.create_as_draft:
+            # Documented side effect: downloading a draft's PDF marks it printed and books it. Only an
+            # account that reviews drafts keeps them; any other draft is one inFakt kept against the
+            # status we sent, and printing it is what the account wants.
             raise PermanentError(
                 f"inFakt document {document.get('number') or document_uuid} is still a draft; downloading its "
                 "PDF would mark it printed and put it into the accounts",
@@ -370,6 +438,57 @@ class InfaktAdapter(ProviderAdapter):
 
     def list_payment_types(self) -> list[ProviderOption]:
         return [ProviderOption(id=value, name=value) for value in PAYMENT_METHODS]
+
+    # ------------------------------------------------------------------ VAT exemption bases
+
+    def _exemption_reason_id(self, doc: Document) -> int | None:
+        """inFakt's id of the document's exemption basis (None without zw lines): the list entry with
+        the same legal provision, else the account option, else refused naming both sides. A miss in
+        a cached list is read again once, in case the basis was just added in inFakt."""
+        if not _has_exempt_lines(doc):
+            return None
+        basis = _exemption_basis(doc)
+        entries = self._exemptions(fresh=False)
+        found = _matching_exemption(basis, entries)
+        if found is None:
+            entries = self._exemptions(fresh=True)
+            found = _matching_exemption(basis, entries)
+        if found is not None:
+            return found
+        if self._options.vat_exemption_reason_id is not None:
+            return self._options.vat_exemption_reason_id
+        listed = "; ".join(f"[{entry.get('id')}] {_entry_text(entry)}" for entry in entries[:15])
+        more = f"; and {len(entries) - 15} more" if len(entries) > 15 else ""
+        raise ConfigurationError(
+            f"inFakt's VAT exemption list has no entry for this document's basis '{basis}' "
+            f"(read as {_provision_text(basis)}); its entries: {listed or 'none'}{more}",
+            fix="give the zw lines a basis from inFakt's list (document.lines[].vat_exemption_basis), or set the "
+                "provider option vat_exemption_reason_id to the id inFakt should print",
+            code="vat_exemption_basis_unknown")
+
+    def _exemptions(self, *, fresh: bool) -> list[dict[str, Any]]:
+        """The account's GET /vat_exemptions.json (every page), kept `exemptions_ttl` seconds."""
+        assert isinstance(self.credentials, InfaktCredentials)
+        key = hashlib.sha256(f"{self.api_url(self.settings)} {self.credentials.api_key.get_secret_value()}"
+                             .encode()).hexdigest()[:24]
+        now = self.clock()
+        with _exemption_lists_lock:
+            cached = _exemption_lists.get(key)
+        if cached is not None and not fresh and now - cached[0] < self.exemptions_ttl:
+            return cached[1]
+        entries: list[dict[str, Any]] = []
+        for page in range(EXEMPTION_PAGES):
+            answer = self.http.request("GET", "/vat_exemptions.json", params={"offset": page * 100, "limit": 100},
+                                       ok=(200,)).json()
+            batch = [entry for entry in answer.get("entities") or [] if isinstance(entry, dict)]
+            entries += batch
+            if len(batch) < 100 or len(entries) >= int((answer.get("metainfo") or {}).get("total_count") or 0):
+                break
+        with _exemption_lists_lock:
+            for stale in [k for k, (read_at, _) in _exemption_lists.items() if now - read_at >= self.exemptions_ttl]:
+                del _exemption_lists[stale]
+            _exemption_lists[key] = (now, entries)
+        return entries
 
     @staticmethod
     def _rate_warnings(doc: Document, document: dict[str, Any]) -> list[str]:
@@ -513,13 +632,79 @@ def _has_exempt_lines(doc: Document) -> bool:
     return any(line.vat == VatCode.EXEMPT for line in lines)
 
 
-def _check_one_exemption_basis(doc: Document) -> None:
+def _exemption_basis(doc: Document) -> str:
+    """The one legal basis of the document's zw lines (inFakt takes one per document)."""
     lines = doc.lines + (doc.correction.lines_before if doc.correction else [])
-    bases = {line.vat_exemption_basis for line in lines if line.vat == VatCode.EXEMPT}
+    bases = {str(line.vat_exemption_basis) for line in lines if line.vat == VatCode.EXEMPT}
     if len(bases) > 1:
         raise ConfigurationError(
             f"inFakt takes one VAT exemption basis per document, this one has {len(bases)}: {sorted(bases)}",
             fix="use one legal basis for all zw lines of the document", code="unsupported_vat_mix")
+    return bases.pop()
+
+
+# One unit of a legal provision and its number(s): "art. 43", "ust.1", "pkt 2 i 3", "lit. c", "§ 3".
+_PROVISION_PART = re.compile(r"\s*(art\b\.?|§|ust\b\.?|pkt\b\.?|lit\b\.?)\s*"
+                             r"((?:\d+[a-z]*|[a-z]\b)(?:\s*(?:,|\bi\b|\boraz\b)\s*(?:\d+[a-z]*|[a-z]\b))*)")
+_ACTS = (("dyrektyw", "dyrektywa"), ("rozporządz", "rozporządzenie"), ("ustaw", "ustawa"))
+
+
+def legal_provision(text: str) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]] | None:
+    """The first legal provision a basis names, as (act, ((unit, numbers), ...)), so that "art. 43
+    ust. 1 pkt 2", "Art.43 ust.1 pkt 2 ustawy o VAT" and "art 43 ust. 1 pkt. 2" are equal; None when
+    it names none. Without a named act, an article is the VAT act's and a § a regulation's."""
+    lowered = " ".join(text.lower().split())
+    start = re.search(r"(art\b|§)", lowered)
+    if start is None:
+        return None
+    parts: list[tuple[str, tuple[str, ...]]] = []
+    position = start.start()
+    while (part := _PROVISION_PART.match(lowered, position)) is not None:
+        unit = part.group(1).rstrip(".")
+        if parts and unit in ("art", "§"):
+            break  # a second provision: only the first counts
+        parts.append((unit, tuple(re.split(r"\s*,\s*|\s+(?:i|oraz)\s+", part.group(2)))))
+        position = part.end()
+    if not parts or parts[0][0] not in ("art", "§"):
+        return None
+    following = lowered[position:position + 40]
+    act = next((name for stem, name in _ACTS if re.match(rf"[\s.,)]*{stem}", following)),
+               "ustawa" if parts[0][0] == "art" else "rozporządzenie")
+    return act, tuple(parts)
+
+
+def _provision_text(basis: str) -> str:
+    provision = legal_provision(basis)
+    if provision is None:
+        return "no legal provision"
+    act, parts = provision
+    shown = {"art": "art.", "ust": "ust.", "pkt": "pkt", "lit": "lit.", "§": "§"}
+    return " ".join(f"{shown[unit]} {' i '.join(numbers)}" for unit, numbers in parts) + f" ({act})"
+
+
+def _entry_text(entry: dict[str, Any]) -> str:
+    """An exemption entry's text. ASSUMPTION: its `name` (the docs give no example entity); any other
+    text field is read too when matching."""
+    return str(entry.get("name") or next((v for v in entry.values() if isinstance(v, str)), ""))
+
+
+def _matching_exemption(basis: str, entries: list[dict[str, Any]]) -> int | None:
+    """The id of the entry naming the basis's legal provision (or, without one, the same words); the
+    first such entry, preferring one whose words equal the basis. None when none does."""
+    wanted = legal_provision(basis)
+    words = " ".join(basis.lower().split())
+    matches = []
+    for entry in entries:
+        texts = [value for name, value in entry.items() if isinstance(value, str) and name != "id"]
+        same_words = any(" ".join(text.lower().split()) == words for text in texts)
+        entry_id = entry.get("id")
+        if isinstance(entry_id, str) and entry_id.isdigit():
+            entry_id = int(entry_id)
+        if not isinstance(entry_id, int) or isinstance(entry_id, bool):
+            continue
+        if same_words or (wanted is not None and any(legal_provision(text) == wanted for text in texts)):
+            matches.append((not same_words, entry_id))
+    return min(matches, key=lambda match: match[0])[1] if matches else None
 
 
 def _totals(document: dict[str, Any]) -> ProviderTotals:

@@ -6,7 +6,9 @@ here where the docs leave room:
 - API-key auth: the merchant's accessKey/secretKey and our integration's appKey travel in three
   headers; company_id goes on every call, so nothing lands in another company of the same user.
 - wFirma answers HTTP 200 to nearly everything and puts the outcome in `status.code`: every
-  answer is read by `read_answer`, which turns a non-OK status into our error types.
+  answer is read by `read_answer`, which turns a non-OK status into our error types. The status is
+  read from JSON, from wFirma's default XML (some answers, e.g. AUTH, come in XML whatever
+  outputFormat asked for) and from the bare word AUTH.
 - Everything is POSTed (as the tested SDK does: bodies travel on reads too); reads that fail on
   the way are retried as reads, never reported as a possibly created document.
 - VAT rates go as `vat_code > id`, looked up per company through vat_codes/find (the ids differ
@@ -14,9 +16,12 @@ here where the docs leave room:
 - Our document id is `id_external`, which wFirma does NOT keep unique: a timed-out create is
   settled by `find_document` (invoices/find on id_external) before anything is sent again.
 - wFirma numbers documents from its series templates only: our numbering is not offered.
-- No API field carries the legal basis of a VAT exemption, a correction's reason or our exchange
-  rate (wFirma applies the NBP rate itself): the first two are printed in the description, a
-  different rate is reported as a warning after the create.
+- No API field carries the legal basis of a VAT exemption or a correction's reason: both are
+  printed in the description.
+- Our exchange rate and its date go in the invoice's currency_exchange, currency_date and
+  price_currency_exchange (W-SDK Invoice.php names them). ASSUMPTION: invoices/add takes them as the
+  document's rate; W-SDK only reads them, and no source confirms wFirma honours them, so the rate
+  read back after the create is compared with ours and a different one is reported as a warning.
 - Paid documents: `alreadypaid_initial` = the gross marks the document paid in the same call that
   creates it (never a paid state lost between two calls). Its initial payment is wFirma's payment
   record; ASSUMPTION: dated the issue date ("paid when issued"). wFirma has no paid-date field on
@@ -34,10 +39,12 @@ here where the docs leave room:
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
+from xml.etree import ElementTree
 
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, StringConstraints
@@ -154,6 +161,9 @@ OUR_FIELD = {
     "id_external": "document.document_id",
     "description": "document.notes",
     "alreadypaid_initial": "document.payment.paid_date",
+    "currency_exchange": "document.exchange_rate.rate",
+    "price_currency_exchange": "document.exchange_rate.rate",
+    "currency_date": "document.exchange_rate.date",
     "parent_id": "the corrected document (it must be an invoice in this wFirma company)",
     "invoicecontents.name": "document.lines[{index}].name",
     "invoicecontents.unit": "document.lines[{index}].unit",
@@ -224,6 +234,10 @@ class WfirmaAdapter(ProviderAdapter):
     # wFirma sums line values per rate and computes VAT once per rate (as its fake models it):
     # a document computed line by line is refused before sending when the totals would differ.
     vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_RATE
+    exchange_rate_fields: ClassVar[str] = (
+        "`currency_exchange`, `price_currency_exchange`, `currency_date` (ASSUMPTION: honoured); "
+        "a different rate read back is a warning")
+    exemption_basis_fields: ClassVar[str] = "none: the zw basis is printed in `description`"
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         super().__init__(settings, credentials, http)
@@ -268,7 +282,7 @@ class WfirmaAdapter(ProviderAdapter):
                 fix=f"link payment method '{doc.payment.method}' to one of: {', '.join(PAYMENT_METHODS)}",
                 code="unsupported_payment_type")
         invoice: dict[str, Any] = {
-            "type": self._type(doc),
+            "type": self._type(doc.kind),
             "date": doc.issue_date.isoformat(),
             "disposaldate": doc.sale_date.isoformat(),
             "disposaldate_format": "date",
@@ -281,6 +295,7 @@ class WfirmaAdapter(ProviderAdapter):
         if doc.payment.due_date is not None:
             invoice["paymentdate"] = doc.payment.due_date.isoformat()
         invoice.update(self._paid_fields(doc))
+        invoice.update(_own_exchange_rate(doc))
         if plan.provider_series is not None:
             invoice["series"] = {"id": plan.provider_series}
         if description := _description(doc):
@@ -294,10 +309,11 @@ class WfirmaAdapter(ProviderAdapter):
         invoice["invoicecontents"] = numbered(contents, "invoicecontent")
         return {"invoices": numbered([invoice], "invoice")}
 
-    def _type(self, doc: Document) -> str:
-        if doc.kind == DocumentKind.RECEIPT:
+    def _type(self, kind: DocumentKind) -> str:
+        """The wFirma document type our kind is sent as (a receipt: as the account's option says)."""
+        if kind == DocumentKind.RECEIPT:
             return RECEIPT_TYPES[self.options.receipt_type]
-        return "correction" if doc.kind == DocumentKind.CORRECTION else "normal"
+        return "correction" if kind == DocumentKind.CORRECTION else "normal"
 
     @staticmethod
     def _content(line: Line, lookups: Lookups, *, sku_link: bool, quantity: Decimal | None = None,
@@ -449,8 +465,13 @@ class WfirmaAdapter(ProviderAdapter):
         self._read("series/find", {"series": {"parameters": {"page": 1, "limit": 1}}})
 
     def list_series(self) -> list[ProviderOption]:
+        """Each series with the kinds of our documents it can number: a series serves one wFirma
+        document type (its `type`, an invoice type in W-SDK Series.php), and invoices/add refuses a
+        document of another type in it. A series of a type we never send (proforma...) takes none."""
+        kinds_of = {self._type(kind): kind for kind in DocumentKind}
         return [ProviderOption(id=str(series["id"]),
-                               name=f"{series.get('name')} ({series.get('template')}, {series.get('type')})")
+                               name=f"{series.get('name')} ({series.get('template')}, {series.get('type')})",
+                               kinds=tuple(kind for type_, kind in kinds_of.items() if type_ == series.get("type")))
                 for series in self._all("series", "series")]
 
     def list_payment_types(self) -> list[ProviderOption]:
@@ -645,6 +666,18 @@ def _description(doc: Document) -> str:
     return "\n".join(parts)
 
 
+def _own_exchange_rate(doc: Document) -> dict[str, str]:
+    """Our rate and its date in the invoice's rate fields (see the module notes: ASSUMPTION that
+    invoices/add honours them). A rate with more than 4 decimals does not fit wFirma's decimal(15,4)
+    (a transcription of doc.wfirma.pl's field list) and is not sent: wFirma's own rate then applies,
+    and the comparison after the create reports it."""
+    rate = doc.exchange_rate
+    if doc.currency == "PLN" or rate is None or rate.rate != rate.rate.quantize(Decimal("0.0001")):
+        return {}
+    text = f"{rate.rate:.4f}"
+    return {"currency_exchange": text, "currency_date": rate.date.isoformat(), "price_currency_exchange": text}
+
+
 def _numeric_id(provider_document_id: str) -> int:
     if not provider_document_id.isdigit():
         raise ProviderRejected(f"'{provider_document_id}' is not a wFirma document id",
@@ -685,13 +718,13 @@ def first_record(answer: dict[str, Any], module: str, name: str) -> dict[str, An
 def read_answer(response: requests.Response, *, creates: bool) -> dict[str, Any]:
     """The body of an OK answer; any other status.code raised as our error type.
 
-    wFirma answers HTTP 200 with the outcome in status.code, and some auth failures with the
-    bare string AUTH (no JSON at all): the status is read from either."""
+    wFirma answers HTTP 200 with the outcome in status.code, in the JSON asked for or in its
+    default XML (`<api><status><code>AUTH</code></status></api>`), and some auth failures with the
+    bare string AUTH: the status is read from each."""
     text = response.content.strip()
-    try:
-        body = loads_exact(text) if text else None
-    except ValueError:
-        body = None
+    body = _answer_tree(text)
+    if isinstance(body, dict) and isinstance(body.get("api"), dict):
+        body = body["api"]  # the XML root kept in JSON: a community client allows for it (agente-dev/wfirma-mcp)
     if isinstance(body, dict):
         status = body.get("status")
         code = str(status.get("code", "")).strip() if isinstance(status, dict) else ""
@@ -703,6 +736,45 @@ def read_answer(response: requests.Response, *, creates: bool) -> dict[str, Any]
     if code == "OK":
         return body
     raise status_error(code, message, body, creates=creates)
+
+
+def _answer_tree(text: bytes) -> Any:
+    """The answer's tree: JSON, or wFirma's XML in the same shape; None when it is neither."""
+    if text.startswith(b"<"):
+        return _xml_tree(text)
+    try:
+        return loads_exact(text) if text else None
+    except ValueError:
+        return None
+
+
+def _xml_tree(text: bytes) -> dict[str, Any] | None:
+    """An XML answer as the JSON form's tree (W-DOC: the same tree without the <api> root, a
+    repeated element numbered like a JSON list). Parsed defensively: wFirma sends no DTD, so a
+    document declaring one (the door to entity expansion) or anything but an <api> root is no
+    wFirma answer."""
+    if b"<!DOCTYPE" in text.upper() or b"<!ENTITY" in text.upper():
+        return None
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError:
+        return None
+    tree = _xml_branch(root)
+    return tree if root.tag == "api" and isinstance(tree, dict) else None
+
+
+def _xml_branch(element: ElementTree.Element) -> Any:
+    children = list(element)
+    if not children:
+        return (element.text or "").strip()
+    repeated = {tag for tag, count in Counter(child.tag for child in children).items() if count > 1}
+    branch: dict[str, Any] = {}
+    for child in children:
+        if child.tag in repeated:
+            branch[str(sum(key.isdigit() for key in branch))] = {child.tag: _xml_branch(child)}
+        else:
+            branch[child.tag] = _xml_branch(child)
+    return branch
 
 
 def status_error(code: str, message: str, body: dict[str, Any], *, creates: bool) -> ExportError:
