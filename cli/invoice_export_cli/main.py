@@ -117,6 +117,9 @@ def cmd_settings(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
             change[name] = getattr(args, name) == "yes"
     if args.series_link:
         change["series_links"] = pairs(args.series_link, none_value="-")
+    if args.series_kinds:
+        change["series_link_kinds"] = {ours: [kind for kind in kinds.split(",") if kind]
+                                       for ours, kinds in pairs(args.series_kinds).items()}
     if args.payment_link:
         change["payment_links"] = pairs(args.payment_link)
     path = f"/accounts/{args.account}"
@@ -132,6 +135,11 @@ def cmd_settings(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
                                                       for k, v in settings["series_links"].items()) or "-"))
     out.line(f"  {'payment_links':<24} " + (", ".join(f"{k} -> {v}" for k, v in settings["payment_links"].items())
                                             or "-"))
+    if settings.get("series_link_kinds"):
+        out.line(f"  {'series_link_kinds':<24} " + ", ".join(f"{k}: {'/'.join(v)}"
+                                                          for k, v in settings["series_link_kinds"].items()))
+    for warning in account.get("warnings", []):
+        out.line(f"  warning: {warning}")
 
 
 def pairs(items: list[str], none_value: str | None = None) -> dict[str, str | None]:
@@ -148,8 +156,12 @@ def cmd_provider_list(api: ApiClient, args: argparse.Namespace, out: Output) -> 
     what = "series" if args.command == "series" else "payment-types"
     options = api.call("GET", f"/accounts/{args.account}/provider/{what}")
     out.data(options)
+    every_kind = {"invoice", "receipt", "correction"}
     for option in options:
-        out.line(f"{option['id']:<12} {option['name']}")
+        kinds = option.get("kinds")
+        narrower = kinds is not None and set(kinds) != every_kind
+        takes = f"  (takes: {', '.join(kinds) or 'none of our kinds'})" if narrower else ""
+        out.line(f"{option['id']:<12} {option['name']}{takes}")
 
 
 def cmd_status(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
@@ -454,6 +466,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--ksef", choices=["off", "send_on_export", "provider_sends"])
     s.add_argument("--series-link", action="append", metavar="OURS=PROVIDER",
                    help="link a series (PROVIDER '-' = the provider's default); repeat; replaces all links")
+    s.add_argument("--series-kinds", action="append", metavar="OURS=KIND[,KIND]",
+                   help="the kinds of documents our series serves (invoice, receipt, correction), so a link to a "
+                   "provider series of another type is refused now; repeat; replaces all")
     s.add_argument("--payment-link", action="append", metavar="OURS=TYPE", help="repeat; replaces all links")
 
     for name, what in (("series", "series (departments)"), ("payment-types", "payment types")):

@@ -75,7 +75,8 @@ def test_settings_are_shown_and_a_refused_change_says_what_to_do(cli):
     code, _, err = cli("settings", cli.account, "--series-link", "broken")
     assert code == 1 and "OURS=THEIRS" in err
     series = cli.json("series", cli.account)
-    assert {"id": str(cli.shop.department), "name": "Sklep internetowy"} in series
+    every_kind = ["invoice", "receipt", "correction"]  # a Fakturownia department takes every kind
+    assert {"id": str(cli.shop.department), "name": "Sklep internetowy", "kinds": every_kind} in series
 
 
 def test_bulk_dry_run_then_bulk_export_with_progress_and_summary(cli):

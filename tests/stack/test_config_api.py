@@ -185,9 +185,10 @@ def test_settings_refuse_what_the_provider_cannot_do(shop, merchant, monkeypatch
 
 def test_provider_lists_for_linking(shop, merchant):
     series = merchant("GET", f"/accounts/{merchant.account_id}/provider/series").json()
-    assert {"id": str(shop.department), "name": "Sklep internetowy"} in series
+    assert {"id": str(shop.department), "name": "Sklep internetowy",
+            "kinds": ["invoice", "receipt", "correction"]} in series  # a department takes every kind
     payment_types = merchant("GET", f"/accounts/{merchant.account_id}/provider/payment-types").json()
-    assert {"id": "transfer", "name": "transfer"} in payment_types
+    assert {"id": "transfer", "name": "transfer", "kinds": ["invoice", "receipt", "correction"]} in payment_types
 
 
 # ---------------------------------------------------------------- documents

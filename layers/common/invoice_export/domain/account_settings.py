@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
-from invoice_export.domain.documents import Identifier
+from invoice_export.domain.documents import DocumentKind, Identifier
 
 
 class ProviderName(StrEnum):
@@ -64,6 +64,12 @@ class AccountSettings(BaseModel):
     series_links: dict[str, ProviderSeriesId | None] = Field(
         default_factory=dict,
         description="Our series -> provider series id; null = do not pass (the provider's default series)",
+    )
+    series_link_kinds: dict[str, list[DocumentKind]] = Field(
+        default_factory=dict,
+        description="Our series -> the kinds of documents it serves (absent: every kind). A link to a provider "
+        "series that cannot number one of them is refused when saved, and a document of another kind in the "
+        "series is refused before sending",
     )
     payment_links: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
         default_factory=dict, description="Our payment name -> provider payment type"

@@ -49,6 +49,14 @@ def plan_export(document: Document, settings: AccountSettings, adapter: Provider
             f"our series '{document.series}' is not linked to a {name} series",
             fix=f"link series '{document.series}' to a {name} series, or set it to 'do not pass' to use "
             f"{name}'s default series", code="series_not_linked")
+    served = settings.series_link_kinds.get(document.series)
+    if served is not None and document.kind not in served:
+        raise ConfigurationError(
+            f"our series '{document.series}' is linked for {', '.join(k.value + 's' for k in served)} only, but this "
+            f"document is a {document.kind.value}",
+            fix=f"issue {document.kind.value}s in a series of theirs, or add '{document.kind.value}' to the kinds "
+            f"series '{document.series}' serves (series_link_kinds) after checking its {name} series takes them",
+            code="series_kind_not_linked")
     provider_series = settings.series_links[document.series]
     if provider_series is not None and not caps.series:
         raise ConfigurationError(

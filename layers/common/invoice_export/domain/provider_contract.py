@@ -11,9 +11,6 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
-
-from pydantic import Field
 
 from invoice_export.domain.account_settings import MissingSku
 from invoice_export.domain.documents import Document, DocumentKind
@@ -132,6 +129,5 @@ class ProviderOption:
     id: str
     name: str
     # The kinds of our documents the entry can take (a wFirma series numbers one document type);
-    # every kind where the provider does not restrict it. For checks on our side: kept out of the
-    # config API's answers (excluded when serialised) until a change decides to show it.
-    kinds: Annotated[tuple[DocumentKind, ...], Field(exclude=True)] = tuple(DocumentKind)
+    # every kind where the provider does not restrict it. Linking a series is checked against it.
+    kinds: tuple[DocumentKind, ...] = tuple(DocumentKind)

@@ -37,6 +37,8 @@ from invoice_export.services.connections import (
     check_credentials,
     connection_settings,
     provider_info,
+    series_kind_refusals,
+    series_kind_warnings,
 )
 from invoice_export.services.operations import OperationRefused, resolve_in_doubt, retry_document
 from invoice_export.services.reconciliation import ReconciliationReport, reconcile
@@ -100,6 +102,7 @@ class AccountView(BaseModel):
     capabilities: dict[str, bool]
     resumed_run: BulkRun | None = Field(
         default=None, description="Reconnecting a paused account: the run queueing its held documents again")
+    warnings: list[str] = Field(default_factory=list, description="What the change leaves to check (nothing refused)")
 
 
 class MeView(BaseModel):
@@ -279,8 +282,26 @@ def get_account(account_id: str) -> AccountView:
 @app.patch("/accounts/<account_id>/settings")
 def change_settings(account_id: str, change: SettingsChange) -> AccountView:
     updated = apply_change(owned_account(account_id), change)
+    warnings = []
+    if {"series_links", "series_link_kinds"} & change.model_fields_set and updated.series_links:
+        warnings = check_series_kinds(updated)
     runtime().accounts.put(updated)
-    return account_view(updated)
+    view = account_view(updated)
+    view.warnings = warnings
+    return view
+
+
+def check_series_kinds(settings: AccountSettings) -> list[str]:
+    """Links checked against the series the provider lists with their types (wFirma: a series numbers one
+    document type); refused with the series' type, or saved with warnings. A provider whose list says
+    nothing of kinds (Fakturownia departments) passes every link."""
+    if not adapter_class(settings.provider).capabilities.list_series:
+        return []
+    series = adapter(settings).list_series()
+    if problems := series_kind_refusals(settings, series):
+        raise ConnectionRefused("; ".join(message for message, _ in problems),
+                                fix="; ".join(fix for _, fix in problems), code="series_kind_mismatch")
+    return series_kind_warnings(settings, series)
 
 
 @app.get("/accounts/<account_id>/provider/series")

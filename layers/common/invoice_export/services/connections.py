@@ -21,7 +21,9 @@ from invoice_export.domain.account_settings import (
     ProviderName,
     ProviderSeriesId,
 )
+from invoice_export.domain.documents import DocumentKind
 from invoice_export.domain.errors import ConfigurationError, CredentialsRejected
+from invoice_export.domain.provider_contract import ProviderOption
 from invoice_export.providers import adapter_class
 from invoice_export.providers.base import ProviderAdapter
 
@@ -55,6 +57,7 @@ class SettingsChange(BaseModel):
     export_mode: ExportMode | None = None
     show_provider_document: bool | None = None
     series_links: dict[str, ProviderSeriesId | None] | None = None
+    series_link_kinds: dict[str, list[DocumentKind]] | None = None
     payment_links: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=64)]] | None = None
     provider_options: dict[str, str | int | bool] | None = None
     ksef: KsefMode | None = None
@@ -165,3 +168,44 @@ def refusals(settings: AccountSettings) -> list[tuple[str, str]]:
         allowed = ", ".join(cls.options_model.model_fields) or "none"
         problems.append((f"invalid {name} options: {exc.errors()[0]['msg']}", f"use only these options: {allowed}"))
     return problems
+
+
+def series_kind_refusals(settings: AccountSettings, provider_series: list[ProviderOption]) -> list[tuple[str, str]]:
+    """(what cannot be done, what to choose instead) for each series link whose provider series cannot number a
+    kind our series serves (series_link_kinds); a link that declares no kinds serves every kind and is checked
+    at export. A series the provider no longer lists is refused too: nothing could be numbered in it."""
+    name = adapter_class(settings.provider).display_name
+    by_id = {option.id: option for option in provider_series}
+    problems = []
+    for ours, target in sorted(settings.series_links.items()):
+        served = settings.series_link_kinds.get(ours)
+        if target is None or served is None:
+            continue
+        option = by_id.get(target)
+        if option is None:
+            problems.append((f"our series '{ours}' is linked to {name} series {target}, which {name} does not list",
+                             f"link '{ours}' to one of the series GET /accounts/<id>/provider/series lists"))
+            continue
+        missing = [kind.value for kind in served if kind not in option.kinds]
+        if missing:
+            takes = ", ".join(k.value for k in option.kinds) or "none of our kinds"
+            problems.append((f"our series '{ours}' serves {', '.join(missing)}, but {name} series '{option.name}' "
+                             f"(id {option.id}) takes {takes}",
+                             f"link '{ours}' to a {name} series of that type, or change the kinds it serves"))
+    return problems
+
+
+def series_kind_warnings(settings: AccountSettings, provider_series: list[ProviderOption]) -> list[str]:
+    """Links that declare no kinds, to a provider series that numbers only some: saved as before (existing
+    settings stay valid), with a note on how to have a wrong link refused now rather than at export."""
+    name = adapter_class(settings.provider).display_name
+    by_id = {option.id: option for option in provider_series}
+    warnings = []
+    for ours, target in sorted(settings.series_links.items()):
+        option = by_id.get(target) if target is not None else None
+        if option is None or ours in settings.series_link_kinds or set(option.kinds) == set(DocumentKind):
+            continue
+        warnings.append(f"{name} series '{option.name}' (id {option.id}), linked to our series '{ours}', takes only "
+                        f"{', '.join(k.value for k in option.kinds) or 'none of our kinds'}: say which kinds '{ours}' "
+                        "serves (series_link_kinds) so a document it cannot number is refused before sending")
+    return warnings
