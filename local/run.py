@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,8 @@ class DemoShop:
     credentials: dict[str, str]
     documents: list[str]  # example files this accounting system can take
     expected: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # document id -> outcome, code
+    # What to check at the provider once everything settled: (our document id -> its record) -> problems.
+    check: Callable[[Callable[[str], Any]], list[str]] | None = None
 
     @property
     def account_id(self) -> str:
@@ -76,17 +79,27 @@ def fakturownia_shop(fake: FakturowniaFake) -> DemoShop:
 def infakt_shop(fake: InfaktFake) -> DemoShop:
     key = secrets.token_hex(20)
     fake.add_account(key)
+    fake.add_vat_exemption(key, "Art. 113 ust. 1 ustawy o VAT (zwolnienie podmiotowe)")
     exemption = fake.add_vat_exemption(key, "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT")
     settings = {
         "account_id": "demo-infakt", "provider": "infakt", "api_url": f"{fake.base_url}/api/v3",
         # inFakt has no series for sales documents: every series goes to its default numbering.
         "series_links": {"FV": None, "FV-EXPORT": None, "KOR": None},
         "payment_links": {"Przelew": "transfer", "Karta": "card"},
-        "provider_options": {"vat_exemption_reason_id": exemption},
+        # No vat_exemption_reason_id set by hand: the zw line's legal basis is found in inFakt's own list.
     }
+
+    def exemption_resolved(record: Callable[[str], Any]) -> list[str]:
+        stored = fake.account(key).invoices[record("INV-2026-11-0002").provider_document_id]
+        print(f"  inFakt zw invoice INV-2026-11-0002: exemption basis = inFakt's list entry "
+              f"{stored['vat_exemption_reason']} (no id set by hand)")
+        return [] if stored["vat_exemption_reason"] == exemption else [
+            f"demo-infakt INV-2026-11-0002: exemption {stored['vat_exemption_reason']}, expected entry {exemption}"]
+
     # No receipts in inFakt's API.
     return DemoShop(settings, {"api_key": key}, documents=[
-        "01-invoice-company.json", "03-invoice-exempt-person.json", "04-invoice-eur.json", "05-correction.json"])
+        "01-invoice-company.json", "03-invoice-exempt-person.json", "04-invoice-eur.json", "05-correction.json"],
+        check=exemption_resolved)
 
 
 # wFirma issues one appKey per integration: it belongs to the deployment (a template parameter kept in
@@ -105,9 +118,19 @@ def wfirma_shop(fake: WfirmaFake) -> DemoShop:
     }
     # The merchant gives its key pair and company; the runtime adds the deployment's appKey.
     credentials = {"access_key": access_key, "secret_key": secret_key, "company_id": str(company_id)}
+    our_rate = json.loads((DOCUMENTS / "04-invoice-eur.json").read_text())["document"]["exchange_rate"]
+
+    def our_rate_arrived(record: Callable[[str], Any]) -> list[str]:
+        stored = fake.company(company_id).invoices[int(record("INV-2026-11-0003").provider_document_id)]
+        print(f"  wFirma EUR invoice INV-2026-11-0003: rate {stored['currency_exchange']} of "
+              f"{stored['currency_date']} (ours: {our_rate['rate']} of {our_rate['date']})")
+        held = stored["currency_exchange"]
+        return [] if Decimal(held) == Decimal(our_rate["rate"]) else [
+            f"demo-wfirma INV-2026-11-0003: wFirma holds rate {held}, ours is {our_rate['rate']}"]
+
     return DemoShop(settings, credentials, documents=[
         "01-invoice-company.json", "02-receipt-person.json", "03-invoice-exempt-person.json",
-        "04-invoice-eur.json", "05-correction.json"])
+        "04-invoice-eur.json", "05-correction.json"], check=our_rate_arrived)
 
 
 def ifirma_shop(fake: IfirmaFake) -> DemoShop:
@@ -183,11 +206,17 @@ def report(shop: DemoShop, messages: list[dict[str, Any]], events: list[dict[str
             detail = f"{outcome['error']['code']}: {outcome['error']['message']} -> fix: {outcome['error']['fix']}"
         print(f"  {document_id:<20} {message['document']['kind']:<11} {status:<10} "
               f"{outcome.get('provider_number') or '-':<24} {ksef.get(document_id) or '-':<36} {detail}")
+        for warning in outcome.get("warnings", []):
+            print(f"  {'':<20} warning: {warning}")
         expected_status, expected_code = shop.expected.get(document_id, EXPORTED)
         code = (outcome.get("error") or {}).get("code")
         if status != expected_status or code != expected_code:
             problems.append(f"{shop.account_id} {document_id}: expected {expected_status} {expected_code or ''}, "
                             f"got {status} {code or ''}")
+    if shop.check is not None:
+        from invoice_export.platform.runtime import get_runtime
+
+        problems += shop.check(lambda document_id: get_runtime().documents.get(shop.account_id, document_id))
     return problems + check_link(shop, mine)
 
 
