@@ -13,21 +13,31 @@ import base64
 import json
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, TypeVar
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from invoice_export.domain.account_settings import AccountSettings
-from invoice_export.domain.errors import ExportError, TransientError
 from invoice_export.domain.provider_contract import ProviderOption
-from invoice_export.domain.records import DocumentRecord, RecordedError, Status
+from invoice_export.domain.records import DocumentRecord, Status
+from invoice_export.entrypoints.config_api.errors import ApiError, register_error_handlers
+from invoice_export.entrypoints.config_api.views import (
+    AccountView,
+    BulkExportAnswer,
+    BulkExportRequest,
+    CustomerLink,
+    DocumentPage,
+    DocumentView,
+    MeView,
+    Queued,
+    ResolveRequest,
+)
 from invoice_export.platform.observability import logger
 from invoice_export.platform.runtime import Runtime, get_runtime
 from invoice_export.providers import adapter_class, supported_providers
 from invoice_export.providers.base import ProviderAdapter
-from invoice_export.services.bulk_export import BulkExportRefused, BulkSummary, DryRunReport
+from invoice_export.services.bulk_export import BulkSummary
 from invoice_export.services.connections import (
     ConnectionRefused,
     ConnectRequest,
@@ -40,7 +50,7 @@ from invoice_export.services.connections import (
     series_kind_refusals,
     series_kind_warnings,
 )
-from invoice_export.services.operations import OperationRefused, resolve_in_doubt, retry_document
+from invoice_export.services.operations import resolve_in_doubt, retry_document
 from invoice_export.services.reconciliation import ReconciliationReport, reconcile
 from invoice_export.storage.audit import AuditEntry
 from invoice_export.storage.bulk_runs import BulkFilters, BulkRun
@@ -51,137 +61,7 @@ API_VERSION = "1"
 RESPONSE_MARGIN_SECONDS = 8.0
 
 app = APIGatewayRestResolver(enable_validation=True)
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, fix: str = "") -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.fix = status, code, message, fix
-
-
-def _error(status: int, code: str, message: str, fix: str) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body=json.dumps({"code": code, "message": message, "fix": fix}))
-
-
-@app.exception_handler(ApiError)
-def _api_error(error: ApiError) -> Response:
-    return _error(error.status, error.code, error.message, error.fix)
-
-
-@app.exception_handler(ConnectionRefused)
-def _refused(error: ConnectionRefused) -> Response:
-    return _error(error.status, error.code, error.message, error.fix)
-
-
-@app.exception_handler(OperationRefused)
-def _operation_refused(error: OperationRefused) -> Response:
-    return _error(409, "not_applicable", str(error), "check the document's status first")
-
-
-@app.exception_handler(BulkExportRefused)
-def _bulk_refused(error: BulkExportRefused) -> Response:
-    return _error(409, "account_paused", str(error), "reconnect the account")
-
-
-@app.exception_handler(TransientError)
-def _unavailable(error: TransientError) -> Response:
-    return _error(503, error.code, error.message, "try again in a moment")
-
-
-@app.exception_handler(ExportError)
-def _export_error(error: ExportError) -> Response:
-    return _error(400, error.code, error.message, error.fix)
-
-
-# ---------------------------------------------------------------- views
-
-
-class AccountView(BaseModel):
-    settings: AccountSettings = Field(description="Credentials are never returned")
-    capabilities: dict[str, bool]
-    resumed_run: BulkRun | None = Field(
-        default=None, description="Reconnecting a paused account: the run queueing its held documents again")
-    warnings: list[str] = Field(default_factory=list, description="What the change leaves to check (nothing refused)")
-
-
-class MeView(BaseModel):
-    principal: str
-    tenant_id: str
-    accounts: list[str]
-
-
-class DocumentView(BaseModel):
-    account_id: str
-    document_id: str
-    status: Status
-    document_version: int
-    kind: str | None = None
-    our_number: str | None = None
-    series: str | None = None
-    provider: str | None = None
-    provider_document_id: str | None = None
-    provider_number: str | None = None
-    ksef_number: str | None = None
-    ksef_status: str | None = None
-    error: RecordedError | None = Field(default=None, description="Why it failed or is in doubt, and the fix")
-    warnings: list[str] = []
-    vat_in_pln: dict[str, str] | None = Field(
-        default=None, description="A foreign-currency document's VAT in PLN as we compute it (see the outcome event)")
-    attempts: int
-    received_at: str
-    updated_at: str
-    exported_at: str | None = None
-
-    @classmethod
-    def of(cls, record: DocumentRecord) -> DocumentView:
-        return cls(account_id=record.account_id, document_id=record.document_id, status=record.status,
-                   document_version=record.document_version, kind=record.kind, our_number=record.number,
-                   series=record.series, provider=record.provider, provider_document_id=record.provider_document_id,
-                   provider_number=record.provider_number, ksef_number=record.ksef_number,
-                   ksef_status=record.ksef_status, error=record.last_error,
-                   warnings=record.warnings, vat_in_pln=record.vat_in_pln, attempts=record.attempts,
-                   received_at=record.received_at, updated_at=record.updated_at, exported_at=record.exported_at)
-
-
-class DocumentPage(BaseModel):
-    documents: list[DocumentView]
-    next_cursor: str | None = Field(default=None, description="Pass it back as `cursor` for the next page")
-
-
-class Queued(BaseModel):
-    document_id: str
-    queued: bool = True
-
-
-class ResolveRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    action: Literal["attach", "release"] = Field(
-        description="attach: the provider has it (give its id and number); release: it does not, send it again")
-    provider_document_id: str | None = None
-    provider_number: str | None = None
-
-
-class CustomerLink(BaseModel):
-    document_id: str
-    url: str
-    valid_days: int
-
-
-class BulkExportRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    filters: BulkFilters = BulkFilters()
-    dry_run: bool = Field(default=False, description="Check and show the requests; send nothing")
-    limit: int = Field(default=100, ge=1, le=500, description="Dry run: documents per page")
-    cursor: str | None = Field(default=None, description="Dry run: next_cursor of the previous page")
-
-
-class BulkExportAnswer(BaseModel):
-    run: BulkRun | None = Field(default=None, description="The run (status running: resume it to go on)")
-    dry_run: DryRunReport | None = None
-
-
-# ---------------------------------------------------------------- who is calling
+register_error_handlers(app)
 
 
 def runtime() -> Runtime:

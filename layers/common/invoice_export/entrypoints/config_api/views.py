@@ -1,0 +1,99 @@
+"""What the configuration API answers and accepts, beyond the services' own models."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from invoice_export.domain.account_settings import AccountSettings
+from invoice_export.domain.records import DocumentRecord, RecordedError, Status
+from invoice_export.services.bulk_export import DryRunReport
+from invoice_export.storage.bulk_runs import BulkFilters, BulkRun
+
+
+class AccountView(BaseModel):
+    settings: AccountSettings = Field(description="Credentials are never returned")
+    capabilities: dict[str, bool]
+    resumed_run: BulkRun | None = Field(
+        default=None, description="Reconnecting a paused account: the run queueing its held documents again")
+    warnings: list[str] = Field(default_factory=list, description="What the change leaves to check (nothing refused)")
+
+
+class MeView(BaseModel):
+    principal: str
+    tenant_id: str
+    accounts: list[str]
+
+
+class DocumentView(BaseModel):
+    account_id: str
+    document_id: str
+    status: Status
+    document_version: int
+    kind: str | None = None
+    our_number: str | None = None
+    series: str | None = None
+    provider: str | None = None
+    provider_document_id: str | None = None
+    provider_number: str | None = None
+    ksef_number: str | None = None
+    ksef_status: str | None = None
+    error: RecordedError | None = Field(default=None, description="Why it failed or is in doubt, and the fix")
+    warnings: list[str] = []
+    vat_in_pln: dict[str, str] | None = Field(
+        default=None, description="A foreign-currency document's VAT in PLN as we compute it (see the outcome event)")
+    attempts: int
+    received_at: str
+    updated_at: str
+    exported_at: str | None = None
+
+    @classmethod
+    def of(cls, record: DocumentRecord) -> DocumentView:
+        return cls(account_id=record.account_id, document_id=record.document_id, status=record.status,
+                   document_version=record.document_version, kind=record.kind, our_number=record.number,
+                   series=record.series, provider=record.provider, provider_document_id=record.provider_document_id,
+                   provider_number=record.provider_number, ksef_number=record.ksef_number,
+                   ksef_status=record.ksef_status, error=record.last_error,
+                   warnings=record.warnings, vat_in_pln=record.vat_in_pln, attempts=record.attempts,
+                   received_at=record.received_at, updated_at=record.updated_at, exported_at=record.exported_at)
+
+
+class DocumentPage(BaseModel):
+    documents: list[DocumentView]
+    next_cursor: str | None = Field(default=None, description="Pass it back as `cursor` for the next page")
+
+
+class Queued(BaseModel):
+    document_id: str
+    queued: bool = True
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["attach", "release"] = Field(
+        description="attach: the provider has it (give its id and number); release: it does not, send it again")
+    provider_document_id: str | None = None
+    provider_number: str | None = None
+
+
+class CustomerLink(BaseModel):
+    document_id: str
+    url: str
+    valid_days: int
+
+
+class BulkExportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    filters: BulkFilters = BulkFilters()
+    dry_run: bool = Field(default=False, description="Check and show the requests; send nothing")
+    limit: int = Field(default=100, ge=1, le=500, description="Dry run: documents per page")
+    cursor: str | None = Field(default=None, description="Dry run: next_cursor of the previous page")
+
+
+class BulkExportAnswer(BaseModel):
+    run: BulkRun | None = Field(default=None, description="The run (status running: resume it to go on)")
+    dry_run: DryRunReport | None = None
+
+
+# ---------------------------------------------------------------- who is calling
