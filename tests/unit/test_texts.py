@@ -6,6 +6,7 @@ import copy
 
 import pytest
 
+from invoice_export.providers import adapter_class, supported_providers
 from invoice_export.providers.texts import TextLimit, cut_text, fit_texts, without_emoji
 
 NAME = TextLimit(10, "document.lines[].name", "test")
@@ -74,3 +75,12 @@ def test_diacritics_quotes_and_emoji_that_fit_are_sent_untouched_without_a_warni
     text = "„Zażółć” 🌷"
     fitted = fit_texts({"name": text}, {"name": TextLimit(256, "document.lines[].name", "test")}, "iFirma")
     assert fitted.body == {"name": text} and fitted.warnings == ()
+
+
+@pytest.mark.parametrize("provider", supported_providers(), ids=lambda provider: provider.value)
+def test_every_adapter_declares_its_limits_for_names_and_notes_with_their_source(provider) -> None:
+    """A new provider cannot forget the texts that kill documents most: product and buyer names, notes."""
+    limits = adapter_class(provider).text_limits.values()
+    covered = {limit.ours.split(" ")[0] for limit in limits}
+    assert {"document.lines[].name", "document.buyer.name", "document.notes"} <= covered
+    assert all(limit.source.strip() and (limit.max_length or not limit.emoji) for limit in limits)

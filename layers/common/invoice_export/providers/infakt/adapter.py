@@ -75,6 +75,7 @@ from invoice_export.domain.readback import ProviderTotals
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import HeaderAuth
 from invoice_export.providers.ksef_words import ksef_status_from
+from invoice_export.providers.texts import TextLimit
 
 # The documented, closed list of payment_method values (anything else is refused with a 422).
 PAYMENT_METHODS = ("transfer", "cash", "card", "barter", "check", "bill_of_sale", "delivery", "compensation",
@@ -117,6 +118,20 @@ KSEF_STATES = {"sent": KsefState.PENDING, "success": KsefState.ACCEPTED, "error"
 # Our document id of a correction carries its resource: inFakt answers 404 for a correction's
 # uuid under /invoices/.
 CORRECTION_PREFIX = "correction:"
+
+
+# Field lengths (the first key is the resource: invoice or corrective_invoice). I-PM and I-DOC ksef.md
+# give two, under KSeF; the client's fields have none documented.
+_CLIENT_TEXT = "ASSUMPTION: not documented; 255, as Fakturownia (also Rails) documents for its buyer fields"
+TEXT_LIMITS = {
+    "*.services.*.name": TextLimit(256, "document.lines[].name", "I-PM 'Services': name max 256 under KSeF"),
+    "*.notes": TextLimit(3500, "document.notes (and a correction's reason)", "I-PM; I-DOC ksef.md: notes max 3500"),
+    "*.client_company_name": TextLimit(255, "document.buyer.name", _CLIENT_TEXT),
+    "*.client_first_name": TextLimit(255, "document.buyer.first_name", _CLIENT_TEXT),
+    "*.client_last_name": TextLimit(255, "document.buyer.last_name", _CLIENT_TEXT),
+    "*.client_street": TextLimit(255, "document.buyer.address.street", _CLIENT_TEXT),
+    "*.client_city": TextLimit(255, "document.buyer.address.city", _CLIENT_TEXT),
+}
 
 
 class InfaktCredentials(BaseModel):
@@ -165,6 +180,7 @@ class InfaktAdapter(ProviderAdapter):
     # inFakt rounds VAT per line and adds the lines up (as its fake models it): a document computed
     # per rate is refused before sending when the totals would differ.
     vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_LINE
+    text_limits: ClassVar[dict[str, TextLimit]] = TEXT_LIMITS
     # Sleeps between polls of a creation task (seconds). Tasks usually finish by the first poll;
     # the sum bounds how long a create may take before it is handed to the look-up.
     poll_delays: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6)
@@ -257,8 +273,8 @@ class InfaktAdapter(ProviderAdapter):
 
     def create_document(self, plan: ExportPlan) -> CreatedDocument:
         resource = _resource(plan.document.kind)
-        body = self.build_request(plan)
-        accepted = self.http.request("POST", f"/async/{resource}.json", json_body=body, ok=(200, 201, 202))
+        fitted = self.fit_texts(self.build_request(plan))
+        accepted = self.http.request("POST", f"/async/{resource}.json", json_body=fitted.body, ok=(200, 201, 202))
         reference = str(accepted.json()["invoice_task_reference_number"])
         try:
             document_uuid = self._await_task(resource, reference)
@@ -268,13 +284,14 @@ class InfaktAdapter(ProviderAdapter):
                 # lost may have created it. Settle on it if it is ours (same totals).
                 existing = self.find_document(plan)
                 if existing is not None:
-                    return CreatedDocument(existing)
+                    return CreatedDocument(existing, fitted.warnings)
             raise
         try:
             document = self._get_document(resource, document_uuid)
         except TransientError:
             raise self._lost(f"inFakt created the document ({document_uuid}) but could not be read back") from None
-        return CreatedDocument(_reference(resource, document), tuple(self._rate_warnings(plan.document, document)),
+        return CreatedDocument(_reference(resource, document),
+                               fitted.warnings + tuple(self._rate_warnings(plan.document, document)),
                                readback=_totals(document))
 
     def _await_task(self, resource: str, reference: str) -> str:
