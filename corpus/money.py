@@ -39,7 +39,7 @@ from local.fakes.fakturownia import FakturowniaFake
 from local.fakes.ifirma import IfirmaFake
 from local.fakes.infakt import InfaktFake
 from local.fakes.wfirma import WfirmaFake
-from tests.property.strategies import documents, to_body
+from tests.property.strategies import EXEMPTION_BASES, documents, to_body
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,6 +75,11 @@ def _adapter(make_fake: Any, make_shop: Any, running: ExitStack) -> tuple[Provid
     shop = make_shop(fake)
     if shop.settings["provider"] == "ifirma":
         fake.account(shop.credentials["login"]).quota = 10**9  # documents per month
+    if shop.settings["provider"] == "infakt":
+        # inFakt's own list of exemption bases holds every basis the corpus issues: the adapter finds each
+        # document's basis there (no id set by hand), as for a merchant whose inFakt lists its bases.
+        for basis in EXEMPTION_BASES:
+            fake.add_vat_exemption(shop.credentials["api_key"], basis)
     settings = {**shop.settings, "series_links": dict.fromkeys(("FV", "PAR", "KOR"))}  # provider defaults
     credentials = {**shop.credentials}
     if shop.settings["provider"] == "wfirma":

@@ -206,7 +206,7 @@ def report(shop: DemoShop, messages: list[dict[str, Any]], events: list[dict[str
             detail = f"{outcome['error']['code']}: {outcome['error']['message']} -> fix: {outcome['error']['fix']}"
         print(f"  {document_id:<20} {message['document']['kind']:<11} {status:<10} "
               f"{outcome.get('provider_number') or '-':<24} {ksef.get(document_id) or '-':<36} {detail}")
-        for warning in outcome.get("warnings", []):
+        for warning in outcome.get("warnings", []):  # e.g. a long product name cut to the provider's limit
             print(f"  {'':<20} warning: {warning}")
         expected_status, expected_code = shop.expected.get(document_id, EXPORTED)
         code = (outcome.get("error") or {}).get("code")

@@ -371,6 +371,16 @@ DISCOUNT_NEEDS_SHOW = "- rabat wymaga show_discount na fakturze"
 DISCOUNT_KIND_NOT_MODELLED = "- tylko discount_kind percent_unit jest modelowany w lokalnej atrapie"
 PRICE_FIELDS = ("price_net", "price_gross", "total_price_net", "total_price_gross")
 DESCRIPTION_FIELDS = ("description", "description_footer", "description_long")
+# KSeF.md "Ograniczenia długości pól": Fakturownia's own limits, KSeF or not ("Nowe ograniczenie: Nie").
+TEXT_LIMITS = {"seller_name": 255, "buyer_name": 255, "seller_street": 255, "buyer_street": 255,
+               # ASSUMPTION: not documented; 255 like the name and street beside them.
+               "buyer_city": 255, "buyer_first_name": 255, "buyer_last_name": 255}
+# KSeF.md, under KSeF: the limits the checks below name; and two ASSUMPTIONs: the legacy `description`
+# becomes one descriptions entry (256) "when sent to KSeF", checked here at the save like the other KSeF
+# rules; exempt_tax_kind is KSeF's P_19A, a 256-character text.
+KSEF_TEXT_LIMITS = {"buyer_phone": 16, "seller_phone": 16, "buyer_email": 255, "seller_email": 255,
+                    "correction_reason": 256, "description_footer": 3500, "description": 256,
+                    "exempt_tax_kind": 256}
 
 BUYER_FIELDS = ("buyer_name", "buyer_first_name", "buyer_last_name", "buyer_company", "buyer_tax_no",
                 "buyer_tax_no_kind", "buyer_street", "buyer_post_code", "buyer_city", "buyer_country",
@@ -966,6 +976,9 @@ class _InvoiceBuilder:
                     self.errors.add(f"descriptions[{index}].{key}", HAS_EMOJI)
                 if len(text) > 256 and self.ksef:
                     self.ksef_errors.add(f"descriptions[{index}].{key}", TOO_LONG.format(limit=256))
+        for name, limit in TEXT_LIMITS.items():
+            if isinstance(invoice.get(name), str) and len(invoice[name]) > limit:
+                self.errors.add(name, TOO_LONG.format(limit=limit))
         if not self.ksef:
             return
         taxes = {position["tax"] for position in invoice["positions"]}
@@ -979,9 +992,7 @@ class _InvoiceBuilder:
             if not invoice.get(name):
                 self.ksef_errors.add(name, BLANK)
         self._check_buyer_tax_no(invoice)
-        limits = {"buyer_phone": 16, "seller_phone": 16, "buyer_email": 255, "seller_email": 255,
-                  "correction_reason": 256, "description_footer": 3500}
-        for name, limit in limits.items():
+        for name, limit in KSEF_TEXT_LIMITS.items():
             if isinstance(invoice.get(name), str) and len(invoice[name]) > limit:
                 self.ksef_errors.add(name, TOO_LONG.format(limit=limit))
         for name in ("buyer_email", "seller_email"):

@@ -172,6 +172,16 @@ PAIR_REQUIRED = "każda grupa musi mieć jedną pozycję przed korektą i jedną
 DATE_AND_SERVICES = "nie można jednocześnie korygować daty sprzedaży i pozycji"
 CORRECTED_MISMATCH = "nie zgadza się z fakturą korygowaną"
 INCONSISTENT_NET = "nie zgadza się z ceną jednostkową i ilością"
+TOO_LONG = "jest za długie (maksymalnie {limit} znaków)"
+
+# Text lengths. Documented under KSeF (I-PM "Services"; I-DOC ksef.md): a service's name 256, notes 3500;
+# ASSUMPTION: refused at the create while the account's KSeF integration is active. The client's fields
+# have no documented length: ASSUMPTION 255, what Fakturownia (also Rails) documents for its buyer.
+SERVICE_NAME_LIMIT = 256
+KSEF_NOTES_LIMIT = 3500
+CLIENT_TEXT_LIMIT = 255
+CLIENT_TEXT_FIELDS = ("client_company_name", "client_first_name", "client_last_name", "client_street",
+                      "client_city")
 
 # ASSUMPTION: error bodies outside the async task (401, 404, 400, 429) are not documented;
 # {"error": "..."} is the shape used here.
@@ -424,6 +434,7 @@ class _Builder:
         original = self._corrected_original(values) if self.correction else None
         services = self._services(document, original)
         self._check_rules(document, services)
+        self._check_text_lengths(document, services)
         if self.errors:
             return None
         document["services"] = services
@@ -733,6 +744,16 @@ class _Builder:
             same_kind = self.account.corrections if self.correction else self.account.invoices
             if any(doc["number"] == number for doc in same_kind.values()):
                 self.errors.add("number", TAKEN)
+
+    def _check_text_lengths(self, document: dict[str, Any], services: list[dict[str, Any]]) -> None:
+        limits = dict.fromkeys(CLIENT_TEXT_FIELDS, CLIENT_TEXT_LIMIT)
+        if self.account.ksef_connected:
+            limits["notes"] = KSEF_NOTES_LIMIT
+            if any(len(service["name"]) > SERVICE_NAME_LIMIT for service in services):
+                self.errors.add("services.name", TOO_LONG.format(limit=SERVICE_NAME_LIMIT))
+        for name, limit in limits.items():
+            if isinstance(document.get(name), str) and len(document[name]) > limit:
+                self.errors.add(name, TOO_LONG.format(limit=limit))
 
     def _totals(self, document: dict[str, Any], original: dict[str, Any] | None) -> None:
         """Totals in grosze of the document's currency. A correction's totals are the difference

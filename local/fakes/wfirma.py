@@ -197,6 +197,12 @@ NO_PDF_FOR_FISCAL = "Paragon fiskalny jest drukowany na drukarce fiskalnej i nie
 
 # W-KO reports that wFirma stores 32 characters of id_external.
 ID_EXTERNAL_MAX = 32
+# ASSUMPTION: wFirma documents no text lengths (W-DOC, W-SDK, W-PY have none). These are the limits
+# Fakturownia's KSeF guide gives for the same data (a position name 256, names and streets 255) and
+# KSeF's 3500 for printed notes; the fake refuses beyond them so a longer text cannot pass unnoticed.
+LINE_NAME_MAX = 256
+CONTRACTOR_TEXT_MAX = {"name": 255, "street": 255, "city": 255}
+DESCRIPTION_MAX = 3500
 NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 EU_VAT = re.compile(r"(AT|BE|BG|CY|CZ|DE|DK|EE|EL|ES|FI|FR|HR|HU|IE|IT|LT|LU|LV|MT|NL|PT|RO|SE|SI|SK|XI)"
@@ -1030,7 +1036,7 @@ class _InvoiceBuilder:
             "currency": currency,
             "price_type": price_type,
             "id_external": self._text("id_external", limit=ID_EXTERNAL_MAX),
-            "description": self._text("description", limit=None),
+            "description": self._text("description", limit=DESCRIPTION_MAX),
             "series": {"id": str(self._series(invoice_type))},
             "parent_id": "0",
             "contractor_detail": self._contractor(),
@@ -1124,6 +1130,9 @@ class _InvoiceBuilder:
         for name in ("name", "street", "zip", "city"):
             if not detail[name].strip():
                 self.errors.add(record, name, BLANK)
+        for name, limit in CONTRACTOR_TEXT_MAX.items():
+            if len(detail[name]) > limit:
+                self.errors.add(record, name, TOO_LONG.format(limit=limit))
         detail["country"] = detail["country"] or "PL"  # ASSUMPTION: the default country
         if detail["country"] not in ISO_3166_ALPHA2:
             self.errors.add(record, "country", INVALID)
@@ -1191,6 +1200,8 @@ class _InvoiceBuilder:
         discount = self._discount(record, raw)
         if not isinstance(raw.get("name"), str) or not raw["name"].strip():
             self.errors.add(record, "name", "Treść nie moze być pusta")  # documented (sic)
+        elif len(raw["name"]) > LINE_NAME_MAX:
+            self.errors.add(record, "name", TOO_LONG.format(limit=LINE_NAME_MAX))
         parent_id = _record_id(raw["parent_id"]) if raw.get("parent_id") not in (None, "", "0", 0) else None
         if parent_id is not None and parent_id not in parent_ids:
             self.errors.add(record, "parent_id", MISSING_RECORD)

@@ -24,7 +24,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from invoice_export.domain.documents import Line, PriceBasis, VatCalculation, compute_totals
+from invoice_export.domain.documents import LONG_TEXT_MAX_LENGTH, Line, PriceBasis, VatCalculation, compute_totals
 
 # Seeded and bounded: the same examples on every run, and each module stays within seconds.
 PROPERTY_SETTINGS = settings(derandomize=True, max_examples=40, deadline=None, database=None,
@@ -314,9 +314,9 @@ def bad_messages(draw: st.DrawFn, mistake: str) -> BadMessage:
                           "vat_exemption_basis", mistake)
     if mistake == "long_name":
         where = draw(st.sampled_from((("document", "buyer", "name"), ("document", "lines", 0, "name"))))
-        _at(broken, where[:-1])[where[-1]] = draw(names(40)) * 7 + "ż" * 260
-        return BadMessage(to_body(broken), f"{_path_text(where)}: String should have at most 256 characters",
-                          mistake)
+        _at(broken, where[:-1])[where[-1]] = draw(names(40)) + "ż" * LONG_TEXT_MAX_LENGTH
+        return BadMessage(to_body(broken),
+                          f"{_path_text(where)}: String should have at most {LONG_TEXT_MAX_LENGTH} characters", mistake)
     assert mistake == "correction_without_data"
     document["kind"] = "correction"
     return BadMessage(to_body(broken), "a correction (kind 'correction') must carry 'correction'", mistake)

@@ -200,12 +200,12 @@ def test_token_never_travels_in_the_url(fake, account) -> None:
 def test_field_rejection_names_the_field_and_our_field_to_fix(fake, account) -> None:
     adapter = make_adapter(fake, account)
     message = load_example("01-invoice-company.json")
-    message["document"]["buyer"]["phone"] = "+48 600 100 200 300 400"  # KSeF allows 16 characters
+    message["document"]["buyer"]["tax_id"] = "12345"  # not a NIP: refused under KSeF
     plan = plan_export(ExportMessage.model_validate(message).document, adapter.settings, type(adapter))
     with pytest.raises(ProviderRejected) as caught:
         adapter.create_document(plan)
-    assert "Fakturownia rejected buyer_phone" in caught.value.message
-    assert "document.buyer.phone" in caught.value.fix
+    assert "Fakturownia rejected buyer_tax_no" in caught.value.message
+    assert "document.buyer.tax_id" in caught.value.fix
 
 
 def test_unknown_department_points_at_the_series_link(fake, account) -> None:

@@ -146,12 +146,12 @@ def test_missing_series_link_fails_then_retry_after_the_fix_exports(shop) -> Non
 
 def test_provider_rejection_is_recorded_with_the_providers_words(shop) -> None:
     message = shop.message(INVOICE)
-    message["document"]["buyer"]["phone"] = "+48 600 100 200 300 400"
+    message["document"]["buyer"]["tax_id"] = "987-65-43"  # not a NIP: refused under KSeF
     shop.send(message)
     shop.run()
     error = shop.record("INV-2026-11-0001").last_error
     assert error.code == "provider_rejected"
-    assert "Fakturownia rejected buyer_phone" in error.message and "document.buyer.phone" in error.fix
+    assert "Fakturownia rejected buyer_tax_no" in error.message and "document.buyer.tax_id" in error.fix
 
 
 def test_correction_before_its_original_is_refused_clearly(shop) -> None:

@@ -103,10 +103,53 @@ def test_correction_totals_are_the_difference() -> None:
 
 def test_negative_and_overlong_values_are_refused(invoice_message: dict) -> None:
     invoice_message["document"]["lines"][0]["quantity"] = "-1"
-    invoice_message["document"]["lines"][1]["name"] = "x" * 257
+    invoice_message["document"]["lines"][1]["name"] = "x" * 2001
     problem = problem_of(invoice_message)
     assert "document.lines[0].quantity: Input should be greater than 0" in problem
-    assert "document.lines[1].name: String should have at most 256 characters" in problem
+    assert "document.lines[1].name: String should have at most 2000 characters" in problem
+
+
+# A marketplace's product name, 300 characters (the case that failed whole invoices), and one at the bound.
+LONG_NAME = ("Zestaw prezentowy „Herbaciany Ogród” – 12 herbat liściastych (czarna, zielona, biała, oolong, "
+             "rooibos, owocowa) w drewnianej skrzynce z grawerem, z zaparzaczem ze stali nierdzewnej, "
+             "miarką bambusową i kartką z życzeniami; idealny na święta, urodziny i Dzień Matki – edycja "
+             "limitowana 2026, wysyłka w 24 h")[:300]
+
+
+@pytest.mark.parametrize("length", [300, 2000])
+def test_long_names_addresses_and_reasons_are_accepted(length: int) -> None:
+    text = (LONG_NAME * 7)[:length]
+    message = load_example("05-correction.json")
+    document = message["document"]
+    for line in document["lines"] + document["correction"]["lines_before"]:
+        line["name"] = text
+    document["buyer"] |= {"name": text, "first_name": text, "last_name": text}
+    document["buyer"]["address"] |= {"street": text, "city": text}
+    document["correction"]["reason"] = text
+    parsed = ExportMessage.model_validate(message).document
+    assert len(parsed.lines[0].name) == length and parsed.buyer.name == text
+    assert parsed.buyer.address.street == text and parsed.correction.reason == text
+
+
+@pytest.mark.parametrize("path", [("buyer", "name"), ("buyer", "address", "street"), ("buyer", "address", "city"),
+                                  ("correction", "reason"), ("lines", 0, "name")])
+def test_a_text_beyond_2000_characters_is_refused_naming_the_field_and_the_bound(path: tuple) -> None:
+    message = load_example("05-correction.json")
+    node = message["document"]
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = "ż" * 2001
+    where = "document." + ".".join(f"[{p}]" if isinstance(p, int) else p for p in path).replace(".[", "[")
+    assert problem_of(message) == f"{where}: String should have at most 2000 characters"
+
+
+@pytest.mark.parametrize("field", ["number", "series", "order_id"])
+def test_identifiers_keep_their_short_limit(field: str) -> None:
+    message = load_example("01-invoice-company.json")
+    message["document"][field] = "x" * 257
+    assert problem_of(message) == f"document.{field}: String should have at most 256 characters"
+    message["document"]["payment"]["method"] = "x" * 257
+    assert "document.payment.method: String should have at most 256 characters" in problem_of(message)
 
 
 @pytest.mark.parametrize("body, expected", [

@@ -24,7 +24,17 @@ Identifier = Annotated[
     StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"),
     Field(description="Letters, digits and . _ : - (used in keys and provider references)"),
 ]
+# Short texts that name or key something (our number, series, payment method, order id).
 Text = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+# Names, addresses, reasons: shops and marketplaces have long ones. An accounting system that takes
+# fewer characters gets the text cut to its limit, with a `text_truncated` warning on the document
+# (providers/texts.py), never a refused document. Raised from 256 in schema version 1 (additive).
+LONG_TEXT_MAX_LENGTH = 2000
+LongText = Annotated[
+    str, StringConstraints(min_length=1, max_length=LONG_TEXT_MAX_LENGTH),
+    Field(description=f"At most {LONG_TEXT_MAX_LENGTH} characters; an accounting system that takes fewer gets "
+          "it cut to its limit, with a text_truncated warning"),
+]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), Field(description="ISO 3166-1 alpha-2")]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(description="ISO 4217")]
 Amount = Annotated[Decimal, Field(max_digits=15, decimal_places=2)]
@@ -76,7 +86,7 @@ def vat_percent(rate: VatRate) -> Decimal:
 
 class Line(_Strict):
     line_id: Identifier = Field(description="Stable across versions and between a correction's before/after")
-    name: Text
+    name: LongText
     sku: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     quantity: Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=4)]
     unit: Annotated[str, StringConstraints(min_length=1, max_length=16)] = "szt."
@@ -84,7 +94,7 @@ class Line(_Strict):
         description="Net or gross, per the document's price_basis"
     )
     vat: VatRate
-    vat_exemption_basis: Text | None = Field(
+    vat_exemption_basis: LongText | None = Field(
         default=None, description="Legal basis of a zw (exempt) line, e.g. 'art. 43 ust. 1 pkt 29 ustawy o VAT'"
     )
     is_shipping: bool = False
@@ -123,9 +133,9 @@ class Totals(_Strict):
 
 
 class Address(_Strict):
-    street: Text | None = None
+    street: LongText | None = None
     postal_code: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = None
-    city: Text | None = None
+    city: LongText | None = None
     country: CountryCode
 
 
@@ -136,9 +146,9 @@ class BuyerKind(StrEnum):
 
 class Buyer(_Strict):
     kind: BuyerKind
-    name: Text = Field(description="Company name, or the person's full name, exactly as on the order")
-    first_name: Text | None = None
-    last_name: Text | None = None
+    name: LongText = Field(description="Company name, or the person's full name, exactly as on the order")
+    first_name: LongText | None = None
+    last_name: LongText | None = None
     tax_id: Annotated[str, StringConstraints(min_length=2, max_length=32)] | None = Field(
         default=None, description="NIP, or an EU VAT number with its country prefix (DE123456789)"
     )
@@ -163,7 +173,7 @@ class ExchangeRate(_Strict):
 
 class Correction(_Strict):
     corrected_document_id: Identifier = Field(description="Our id of the corrected document")
-    reason: Text
+    reason: LongText
     lines_before: list[Line] = Field(min_length=1, description="The corrected document's lines before")
     conditions_met: bool = Field(
         default=True,

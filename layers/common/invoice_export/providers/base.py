@@ -32,6 +32,7 @@ from invoice_export.domain.provider_contract import (
     ProviderReference,
 )
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
+from invoice_export.providers.texts import FittedRequest, TextLimit, fit_texts
 
 if TYPE_CHECKING:  # the interface names the HTTP types; only the adapters and providers.http import them
     import requests
@@ -72,10 +73,10 @@ class ProviderAdapter(ABC):
     # document's exchange rate, and the legal basis of its zw/np lines; "" when none does.
     exchange_rate_fields: ClassVar[str] = ""
     exemption_basis_fields: ClassVar[str] = ""
-    # For the README's provider table (tools/provider_table.py): the request fields that carry our
-    # document's exchange rate, and the legal basis of its zw/np lines; "" when none does.
-    exchange_rate_fields: ClassVar[str] = ""
-    exemption_basis_fields: ClassVar[str] = ""
+    # The provider's limits on the texts of its request: path pattern in the body -> TextLimit, each
+    # with its source or an ASSUMPTION label (providers/texts.py). `fit_texts` cuts to them, or removes
+    # the characters a field refuses, with a warning: never a refused document for a long name.
+    text_limits: ClassVar[Mapping[str, TextLimit]] = {}
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         self.settings = settings
@@ -160,7 +161,13 @@ class ProviderAdapter(ABC):
 
     @abstractmethod
     def build_request(self, plan: ExportPlan) -> dict[str, Any]:
-        """The exact request body a create would send (pure: no I/O; used for dry runs and tests)."""
+        """The request body a create would send, before `fit_texts` (pure: no I/O; used for dry runs and
+        tests)."""
+
+    def fit_texts(self, body: dict[str, Any]) -> FittedRequest:
+        """`body` with its texts fitted to `text_limits`, and a warning per changed text for the
+        CreatedDocument: what `create_document` sends."""
+        return fit_texts(body, self.text_limits, self.display_name)
 
     @abstractmethod
     def create_document(self, plan: ExportPlan) -> CreatedDocument:

@@ -54,6 +54,7 @@ from invoice_export.domain.readback import ProviderTotals
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import HeaderAuth
 from invoice_export.providers.ksef_words import ksef_status_from
+from invoice_export.providers.texts import TextLimit
 
 KINDS = {DocumentKind.INVOICE: "vat", DocumentKind.RECEIPT: "receipt", DocumentKind.CORRECTION: "correction"}
 # Documented gov_status values (F-KSEF). server_error is the one Fakturownia does not retry itself
@@ -87,6 +88,39 @@ OUR_FIELD = {
 }
 
 
+# Field lengths: fakturownia/API KSeF.md "Ograniczenia długości pól" (F-KSEF). Those marked "under KSeF"
+# hold where the account's KSeF integration is on; the adapter cannot see Fakturownia's setting and
+# KSeF is mandatory from 2026, so they always apply.
+_KSEF_LIMITS = "F-KSEF 'Ograniczenia długości pól' (under KSeF)"
+_LINE_NAME = TextLimit(256, "document.lines[].name", f"{_KSEF_LIMITS}: positions[].name 256")
+_NAME_OF_PERSON = TextLimit(255, "document.buyer.first_name / last_name",
+                            "ASSUMPTION: not documented; 255 like buyer_name, which Fakturownia composes from them")
+TEXT_LIMITS = {
+    "invoice.positions.*.name": _LINE_NAME,
+    "invoice.positions.*.correction_before_attributes.name": _LINE_NAME,
+    "invoice.positions.*.correction_after_attributes.name": _LINE_NAME,
+    "invoice.buyer_name": TextLimit(255, "document.buyer.name", "F-KSEF: buyer_name 255 (Fakturownia's own limit)"),
+    "invoice.buyer_first_name": _NAME_OF_PERSON,
+    "invoice.buyer_last_name": _NAME_OF_PERSON,
+    "invoice.buyer_street": TextLimit(255, "document.buyer.address.street",
+                                      "F-KSEF: buyer_street 255 (Fakturownia's own limit)"),
+    "invoice.buyer_city": TextLimit(255, "document.buyer.address.city",
+                                    "ASSUMPTION: not documented; 255 like buyer_street"),
+    # A cut phone number would reach the wrong person: left out instead.
+    "invoice.buyer_phone": TextLimit(16, "document.buyer.phone", f"{_KSEF_LIMITS}: buyer_phone 16",
+                                     whole_or_nothing=True),
+    # F-DOC "Uwagi na fakturze": emoji in a description are a validation error. F-KSEF: the legacy
+    # `description` becomes one `descriptions` entry, of at most 256 characters, when sent to KSeF.
+    "invoice.description": TextLimit(256, "document.notes", f"{_KSEF_LIMITS}: descriptions[].content 256; "
+                                     "F-DOC: no emoji", emoji=False),
+    "invoice.correction_reason": TextLimit(256, "document.correction.reason",
+                                           f"{_KSEF_LIMITS}: correction_reason 256"),
+    "invoice.exempt_tax_kind": TextLimit(256, "document.lines[].vat_exemption_basis",
+                                         "ASSUMPTION: not documented; KSeF's P_19A (the exemption basis) is a "
+                                         "256-character text"),
+}
+
+
 class FakturowniaCredentials(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     api_token: SecretStr
@@ -116,6 +150,7 @@ class FakturowniaAdapter(ProviderAdapter):
     exchange_rate_fields: ClassVar[str] = (
         "`exchange_kind: own`, `exchange_currency_rate`, `exchange_note` (date, table)")
     exemption_basis_fields: ClassVar[str] = "zw: `exempt_tax_kind` (our basis); np: `np_tax_kind` (a kind, no basis)"
+    text_limits: ClassVar[dict[str, TextLimit]] = TEXT_LIMITS
 
     @classmethod
     def http_auth(cls, credentials: BaseModel) -> requests.auth.AuthBase:
@@ -346,7 +381,8 @@ class FakturowniaAdapter(ProviderAdapter):
 
     def create_document(self, plan: ExportPlan) -> CreatedDocument:
         product_ids, warnings = self._product_ids(plan) if plan.send_skus else ({}, [])
-        body = self.build_request(plan, product_ids)
+        fitted = self.fit_texts(self.build_request(plan, product_ids))
+        body, warnings = fitted.body, warnings + list(fitted.warnings)
         if plan.send_to_ksef:
             body["gov_save_and_send"] = True  # documented top-level switch: create, then send to KSeF
         try:

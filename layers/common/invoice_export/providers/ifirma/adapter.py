@@ -86,6 +86,7 @@ from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.pricing import discounted_unit_price
+from invoice_export.providers.texts import TextLimit
 
 DOMESTIC = "fakturakraj"
 FOREIGN_CURRENCY = "fakturawaluta"
@@ -153,6 +154,31 @@ KEY_FIELDS = {"faktura": "invoice_key", "abonent": "subscriber_key"}
 
 RATE_WINDOW_SECONDS = 60.0
 MAX_MONTH_STEPS = 24  # a switch further than two years is surely a wrong date, not a month to move to
+
+
+# Field lengths: the "<=" of api.ifirma.pl's field tables (shared/providers/wfirma-ifirma.md 2.3; the
+# buyer's in "Dodawanie kontrahenta", the same Kontrahent object the invoice carries inline).
+_LINE_NAME = TextLimit(300, "document.lines[].name", "I-PLUG InvoicePosition: NazwaPelna ≤300")
+_UNIT = TextLimit(10, "document.lines[].unit", "I-PLUG InvoicePosition: Jednostka ≤10")
+TEXT_LIMITS = {
+    "Kontrahent.Nazwa": TextLimit(150, "document.buyer.name", "api.ifirma.pl 'Dodawanie kontrahenta': Nazwa ≤150"),
+    "Kontrahent.Ulica": TextLimit(65, "document.buyer.address.street",
+                                  "api.ifirma.pl 'Dodawanie kontrahenta': Ulica ≤65"),
+    "Kontrahent.Miejscowosc": TextLimit(65, "document.buyer.address.city",
+                                        "api.ifirma.pl 'Dodawanie kontrahenta': Miejscowosc ≤65"),
+    "Kontrahent.Telefon": TextLimit(32, "document.buyer.phone", "ASSUMPTION: not documented; 32",
+                                    whole_or_nothing=True),
+    "Pozycje.*.NazwaPelna": _LINE_NAME,
+    "Pozycje.*.NazwaPelnaObca": _LINE_NAME,
+    "Pozycje.*.Jednostka": _UNIT,
+    "Pozycje.*.JednostkaObca": _UNIT,
+    "Pozycje.*.PodstawaPrawna": TextLimit(
+        300, "document.lines[].vat_exemption_basis",
+        "ASSUMPTION: no official limit found (a community client caps it at 30, too short for common bases)"),
+    "NazwaUslugi": TextLimit(300, "document.lines[].name (all lines of an art. 28b invoice)",
+                             "api.ifirma.pl fakturaeksportuslugue: NazwaUslugi ≤300"),
+    "Uwagi": TextLimit(1000, "document.notes (and a correction's reason)", "I-DOC: Uwagi ≤1000"),
+}
 
 
 class IfirmaCredentials(BaseModel):
@@ -296,6 +322,7 @@ class IfirmaAdapter(ProviderAdapter):
     exchange_rate_fields: ClassVar[str] = (
         "`KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury` (the rate only; foreign-currency endpoints)")
     exemption_basis_fields: ClassVar[str] = "zw: `PodstawaPrawna` on each line (our basis); np: none"
+    text_limits: ClassVar[dict[str, TextLimit]] = TEXT_LIMITS
 
     @classmethod
     def rate_limit_key(cls, settings: AccountSettings, credentials: BaseModel) -> str:
@@ -387,8 +414,7 @@ class IfirmaAdapter(ProviderAdapter):
                 body["KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury"] = doc.exchange_rate.rate
         if endpoint == EU_SERVICES:
             assert isinstance(self.options, IfirmaOptions)
-            body["NazwaUslugi"] = doc.lines[0].name if len(doc.lines) == 1 else "; ".join(
-                line.name for line in doc.lines)[:300]
+            body["NazwaUslugi"] = "; ".join(line.name for line in doc.lines)
             body["DataObowiazkuPodatkowego"] = doc.sale_date.isoformat()  # art. 28b: when the service is done
             body["Jezyk"] = self.options.foreign_language
         return body
@@ -481,19 +507,19 @@ class IfirmaAdapter(ProviderAdapter):
     def create_document(self, plan: ExportPlan) -> CreatedDocument:
         doc = plan.document
         endpoint = self.endpoint(doc)
-        body = self.build_request(plan)
+        fitted = self.fit_texts(self.build_request(plan))
         if plan.provider_payment_type not in PAYMENT_TYPES:
             # Checked before anything is sent (build_request stays a pure mapping of the link).
             raise ConfigurationError(
                 f"'{plan.provider_payment_type}' is not an iFirma payment code (SposobZaplaty)",
                 fix=f"link payment method '{doc.payment.method}' to one of {', '.join(PAYMENT_TYPES)}",
                 code="invalid_payment_type")
-        warnings = self._align_accounting_month(doc)
+        warnings = [*fitted.warnings, *self._align_accounting_month(doc)]
         path = f"/{endpoint}.json"
         if endpoint == f"{DOMESTIC}/korekta":
             assert plan.corrected is not None
             path = f"/{DOMESTIC}/korekta/{split_reference(plan.corrected.provider_document_id)[1]}.json"
-        response = self._request("POST", path, data=encode_json(body), headers=_JSON_HEADERS, ok=(200, 201))
+        response = self._request("POST", path, data=encode_json(fitted.body), headers=_JSON_HEADERS, ok=(200, 201))
         payload = self._checked(response, may_have_arrived=True, doc=doc, proof=("Identyfikator",))
         document_type = DOMESTIC if endpoint.endswith("/korekta") else endpoint
         reference_id = f"{document_type}:{int(payload['Identyfikator'])}"

@@ -90,6 +90,7 @@ from invoice_export.domain.readback import ProviderTotals
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import HeaderAuth
 from invoice_export.providers.ksef_words import ksef_status_from
+from invoice_export.providers.texts import TextLimit
 
 # The documented, closed list of payment_method values (anything else is refused with a 422).
 PAYMENT_METHODS = ("transfer", "cash", "card", "barter", "check", "bill_of_sale", "delivery", "compensation",
@@ -142,6 +143,20 @@ _exemption_lists: dict[str, tuple[float, list[dict[str, Any]]]] = {}
 _exemption_lists_lock = threading.Lock()
 
 
+# Field lengths (the first key is the resource: invoice or corrective_invoice). I-PM and I-DOC ksef.md
+# give two, under KSeF; the client's fields have none documented.
+_CLIENT_TEXT = "ASSUMPTION: not documented; 255, as Fakturownia (also Rails) documents for its buyer fields"
+TEXT_LIMITS = {
+    "*.services.*.name": TextLimit(256, "document.lines[].name", "I-PM 'Services': name max 256 under KSeF"),
+    "*.notes": TextLimit(3500, "document.notes (and a correction's reason)", "I-PM; I-DOC ksef.md: notes max 3500"),
+    "*.client_company_name": TextLimit(255, "document.buyer.name", _CLIENT_TEXT),
+    "*.client_first_name": TextLimit(255, "document.buyer.first_name", _CLIENT_TEXT),
+    "*.client_last_name": TextLimit(255, "document.buyer.last_name", _CLIENT_TEXT),
+    "*.client_street": TextLimit(255, "document.buyer.address.street", _CLIENT_TEXT),
+    "*.client_city": TextLimit(255, "document.buyer.address.city", _CLIENT_TEXT),
+}
+
+
 class InfaktCredentials(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     api_key: SecretStr
@@ -189,6 +204,7 @@ class InfaktAdapter(ProviderAdapter):
     # inFakt rounds VAT per line and adds the lines up (as its fake models it): a document computed
     # per rate is refused before sending when the totals would differ.
     vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_LINE
+    text_limits: ClassVar[dict[str, TextLimit]] = TEXT_LIMITS
     # Sleeps between polls of a creation task (seconds). Tasks usually finish by the first poll;
     # the sum bounds how long a create may take before it is handed to the look-up.
     poll_delays: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6)
@@ -295,8 +311,8 @@ class InfaktAdapter(ProviderAdapter):
 
     def create_document(self, plan: ExportPlan) -> CreatedDocument:
         resource = _resource(plan.document.kind)
-        body = self.build_request(plan, self._exemption_reason_id(plan.document))
-        accepted = self.http.request("POST", f"/async/{resource}.json", json_body=body, ok=(200, 201, 202))
+        fitted = self.fit_texts(self.build_request(plan, self._exemption_reason_id(plan.document)))
+        accepted = self.http.request("POST", f"/async/{resource}.json", json_body=fitted.body, ok=(200, 201, 202))
         reference = str(accepted.json()["invoice_task_reference_number"])
         try:
             document_uuid = self._await_task(resource, reference)
@@ -306,14 +322,15 @@ class InfaktAdapter(ProviderAdapter):
                 # lost may have created it. Settle on it if it is ours (same totals).
                 existing = self.find_document(plan)
                 if existing is not None:
-                    return CreatedDocument(existing)
+                    return CreatedDocument(existing, fitted.warnings)
             raise
         try:
             document = self._get_document(resource, document_uuid)
         except TransientError:
             raise self._lost(f"inFakt created the document ({document_uuid}) but could not be read back") from None
         warnings = self._rate_warnings(plan.document, document) + self._issue_draft(resource, plan.document, document)
-        return CreatedDocument(_reference(resource, document), tuple(warnings), readback=_totals(document))
+        return CreatedDocument(_reference(resource, document), fitted.warnings + tuple(warnings),
+                               readback=_totals(document))
 
     def _issue_draft(self, resource: str, doc: Document, document: dict[str, Any]) -> list[str]:
         """Move on a document inFakt kept a draft against the status we sent (see the module notes);

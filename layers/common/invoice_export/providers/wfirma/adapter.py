@@ -86,6 +86,7 @@ from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import HeaderAuth, ProviderHttp
 from invoice_export.providers.ksef_words import ksef_status_from
 from invoice_export.providers.pricing import discounted_unit_price
+from invoice_export.providers.texts import TextLimit
 
 # wFirma's documented payment methods (dbojdo/wFirma PaymentMethod.php, integration-tested).
 PAYMENT_METHODS = {"transfer": "Przelew", "cash": "Gotówka", "payment_card": "Karta płatnicza",
@@ -175,6 +176,23 @@ OUR_FIELD = {
 }
 
 
+# Field lengths: wFirma documents none (W-DOC, W-SDK and W-PY carry no lengths). ASSUMPTION: the limits
+# Fakturownia's KSeF guide gives for the same data (a position name 256 under KSeF, names and streets 255;
+# wFirma sends its documents to KSeF too) and KSeF's 3500 for the printed notes (inFakt documents 3500).
+_INVOICE = "invoices.*.invoice"
+TEXT_LIMITS = {
+    f"{_INVOICE}.invoicecontents.*.invoicecontent.name": TextLimit(
+        256, "document.lines[].name", "ASSUMPTION: not documented; KSeF's position-name limit (F-KSEF)"),
+    f"{_INVOICE}.contractor.name": TextLimit(255, "document.buyer.name", "ASSUMPTION: not documented; 255"),
+    f"{_INVOICE}.contractor.street": TextLimit(255, "document.buyer.address.street",
+                                               "ASSUMPTION: not documented; 255"),
+    f"{_INVOICE}.contractor.city": TextLimit(255, "document.buyer.address.city", "ASSUMPTION: not documented; 255"),
+    f"{_INVOICE}.description": TextLimit(
+        3500, "document.notes (after a correction's reason and the exemption basis)",
+        "ASSUMPTION: not documented; 3500, KSeF's footer limit"),
+}
+
+
 class WfirmaCredentials(BaseModel):
     """The merchant's key pair and company; app_key is our integration's, merged in by the runtime."""
 
@@ -238,6 +256,7 @@ class WfirmaAdapter(ProviderAdapter):
         "`currency_exchange`, `price_currency_exchange`, `currency_date` (ASSUMPTION: honoured); "
         "a different rate read back is a warning")
     exemption_basis_fields: ClassVar[str] = "none: the zw basis is printed in `description`"
+    text_limits: ClassVar[dict[str, TextLimit]] = TEXT_LIMITS
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         super().__init__(settings, credentials, http)
@@ -381,9 +400,10 @@ class WfirmaAdapter(ProviderAdapter):
         good_ids, warnings = self._good_ids(plan) if plan.send_skus else ({}, [])
         lookups = Lookups(vat_code_ids=vat_code_ids, good_ids=good_ids,
                           original_line_ids=self._original_line_ids(plan))
-        body = self.build_request(plan, lookups)
-        answer = self._send("invoices/add", body, creates=True)
+        fitted = self.fit_texts(self.build_request(plan, lookups))
+        answer = self._send("invoices/add", fitted.body, creates=True)
         invoice = first_record(answer, "invoices", "invoice")
+        warnings += fitted.warnings
         warnings += self._exchange_rate_warnings(plan.document, invoice)
         warnings += self._date_the_payment(plan.document, invoice)
         return CreatedDocument(self._reference(invoice), tuple(warnings), readback=self._totals(invoice))

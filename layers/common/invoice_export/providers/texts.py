@@ -1,0 +1,201 @@
+"""Texts fitted to what a provider takes: its field lengths and the characters it refuses.
+
+Our contract takes long texts (names and addresses up to 2,000 characters, notes up to 3,500; see
+`domain.documents`); accounting systems take less, and some refuse emoji in some fields. A text that
+does not fit is never a reason to refuse the whole document: it is cut (or a refused character
+removed) and the document goes through with a warning on its record and in its `exported` event.
+
+How an adapter uses it (one helper for every provider):
+
+1. declare `text_limits` on the adapter class: a path pattern in *its request body* -> `TextLimit`,
+   each with the source of the limit or an `ASSUMPTION:` label. The path is dotted; `*` stands for
+   every item of a list or every value of a dict, e.g. `invoice.positions.*.name` or wFirma's
+   numbered `invoices.*.invoice.invoicecontents.*.invoicecontent.name`;
+2. in `create_document`, send `self.fit_texts(self.build_request(plan)).body` and add its
+   `.warnings` to the `CreatedDocument`'s warnings.
+
+Limits are on the request, not on our fields, because one provider field often carries several of
+ours (a correction's reason and the notes in one description).
+
+Lengths are counted in characters (code points), as Python, Ruby and PHP's mb_ functions count. A
+cut never splits what a reader sees as one character: a letter and its combining accents, an emoji
+with its skin tone, variation selector or zero-width-joined parts, a flag's pair of regional
+indicators, a surrogate pair, CR LF.
+
+Warnings start with a stable code, then say which of our fields, its original length and what was
+done, never the text itself (events carry no buyer data):
+
+    text_truncated: document.lines[].name has 300 characters; Fakturownia takes at most 256 in
+        invoice.positions[1].name: cut to 256
+    text_replaced: document.notes carries 1 emoji, which Fakturownia refuses in invoice.description:
+        removed
+    text_omitted: document.buyer.phone has 21 characters; Fakturownia takes at most 16 in
+        invoice.buyer_phone: left out (cut, it would be wrong)
+"""
+
+from __future__ import annotations
+
+import copy
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+TEXT_TRUNCATED = "text_truncated"
+TEXT_REPLACED = "text_replaced"
+TEXT_OMITTED = "text_omitted"
+
+_ZERO_WIDTH_JOINER = "\u200d"
+_EMOJI_PRESENTATION = "\ufe0f"
+# Blocks of pictographs that render as emoji: emoticons, transport, flags and supplemental symbols;
+# miscellaneous symbols and dingbats; arrows and stars. Letters, digits, punctuation, typographic
+# quotes („”), dashes and signs such as © ™ ℃ ⌀ stay outside (an emoji form of them carries U+FE0F).
+_PICTOGRAPH_BLOCKS = (range(0x1F000, 0x1FB00), range(0x2600, 0x27C0), range(0x2B00, 0x2C00))
+_REGIONAL_INDICATORS = range(0x1F1E6, 0x1F200)
+_CLOSING_PUNCTUATION = frozenset(",.;:!?)]}”»…")
+
+
+@dataclass(frozen=True)
+class TextLimit:
+    """What a provider takes in one text field of its request."""
+
+    max_length: int | None  # in characters; None: any length (only `emoji` applies)
+    ours: str  # the field of our message the text comes from, named in the warning
+    source: str  # where the provider documents it, or "ASSUMPTION: ..." with why
+    emoji: bool = True  # False: the provider refuses emoji here; they are removed, with a warning
+    # A value that is wrong when cut (a phone number): left out instead, with a warning.
+    whole_or_nothing: bool = False
+
+
+@dataclass(frozen=True)
+class FittedRequest:
+    body: dict[str, Any]
+    warnings: tuple[str, ...]
+
+
+def fit_texts(body: dict[str, Any], limits: Mapping[str, TextLimit], provider: str) -> FittedRequest:
+    """A copy of `body` with every text under `limits` fitted, and one warning per changed text."""
+    fitted = copy.deepcopy(body)
+    warnings: list[str] = []
+    for pattern, limit in limits.items():
+        for container, key, path in _matches(fitted, pattern.split("."), ()):
+            text = container[key]
+            if not isinstance(text, str):
+                continue
+            where = _render(path)
+            if not limit.emoji and (emoji := _emoji_count(text)):
+                text = without_emoji(text)
+                warnings.append(f"{TEXT_REPLACED}: {limit.ours} carries {emoji} emoji, which {provider} refuses "
+                                f"in {where}: removed")
+            if limit.max_length is not None and len(text) > limit.max_length:
+                length = len(container[key])
+                if limit.whole_or_nothing:
+                    del container[key]
+                    warnings.append(f"{TEXT_OMITTED}: {limit.ours} has {length} characters; {provider} takes at "
+                                    f"most {limit.max_length} in {where}: left out (cut, it would be wrong)")
+                    continue
+                text = cut_text(text, limit.max_length)
+                warnings.append(f"{TEXT_TRUNCATED}: {limit.ours} has {length} characters; {provider} takes at "
+                                f"most {limit.max_length} in {where}: cut to {len(text)}")
+            container[key] = text
+    return FittedRequest(fitted, tuple(warnings))
+
+
+def cut_text(text: str, max_length: int) -> str:
+    """`text` cut to at most `max_length` characters at the end of a whole visible character, with
+    trailing blanks dropped."""
+    if len(text) <= max_length:
+        return text
+    end = max_length
+    while end > 0 and not _is_boundary(text, end):
+        end -= 1
+    if end == 0:  # one "character" longer than the limit (hundreds of accents): a cut beats nothing
+        end = max_length
+    return text[:end].rstrip() or text[:end]
+
+
+def without_emoji(text: str) -> str:
+    """`text` without its emoji (each with all its parts), and without the space each leaves behind."""
+    clusters = list(_clusters(text))
+    kept: list[str] = []
+    just_removed = False
+    for index, cluster in enumerate(clusters):
+        if _is_emoji(cluster):
+            following = clusters[index + 1] if index + 1 < len(clusters) else ""
+            if kept and kept[-1] == " " and (following in ("", " ") or following in _CLOSING_PUNCTUATION):
+                kept.pop()  # "zakupy 🌷" -> "zakupy", "Super 🎉 prezent" -> "Super prezent"
+            just_removed = True
+            continue
+        if cluster == " " and just_removed and not kept:
+            continue  # "🎉 Super" -> "Super"
+        just_removed = False
+        kept.append(cluster)
+    return "".join(kept)
+
+
+def _emoji_count(text: str) -> int:
+    return sum(1 for cluster in _clusters(text) if _is_emoji(cluster))
+
+
+def _is_emoji(cluster: str) -> bool:
+    return _EMOJI_PRESENTATION in cluster or any(
+        ord(char) in block for char in cluster for block in _PICTOGRAPH_BLOCKS)
+
+
+def _clusters(text: str) -> Iterator[str]:
+    """What a reader sees as one character each (a practical subset of Unicode's grapheme clusters)."""
+    start = 0
+    for end in range(1, len(text) + 1):
+        if _is_boundary(text, end):
+            yield text[start:end]
+            start = end
+
+
+def _is_boundary(text: str, index: int) -> bool:
+    """Whether `text` may be cut between index-1 and index."""
+    if index <= 0 or index >= len(text):
+        return True
+    before, after = text[index - 1], text[index]
+    if before == "\r" and after == "\n":
+        return False
+    if _joins_previous(after) or before == _ZERO_WIDTH_JOINER:
+        return False
+    if ord(before) in _REGIONAL_INDICATORS and ord(after) in _REGIONAL_INDICATORS:
+        # Flags are pairs: cut only after an even run of regional indicators.
+        run = 0
+        while index - run - 1 >= 0 and ord(text[index - run - 1]) in _REGIONAL_INDICATORS:
+            run += 1
+        return run % 2 == 0
+    return True
+
+
+def _joins_previous(char: str) -> bool:
+    """A code point that belongs to the character before it."""
+    code = ord(char)
+    return (unicodedata.category(char) in ("Mn", "Mc", "Me")  # accents, variation selectors, keycap
+            or char == _ZERO_WIDTH_JOINER
+            or 0x1F3FB <= code <= 0x1F3FF  # emoji skin tones
+            or 0xE0020 <= code <= 0xE007F  # tags of subdivision flags
+            or 0xDC00 <= code <= 0xDFFF)  # the second half of a surrogate pair kept as two code points
+
+
+def _matches(node: Any, parts: list[str], path: tuple[str | int, ...]) -> Iterator[tuple[Any, Any, tuple]]:
+    """(container, key, path) of every value the pattern `parts` names under `node`."""
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        children = list(enumerate(node)) if isinstance(node, list) else \
+            list(node.items()) if isinstance(node, dict) else []
+    else:
+        children = [(head, node[head])] if isinstance(node, dict) and head in node else []
+    for key, child in children:
+        if rest:
+            yield from _matches(child, rest, (*path, key))
+        else:
+            yield node, key, (*path, key)
+
+
+def _render(path: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
