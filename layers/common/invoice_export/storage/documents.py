@@ -23,10 +23,9 @@ from invoice_export.storage.own_numbers import OwnNumberStore, holder_in
 from invoice_export.storage.paging import all_items
 from invoice_export.storage.transactions import CONDITION_FAILED, CONFLICT, cancellation_reasons, condition_parts
 
-# The key (own_numbers.NumberClaim.key) of the number the record's latest claim went out with, or
-# NO_NUMBER (the provider numbered it). Absent on records claimed before numbers were kept.
+# The key (own_numbers.NumberClaim.key) of the number of ours the record was last claimed with; absent
+# on records never claimed with one (the provider's numbering, or claimed before numbers were kept).
 CLAIMED_NUMBER = "claimed_number_key"
-NO_NUMBER = "none"
 
 
 class RejectedMessage(NamedTuple):
@@ -154,9 +153,7 @@ class DocumentStore:
         values = {**_status_fields(account_id, Status.SENDING), "send_attempt_id": attempt_id, "updated_at": now_iso()}
         condition = Attr("status").is_in([s.value for s in SENDABLE])
         if number is None:
-            # A claimable record's earlier attempts created nothing: a number claimed by one is let go.
-            record = self._update(account_id, document_id, {**values, CLAIMED_NUMBER: NO_NUMBER},
-                                  condition=condition, add={"attempts": 1})
+            record = self._update(account_id, document_id, values, condition=condition, add={"attempts": 1})
         else:
             record = self._update_claiming_number(account_id, document_id, values, condition, number)
         if record is not None:
@@ -371,15 +368,17 @@ class DocumentStore:
         """The transaction part that checks `holder` let `number` go, so the provider cannot hold a
         document of it with the number:
         - its record is gone, or failed (a failed document is sent anew on retry: nothing of it exists);
-        - it is pending, its latest claim not for this number (a pending record created nothing; one
-          whose claim of this number was released keeps it: it is retried, first in line for it);
-        - its latest claim went out with another number of ours (a record is claimed again only after
-          its attempt created nothing). Claimed with the provider's numbering (NO_NUMBER), or before
-          numbers were kept (none recorded), it holds the number it was registered with."""
+        - it was claimed with another number of ours since (a record is claimed again only after its
+          attempt created nothing);
+        - it is pending and was never claimed with a number (it holds one only by the backfill's record
+          of a document sent before: never pending).
+        A pending record whose claim of this number was released keeps it: it is retried, first in line.
+        A record claimed before numbers were kept, or with the provider's numbering, keeps the number it
+        was registered with (the safe side, should the provider's number match)."""
         claimed = Attr(CLAIMED_NUMBER)
         let_go = (Attr("document_id").not_exists() | Attr("status").eq(Status.FAILED.value)
-                  | (Attr("status").eq(Status.PENDING.value) & (claimed.not_exists() | claimed.ne(number.key)))
-                  | (claimed.exists() & claimed.ne(number.key) & claimed.ne(NO_NUMBER)))
+                  | (claimed.exists() & claimed.ne(number.key))
+                  | (Attr("status").eq(Status.PENDING.value) & claimed.not_exists()))
         return {"ConditionCheck": {"TableName": self.table.name, "Key": _key(account_id, holder),
                                    **condition_parts(let_go)}}
 
