@@ -10,7 +10,8 @@
 4. runs the Lambda handlers against the queues like Lambda's event source (batches, partial
    failures, visibility timeouts, DLQ) until everything settled;
 5. prints each document's outcome, provider number, KSeF number and customer link (or error and
-   fix), opens one link per shop and checks the PDF it leads to carries the provider's number;
+   fix), opens one link per shop and checks the PDF it leads to carries the provider's number
+   (among them a shop passing its own numbers, whose number used twice is refused);
 6. operations with the invoice-export CLI (local/run_operations.py): a bulk-mode account, its dry
    run, the bulk export with progress, and a reconciliation against the provider.
 
@@ -58,6 +59,8 @@ class DemoShop:
     expected: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # document id -> outcome, code
     # What to check at the provider once everything settled: (our document id -> its record) -> problems.
     check: Callable[[Callable[[str], Any]], list[str]] | None = None
+    # Another document carrying an example's number: its document id -> the example file it copies.
+    same_number: dict[str, str] = field(default_factory=dict)
 
     @property
     def account_id(self) -> str:
@@ -74,6 +77,19 @@ def fakturownia_shop(fake: FakturowniaFake) -> DemoShop:
     return DemoShop(settings, {"api_token": token}, documents=sorted(p.name for p in DOCUMENTS.glob("*.json")),
                     # The unlinked series is there to show a clear, fixable failure.
                     expected={"INV-2026-11-0004": ("failed", "series_not_linked")})
+
+
+def own_numbers_shop(fake: FakturowniaFake) -> DemoShop:
+    """A Fakturownia shop passing its own numbers: a second document with a number already used is
+    refused before it is sent (Fakturownia itself would create it)."""
+    token = secrets.token_hex(20)
+    fake.add_account(token, prefix="demo-own-numbers")
+    fake.add_department(token, "Sklep internetowy", "5252445767")
+    settings = {**json.loads(DEMO_SHOP_SETTINGS.read_text(encoding="utf-8")), "account_id": "demo-own-numbers",
+                "api_url": fake.base_url, "numbering": "ours"}
+    return DemoShop(settings, {"api_token": token}, documents=["01-invoice-company.json"],
+                    same_number={"INV-2026-11-0101": "01-invoice-company.json"},
+                    expected={"INV-2026-11-0101": ("failed", "duplicate_number")})
 
 
 def infakt_shop(fake: InfaktFake) -> DemoShop:
@@ -179,10 +195,13 @@ def connect(shop: DemoShop) -> None:
 
 def send_documents(stack: LocalStack, shop: DemoShop) -> list[dict[str, Any]]:
     messages = []
-    for name in shop.documents:
+    copies = [(name, document_id) for document_id, name in shop.same_number.items()]
+    for name, copy_id in [(name, None) for name in shop.documents] + copies:
         message = json.loads((DOCUMENTS / name).read_text(encoding="utf-8"))
         message["account_id"] = shop.account_id
         document = message["document"]
+        if copy_id:
+            document.update(document_id=copy_id, order_id=f"ORD-{copy_id}")
         stack.send("ExportQueue", message, group_id=shop.account_id,
                    dedup_id=f"{shop.account_id}-{document['document_id']}-v{document['version']}")
         messages.append(message)
@@ -260,6 +279,7 @@ def main() -> int:
         reset_runtime()
         print(f"moto at {stack.endpoint_url}, customer links at {stack.gateway_url}")
         shops = [make_shop(fake) for fake, (_, make_shop) in zip(fakes, PROVIDERS, strict=True)]
+        shops.append(own_numbers_shop(fakes[0]))
         sent = {}
         for shop in shops:
             connect(shop)

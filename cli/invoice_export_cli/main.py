@@ -1,7 +1,8 @@
 """invoice-export: connect accounts, change settings, follow documents, run bulk exports, replay the DLQ.
 
 Account and document commands go through the configuration API (IAM auth: your AWS credentials
-sign each request); operator commands (tenants, dlq) use your AWS credentials directly.
+sign each request); operator commands (tenants, tenant-data, numbers, dlq) use your AWS credentials
+directly.
 
   invoice-export --stack invoice-export connect shop-1 --provider fakturownia --credentials-file key.json
   invoice-export --stack invoice-export bulk shop-1 --from 2026-11-01 --to 2026-11-30 --dry-run
@@ -404,7 +405,20 @@ def cmd_tenant_data(session: boto3.session.Session, resources: operator.StackRes
     out.line(f"tenant {args.tenant}: {verb} {len(report.accounts)} account(s) ({', '.join(report.accounts) or '-'}), "
              f"{report.documents} document record(s), {report.audit_entries} audit entries, "
              f"{report.pdf_versions} PDF version(s), {len(report.principals)} principal mapping(s)"
-             + ("" if args.dry_run else f", {report.bulk_run_items} bulk-run item(s), {report.secrets} secret(s)"))
+             + ("" if args.dry_run else f", {report.bulk_run_items} bulk-run item(s), {report.secrets} secret(s), "
+                                        f"{report.numbers} number(s) in use"))
+
+
+def cmd_numbers(session: boto3.session.Session, resources: operator.StackResources, args: argparse.Namespace,
+                out: Output) -> None:
+    report = operator.backfill_numbers(session, resources, args.account, dry_run=args.dry_run)
+    out.data(report.model_dump())
+    verb = "would register" if args.dry_run else "registered"
+    out.line(f"{verb} {report.registered} number(s), {report.already_registered} already registered, "
+             f"in {len(report.accounts)} account(s) whose provider takes our numbers")
+    for twice in report.held_twice:
+        out.line(f"  {twice.account_id}: number {twice.number} is held by both {twice.holder_document_id} and "
+                 f"{twice.document_id} - check them in the accounting system")
 
 
 def cmd_dlq(session: boto3.session.Session, resources: operator.StackResources, args: argparse.Namespace,
@@ -429,7 +443,7 @@ API_COMMANDS = {
     "reconcile": cmd_reconcile, "audit": cmd_audit,
 }
 OPERATOR_COMMANDS = {"tenants": cmd_tenants, "dlq": cmd_dlq, "tenant-data": cmd_tenant_data,
-                     "account-tenant": cmd_account_tenant}
+                     "account-tenant": cmd_account_tenant, "numbers": cmd_numbers}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -546,6 +560,13 @@ def parser() -> argparse.ArgumentParser:
     delete.add_argument("tenant")
     delete.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     delete.add_argument("--yes", action="store_true", help="confirm the deletion")
+
+    n = sub.add_parser("numbers", help="(operator) our numbers in use, guarding against a number sent twice")
+    nsub = n.add_subparsers(dest="numbers_command", required=True)
+    backfill = nsub.add_parser("backfill", help="register the numbers of documents sent before the guard "
+                               "(once after deploying it; safe to repeat)")
+    backfill.add_argument("--account", help="only this account (default: every account)")
+    backfill.add_argument("--dry-run", action="store_true", help="only count what would be registered")
 
     d = sub.add_parser("dlq", help="(operator) the export dead-letter queue")
     dsub = d.add_subparsers(dest="dlq_command", required=True)

@@ -1,5 +1,6 @@
 """Operator-only actions, done with the operator's own AWS credentials (never through the API):
-the principal -> tenant mapping, and replaying the export DLQ.
+the principal -> tenant mapping, replaying the export DLQ, and registering the numbers documents
+sent before the duplicate-number guard hold.
 
 Where the stack's resources are: `--stack NAME` reads the CloudFormation outputs; otherwise the
 environment (TENANTS_TABLE, EXPORT_QUEUE_URL, EXPORT_DLQ_URL, ...), as the local stack sets it.
@@ -24,6 +25,7 @@ OUTPUTS = {
     "ExportDLQUrl": "EXPORT_DLQ_URL",
     "AccountsTableName": "ACCOUNTS_TABLE",
     "DocumentsTableName": "DOCUMENTS_TABLE",
+    "OwnNumbersTableName": "NUMBERS_TABLE",
     "BulkRunsTableName": "BULK_RUNS_TABLE",
     "AuditTableName": "AUDIT_TABLE",
     "PdfBucketName": "PDF_BUCKET",
@@ -110,6 +112,7 @@ def delete_tenant_data(session: boto3.session.Session, resources: StackResources
     from invoice_export.storage.audit import AuditTrail
     from invoice_export.storage.bulk_runs import BulkRunStore
     from invoice_export.storage.documents import DocumentStore
+    from invoice_export.storage.own_numbers import OwnNumberStore
     from invoice_export.storage.tenants import TenantStore
 
     dynamodb = session.resource("dynamodb")
@@ -118,10 +121,34 @@ def delete_tenant_data(session: boto3.session.Session, resources: StackResources
         return dynamodb.Table(resources.get(name))
 
     prefix = os.environ.get("CREDENTIALS_SECRET_PREFIX", "invoice-export/accounts/")
+    # A stack deployed before the numbers table has none to delete from.
+    numbers = OwnNumberStore(table("NUMBERS_TABLE")) if "NUMBERS_TABLE" in resources.values else None
     return delete(tenant_id, accounts=AccountStore(table("ACCOUNTS_TABLE"), session.client("secretsmanager"), prefix),
-                  documents=DocumentStore(table("DOCUMENTS_TABLE")), audit=AuditTrail(table("AUDIT_TABLE"), 1),
+                  documents=DocumentStore(table("DOCUMENTS_TABLE"), numbers), audit=AuditTrail(table("AUDIT_TABLE"), 1),
                   runs=BulkRunStore(table("BULK_RUNS_TABLE"), 1), tenants=TenantStore(table("TENANTS_TABLE")),
                   s3=session.client("s3"), bucket=resources.get("PDF_BUCKET"), dry_run=dry_run)
+
+
+# ---------------------------------------------------------------- numbers in use
+
+
+def backfill_numbers(session: boto3.session.Session, resources: StackResources, account_id: str | None,
+                     dry_run: bool) -> Any:
+    """The layer's one-off registration (invoice_export.services.own_numbers), on the stack's tables."""
+    from invoice_export.services.own_numbers import register_used_numbers
+    from invoice_export.storage.accounts import AccountStore
+    from invoice_export.storage.documents import DocumentStore
+    from invoice_export.storage.own_numbers import OwnNumberStore
+
+    dynamodb = session.resource("dynamodb")
+    prefix = os.environ.get("CREDENTIALS_SECRET_PREFIX", "invoice-export/accounts/")
+    accounts = AccountStore(dynamodb.Table(resources.get("ACCOUNTS_TABLE")), session.client("secretsmanager"), prefix)
+    documents = DocumentStore(dynamodb.Table(resources.get("DOCUMENTS_TABLE")),
+                              OwnNumberStore(dynamodb.Table(resources.get("NUMBERS_TABLE"))))
+    try:
+        return register_used_numbers(accounts=accounts, documents=documents, account_id=account_id, dry_run=dry_run)
+    except LookupError as missing:
+        raise MissingResource(str(missing)) from None
 
 
 # ---------------------------------------------------------------- DLQ replay

@@ -131,7 +131,8 @@ UPDATE_TOP_LEVEL_KEYS = frozenset({"invoice", "api_token", "gov_save_and_send"})
 BLANK = "- nie może być puste"
 INVALID = "- jest nieprawidłowe"
 TOO_LONG = "- pole jest za długie (maksymalna ilość znaków: {limit})"
-NUMBER_TAKEN = "- jest już zajęty"  # ASSUMPTION: undocumented refusal of a duplicate own number
+# Only with FakturowniaAccount.refuses_duplicate_numbers (off by default): the body of such a refusal.
+NUMBER_TAKEN = "- jest już zajęty"
 OID_TAKEN = "- jest już zajęte"  # ASSUMPTION: undocumented body of the oid_unique refusal
 # ASSUMPTION: the real API ignores unknown keys; the fake refuses them so a typo cannot pass.
 UNKNOWN_FIELD = "- nieznany parametr"
@@ -425,6 +426,12 @@ class FakturowniaAccount:
     # The normalised request fields each invoice was built from, so a PUT can rebuild it.
     sources: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
     number_counters: dict[tuple, int] = field(default_factory=dict, repr=False)
+    # ASSUMPTION (two readings): the documented API has no duplicate-number check or flag (F-DOC field
+    # list: a given `number` is used as it is; fakturownia-infakt.md 1.1), and issue 13 saw a server
+    # written from the docs create a second invoice with an own number already used: False (default)
+    # creates it. True refuses it (422, {"number": ["- jest już zajęty"]}, same kind), as the app's
+    # form warns, in case the API shares that check.
+    refuses_duplicate_numbers: bool = False
     # KSeF. ASSUMPTION: KSeF itself is not documented by Fakturownia beyond gov_status; the fake
     # settles a sent document after `ksef_reads_until_final` reads of it (the real one takes
     # seconds to minutes), accepted with a KSeF number unless `ksef_rejects` is set.
@@ -1025,7 +1032,8 @@ class _InvoiceBuilder:
         own_id = self.existing["id"] if self.existing else None
         others = [inv for inv in self.account.invoices if inv["id"] != own_id]
         number = invoice.get("number")
-        if number and any(inv["number"] == number and inv["kind"] == invoice["kind"] for inv in others):
+        if (self.account.refuses_duplicate_numbers and number
+                and any(inv["number"] == number and inv["kind"] == invoice["kind"] for inv in others)):
             self.errors.add("number", NUMBER_TAKEN)
         # ASSUMPTION: oid_unique is checked against every document of the account, whatever its kind.
         oid = invoice.get("oid")

@@ -325,7 +325,17 @@ def test_oid_unique_refuses_a_second_invoice_for_the_same_order(fake, http):
     assert without_flag.status_code == 201  # uniqueness is only enforced when asked for
 
 
-def test_own_number_is_used_and_refused_twice_for_the_same_kind(fake, http):
+def test_own_number_used_twice_is_created_twice_by_default(fake, http):
+    first = create(http, fake, company_invoice(number="SKLEP/7/2026"))
+    again = create(http, fake, company_invoice(number="SKLEP/7/2026"))
+
+    assert first.status_code == again.status_code == 201
+    assert first.json()["number"] == again.json()["number"] == "SKLEP/7/2026"
+    assert [i["number"] for i in fake.account(TOKEN).invoices].count("SKLEP/7/2026") == 2
+
+
+def test_own_number_can_be_refused_twice_for_the_same_kind(fake, http):
+    fake.account(TOKEN).refuses_duplicate_numbers = True
     first = create(http, fake, company_invoice(number="SKLEP/7/2026"))
     again = create(http, fake, company_invoice(number="SKLEP/7/2026"))
     as_receipt = create(http, fake, company_invoice(number="SKLEP/7/2026", kind="receipt"))

@@ -72,6 +72,7 @@ CONFIG_API_FN = "ConfigApiFunction"
 CONFIG_API = "ConfigApi"
 TENANTS_TABLE = "TenantsTable"
 AUDIT_TABLE = "AuditTable"
+OWN_NUMBERS_TABLE = "OwnNumbersTable"
 SCHEDULE_DLQ = "ScheduleDLQ"
 SCHEDULED_RUN_FAILURES = "ScheduledRunFailures"
 SCHEDULED_FNS = (BULK_EXPORT_FN, DEAD_LETTER_CHECK_FN)
@@ -88,6 +89,8 @@ TABLE_WRITERS = {
     # API: resolving in doubt; the DLQ check: recording documents whose message was dead-lettered unrecorded
     DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN, DEAD_LETTER_CHECK_FN},
     IDEMPOTENCY_TABLE: {EXPORT_FN},
+    # claimed with a document's record; older documents are registered by the operator (CLI)
+    OWN_NUMBERS_TABLE: {EXPORT_FN},
     # every function that calls a provider (the API checks credentials and lists series)
     RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN},
     BULK_RUNS_TABLE: {BULK_EXPORT_FN, CONFIG_API_FN},  # run progress; the bulk function never writes documents
@@ -375,6 +378,12 @@ def test_export_function_writes_documents_and_idempotency_but_only_pauses_accoun
         problems.append(f"missing dynamodb:GetItem on {ACCOUNTS_TABLE}")
     if not allows(st, "dynamodb:UpdateItem", table_arn(ACCOUNTS_TABLE)):
         problems.append(f"missing dynamodb:UpdateItem on {ACCOUNTS_TABLE} (it pauses accounts)")
+    # A document's claim is one transaction: Update of its record, ConditionCheck of the number's earlier
+    # holder, Put of the number.
+    for action, table in (("dynamodb:UpdateItem", DOCUMENTS_TABLE), ("dynamodb:ConditionCheckItem", DOCUMENTS_TABLE),
+                          ("dynamodb:PutItem", OWN_NUMBERS_TABLE)):
+        if not allows(st, action, table_arn(table)):
+            problems.append(f"missing {action} on {table} (claiming a document with our number)")
     for action in set(WRITE_ACTIONS) - {"dynamodb:UpdateItem"}:
         if allows(st, action, table_arn(ACCOUNTS_TABLE)):
             problems.append(f"{action} on {ACCOUNTS_TABLE} (it only pauses an account: UpdateItem)")

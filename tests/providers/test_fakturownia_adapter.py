@@ -136,6 +136,9 @@ def test_correction_references_the_original_and_carries_before_and_after(fake, a
 
 
 def test_our_numbering_passes_our_number_and_a_duplicate_is_named(fake, account) -> None:
+    # Should Fakturownia refuse a number used twice (the fake's other reading; the export service
+    # refuses it before sending anyway: duplicate_number), its refusal names the field to fix.
+    fake.account(account["token"]).refuses_duplicate_numbers = True
     adapter = make_adapter(fake, account, numbering="ours")
     created = adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
     assert created.reference.number == "FV 1/11/2026"

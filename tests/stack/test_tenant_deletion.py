@@ -22,7 +22,7 @@ def test_a_tenants_accounts_documents_audit_pdfs_secrets_and_mappings_are_delete
     tenant = f"tenant-{uuid.uuid4().hex[:6]}"
     principal = f"arn:aws:iam::123456789012:user/{tenant}"
     rt = shop.runtime
-    shop.connect(tenant_id=tenant, export_mode="bulk")
+    shop.connect(tenant_id=tenant, export_mode="bulk", numbering="ours")  # its number is kept in use too
     rt.tenants.map(principal, tenant)
     shop.send(shop.message("01-invoice-company.json"))
     shop.run()
@@ -50,6 +50,7 @@ def test_a_tenants_accounts_documents_audit_pdfs_secrets_and_mappings_are_delete
 
     assert rt.accounts.get(shop.account_id) is None
     assert rt.documents.account_documents(shop.account_id) == []
+    assert "1 number(s) in use" in out and rt.documents.numbers.account_numbers(shop.account_id) == []
     assert rt.audit.entries(shop.account_id, "INV-2026-11-0001") == []
     assert rt.bulk_runs.list_runs(shop.account_id) == []
     assert rt.tenants.tenant_of(principal) is None

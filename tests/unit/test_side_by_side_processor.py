@@ -42,6 +42,15 @@ def test_runs_are_neighbours_with_the_same_key_and_never_hold_a_document_twice()
         ["d1:A", "d1:B"], ["d2:C"], ["alone:D"], ["d2:E", "d2:F"], ["d2:E"], ["d1:G"]]
 
 
+def test_a_run_never_holds_an_item_twice_whichever_the_record_changes_it_as() -> None:
+    def numbered(record: dict[str, Any]) -> RunMember:
+        document, number = record["body"].split(":")  # "A:n1": document A, claiming number n1
+        return RunMember(run="day", item=document, also_changes=(f"number:{number}",))
+
+    records = [_record(b) for b in ["A:n1", "B:n2", "C:n1", "D:n3", "D:n4"]]
+    assert _bodies(consecutive_runs(records, numbered)) == [["A:n1", "B:n2"], ["C:n1", "D:n3"], ["D:n4"]]
+
+
 def test_records_of_other_groups_never_share_a_run() -> None:
     records = [_record("d1:A", group="shop-1"), _record("d1:B", group="shop-2")]
     assert _bodies(consecutive_runs(records, _run_of)) == [["d1:A"], ["d1:B"]]

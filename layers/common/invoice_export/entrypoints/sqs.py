@@ -27,6 +27,7 @@ from invoice_export.domain.account_settings import Numbering
 from invoice_export.domain.documents import DocumentKind, ExportMessage, Identifier, describe_validation_error
 from invoice_export.domain.errors import PermanentError, TransientError
 from invoice_export.domain.money import loads_exact
+from invoice_export.domain.own_numbers import normalised_number
 from invoice_export.platform.observability import logger, metrics
 from invoice_export.platform.runtime import Runtime, get_runtime
 from invoice_export.platform.side_by_side import RunMember, RunOf, SideBySideFifoProcessor
@@ -118,9 +119,11 @@ def side_by_side_run(runtime: Runtime) -> RunOf:
 
     Of an account that passes our numbers: those of the same kind, series and issue date are sent
     side by side. Their numbers are ours, so the order in which the provider receives them numbers
-    nothing, and a provider that checks chronology checks dates. Of an account numbered by its
-    provider: any neighbours, but in turn - their provider calls stay one at a time in issue order
-    (market.md: one writer per series, numbers in issue order), only our own AWS work overlaps.
+    nothing, and a provider that checks chronology checks dates. Two carrying one number are not
+    side by side: the earlier one claims the number first, the later one is refused naming it. Of an
+    account numbered by its provider: any neighbours, but in turn - their provider calls stay one at
+    a time in issue order (market.md: one writer per series, numbers in issue order), only our own
+    AWS work overlaps.
     Corrections are handled alone (a correction needs its original's record complete, which may be
     its neighbour's), and so is anything unreadable."""
 
@@ -130,6 +133,7 @@ def side_by_side_run(runtime: Runtime) -> RunOf:
             account_id, document = data["account_id"], data["document"]
             key = (document["kind"], document["series"], document["issue_date"])
             document_id = document["document_id"]
+            number = f"number:{normalised_number(document['number'])}"
             if document["kind"] == DocumentKind.CORRECTION.value or not isinstance(document_id, str):
                 return None
             settings = runtime.accounts.get(account_id)  # read once per batch anyway (read_once)
@@ -140,7 +144,7 @@ def side_by_side_run(runtime: Runtime) -> RunOf:
         group = record.get("attributes", {}).get("MessageGroupId")
         if settings.numbering != Numbering.OURS:
             return RunMember(run=(group, account_id), item=document_id, in_turn=True)
-        return RunMember(run=(group, account_id, *key), item=document_id)
+        return RunMember(run=(group, account_id, *key), item=document_id, also_changes=(number,))
 
     return run_of
 

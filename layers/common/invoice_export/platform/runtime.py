@@ -81,8 +81,12 @@ class Runtime:
     @cached_property
     def documents(self) -> DocumentStore:
         from invoice_export.storage.documents import DocumentStore
+        from invoice_export.storage.own_numbers import OwnNumberStore
 
-        return DocumentStore(self._dynamodb.Table(self.settings.documents_table))
+        # Only the export function has the numbers table: it alone claims documents for sending.
+        numbers_table = self.settings.numbers_table
+        numbers = OwnNumberStore(self._dynamodb.Table(numbers_table)) if numbers_table else None
+        return DocumentStore(self._dynamodb.Table(self.settings.documents_table), numbers)
 
     @cached_property
     def publisher(self) -> OutcomePublisher:

@@ -26,6 +26,8 @@ class RuntimeSettings(BaseSettings):
     event_bus_name: str
     credentials_secret_prefix: str = "invoice-export/accounts/"
     idempotency_table: str | None = None
+    # Our numbers in use per account (storage.own_numbers); the export function's only.
+    numbers_table: str | None = None
     export_queue_url: str | None = None
     export_max_receive_count: int = 8
     # Checked on a schedule (invoice_export.dead_letters); the export function's Timeout tells the check

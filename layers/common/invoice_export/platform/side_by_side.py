@@ -35,6 +35,7 @@ class RunMember:
     run: Hashable
     item: str
     in_turn: bool = False  # the run's provider calls keep the records' order (provider_call_in_turn)
+    also_changes: tuple[str, ...] = ()  # further items the record changes (e.g. the number it claims)
 
 
 RunOf = Callable[[dict[str, Any]], RunMember | None]  # None: the record is handled alone, in order
@@ -53,12 +54,13 @@ def consecutive_runs(records: Sequence[dict[str, Any]], run_of: RunOf) -> list[R
     items: set[str] = set()
     for record in records:
         member = run_of(record)
-        if member is None or (member.run, member.in_turn) != current or member.item in items:
+        changes = set() if member is None else {member.item, *member.also_changes}
+        if member is None or (member.run, member.in_turn) != current or changes & items:
             runs.append(Run([record], in_turn=member is not None and member.in_turn))
-            current, items = (None, set()) if member is None else ((member.run, member.in_turn), {member.item})
+            current, items = (None, set()) if member is None else ((member.run, member.in_turn), changes)
         else:
             runs[-1].records.append(record)
-            items.add(member.item)
+            items |= changes
     return runs
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from invoice_export.domain.account_settings import AccountSettings, KsefMode, ProviderName
 from invoice_export.domain.documents import Document, Totals, VatCalculation
 from invoice_export.domain.errors import ConfigurationError, ProviderRejected
+from invoice_export.domain.own_numbers import ONE_SEQUENCE_PER_ACCOUNT, OwnNumberScope
 from invoice_export.domain.provider_contract import (
     Capabilities,
     CreatedDocument,
@@ -61,6 +62,9 @@ class ProviderAdapter(ABC):
     # A separate window for reads (GET), for a provider that counts them apart from its other requests
     # (inFakt); None: reads count in `rate_limit` like every request.
     read_rate_limit: ClassVar[RateLimit | None] = None
+    # Which documents share one sequence of numbers (the numbering bucket a number of ours is unique
+    # in), for a provider that takes our number (capabilities.own_numbering): each such adapter declares it.
+    own_number_scope: ClassVar[OwnNumberScope] = ONE_SEQUENCE_PER_ACCOUNT
     # How the provider always computes VAT; None: it can be told to compute it our document's way.
     vat_calculation: ClassVar[VatCalculation | None] = None
     # What exporting one document consumes of the provider's periodic quota (`remaining_quota`), in

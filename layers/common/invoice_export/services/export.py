@@ -41,6 +41,7 @@ from invoice_export.domain.errors import (
     RequestMayHaveSucceeded,
     TransientError,
 )
+from invoice_export.domain.own_numbers import NumberClaim
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import ProviderReference
 from invoice_export.domain.readback import compare, pln_vat_record
@@ -230,12 +231,14 @@ class ExportService:
 
         adapter = self.adapter_factory(settings, self.accounts.credentials(account_id))
         plan = plan_export(doc, settings, type(adapter), corrected=self._corrected_original(message))
+        # Our number goes out claimed for this document in the same write as its claim: one document per number.
+        number = NumberClaim.for_plan(adapter.own_number_scope, plan)
         # Where the provider numbers the documents, this one is claimed and sent only in its turn, after
         # the account's documents before it in the batch (side_by_side.py): one that waits unclaimed and
         # dies with its worker is simply sent later, never settled by a look-up.
         with provider_call_in_turn(_earlier_document_failed):
             attempt_id = uuid.uuid4().hex
-            claimed, record = self.documents.claim(account_id, doc.document_id, attempt_id)
+            claimed, record = self.documents.claim(account_id, doc.document_id, attempt_id, number)
             if not claimed:
                 if record.status == Status.EXPORTED:
                     return self._report_exported(account_id, record)
@@ -246,7 +249,7 @@ class ExportService:
                 if found is not None:
                     return self._exported(account_id, settings, record, found, warnings=[],
                                           vat_in_pln=pln_vat_record(doc, None))
-                if self.documents.continue_interrupted(account_id, doc.document_id, attempt_id) is None:
+                if self.documents.continue_interrupted(account_id, doc.document_id, attempt_id, number) is None:
                     raise TransientError("document changed while settling an interrupted attempt",
                                          code="concurrent_change")
 

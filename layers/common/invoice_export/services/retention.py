@@ -2,9 +2,10 @@
 (`invoice-export tenant-data delete <tenant>`): no function of the stack may delete any of it.
 
 For every account of the tenant: its document records (our documents and their provider mappings),
-their audit trails, its bulk runs, every version of its PDFs, its credentials secret (without a
-recovery window), the account itself; then the tenant's principal mappings. The provider's own
-documents are not touched: they belong to the merchant's accounting.
+the numbers they hold (storage.own_numbers), their audit trails, its bulk runs, every version of its
+PDFs, its credentials secret (without a recovery window), the account itself; then the tenant's
+principal mappings. The provider's own documents are not touched: they belong to the merchant's
+accounting.
 
 What expires by itself, after the deployment's retention (DataRetentionDays): audit entries and
 bulk runs (DynamoDB TTL), PDFs (the bucket's lifecycle rule; a customer link past that re-fetches
@@ -32,6 +33,7 @@ class TenantDeletion(BaseModel):
     dry_run: bool
     accounts: list[str]
     documents: int = 0
+    numbers: int = 0
     audit_entries: int = 0
     bulk_run_items: int = 0
     pdf_versions: int = 0
@@ -59,6 +61,8 @@ def delete_tenant_data(tenant_id: str, *, accounts: AccountStore, documents: Doc
         for start in range(0, len(versions), 1000):
             s3.delete_objects(Bucket=bucket, Delete={"Objects": versions[start:start + 1000], "Quiet": True})
         report.secrets += _delete_secret(accounts, account_id)
+        if documents.numbers is not None:
+            report.numbers += documents.numbers.delete_account(account_id)
         delete_partition(documents.table, "account_id", account_id, sort_key="document_id")
         accounts.table.delete_item(Key={"account_id": account_id})
     if not dry_run:

@@ -16,8 +16,16 @@ from botocore.exceptions import ClientError
 
 from invoice_export.domain.clock import now_iso
 from invoice_export.domain.documents import ExportMessage
+from invoice_export.domain.errors import TransientError
+from invoice_export.domain.own_numbers import DuplicateNumber, NumberClaim
 from invoice_export.domain.records import SENDABLE, DocumentRecord, PdfCopy, RecordedError, Status
+from invoice_export.storage.own_numbers import OwnNumberStore, holder_in
 from invoice_export.storage.paging import all_items
+from invoice_export.storage.transactions import CONDITION_FAILED, CONFLICT, cancellation_reasons, condition_parts
+
+# The key (own_numbers.NumberClaim.key) of the number of ours the record was last claimed with; absent
+# on records never claimed with one (the provider's numbering, or claimed before numbers were kept).
+CLAIMED_NUMBER = "claimed_number_key"
 
 
 class RejectedMessage(NamedTuple):
@@ -34,8 +42,9 @@ class Registration(StrEnum):
 
 
 class DocumentStore:
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, numbers: OwnNumberStore | None = None) -> None:
         self.table = table  # boto3 DynamoDB Table resource
+        self.numbers = numbers  # our numbers in use (own_numbers.py); None where a function claims none
 
     # ---------------------------------------------------------------- reads
 
@@ -135,25 +144,33 @@ class DocumentStore:
             return Registration.LOCKED, current
         return Registration.REPLACED, updated
 
-    def claim(self, account_id: str, document_id: str, attempt_id: str) -> tuple[bool, DocumentRecord]:
-        """Move pending/failed -> sending. Returns (claimed, record); not claimed shows what holds it."""
-        record = self._update(
-            account_id, document_id,
-            {**_status_fields(account_id, Status.SENDING), "send_attempt_id": attempt_id, "updated_at": now_iso()},
-            condition=Attr("status").is_in([s.value for s in SENDABLE]),
-            add={"attempts": 1},
-        )
+    def claim(self, account_id: str, document_id: str, attempt_id: str,
+              number: NumberClaim | None = None) -> tuple[bool, DocumentRecord]:
+        """Move pending/failed -> sending. Returns (claimed, record); not claimed shows what holds it.
+
+        `number`: our number the document goes out with, claimed for it in the same write; raises
+        DuplicateNumber (nothing written) while another document holds it."""
+        values = {**_status_fields(account_id, Status.SENDING), "send_attempt_id": attempt_id, "updated_at": now_iso()}
+        condition = Attr("status").is_in([s.value for s in SENDABLE])
+        if number is None:
+            record = self._update(account_id, document_id, values, condition=condition, add={"attempts": 1})
+        else:
+            record = self._update_claiming_number(account_id, document_id, values, condition, number)
         if record is not None:
             return True, record
         current = self.get(account_id, document_id)
         assert current is not None
         return False, current
 
-    def continue_interrupted(self, account_id: str, document_id: str, attempt_id: str) -> DocumentRecord | None:
-        """Take over a `sending` record left by an interrupted attempt (after the provider look-up)."""
-        return self._update(
-            account_id, document_id, {"send_attempt_id": attempt_id, "updated_at": now_iso()},
-            condition=Attr("status").eq(Status.SENDING.value), add={"attempts": 1})
+    def continue_interrupted(self, account_id: str, document_id: str, attempt_id: str,
+                             number: NumberClaim | None = None) -> DocumentRecord | None:
+        """Take over a `sending` record left by an interrupted attempt (after the provider look-up).
+        `number`: as for `claim`."""
+        values = {"send_attempt_id": attempt_id, "updated_at": now_iso()}
+        condition = Attr("status").eq(Status.SENDING.value)
+        if number is not None:
+            return self._update_claiming_number(account_id, document_id, values, condition, number)
+        return self._update(account_id, document_id, values, condition=condition, add={"attempts": 1})
 
     def release_claim(self, account_id: str, document_id: str, attempt_id: str,
                       error: RecordedError) -> DocumentRecord | None:
@@ -315,30 +332,62 @@ class DocumentStore:
 
     # ---------------------------------------------------------------- plumbing
 
+    def _update_claiming_number(self, account_id: str, document_id: str, values: dict[str, Any], condition: Any,
+                                number: NumberClaim) -> DocumentRecord | None:
+        """`_update` (adding an attempt) and the document's claim of `number` in one transaction: None
+        when the record's condition did not hold, DuplicateNumber while another document holds the
+        number. A holder that let the number go (`_holder_let_go`) has it taken over in the same way."""
+        if self.numbers is None:
+            raise RuntimeError("no numbers table (NUMBERS_TABLE): our numbers cannot be checked before sending")
+        expression, names, vals = _update_expression({**values, CLAIMED_NUMBER: number.key}, {"attempts": 1}, ())
+        update = {"Update": {"TableName": self.table.name, "Key": _key(account_id, document_id),
+                             "UpdateExpression": expression, **condition_parts(condition, names, vals)}}
+        holder: str | None = None
+        for _ in range(4):  # each further round: the number changed hands (or a write collided) meanwhile
+            parts = [update, self.numbers.claim_put(account_id, number, document_id, taking_over_from=holder)]
+            if holder is not None:
+                parts.append(self._holder_let_go(account_id, holder, number))
+            try:
+                self.table.meta.client.transact_write_items(TransactItems=parts)
+                return self.get(account_id, document_id)
+            except ClientError as exc:
+                reasons = cancellation_reasons(exc)
+                codes = [reason.get("Code") for reason in reasons]
+                if codes[0] == CONDITION_FAILED:
+                    return None
+                if holder is not None and codes[2:] == [CONDITION_FAILED]:
+                    raise DuplicateNumber(number.number, document_id, holder) from None
+                if codes[1] == CONDITION_FAILED:
+                    holder = holder_in(reasons[1].get("Item") or {})
+                elif CONFLICT not in codes:
+                    raise
+        raise TransientError(f"number '{number.number}' kept changing hands while this document claimed it",
+                             code="concurrent_change")
+
+    def _holder_let_go(self, account_id: str, holder: str, number: NumberClaim) -> dict[str, Any]:
+        """The transaction part that checks `holder` let `number` go, so the provider cannot hold a
+        document of it with the number:
+        - its record is gone, or failed (a failed document is sent anew on retry: nothing of it exists);
+        - it was claimed with another number of ours since (a record is claimed again only after its
+          attempt created nothing);
+        - it is pending and was never claimed with a number (it holds one only by the backfill's record
+          of a document sent before: never pending).
+        A pending record whose claim of this number was released keeps it: it is retried, first in line.
+        A record claimed before numbers were kept, or with the provider's numbering, keeps the number it
+        was registered with (the safe side, should the provider's number match)."""
+        claimed = Attr(CLAIMED_NUMBER)
+        let_go = (Attr("document_id").not_exists() | Attr("status").eq(Status.FAILED.value)
+                  | (claimed.exists() & claimed.ne(number.key))
+                  | (Attr("status").eq(Status.PENDING.value) & claimed.not_exists()))
+        return {"ConditionCheck": {"TableName": self.table.name, "Key": _key(account_id, holder),
+                                   **condition_parts(let_go)}}
+
     def _update(self, account_id: str, document_id: str, values: dict[str, Any], *, condition: Any,
                 add: dict[str, int] | None = None, remove: tuple[str, ...] = (),
                 read_back: bool = True) -> DocumentRecord | None:
         """One conditional UpdateItem; None when the condition did not hold. Without `read_back` the
         stored item is not returned (nor parsed): None either way."""
-        names: dict[str, str] = {}
-        vals: dict[str, Any] = {}
-        sets = []
-        for i, (name, value) in enumerate(values.items()):
-            names[f"#s{i}"] = name
-            vals[f":s{i}"] = value
-            sets.append(f"#s{i} = :s{i}")
-        expression = "SET " + ", ".join(sets)
-        if add:
-            adds = []
-            for i, (name, amount) in enumerate(add.items()):
-                names[f"#a{i}"] = name
-                vals[f":a{i}"] = amount
-                adds.append(f"#a{i} :a{i}")
-            expression += " ADD " + ", ".join(adds)
-        if remove:
-            for i, name in enumerate(remove):
-                names[f"#r{i}"] = name
-            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+        expression, names, vals = _update_expression(values, add, remove)
         try:
             response = self.table.update_item(
                 Key=_key(account_id, document_id), UpdateExpression=expression, ConditionExpression=condition,
@@ -350,6 +399,31 @@ class DocumentStore:
         if not read_back:
             return None
         return DocumentRecord.model_validate(_plain(response["Attributes"]))
+
+
+def _update_expression(values: dict[str, Any], add: dict[str, int] | None,
+                       remove: tuple[str, ...]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """SET `values`, ADD `add`, REMOVE `remove`: the expression, its names and its values."""
+    names: dict[str, str] = {}
+    vals: dict[str, Any] = {}
+    sets = []
+    for i, (name, value) in enumerate(values.items()):
+        names[f"#s{i}"] = name
+        vals[f":s{i}"] = value
+        sets.append(f"#s{i} = :s{i}")
+    expression = "SET " + ", ".join(sets)
+    if add:
+        adds = []
+        for i, (name, amount) in enumerate(add.items()):
+            names[f"#a{i}"] = name
+            vals[f":a{i}"] = amount
+            adds.append(f"#a{i} :a{i}")
+        expression += " ADD " + ", ".join(adds)
+    if remove:
+        for i, name in enumerate(remove):
+            names[f"#r{i}"] = name
+        expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+    return expression, names, vals
 
 
 def _key(account_id: str, document_id: str) -> dict[str, str]:

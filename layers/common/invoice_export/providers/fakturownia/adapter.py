@@ -39,6 +39,7 @@ from invoice_export.domain.errors import (
     ProviderRejected,
 )
 from invoice_export.domain.money import format_amount, round_money
+from invoice_export.domain.own_numbers import OwnNumberScope
 from invoice_export.domain.provider_contract import (
     Capabilities,
     CreatedDocument,
@@ -142,6 +143,13 @@ class FakturowniaAdapter(ProviderAdapter):
         ksef_read_back=True,  # gov_status and gov_id
         lookup_by_reference=True,
     )
+    # ASSUMPTION: each kind has its own number format and sequence, set in the app (fakturownia-infakt.md
+    # 1.7: formats live in the account settings, not the API). Whether a department numbers apart is
+    # [UNCERTAIN] there, so all departments share one sequence here: the safe side (a number repeated in
+    # another department is refused, never a duplicate let through).
+    own_number_scope: ClassVar[OwnNumberScope] = OwnNumberScope(
+        per_kind=True, per_series=False,
+        source="assumption: one sequence per kind (the app's number formats); departments not apart [UNCERTAIN]")
     credentials_model: ClassVar[type[BaseModel]] = FakturowniaCredentials
     default_api_url: ClassVar[str] = "https://{subdomain}.fakturownia.pl"
     rate_limit: ClassVar[RateLimit | None] = RateLimit(

@@ -76,6 +76,7 @@ from invoice_export.domain.errors import (
     TransientError,
 )
 from invoice_export.domain.money import round_money
+from invoice_export.domain.own_numbers import OwnNumberScope
 from invoice_export.domain.provider_contract import (
     Capabilities,
     CreatedDocument,
@@ -191,6 +192,10 @@ class InfaktAdapter(ProviderAdapter):
         ksef_read_back=True,  # ksef_data.status and ksef_data.ksef_number
         lookup_by_reference=True,  # by our number only; with inFakt's numbering find_document cannot decide
     )
+    # Invoices and corrective invoices are numbered per kind (next_number.json?kind=..., their own
+    # resources); there is no series for income documents (fakturownia-infakt.md 2.6).
+    own_number_scope: ClassVar[OwnNumberScope] = OwnNumberScope(
+        per_kind=True, per_series=False, source="inFakt API: numbering per kind (next_number), no series")
     credentials_model: ClassVar[type[BaseModel]] = InfaktCredentials
     options_model: ClassVar[type[BaseModel]] = InfaktOptions
     default_api_url: ClassVar[str] = "https://api.infakt.pl/api/v3"
