@@ -79,7 +79,7 @@ class Transition:
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(Step.RECEIVE, (None,), Status.PENDING,
-               "the first message of a document arrives (storage: register)"),
+               "the first message of a document arrives (register)"),
     Transition(Step.REJECT, (None, Status.FAILED), Status.FAILED,
                "a message that is not a valid document: kept with its body and the problem "
                "(record_rejected_message)", Guard.SAME_UNREADABLE_BODY),

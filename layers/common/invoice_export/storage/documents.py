@@ -259,15 +259,8 @@ class DocumentStore:
                 values: dict[str, Any]) -> tuple[DocumentRecord | None, dict[str, Any] | None]:
         """A step that writes the whole record: (the record, None), or (None, what is stored) when refused."""
         item = {**_key(account_id, document_id), **_status_fields(account_id, STEPS[step].target), **values}
-        try:
-            self.table.put_item(Item={k: v for k, v in item.items() if v is not None},
-                                ConditionExpression=_step_condition(step, values, None),
-                                ReturnValuesOnConditionCheckFailure="ALL_OLD")
-        except ClientError as exc:
-            _raise_unless_condition_failed(exc)
-            stored = exc.response.get("Item")
-            return None, _from_wire(stored) if stored else None
-        return DocumentRecord.model_validate(item), None
+        written, stored = self._put(item, condition=_step_condition(step, values, None))
+        return (DocumentRecord.model_validate(item) if written else None), stored
 
     # ---------------------------------------------------------------- field writes (the status stays)
 
@@ -321,6 +314,18 @@ class DocumentStore:
                      condition=Attr("status").eq(Status.EXPORTED.value))
 
     # ---------------------------------------------------------------- plumbing
+
+    def _put(self, item: dict[str, Any], *, condition: Any) -> tuple[bool, dict[str, Any] | None]:
+        """One conditional PutItem (absent values left out): (True, None), or (False, the item stored at
+        the check, as DynamoDB returns it with the refusal)."""
+        try:
+            self.table.put_item(Item={k: v for k, v in item.items() if v is not None}, ConditionExpression=condition,
+                                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            _raise_unless_condition_failed(exc)
+            stored = exc.response.get("Item")
+            return False, _from_wire(stored) if stored else None
+        return True, None
 
     def _update(self, account_id: str, document_id: str, values: dict[str, Any], *, condition: Any,
                 add: dict[str, int] | None = None, remove: tuple[str, ...] = (),
