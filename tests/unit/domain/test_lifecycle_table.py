@@ -63,9 +63,11 @@ def test_allowed_is_exactly_the_pairs_of_the_table() -> None:
             assert allowed(source, target) == ((source, target) in pairs), (source, target)
 
 
-def test_the_readme_state_table_is_generated_from_the_table() -> None:
-    from tools.state_table import render, rewrite
+def test_the_readme_and_architecture_state_tables_are_generated_from_the_table() -> None:
+    from tools.state_table import render, rewrite, rewrite_architecture
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert rewrite(readme) == readme, "README.md state table is stale: run `make docs` and commit it"
-    assert all(f"| `{t.step.value}` |" in render() for t in TRANSITIONS)
+    architecture = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    assert rewrite_architecture(architecture) == architecture, "ARCHITECTURE.md state table is stale: `make docs`"
+    assert all(f"| `{t.step.value}` |" in render() and t.trigger in render() for t in TRANSITIONS)
