@@ -233,7 +233,7 @@ class ExportService:
     def _perform(self, action: Action, job: _Job) -> _Done:
         perform = {
             Act.SUPERSEDE: self._supersede,
-            Act.REPORT_EXPORTED: self._report_exported_again,
+            Act.REPORT_EXPORTED: self._conclude_exported,
             Act.REPORT_IN_DOUBT: self._report_in_doubt,
             Act.FAIL: self._fail,
             Act.WAIT_FOR_BULK: self._wait_for_bulk,
@@ -257,8 +257,10 @@ class ExportService:
         with provider_call_in_turn(_earlier_document_failed):
             attempt_id = uuid.uuid4().hex
             claimed, record = self.documents.claim(job.account_id, job.document_id, attempt_id)
-            if not claimed and (settled := self._after_refused_claim(job, adapter, plan, record, attempt_id)):
-                return settled
+            if not claimed:
+                settled = self._after_refused_claim(job, adapter, plan, record, attempt_id)
+                if settled is not None:
+                    return settled
             created = self._create(job, adapter, plan, attempt_id)
         return self._record_created(job, adapter, plan, record, created)
 
@@ -416,9 +418,10 @@ class ExportService:
                          extra={"provider_document_id": reference.provider_document_id,
                                 "recorded": current.provider_document_id})
             updated = current
-        return self._report_exported_again(dataclasses.replace(job, record=updated), None)
+        return self._conclude_exported(dataclasses.replace(job, record=updated), None)
 
-    def _report_exported_again(self, job: _Job, action: Action | None) -> _Done:
+    def _conclude_exported(self, job: _Job, action: Action | None) -> _Done:
+        """The record is exported, by this attempt or before: report it (remembered)."""
         return _Done(self._report_exported(job.account_id, job.record, job.settings), remember=True)
 
     def _report_exported(self, account_id: str, record: DocumentRecord,
