@@ -141,6 +141,19 @@ def test_an_unreadable_message_never_takes_over_a_valid_documents_record(store) 
     assert again == rejected  # once per message
 
 
+def test_a_broken_body_seen_before_never_takes_over_the_document_that_replaced_it(store) -> None:
+    store.record_rejected_message(ACCOUNT, "INV-1", BROKEN_BODY, ERROR, message_id="message-1")
+    assert store.register(message("INV-1"))[0] == Registration.REPLACED  # the valid version arrives
+    store.claim(ACCOUNT, "INV-1", ATTEMPT)
+    store.mark_exported(ACCOUNT, "INV-1", provider="fakturownia", provider_document_id="P-1",
+                        provider_number="FV 1/2026", provider_series=None, warnings=[], drift=[])
+    # The same broken body again, from another message: kept beside, the exported record untouched.
+    rejected = store.record_rejected_message(ACCOUNT, "INV-1", BROKEN_BODY, ERROR, message_id="message-2")
+    assert rejected.document_key == "INV-1#rejected:message-2"
+    assert (store.get(ACCOUNT, "INV-1").status, store.get(ACCOUNT, "INV-1").provider_document_id) == (
+        Status.EXPORTED, "P-1")
+
+
 def test_the_status_is_never_a_plain_value(store) -> None:
     arrive(store, "INV-1", Status.PENDING)
     with pytest.raises(ValueError, match="target"):
