@@ -47,7 +47,8 @@ schemas: $(STAMP)
 	$(VPY) tools/generate_openapi.py
 
 docs: $(STAMP)
-	$(VPY) tools/provider_table.py
+	$(VPY) -m tools.provider_table
+	$(VPY) -m tools.state_table
 
 clean:
 	rm -rf $(VENV) .aws-sam

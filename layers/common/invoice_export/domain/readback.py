@@ -46,6 +46,11 @@ class Drift:
 
 
 def compare(document: Document, provider: ProviderTotals, corrected_provider_id: str | None) -> list[Drift]:
+    return [*_totals_drift(document, provider), *_pln_drift(document, provider),
+            *_kind_drift(document, provider, corrected_provider_id)]
+
+
+def _totals_drift(document: Document, provider: ProviderTotals) -> list[Drift]:
     drifts = [Drift(name, f"{ours:f}", f"{theirs:f}")
               for name, ours, theirs in (("net", document.totals.net, provider.net),
                                          ("VAT", document.totals.vat, provider.vat),
@@ -53,19 +58,30 @@ def compare(document: Document, provider: ProviderTotals, corrected_provider_id:
               if ours != theirs]
     if provider.currency != document.currency:
         drifts.append(Drift("currency", document.currency, provider.currency))
+    return drifts
+
+
+def _pln_drift(document: Document, provider: ProviderTotals) -> list[Drift]:
+    """The VAT in PLN and the exchange rate, where the provider returns its own."""
+    drifts = []
     ours_in_pln = document.vat_in_pln()
     if ours_in_pln is not None and provider.vat_in_pln is not None and provider.vat_in_pln != ours_in_pln.total:
         drifts.append(Drift("VAT in PLN", f"{ours_in_pln.total:f}", f"{provider.vat_in_pln:f}"))
     if document.exchange_rate is not None and provider.exchange_rate is not None \
             and provider.exchange_rate != document.exchange_rate.rate:
         drifts.append(Drift("exchange rate", f"{document.exchange_rate.rate:f}", f"{provider.exchange_rate:f}"))
+    return drifts
+
+
+def _kind_drift(document: Document, provider: ProviderTotals, corrected_provider_id: str | None) -> list[Drift]:
+    """A correction stored as a plain document (or the reverse), or one correcting another document."""
     is_correction = document.kind == DocumentKind.CORRECTION
     if provider.is_correction != is_correction:
         provider_kind = "a correction" if provider.is_correction else "not a correction"
-        drifts.append(Drift("kind", document.kind.value, provider_kind))
-    elif is_correction and corrected_provider_id and provider.corrects != corrected_provider_id:
-        drifts.append(Drift("corrected document", corrected_provider_id, provider.corrects or "none"))
-    return drifts
+        return [Drift("kind", document.kind.value, provider_kind)]
+    if is_correction and corrected_provider_id and provider.corrects != corrected_provider_id:
+        return [Drift("corrected document", corrected_provider_id, provider.corrects or "none")]
+    return []
 
 
 def pln_vat_record(document: Document, provider: ProviderTotals | None) -> dict[str, str] | None:

@@ -56,6 +56,15 @@ def _stamp(t: float) -> Decimal:
     return Decimal(f"{t:.6f}")
 
 
+def _window_item(scope_key: str, version: int, entries: list[_Entry], window: float) -> dict[str, Any]:
+    """The scope's item: each request's stamp and its answer time (0: none yet), in one list each."""
+    return {"scope": scope_key, "version": version,
+            "sent_at": [_stamp(e.sent_at) for e in entries],
+            "answered_at": [_stamp(e.answered_at) if e.answered_at is not None else Decimal(0) for e in entries],
+            # Idle scopes disappear by themselves (the table's TTL attribute).
+            "expires_at": int(max(e.arrived_by for e in entries) + window) + 60}
+
+
 class SlidingWindowLimiter:
     def __init__(self, table: Any, *, max_wait_seconds: float = 5.0, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -125,11 +134,7 @@ class SlidingWindowLimiter:
                window: float) -> tuple[bool, dict[str, Any] | None]:
         """(True, the item stored), or (False, the item found instead: None when it must be read)."""
         condition = Attr("version").not_exists() if version == 0 else Attr("version").eq(version)
-        item = {"scope": scope_key, "version": version + 1,
-                "sent_at": [_stamp(e.sent_at) for e in entries],
-                "answered_at": [_stamp(e.answered_at) if e.answered_at is not None else Decimal(0) for e in entries],
-                # Idle scopes disappear by themselves (the table's TTL attribute).
-                "expires_at": int(max(e.arrived_by for e in entries) + window) + 60}
+        item = _window_item(scope_key, version + 1, entries, window)
         try:
             self.table.put_item(Item=item, ConditionExpression=condition, ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except ClientError as exc:

@@ -37,6 +37,7 @@ from invoice_export.domain.account_settings import AccountSettings, ExportMode
 from invoice_export.domain.clock import now_iso
 from invoice_export.domain.documents import BuyerKind, Document, DocumentKind, ExportMessage, Trigger
 from invoice_export.domain.errors import ExportError, TransientError
+from invoice_export.domain.export_decision import original_problem, original_reference
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import ProviderQuota, ProviderReference
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status
@@ -394,11 +395,10 @@ class BulkExporter:
         assert document.correction is not None
         original_id = document.correction.corrected_document_id
         original = self.documents.get(account_id, original_id)
-        if original is not None and original.status == Status.EXPORTED and original.provider_document_id:
-            return ProviderReference(original.provider_document_id, original.provider_number or "",
-                                     original.provider_series), ""
-        state = "was never received" if original is None else f"is {original.status.value}"
-        return None, (f"the corrected document {original_id} {state}: the correction is sent once it is "
+        if (problem := original_problem(original)) is None:
+            assert original is not None
+            return original_reference(original), ""
+        return None, (f"the corrected document {original_id} {problem}: the correction is sent once it is "
                       "exported (the request needs its provider id), so export it first")
 
 

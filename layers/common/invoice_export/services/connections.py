@@ -145,21 +145,28 @@ def apply_change(settings: AccountSettings, change: SettingsChange) -> AccountSe
     return updated
 
 
+def _capability_refusals(settings: AccountSettings, cls: type[ProviderAdapter]) -> list[tuple[str, str]]:
+    caps, name = cls.capabilities, cls.display_name
+    linked = sorted(series for series, target in settings.series_links.items() if target is not None)
+    checks = [
+        (settings.numbering == Numbering.OURS and not caps.own_numbering,
+         (f"{name} does not accept our document numbers", "set numbering to 'provider'")),
+        (settings.send_skus and not caps.sku_stock,
+         (f"{name} cannot link lines to products by SKU", "set send_skus to false")),
+        (bool(linked) and not caps.series,
+         (f"{name} has no series to choose through its API (linked: {', '.join(linked)})",
+          "link every series to null (the provider's default series)")),
+        (bool(settings.payment_links) and not caps.payment_types,
+         (f"{name} takes no payment type through its API", "remove the payment links")),
+    ]
+    return [problem for refused, problem in checks if refused]
+
+
 def refusals(settings: AccountSettings) -> list[tuple[str, str]]:
     """(what cannot be done, what to choose instead) for each option the provider cannot honour."""
     cls = adapter_class(settings.provider)
-    caps, name = cls.capabilities, cls.display_name
-    problems = []
-    if settings.numbering == Numbering.OURS and not caps.own_numbering:
-        problems.append((f"{name} does not accept our document numbers", "set numbering to 'provider'"))
-    if settings.send_skus and not caps.sku_stock:
-        problems.append((f"{name} cannot link lines to products by SKU", "set send_skus to false"))
-    linked = sorted(series for series, target in settings.series_links.items() if target is not None)
-    if linked and not caps.series:
-        problems.append((f"{name} has no series to choose through its API (linked: {', '.join(linked)})",
-                         "link every series to null (the provider's default series)"))
-    if settings.payment_links and not caps.payment_types:
-        problems.append((f"{name} takes no payment type through its API", "remove the payment links"))
+    name = cls.display_name
+    problems = _capability_refusals(settings, cls)
     if refusal := cls.ksef_refusal(settings.ksef):
         problems.append(refusal)
     try:

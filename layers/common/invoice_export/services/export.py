@@ -10,8 +10,14 @@ Three guards keep a second document from ever appearing at the provider:
    the request may have reached the provider: the provider is asked (by our document id) before
    anything is sent again. Where it cannot answer, the document is held "in doubt".
 
-Only successful outcomes are cached by the idempotency record; failures raise out of the unit
-(`_Settled`) so that a retry after the fix runs again.
+What to do with a message is decided by a pure function (domain.export_decision: the record's
+state, the message, the account's settings, the provider's capabilities -> one action); this module
+gathers those facts and performs the action: the writes (each a step of the lifecycle table in
+domain.records), the provider calls, the events.
+
+Only outcomes a repeat delivery may simply be told again are kept by the idempotency record
+(exported, superseded, pending for a bulk run); a failed, in-doubt or held document is not
+(`_NotRemembered`, raised at that one boundary), so that a retry after the fix runs again.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import math
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -30,9 +36,9 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel
 
-from invoice_export.domain.account_settings import AccountSettings, ExportMode, KsefMode
+from invoice_export.domain.account_settings import AccountSettings, KsefMode
 from invoice_export.domain.clock import now_iso
-from invoice_export.domain.documents import DocumentKind, ExportMessage, Trigger
+from invoice_export.domain.documents import Document, DocumentKind, ExportMessage, Trigger
 from invoice_export.domain.errors import (
     AmbiguousAtProvider,
     CredentialsRejected,
@@ -41,9 +47,22 @@ from invoice_export.domain.errors import (
     RequestMayHaveSucceeded,
     TransientError,
 )
+from invoice_export.domain.export_decision import (
+    PAUSED_CODE,
+    Act,
+    Action,
+    ExportFacts,
+    ProviderFacts,
+    concurrent_change,
+    decide,
+    in_doubt,
+    original_problem,
+    original_reference,
+    while_paused,
+)
 from invoice_export.domain.own_numbers import NumberClaim
 from invoice_export.domain.planning import plan_export
-from invoice_export.domain.provider_contract import ProviderReference
+from invoice_export.domain.provider_contract import CreatedDocument, ExportPlan, ProviderReference
 from invoice_export.domain.readback import compare, pln_vat_record
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status
 from invoice_export.platform.observability import logger
@@ -52,10 +71,10 @@ from invoice_export.platform.side_by_side import provider_call_in_turn
 from invoice_export.providers import adapter_class
 from invoice_export.providers.base import AdapterFactory, ProviderAdapter
 from invoice_export.services.events import Outcome, OutcomeError, OutcomeEvent, OutcomePublisher
-from invoice_export.services.pausing import PAUSED_CODE, publish_account_paused
+from invoice_export.services.pausing import publish_account_paused
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.audit import AuditTrail, record_quietly
-from invoice_export.storage.documents import DocumentStore, Registration
+from invoice_export.storage.documents import DocumentStore
 
 KSEF_KINDS = (DocumentKind.INVOICE.value, DocumentKind.CORRECTION.value)  # receipts never go to KSeF
 IDEMPOTENCY_KEY_PREFIX = "invoice-export.export.v1"  # fixed: renaming code must not reset idempotency
@@ -68,8 +87,9 @@ class ExportResult(BaseModel):
     provider_number: str | None = None
 
 
-class _Settled(Exception):
-    """A non-success outcome already recorded and published; raised only to skip idempotency caching."""
+class _NotRemembered(Exception):
+    """An outcome recorded and published that a retry must be able to change (failed, in doubt, held):
+    raised out of the idempotent unit only so that the idempotency record does not keep it."""
 
     def __init__(self, result: ExportResult) -> None:
         super().__init__(result.outcome.value)
@@ -118,7 +138,7 @@ class ExportService:
         try:
             # Only `message` makes the idempotency key; the time budget is passed alongside.
             result = self._process_once(message=message, remaining_seconds=remaining_seconds or (lambda: math.inf))
-        except _Settled as settled:
+        except _NotRemembered as settled:
             result = settled.result
         self._count(f"Outcome_{result.outcome.value}")
         return result
@@ -156,8 +176,7 @@ class ExportService:
             updated = self.documents.mark_in_doubt(message.account_id, doc.document_id, recorded, event_pending=True)
             outcome, action = Outcome.IN_DOUBT, "held_in_doubt"
         else:
-            updated = self.documents.mark_failed(message.account_id, doc.document_id, recorded,
-                                                 only_from=(Status.PENDING,), event_pending=True)
+            updated = self.documents.mark_given_up(message.account_id, doc.document_id, recorded)
             outcome, action = Outcome.FAILED, "failed"
         if updated is None:  # changed meanwhile (a worker, another check): that change has its own outcome
             return None
@@ -191,46 +210,48 @@ class ExportService:
     # ---------------------------------------------------------------- the idempotent unit
 
     def _process(self, message: ExportMessage, remaining_seconds: Callable[[], float]) -> ExportResult:
+        done = self._handle(message, remaining_seconds)
+        if not done.remember:
+            raise _NotRemembered(done.result)
+        return done.result
+
+    def _handle(self, message: ExportMessage, remaining_seconds: Callable[[], float]) -> _Done:
+        """Gather the facts, let the pure decision (domain.export_decision) name the action, perform it."""
         registration, record = self.documents.register(message)
         logger.info("document received", extra={"registration": registration.value, "status": record.status.value,
                                                  "document_version": message.document.version})
+        settings = self.accounts.get(message.account_id)
+        job = _Job(ExportFacts(message, registration, record.status, settings), record, remaining_seconds)
         try:
-            return self._decide(message, registration, record, remaining_seconds)
+            return self._perform(decide(job.facts), job)
         except AmbiguousAtProvider as error:
-            self._hold(message.document, record, error.message)
-            raise AssertionError("unreachable") from None
+            return self._hold_in_doubt(job, Action(Act.HOLD_IN_DOUBT, in_doubt(error.message)))
         except CredentialsRejected as error:
-            self._pause_unless_renewed(message, error)
-            raise AssertionError("unreachable") from None
+            return self._pause_unless_renewed(job, error)
         except PermanentError as error:
-            self._fail(message, error)
-            raise AssertionError("unreachable") from None
+            return self._fail(job, Action(Act.FAIL, error))
 
-    def _decide(self, message: ExportMessage, registration: Registration, record: DocumentRecord,
-                remaining_seconds: Callable[[], float]) -> ExportResult:
-        account_id, doc = message.account_id, message.document
-        if registration == Registration.STALE:
-            self._publish(Outcome.SUPERSEDED, account_id, record, document_version=doc.version)
-            return ExportResult(outcome=Outcome.SUPERSEDED)
-        if record.status == Status.EXPORTED:
-            return self._report_exported(account_id, record)
-        if record.status == Status.IN_DOUBT:
-            self._publish(Outcome.IN_DOUBT, account_id, record, error=_error_from_record(record))
-            raise _Settled(ExportResult(outcome=Outcome.IN_DOUBT))
+    def _perform(self, action: Action, job: _Job) -> _Done:
+        perform = {
+            Act.SUPERSEDE: self._supersede,
+            Act.REPORT_EXPORTED: self._conclude_exported,
+            Act.REPORT_IN_DOUBT: self._report_in_doubt,
+            Act.FAIL: self._fail,
+            Act.WAIT_FOR_BULK: self._wait_for_bulk,
+            Act.HOLD_PAUSED: self._hold_paused,
+            Act.RETRY_LATER: _retry_later,
+            Act.SEND: self._send,
+            Act.HOLD_IN_DOUBT: self._hold_in_doubt,
+        }[action.act]  # LOOK_UP is a step of sending (_after_refused_claim), never decided first
+        return perform(job, action)
 
-        settings = self.accounts.get(account_id)
-        if settings is None:
-            raise PermanentError(f"account {account_id} is not connected",
-                                 fix="connect the account, or correct account_id in the message; then retry",
-                                 code="unknown_account")
-        if settings.export_mode == ExportMode.BULK and message.trigger == Trigger.ISSUED:
-            self._publish(Outcome.PENDING, account_id, record)
-            return ExportResult(outcome=Outcome.PENDING)
-        if settings.status == "needs_reconnect":
-            self._hold_while_paused(message, record)
+    # ---------------------------------------------------------------- sending
 
-        adapter = self.adapter_factory(settings, self.accounts.credentials(account_id))
-        plan = plan_export(doc, settings, type(adapter), corrected=self._corrected_original(message))
+    def _send(self, job: _Job, action: Action) -> _Done:
+        settings = job.settings
+        assert settings is not None  # decided SEND only for a connected account
+        adapter = self.adapter_factory(settings, self.accounts.credentials(job.account_id))
+        plan = plan_export(job.document, settings, type(adapter), corrected=self._corrected_original(job.message))
         # Our number goes out claimed for this document in the same write as its claim: one document per number.
         number = NumberClaim.for_plan(adapter.own_number_scope, plan)
         # Where the provider numbers the documents, this one is claimed and sent only in its turn, after
@@ -238,79 +259,76 @@ class ExportService:
         # dies with its worker is simply sent later, never settled by a look-up.
         with provider_call_in_turn(_earlier_document_failed):
             attempt_id = uuid.uuid4().hex
-            claimed, record = self.documents.claim(account_id, doc.document_id, attempt_id, number)
+            claimed, record = self.documents.claim(job.account_id, job.document_id, attempt_id, number)
             if not claimed:
-                if record.status == Status.EXPORTED:
-                    return self._report_exported(account_id, record)
-                if record.status != Status.SENDING:
-                    raise TransientError(f"document is {record.status.value}; another worker changed it",
-                                         code="concurrent_change")
-                found = self._settle_interrupted(adapter, plan, record)
-                if found is not None:
-                    return self._exported(account_id, settings, record, found, warnings=[],
-                                          vat_in_pln=pln_vat_record(doc, None))
-                if self.documents.continue_interrupted(account_id, doc.document_id, attempt_id, number) is None:
-                    raise TransientError("document changed while settling an interrupted attempt",
-                                         code="concurrent_change")
+                settled = self._after_refused_claim(job, adapter, plan, record, attempt_id, number)
+                if settled is not None:
+                    return settled
+            created = self._create(job, adapter, plan, attempt_id)
+        return self._record_created(job, adapter, plan, record, created)
 
-            try:
-                # Inside: a create not started for lack of time sent nothing, so the claim is released too
-                # (left `sending`, it would be looked up at the provider, or held in doubt on a last delivery).
-                self._require_time_for_call(remaining_seconds)
-                created = adapter.create_document(plan)
-            except CredentialsRejected:
-                # Refused at the door: nothing was created, so the document is not in flight any more.
-                self.documents.release_claim(account_id, doc.document_id, attempt_id, RecordedError(
-                    code=CredentialsRejected.code, message="credentials refused", at=now_iso()))
-                raise
-            except TransientError as error:
-                if not isinstance(error, RequestMayHaveSucceeded):
-                    # Nothing was created: the next delivery may claim and send it as usual.
-                    self.documents.release_claim(account_id, doc.document_id, attempt_id,
-                                                 _recorded(error, retryable=True))
-                raise
+    def _after_refused_claim(self, job: _Job, adapter: ProviderAdapter, plan: ExportPlan, record: DocumentRecord,
+                             attempt_id: str, number: NumberClaim | None) -> _Done | None:
+        """The record was not pending or failed any more. None: it was `sending`, left by an interrupted
+        attempt the provider does not have, and this attempt took it over to send it again."""
+        job = dataclasses.replace(job, record=record)
+        provider = ProviderFacts(adapter.display_name, adapter.capabilities)
+        action = decide(dataclasses.replace(job.facts, status=record.status, refused_claim_by=provider))
+        if action.act != Act.LOOK_UP:
+            return self._perform(action, job)
+        try:  # an earlier attempt stopped mid-call: does the provider have the document already?
+            found = adapter.find_document(plan)
+        except PermanentError as error:
+            reason = f"the look-up at {adapter.display_name} could not decide: {error.message}"
+            return self._hold_in_doubt(job, Action(Act.HOLD_IN_DOUBT, in_doubt(reason)))
+        logger.info("interrupted attempt settled", extra={"found_at_provider": found is not None})
+        if found is not None:
+            return self._exported(job, found, warnings=[], vat_in_pln=pln_vat_record(job.document, None))
+        if self.documents.continue_interrupted(job.account_id, job.document_id, attempt_id, number) is None:
+            raise concurrent_change("document changed while settling an interrupted attempt")
+        return None
+
+    def _create(self, job: _Job, adapter: ProviderAdapter, plan: ExportPlan, attempt_id: str) -> CreatedDocument:
+        try:
+            # Inside: a create not started for lack of time sent nothing, so the claim is released too
+            # (left `sending`, it would be looked up at the provider, or held in doubt on a last delivery).
+            self._require_time_for_call(job.remaining_seconds)
+            return adapter.create_document(plan)
+        except CredentialsRejected:
+            # Refused at the door: nothing was created, so the document is not in flight any more.
+            self.documents.release_claim(job.account_id, job.document_id, attempt_id, RecordedError(
+                code=CredentialsRejected.code, message="credentials refused", at=now_iso()))
+            raise
+        except TransientError as error:
+            if not isinstance(error, RequestMayHaveSucceeded):
+                # Nothing was created: the next delivery may claim and send it as usual.
+                self.documents.release_claim(job.account_id, job.document_id, attempt_id,
+                                             _recorded(error, retryable=True))
+            raise
+
+    def _record_created(self, job: _Job, adapter: ProviderAdapter, plan: ExportPlan, record: DocumentRecord,
+                        created: CreatedDocument) -> _Done:
+        assert job.settings is not None
         warnings = list(created.warnings)
-        self._audit(message, "sent", settings_version=settings.settings_version, outcome="created",
+        self._audit(job.message, "sent", settings_version=job.settings.settings_version, outcome="created",
                     request=adapter.build_request(plan),
                     response={**dataclasses.asdict(created.reference), "warnings": warnings})
         drift = []
         if created.readback is not None:
-            drift = compare(doc, created.readback, plan.corrected.provider_document_id if plan.corrected else None)
+            drift = compare(job.document, created.readback,
+                            plan.corrected.provider_document_id if plan.corrected else None)
             warnings += [d.describe(adapter.display_name) for d in drift]
             if drift:
                 logger.warning("provider totals differ from ours", extra={"drift": [d.field for d in drift]})
-        return self._exported(account_id, settings, record, created.reference, warnings=warnings,
+        return self._exported(dataclasses.replace(job, record=record), created.reference, warnings=warnings,
                               drift=[{"field": d.field, "ours": d.ours, "provider": d.provider} for d in drift],
-                              vat_in_pln=pln_vat_record(doc, created.readback))
-
-    def _settle_interrupted(self, adapter: ProviderAdapter, plan: Any,
-                            record: DocumentRecord) -> ProviderReference | None:
-        """An earlier attempt stopped mid-call: does the provider have the document already?"""
-        name = adapter.display_name
-        if not adapter.capabilities.lookup_by_reference:
-            self._hold(plan.document, record, f"{name} cannot be asked whether an interrupted create arrived")
-        try:
-            found = adapter.find_document(plan)
-        except PermanentError as error:
-            self._hold(plan.document, record, f"the look-up at {name} could not decide: {error.message}")
-        logger.info("interrupted attempt settled", extra={"found_at_provider": found is not None})
-        return found
-
-    def _hold(self, document: Any, record: DocumentRecord, reason: str) -> None:
-        error = PermanentError(
-            reason, code="in_doubt",
-            fix="check the provider for this document, then resolve it: attach the provider document or release "
-                "it for a new send")
-        self.documents.mark_in_doubt(record.account_id, document.document_id, _recorded(error, retryable=False))
-        self._publish(Outcome.IN_DOUBT, record.account_id, record, error=error)
-        raise _Settled(ExportResult(outcome=Outcome.IN_DOUBT))
+                              vat_in_pln=pln_vat_record(job.document, created.readback))
 
     # ---------------------------------------------------------------- paused accounts (pausing.py)
 
-    def _pause_unless_renewed(self, message: ExportMessage, refusal: CredentialsRejected) -> None:
+    def _pause_unless_renewed(self, job: _Job, refusal: CredentialsRejected) -> _Done:
         """Second opinion with the credentials read fresh: retry if they work, else pause the account."""
-        account_id = message.account_id
-        settings = self.accounts.get(account_id)
+        account_id, settings = job.account_id, job.settings
         assert settings is not None
         try:
             self.adapter_factory(settings, self.accounts.credentials(account_id, refresh=True)).check_credentials()
@@ -320,25 +338,19 @@ class ExportService:
                 publish_account_paused(self.publisher.events, self.publisher.bus_name, account_id,
                                        settings.provider.value, refusal.message)
                 self._count("AccountPaused")
-            record = self.documents.get(account_id, message.document.document_id)
+            record = self.documents.get(account_id, job.document_id)
             assert record is not None
-            self._hold_while_paused(message, record)
+            return self._perform(while_paused(account_id, record.status), dataclasses.replace(job, record=record))
         raise TransientError("the provider refused the cached credentials but accepts the stored ones",
                              code="credentials_renewed", retry_after=0)
 
-    def _hold_while_paused(self, message: ExportMessage, record: DocumentRecord) -> None:
+    def _hold_paused(self, job: _Job, action: Action) -> _Done:
         """Keep the document pending with the reason and acknowledge it: nothing is lost, no retry burns."""
-        if record.status == Status.SENDING:
-            # An interrupted attempt must be settled by a look-up, which needs working credentials:
-            # it waits on the queue (max back-off) instead of being held as pending.
-            raise TransientError("the account is paused until it is reconnected", code=PAUSED_CODE,
-                                 retry_after=900)
-        error = PermanentError(f"account {message.account_id} is paused: its provider refused its credentials",
-                               fix="reconnect the account; its held documents are sent then", code=PAUSED_CODE)
-        self.documents.hold(message.account_id, message.document.document_id, _recorded(error, retryable=True))
-        self._audit(message, "held", outcome="pending", error_code=PAUSED_CODE)
-        self._publish(Outcome.PENDING, message.account_id, record, error=error)
-        raise _Settled(ExportResult(outcome=Outcome.PENDING))
+        error = _error_of(action)
+        self.documents.hold(job.account_id, job.document_id, _recorded(error, retryable=True))
+        self._audit(job.message, "held", outcome="pending", error_code=PAUSED_CODE)
+        self._publish(Outcome.PENDING, job.account_id, job.record, error=error)
+        return _Done(ExportResult(outcome=Outcome.PENDING), remember=False)
 
     def _audit(self, message: ExportMessage, action: str, *, actor: str | None = None, **details: Any) -> None:
         """Best effort: an export is never held back by its audit entry (a failure is logged).
@@ -355,14 +367,13 @@ class ExportService:
         assert doc.correction is not None
         original_id = doc.correction.corrected_document_id
         original = self.documents.get(message.account_id, original_id)
-        if original is None or original.status != Status.EXPORTED or not original.provider_document_id:
-            state = "was never received" if original is None else f"is {original.status.value}"
+        if (problem := original_problem(original)) is not None:
             raise PermanentError(
-                f"the corrected document {original_id} {state}, so the provider has nothing to correct",
+                f"the corrected document {original_id} {problem}, so the provider has nothing to correct",
                 fix=f"export document {original_id} first, then retry this correction",
                 code="original_not_exported")
-        return ProviderReference(original.provider_document_id, original.provider_number or "",
-                                 original.provider_series)
+        assert original is not None
+        return original_reference(original)
 
     def _require_time_for_call(self, remaining_seconds: Callable[[], float]) -> None:
         if remaining_seconds() < self.settings.seconds_needed_for_provider_call:
@@ -372,27 +383,49 @@ class ExportService:
 
     # ---------------------------------------------------------------- outcomes
 
-    def _exported(self, account_id: str, settings: AccountSettings, record: DocumentRecord,
-                  reference: ProviderReference, warnings: list[str],
+    def _supersede(self, job: _Job, action: Action) -> _Done:
+        self._publish(Outcome.SUPERSEDED, job.account_id, job.record, document_version=job.document.version)
+        return _Done(ExportResult(outcome=Outcome.SUPERSEDED), remember=True)
+
+    def _wait_for_bulk(self, job: _Job, action: Action) -> _Done:
+        self._publish(Outcome.PENDING, job.account_id, job.record)
+        return _Done(ExportResult(outcome=Outcome.PENDING), remember=True)
+
+    def _report_in_doubt(self, job: _Job, action: Action) -> _Done:
+        self._publish(Outcome.IN_DOUBT, job.account_id, job.record, error=_error_from_record(job.record))
+        return _Done(ExportResult(outcome=Outcome.IN_DOUBT), remember=False)
+
+    def _hold_in_doubt(self, job: _Job, action: Action) -> _Done:
+        error = _error_of(action)
+        self.documents.mark_in_doubt(job.account_id, job.document_id, _recorded(error, retryable=False))
+        self._publish(Outcome.IN_DOUBT, job.account_id, job.record, error=error)
+        return _Done(ExportResult(outcome=Outcome.IN_DOUBT), remember=False)
+
+    def _exported(self, job: _Job, reference: ProviderReference, warnings: list[str],
                   drift: list[dict[str, str]] | None = None,
-                  vat_in_pln: dict[str, str] | None = None) -> ExportResult:
+                  vat_in_pln: dict[str, str] | None = None) -> _Done:
+        assert job.settings is not None
         updated = self.documents.mark_exported(
-            account_id, record.document_id, provider=settings.provider.value,
+            job.account_id, job.document_id, provider=job.settings.provider.value,
             provider_document_id=reference.provider_document_id, provider_number=reference.number,
             provider_series=reference.series, warnings=warnings, drift=drift or [], vat_in_pln=vat_in_pln)
         if updated is None:
-            current = self.documents.get(account_id, record.document_id)
+            current = self.documents.get(job.account_id, job.document_id)
             assert current is not None
             if current.status != Status.EXPORTED:
                 # Changed by someone else while we created it (an operator, the DLQ check): the retry
                 # finds the record and settles it (a `sending` one by the look-up), never acked unrecorded.
-                raise TransientError(f"the document record changed to {current.status.value} while the "
-                                     f"document was being created at the provider", code="concurrent_change")
+                raise concurrent_change(f"the document record changed to {current.status.value} while the "
+                                        f"document was being created at the provider")
             logger.error("exported record refused a second provider document",
                          extra={"provider_document_id": reference.provider_document_id,
                                 "recorded": current.provider_document_id})
-            return self._report_exported(account_id, current)
-        return self._report_exported(account_id, updated, settings=settings)
+            updated = current
+        return self._conclude_exported(dataclasses.replace(job, record=updated), None)
+
+    def _conclude_exported(self, job: _Job, action: Action | None) -> _Done:
+        """The record is exported, by this attempt or before: report it (remembered)."""
+        return _Done(self._report_exported(job.account_id, job.record, job.settings), remember=True)
 
     def _report_exported(self, account_id: str, record: DocumentRecord,
                          settings: AccountSettings | None = None) -> ExportResult:
@@ -411,16 +444,16 @@ class ExportService:
         return ExportResult(outcome=outcome, provider_document_id=record.provider_document_id,
                             provider_number=record.provider_number)
 
-    def _fail(self, message: ExportMessage, error: PermanentError) -> None:
-        account_id, doc = message.account_id, message.document
-        updated = self.documents.mark_failed(account_id, doc.document_id, _recorded(error, retryable=False))
-        record = updated or self.documents.get(account_id, doc.document_id)
+    def _fail(self, job: _Job, action: Action) -> _Done:
+        error = _error_of(action)
+        updated = self.documents.mark_failed(job.account_id, job.document_id, _recorded(error, retryable=False))
+        record = updated or self.documents.get(job.account_id, job.document_id)
         assert record is not None
         logger.warning("document failed", extra={"error_code": error.code})
-        self._audit(message, "failed", outcome="failed", error_code=error.code,
+        self._audit(job.message, "failed", outcome="failed", error_code=error.code,
                     response={"message": error.message, "fix": error.fix})
-        self._publish(Outcome.FAILED, account_id, record, error=error)
-        raise _Settled(ExportResult(outcome=Outcome.FAILED))
+        self._publish(Outcome.FAILED, job.account_id, record, error=error)
+        return _Done(ExportResult(outcome=Outcome.FAILED), remember=False)
 
     def _publish(self, outcome: Outcome, account_id: str, record: DocumentRecord, *,
                  error: ExportError | OutcomeError | None = None, retryable: bool = False,
@@ -433,6 +466,50 @@ class ExportService:
             our_number=record.number, order_id=record.order_id, provider=record.provider,
             provider_document_id=record.provider_document_id, provider_number=record.provider_number,
             customer_link=customer_link, error=error, warnings=record.warnings, vat_in_pln=record.vat_in_pln))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """One message being exported: the decision's facts, the record the actions work on, the time left."""
+
+    facts: ExportFacts
+    record: DocumentRecord
+    remaining_seconds: Callable[[], float]
+
+    @property
+    def message(self) -> ExportMessage:
+        return self.facts.message
+
+    @property
+    def document(self) -> Document:
+        return self.facts.message.document
+
+    @property
+    def account_id(self) -> str:
+        return self.facts.message.account_id
+
+    @property
+    def document_id(self) -> str:
+        return self.facts.message.document.document_id
+
+    @property
+    def settings(self) -> AccountSettings | None:
+        return self.facts.settings
+
+
+class _Done(NamedTuple):
+    result: ExportResult
+    # Kept by the idempotency record: a repeat delivery is answered with it, without running again.
+    remember: bool
+
+
+def _retry_later(job: _Job, action: Action) -> _Done:
+    raise _error_of(action)
+
+
+def _error_of(action: Action) -> Any:
+    assert action.error is not None, f"{action.act} carries its error"
+    return action.error
 
 
 def _earlier_document_failed() -> TransientError:

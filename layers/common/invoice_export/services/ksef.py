@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from invoice_export.domain.account_settings import AccountSettings, KsefMode
 from invoice_export.domain.documents import Identifier
 from invoice_export.domain.errors import ExportError, RequestMayHaveSucceeded, TransientError
-from invoice_export.domain.provider_contract import KsefState
+from invoice_export.domain.provider_contract import KsefState, KsefStatus
 from invoice_export.domain.records import DocumentRecord, Status
 from invoice_export.platform.observability import logger
 from invoice_export.platform.runtime_settings import RuntimeSettings
@@ -71,12 +71,10 @@ class KsefService:
                       poll_delay(0, self.settings.ksef_poll_base_delay_seconds))
 
     def poll(self, request: KsefPollRequest) -> None:
-        record = self.documents.get(request.account_id, request.document_id)
-        settings = self.accounts.get(request.account_id)
-        if record is None or record.status != Status.EXPORTED or settings is None or settings.ksef == KsefMode.OFF:
+        pollable = self._pollable(request)
+        if pollable is None:
             return
-        if record.ksef_status in FINAL_STATES:
-            return  # already final: a duplicate poll message
+        record, settings = pollable
         adapter = self.adapter_factory(settings, self.accounts.credentials(request.account_id))
         if not adapter.capabilities.ksef_read_back:
             if settings.ksef == KsefMode.SEND_ON_EXPORT:
@@ -84,6 +82,20 @@ class KsefService:
             return  # nothing to read: provider_sends is refused for such a provider
         status = adapter.ksef_status(record.provider_document_id or "")
         logger.info("KSeF status read", extra={"ksef_state": status.state.value, "attempt": request.attempt})
+        self._record_status(request, adapter, settings, record, status)
+
+    def _pollable(self, request: KsefPollRequest) -> tuple[DocumentRecord, AccountSettings] | None:
+        """The exported document and its account's settings, while a poll has something to do."""
+        record = self.documents.get(request.account_id, request.document_id)
+        settings = self.accounts.get(request.account_id)
+        if record is None or record.status != Status.EXPORTED or settings is None or settings.ksef == KsefMode.OFF:
+            return None
+        if record.ksef_status in FINAL_STATES:
+            return None  # already final: a duplicate poll message
+        return record, settings
+
+    def _record_status(self, request: KsefPollRequest, adapter: ProviderAdapter, settings: AccountSettings,
+                       record: DocumentRecord, status: KsefStatus) -> None:
         if status.state == KsefState.ACCEPTED:
             # A number of a doubtful form is kept as given; its warning goes on the record and the event.
             self._final(record, "accepted", Outcome.KSEF_ACCEPTED, ksef_number=status.ksef_number,

@@ -16,11 +16,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from invoice_export.domain.clock import now_iso
+from invoice_export.domain.export_decision import PAUSED_CODE
 from invoice_export.platform.observability import logger
 from invoice_export.services.events import EVENT_SOURCE
 
 ACCOUNT_DETAIL_TYPE = "Account needs reconnect"
-PAUSED_CODE = "account_paused"
+__all__ = ["ACCOUNT_DETAIL_TYPE", "PAUSED_CODE", "AccountPausedEvent", "publish_account_paused"]
 
 
 class AccountPausedEvent(BaseModel):

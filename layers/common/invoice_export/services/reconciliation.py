@@ -68,24 +68,8 @@ def reconcile(account_id: str, adapter: ProviderAdapter, documents: DocumentStor
               date_to: date) -> ReconciliationReport:
     listed = adapter.list_documents(date_from, date_to)
     records = [r for r in documents.account_documents(account_id) if _issued_in(r, date_from, date_to)]
-    by_id = {d.provider_document_id: d for d in listed}
-    by_reference = {d.our_document_id: d for d in listed if d.our_document_id}
-    matched: set[str] = set()
-    missing, different = [], []
     exported = [r for r in records if r.status == Status.EXPORTED]
-    for record in exported:
-        found = by_id.get(record.provider_document_id or "") or by_reference.get(record.document_id)
-        if found is None:
-            missing.append(MissingAtProvider(
-                document_id=record.document_id, provider_document_id=record.provider_document_id,
-                provider_number=record.provider_number,
-                fix=f"check {adapter.display_name} for {record.provider_number or record.document_id}: if it was "
-                    "deleted by mistake, issue it there again (or correct it in the order system)"))
-            continue
-        matched.add(found.provider_document_id)
-        if differences := _differences(record, found):
-            different.append(Different(document_id=record.document_id,
-                                       provider_document_id=found.provider_document_id, differences=differences))
+    missing, different, matched = _compare_exported(exported, listed, adapter.display_name)
     ours = {r.document_id: r for r in records}
     extra = [_extra(d, ours.get(d.our_document_id or "")) for d in listed if d.provider_document_id not in matched]
     return ReconciliationReport(
@@ -93,6 +77,33 @@ def reconcile(account_id: str, adapter: ProviderAdapter, documents: DocumentStor
         ours_exported=len(exported), provider_listed=len(listed),
         matching=len(exported) - len(missing) - len(different),
         missing=missing, extra=extra, different=different)
+
+
+def _compare_exported(exported: list[DocumentRecord], listed: list[ProviderListedDocument],
+                      provider_name: str) -> tuple[list[MissingAtProvider], list[Different], set[str]]:
+    """Our exported documents against the provider's list: (missing there, different there, the provider
+    ids matched)."""
+    by_id = {d.provider_document_id: d for d in listed}
+    by_reference = {d.our_document_id: d for d in listed if d.our_document_id}
+    missing, different, matched = [], [], set()
+    for record in exported:
+        found = by_id.get(record.provider_document_id or "") or by_reference.get(record.document_id)
+        if found is None:
+            missing.append(_missing(record, provider_name))
+            continue
+        matched.add(found.provider_document_id)
+        if differences := _differences(record, found):
+            different.append(Different(document_id=record.document_id,
+                                       provider_document_id=found.provider_document_id, differences=differences))
+    return missing, different, matched
+
+
+def _missing(record: DocumentRecord, provider_name: str) -> MissingAtProvider:
+    return MissingAtProvider(
+        document_id=record.document_id, provider_document_id=record.provider_document_id,
+        provider_number=record.provider_number,
+        fix=f"check {provider_name} for {record.provider_number or record.document_id}: if it was "
+            "deleted by mistake, issue it there again (or correct it in the order system)")
 
 
 def _issued_in(record: DocumentRecord, date_from: date, date_to: date) -> bool:

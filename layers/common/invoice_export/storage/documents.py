@@ -1,13 +1,16 @@
 """Document records in DynamoDB: one item per document, every status change a conditional write.
 
-The states and what each means are in domain.records; this module only stores them, so two workers
-can never both send a document and an exported record can never map to a second provider document.
+The states and the one table of allowed changes are in domain.records; `DocumentStore.transition`
+is the only write that sets `status`, and its condition comes from that table (the step's source
+states and guard), so two workers can never both send a document and an exported record can never
+map to a second provider document. The named methods (claim, mark_exported, ...) are that write
+with the fields each step records.
 """
 
 from __future__ import annotations
 
 import json
-from enum import StrEnum
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -18,7 +21,18 @@ from invoice_export.domain.clock import now_iso
 from invoice_export.domain.documents import ExportMessage
 from invoice_export.domain.errors import TransientError
 from invoice_export.domain.own_numbers import DuplicateNumber, NumberClaim
-from invoice_export.domain.records import SENDABLE, DocumentRecord, PdfCopy, RecordedError, Status
+from invoice_export.domain.records import (
+    SENDABLE,
+    STEPS,
+    DocumentRecord,
+    Guard,
+    PdfCopy,
+    RecordedError,
+    Registration,
+    Status,
+    Step,
+    registration_of,
+)
 from invoice_export.storage.own_numbers import OwnNumberStore, holder_in
 from invoice_export.storage.paging import all_items
 from invoice_export.storage.transactions import CONDITION_FAILED, CONFLICT, cancellation_reasons, condition_parts
@@ -31,14 +45,6 @@ CLAIMED_NUMBER = "claimed_number_key"
 class RejectedMessage(NamedTuple):
     document_key: str  # the document id, or `<document id>#rejected:<message id>` beside another record
     event_sent: bool  # its failed event went out already (the message was rejected before)
-
-
-class Registration(StrEnum):
-    NEW = "new"
-    REPLACED = "replaced"  # a newer version replaced a pending or failed one
-    SAME = "same"  # this version is already stored
-    STALE = "stale"  # an older version than the stored one
-    LOCKED = "locked"  # sending, exported or in doubt: the stored version is final
 
 
 class DocumentStore:
@@ -98,7 +104,26 @@ class DocumentStore:
                 keys = response.get("UnprocessedKeys", {}).get(self.table.name, {}).get("Keys", [])
         return [found[d] for d in document_ids if d in found]
 
-    # ---------------------------------------------------------------- writes
+    # ---------------------------------------------------------------- status changes (domain.records.TRANSITIONS)
+
+    def transition(self, account_id: str, document_id: str, step: Step, *, values: Mapping[str, Any] | None = None,
+                   add: Mapping[str, int] | None = None, remove: tuple[str, ...] = (),
+                   attempt_id: str | None = None, number: NumberClaim | None = None) -> DocumentRecord | None:
+        """Take one step of the lifecycle table in one conditional write, with the fields it records.
+
+        Refused (None) unless the record is in one of the step's source states and passes its guard
+        (`attempt_id` for Guard.SAME_ATTEMPT). A step that creates the record (RECEIVE, REJECT) writes
+        `values` as the whole record, under the same condition."""
+        if values and {"status", "account_status"} & set(values):
+            raise ValueError("the status is the step's target (domain.records.TRANSITIONS), never a plain value")
+        if STEPS[step].creates:
+            written, _ = self._create(account_id, document_id, step, dict(values or {}))
+            return written
+        fields = {**_status_fields(account_id, STEPS[step].target), **(values or {})}
+        condition = _step_condition(step, values or {}, attempt_id)
+        if number is not None:  # claiming our number for the document in the same write (CLAIM, TAKE_OVER)
+            return self._update_claiming_number(account_id, document_id, fields, condition, number, add=add)
+        return self._update(account_id, document_id, fields, condition=condition, add=add, remove=remove)
 
     def register(self, message: ExportMessage) -> tuple[Registration, DocumentRecord]:
         """Store a received document version: new, replacing a pending/failed one, or leave it."""
@@ -112,26 +137,18 @@ class DocumentStore:
             "document": doc.model_dump_json(),
         }
         now = now_iso()
-        try:
-            item = {**_key(message.account_id, doc.document_id), **_status_fields(message.account_id, Status.PENDING),
-                    **fields, "attempts": 0, "received_at": now, "updated_at": now}
-            # A refused put returns the stored item (read consistently, at the check): no second read.
-            self.table.put_item(Item={k: v for k, v in item.items() if v is not None},
-                                ConditionExpression=Attr("document_id").not_exists(),
-                                ReturnValuesOnConditionCheckFailure="ALL_OLD")
-            return Registration.NEW, DocumentRecord.model_validate(item)
-        except ClientError as exc:
-            _raise_unless_condition_failed(exc)
-            stored = exc.response.get("Item")
-        current = (DocumentRecord.model_validate(_plain(_from_wire(stored))) if stored
+        created, stored = self._create(message.account_id, doc.document_id, Step.RECEIVE,
+                                       {**fields, "attempts": 0, "received_at": now, "updated_at": now})
+        if created is not None:
+            return Registration.NEW, created
+        # A refused create returns the stored item (read consistently, at the check): no second read.
+        current = (DocumentRecord.model_validate(_plain(stored)) if stored
                    else self.get(message.account_id, doc.document_id))
         assert current is not None
-        if current.status not in SENDABLE:
-            return Registration.LOCKED, current
-        if doc.version < current.document_version:
-            return Registration.STALE, current
-        if doc.version == current.document_version and current.document is not None:
-            return Registration.SAME, current
+        registration = registration_of(current, doc.version)
+        if registration != Registration.REPLACED:
+            return registration, current
+        # Not a status change: the newer version's fields, while the record is still sendable.
         updated = self._update(
             message.account_id, doc.document_id,
             {**fields, "updated_at": now},
@@ -150,12 +167,9 @@ class DocumentStore:
 
         `number`: our number the document goes out with, claimed for it in the same write; raises
         DuplicateNumber (nothing written) while another document holds it."""
-        values = {**_status_fields(account_id, Status.SENDING), "send_attempt_id": attempt_id, "updated_at": now_iso()}
-        condition = Attr("status").is_in([s.value for s in SENDABLE])
-        if number is None:
-            record = self._update(account_id, document_id, values, condition=condition, add={"attempts": 1})
-        else:
-            record = self._update_claiming_number(account_id, document_id, values, condition, number)
+        record = self.transition(account_id, document_id, Step.CLAIM,
+                                 values={"send_attempt_id": attempt_id, "updated_at": now_iso()}, add={"attempts": 1},
+                                 number=number)
         if record is not None:
             return True, record
         current = self.get(account_id, document_id)
@@ -166,19 +180,15 @@ class DocumentStore:
                              number: NumberClaim | None = None) -> DocumentRecord | None:
         """Take over a `sending` record left by an interrupted attempt (after the provider look-up).
         `number`: as for `claim`."""
-        values = {"send_attempt_id": attempt_id, "updated_at": now_iso()}
-        condition = Attr("status").eq(Status.SENDING.value)
-        if number is not None:
-            return self._update_claiming_number(account_id, document_id, values, condition, number)
-        return self._update(account_id, document_id, values, condition=condition, add={"attempts": 1})
+        return self.transition(account_id, document_id, Step.TAKE_OVER,
+                               values={"send_attempt_id": attempt_id, "updated_at": now_iso()}, add={"attempts": 1},
+                               number=number)
 
     def release_claim(self, account_id: str, document_id: str, attempt_id: str,
                       error: RecordedError) -> DocumentRecord | None:
         """sending -> pending: the provider surely created nothing (e.g. it answered 503 or 429)."""
-        return self._update(
-            account_id, document_id,
-            {**_status_fields(account_id, Status.PENDING), "last_error": error.model_dump(), "updated_at": now_iso()},
-            condition=Attr("status").eq(Status.SENDING.value) & Attr("send_attempt_id").eq(attempt_id))
+        return self.transition(account_id, document_id, Step.RELEASE, attempt_id=attempt_id,
+                               values={"last_error": error.model_dump(), "updated_at": now_iso()})
 
     def mark_exported(self, account_id: str, document_id: str, *, provider: str, provider_document_id: str,
                       provider_number: str, provider_series: str | None,
@@ -186,69 +196,49 @@ class DocumentStore:
                       vat_in_pln: dict[str, str] | None = None) -> DocumentRecord | None:
         """sending -> exported. Refuses (None) if the record already maps to a provider document."""
         now = now_iso()
-        return self._update(
-            account_id, document_id,
-            {**_status_fields(account_id, Status.EXPORTED), "provider": provider,
-             "provider_document_id": provider_document_id, "provider_number": provider_number,
-             **({"provider_series": provider_series} if provider_series is not None else {}),
-             "warnings": warnings, "readback_drift": drift, "exported_at": now, "updated_at": now,
-             **({"vat_in_pln": vat_in_pln} if vat_in_pln is not None else {})},
-            condition=Attr("status").eq(Status.SENDING.value) & Attr("provider_document_id").not_exists(),
-            remove=("last_error",),
-        )
+        return self.transition(
+            account_id, document_id, Step.EXPORT,
+            values={"provider": provider, "provider_document_id": provider_document_id,
+                    "provider_number": provider_number,
+                    **({"provider_series": provider_series} if provider_series is not None else {}),
+                    "warnings": warnings, "readback_drift": drift, "exported_at": now, "updated_at": now,
+                    **({"vat_in_pln": vat_in_pln} if vat_in_pln is not None else {})},
+            remove=("last_error",))
 
     def hold(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
         """pending/failed -> pending with the reason it waits (its account is paused until reconnected)."""
-        return self._update(
-            account_id, document_id,
-            {**_status_fields(account_id, Status.PENDING), "last_error": error.model_dump(), "updated_at": now_iso()},
-            condition=Attr("status").is_in([s.value for s in SENDABLE]))
+        return self.transition(account_id, document_id, Step.HOLD_PAUSED,
+                               values={"last_error": error.model_dump(), "updated_at": now_iso()})
 
-    def mark_failed(self, account_id: str, document_id: str, error: RecordedError, *,
-                    only_from: tuple[Status, ...] = (Status.PENDING, Status.SENDING, Status.FAILED),
-                    event_pending: bool = False) -> DocumentRecord | None:
-        """-> failed, from any status in `only_from`; None when the record is in none of them.
-        `event_pending`: its outcome event is published after this write (see outcome_event_pending)."""
-        return self._update(
-            account_id, document_id,
-            {**_status_fields(account_id, Status.FAILED), "last_error": error.model_dump(), "updated_at": now_iso(),
-             **_event_pending(event_pending)},
-            condition=Attr("status").is_in([s.value for s in only_from]),
-            remove=() if event_pending else ("outcome_event_pending",),
-        )
+    def mark_failed(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
+        """pending/sending/failed -> failed: a permanent error; None when the record is in none of them."""
+        return self._to_outcome(account_id, document_id, Step.FAIL, error, event_pending=False)
+
+    def mark_given_up(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
+        """pending -> failed on its last delivery (or by the DLQ check); its outcome event is published after
+        this write (see outcome_event_pending)."""
+        return self._to_outcome(account_id, document_id, Step.GIVE_UP, error, event_pending=True)
 
     def mark_in_doubt(self, account_id: str, document_id: str, error: RecordedError, *,
                       event_pending: bool = False) -> DocumentRecord | None:
-        return self._update(
-            account_id, document_id,
-            {**_status_fields(account_id, Status.IN_DOUBT), "last_error": error.model_dump(),
-             "updated_at": now_iso(), **_event_pending(event_pending)},
-            condition=Attr("status").eq(Status.SENDING.value),
-            remove=() if event_pending else ("outcome_event_pending",),
-        )
-
-    def set_outcome_event_sent(self, account_id: str, document_id: str) -> None:
-        self._update(account_id, document_id, {"updated_at": now_iso()}, condition=Attr("document_id").exists(),
-                     remove=("outcome_event_pending",), read_back=False)
+        """sending -> in_doubt. `event_pending`: its outcome event is published after this write."""
+        return self._to_outcome(account_id, document_id, Step.HOLD_IN_DOUBT, error, event_pending=event_pending)
 
     def settle_in_doubt(self, account_id: str, document_id: str, *, provider: str | None,
                         provider_document_id: str, provider_number: str) -> DocumentRecord | None:
         """in_doubt -> exported, with the provider document an operator found."""
         now = now_iso()
-        return self._update(
-            account_id, document_id,
-            {**_status_fields(account_id, Status.EXPORTED), "provider_document_id": provider_document_id,
-             "provider_number": provider_number, "exported_at": now, "updated_at": now,
-             **({"provider": provider} if provider else {})},
-            condition=Attr("status").eq(Status.IN_DOUBT.value) & Attr("provider_document_id").not_exists(),
+        return self.transition(
+            account_id, document_id, Step.SETTLE_IN_DOUBT,
+            values={"provider_document_id": provider_document_id, "provider_number": provider_number,
+                    "exported_at": now, "updated_at": now, **({"provider": provider} if provider else {})},
             remove=("last_error",))
 
     def release_in_doubt(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
         """in_doubt -> failed: an operator confirmed the provider does not have it, so it may be sent."""
-        return self._update(
-            account_id, document_id,
-            {**_status_fields(account_id, Status.FAILED), "last_error": error.model_dump(), "updated_at": now_iso()},
-            condition=Attr("status").eq(Status.IN_DOUBT.value), remove=("outcome_event_pending",))
+        return self.transition(account_id, document_id, Step.RELEASE_IN_DOUBT,
+                               values={"last_error": error.model_dump(), "updated_at": now_iso()},
+                               remove=("outcome_event_pending",))
 
     def record_rejected_message(self, account_id: str, document_id: str, raw_message: str,
                                 error: RecordedError, *, message_id: str) -> RejectedMessage:
@@ -262,28 +252,40 @@ class DocumentStore:
         nothing, and the answer says whether its failed event went out already.
         """
         now = now_iso()
-        item = {**_status_fields(account_id, Status.FAILED), "raw_message": raw_message,
-                "last_error": error.model_dump(), "attempts": 0, "received_at": now, "updated_at": now,
-                "rejected_message_id": message_id}
+        item = {"raw_message": raw_message, "last_error": error.model_dump(), "attempts": 0, "received_at": now,
+                "updated_at": now, "rejected_message_id": message_id}
         beside = f"{document_id}#rejected:{message_id}"
-        tries = (
-            # Another message with the same broken body may take over its record (it gets its own event).
-            (document_id, Attr("document_id").not_exists()
-             | (Attr("raw_message").eq(raw_message) & ~Attr("rejected_message_id").eq(message_id))),
-            (beside, Attr("document_id").not_exists()),
-        )
-        for key, condition in tries:
-            try:
-                self.table.put_item(Item={**_key(account_id, key), **item}, ConditionExpression=condition,
-                                    ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        # Another message with the same broken body may take over its record (it gets its own event):
+        # Guard.SAME_UNREADABLE_BODY. The key beside is this message's own.
+        for key in (document_id, beside):
+            created, stored = self._create(account_id, key, Step.REJECT, item)
+            if created is not None:
                 return RejectedMessage(document_key=key, event_sent=False)
-            except ClientError as exc:
-                _raise_unless_condition_failed(exc)
-                stored = _from_wire(exc.response.get("Item") or {})
-            # The key beside is this message's own: whatever is stored there is its earlier record.
-            if key == beside or stored.get("rejected_message_id") == message_id:
-                return RejectedMessage(document_key=key, event_sent=bool(stored.get("rejection_event_sent")))
+            # Whatever is stored beside is this message's earlier record.
+            if key == beside or (stored or {}).get("rejected_message_id") == message_id:
+                return RejectedMessage(document_key=key, event_sent=bool((stored or {}).get("rejection_event_sent")))
         raise AssertionError("unreachable: the key beside is either free or this message's")
+
+    def _to_outcome(self, account_id: str, document_id: str, step: Step, error: RecordedError, *,
+                    event_pending: bool) -> DocumentRecord | None:
+        """A step to failed or in doubt, with its error; `event_pending` until its event is published."""
+        return self.transition(
+            account_id, document_id, step,
+            values={"last_error": error.model_dump(), "updated_at": now_iso(), **_event_pending(event_pending)},
+            remove=() if event_pending else ("outcome_event_pending",))
+
+    def _create(self, account_id: str, document_id: str, step: Step,
+                values: dict[str, Any]) -> tuple[DocumentRecord | None, dict[str, Any] | None]:
+        """A step that writes the whole record: (the record, None), or (None, what is stored) when refused."""
+        item = {**_key(account_id, document_id), **_status_fields(account_id, STEPS[step].target), **values}
+        written, stored = self._put(item, condition=_step_condition(step, values, None))
+        return (DocumentRecord.model_validate(item) if written else None), stored
+
+    # ---------------------------------------------------------------- field writes (the status stays)
+
+    def set_outcome_event_sent(self, account_id: str, document_id: str) -> None:
+        self._update(account_id, document_id, {"updated_at": now_iso()}, condition=Attr("document_id").exists(),
+                     remove=("outcome_event_pending",), read_back=False)
 
     def set_rejection_event_sent(self, account_id: str, document_key: str) -> None:
         self._update(account_id, document_key, {"rejection_event_sent": True},
@@ -333,13 +335,13 @@ class DocumentStore:
     # ---------------------------------------------------------------- plumbing
 
     def _update_claiming_number(self, account_id: str, document_id: str, values: dict[str, Any], condition: Any,
-                                number: NumberClaim) -> DocumentRecord | None:
+                                number: NumberClaim, *, add: Mapping[str, int] | None) -> DocumentRecord | None:
         """`_update` (adding an attempt) and the document's claim of `number` in one transaction: None
         when the record's condition did not hold, DuplicateNumber while another document holds the
         number. A holder that let the number go (`_holder_let_go`) has it taken over in the same way."""
         if self.numbers is None:
             raise RuntimeError("no numbers table (NUMBERS_TABLE): our numbers cannot be checked before sending")
-        expression, names, vals = _update_expression({**values, CLAIMED_NUMBER: number.key}, {"attempts": 1}, ())
+        expression, names, vals = _update_expression({**values, CLAIMED_NUMBER: number.key}, dict(add or {}), ())
         update = {"Update": {"TableName": self.table.name, "Key": _key(account_id, document_id),
                              "UpdateExpression": expression, **condition_parts(condition, names, vals)}}
         holder: str | None = None
@@ -381,6 +383,18 @@ class DocumentStore:
                   | (Attr("status").eq(Status.PENDING.value) & claimed.not_exists()))
         return {"ConditionCheck": {"TableName": self.table.name, "Key": _key(account_id, holder),
                                    **condition_parts(let_go)}}
+
+    def _put(self, item: dict[str, Any], *, condition: Any) -> tuple[bool, dict[str, Any] | None]:
+        """One conditional PutItem (absent values left out): (True, None), or (False, the item stored at
+        the check, as DynamoDB returns it with the refusal)."""
+        try:
+            self.table.put_item(Item={k: v for k, v in item.items() if v is not None}, ConditionExpression=condition,
+                                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            _raise_unless_condition_failed(exc)
+            stored = exc.response.get("Item")
+            return False, _from_wire(stored) if stored else None
+        return True, None
 
     def _update(self, account_id: str, document_id: str, values: dict[str, Any], *, condition: Any,
                 add: dict[str, int] | None = None, remove: tuple[str, ...] = (),
@@ -424,6 +438,32 @@ def _update_expression(values: dict[str, Any], add: dict[str, int] | None,
             names[f"#r{i}"] = name
         expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
     return expression, names, vals
+
+
+def _step_condition(step: Step, values: Mapping[str, Any], attempt_id: str | None) -> Any:
+    """The table's condition for `step`: the record is in one of its source states (or absent, for a
+    step that creates it) and passes the step's guard."""
+    transition = STEPS[step]
+    absent = Attr("document_id").not_exists()
+    states = [s.value for s in transition.sources if s is not None]
+    if not states:
+        return absent
+    condition = Attr("status").is_in(states)
+    if transition.guard is not None:
+        condition &= _guard(transition.guard, values, attempt_id)
+    return absent | condition if transition.creates else condition
+
+
+def _guard(guard: Guard, values: Mapping[str, Any], attempt_id: str | None) -> Any:
+    if guard == Guard.SAME_ATTEMPT:
+        if attempt_id is None:
+            raise ValueError("this step is taken only by the attempt holding the claim: name its attempt_id")
+        return Attr("send_attempt_id").eq(attempt_id)
+    if guard == Guard.NOT_MAPPED:
+        return Attr("provider_document_id").not_exists()
+    # Guard.SAME_UNREADABLE_BODY
+    return Attr("raw_message").eq(values["raw_message"]) & ~Attr("rejected_message_id").eq(
+        values["rejected_message_id"])
 
 
 def _key(account_id: str, document_id: str) -> dict[str, str]:

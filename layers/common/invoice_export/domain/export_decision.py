@@ -1,0 +1,144 @@
+"""What the export service does with a message: a pure decision, no I/O.
+
+The service (services/export.py) gathers the facts - how the message's version compares with the
+stored record, the record's status, the account's settings, and, once a claim was refused, what the
+provider can do - asks `decide` for one action, and performs it. Everything that decides whether a
+document is sent, reported, failed or held lives here, so it is tested in milliseconds
+(tests/unit/domain/test_export_decision.py) without any store or provider.
+
+    registration stale               -> SUPERSEDE        (an older version: say so, nothing else)
+    record exported                  -> REPORT_EXPORTED  (exported / already_exported, nothing sent)
+    claim refused, record not sending -> RETRY_LATER     (another worker changed it)
+    claim refused, record sending     -> LOOK_UP, or HOLD_IN_DOUBT where the provider cannot be asked
+    record in doubt                  -> REPORT_IN_DOUBT  (held for an operator)
+    account unknown                  -> FAIL             (unknown_account)
+    bulk-mode account, issued        -> WAIT_FOR_BULK    (pending until a bulk run)
+    account paused                   -> HOLD_PAUSED, or RETRY_LATER for an interrupted `sending` one
+    otherwise                        -> SEND             (claim, then create)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from invoice_export.domain.account_settings import AccountSettings, ExportMode
+from invoice_export.domain.documents import ExportMessage, Trigger
+from invoice_export.domain.errors import ExportError, PermanentError, TransientError
+from invoice_export.domain.provider_contract import Capabilities, ProviderReference
+from invoice_export.domain.records import DocumentRecord, Registration, Status
+
+PAUSED_CODE = "account_paused"
+PAUSED_RETRY_SECONDS = 900  # an interrupted attempt of a paused account waits on the queue, at the longest back-off
+
+
+class Act(StrEnum):
+    SUPERSEDE = "supersede"
+    REPORT_EXPORTED = "report_exported"
+    REPORT_IN_DOUBT = "report_in_doubt"
+    FAIL = "fail"
+    WAIT_FOR_BULK = "wait_for_bulk"
+    HOLD_PAUSED = "hold_paused"
+    RETRY_LATER = "retry_later"
+    SEND = "send"
+    LOOK_UP = "look_up"
+    HOLD_IN_DOUBT = "hold_in_doubt"
+
+
+@dataclass(frozen=True)
+class Action:
+    act: Act
+    # FAIL, HOLD_PAUSED, HOLD_IN_DOUBT: what is recorded and published; RETRY_LATER: what is raised.
+    error: ExportError | None = None
+
+
+@dataclass(frozen=True)
+class ProviderFacts:
+    """What the decision needs of the account's provider (its adapter class)."""
+
+    display_name: str
+    capabilities: Capabilities
+
+
+@dataclass(frozen=True)
+class ExportFacts:
+    message: ExportMessage
+    registration: Registration
+    status: Status  # the record's, as last read (after a refused claim: as the claim found it)
+    settings: AccountSettings | None  # None: the account is not connected
+    # Set once a claim was refused: the record was not pending or failed any more when the claim came.
+    refused_claim_by: ProviderFacts | None = None
+
+
+def decide(facts: ExportFacts) -> Action:
+    if facts.registration == Registration.STALE:
+        return Action(Act.SUPERSEDE)
+    if facts.status == Status.EXPORTED:
+        return Action(Act.REPORT_EXPORTED)
+    if facts.refused_claim_by is not None:
+        return _after_refused_claim(facts.status, facts.refused_claim_by)
+    if facts.status == Status.IN_DOUBT:
+        return Action(Act.REPORT_IN_DOUBT)
+    return _by_account(facts)
+
+
+def while_paused(account_id: str, status: Status) -> Action:
+    """A paused account's document: held as pending with the reason, its message acknowledged (nothing
+    is lost, no retry burns). An interrupted attempt must be settled by a look-up, which needs working
+    credentials: it waits on the queue instead."""
+    if status == Status.SENDING:
+        return Action(Act.RETRY_LATER, TransientError("the account is paused until it is reconnected",
+                                                       code=PAUSED_CODE, retry_after=PAUSED_RETRY_SECONDS))
+    return Action(Act.HOLD_PAUSED, PermanentError(
+        f"account {account_id} is paused: its provider refused its credentials",
+        fix="reconnect the account; its held documents are sent then", code=PAUSED_CODE))
+
+
+def in_doubt(reason: str) -> PermanentError:
+    """Why a document is held in doubt, with what an operator does about it."""
+    return PermanentError(
+        reason, code="in_doubt",
+        fix="check the provider for this document, then resolve it: attach the provider document or release "
+            "it for a new send")
+
+
+def original_problem(original: DocumentRecord | None) -> str | None:
+    """Why a correction cannot be sent yet, as "the corrected document X <problem>": its original must be
+    exported first (the provider's correction names the provider's document). None: it can be sent."""
+    if original is None:
+        return "was never received"
+    if original.status != Status.EXPORTED or not original.provider_document_id:
+        return f"is {original.status.value}"
+    return None
+
+
+def original_reference(original: DocumentRecord) -> ProviderReference:
+    """The exported original of a correction, as the provider knows it."""
+    assert original.provider_document_id is not None
+    return ProviderReference(original.provider_document_id, original.provider_number or "", original.provider_series)
+
+
+def concurrent_change(what: str) -> TransientError:
+    return TransientError(what, code="concurrent_change")
+
+
+def _by_account(facts: ExportFacts) -> Action:
+    account_id, settings = facts.message.account_id, facts.settings
+    if settings is None:
+        return Action(Act.FAIL, PermanentError(
+            f"account {account_id} is not connected",
+            fix="connect the account, or correct account_id in the message; then retry", code="unknown_account"))
+    if settings.export_mode == ExportMode.BULK and facts.message.trigger == Trigger.ISSUED:
+        return Action(Act.WAIT_FOR_BULK)
+    if settings.status == "needs_reconnect":
+        return while_paused(account_id, facts.status)
+    return Action(Act.SEND)
+
+
+def _after_refused_claim(status: Status, provider: ProviderFacts) -> Action:
+    if status != Status.SENDING:
+        return Action(Act.RETRY_LATER, concurrent_change(f"document is {status.value}; another worker changed it"))
+    if not provider.capabilities.lookup_by_reference:
+        return Action(Act.HOLD_IN_DOUBT,
+                      in_doubt(f"{provider.display_name} cannot be asked whether an interrupted create arrived"))
+    return Action(Act.LOOK_UP)

@@ -1,0 +1,138 @@
+"""An accounting system in memory, for the core's unit tests: it keeps the documents created at it by our
+document id, answers look-ups from them, and fails a call the way a test scripts it.
+
+Not a fake of any real provider (those are in local/fakes/, over HTTP): the core's rules - exactly
+once, in doubt, paused accounts - do not depend on which provider it is, only on what its adapter
+declares (capabilities) and raises (domain.errors).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from invoice_export.domain.account_settings import AccountSettings, ProviderName
+from invoice_export.domain.errors import CredentialsRejected, RequestMayHaveSucceeded
+from invoice_export.domain.provider_contract import (
+    Capabilities,
+    CreatedDocument,
+    ExportPlan,
+    ProviderQuota,
+    ProviderReference,
+)
+from invoice_export.domain.readback import ProviderTotals
+from invoice_export.providers.base import ProviderAdapter
+
+EVERYTHING = Capabilities(**dict.fromkeys(Capabilities.__dataclass_fields__, True))
+
+
+class LostAnswer(RequestMayHaveSucceeded):
+    """Scripted for a create: the provider creates the document, but its answer never arrives."""
+
+    def __init__(self) -> None:
+        super().__init__("the connection dropped before the provider answered")
+
+
+class ScriptedProvider:
+    def __init__(self, capabilities: Capabilities = EVERYTHING, name: str = "Scripted") -> None:
+        self.documents: dict[str, ProviderReference] = {}  # our document id -> what the provider made
+        self.fail_next: dict[str, list[Exception]] = defaultdict(list)  # "create"/"find"/"check": raised in turn
+        self.accepts_credentials = True
+        self.quota: ProviderQuota | None = None
+        self.calls: list[tuple[str, str]] = []  # (call, our document id), in order
+        self.while_creating: Callable[[ExportPlan], None] | None = None  # runs inside the next create
+        self._numbers = itertools.count(1)
+        self.adapter_class: type[ScriptedAdapter] = type(
+            f"{name}Adapter", (ScriptedAdapter,), {"display_name": name, "capabilities": capabilities})
+
+    def adapter_factory(self, settings: AccountSettings, credentials: dict[str, Any]) -> ScriptedAdapter:
+        return self.adapter_class(settings, self)
+
+    def creates(self, document_id: str | None = None) -> int:
+        return sum(1 for call, doc in self.calls if call == "create" and document_id in (None, doc))
+
+    def _failure(self, call: str) -> Exception | None:
+        return self.fail_next[call].pop(0) if self.fail_next[call] else None
+
+    def create(self, plan: ExportPlan) -> CreatedDocument:
+        document = plan.document
+        self.calls.append(("create", document.document_id))
+        if self.while_creating is not None:
+            self.while_creating, meanwhile = None, self.while_creating
+            meanwhile(plan)
+        failure = self._failure("create")
+        if failure is not None and not isinstance(failure, LostAnswer):
+            raise failure
+        number = plan.number or f"FV {next(self._numbers)}/2026"
+        reference = ProviderReference(f"P-{len(self.documents) + 1}", number, plan.provider_series)
+        self.documents[document.document_id] = reference
+        if failure is not None:
+            raise failure
+        totals = document.totals
+        return CreatedDocument(reference, readback=ProviderTotals(
+            net=totals.net, vat=totals.vat, gross=totals.gross, currency=document.currency,
+            is_correction=plan.corrected is not None,
+            corrects=plan.corrected.provider_document_id if plan.corrected else None))
+
+    def find(self, plan: ExportPlan) -> ProviderReference | None:
+        self.calls.append(("find", plan.document.document_id))
+        if (failure := self._failure("find")) is not None:
+            raise failure
+        return self.documents.get(plan.document.document_id)
+
+    def check_credentials(self) -> None:
+        self.calls.append(("check", ""))
+        if not self.accepts_credentials:
+            raise CredentialsRejected("the provider refused the credentials (401)")
+
+
+class _NoCredentials(BaseModel):
+    pass
+
+
+class ScriptedAdapter(ProviderAdapter):
+    name: ClassVar[ProviderName] = ProviderName.FAKTUROWNIA  # only what settings name; never an HTTP call
+    display_name: ClassVar[str] = "Scripted"
+    capabilities: ClassVar[Capabilities] = EVERYTHING
+    credentials_model: ClassVar[type[BaseModel]] = _NoCredentials
+    default_api_url: ClassVar[str] = "https://provider.invalid"
+
+    def __init__(self, settings: AccountSettings, provider: ScriptedProvider) -> None:
+        super().__init__(settings, _NoCredentials(), http=None)  # type: ignore[arg-type]
+        self.provider = provider
+
+    @classmethod
+    def http_auth(cls, credentials: BaseModel) -> Any:
+        raise NotImplementedError("no HTTP here")
+
+    @staticmethod
+    def read_rejection(response: Any) -> Any:
+        raise NotImplementedError("no HTTP here")
+
+    def build_request(self, plan: ExportPlan) -> dict[str, Any]:
+        return {"our_id": plan.document.document_id, "number": plan.number, "series": plan.provider_series,
+                "gross": str(plan.document.totals.gross)}
+
+    def create_document(self, plan: ExportPlan) -> CreatedDocument:
+        return self.provider.create(plan)
+
+    def find_document(self, plan: ExportPlan) -> ProviderReference | None:
+        return self.provider.find(plan)
+
+    def download_pdf(self, provider_document_id: str) -> bytes:
+        return b"%PDF-1.4 " + provider_document_id.encode()
+
+    def check_credentials(self) -> None:
+        self.provider.check_credentials()
+
+    def remaining_quota(self) -> ProviderQuota | None:
+        return self.provider.quota
+
+
+def without(capability: str) -> Capabilities:
+    return replace(EVERYTHING, **{capability: False})

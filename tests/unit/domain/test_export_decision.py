@@ -1,0 +1,167 @@
+"""The export decision (domain.export_decision.decide), over every combination of its facts.
+
+Each rule is stated here as the product describes it (README: How it works; ARCHITECTURE.md: A
+document's life), in the order the rules win, and every combination of registration, record
+status, trigger, account state and claim outcome is checked against it, in milliseconds."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import pytest
+
+from invoice_export.domain.account_settings import AccountSettings, ExportMode
+from invoice_export.domain.documents import ExportMessage, Trigger
+from invoice_export.domain.errors import PermanentError, TransientError
+from invoice_export.domain.export_decision import (
+    Act,
+    ExportFacts,
+    ProviderFacts,
+    decide,
+    original_problem,
+    original_reference,
+)
+from invoice_export.domain.provider_contract import Capabilities
+from invoice_export.domain.records import DocumentRecord, Registration, Status
+from testsupport import load_example
+
+ALL_CAPABILITIES = Capabilities(**dict.fromkeys(Capabilities.__dataclass_fields__, True))
+CAN_LOOK_UP = ProviderFacts("Provider A", ALL_CAPABILITIES)
+CANNOT_LOOK_UP = ProviderFacts("Provider B", replace(ALL_CAPABILITIES, lookup_by_reference=False))
+
+
+def settings(mode: ExportMode, status: str) -> AccountSettings:
+    return AccountSettings(account_id="shop-1", provider="fakturownia", export_mode=mode, status=status)
+
+
+ACCOUNTS = {
+    "not connected": None,
+    "automatic": settings(ExportMode.AUTOMATIC, "active"),
+    "bulk": settings(ExportMode.BULK, "active"),
+    "automatic, paused": settings(ExportMode.AUTOMATIC, "needs_reconnect"),
+    "bulk, paused": settings(ExportMode.BULK, "needs_reconnect"),
+}
+CLAIMS = {"not tried": None, "refused, provider can look up": CAN_LOOK_UP,
+          "refused, provider cannot look up": CANNOT_LOOK_UP}
+
+
+def message(trigger: Trigger) -> ExportMessage:
+    body = load_example("01-invoice-company.json")
+    body.update(account_id="shop-1", trigger=trigger.value)
+    return ExportMessage.model_validate(body)
+
+
+MESSAGES = {trigger: message(trigger) for trigger in Trigger}
+
+
+def every_combination() -> list[ExportFacts]:
+    return [ExportFacts(MESSAGES[trigger], registration, status, account, claim)
+            for registration, status, trigger, account, claim in itertools.product(
+                Registration, Status, Trigger, ACCOUNTS.values(), CLAIMS.values())]
+
+
+def expected(facts: ExportFacts) -> Act:
+    """The rules, first match wins."""
+    account, claim = facts.settings, facts.refused_claim_by
+    rules = [
+        (facts.registration == Registration.STALE, Act.SUPERSEDE),  # an older version never changes anything
+        (facts.status == Status.EXPORTED, Act.REPORT_EXPORTED),  # never sent twice
+        (claim is not None and facts.status != Status.SENDING, Act.RETRY_LATER),  # another worker has it
+        (claim is not None and not (claim and claim.capabilities.lookup_by_reference), Act.HOLD_IN_DOUBT),
+        (claim is not None, Act.LOOK_UP),  # an interrupted attempt: ask the provider before sending again
+        (facts.status == Status.IN_DOUBT, Act.REPORT_IN_DOUBT),  # only an operator resolves it
+        (account is None, Act.FAIL),
+        (account is not None and account.export_mode == ExportMode.BULK and facts.message.trigger == Trigger.ISSUED,
+         Act.WAIT_FOR_BULK),
+        (account is not None and account.status == "needs_reconnect" and facts.status == Status.SENDING,
+         Act.RETRY_LATER),
+        (account is not None and account.status == "needs_reconnect", Act.HOLD_PAUSED),
+    ]
+    return next((act for applies, act in rules if applies), Act.SEND)
+
+
+def test_every_combination_follows_the_rules() -> None:
+    combinations = every_combination()
+    assert len(combinations) == 5 * 5 * 3 * 5 * 3
+    wrong = [(facts.registration, facts.status, facts.message.trigger, facts.settings, facts.refused_claim_by,
+              decide(facts).act, expected(facts))
+             for facts in combinations if decide(facts).act != expected(facts)]
+    assert wrong == []
+    # Every action is reachable: no rule is shadowed by another.
+    assert {expected(facts) for facts in combinations} == set(Act)
+
+
+def test_nothing_is_sent_for_a_stale_exported_or_in_doubt_record_nor_for_an_account_that_cannot_send() -> None:
+    for facts in every_combination():
+        act = decide(facts).act
+        if act in (Act.SEND, Act.LOOK_UP):
+            assert facts.registration != Registration.STALE
+            assert facts.status not in (Status.EXPORTED, Status.IN_DOUBT)
+        if act == Act.SEND:
+            assert facts.refused_claim_by is None
+            assert facts.settings is not None and facts.settings.status == "active"
+            assert not (facts.settings.export_mode == ExportMode.BULK and facts.message.trigger == Trigger.ISSUED)
+        if act == Act.LOOK_UP:  # a refused claim, of an interrupted attempt, at a provider that can be asked
+            assert facts.status == Status.SENDING
+            assert facts.refused_claim_by is not None and facts.refused_claim_by.capabilities.lookup_by_reference
+
+
+def test_every_recorded_or_raised_action_carries_its_error_and_no_other_does() -> None:
+    for facts in every_combination():
+        action = decide(facts)
+        if action.act in (Act.FAIL, Act.HOLD_PAUSED, Act.HOLD_IN_DOUBT):
+            assert isinstance(action.error, PermanentError) and action.error.fix, action
+        elif action.act == Act.RETRY_LATER:
+            assert isinstance(action.error, TransientError), action
+        else:
+            assert action.error is None, action
+
+
+@pytest.mark.parametrize(("status", "act", "code", "retry_after"), [
+    (Status.PENDING, Act.HOLD_PAUSED, "account_paused", None),
+    (Status.FAILED, Act.HOLD_PAUSED, "account_paused", None),
+    # An interrupted attempt needs a look-up, which needs working credentials: it waits on the queue.
+    (Status.SENDING, Act.RETRY_LATER, "account_paused", 900),
+])
+def test_a_paused_accounts_document_is_held_or_waits(status, act, code, retry_after) -> None:
+    action = decide(ExportFacts(MESSAGES[Trigger.ISSUED], Registration.LOCKED if status == Status.SENDING
+                                else Registration.SAME, status, ACCOUNTS["automatic, paused"]))
+    assert (action.act, action.error.code, getattr(action.error, "retry_after", None)) == (act, code, retry_after)
+    assert "reconnect" in action.error.message + action.error.fix
+
+
+def test_an_unknown_account_fails_with_what_to_do() -> None:
+    action = decide(ExportFacts(MESSAGES[Trigger.ISSUED], Registration.NEW, Status.PENDING, None))
+    assert (action.act, action.error.code) == (Act.FAIL, "unknown_account")
+    assert "shop-1" in action.error.message and "connect the account" in action.error.fix
+
+
+def test_an_interrupted_attempt_at_a_provider_that_cannot_be_asked_is_held_in_doubt_naming_it() -> None:
+    facts = ExportFacts(MESSAGES[Trigger.RETRY], Registration.LOCKED, Status.SENDING, ACCOUNTS["automatic"],
+                        refused_claim_by=CANNOT_LOOK_UP)
+    action = decide(facts)
+    assert (action.act, action.error.code) == (Act.HOLD_IN_DOUBT, "in_doubt")
+    assert "Provider B cannot be asked" in action.error.message
+    assert decide(replace(facts, refused_claim_by=CAN_LOOK_UP)).act == Act.LOOK_UP
+
+
+def test_a_claim_refused_because_another_worker_changed_the_record_is_retried() -> None:
+    for status in (Status.PENDING, Status.FAILED, Status.IN_DOUBT):
+        action = decide(ExportFacts(MESSAGES[Trigger.ISSUED], Registration.SAME, status, ACCOUNTS["automatic"],
+                                    refused_claim_by=CAN_LOOK_UP))
+        assert (action.act, action.error.code) == (Act.RETRY_LATER, "concurrent_change"), status
+
+
+def record(status: Status, provider_document_id: str | None = None) -> DocumentRecord:
+    return DocumentRecord(account_id="shop-1", document_id="INV-1", status=status,
+                          provider_document_id=provider_document_id, provider_number="FV 1/2026",
+                          received_at="2026-01-01T00:00:00.000+00:00", updated_at="2026-01-01T00:00:00.000+00:00")
+
+
+def test_a_correction_waits_for_its_original_to_be_exported() -> None:
+    assert original_problem(None) == "was never received"
+    for status in (Status.PENDING, Status.SENDING, Status.FAILED, Status.IN_DOUBT):
+        assert original_problem(record(status)) == f"is {status.value}"
+    assert original_problem(record(Status.EXPORTED, "P-7")) is None
+    assert original_reference(record(Status.EXPORTED, "P-7")).provider_document_id == "P-7"
