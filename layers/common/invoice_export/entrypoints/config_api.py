@@ -38,6 +38,7 @@ from invoice_export.services.connections import (
     connection_settings,
     provider_info,
 )
+from invoice_export.services.events import VatSplitWarning
 from invoice_export.services.operations import OperationRefused, resolve_in_doubt, retry_document
 from invoice_export.services.reconciliation import ReconciliationReport, reconcile
 from invoice_export.storage.audit import AuditEntry
@@ -125,6 +126,8 @@ class DocumentView(BaseModel):
     warnings: list[str] = []
     vat_in_pln: dict[str, str] | None = Field(
         default=None, description="A foreign-currency document's VAT in PLN as we compute it (see the outcome event)")
+    vat_split: VatSplitWarning | None = Field(
+        default=None, description="The provider split our gross into other net/VAT figures (see the outcome event)")
     attempts: int
     received_at: str
     updated_at: str
@@ -137,7 +140,8 @@ class DocumentView(BaseModel):
                    series=record.series, provider=record.provider, provider_document_id=record.provider_document_id,
                    provider_number=record.provider_number, ksef_number=record.ksef_number,
                    ksef_status=record.ksef_status, error=record.last_error,
-                   warnings=record.warnings, vat_in_pln=record.vat_in_pln, attempts=record.attempts,
+                   warnings=record.warnings, vat_in_pln=record.vat_in_pln, vat_split=record.vat_split,
+                   attempts=record.attempts,
                    received_at=record.received_at, updated_at=record.updated_at, exported_at=record.exported_at)
 
 

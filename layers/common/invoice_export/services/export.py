@@ -43,7 +43,7 @@ from invoice_export.domain.errors import (
 )
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import ProviderReference
-from invoice_export.domain.readback import compare, pln_vat_record
+from invoice_export.domain.readback import compare, pln_vat_record, settle_vat_split
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status
 from invoice_export.platform.observability import logger
 from invoice_export.platform.runtime_settings import RuntimeSettings
@@ -244,8 +244,11 @@ class ExportService:
                                          code="concurrent_change")
                 found = self._settle_interrupted(adapter, plan, record)
                 if found is not None:
-                    return self._exported(account_id, settings, record, found, warnings=[],
-                                          vat_in_pln=pln_vat_record(doc, None))
+                    split = plan.vat_split  # as predicted: nothing is read back here
+                    return self._exported(account_id, settings, record, found,
+                                          warnings=[split.warning(adapter.display_name)] if split else [],
+                                          vat_in_pln=pln_vat_record(doc, None),
+                                          vat_split=split.as_record(doc) if split else None)
                 if self.documents.continue_interrupted(account_id, doc.document_id, attempt_id) is None:
                     raise TransientError("document changed while settling an interrupted attempt",
                                          code="concurrent_change")
@@ -271,14 +274,19 @@ class ExportService:
                     request=adapter.build_request(plan),
                     response={**dataclasses.asdict(created.reference), "warnings": warnings})
         drift = []
+        split = settle_vat_split(doc, plan.vat_split, created.readback)
         if created.readback is not None:
-            drift = compare(doc, created.readback, plan.corrected.provider_document_id if plan.corrected else None)
+            drift = compare(doc, created.readback, plan.corrected.provider_document_id if plan.corrected else None,
+                            split)
             warnings += [d.describe(adapter.display_name) for d in drift]
             if drift:
                 logger.warning("provider totals differ from ours", extra={"drift": [d.field for d in drift]})
+        if split is not None:
+            warnings.append(split.warning(adapter.display_name))
         return self._exported(account_id, settings, record, created.reference, warnings=warnings,
                               drift=[{"field": d.field, "ours": d.ours, "provider": d.provider} for d in drift],
-                              vat_in_pln=pln_vat_record(doc, created.readback))
+                              vat_in_pln=pln_vat_record(doc, created.readback),
+                              vat_split=split.as_record(doc) if split else None)
 
     def _settle_interrupted(self, adapter: ProviderAdapter, plan: Any,
                             record: DocumentRecord) -> ProviderReference | None:
@@ -372,11 +380,12 @@ class ExportService:
     def _exported(self, account_id: str, settings: AccountSettings, record: DocumentRecord,
                   reference: ProviderReference, warnings: list[str],
                   drift: list[dict[str, str]] | None = None,
-                  vat_in_pln: dict[str, str] | None = None) -> ExportResult:
+                  vat_in_pln: dict[str, str] | None = None, vat_split: dict[str, Any] | None = None) -> ExportResult:
         updated = self.documents.mark_exported(
             account_id, record.document_id, provider=settings.provider.value,
             provider_document_id=reference.provider_document_id, provider_number=reference.number,
-            provider_series=reference.series, warnings=warnings, drift=drift or [], vat_in_pln=vat_in_pln)
+            provider_series=reference.series, warnings=warnings, drift=drift or [], vat_in_pln=vat_in_pln,
+            vat_split=vat_split)
         if updated is None:
             current = self.documents.get(account_id, record.document_id)
             assert current is not None
@@ -429,7 +438,8 @@ class ExportService:
             document_version=document_version or record.document_version, kind=record.kind,
             our_number=record.number, order_id=record.order_id, provider=record.provider,
             provider_document_id=record.provider_document_id, provider_number=record.provider_number,
-            customer_link=customer_link, error=error, warnings=record.warnings, vat_in_pln=record.vat_in_pln))
+            customer_link=customer_link, error=error, warnings=record.warnings, vat_in_pln=record.vat_in_pln,
+            vat_split=record.vat_split))
 
 
 def _earlier_document_failed() -> TransientError:
