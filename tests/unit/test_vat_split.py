@@ -13,7 +13,6 @@ from invoice_export.domain.account_settings import AccountSettings
 from invoice_export.domain.documents import (
     Document,
     ExportMessage,
-    Line,
     PriceBasis,
     VatCalculation,
     compute_totals,
@@ -27,14 +26,9 @@ from invoice_export.providers.fakturownia.adapter import FakturowniaAdapter
 from invoice_export.providers.ifirma.adapter import IfirmaAdapter
 from invoice_export.providers.infakt.adapter import InfaktAdapter
 from invoice_export.providers.wfirma.adapter import WfirmaAdapter
-from testsupport import load_example
-
-GROSS_PER_LINE = "07-invoice-gross-vat-per-line.json"
-# Net prices at 23 %: line by line the VAT is 5.06 + 0.94 + 1.69 = 7.69 (gross 41.07); per rate it is
-# 23 % of 33.38 = 7.68 (gross 41.06).
-NET_LINES = [{"line_id": "l1", "name": "Filiżanka", "quantity": "2", "unit_price": "10.99", "vat": "23"},
-             {"line_id": "l2", "name": "Spodek", "quantity": "1", "unit_price": "4.07", "vat": "23"},
-             {"line_id": "l3", "name": "Łyżeczka", "quantity": "1", "unit_price": "7.33", "vat": "23"}]
+from testsupport import GROSS_PER_LINE_EXAMPLE as GROSS_PER_LINE
+from testsupport import NET_LINES_VAT_BY_METHOD as NET_LINES
+from testsupport import load_example, computed_totals
 
 
 def settings(**changes: Any) -> AccountSettings:
@@ -49,9 +43,7 @@ def invoice(lines: list[dict[str, Any]] | None = None, *, basis: str = "gross", 
     message = load_example(example)
     document = message["document"]
     lines = lines if lines is not None else document["lines"]
-    totals = compute_totals([Line.model_validate(line) for line in lines], PriceBasis(basis), VatCalculation(method))
-    document.update(lines=lines, price_basis=basis, vat_calculation=method,
-                    totals={name: str(value) for name, value in totals.model_dump().items()})
+    document.update(lines=lines, price_basis=basis, vat_calculation=method, totals=computed_totals(lines, basis, method))
     return ExportMessage.model_validate(message).document
 
 
@@ -59,10 +51,9 @@ def correction(lines_before: list[dict[str, Any]], lines_after: list[dict[str, A
                method: str) -> Document:
     message = load_example("05-correction.json")
     document = message["document"]
-    parsed = [[Line.model_validate(line) for line in lines] for lines in (lines_after, lines_before)]
-    after, before = (compute_totals(lines, PriceBasis(basis), VatCalculation(method)) for lines in parsed)
+    after, before = computed_totals(lines_after, basis, method), computed_totals(lines_before, basis, method)
     document.update(lines=lines_after, price_basis=basis, vat_calculation=method, totals={
-        name: str(getattr(after, name) - getattr(before, name)) for name in ("net", "vat", "gross")})
+        name: str(Decimal(after[name]) - Decimal(before[name])) for name in ("net", "vat", "gross")})
     document["correction"]["lines_before"] = lines_before
     return ExportMessage.model_validate(message).document
 
