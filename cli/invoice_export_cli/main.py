@@ -167,6 +167,8 @@ def describe_document(d: dict[str, Any]) -> str:
             text += f", KSeF {d['ksef_number']}"
     if d.get("error") and d["status"] != "exported":
         text += f"\n    {d['error']['code']}: {d['error']['message']}\n    fix: {d['error']['fix']}"
+    for warning in d.get("warnings") or []:
+        text += f"\n    warning: {warning}"
     return text
 
 
