@@ -10,7 +10,9 @@
 4. runs the Lambda handlers against the queues like Lambda's event source (batches, partial
    failures, visibility timeouts, DLQ) until everything settled;
 5. prints each document's outcome, provider number, KSeF number and customer link (or error and
-   fix), opens one link per shop and checks the PDF it leads to carries the provider's number;
+   fix) and its warnings (e.g. vat_split_differs: the accounting system split our gross into net and
+   VAT another way), opens one link per shop and checks the PDF it leads to carries the provider's
+   number;
 6. operations with the invoice-export CLI (local/run_operations.py): a bulk-mode account, its dry
    run, the bulk export with progress, and a reconciliation against the provider.
 
@@ -55,6 +57,8 @@ class DemoShop:
     credentials: dict[str, str]
     documents: list[str]  # example files this accounting system can take
     expected: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # document id -> outcome, code
+    # document id -> the code a warning of its outcome event must start with (e.g. vat_split_differs)
+    expected_warnings: dict[str, str] = field(default_factory=dict)
 
     @property
     def account_id(self) -> str:
@@ -105,9 +109,11 @@ def wfirma_shop(fake: WfirmaFake) -> DemoShop:
     }
     # The merchant gives its key pair and company; the runtime adds the deployment's appKey.
     credentials = {"access_key": access_key, "secret_key": secret_key, "company_id": str(company_id)}
+    # 07: priced gross with VAT per line; wFirma computes VAT per rate, so it is exported with both splits.
     return DemoShop(settings, credentials, documents=[
         "01-invoice-company.json", "02-receipt-person.json", "03-invoice-exempt-person.json",
-        "04-invoice-eur.json", "05-correction.json"])
+        "04-invoice-eur.json", "05-correction.json", "07-invoice-gross-vat-per-line.json"],
+        expected_warnings={"INV-2026-11-0005": "vat_split_differs"})
 
 
 def ifirma_shop(fake: IfirmaFake) -> DemoShop:
@@ -183,11 +189,16 @@ def report(shop: DemoShop, messages: list[dict[str, Any]], events: list[dict[str
             detail = f"{outcome['error']['code']}: {outcome['error']['message']} -> fix: {outcome['error']['fix']}"
         print(f"  {document_id:<20} {message['document']['kind']:<11} {status:<10} "
               f"{outcome.get('provider_number') or '-':<24} {ksef.get(document_id) or '-':<36} {detail}")
+        for warning in outcome.get("warnings", []):
+            print(f"  {'':<20} warning: {warning}")
         expected_status, expected_code = shop.expected.get(document_id, EXPORTED)
         code = (outcome.get("error") or {}).get("code")
         if status != expected_status or code != expected_code:
             problems.append(f"{shop.account_id} {document_id}: expected {expected_status} {expected_code or ''}, "
                             f"got {status} {code or ''}")
+        warned = shop.expected_warnings.get(document_id)
+        if warned and not any(w.startswith(warned) for w in outcome.get("warnings", [])):
+            problems.append(f"{shop.account_id} {document_id}: expected a {warned} warning in its event")
     return problems + check_link(shop, mine)
 
 
