@@ -28,7 +28,7 @@ from invoice_export.providers.infakt.adapter import InfaktAdapter
 from invoice_export.providers.wfirma.adapter import WfirmaAdapter
 from testsupport import GROSS_PER_LINE_EXAMPLE as GROSS_PER_LINE
 from testsupport import NET_LINES_VAT_BY_METHOD as NET_LINES
-from testsupport import load_example, computed_totals
+from testsupport import computed_totals, load_example
 
 
 def settings(**changes: Any) -> AccountSettings:
@@ -43,7 +43,8 @@ def invoice(lines: list[dict[str, Any]] | None = None, *, basis: str = "gross", 
     message = load_example(example)
     document = message["document"]
     lines = lines if lines is not None else document["lines"]
-    document.update(lines=lines, price_basis=basis, vat_calculation=method, totals=computed_totals(lines, basis, method))
+    document.update(lines=lines, price_basis=basis, vat_calculation=method,
+                    totals=computed_totals(lines, basis, method))
     return ExportMessage.model_validate(message).document
 
 
@@ -151,6 +152,16 @@ def test_net_lines_without_an_exact_gross_unit_price_are_refused_naming_the_line
     assert refused.value.code == "provider_gross_differs"
     assert "line bulk" in refused.value.message and "2587.55" in refused.value.message
     assert "quantity up to 100" in refused.value.fix and "vat_calculation 'per_rate'" in refused.value.fix
+
+
+def test_strict_refuses_any_difference_and_points_at_adapt_only_where_the_gross_is_the_same() -> None:
+    with pytest.raises(ConfigurationError) as split_only:
+        plan_export(invoice(), settings(totals_policy="strict"), WfirmaAdapter)
+    assert split_only.value.code == "provider_totals_would_differ" and "'adapt'" in split_only.value.fix
+    with pytest.raises(ConfigurationError) as other_gross:
+        plan_export(invoice(NET_LINES, basis="net", method="per_rate"),
+                    settings(provider="infakt", totals_policy="strict"), InfaktAdapter)
+    assert other_gross.value.code == "provider_totals_would_differ" and "'adapt'" not in other_gross.value.fix
 
 
 # ---------------------------------------------------------------- the read-back check says the same

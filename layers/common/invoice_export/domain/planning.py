@@ -191,8 +191,9 @@ def _refuse_any_difference(ours: VatSplit, theirs: VatSplit, adapter: ProviderTr
     else:
         why = f"{adapter.display_name} splits gross amounts into net and VAT its own way"
         fix = "issue this document with net prices (price_basis 'net'), which it takes as they are"
-    raise ConfigurationError(f"{why}, which gives this document " + ", ".join(drift),
-                             fix=f"{fix}; or set the account's totals_policy to 'adapt' to send it with both figures",
+    if theirs.gross == ours.gross:  # only the split moves: adapt would send it
+        fix += "; or set the account's totals_policy to 'adapt' to send it with both splits recorded"
+    raise ConfigurationError(f"{why}, which gives this document " + ", ".join(drift), fix=fix,
                              code="provider_totals_would_differ")
 
 
