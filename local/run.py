@@ -10,8 +10,9 @@
 4. runs the Lambda handlers against the queues like Lambda's event source (batches, partial
    failures, visibility timeouts, DLQ) until everything settled;
 5. prints each document's outcome, provider number, KSeF number and customer link (or error and
-   fix), opens one link per shop and checks the PDF it leads to carries the provider's number
-   (among them a shop passing its own numbers, whose number used twice is refused);
+   fix) and its warnings (e.g. vat_split_differs: the accounting system split our gross into net and
+   VAT another way), opens one link per shop and checks the PDF it leads to carries the provider's
+   number (among them a shop passing its own numbers, whose number used twice is refused);
 6. operations with the invoice-export CLI (local/run_operations.py): a bulk-mode account, its dry
    run, the bulk export with progress, and a reconciliation against the provider.
 
@@ -61,6 +62,8 @@ class DemoShop:
     check: Callable[[Callable[[str], Any]], list[str]] | None = None
     # Another document carrying an example's number: its document id -> the example file it copies.
     same_number: dict[str, str] = field(default_factory=dict)
+    # document id -> the code a warning of its outcome event must start with (e.g. vat_split_differs)
+    expected_warnings: dict[str, str] = field(default_factory=dict)
 
     @property
     def account_id(self) -> str:
@@ -144,9 +147,11 @@ def wfirma_shop(fake: WfirmaFake) -> DemoShop:
         return [] if Decimal(held) == Decimal(our_rate["rate"]) else [
             f"demo-wfirma INV-2026-11-0003: wFirma holds rate {held}, ours is {our_rate['rate']}"]
 
+    # 07: priced gross with VAT per line; wFirma computes VAT per rate, so it is exported with both splits.
     return DemoShop(settings, credentials, documents=[
         "01-invoice-company.json", "02-receipt-person.json", "03-invoice-exempt-person.json",
-        "04-invoice-eur.json", "05-correction.json"], check=our_rate_arrived)
+        "04-invoice-eur.json", "05-correction.json", "07-invoice-gross-vat-per-line.json"],
+        check=our_rate_arrived, expected_warnings={"INV-2026-11-0005": "vat_split_differs"})
 
 
 def ifirma_shop(fake: IfirmaFake) -> DemoShop:
@@ -232,6 +237,9 @@ def report(shop: DemoShop, messages: list[dict[str, Any]], events: list[dict[str
         if status != expected_status or code != expected_code:
             problems.append(f"{shop.account_id} {document_id}: expected {expected_status} {expected_code or ''}, "
                             f"got {status} {code or ''}")
+        warned = shop.expected_warnings.get(document_id)
+        if warned and not any(w.startswith(warned) for w in outcome.get("warnings", [])):
+            problems.append(f"{shop.account_id} {document_id}: expected a {warned} warning in its event")
     if shop.check is not None:
         from invoice_export.platform.runtime import get_runtime
 

@@ -60,3 +60,22 @@ def discounted_totals(name: str, vat_calculation: str | None = None) -> dict[str
     lines = [Line.model_validate(line) for line in DISCOUNTED_LINES]
     totals = compute_totals(lines, PriceBasis(document["price_basis"]), method)
     return {"net": str(totals.net), "vat": str(totals.vat), "gross": str(totals.gross)}
+
+
+# Net prices at 23 % whose VAT depends on the method (issue 13 §1): line by line 5.06 + 0.94 + 1.69 = 7.69
+# (gross 41.07), per rate 23 % of 33.38 = 7.68 (gross 41.06).
+NET_LINES_VAT_BY_METHOD = [
+    {"line_id": "l1", "name": "Filiżanka", "quantity": "2", "unit_price": "10.99", "vat": "23"},
+    {"line_id": "l2", "name": "Spodek", "quantity": "1", "unit_price": "4.07", "vat": "23"},
+    {"line_id": "l3", "name": "Łyżeczka", "quantity": "1", "unit_price": "7.33", "vat": "23"},
+]
+# The example of a gross-priced invoice with VAT computed line by line, which wFirma and iFirma compute
+# per rate: the same gross 175.28, net 150.24 and VAT 25.04 there instead of our 150.25 and 25.03.
+GROSS_PER_LINE_EXAMPLE = "07-invoice-gross-vat-per-line.json"
+
+
+def computed_totals(lines: list[dict[str, Any]], basis: str, method: str) -> dict[str, str]:
+    """The totals these lines give by our own model."""
+    from invoice_export.domain.documents import Line, PriceBasis, VatCalculation, compute_totals
+    totals = compute_totals([Line.model_validate(line) for line in lines], PriceBasis(basis), VatCalculation(method))
+    return {"net": str(totals.net), "vat": str(totals.vat), "gross": str(totals.gross)}

@@ -110,7 +110,7 @@ def read_credentials(args: argparse.Namespace, api: ApiClient) -> dict[str, str]
 
 def cmd_settings(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
     change: dict[str, Any] = {}
-    for name in ("numbering", "export_mode", "missing_sku", "ksef"):
+    for name in ("numbering", "export_mode", "missing_sku", "ksef", "totals_policy"):
         if getattr(args, name):
             change[name] = getattr(args, name)
     for name in ("send_skus", "show_provider_document"):
@@ -129,7 +129,8 @@ def cmd_settings(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
     settings = account["settings"]
     out.line(f"account {settings['account_id']} ({settings['provider']}), status {settings['status']}, "
              f"settings version {settings['settings_version']}")
-    for name in ("numbering", "export_mode", "show_provider_document", "send_skus", "missing_sku", "ksef"):
+    for name in ("numbering", "export_mode", "show_provider_document", "send_skus", "missing_sku", "ksef",
+                 "totals_policy"):
         if name in settings:
             out.line(f"  {name:<24} {settings[name]}")
     out.line(f"  {'series_links':<24} " + (", ".join(f"{k} -> {v if v is not None else 'provider default'}"
@@ -179,6 +180,8 @@ def describe_document(d: dict[str, Any]) -> str:
             text += f", KSeF {d['ksef_number']}"
     if d.get("error") and d["status"] != "exported":
         text += f"\n    {d['error']['code']}: {d['error']['message']}\n    fix: {d['error']['fix']}"
+    for warning in d.get("warnings") or []:
+        text += f"\n    warning: {warning}"
     return text
 
 
@@ -478,6 +481,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--send-skus", choices=["yes", "no"])
     s.add_argument("--missing-sku", choices=["fail", "warn"])
     s.add_argument("--ksef", choices=["off", "send_on_export", "provider_sends"])
+    s.add_argument("--totals-policy", choices=["adapt", "strict"],
+                   help="adapt: send a document whose net/VAT the provider splits another way, with both splits "
+                        "as a warning; strict: refuse it before sending")
     s.add_argument("--series-link", action="append", metavar="OURS=PROVIDER",
                    help="link a series (PROVIDER '-' = the provider's default); repeat; replaces all links")
     s.add_argument("--series-kinds", action="append", metavar="OURS=KIND[,KIND]",

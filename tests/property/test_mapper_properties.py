@@ -27,6 +27,7 @@ from invoice_export.domain.documents import (
     Line,
     PriceBasis,
     compute_totals,
+    vat_percent,
 )
 from invoice_export.domain.errors import ConfigurationError
 from invoice_export.domain.money import loads_exact, round_money
@@ -219,17 +220,19 @@ def test_every_valid_document_maps_and_its_lines_add_up_to_our_totals(provider, 
 def assert_declared_refusal(adapter: ProviderAdapter, document: Document, error: ConfigurationError) -> None:
     """A valid document may be refused only for a limit the provider declares, and the refusal must hold."""
     assert error.fix, error.message
-    if error.code == "provider_totals_would_differ":
-        # The provider computes VAT its own way (always per rate or per line, or its own split of a
-        # gross amount); the refusal is right only if that really changes the totals.
+    if error.code == "provider_gross_differs":
+        # The provider's VAT arithmetic would change the amount due: right only if, sent as it would go,
+        # the provider's gross (independently recomputed) is not ours, or net lines that must go as gross
+        # unit prices have none.
         method = type(adapter).vat_calculation
-        predicted = type(adapter).predicted_totals(document)
-        if predicted is not None and predicted != document.totals:
-            return
         assert method is not None and method != document.vat_calculation
-        if document.correction is None:
-            theirs = compute_totals(document.lines, document.price_basis, method)
-            assert theirs != document.totals, "refused although the provider's totals would be the same"
+        assert document.price_basis == PriceBasis.NET, "a gross-priced document keeps its gross everywhere"
+        sides = [(document.lines, 1)] + ([(document.correction.lines_before, -1)] if document.correction else [])
+        theirs = sum((sign * compute_totals(lines, PriceBasis.NET, method).gross for lines, sign in sides),
+                     Decimal("0.00"))
+        without_price = type(adapter).gross_unit_price_places is not None and any(
+            not _exact_price_exists(line, _line_gross(line)) for lines, _ in sides for line in lines)
+        assert theirs != document.totals.gross or without_price, "refused although the amount due is the same"
     elif error.code == "unsupported_correction":
         assert document.kind == DocumentKind.CORRECTION
     elif error.code == "discount_not_exact":
@@ -241,12 +244,18 @@ def assert_declared_refusal(adapter: ProviderAdapter, document: Document, error:
         raise AssertionError(f"refused a valid document: {error.code}: {error.message}")
 
 
-def _exact_price_exists(line: Line) -> bool:
-    """Brute force over 4-place prices near the discounted price (independent of the adapters' helper)."""
-    value = line.value()
+def _exact_price_exists(line: Line, value: Decimal | None = None) -> bool:
+    """Brute force over 4-place prices near the discounted price, or near the one giving `value`
+    (independent of the adapters' helper)."""
+    value = line.value() if value is None else value
     low = ((value - Decimal("0.005")) / line.quantity).quantize(Decimal("0.0001")) - Decimal("0.0002")
     return any(round_money(line.quantity * (low + step * Decimal("0.0001"))) == value
                for step in range(int(Decimal("0.01") / line.quantity / Decimal("0.0001")) + 6))
+
+
+def _line_gross(line: Line) -> Decimal:
+    """A net line's value plus its own VAT (its gross with VAT per line)."""
+    return line.value() + round_money(line.value() * vat_percent(line.vat) / 100)
 
 
 def original_request(adapter: ProviderAdapter, export: ExportPlan) -> dict[str, Any]:
@@ -266,8 +275,10 @@ def assert_lines_add_up(adapter: ProviderAdapter, export: ExportPlan, body: dict
     assert reader is not None, f"add a reader of {adapter.name.value}'s mapped line totals to LINE_TOTAL_READERS"
     document = export.document
     original = original_request(adapter, export) if document.correction is not None else None
-    total = document.totals.gross if document.price_basis == PriceBasis.GROSS else document.totals.net
-    assert sum(reader(body, document.price_basis, original), Decimal("0.00")) == total
+    # Net lines sent as gross unit prices (send_gross_prices) add up to our gross.
+    basis = PriceBasis.GROSS if export.send_gross_prices else document.price_basis
+    total = document.totals.gross if basis == PriceBasis.GROSS else document.totals.net
+    assert sum(reader(body, basis, original), Decimal("0.00")) == total
 
 
 @PROVIDERS
@@ -287,7 +298,7 @@ def test_any_vat_mix_maps_adding_up_or_is_refused_as_configuration(provider, dat
         export = plan(adapter, document)
         body = adapter.build_request(export)
     except ConfigurationError as error:
-        if error.code in ("provider_totals_would_differ", "unsupported_correction", "discount_not_exact"):
+        if error.code in ("provider_gross_differs", "unsupported_correction", "discount_not_exact"):
             assert_declared_refusal(adapter, document, error)
             return
         assert error.code in ("unsupported_vat_mix", "unsupported_vat_code") and error.fix

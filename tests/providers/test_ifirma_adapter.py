@@ -22,6 +22,7 @@ from invoice_export.domain.errors import (
 )
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import ProviderReference
+from invoice_export.domain.readback import compare, settle_vat_split
 from invoice_export.providers import build_adapter
 from invoice_export.providers.ifirma.adapter import (
     IfirmaAdapter,
@@ -31,7 +32,14 @@ from invoice_export.providers.ifirma.adapter import (
     signature,
 )
 from local.fakes.ifirma import IfirmaFake
-from testsupport import discounted_plan, load_example, plan_for
+from testsupport import (
+    GROSS_PER_LINE_EXAMPLE,
+    NET_LINES_VAT_BY_METHOD,
+    computed_totals,
+    discounted_plan,
+    load_example,
+    plan_for,
+)
 
 INVOICE_KEY = "EAB0D8ACF3308F3B"
 SUBSCRIBER_KEY = "0A1B2C3D4E5F6071"
@@ -552,6 +560,47 @@ def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, login) -> 
     ours = plan.document.totals
     assert tuple(Decimal(invoice[part]) for part in ("Netto", "Vat", "Brutto")) == (ours.net, ours.vat, ours.gross)
     assert created.readback is None or created.readback.net == ours.net
+
+
+# ----------------------------------------------------------------------- VAT per rate (issue 13 §1)
+
+
+def test_a_gross_priced_per_line_invoice_is_created_with_ifirmas_split_of_our_gross(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    plan = plan_for(adapter, GROSS_PER_LINE_EXAMPLE)  # refused before as provider_totals_would_differ
+    created = adapter.create_document(plan)
+    invoice = stored(fake, login, created.reference)
+    assert plan.vat_split is not None
+    theirs = plan.vat_split.theirs
+    assert tuple(Decimal(invoice[part]) for part in ("Netto", "Vat", "Brutto")) == (theirs.net, theirs.vat,
+                                                                                    plan.document.totals.gross)
+    split = settle_vat_split(plan.document, plan.vat_split, created.readback)
+    assert split is not None and split.read_back and compare(plan.document, created.readback, None, split) == []
+
+
+def test_a_correction_of_net_lines_sent_as_gross_prices_goes_in_the_originals_basis(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    lines = NET_LINES_VAT_BY_METHOD
+    original_plan = plan_for(adapter, "01-invoice-company.json", lines=lines, price_basis="net",
+                             vat_calculation="per_line", totals=computed_totals(lines, "net", "per_line"))
+    assert original_plan.send_gross_prices
+    original = adapter.create_document(original_plan)
+    assert stored(fake, login, original.reference)["LiczOd"] == "BRT"
+    # One cup returned: after 1 x 10.99 (gross 13.52), the rest as before.
+    after = [{**lines[0], "quantity": "1"}, *lines[1:]]
+    before_totals, after_totals = (computed_totals(side, "net", "per_line") for side in (lines, after))
+    message = load_example("05-correction.json")
+    message["document"].update(price_basis="net", vat_calculation="per_line", lines=after, totals={
+        name: str(Decimal(after_totals[name]) - Decimal(before_totals[name])) for name in ("net", "vat", "gross")})
+    message["document"]["correction"]["lines_before"] = lines
+    plan = plan_export(ExportMessage.model_validate(message).document, adapter.settings, IfirmaAdapter,
+                       corrected=original.reference)
+    assert plan.send_gross_prices  # as its original went, though its lines alone would not need it
+    created = adapter.create_document(plan)
+    correction = stored(fake, login, created.reference)
+    assert "LiczOd" not in adapter.build_request(plan) and correction["LiczOd"] == "BRT"  # inherited
+    assert Decimal(correction["Brutto"]) == plan.document.totals.gross == Decimal("-13.52")
+    assert created.readback is not None and created.readback.gross == plan.document.totals.gross
 
 
 # ----------------------------------------------------------------------- KSeF (facts 2.12, community-documented)

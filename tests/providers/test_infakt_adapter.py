@@ -22,11 +22,18 @@ from invoice_export.domain.errors import (
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import KsefState, ProviderReference
 from invoice_export.domain.rate_limits import LimitScope
-from invoice_export.domain.readback import compare
+from invoice_export.domain.readback import compare, settle_vat_split
 from invoice_export.providers import build_adapter
 from invoice_export.providers.infakt.adapter import InfaktAdapter, legal_provision
 from local.fakes.infakt import InfaktFake
-from testsupport import discounted_plan, load_example, plan_for
+from testsupport import (
+    GROSS_PER_LINE_EXAMPLE,
+    NET_LINES_VAT_BY_METHOD,
+    computed_totals,
+    discounted_plan,
+    load_example,
+    plan_for,
+)
 
 EXEMPTION = "art. 43 ust. 1 pkt 29 lit. c ustawy o VAT"
 
@@ -699,6 +706,30 @@ def test_ksef_without_an_integration_is_a_clear_rejection(fake, account) -> None
 
 
 # --------------------------------------------------------------------------- per-line discounts
+
+
+def test_a_gross_priced_per_rate_invoice_is_created_with_infakts_split_of_our_gross(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    lines = load_example(GROSS_PER_LINE_EXAMPLE)["document"]["lines"]
+    plan = plan_for(adapter, GROSS_PER_LINE_EXAMPLE, vat_calculation="per_rate",
+                    totals=computed_totals(lines, "gross", "per_rate"))  # refused before
+    created = adapter.create_document(plan)
+    invoice = stored(fake, account, created.reference)
+    assert plan.vat_split is not None
+    theirs = plan.vat_split.theirs  # inFakt adds each line's VAT
+    assert tuple(Decimal(invoice[f"{part}_price"]) / 100 for part in ("net", "tax", "gross")) == (
+        theirs.net, theirs.vat, plan.document.totals.gross)
+    split = settle_vat_split(plan.document, plan.vat_split, created.readback)
+    assert split is not None and split.read_back and compare(plan.document, created.readback, None, split) == []
+
+
+def test_net_prices_computed_per_rate_are_refused_before_sending_as_another_amount_due(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    lines = NET_LINES_VAT_BY_METHOD
+    with pytest.raises(ConfigurationError) as refused:
+        plan_for(adapter, "01-invoice-company.json", lines=lines, price_basis="net", vat_calculation="per_rate",
+                 totals=computed_totals(lines, "net", "per_rate"))
+    assert refused.value.code == "provider_gross_differs" and "41.07 instead of our 41.06" in refused.value.message
 
 
 def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, account) -> None:

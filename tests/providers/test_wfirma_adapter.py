@@ -33,10 +33,18 @@ from invoice_export.domain.errors import (
 )
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import KsefState, KsefStatus, ProviderReference
+from invoice_export.domain.readback import compare, settle_vat_split
 from invoice_export.providers import build_adapter
 from invoice_export.providers.wfirma.adapter import WfirmaAdapter, external_id, ksef_state
 from local.fakes.wfirma import WfirmaFake
-from testsupport import discounted_plan, load_example, plan_for
+from testsupport import (
+    GROSS_PER_LINE_EXAMPLE,
+    NET_LINES_VAT_BY_METHOD,
+    computed_totals,
+    discounted_plan,
+    load_example,
+    plan_for,
+)
 
 APP_KEY = "integration-app-key-7f3a"
 
@@ -663,6 +671,38 @@ def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, account) -
     ours = plan.document.totals
     assert totals_of(invoice) == (ours.net, ours.vat, ours.gross)
     assert created.readback is None or created.readback.net == ours.net
+
+
+# --------------------------------------------------------------------------- VAT per rate (issue 13 §1)
+
+
+def test_a_gross_priced_per_line_invoice_is_created_with_wfirmas_split_of_our_gross(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, GROSS_PER_LINE_EXAMPLE)  # refused before as provider_totals_would_differ
+    created = adapter.create_document(plan)
+    invoice = stored(fake, account, created.reference)
+    ours = plan.document.totals
+    # wFirma computed per rate: the same gross, net and VAT a grosz apart - as planning predicted.
+    assert totals_of(invoice)[2] == ours.gross and totals_of(invoice)[:2] != (ours.net, ours.vat)
+    assert plan.vat_split is not None and totals_of(invoice) == (
+        plan.vat_split.theirs.net, plan.vat_split.theirs.vat, plan.vat_split.theirs.gross)
+    assert created.readback is not None
+    split = settle_vat_split(plan.document, plan.vat_split, created.readback)
+    assert split is not None and split.read_back
+    assert compare(plan.document, created.readback, None, split) == []
+
+
+def test_net_lines_computed_line_by_line_go_as_gross_unit_prices_keeping_our_gross(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json", lines=NET_LINES_VAT_BY_METHOD, price_basis="net",
+                    vat_calculation="per_line", totals=computed_totals(NET_LINES_VAT_BY_METHOD, "net", "per_line"))
+    assert plan.send_gross_prices
+    created = adapter.create_document(plan)
+    invoice = stored(fake, account, created.reference)
+    assert invoice["price_type"] == "brutto"
+    # Each line's gross is our net + the line's own VAT (21.98 + 5.06, 4.07 + 0.94, 7.33 + 1.69).
+    assert [c["brutto"] for c in contents(invoice)] == ["27.04", "5.01", "9.02"]
+    assert totals_of(invoice)[2] == plan.document.totals.gross == Decimal("41.07")
 
 
 # --------------------------------------------------------------------------- KSeF (facts 1.11)

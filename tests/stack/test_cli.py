@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 
 import pytest
 
 from invoice_export.domain.records import Status
 from invoice_export_cli.main import main
+from testsupport import computed_totals
 
 pytestmark = pytest.mark.usefixtures("custom_provider_urls")
 
@@ -128,6 +130,28 @@ def test_retry_after_a_fix(cli):
     assert shop.runtime.documents.get(cli.account, document_id).status == Status.EXPORTED
     code, _, err = cli("retry", cli.account, document_id)
     assert code == 1 and "only failed documents are retried" in err
+
+
+def test_totals_policy_strict_refuses_a_split_and_back_on_adapt_the_retry_sends_it_with_both(cli):
+    shop = cli.shop
+    # At 20 % a gross of 0.03 holds VAT 0.005: 0.01 by our arithmetic, 0.00 once Fakturownia rounds the
+    # net it derives from the gross (0.025 -> 0.03). The same amount due, split otherwise.
+    lines = [{"line_id": "l1", "name": "Próbka herbaty", "quantity": "1", "unit_price": "0.03", "vat": "20"}]
+    code, out, err = cli("settings", cli.account, "--totals-policy", "strict")
+    assert code == 0 and re.search(r"totals_policy\s+strict", out), err or out
+    document_id = issue(shop, cli.account, "01-invoice-company.json", lines=lines,
+                        totals=computed_totals(lines, "gross", "per_rate"))
+    shop.run()
+    code, out, _ = cli("status", cli.account, document_id)
+    assert "failed" in out and "provider_totals_would_differ" in out and "totals_policy to 'adapt'" in out
+    assert re.search(r"totals_policy\s+adapt", cli("settings", cli.account, "--totals-policy", "adapt")[1])
+    assert cli("retry", cli.account, document_id)[0] == 0
+    shop.run()
+    code, out, _ = cli("status", cli.account, document_id)
+    assert "exported" in out and "warning: vat_split_differs: Fakturownia" in out
+    split = cli.json("status", cli.account, document_id)["vat_split"]
+    assert (split["gross"], split["ours"]["vat"], split["theirs"]["vat"], split["read_back"]) == (
+        "0.03", "0.01", "0.00", True)
 
 
 def test_dlq_replay_lists_then_moves_messages_back_and_they_are_exported(cli):

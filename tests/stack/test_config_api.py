@@ -183,6 +183,15 @@ def test_settings_refuse_what_the_provider_cannot_do(shop, merchant, monkeypatch
     assert shop.runtime.accounts.get(merchant.account_id).export_mode.value == "bulk"
 
 
+def test_totals_policy_is_set_through_the_api_adapt_by_default(shop, merchant):
+    path = f"/accounts/{merchant.account_id}"
+    assert merchant("GET", path).json()["settings"]["totals_policy"] == "adapt"
+    strict = merchant("PATCH", f"{path}/settings", {"totals_policy": "strict"})
+    assert strict.status_code == 200 and strict.json()["settings"]["totals_policy"] == "strict"
+    assert shop.runtime.accounts.get(merchant.account_id).totals_policy.value == "strict"
+    assert merchant("PATCH", f"{path}/settings", {"totals_policy": "lenient"}).status_code == 422
+
+
 def test_provider_lists_for_linking(shop, merchant):
     series = merchant("GET", f"/accounts/{merchant.account_id}/provider/series").json()
     assert {"id": str(shop.department), "name": "Sklep internetowy",

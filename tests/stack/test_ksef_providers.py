@@ -6,19 +6,17 @@ it is final, and the KSeF number lands on the document's record with an event.
 from __future__ import annotations
 
 import secrets
-import uuid
 from typing import Any
 
 import pytest
+from stack.provider_accounts import Account, wfirma_account
 
-from invoice_export.domain.account_settings import AccountSettings, KsefMode
-from invoice_export.domain.records import DocumentRecord, Status
+from invoice_export.domain.account_settings import KsefMode
+from invoice_export.domain.records import Status
 from invoice_export.platform.runtime import get_runtime
-from invoice_export.services.events import DETAIL_TYPE
 from local.fakes.ifirma import IfirmaFake
 from local.fakes.infakt import InfaktFake
 from local.fakes.wfirma import WfirmaFake
-from testsupport import load_example
 
 # wFirma's appKey belongs to the deployment (template parameter WfirmaAppKey), generated per run.
 WFIRMA_APP_KEY = secrets.token_hex(16)
@@ -43,35 +41,6 @@ def infakt():
 def ifirma():
     with IfirmaFake(rate_limit=None) as server:
         yield server
-
-
-class Account:
-    """One connected account at some provider's fake, driven through the stack."""
-
-    def __init__(self, stack, settings: dict[str, Any], credentials: dict[str, str]) -> None:
-        self.stack = stack
-        self.account_id = f"ksef-{uuid.uuid4().hex[:10]}"
-        runtime = get_runtime()
-        runtime.accounts.save_credentials(self.account_id, credentials)
-        runtime.accounts.put(AccountSettings.model_validate({"account_id": self.account_id, **settings}))
-        self.events: list[dict[str, Any]] = []
-
-    def export(self, *examples: str) -> None:
-        for example in examples:
-            message = load_example(example)
-            message["account_id"] = self.account_id
-            self.stack.send("ExportQueue", message, group_id=self.account_id, dedup_id=uuid.uuid4().hex)
-        self.stack.run_until_idle(timeout=60)
-        self.events += [e["detail"] for e in self.stack.outcome_events()
-                        if e["detail-type"] == DETAIL_TYPE and e["detail"]["account_id"] == self.account_id]
-
-    def record(self, document_id: str) -> DocumentRecord:
-        record = get_runtime().documents.get(self.account_id, document_id)
-        assert record is not None, f"no record of {document_id}"
-        return record
-
-    def ksef_events(self, document_id: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["document_id"] == document_id and e["outcome"].startswith("ksef_")]
 
 
 # ---------------------------------------------------------------- inFakt: send_to_ksef on the create
@@ -127,17 +96,6 @@ def test_infakt_sending_by_itself_is_only_read_back_never_sent_again(stack, infa
 
 
 # ---------------------------------------------------------------- wFirma: it sends by its own settings
-
-
-def wfirma_account(stack, fake: WfirmaFake, **settings: Any) -> tuple[Account, int]:
-    access_key, secret_key = secrets.token_hex(16), secrets.token_hex(16)
-    company_id = fake.add_company(access_key, secret_key, name="Herbaciarnia Sp. z o.o.", nip="5252445767")
-    account = Account(stack, {
-        "provider": "wfirma", "api_url": fake.base_url,
-        "series_links": {"FV": None, "FV-EXPORT": None, "PAR": None, "KOR": None},
-        "payment_links": {"Przelew": "transfer", "Karta": "payment_card"}, **settings},
-        {"access_key": access_key, "secret_key": secret_key, "company_id": str(company_id)})
-    return account, company_id
 
 
 def test_wfirma_sends_by_its_settings_and_we_only_read_the_number_back(stack, wfirma) -> None:

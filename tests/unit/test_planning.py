@@ -6,12 +6,13 @@ import dataclasses
 
 import pytest
 
-from invoice_export.domain.account_settings import AccountSettings, KsefMode, MissingSku, Numbering
-from invoice_export.domain.documents import ExportMessage, VatCalculation
+from invoice_export.domain.account_settings import AccountSettings, KsefMode, MissingSku, Numbering, TotalsPolicy
+from invoice_export.domain.documents import ExportMessage
 from invoice_export.domain.errors import ConfigurationError
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import Capabilities
 from invoice_export.providers.fakturownia.adapter import FakturowniaAdapter
+from invoice_export.providers.wfirma.adapter import WfirmaAdapter
 from testsupport import load_example
 
 
@@ -117,9 +118,7 @@ def test_a_provider_names_its_own_reason_and_alternative_for_a_ksef_mode() -> No
     assert caught.value.fix == "choose provider_sends"
 
 
-def test_a_provider_that_computes_vat_another_way_is_refused_before_sending_with_the_drift() -> None:
-    per_rate_only = type("PerRate", (FakturowniaAdapter,), {"vat_calculation": VatCalculation.PER_RATE,
-                                                          "display_name": "wFirma"})
+def test_a_strict_account_refuses_a_provider_that_computes_vat_another_way_with_the_drift() -> None:
     message = load_example("01-invoice-company.json")
     # Three 0.02 gross lines at 23%: line by line VAT is 3 x 0.00; per rate it is 0.01.
     message["document"].update(
@@ -128,10 +127,12 @@ def test_a_provider_that_computes_vat_another_way_is_refused_before_sending_with
                for i in range(3)])
     document = ExportMessage.model_validate(message).document
     with pytest.raises(ConfigurationError) as refused:
-        plan_export(document, settings(), per_rate_only)
+        plan_export(document, settings(totals_policy=TotalsPolicy.STRICT), WfirmaAdapter)
     assert refused.value.code == "provider_totals_would_differ"
     assert "wFirma computes VAT per rate, which gives this document net 0.05 instead of our 0.06, " \
            "vat 0.01 instead of our 0.00" in refused.value.message
+    assert "totals_policy to 'adapt'" in refused.value.fix
     # The same document computed per rate goes through.
     message["document"].update(vat_calculation="per_rate", totals={"net": "0.05", "vat": "0.01", "gross": "0.06"})
-    assert plan_export(ExportMessage.model_validate(message).document, settings(), per_rate_only)
+    plan = plan_export(ExportMessage.model_validate(message).document, settings(totals_policy="strict"), WfirmaAdapter)
+    assert plan.vat_split is None and plan.send_gross_prices is False

@@ -40,6 +40,15 @@ class MissingSku(StrEnum):
     WARN = "warn"  # send the line without a product link and report a warning
 
 
+class TotalsPolicy(StrEnum):
+    """What to do with a document whose net/VAT split the accounting system computes otherwise."""
+
+    # Send it: the gross (amount due) is ours, the provider's split (per rate or per line, both lawful) is
+    # recorded beside ours as a warning (vat_split_differs). A different gross is still refused.
+    ADAPT = "adapt"
+    STRICT = "strict"  # refuse before sending unless the provider shows exactly our net, VAT and gross
+
+
 ProviderSeriesId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
@@ -83,5 +92,11 @@ class AccountSettings(BaseModel):
         "(we only read the KSeF number back, never send: no double submission)")
     send_skus: bool = False
     missing_sku: MissingSku = MissingSku.FAIL
+    totals_policy: TotalsPolicy = Field(
+        default=TotalsPolicy.ADAPT,
+        description="adapt: a document whose net/VAT the provider splits another way (VAT per rate or per line) is "
+        "sent with both splits recorded as a warning (vat_split_differs), only a different gross is refused "
+        "(provider_gross_differs); strict: any difference from our net, VAT or gross is refused before sending "
+        "(provider_totals_would_differ)")
     settings_version: int = 1
     status: Literal["active", "needs_reconnect"] = "active"

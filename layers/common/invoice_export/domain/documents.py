@@ -117,6 +117,11 @@ class Line(_Strict):
         line has one, rounded half-up to the grosz once (never the discounted unit price first)."""
         return line_value(self.quantity, self.unit_price, self.discount_percent)
 
+    def gross_from_net(self) -> Decimal:
+        """This net-priced line's gross: its value plus the VAT of the line itself (VAT per line)."""
+        value = self.value()
+        return value + money.vat_from_net(value, vat_percent(self.vat))
+
 
 def line_value(quantity: Decimal, unit_price: Decimal, discount_percent: Decimal | None = None) -> Decimal:
     """quantity x unit_price x (1 - discount/100), rounded half-up to the grosz once (exact Decimal)."""
@@ -297,20 +302,30 @@ def compute_totals(lines: list[Line], basis: PriceBasis, method: VatCalculation)
 
 def _parts_by_rate(lines: list[Line], basis: PriceBasis,
                    method: VatCalculation) -> dict[Decimal, tuple[Decimal, Decimal]]:
-    """(net, vat) per VAT percentage: line by line and summed per rate, or from each rate's sum."""
+    """(net, vat) per VAT percentage of the document's lines."""
+    return split_values([(vat_percent(line.vat), line.value()) for line in lines], basis, method)
+
+
+def split_values(values: list[tuple[Decimal, Decimal]], basis: PriceBasis,
+                 method: VatCalculation) -> dict[Decimal, tuple[Decimal, Decimal]]:
+    """(net, vat) per VAT percentage of line values given as (VAT percentage, value in `basis`):
+    line by line and summed per rate, or from each rate's sum."""
     if method == VatCalculation.PER_LINE:
         by_rate: dict[Decimal, tuple[Decimal, Decimal]] = {}
-        for line in lines:
-            rate = vat_percent(line.vat)
-            net, vat = _split(line.value(), rate, basis)
+        for rate, value in values:
+            net, vat = _split(value, rate, basis)
             so_far = by_rate.get(rate, (Decimal("0.00"), Decimal("0.00")))
             by_rate[rate] = (so_far[0] + net, so_far[1] + vat)
         return by_rate
-    values: dict[Decimal, Decimal] = {}
-    for line in lines:
-        rate = vat_percent(line.vat)
-        values[rate] = values.get(rate, Decimal("0.00")) + line.value()
-    return {rate: _split(value, rate, basis) for rate, value in values.items()}
+    return {rate: _split(value, rate, basis) for rate, value in sum_per_rate(values).items()}
+
+
+def sum_per_rate(values: list[tuple[Decimal, Decimal]]) -> dict[Decimal, Decimal]:
+    """The summed value per VAT percentage of (VAT percentage, value) pairs."""
+    sums: dict[Decimal, Decimal] = {}
+    for rate, value in values:
+        sums[rate] = sums.get(rate, Decimal("0.00")) + value
+    return sums
 
 
 def _split(value: Decimal, rate: Decimal, basis: PriceBasis) -> tuple[Decimal, Decimal]:

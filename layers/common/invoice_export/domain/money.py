@@ -42,6 +42,22 @@ def vat_to_pln(vat: Decimal, exchange_rate: Decimal) -> Decimal:
     return round_money(vat * exchange_rate)
 
 
+def exact_unit_price(value: Decimal, quantity: Decimal, places: int) -> Decimal | None:
+    """A unit price with at most `places` decimals whose quantity x price, rounded half-up to the
+    grosz, is exactly `value` (the nearest such price to value / quantity); None when no price on that
+    grid lands on it (a quantity so large that one step of the price moves the value by more than a
+    grosz, and no step hits it). For a provider that values a line as quantity x unit price."""
+    step = Decimal(1).scaleb(-places)
+    nearest = (value / quantity).quantize(step, rounding=ROUND_HALF_UP)
+    # Prices whose value rounds to ours lie within half a grosz / quantity of value / quantity: if any
+    # price on the grid does, the nearest one or a neighbour does.
+    for offset in (0, -1, 1, -2, 2):
+        price = nearest + offset * step
+        if price >= 0 and round_money(quantity * price) == value:
+            return price
+    return None
+
+
 def money_sum(amounts: Iterable[Decimal]) -> Decimal:
     return sum(amounts, Decimal("0.00"))
 

@@ -1,4 +1,5 @@
-"""Resolve an account's settings for one document: numbering, series and payment links, SKUs.
+"""Resolve an account's settings for one document: numbering, series and payment links, SKUs,
+and how the provider's own VAT arithmetic meets ours (domain.vat_split).
 
 Checked once here for every provider, before any request is built, so a missing link or an
 option the provider cannot honour is a clear error instead of a request the provider rejects.
@@ -6,12 +7,15 @@ option the provider cannot honour is a clear error instead of a request the prov
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Protocol
 
-from invoice_export.domain.account_settings import AccountSettings, KsefMode, Numbering
-from invoice_export.domain.documents import Document, DocumentKind, Totals, VatCalculation, compute_totals
+from invoice_export.domain.account_settings import AccountSettings, KsefMode, Numbering, TotalsPolicy
+from invoice_export.domain.documents import Document, DocumentKind, Line, PriceBasis, VatCalculation
 from invoice_export.domain.errors import ConfigurationError
+from invoice_export.domain.money import exact_unit_price
 from invoice_export.domain.provider_contract import Capabilities, ExportPlan, ProviderReference
+from invoice_export.domain.vat_split import VatSplit, VatSplitDifference, document_split, line_values
 
 
 class ProviderTraits(Protocol):
@@ -20,10 +24,12 @@ class ProviderTraits(Protocol):
     display_name: str
     capabilities: Capabilities
     vat_calculation: VatCalculation | None
+    gross_unit_price_places: int | None
 
     def ksef_refusal(self, mode: KsefMode) -> tuple[str, str] | None: ...
 
-    def predicted_totals(self, document: Document) -> Totals | None: ...
+    def provider_split(self, values: list[tuple[Decimal, Decimal]], basis: PriceBasis,
+                       method: VatCalculation) -> VatSplit | None: ...
 
 
 def plan_export(document: Document, settings: AccountSettings, adapter: ProviderTraits,
@@ -78,41 +84,129 @@ def plan_export(document: Document, settings: AccountSettings, adapter: Provider
     if refusal := adapter.ksef_refusal(settings.ksef):
         raise ConfigurationError(refusal[0], fix=refusal[1], code="unsupported_ksef")
 
-    _refuse_totals_the_provider_would_compute_differently(document, adapter)
+    send_gross_prices, vat_split = _meet_the_providers_vat_arithmetic(document, settings.totals_policy, adapter)
 
     return ExportPlan(document=document, number=number, provider_series=provider_series,
                       provider_payment_type=payment_type, send_skus=settings.send_skus,
                       missing_sku=settings.missing_sku, corrected=corrected,
-                      send_to_ksef=settings.ksef == KsefMode.SEND_ON_EXPORT and goes_to_ksef(document))
+                      send_to_ksef=settings.ksef == KsefMode.SEND_ON_EXPORT and goes_to_ksef(document),
+                      send_gross_prices=send_gross_prices, vat_split=vat_split)
 
 
-def _refuse_totals_the_provider_would_compute_differently(document: Document, adapter: ProviderTraits) -> None:
-    """A provider that always computes VAT one way would show other totals than a document computed the
-    other way; say so with the exact figures before anything is sent."""
+def _meet_the_providers_vat_arithmetic(document: Document, policy: TotalsPolicy,
+                                       adapter: ProviderTraits) -> tuple[bool, VatSplitDifference | None]:
+    """(send net-priced lines as gross unit prices, the provider's other split of our gross to record).
+
+    A provider that computes VAT its own way shows the same gross (amount due) split otherwise into
+    net and VAT - lawful, and sent with both splits recorded - or, for net prices, another gross: that
+    is refused before sending, unless the lines can go as gross unit prices that give exactly our line
+    gross. `strict` refuses any difference, with the figures, as before that option existed."""
+    ours = document_split(document)
+    if policy == TotalsPolicy.STRICT:
+        theirs = _provider_split(document, adapter, send_gross_prices=False)
+        if theirs is not None:
+            _refuse_any_difference(ours, theirs, adapter, document)
+        return False, None
+    send_gross_prices = _gross_prices_needed(document, adapter)
+    if send_gross_prices and (inexact := _line_without_exact_gross_price(document, adapter)) is not None:
+        as_net = _provider_split(document, adapter, send_gross_prices=False)
+        assert as_net is not None
+        _refuse_gross_difference(ours, as_net, adapter, document, inexact=inexact)
+    theirs = _provider_split(document, adapter, send_gross_prices=send_gross_prices)
+    if theirs is None or theirs.same_as(ours):
+        return send_gross_prices, None
+    if theirs.gross != ours.gross:
+        _refuse_gross_difference(ours, theirs, adapter, document)
+    return send_gross_prices, VatSplitDifference(ours=ours, theirs=theirs)
+
+
+def _provider_split(document: Document, adapter: ProviderTraits, *, send_gross_prices: bool) -> VatSplit | None:
+    """How the provider will split the lines we send; None where it reproduces our document's split."""
+    basis = PriceBasis.GROSS if send_gross_prices else document.price_basis
+
+    def split(lines: list[Line]) -> VatSplit | None:
+        return adapter.provider_split(line_values(lines, gross_from_net=send_gross_prices), basis,
+                                      document.vat_calculation)
+
+    after = split(document.lines)
+    if after is None or document.correction is None:
+        return after
+    before = split(document.correction.lines_before)
+    assert before is not None
+    return after.minus(before)
+
+
+def _gross_prices_needed(document: Document, adapter: ProviderTraits) -> bool:
+    """Whether a net-priced, per-line document goes to a per-rate provider as gross unit prices: where
+    its VAT per rate on our net would change the gross. Decided on a correction's lines before, that is
+    on the original's lines: a correction must go in its original's price basis (iFirma inherits LiczOd,
+    wFirma values the original's lines in the correction's price_type)."""
+    if adapter.gross_unit_price_places is None or document.price_basis != PriceBasis.NET \
+            or adapter.vat_calculation in (None, document.vat_calculation):
+        return False
+    lines = document.correction.lines_before if document.correction is not None else document.lines
+    theirs = adapter.provider_split(line_values(lines), PriceBasis.NET, document.vat_calculation)
+    ours = sum((line.gross_from_net() for line in lines), Decimal("0.00"))
+    return theirs is not None and theirs.gross != ours
+
+
+def _refuse_gross_difference(ours: VatSplit, theirs: VatSplit, adapter: ProviderTraits, document: Document, *,
+                             inexact: Line | None = None) -> None:
+    name, method = adapter.display_name, adapter.vat_calculation
+    how = f"computes VAT {_words(method)}" if method is not None else "splits gross amounts its own way"
+    if inexact is None:
+        message = (f"{name} {how}, which gives this document an amount due (gross) of {theirs.gross} instead of "
+                   f"our {ours.gross} (net {theirs.net}, VAT {theirs.vat}; ours net {ours.net}, VAT {ours.vat})")
+    else:
+        message = (f"{name} {how}: to show our amount due {ours.gross}, this document's net lines must go to it as "
+                   f"gross unit prices, but no unit price with at most {adapter.gross_unit_price_places} decimals "
+                   f"gives line {inexact.line_id} (quantity {inexact.quantity.normalize():f}) its gross "
+                   f"{inexact.gross_from_net()} exactly")
+        if theirs.gross != ours.gross:
+            message += f" (as net prices the amount due there would be {theirs.gross})"
+    if method is None:
+        fix = f"issue this document with {'net' if document.price_basis == PriceBasis.GROSS else 'gross'} prices"
+    elif inexact is not None:
+        fix = (f"issue this document with VAT computed {_words(method)} (vat_calculation '{method.value}'), as "
+               f"{name} does, or give line {inexact.line_id} a quantity up to 100")
+    else:
+        fix = (f"issue this account's documents with VAT computed {_words(method)} (vat_calculation "
+               f"'{method.value}'), as {name} does, or with gross prices (price_basis 'gross'): the amount due is "
+               f"then the same at {name}")
+    raise ConfigurationError(message, fix=fix, code="provider_gross_differs")
+
+
+def _line_without_exact_gross_price(document: Document, adapter: ProviderTraits) -> Line | None:
+    """The first line no gross unit price at the provider's decimals gives its gross exactly."""
+    places = adapter.gross_unit_price_places
+    assert places is not None
+    lines = document.lines + (document.correction.lines_before if document.correction else [])
+    return next((line for line in lines
+                 if exact_unit_price(line.gross_from_net(), line.quantity, places) is None), None)
+
+
+def _refuse_any_difference(ours: VatSplit, theirs: VatSplit, adapter: ProviderTraits, document: Document) -> None:
+    """totals_policy strict: the provider must show exactly our net, VAT and gross."""
+    drift = [f"{name} {getattr(theirs, name)} instead of our {getattr(ours, name)}"
+             for name in ("net", "vat", "gross") if getattr(theirs, name) != getattr(ours, name)]
+    if not drift:
+        return
     method = adapter.vat_calculation
     if method is not None and method != document.vat_calculation:
-        theirs = compute_totals(document.lines, document.price_basis, method)
-        if document.correction is not None:
-            before = compute_totals(document.correction.lines_before, document.price_basis, method)
-            theirs = Totals(net=theirs.net - before.net, vat=theirs.vat - before.vat,
-                            gross=theirs.gross - before.gross)
-        _refuse_drift(document, theirs, adapter,
-                      f"{adapter.display_name} computes VAT {method.value.replace('_', ' ')}",
-                      f"issue documents for this account with VAT computed {method.value.replace('_', ' ')} "
-                      f"(vat_calculation '{method.value}'), so both show the same totals")
-    predicted = adapter.predicted_totals(document)
-    if predicted is not None:
-        _refuse_drift(document, predicted, adapter,
-                      f"{adapter.display_name} splits gross amounts into net and VAT its own way",
-                      "issue this document with net prices (price_basis 'net'), which it takes as they are")
+        why = f"{adapter.display_name} computes VAT {_words(method)}"
+        fix = (f"issue documents for this account with VAT computed {_words(method)} "
+               f"(vat_calculation '{method.value}'), so both show the same totals")
+    else:
+        why = f"{adapter.display_name} splits gross amounts into net and VAT its own way"
+        fix = "issue this document with net prices (price_basis 'net'), which it takes as they are"
+    if theirs.gross == ours.gross:  # only the split moves: adapt would send it
+        fix += "; or set the account's totals_policy to 'adapt' to send it with both splits recorded"
+    raise ConfigurationError(f"{why}, which gives this document " + ", ".join(drift), fix=fix,
+                             code="provider_totals_would_differ")
 
 
-def _refuse_drift(document: Document, theirs: Totals, adapter: ProviderTraits, why: str, fix: str) -> None:
-    drift = [f"{name} {getattr(theirs, name)} instead of our {getattr(document.totals, name)}"
-             for name in ("net", "vat", "gross") if getattr(theirs, name) != getattr(document.totals, name)]
-    if drift:
-        raise ConfigurationError(f"{why}, which gives this document " + ", ".join(drift), fix=fix,
-                                 code="provider_totals_would_differ")
+def _words(method: VatCalculation) -> str:
+    return method.value.replace("_", " ")
 
 
 def goes_to_ksef(document: Document) -> bool:

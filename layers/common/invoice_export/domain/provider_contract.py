@@ -16,6 +16,7 @@ from invoice_export.domain.account_settings import MissingSku
 from invoice_export.domain.documents import Document, DocumentKind
 from invoice_export.domain.ksef_numbers import ksef_number_warnings
 from invoice_export.domain.readback import ProviderTotals
+from invoice_export.domain.vat_split import VatSplitDifference
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ class ExportPlan:
     missing_sku: MissingSku
     corrected: ProviderReference | None = None  # for a correction: the original at the provider
     send_to_ksef: bool = False  # ask the provider to send the document to KSeF when it is created
+    # Net-priced lines go as gross unit prices (their gross = value + the line's VAT): the one way a
+    # provider that computes VAT per rate shows a per-line document's gross (domain.planning).
+    send_gross_prices: bool = False
+    # The provider will split the same gross into other net/VAT figures than ours (domain.vat_split).
+    vat_split: VatSplitDifference | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ After each create the adapter reports what the provider computed (`ProviderTotal
 difference from ours (a grosz of drift, another currency, a plain invoice where we sent a
 correction) is recorded on the document and reported as a warning in the outcome event, with both
 figures. It is not a failure: the document exists at the provider and must not be sent again.
+The same gross split otherwise into net and VAT is no drift but the provider's lawful other split
+(domain.vat_split): `settle_vat_split` records it as the `vat_split_differs` warning, predicted
+before sending or found here.
 
 VAT in PLN (art. 106e ust. 11), for a document in a foreign currency, is checked where the
 provider's API returns its figure: inFakt (`exchange_rates_data`). Fakturownia, wFirma and iFirma
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from invoice_export.domain.documents import Document, DocumentKind
+from invoice_export.domain.vat_split import VatSplit, VatSplitDifference, document_split
 
 
 @dataclass(frozen=True)
@@ -45,28 +49,40 @@ class Drift:
         return f"{provider_name} shows {self.field} {self.provider}, our document {self.ours}"
 
 
-def compare(document: Document, provider: ProviderTotals, corrected_provider_id: str | None) -> list[Drift]:
-    return [*_totals_drift(document, provider), *_pln_drift(document, provider),
+def compare(document: Document, provider: ProviderTotals, corrected_provider_id: str | None,
+            vat_split: VatSplitDifference | None = None) -> list[Drift]:
+    """What the provider shows otherwise than our document. `vat_split` (from `settle_vat_split`):
+    the provider's other split of our gross, which is no drift; its VAT in PLN is then checked
+    against that split's."""
+    return [*_totals_drift(document, provider), *_pln_drift(document, provider, vat_split),
             *_kind_drift(document, provider, corrected_provider_id)]
 
 
 def _totals_drift(document: Document, provider: ProviderTotals) -> list[Drift]:
-    drifts = [Drift(name, f"{ours:f}", f"{theirs:f}")
-              for name, ours, theirs in (("net", document.totals.net, provider.net),
-                                         ("VAT", document.totals.vat, provider.vat),
-                                         ("gross", document.totals.gross, provider.gross))
-              if ours != theirs]
+    """Net, VAT and gross where the amount due differs (the same gross split otherwise is a split, not
+    drift: settle_vat_split), and the currency."""
+    drifts = []
+    if not _same_gross(document, provider):
+        drifts = [Drift(name, f"{ours:f}", f"{theirs:f}")
+                  for name, ours, theirs in (("net", document.totals.net, provider.net),
+                                             ("VAT", document.totals.vat, provider.vat),
+                                             ("gross", document.totals.gross, provider.gross))
+                  if ours != theirs]
     if provider.currency != document.currency:
         drifts.append(Drift("currency", document.currency, provider.currency))
     return drifts
 
 
-def _pln_drift(document: Document, provider: ProviderTotals) -> list[Drift]:
-    """The VAT in PLN and the exchange rate, where the provider returns its own."""
+def _pln_drift(document: Document, provider: ProviderTotals, vat_split: VatSplitDifference | None) -> list[Drift]:
+    """The VAT in PLN (of the provider's split, where it splits otherwise) and the exchange rate, where
+    the provider returns its own."""
     drifts = []
     ours_in_pln = document.vat_in_pln()
-    if ours_in_pln is not None and provider.vat_in_pln is not None and provider.vat_in_pln != ours_in_pln.total:
-        drifts.append(Drift("VAT in PLN", f"{ours_in_pln.total:f}", f"{provider.vat_in_pln:f}"))
+    if ours_in_pln is not None and provider.vat_in_pln is not None:
+        theirs_in_pln = vat_split.theirs.vat_in_pln(ours_in_pln.exchange_rate) if vat_split is not None else None
+        expected = theirs_in_pln if theirs_in_pln is not None else ours_in_pln.total
+        if provider.vat_in_pln != expected:
+            drifts.append(Drift("VAT in PLN", f"{expected:f}", f"{provider.vat_in_pln:f}"))
     if document.exchange_rate is not None and provider.exchange_rate is not None \
             and provider.exchange_rate != document.exchange_rate.rate:
         drifts.append(Drift("exchange rate", f"{document.exchange_rate.rate:f}", f"{provider.exchange_rate:f}"))
@@ -82,6 +98,29 @@ def _kind_drift(document: Document, provider: ProviderTotals, corrected_provider
     if is_correction and corrected_provider_id and provider.corrects != corrected_provider_id:
         return [Drift("corrected document", corrected_provider_id, provider.corrects or "none")]
     return []
+
+
+def settle_vat_split(document: Document, predicted: VatSplitDifference | None,
+                     provider: ProviderTotals | None) -> VatSplitDifference | None:
+    """The provider's other split of our gross to record: as predicted before sending (planning) when
+    nothing was read back; else as read back - the prediction confirmed where it gives the provider's
+    net and VAT (with its figures per rate, which the provider does not return), the provider's totals
+    where only they are known, none where it shows exactly ours or another gross (that is drift)."""
+    if provider is None:
+        return predicted
+    if not _same_gross(document, provider):
+        return None
+    stored = VatSplit(net=provider.net, vat=provider.vat)
+    if predicted is not None and stored.same_as(predicted.theirs):
+        return VatSplitDifference(ours=predicted.ours, theirs=predicted.theirs, read_back=True)
+    ours = predicted.ours if predicted is not None else document_split(document)
+    if stored.same_as(ours):
+        return None
+    return VatSplitDifference(ours=ours, theirs=stored, read_back=True)
+
+
+def _same_gross(document: Document, provider: ProviderTotals) -> bool:
+    return provider.gross == document.totals.gross and provider.currency == document.currency
 
 
 def pln_vat_record(document: Document, provider: ProviderTotals | None) -> dict[str, str] | None:

@@ -13,12 +13,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from invoice_export.domain.account_settings import AccountSettings, KsefMode, ProviderName
-from invoice_export.domain.documents import Document, Totals, VatCalculation
+from invoice_export.domain.documents import PriceBasis, VatCalculation
 from invoice_export.domain.errors import ConfigurationError, ProviderRejected
 from invoice_export.domain.own_numbers import ONE_SEQUENCE_PER_ACCOUNT, OwnNumberScope
 from invoice_export.domain.provider_contract import (
@@ -33,6 +34,7 @@ from invoice_export.domain.provider_contract import (
     ProviderReference,
 )
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
+from invoice_export.domain.vat_split import VatSplit, split_of
 from invoice_export.providers.texts import FittedRequest, TextLimit, fit_texts
 
 if TYPE_CHECKING:  # the interface names the HTTP types; only the adapters and providers.http import them
@@ -67,6 +69,10 @@ class ProviderAdapter(ABC):
     own_number_scope: ClassVar[OwnNumberScope] = ONE_SEQUENCE_PER_ACCOUNT
     # How the provider always computes VAT; None: it can be told to compute it our document's way.
     vat_calculation: ClassVar[VatCalculation | None] = None
+    # Decimals of a unit price, where a net-priced document's lines can go as gross unit prices instead
+    # (ExportPlan.send_gross_prices: the provider computes VAT per rate, a per-line document's gross
+    # needs them); None: the adapter never sends them so.
+    gross_unit_price_places: ClassVar[int | None] = None
     # What exporting one document consumes of the provider's periodic quota (`remaining_quota`), in
     # the quota's own unit; only read for providers that have one.
     quota_cost_per_document: ClassVar[int] = 1
@@ -190,10 +196,14 @@ class ProviderAdapter(ABC):
         """One cheap authenticated call; raises CredentialsRejected when the provider refuses."""
 
     @classmethod
-    def predicted_totals(cls, document: Document) -> Totals | None:
-        """The totals the provider will compute from our request, where its arithmetic can differ from
-        our document's; None when it reproduces ours whatever the amounts."""
-        return None
+    def provider_split(cls, values: list[tuple[Decimal, Decimal]], basis: PriceBasis,
+                       method: VatCalculation) -> VatSplit | None:
+        """How the provider splits the lines we send - (VAT percentage, line value in `basis`) - into
+        net and VAT per rate, for a document that computes VAT by `method`; None where it computes
+        exactly as our document does (it is told to, or follows the lines as they are)."""
+        if cls.vat_calculation is None:
+            return None
+        return split_of(values, basis, cls.vat_calculation)
 
     def ksef_status(self, provider_document_id: str) -> KsefStatus:
         """The document's KSeF state as the provider knows it."""

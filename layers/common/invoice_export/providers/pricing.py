@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from invoice_export.domain.documents import Line
 from invoice_export.domain.errors import ConfigurationError
-from invoice_export.domain.money import round_money
+from invoice_export.domain.money import exact_unit_price
 
 
 def discounted_unit_price(line: Line, *, places: int, quantity: Decimal | None = None) -> Decimal:
@@ -24,19 +24,30 @@ def discounted_unit_price(line: Line, *, places: int, quantity: Decimal | None =
     count = line.quantity if quantity is None else quantity
     if not count:
         return line.unit_price  # a zeroed line is worth 0 at any price
-    value = line.value()
-    step = Decimal(1).scaleb(-places)
-    target = value / count
-    nearest = target.quantize(step, rounding=ROUND_HALF_UP)
-    # Prices whose value rounds to ours lie within half a grosz / quantity of the target: if any
-    # price on the grid does, the nearest one or a neighbour does.
-    for offset in (0, -1, 1, -2, 2):
-        price = nearest + offset * step
-        if price >= 0 and round_money(count * price) == value:
-            return price
+    price = exact_unit_price(line.value(), count, places)
+    if price is not None:
+        return price
     raise ConfigurationError(
         f"line {line.line_id}: no unit price with at most {places} decimals gives quantity {count.normalize():f} "
-        f"a value of exactly {value} after the {line.discount_percent.normalize():f}% discount, and the "
+        f"a value of exactly {line.value()} after the {line.discount_percent.normalize():f}% discount, and the "
         "provider's own discount rounding is not documented",
         fix="issue the line with a quantity up to 100, or with the discount already in its unit price",
         code="discount_not_exact")
+
+
+def unit_price_to_send(line: Line, *, places: int, quantity: Decimal | None = None,
+                       as_gross: bool = False) -> Decimal:
+    """The unit price a line goes with: `discounted_unit_price`, or with `as_gross` (a net-priced line
+    sent as a gross unit price, ExportPlan.send_gross_prices) a price with at most `places` decimals
+    whose quantity x price rounds to exactly the line's gross (its value plus its own VAT). Planning
+    sends no document whose line has none (provider_gross_differs); a removed line (quantity 0) keeps
+    the price of its quantity before."""
+    if not as_gross:
+        return discounted_unit_price(line, places=places, quantity=quantity)
+    price = exact_unit_price(line.gross_from_net(), line.quantity, places)
+    if price is None:
+        raise ConfigurationError(
+            f"line {line.line_id}: no gross unit price with at most {places} decimals gives quantity "
+            f"{line.quantity.normalize():f} its gross {line.gross_from_net()} exactly",
+            fix="give the line a quantity up to 100", code="provider_gross_differs")
+    return price

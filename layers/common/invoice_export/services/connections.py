@@ -20,6 +20,7 @@ from invoice_export.domain.account_settings import (
     Numbering,
     ProviderName,
     ProviderSeriesId,
+    TotalsPolicy,
 )
 from invoice_export.domain.documents import DocumentKind
 from invoice_export.domain.errors import ConfigurationError, CredentialsRejected
@@ -63,6 +64,7 @@ class SettingsChange(BaseModel):
     ksef: KsefMode | None = None
     send_skus: bool | None = None
     missing_sku: MissingSku | None = None
+    totals_policy: TotalsPolicy | None = None
 
 
 class ProviderInfo(BaseModel):

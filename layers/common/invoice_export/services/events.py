@@ -42,6 +42,34 @@ class OutcomeError(BaseModel):
     retryable: bool = Field(description="True when the same input may work later without a change")
 
 
+class SplitAtRate(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    net: str
+    vat: str
+
+
+class SplitFigures(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    net: str
+    vat: str
+    by_rate: dict[str, SplitAtRate] | None = Field(
+        default=None, description="Per VAT percentage ('23'); absent where only the provider's totals were read back")
+    vat_in_pln: str | None = Field(default=None, description="A foreign-currency document's VAT in PLN by this split")
+
+
+class VatSplitWarning(BaseModel):
+    """The provider split our gross (the amount due, the same both ways) into other net and VAT figures:
+    VAT per rate instead of per line or the reverse, both lawful; the provider's document is the invoice."""
+
+    model_config = ConfigDict(frozen=True)
+    code: Literal["vat_split_differs"] = "vat_split_differs"
+    gross: str = Field(description="The amount due, the same at the provider and on our document")
+    ours: SplitFigures
+    theirs: SplitFigures = Field(description="The provider's figures")
+    read_back: bool = Field(description="True: the provider's totals were read back after the create; false: "
+                            "predicted before sending (its API returns no totals to read)")
+
+
 class OutcomeEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -65,6 +93,9 @@ class OutcomeEvent(BaseModel):
         default=None, description="A foreign-currency document's VAT in PLN (art. 106e ust. 11) as we compute it: "
         "per VAT rate ('23': '97.75'), 'total', 'exchange_rate', 'table_id', and 'checked' ('yes' when the "
         "provider's own figure was read back and compared, 'no' when its API does not return one)")
+    vat_split: VatSplitWarning | None = Field(
+        default=None, description="Set when the provider split the same gross into other net/VAT figures than ours "
+        "(also in warnings as a 'vat_split_differs: ...' line)")
     occurred_at: str
 
     @classmethod

@@ -63,7 +63,7 @@ from invoice_export.domain.export_decision import (
 from invoice_export.domain.own_numbers import NumberClaim
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import CreatedDocument, ExportPlan, ProviderReference
-from invoice_export.domain.readback import compare, pln_vat_record
+from invoice_export.domain.readback import compare, pln_vat_record, settle_vat_split
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status
 from invoice_export.platform.observability import logger
 from invoice_export.platform.runtime_settings import RuntimeSettings
@@ -283,7 +283,10 @@ class ExportService:
             return self._hold_in_doubt(job, Action(Act.HOLD_IN_DOUBT, in_doubt(reason)))
         logger.info("interrupted attempt settled", extra={"found_at_provider": found is not None})
         if found is not None:
-            return self._exported(job, found, warnings=[], vat_in_pln=pln_vat_record(job.document, None))
+            split = plan.vat_split  # as predicted: nothing is read back here
+            return self._exported(job, found, warnings=[split.warning(adapter.display_name)] if split else [],
+                                  vat_in_pln=pln_vat_record(job.document, None),
+                                  vat_split=split.as_record(job.document) if split else None)
         if self.documents.continue_interrupted(job.account_id, job.document_id, attempt_id, number) is None:
             raise concurrent_change("document changed while settling an interrupted attempt")
         return None
@@ -314,15 +317,19 @@ class ExportService:
                     request=adapter.build_request(plan),
                     response={**dataclasses.asdict(created.reference), "warnings": warnings})
         drift = []
+        split = settle_vat_split(job.document, plan.vat_split, created.readback)
         if created.readback is not None:
             drift = compare(job.document, created.readback,
-                            plan.corrected.provider_document_id if plan.corrected else None)
+                            plan.corrected.provider_document_id if plan.corrected else None, split)
             warnings += [d.describe(adapter.display_name) for d in drift]
             if drift:
                 logger.warning("provider totals differ from ours", extra={"drift": [d.field for d in drift]})
+        if split is not None:
+            warnings.append(split.warning(adapter.display_name))
         return self._exported(dataclasses.replace(job, record=record), created.reference, warnings=warnings,
                               drift=[{"field": d.field, "ours": d.ours, "provider": d.provider} for d in drift],
-                              vat_in_pln=pln_vat_record(job.document, created.readback))
+                              vat_in_pln=pln_vat_record(job.document, created.readback),
+                              vat_split=split.as_record(job.document) if split else None)
 
     # ---------------------------------------------------------------- paused accounts (pausing.py)
 
@@ -403,12 +410,13 @@ class ExportService:
 
     def _exported(self, job: _Job, reference: ProviderReference, warnings: list[str],
                   drift: list[dict[str, str]] | None = None,
-                  vat_in_pln: dict[str, str] | None = None) -> _Done:
+                  vat_in_pln: dict[str, str] | None = None, vat_split: dict[str, Any] | None = None) -> _Done:
         assert job.settings is not None
         updated = self.documents.mark_exported(
             job.account_id, job.document_id, provider=job.settings.provider.value,
             provider_document_id=reference.provider_document_id, provider_number=reference.number,
-            provider_series=reference.series, warnings=warnings, drift=drift or [], vat_in_pln=vat_in_pln)
+            provider_series=reference.series, warnings=warnings, drift=drift or [], vat_in_pln=vat_in_pln,
+            vat_split=vat_split)
         if updated is None:
             current = self.documents.get(job.account_id, job.document_id)
             assert current is not None
@@ -465,7 +473,8 @@ class ExportService:
             document_version=document_version or record.document_version, kind=record.kind,
             our_number=record.number, order_id=record.order_id, provider=record.provider,
             provider_document_id=record.provider_document_id, provider_number=record.provider_number,
-            customer_link=customer_link, error=error, warnings=record.warnings, vat_in_pln=record.vat_in_pln))
+            customer_link=customer_link, error=error, warnings=record.warnings, vat_in_pln=record.vat_in_pln,
+            vat_split=record.vat_split))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -193,7 +193,8 @@ class DocumentStore:
     def mark_exported(self, account_id: str, document_id: str, *, provider: str, provider_document_id: str,
                       provider_number: str, provider_series: str | None,
                       warnings: list[str], drift: list[dict[str, str]],
-                      vat_in_pln: dict[str, str] | None = None) -> DocumentRecord | None:
+                      vat_in_pln: dict[str, str] | None = None,
+                      vat_split: dict[str, Any] | None = None) -> DocumentRecord | None:
         """sending -> exported. Refuses (None) if the record already maps to a provider document."""
         now = now_iso()
         return self.transition(
@@ -202,7 +203,8 @@ class DocumentStore:
                     "provider_number": provider_number,
                     **({"provider_series": provider_series} if provider_series is not None else {}),
                     "warnings": warnings, "readback_drift": drift, "exported_at": now, "updated_at": now,
-                    **({"vat_in_pln": vat_in_pln} if vat_in_pln is not None else {})},
+                    **({"vat_in_pln": vat_in_pln} if vat_in_pln is not None else {}),
+                    **({"vat_split": vat_split} if vat_split is not None else {})},
             remove=("last_error",))
 
     def hold(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:

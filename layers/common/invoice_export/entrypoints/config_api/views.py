@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from invoice_export.domain.account_settings import AccountSettings
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status
 from invoice_export.services.bulk_export import DryRunReport
+from invoice_export.services.events import VatSplitWarning
 from invoice_export.storage.bulk_runs import BulkFilters, BulkRun
 
 
@@ -43,6 +44,8 @@ class DocumentView(BaseModel):
     warnings: list[str] = []
     vat_in_pln: dict[str, str] | None = Field(
         default=None, description="A foreign-currency document's VAT in PLN as we compute it (see the outcome event)")
+    vat_split: VatSplitWarning | None = Field(
+        default=None, description="The provider split our gross into other net/VAT figures (see the outcome event)")
     attempts: int
     received_at: str
     updated_at: str
@@ -55,7 +58,8 @@ class DocumentView(BaseModel):
                    series=record.series, provider=record.provider, provider_document_id=record.provider_document_id,
                    provider_number=record.provider_number, ksef_number=record.ksef_number,
                    ksef_status=record.ksef_status, error=record.last_error,
-                   warnings=record.warnings, vat_in_pln=record.vat_in_pln, attempts=record.attempts,
+                   warnings=record.warnings, vat_in_pln=record.vat_in_pln, vat_split=record.vat_split,
+                   attempts=record.attempts,
                    received_at=record.received_at, updated_at=record.updated_at, exported_at=record.exported_at)
 
 

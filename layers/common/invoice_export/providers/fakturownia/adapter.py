@@ -27,10 +27,9 @@ from invoice_export.domain.documents import (
     DocumentKind,
     Line,
     PriceBasis,
-    Totals,
     VatCalculation,
     VatCode,
-    vat_percent,
+    sum_per_rate,
 )
 from invoice_export.domain.errors import (
     AmbiguousAtProvider,
@@ -52,6 +51,7 @@ from invoice_export.domain.provider_contract import (
 )
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
+from invoice_export.domain.vat_split import VatSplit
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import HeaderAuth
 from invoice_export.providers.ksef_words import ksef_status_from
@@ -200,32 +200,22 @@ class FakturowniaAdapter(ProviderAdapter):
         return {"invoice": invoice}
 
     @classmethod
-    def predicted_totals(cls, document: Document) -> Totals | None:
+    def provider_split(cls, values: list[tuple[Decimal, Decimal]], basis: PriceBasis,
+                       method: VatCalculation) -> VatSplit | None:
         """Fakturownia keeps a gross amount and derives its net (net = gross / (1 + rate), rounded),
         leaving VAT as the rest; our documents take VAT from the gross (gross x rate / (100 + rate)).
-        The two differ by a grosz where that VAT falls on a half grosz. Net prices go through as they
-        are. A correction's totals are its "after" side's minus its "before" side's, as on ours.
-        ASSUMPTION: as the local fake models Fakturownia's keep_gross strategy."""
-        if document.price_basis != PriceBasis.GROSS:
+        The two differ by a grosz where that VAT falls on a half grosz; the gross is the same. It
+        follows our method (calculating_strategy): line by line, or per rate from the summed gross.
+        Net prices go through as they are. ASSUMPTION: as the local fake models keep_gross."""
+        if basis != PriceBasis.GROSS:
             return None
-        after = cls._predicted_gross_split(document.lines, document.vat_calculation)
-        if document.correction is None:
-            return after
-        before = cls._predicted_gross_split(document.correction.lines_before, document.vat_calculation)
-        return Totals(net=after.net - before.net, vat=after.vat - before.vat, gross=after.gross - before.gross)
-
-    @staticmethod
-    def _predicted_gross_split(lines: list[Line], method: VatCalculation) -> Totals:
-        if method == VatCalculation.PER_LINE:
-            groups = [(vat_percent(line.vat), line.value()) for line in lines]
-        else:
-            by_rate: dict[Decimal, Decimal] = {}
-            for line in lines:
-                by_rate[vat_percent(line.vat)] = by_rate.get(vat_percent(line.vat), Decimal(0)) + line.value()
-            groups = list(by_rate.items())
-        net = sum((round_money(gross / (1 + rate / 100)) for rate, gross in groups), Decimal("0.00"))
-        gross = sum((gross for _, gross in groups), Decimal("0.00"))
-        return Totals(net=net, vat=gross - net, gross=gross)
+        groups = values if method == VatCalculation.PER_LINE else list(sum_per_rate(values).items())
+        by_rate: dict[Decimal, tuple[Decimal, Decimal]] = {}
+        for rate, gross in groups:
+            net = round_money(gross / (1 + rate / 100))
+            so_far = by_rate.get(rate, (Decimal("0.00"), Decimal("0.00")))
+            by_rate[rate] = (so_far[0] + net, so_far[1] + gross - net)
+        return VatSplit.of(by_rate)
 
     @staticmethod
     def _calculating_strategy(doc: Document) -> dict[str, str]:

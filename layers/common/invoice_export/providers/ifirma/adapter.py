@@ -85,7 +85,7 @@ from invoice_export.domain.provider_contract import (
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
 from invoice_export.providers.base import ProviderAdapter
-from invoice_export.providers.pricing import discounted_unit_price
+from invoice_export.providers.pricing import unit_price_to_send
 from invoice_export.providers.texts import TextLimit
 
 DOMESTIC = "fakturakraj"
@@ -317,12 +317,14 @@ class IfirmaAdapter(ProviderAdapter):
         "'send_on_export': we then ask iFirma once per invoice to send it and report that it was handed over "
         "(the KSeF number stays visible in iFirma only)")}
     # iFirma computes VAT per rate from the summed gross (BRT) or net (NET) line values, as its fake
-    # models it: a document computed line by line is refused before sending when totals would differ.
+    # models it: a document computed line by line goes with both splits recorded (domain.vat_split),
+    # its net lines as gross unit prices (LiczOd BRT) where only so iFirma's gross is ours.
     vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_RATE
     exchange_rate_fields: ClassVar[str] = (
         "`KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury` (the rate only; foreign-currency endpoints)")
     exemption_basis_fields: ClassVar[str] = "zw: `PodstawaPrawna` on each line (our basis); np: none"
     text_limits: ClassVar[dict[str, TextLimit]] = TEXT_LIMITS
+    gross_unit_price_places: ClassVar[int | None] = 4
 
     @classmethod
     def rate_limit_key(cls, settings: AccountSettings, credentials: BaseModel) -> str:
@@ -396,10 +398,11 @@ class IfirmaAdapter(ProviderAdapter):
             "WidocznyNumerGios": False,
             "Numer": None,  # iFirma gives the next number of the series
             "Kontrahent": self._buyer(doc),
-            "Pozycje": [self._position(line, endpoint) for line in doc.lines],
+            "Pozycje": [self._position(line, endpoint, as_gross=plan.send_gross_prices) for line in doc.lines],
         }
         if endpoint != EU_SERVICES:
-            body["LiczOd"] = "BRT" if doc.price_basis == PriceBasis.GROSS else "NET"
+            # A net-priced document goes as gross prices where planning says so (send_gross_prices).
+            body["LiczOd"] = "BRT" if doc.price_basis == PriceBasis.GROSS or plan.send_gross_prices else "NET"
         if doc.payment.due_date is not None:
             body["TerminPlatnosci"] = doc.payment.due_date.isoformat()
         if plan.provider_series is not None:
@@ -451,14 +454,15 @@ class IfirmaAdapter(ProviderAdapter):
         # A fraction, not a percentage: 23 % is 0.23.
         return {"TypStawkiVat": "PRC", "StawkaVat": (line.vat / HUNDRED).quantize(Decimal("0.01"))}
 
-    def _position(self, line: Line, endpoint: str, quantity: Decimal | None = None) -> dict[str, Any]:
+    def _position(self, line: Line, endpoint: str, quantity: Decimal | None = None,
+                  as_gross: bool = False) -> dict[str, Any]:
         position: dict[str, Any] = {
             "NazwaPelna": line.name,
             "Jednostka": line.unit,
             "Ilosc": (line.quantity if quantity is None else quantity).normalize(),
             # A discounted line goes as its discounted unit price (4 places, exact to our line value):
             # iFirma documents Rabat (%) but not how it rounds a discounted line, so it is not sent.
-            "CenaJednostkowa": discounted_unit_price(line, places=4, quantity=quantity).normalize(),
+            "CenaJednostkowa": unit_price_to_send(line, places=4, quantity=quantity, as_gross=as_gross).normalize(),
             **self._vat_fields(line),
         }
         if endpoint == EU_SERVICES:
@@ -480,11 +484,14 @@ class IfirmaAdapter(ProviderAdapter):
         # Pozycje is the full state after the correction, in the original's order; a removed line
         # stays with quantity 0 and new lines follow.
         after = {line.line_id: line for line in doc.lines}
+        # In the original's basis (LiczOd is inherited): planning decides send_gross_prices on its lines.
+        as_gross = plan.send_gross_prices
         positions = [self._position(after.get(old.line_id, old), DOMESTIC,
-                                    None if old.line_id in after else Decimal(0))
+                                    None if old.line_id in after else Decimal(0), as_gross=as_gross)
                      for old in doc.correction.lines_before]
         before_ids = {line.line_id for line in doc.correction.lines_before}
-        positions += [self._position(line, DOMESTIC) for line in doc.lines if line.line_id not in before_ids]
+        positions += [self._position(line, DOMESTIC, as_gross=as_gross)
+                      for line in doc.lines if line.line_id not in before_ids]
         body: dict[str, Any] = {
             "PowodKorekty": self.options.correction_reason,
             "PowodKorektyNaWydruku": True,

@@ -85,7 +85,7 @@ from invoice_export.domain.readback import ProviderTotals
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import HeaderAuth, ProviderHttp
 from invoice_export.providers.ksef_words import ksef_status_from
-from invoice_export.providers.pricing import discounted_unit_price
+from invoice_export.providers.pricing import unit_price_to_send
 from invoice_export.providers.texts import TextLimit
 
 # wFirma's documented payment methods (dbojdo/wFirma PaymentMethod.php, integration-tested).
@@ -249,14 +249,16 @@ class WfirmaAdapter(ProviderAdapter):
         "no action to send one, so we cannot send on export",
         "set ksef to 'provider_sends' (we then read each document's KSeF number back from wFirma, never "
         "sending it ourselves) and let wFirma send by its settings")}
-    # wFirma sums line values per rate and computes VAT once per rate (as its fake models it):
-    # a document computed line by line is refused before sending when the totals would differ.
+    # wFirma sums line values per rate and computes VAT once per rate (as its fake models it): a
+    # document computed line by line goes with both splits recorded (domain.vat_split), its net
+    # lines as gross unit prices where only so wFirma's gross is ours (4 decimals, as `price` takes).
     vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_RATE
     exchange_rate_fields: ClassVar[str] = (
         "`currency_exchange`, `price_currency_exchange`, `currency_date` (ASSUMPTION: honoured); "
         "a different rate read back is a warning")
     exemption_basis_fields: ClassVar[str] = "none: the zw basis is printed in `description`"
     text_limits: ClassVar[dict[str, TextLimit]] = TEXT_LIMITS
+    gross_unit_price_places: ClassVar[int | None] = 4
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         super().__init__(settings, credentials, http)
@@ -307,7 +309,8 @@ class WfirmaAdapter(ProviderAdapter):
             "disposaldate_format": "date",
             "paymentmethod": plan.provider_payment_type,
             "currency": doc.currency,
-            "price_type": "brutto" if doc.price_basis == PriceBasis.GROSS else "netto",
+            # A net-priced document goes as gross prices where planning says so (send_gross_prices).
+            "price_type": "brutto" if doc.price_basis == PriceBasis.GROSS or plan.send_gross_prices else "netto",
             "id_external": external_id(doc.document_id),
             "contractor": _contractor(doc),
         }
@@ -324,7 +327,8 @@ class WfirmaAdapter(ProviderAdapter):
             invoice["parent_id"] = plan.corrected.provider_document_id
             contents = self._correction_contents(plan, lookups)
         else:
-            contents = [self._content(line, lookups, sku_link=plan.send_skus) for line in doc.lines]
+            contents = [self._content(line, lookups, sku_link=plan.send_skus, as_gross=plan.send_gross_prices)
+                        for line in doc.lines]
         invoice["invoicecontents"] = numbered(contents, "invoicecontent")
         return {"invoices": numbered([invoice], "invoice")}
 
@@ -336,7 +340,7 @@ class WfirmaAdapter(ProviderAdapter):
 
     @staticmethod
     def _content(line: Line, lookups: Lookups, *, sku_link: bool, quantity: Decimal | None = None,
-                 parent_line_id: str | None = None) -> dict[str, Any]:
+                 parent_line_id: str | None = None, as_gross: bool = False) -> dict[str, Any]:
         code = vat_code_name(line)
         content: dict[str, Any] = {
             "name": line.name,
@@ -345,7 +349,7 @@ class WfirmaAdapter(ProviderAdapter):
             # A discounted line goes as its discounted unit price (4 places, exact to our line value):
             # wFirma's invoicecontent has discount/discount_percent, but its rounding of a discounted
             # line is not documented, so its own discount arithmetic could change the totals.
-            "price": f"{discounted_unit_price(line, places=4, quantity=quantity).normalize():f}",
+            "price": f"{unit_price_to_send(line, places=4, quantity=quantity, as_gross=as_gross).normalize():f}",
             # Always the id, also on lines linked to a good: wFirma ignores `vat` there.
             "vat_code": {"id": lookups.vat_code_ids.get(code, LOOKED_UP_WHEN_SENT.format(f"VAT code {code}"))},
         }
@@ -379,10 +383,11 @@ class WfirmaAdapter(ProviderAdapter):
             return lookups.original_line_ids[index]
 
         kept = {line.line_id for line in doc.lines}
-        contents = [self._content(line, lookups, sku_link=False,
+        as_gross = plan.send_gross_prices
+        contents = [self._content(line, lookups, sku_link=False, as_gross=as_gross,
                                   parent_line_id=parent(line.line_id) if line.line_id in position else None)
                     for line in doc.lines]
-        contents += [self._content(line, lookups, sku_link=False, quantity=Decimal(0),
+        contents += [self._content(line, lookups, sku_link=False, quantity=Decimal(0), as_gross=as_gross,
                                    parent_line_id=parent(line.line_id))
                      for line in before if line.line_id not in kept]
         return contents
