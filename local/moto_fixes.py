@@ -17,6 +17,11 @@ backends in memory (benchmarks.transport). A moto server run as a process of its
   DynamoDB transaction moto deep-copies every table it writes to, to roll back a cancelled one:
   a transaction cost as much as its tables' size. The backup now copies only what the
   transaction can change in place (the items it updates); the other items are shared.
+* Streams: a cancelled transaction restores its tables from the backup, but the stream records its
+  writes added before the cancellation stayed (with the backup sharing the stream) or the whole
+  stream was replaced by a copy (moto's own deep copy), leaving every open shard iterator reading a
+  stream that no longer grows. DynamoDB writes nothing of a cancelled transaction to the stream: the
+  stream is now kept, and cut back to where it was before the transaction.
 """
 
 from __future__ import annotations
@@ -76,8 +81,16 @@ def _transaction_backing_up_what_it_changes(transact: Any, backend: DynamoDBBack
                                             transact_items: list[dict[str, Any]]) -> Any:
     _transaction.backend = backend
     _transaction.updates = [op for entry in transact_items for kind, op in entry.items() if kind == "Update"]
+    names = {op.get("TableName") for entry in transact_items for op in entry.values()}
+    streams = [table.stream_shard for name, table in backend.tables.items()
+               if (name in names or table.table_arn in names) and table.stream_shard is not None]
+    lengths = [len(stream.items) for stream in streams]
     try:
         return transact(backend, transact_items)
+    except Exception:
+        for stream, length in zip(streams, lengths, strict=True):
+            del stream.items[length:]  # nothing of a cancelled transaction reaches the stream
+        raise
     finally:
         _transaction.updates = None
 
@@ -100,7 +113,7 @@ class _CopyForTransactions:
 def _backup(table: Table, updated_keys: list[dict[str, Any]]) -> Table:
     """The table as it is: its own item index, sharing the items, except copies of those an update
     changes in place. (A put or delete replaces or drops an item in the index: the backup keeps it.)"""
-    backup = copy.copy(table)
+    backup = copy.copy(table)  # shares the stream: the transaction's wrapper cuts it back on a rollback
     backup.items = defaultdict(dict)
     for hash_key, stored in table.items.items():
         backup.items[hash_key] = dict(stored) if table.has_range_key else stored

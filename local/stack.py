@@ -4,7 +4,7 @@ Used by `make run` (the demo) and by the end-to-end tests, so both exercise the 
 
     with LocalStack() as stack:                 # moto server + every resource of infra/template.yaml
         stack.send("ExportQueue", {...}, group_id="acc-1")
-        stack.run_until_idle()                  # drive the SQS event sources until all is settled
+        stack.run_until_idle()                  # drive the SQS and stream event sources until all is settled
         events = stack.outcome_events()         # what the functions put on the outcome bus
         requests.get(f"{stack.gateway_url}/d/{token}")   # the HttpApi routes, payload format 2.0
 
@@ -19,7 +19,8 @@ What it does, in order (see `start`):
    union in os.environ - all handlers share this process, and a variable name means the same in
    every function, which `start` checks;
 4. serves the HttpApi routes through `local.gateway`, and builds one `local.esm` event source
-   mapping per SQS event; these poll only when asked (`run_until_idle`, `start_pollers`).
+   mapping per SQS event and one `local.streams` mapping per DynamoDB stream event; these poll
+   only when asked (`run_until_idle`, `start_pollers`).
 
 Timing: moto's SQS runs on real time. A message a handler failed stays invisible for the queue's
 VisibilityTimeout (180 s in the template) before it is received again, and `run_until_idle` waits
@@ -66,6 +67,7 @@ from local.esm import (
     SqsEventSourceMapping,
 )
 from local.gateway import LOCAL_API_ID, HttpApiGateway, Route
+from local.streams import FailureDestination, StreamEventSourceMapping
 from local.template import (
     IntrinsicResolver,
     Queue,
@@ -84,7 +86,8 @@ OUTCOME_CAPTURE_QUEUE = "OutcomeEventsCapture"  # local only: receives every eve
 # Template resource types that get no local resource, and why. A type that is neither here nor
 # handled by `_create_resources` stops `start()`: a new kind of resource needs a decision.
 NOT_CREATED = {
-    "AWS::Serverless::Function": "run in this process (local.esm for SQS events, local.gateway for HttpApi)",
+    "AWS::Serverless::Function": "run in this process (local.esm for SQS events, local.streams for DynamoDB "
+                                 "stream events, local.gateway for HttpApi)",
     "AWS::Serverless::HttpApi": "served by local.gateway",
     "AWS::Serverless::Api": "served by local.gateway under /<StageName> (REST payload 1.0, see local.rest_api)",
     "AWS::CloudWatch::Alarm": "moto stores alarms but nothing here publishes the metrics they watch",
@@ -156,6 +159,7 @@ class LocalStack:
         self.env: dict[str, str] = {}  # every variable this stack put in os.environ
         self.endpoint_url = ""
         self.event_sources: list[SqsEventSourceMapping] = []
+        self.stream_sources: list[StreamEventSourceMapping] = []
         self._functions: dict[str, LocalFunction] = {}
         self._function_env: dict[str, dict[str, str]] = {}
         self._refs: dict[str, str] = {}  # logical id -> what !Ref gives
@@ -184,6 +188,7 @@ class LocalStack:
             self._capture_outcome_events()
             self._apply_function_environment()
             self.event_sources = self._event_source_mappings()
+            self.stream_sources = self._stream_event_source_mappings()
         except BaseException:
             self.stop()
             raise
@@ -331,27 +336,38 @@ class LocalStack:
                 return mapping
         raise KeyError(f"no function has an SQS event on {queue_logical_id}")
 
+    def stream_source(self, table_logical_id: str) -> StreamEventSourceMapping:
+        """The event source mapping that reads this table's stream (e.g. for `poll_once()` in a test)."""
+        for mapping in self.stream_sources:
+            if mapping.event.table == table_logical_id:
+                return mapping
+        raise KeyError(f"no function has a DynamoDB stream event on {table_logical_id}")
+
+    def _all_sources(self) -> list[SqsEventSourceMapping | StreamEventSourceMapping]:
+        return [*self.event_sources, *self.stream_sources]
+
     def start_pollers(self) -> None:
-        """Poll every SQS event source in the background until `stop_pollers()`."""
-        for mapping in self.event_sources:
+        """Poll every SQS and stream event source in the background until `stop_pollers()`."""
+        for mapping in self._all_sources():
             mapping.function.load()  # an import error surfaces here, not as a retried batch
-        for mapping in self.event_sources:
+        for mapping in self._all_sources():
             mapping.start()
 
     def stop_pollers(self) -> None:
-        for mapping in self.event_sources:
+        for mapping in self._all_sources():
             mapping.request_stop()  # all at once: each may sit in a 1 s long poll
-        for mapping in self.event_sources:
+        for mapping in self._all_sources():
             mapping.stop()
 
     def run_until_idle(self, timeout: float = 60) -> None:
-        """Drive all SQS event sources until every source queue is empty and no batch is in flight.
+        """Drive all event sources until every source queue is empty, every stream read to its end,
+        and no batch is in flight.
 
         Failed messages count as in flight until their visibility timeout lets them be received
         again (and, in the end, be dead-lettered) - see the module docstring about timing. Raises
         TimeoutError with the queue counts if that does not happen within `timeout` seconds.
         """
-        started_here = not any(mapping.running for mapping in self.event_sources)
+        started_here = not any(mapping.running for mapping in self._all_sources())
         if started_here:
             self.start_pollers()
         try:
@@ -385,6 +401,8 @@ class LocalStack:
                 QueueUrl=mapping.queue.url, AttributeNames=names
             )["Attributes"]
             backlog[mapping.queue.name] = {name: int(attributes.get(name, 0)) for name in names}
+        for stream in self.stream_sources:
+            backlog[f"{stream.event.table} stream"] = {"records after the checkpoint": int(stream.pending())}
         return backlog
 
     # ------------------------------------------------------------------------------ start-up steps
@@ -519,7 +537,8 @@ class LocalStack:
                 "StreamViewType": stream["StreamViewType"],
             }
         dynamodb = self.client("dynamodb")
-        arn = dynamodb.create_table(**request)["TableDescription"]["TableArn"]
+        description = dynamodb.create_table(**request)["TableDescription"]
+        arn = description["TableArn"]
         if ttl := props.get("TimeToLiveSpecification"):
             dynamodb.update_time_to_live(
                 TableName=logical_id,
@@ -535,6 +554,8 @@ class LocalStack:
             )
         self._refs[logical_id] = logical_id
         self._attributes[logical_id] = {"Arn": arn}
+        if "LatestStreamArn" in description:
+            self._attributes[logical_id]["StreamArn"] = description["LatestStreamArn"]
 
     def _create_bucket(self, logical_id: str) -> None:
         props = self.template.properties(logical_id)
@@ -632,6 +653,23 @@ class LocalStack:
             for event in spec.sqs_events
             if event.enabled
         ]
+
+    def _stream_event_source_mappings(self) -> list[StreamEventSourceMapping]:
+        mappings = []
+        for logical_id, spec in self.template.functions().items():
+            for event in spec.stream_events:
+                if not event.enabled:
+                    continue
+                if "StreamArn" not in self._attributes.get(event.table, {}):
+                    raise ValueError(f"{logical_id}.{event.name} reads the stream of {event.table}, which has "
+                                     "no StreamSpecification")
+                failures = None
+                if event.on_failure is not None:
+                    failures = FailureDestination(self.queue_url(event.on_failure), self.arn(event.on_failure))
+                mappings.append(StreamEventSourceMapping(
+                    self._functions[logical_id], event, self._resolve_get_att(event.table, "StreamArn"),
+                    self.client("dynamodbstreams"), self.client("sqs"), failures, region=self.region))
+        return mappings
 
     # ------------------------------------------------------------------------------ resolving
 

@@ -118,6 +118,27 @@ class SqsEvent:
 
 
 @dataclass(frozen=True)
+class StreamEvent:
+    """A SAM `Type: DynamoDB` event: one Lambda event source mapping on a table's stream."""
+
+    name: str
+    table: str  # logical id of the table whose stream it reads (`Stream: !GetAtt Table.StreamArn`)
+    starting_position: str  # TRIM_HORIZON or LATEST
+    batch_size: int = 100
+    batching_window_s: int = 0
+    bisect_batch_on_function_error: bool = False
+    maximum_retry_attempts: int = -1  # -1: retried until the records expire from the stream
+    maximum_record_age_s: int = -1  # -1: as old as the stream keeps them
+    on_failure: str | None = None  # logical id of the SQS queue that gets a failed batch's description
+    function_response_types: tuple[str, ...] = ()
+    enabled: bool = True
+
+    @property
+    def reports_batch_item_failures(self) -> bool:
+        return "ReportBatchItemFailures" in self.function_response_types
+
+
+@dataclass(frozen=True)
 class HttpApiEvent:
     """A SAM `Type: HttpApi` event: one route of an HTTP API (payload format 2.0)."""
 
@@ -150,6 +171,7 @@ class Function:
     layer_dirs: tuple[Path, ...]  # absolute ContentUri of each local layer, in template order
     sqs_events: tuple[SqsEvent, ...] = ()
     http_events: tuple[HttpApiEvent, ...] = ()
+    stream_events: tuple[StreamEvent, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -267,11 +289,13 @@ class Template:
         }
 
     def _function(self, logical_id: str, props: dict[str, Any]) -> Function:
-        sqs_events, http_events = [], []
+        sqs_events, http_events, stream_events = [], [], []
         for name, event in (props.get("Events") or {}).items():
             event_props = event.get("Properties") or {}
             if event["Type"] == "SQS":
                 sqs_events.append(self._sqs_event(name, event_props))
+            elif event["Type"] == "DynamoDB":
+                stream_events.append(self._stream_event(name, event_props))
             elif event["Type"] == "HttpApi":
                 http_events.append(
                     HttpApiEvent(
@@ -296,6 +320,7 @@ class Template:
             layer_dirs=tuple(self._layer_dir(layer) for layer in props.get("Layers") or []),
             sqs_events=tuple(sqs_events),
             http_events=tuple(http_events),
+            stream_events=tuple(stream_events),
         )
 
     def _sqs_event(self, name: str, props: dict[str, Any]) -> SqsEvent:
@@ -308,6 +333,25 @@ class Template:
             batching_window_s=int(self.literal(props.get("MaximumBatchingWindowInSeconds", 0))),
             function_response_types=tuple(props.get("FunctionResponseTypes") or ()),
             maximum_concurrency=None if concurrency is None else int(self.literal(concurrency)),
+            enabled=_truthy(self.literal(props.get("Enabled", True))),
+        )
+
+    def _stream_event(self, name: str, props: dict[str, Any]) -> StreamEvent:
+        stream = props["Stream"]
+        if not (isinstance(stream, dict) and "Fn::GetAtt" in stream and stream["Fn::GetAtt"][1] == "StreamArn"):
+            raise ValueError(f"{name}: Stream must be !GetAtt <Table>.StreamArn of a table in this template")
+        on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        return StreamEvent(
+            name=name,
+            table=logical_id_of(stream),
+            starting_position=str(self.literal(props["StartingPosition"])),
+            batch_size=int(self.literal(props.get("BatchSize", 100))),
+            batching_window_s=int(self.literal(props.get("MaximumBatchingWindowInSeconds", 0))),
+            bisect_batch_on_function_error=_truthy(self.literal(props.get("BisectBatchOnFunctionError", False))),
+            maximum_retry_attempts=int(self.literal(props.get("MaximumRetryAttempts", -1))),
+            maximum_record_age_s=int(self.literal(props.get("MaximumRecordAgeInSeconds", -1))),
+            on_failure=None if on_failure is None else logical_id_of(on_failure),
+            function_response_types=tuple(props.get("FunctionResponseTypes") or ()),
             enabled=_truthy(self.literal(props.get("Enabled", True))),
         )
 

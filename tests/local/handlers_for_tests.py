@@ -77,3 +77,24 @@ def http_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "cookies": ["seen=1; Path=/"],
         "body": f"hello {token}",
     }
+
+
+# A stream record's new image says what to do with it, in its `do` attribute:
+#   "fail" / "fail_once"     report it in batchItemFailures (always / the first time it is handed over)
+#   "raise" / "raise_once"   raise: the invocation fails (always / the first time)
+_handed_over: set[str] = set()
+
+
+def stream_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    _record({"event": event, "context": context})
+    failed = []
+    for record in event["Records"]:
+        number = record["dynamodb"]["SequenceNumber"]
+        first_time = number not in _handed_over
+        _handed_over.add(number)
+        do = record["dynamodb"].get("NewImage", {}).get("do", {}).get("S")
+        if do == "raise" or (do == "raise_once" and first_time):
+            raise RuntimeError("told to raise")
+        if do == "fail" or (do == "fail_once" and first_time):
+            failed.append(number)
+    return {"batchItemFailures": [{"itemIdentifier": number} for number in failed]}
