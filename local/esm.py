@@ -148,7 +148,8 @@ class LocalFunction:
             # The runtime serialises the return value; an unserialisable one fails the invocation.
             response = json.loads(json.dumps(response))
             error = None
-        except Exception as exc:  # noqa: BLE001 - any handler error is an invocation error
+        # Any handler error is an invocation error; so is a runtime that exits (sys.exit, a killed worker).
+        except (Exception, SystemExit) as exc:  # noqa: BLE001
             response, error = None, exc
         duration = time.monotonic() - started
         return Invocation(response, error, duration, timed_out=duration > self.timeout_s)

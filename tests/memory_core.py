@@ -1,5 +1,9 @@
 """The export service over the in-memory stores (memory_stores.py) and a scripted provider
-(scripted_provider.py): the core of the service, wired as platform/runtime.py wires it, without AWS."""
+(scripted_provider.py): the core of the service, wired as platform/runtime.py wires it, without AWS.
+
+What follows from a record's change is carried out as the stream function does it
+(services/record_changes.py), over the changes the memory store kept, whenever a test looks at the
+events, PDF requests or KSeF polls (`settle`)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from invoice_export.domain.account_settings import AccountSettings
 from invoice_export.domain.records import Status
 from invoice_export.platform.runtime_settings import RuntimeSettings
 from invoice_export.services.export import ExportService
+from invoice_export.services.record_changes import RecordChangeService
 from memory_stores import MemoryAccountStore, MemoryDocumentStore, MemoryIdempotency, RecordingPublisher
 from scripted_provider import ScriptedProvider
 
@@ -27,21 +32,38 @@ class Core:
     accounts: MemoryAccountStore = field(default_factory=MemoryAccountStore)
     documents: MemoryDocumentStore = field(default_factory=MemoryDocumentStore)
     publisher: RecordingPublisher = field(default_factory=RecordingPublisher)
-    pdf_requests: list[str] = field(default_factory=list)
-    ksef_polls: list[str] = field(default_factory=list)
+    requested_pdfs: list[str] = field(default_factory=list)
+    started_ksef_polls: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         idempotency = IdempotencyConfig(event_key_jmespath="[account_id, document.document_id, document.version, "
                                                             "trigger]", raise_on_no_idempotency_key=True)
         idempotency.register_lambda_context(SimpleNamespace(get_remaining_time_in_millis=lambda: 60_000))
-        self.service = ExportService(
+        self.service = _Settling(self, ExportService(
             settings=RuntimeSettings(accounts_table="accounts", documents_table="documents", event_bus_name="bus"),
             accounts=self.accounts, documents=self.documents, publisher=self.publisher,
             adapter_factory=self.provider.adapter_factory, make_link=lambda a, d: f"https://link/{d}",
-            request_pdf=lambda a, d: self.pdf_requests.append(d),
-            start_ksef_poll=lambda a, d: self.ksef_polls.append(d), persistence_store=MemoryIdempotency(),
-            idempotency_config=idempotency)
+            persistence_store=MemoryIdempotency(), idempotency_config=idempotency))
+        self.record_changes = RecordChangeService(
+            accounts=self.accounts, publisher=self.publisher, make_link=lambda a, d: f"https://link/{d}",
+            request_pdf=lambda a, d: self.requested_pdfs.append(d),
+            start_ksef_poll=lambda a, d: self.started_ksef_polls.append(d), audit=None)
         self.connect()
+
+    def settle(self) -> None:
+        """Carry out what the records' changes so far call for, in order (the stream function's work)."""
+        for old, new in self.documents.take_changes():
+            self.record_changes.handle(old, new)
+
+    @property
+    def pdf_requests(self) -> list[str]:
+        self.settle()
+        return self.requested_pdfs
+
+    @property
+    def ksef_polls(self) -> list[str]:
+        self.settle()
+        return self.started_ksef_polls
 
     def connect(self, **changes) -> AccountSettings:
         settings = AccountSettings.model_validate({
@@ -55,4 +77,26 @@ class Core:
         return self.documents.get(ACCOUNT, document_id).status
 
     def outcomes(self, document_id: str = INVOICE) -> list[str]:
+        self.settle()
         return self.publisher.outcomes(document_id)
+
+
+class _Settling:
+    """The export service, with what its writes call for carried out after each call (the stream
+    function runs right after the export function here; in AWS, within about a second)."""
+
+    def __init__(self, core: Core, service: ExportService) -> None:
+        self._core, self._service = core, service
+
+    def __getattr__(self, name: str) -> object:
+        attribute = getattr(self._service, name)
+        if not callable(attribute):
+            return attribute
+
+        def settling(*args: object, **kwargs: object) -> object:
+            try:
+                return attribute(*args, **kwargs)
+            finally:
+                self._core.settle()
+
+        return settling

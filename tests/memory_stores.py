@@ -8,6 +8,7 @@ put, a conditional update) and its reads replaced: every write keeps the product
 of domain.records.TRANSITIONS and their conditions, built as boto3 conditions - and the conditions
 are evaluated here on a dict item instead of by DynamoDB (`holds`). tests/unit/storage/
 test_document_store_steps.py walks every transition against both stores, so the two cannot drift.
+Like the table's stream, it keeps each write's item before and after (`take_changes`), in order.
 """
 
 from __future__ import annotations
@@ -63,6 +64,17 @@ class MemoryDocumentStore(DocumentStore):
         super().__init__(table=None)
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()  # one write at a time, as DynamoDB applies each to its item
+        self._changes: list[tuple[DocumentRecord | None, DocumentRecord]] = []
+
+    def take_changes(self) -> list[tuple[DocumentRecord | None, DocumentRecord]]:
+        """The records before and after each write since the last call, in write order (the stream)."""
+        with self._lock:
+            changes, self._changes = self._changes, []
+        return changes
+
+    def _changed(self, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+        self._changes.append((DocumentRecord.model_validate(copy.deepcopy(before)) if before else None,
+                              DocumentRecord.model_validate(copy.deepcopy(after))))
 
     # ---------------------------------------------------------------- reads
 
@@ -105,6 +117,7 @@ class MemoryDocumentStore(DocumentStore):
             if not holds(condition, stored or {}):
                 return False, copy.deepcopy(stored)
             self.items[key] = {k: copy.deepcopy(v) for k, v in item.items() if v is not None}
+            self._changed(stored, self.items[key])
         return True, None
 
     def _update(self, account_id: str, document_id: str, values: dict[str, Any], *, condition: Any,
@@ -113,7 +126,8 @@ class MemoryDocumentStore(DocumentStore):
         key = (account_id, document_id)
         with self._lock:
             # As UpdateItem: the condition is checked on the stored item (an empty one when absent).
-            item = copy.deepcopy(self.items.get(key, {}))
+            before = self.items.get(key)
+            item = copy.deepcopy(before or {})
             if not holds(condition, item):
                 return None
             item.update({"account_id": account_id, "document_id": document_id, **copy.deepcopy(values)})
@@ -122,6 +136,7 @@ class MemoryDocumentStore(DocumentStore):
             for name in remove:
                 item.pop(name, None)
             self.items[key] = item
+            self._changed(before, item)
         return DocumentRecord.model_validate(copy.deepcopy(item)) if read_back else None
 
 

@@ -201,6 +201,18 @@ def sqs_event_source_mappings(cfn: Mapping[str, Any]) -> dict[str, tuple[str | N
     return out
 
 
+def stream_event_source_mappings(cfn: Mapping[str, Any]) -> dict[str, tuple[str | None, str | None]]:
+    """ESM logical id -> (table logical id whose stream it reads, function logical id)."""
+    tables = resources_of_type(cfn, "AWS::DynamoDB::Table")
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for esm_id, esm in resources_of_type(cfn, "AWS::Lambda::EventSourceMapping").items():
+        p = props(esm)
+        source = ref_target(p.get("EventSourceArn"))
+        if source in tables or ":dynamodb:" in json.dumps(p.get("EventSourceArn")):
+            out[esm_id] = (source if source in tables else None, ref_target(p.get("FunctionName")))
+    return out
+
+
 # ------------------------------------------------------------------------------------- conditions
 
 NO_VALUE = {"Ref": "AWS::NoValue"}
@@ -389,6 +401,21 @@ KNOWN_MANAGED_POLICIES: dict[str, dict[str, Any]] = {
         "star_reason": "attached by SAM for SQS events; poll/delete only",
         "requires": "sqs_event",
     },
+    "service-role/AWSLambdaDynamoDBExecutionRole": {
+        "statements": [
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                           "dynamodb:ListStreams", "logs:CreateLogGroup", "logs:CreateLogStream",
+                           "logs:PutLogEvents"],
+                "Resource": "*",
+            },
+        ],
+        # SAM attaches it to every function with a DynamoDB stream event (no switch but a hand-written
+        # Role). It reads streams only: no table item can be read or written through it.
+        "star_reason": "attached by SAM for DynamoDB stream events; stream reads only",
+        "requires": "stream_event",
+    },
     "AWSXrayWriteOnlyAccess": {
         "statements": [
             {
@@ -529,6 +556,7 @@ def role_policies(cfn: Mapping[str, Any], function_id: str) -> RolePolicies:
         )
         return result
     has_sqs_event = any(f == function_id for _, f in sqs_event_source_mappings(cfn).values())
+    has_stream_event = any(f == function_id for _, f in stream_event_source_mappings(cfn).values())
     for arn in props(role).get("ManagedPolicyArns") or []:
         name = render(arn).split(":policy/", 1)[-1]
         known = KNOWN_MANAGED_POLICIES.get(name)
@@ -540,6 +568,8 @@ def role_policies(cfn: Mapping[str, Any], function_id: str) -> RolePolicies:
             continue
         if known.get("requires") == "sqs_event" and not has_sqs_event:
             result.problems.append(f"{function_id}: {name} attached but the function reads no SQS queue")
+        if known.get("requires") == "stream_event" and not has_stream_event:
+            result.problems.append(f"{function_id}: {name} attached but the function reads no table stream")
         result.statements += statements_of_document(
             {"Statement": known["statements"]}, render(arn), cfn, known.get("star_reason")
         )

@@ -41,6 +41,7 @@ from template_support import (
     secret_pattern_arn,
     sqs_event_source_mappings,
     statements_of_document,
+    stream_event_source_mappings,
     table_arn,
     translate,
     wildcard_violations,
@@ -51,6 +52,8 @@ EXPORT_FN = "ExportFunction"
 FETCH_PDF_FN = "FetchPdfFunction"
 LINK_FN = "LinkFunction"
 KSEF_FN = "KsefStatusFunction"
+RECORD_CHANGES_FN = "RecordChangesFunction"
+RECORD_CHANGE_FAILURES = "RecordChangeFailures"
 EXPORT_QUEUE = "ExportQueue"
 PDF_QUEUE = "PdfQueue"
 KSEF_QUEUE = "KsefQueue"
@@ -95,21 +98,25 @@ TABLE_WRITERS = {
     RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN},
     BULK_RUNS_TABLE: {BULK_EXPORT_FN, CONFIG_API_FN},  # run progress; the bulk function never writes documents
     TENANTS_TABLE: set(),  # the operator maps principals to tenants with own credentials (CLI)
-    # Each records what it did (PutItem only): exports, bulk runs, operator actions, PDFs, KSeF answers,
-    # documents the DLQ check recorded.
-    AUDIT_TABLE: {EXPORT_FN, BULK_EXPORT_FN, CONFIG_API_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, DEAD_LETTER_CHECK_FN},
+    # PutItem only: bulk runs, operator actions and PDFs record what they did; what the export function,
+    # the KSeF poller and the DLQ check did is carried by the record's write (audit_note) and written by
+    # the stream function.
+    AUDIT_TABLE: {BULK_EXPORT_FN, CONFIG_API_FN, FETCH_PDF_FN, LINK_FN, RECORD_CHANGES_FN},
 }
 # Who may store account credentials (connecting checks them at the provider first), on the prefix only.
 CREDENTIAL_WRITERS = {CONFIG_API_FN}
 CREDENTIAL_WRITE_ACTIONS = {"secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"}
 # Who may send to which queue of the stack (producers outside the stack are not modelled here).
-# The KSeF poller re-queues its own poll until KSeF's answer is final.
-# Bulk runs and the API's retries re-queue documents; a resolved in-doubt document gets its PDF.
-# Lambda sends a scheduled function's failed run to its OnFailure queue with the function's own role;
-# the schedules' dead-letter queue is written by the schedules' roles, not by a function.
-QUEUE_SENDERS = {PDF_QUEUE: {EXPORT_FN, CONFIG_API_FN}, KSEF_QUEUE: {EXPORT_FN, KSEF_FN},
+# An exported document's PDF fetch and first KSeF poll come from the record's stream; the KSeF poller
+# re-queues its own poll until KSeF's answer is final. Bulk runs and the API's retries re-queue documents.
+# Lambda sends a scheduled function's failed run, and a stream batch given up, to the OnFailure queue
+# with the function's own role; the schedules' dead-letter queue is written by the schedules' roles.
+QUEUE_SENDERS = {PDF_QUEUE: {RECORD_CHANGES_FN}, KSEF_QUEUE: {RECORD_CHANGES_FN, KSEF_FN},
                  EXPORT_QUEUE: {BULK_EXPORT_FN, CONFIG_API_FN}, SCHEDULED_RUN_FAILURES: set(SCHEDULED_FNS),
-                 SCHEDULE_DLQ: set()}
+                 SCHEDULE_DLQ: set(), RECORD_CHANGE_FAILURES: {RECORD_CHANGES_FN}}
+# Who may put events on the outcome bus: the stream function (every change's outcome), the export function
+# (answers that change no record: superseded, already exported, still in doubt, pending; an account paused).
+EVENT_PUBLISHERS = {RECORD_CHANGES_FN, EXPORT_FN}
 S3_ACTIONS = {"s3:GetObject", "s3:PutObject"}  # what the PDF functions may do, on pdf/* only
 WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 
@@ -233,6 +240,68 @@ def test_sqs_mappings_cap_concurrency_with_maximum_concurrency_not_reserved_conc
             problems.append(f"{fn}: remove ReservedConcurrentExecutions (throttled SQS invocations burn "
                             "receives and push valid messages into the DLQ)")
     _fail_if(problems, "Cap SQS consumers with the event's ScalingConfig.MaximumConcurrency:")
+
+
+# ========================================================================================= streams
+
+
+def test_the_documents_table_streams_every_change_before_and_after(cfn):
+    spec = props(cfn["Resources"][DOCUMENTS_TABLE]).get("StreamSpecification") or {}
+    assert spec.get("StreamViewType") == "NEW_AND_OLD_IMAGES", (
+        f"{DOCUMENTS_TABLE} needs StreamSpecification NEW_AND_OLD_IMAGES: what follows from a change is "
+        "decided from the record before and after it (domain/record_changes.py)")
+
+
+def test_the_stream_function_reads_the_documents_stream_in_order_and_gives_up_to_an_alarmed_queue(cfn):
+    mappings = stream_event_source_mappings(cfn)
+    assert [(table, fn) for table, fn in mappings.values()] == [(DOCUMENTS_TABLE, RECORD_CHANGES_FN)], mappings
+    (esm_id,) = mappings
+    esm = props(cfn["Resources"][esm_id])
+    problems = []
+    if render(esm.get("EventSourceArn")) != f"${{{DOCUMENTS_TABLE}.StreamArn}}":
+        problems.append(f"EventSourceArn is {esm.get('EventSourceArn')!r}")
+    # TRIM_HORIZON: a mapping created after the stream (first deploy, re-created mapping) misses nothing;
+    # what it reads twice the consumers absorb. LATEST would drop the changes written before it started.
+    if esm.get("StartingPosition") != "TRIM_HORIZON":
+        problems.append(f"StartingPosition is {esm.get('StartingPosition')!r}, not TRIM_HORIZON")
+    if esm.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]:
+        problems.append("FunctionResponseTypes must be [ReportBatchItemFailures] (checkpoint at the first failure)")
+    if esm.get("BisectBatchOnFunctionError") is not True:
+        problems.append("BisectBatchOnFunctionError must be true (a change the function cannot handle is isolated)")
+    retries = esm.get("MaximumRetryAttempts")
+    if not isinstance(retries, int) or not 1 <= retries <= 100:
+        problems.append(f"MaximumRetryAttempts must be 1..100 (-1 would block the shard for 24 h), got {retries!r}")
+    if esm.get("ParallelizationFactor", 1) != 1:
+        problems.append("ParallelizationFactor must stay 1: one batch at a time keeps each document's changes in order")
+    destination = ((esm.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    if ref_target(destination) != RECORD_CHANGE_FAILURES:
+        problems.append(f"OnFailure destination must be !GetAtt {RECORD_CHANGE_FAILURES}.Arn, got {destination!r}")
+    queue = props(cfn["Resources"][RECORD_CHANGE_FAILURES])
+    kept = resolve_number(cfn, queue.get("MessageRetentionPeriod"))
+    if kept != 1209600 or not is_true(queue.get("SqsManagedSseEnabled")):
+        problems.append(f"{RECORD_CHANGE_FAILURES} must keep messages 14 days, encrypted")
+    if not _depth_alarms(cfn, RECORD_CHANGE_FAILURES):
+        problems.append(f"no alarm on the depth of {RECORD_CHANGE_FAILURES}")
+    _fail_if(problems, f"The {DOCUMENTS_TABLE} stream mapping ({esm_id}):")
+
+
+def test_the_stream_function_only_publishes_requests_and_audits_what_a_change_calls_for(policies):
+    st = [s for s in policies[RECORD_CHANGES_FN].statements
+          if s.resources != (queue_arn(RECORD_CHANGE_FAILURES),)]  # Lambda's OnFailure grant, checked above
+    bus = f"arn:aws:events:eu-central-1:123456789012:event-bus/${{{OUTCOME_BUS}}}"
+    problems = [f"missing {action} on {resource}" for action, resource in (
+        ("events:PutEvents", bus),
+        ("sqs:SendMessage", queue_arn(PDF_QUEUE)), ("sqs:SendMessage", queue_arn(KSEF_QUEUE)),
+        ("dynamodb:PutItem", table_arn(AUDIT_TABLE)), ("dynamodb:GetItem", table_arn(ACCOUNTS_TABLE)),
+        ("secretsmanager:GetSecretValue", secret_arn(LINK_SECRET)),
+    ) if not allows(st, action, resource)]
+    # It never writes a document record: the stream would hand it its own writes.
+    for action in WRITE_ACTIONS:
+        if allows(st, action, table_arn(DOCUMENTS_TABLE)):
+            problems.append(f"{action} on {DOCUMENTS_TABLE}")
+    problems += scope_violations([x for x in st if x.star_reason is None], "sqs", {"sqs:SendMessage*"},
+                                 {queue_arn(PDF_QUEUE), queue_arn(KSEF_QUEUE)})
+    _fail_if(problems, f"{RECORD_CHANGES_FN}'s permissions:")
 
 
 def test_source_queue_visibility_timeout_is_at_least_six_function_timeouts(cfn):
@@ -414,10 +483,11 @@ def test_only_the_idempotency_table_allows_deleting_items(cfn, policies):
     _fail_if(problems, "Replace DynamoDBCrudPolicy by DynamoDBReadPolicy + a Put/Update-only Statement for:")
 
 
-def test_only_export_and_link_functions_read_the_link_signing_secret(policies):
+def test_only_the_functions_that_sign_or_verify_links_read_the_link_signing_secret(policies):
     readers = grantees(policies, "secretsmanager:GetSecretValue", secret_arn(LINK_SECRET))
-    assert readers == {EXPORT_FN, LINK_FN, CONFIG_API_FN}, (
-        f"{LINK_SECRET} is readable by {sorted(readers)}; only {EXPORT_FN} and {CONFIG_API_FN} (sign links) "
+    signers = {RECORD_CHANGES_FN, EXPORT_FN, CONFIG_API_FN}  # exported / already_exported events, the API
+    assert readers == signers | {LINK_FN}, (
+        f"{LINK_SECRET} is readable by {sorted(readers)}; only {sorted(signers)} (sign links) "
         f"and {LINK_FN} (verifies them) may read it"
     )
 
@@ -464,6 +534,12 @@ def test_only_expected_functions_send_to_the_stacks_queues(cfn, policies):
         if senders != expected:
             problems.append(f"{queue}: senders {sorted(senders)}, expected {sorted(expected)}")
     _fail_if(problems, "SQS send permissions differ from QUEUE_SENDERS:")
+
+
+def test_only_expected_functions_publish_on_the_outcome_bus(policies):
+    bus = f"arn:aws:events:eu-central-1:123456789012:event-bus/${{{OUTCOME_BUS}}}"
+    publishers = grantees(policies, "events:PutEvents", bus)
+    assert publishers == EVENT_PUBLISHERS, f"events:PutEvents on {OUTCOME_BUS}: {sorted(publishers)}"
 
 
 def test_export_function_can_back_off_on_its_own_queue(policies):
@@ -716,21 +792,19 @@ def test_dead_letter_check_only_reads_the_dlq_and_records_documents(policies):
     st = [s for s in policies[DEAD_LETTER_CHECK_FN].statements
           if s.resources != (queue_arn(SCHEDULED_RUN_FAILURES),) or s.actions != ("sqs:SendMessage",)]
     dlq = queue_arn(EXPORT_DLQ)
-    bus = f"arn:aws:events:eu-central-1:123456789012:event-bus/${{{OUTCOME_BUS}}}"
     problems = [f"missing {action} on {resource}" for action, resource in (
         ("sqs:ReceiveMessage", dlq), ("sqs:ChangeMessageVisibility", dlq),
         ("dynamodb:GetItem", table_arn(DOCUMENTS_TABLE)), ("dynamodb:PutItem", table_arn(DOCUMENTS_TABLE)),
-        ("dynamodb:UpdateItem", table_arn(DOCUMENTS_TABLE)), ("dynamodb:PutItem", table_arn(AUDIT_TABLE)),
-        ("events:PutEvents", bus),
+        ("dynamodb:UpdateItem", table_arn(DOCUMENTS_TABLE)),
     ) if not allows(st, action, resource)]
     # The messages stay in the DLQ (replaying them is the operator's): no delete, no send, no other queue.
+    # What it records is announced and audited from the record's stream: no events, no audit writes.
     problems += scope_violations(st, "sqs", {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"}, {dlq})
     problems += scope_violations(st, "dynamodb", {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-                                 {table_arn(DOCUMENTS_TABLE), table_arn(AUDIT_TABLE)})
-    problems += scope_violations(st, "events", {"events:PutEvents"}, {bus})
+                                 {table_arn(DOCUMENTS_TABLE)})
     touched = {a.split(":")[0].lower() for s in st for a in s.actions}
     problems += [f"has {service} permissions it does not need" for service in sorted(touched - {
-        "sqs", "dynamodb", "events", "logs"})]
+        "sqs", "dynamodb", "logs"})]
     _fail_if(problems, f"{DEAD_LETTER_CHECK_FN}'s permissions:")
 
 

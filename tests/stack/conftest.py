@@ -93,6 +93,11 @@ class Shop:
     def outcomes(self, document_id: str) -> list[str]:
         return [e["outcome"] for e in self.events if e["document_id"] == document_id]
 
+    def distinct_outcomes(self, document_id: str) -> list[str]:
+        """The outcomes as a consumer sees them: an event published twice (the same `event_id`) once."""
+        distinct = {e["event_id"]: e for e in self.events if e["document_id"] == document_id}
+        return [e["outcome"] for e in distinct.values()]
+
     def record(self, document_id: str) -> DocumentRecord:
         record = self.runtime.documents.get(self.account_id, document_id)
         assert record is not None, f"no record of {document_id}"

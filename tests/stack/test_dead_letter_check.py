@@ -10,10 +10,8 @@ import pytest
 from stack_guards import sqs_as_in_aws  # noqa: F401  (autouse)
 
 from invoice_export.domain.documents import ExportMessage
-from invoice_export.domain.errors import TransientError
 from invoice_export.domain.records import Status
 from invoice_export.platform.runtime import reset_runtime
-from invoice_export.services.events import OutcomePublisher
 from invoice_export.services.export import ExportService
 from invoice_export_cli.main import main
 
@@ -118,6 +116,7 @@ def test_an_unreadable_dead_letter_is_rejected_once(shop) -> None:
     record = shop.runtime.documents.get("unidentified", f"message-{message_id}")
     assert (record.status, record.last_error.code) == (Status.FAILED, "invalid_message")
     assert record.raw_message == "{not json"
+    shop.stack.run_until_idle()  # its event follows from the record's stream
     events = [e["detail"] for e in shop.stack.outcome_events() if e["detail"]["document_id"] == f"message-{message_id}"]
     assert [e["outcome"] for e in events] == ["failed"]
     assert len(shop.stack.dlq_messages("ExportQueue")) == 1
@@ -143,33 +142,3 @@ def test_a_document_left_sending_is_held_in_doubt_once_no_attempt_can_still_be_r
     assert (record.status, record.last_error.code) == (Status.IN_DOUBT, "dead_lettered")
     assert shop.outcomes("INV-A") == ["in_doubt"]
     assert shop.provider_documents() == []  # nothing was sent, and nothing will be until it is resolved
-
-
-def test_an_outcome_recorded_on_the_last_delivery_without_its_event_gets_it_from_the_check(shop, monkeypatch):
-    # The last delivery records INV-A failed, but EventBridge refuses the event all the while.
-    shop.fake.faults.status(503, method="POST", path=r"/invoices\.json", times=50)
-    publish = OutcomePublisher.publish
-
-    def events_down(publisher, event):
-        if event.outcome.value == "failed":  # as OutcomePublisher says a refused entry
-            raise TransientError("the outcome event could not be published (InternalFailure)",
-                                 code="event_bus_unavailable")
-        publish(publisher, event)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(OutcomePublisher, "publish", events_down)
-        shop.send(shop.message(INVOICE, document_id="INV-A"))
-        shop.run(timeout=90)
-    shop.fake.faults.clear()
-    record = shop.record("INV-A")
-    assert (record.status, record.outcome_event_pending) == (Status.FAILED, True)
-    assert shop.outcomes("INV-A") == []
-
-    assert check_dlq(shop)["recorded"] == 1
-    [event] = [e for e in shop.run() if e["document_id"] == "INV-A"]
-    record = shop.record("INV-A")
-    assert (record.status, record.outcome_event_pending) == (Status.FAILED, False)
-    assert (event["outcome"], event["error"]["code"]) == ("failed", record.last_error.code)
-    assert check_dlq(shop)["recorded"] == 0  # published once
-    shop.run()
-    assert shop.outcomes("INV-A") == ["failed"]

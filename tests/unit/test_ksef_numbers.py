@@ -14,6 +14,7 @@ from invoice_export.domain.provider_contract import KsefState, KsefStatus
 from invoice_export.domain.records import DocumentRecord, Status
 from invoice_export.services.events import Outcome
 from invoice_export.services.ksef import KsefPollRequest, KsefService
+from invoice_export.services.record_changes import RecordChangeService
 
 FULL = "5252445767-20261124-ABCDEF012345-01"
 WITHOUT_CHECK = "5252445767-20261124-ABCDEF012345"  # fakturownia/API KSeF.md "Numer KSeF (gov_id)"
@@ -39,7 +40,8 @@ class Documents:
     def get(self, account_id: str, document_id: str) -> DocumentRecord:
         return self.record
 
-    def record_ksef(self, account_id, document_id, status, *, ksef_number=None, message=None, also_final=()):
+    def record_ksef(self, account_id, document_id, status, *, ksef_number=None, message=None, also_final=(),
+                    audit=None):
         self.recorded.append({"status": status, "ksef_number": ksef_number, "message": message})
         return self.record
 
@@ -54,12 +56,17 @@ def test_the_poller_records_the_number_as_given_with_its_warning_on_the_record_a
     adapter = SimpleNamespace(capabilities=SimpleNamespace(ksef_read_back=True),
                               ksef_status=lambda reference: KsefStatus(KsefState.ACCEPTED, ksef_number=number))
     documents, events = Documents(record), []
+    accounts = SimpleNamespace(get=lambda account_id: settings, credentials=lambda account_id: {})
     service = KsefService(settings=SimpleNamespace(ksef_poll_base_delay_seconds=20.0), documents=documents,
-                          accounts=SimpleNamespace(get=lambda account_id: settings, credentials=lambda account_id: {}),
-                          publisher=SimpleNamespace(publish=events.append),
-                          adapter_factory=lambda settings, credentials: adapter, schedule=lambda request, delay: None)
+                          accounts=accounts, adapter_factory=lambda settings, credentials: adapter,
+                          schedule=lambda request, delay: None)
     service.poll(KsefPollRequest(account_id="shop-1", document_id="INV-1"))
     [recorded] = documents.recorded
+    # The event follows from the record's change (the stream function).
+    changes = RecordChangeService(accounts=accounts, publisher=SimpleNamespace(publish=events.append),
+                                  make_link=None, request_pdf=None, start_ksef_poll=None, audit=None)
+    changes.handle(record, record.model_copy(update={"ksef_status": "accepted", "ksef_number": number,
+                                                     "ksef_message": recorded["message"]}))
     [event] = events
     assert (recorded["status"], recorded["ksef_number"]) == ("accepted", number)
     assert (event.outcome, event.ksef_number, event.error) == (Outcome.KSEF_ACCEPTED, number, None)

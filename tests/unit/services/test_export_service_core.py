@@ -54,9 +54,8 @@ def test_a_document_is_created_once_however_often_it_is_delivered(core) -> None:
     assert (resent.outcome, newer.outcome) == (Outcome.ALREADY_EXPORTED, Outcome.ALREADY_EXPORTED)
     assert core.outcomes() == ["exported", "already_exported", "already_exported"]
     record = core.documents.get(ACCOUNT, INVOICE)
-    assert (record.status, record.provider_document_id, record.attempts, record.exported_event_sent) == (
-        Status.EXPORTED, "P-1", 1, True)
-    assert core.pdf_requests == [INVOICE] * 3  # no PDF stored yet (no PDF function here): each report asks
+    assert (record.status, record.provider_document_id, record.attempts) == (Status.EXPORTED, "P-1", 1)
+    assert core.pdf_requests == [INVOICE]  # from the record's change to exported, once
     assert core.ksef_polls == []  # KSeF is off for the account
 
 
@@ -105,7 +104,8 @@ def test_a_record_changed_while_the_provider_created_it_is_never_acknowledged_as
     with pytest.raises(TransientError) as raised:
         core.service.export(message())
     assert raised.value.code == "concurrent_change"
-    assert core.status() == Status.IN_DOUBT and core.outcomes() == []
+    # Only the change that held it in doubt is announced (from the record's stream).
+    assert core.status() == Status.IN_DOUBT and core.outcomes() == ["in_doubt"]
 
 
 # ---------------------------------------------------------------- interrupted attempts, in doubt
@@ -147,7 +147,9 @@ def test_an_interrupted_create_at_a_provider_that_cannot_be_asked_is_held_in_dou
     assert core.provider.creates() == 1 and ("find", INVOICE) not in core.provider.calls
     core.documents.settle_in_doubt(ACCOUNT, INVOICE, provider="fakturownia", provider_document_id="P-1",
                                    provider_number="FV 1/2026")
-    assert core.service.export(message(trigger=Trigger.BULK)).outcome == Outcome.EXPORTED
+    assert core.outcomes() == ["in_doubt", "in_doubt", "exported"]  # the operator's change, announced
+    assert core.pdf_requests == [INVOICE]
+    assert core.service.export(message(trigger=Trigger.BULK)).outcome == Outcome.ALREADY_EXPORTED
     assert core.provider.creates() == 1
 
 
@@ -264,14 +266,6 @@ def test_a_pending_document_given_up_fails_once_and_a_sending_one_goes_in_doubt(
         core.service.export(message("02-receipt-person.json"))
     assert core.service.give_up(message("02-receipt-person.json"), DEAD) == Outcome.IN_DOUBT
     assert core.status("PAR-2026-11-0001") == Status.IN_DOUBT
-
-
-def test_an_outcome_recorded_without_its_event_is_published_by_the_next_give_up(core) -> None:
-    core.service.documents.register(message())
-    core.documents.mark_given_up(ACCOUNT, INVOICE, RecordedError(code="x", message="y", at="now"))
-    assert core.service.give_up(message(), DEAD) == Outcome.FAILED
-    assert core.outcomes() == ["failed"] and not core.documents.get(ACCOUNT, INVOICE).outcome_event_pending
-    assert core.service.give_up(message(), DEAD) is None
 
 
 def test_an_unreadable_message_is_kept_and_announced_once(core) -> None:

@@ -5,7 +5,9 @@ written as one conditional write (storage.documents: `DocumentStore.transition`)
 unless the record is in one of the step's source states and passes its guard. So two workers can
 never both send a document, an exported record is final, and it never maps to a second provider
 document. Writes that leave the status as it is (a newer version of a pending document, the KSeF
-state, the PDF copy, "its event went out") are plain field writes, outside the table.
+state, the PDF copy) are plain field writes, outside the table. What follows from a change (its
+outcome event, the PDF fetch, the KSeF poll, the audit entry) is read from the table's change stream
+(domain.record_changes).
 
     (new) -> pending -> sending -> exported
                 ^          |  \\-> in_doubt   (may exist at the provider; held for an operator)
@@ -192,11 +194,11 @@ class DocumentRecord(BaseModel):
     ksef_number: str | None = None
     ksef_message: str | None = None
     ksef_resends: int = 0
-    exported_event_sent: bool = False
-    # Failed or in doubt by a last delivery or the DLQ check (give_up), its event not yet known to be
-    # published: the next check publishes it (ExportService.give_up).
-    outcome_event_pending: bool = False
+    ksef_poll_chain: str | None = None  # the one chain of KSeF polls that reads this document (services/ksef.py)
     pdf: PdfCopy | None = None
+    # The audit entry of the write that set it (storage.audit.audit_note, JSON text): the record's change
+    # stream writes it to the audit trail (domain.record_changes).
+    audit_note: str | None = None
     received_at: str
     updated_at: str
     exported_at: str | None = None

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from invoice_export.services.export import ExportService
     from invoice_export.services.ksef import KsefPollRequest, KsefService
     from invoice_export.services.pdf import PdfService
+    from invoice_export.services.record_changes import RecordChangeService
     from invoice_export.storage.accounts import AccountStore
     from invoice_export.storage.audit import AuditTrail
     from invoice_export.storage.bulk_runs import BulkRunStore
@@ -169,14 +170,13 @@ class Runtime:
         from invoice_export.services.ksef import KsefService
 
         return KsefService(settings=self.settings, accounts=self.accounts, documents=self.documents,
-                           publisher=self.publisher, adapter_factory=self.build_adapter,
-                           schedule=self.schedule_ksef_poll, audit=self.audit)
+                           adapter_factory=self.build_adapter, schedule=self.schedule_ksef_poll)
 
     def prepare_export(self) -> ExportService:
         """Build everything exporting a document uses, before a batch exports documents side by side:
         these are built on first use, and two threads building one would race (a boto3 session is not
         thread-safe; two rate limiters would each keep their own copy of the window)."""
-        self.limiter, self.ksef_service, self._secrets  # noqa: B018
+        self.limiter, self._secrets  # noqa: B018
         return self.export_service
 
     @cached_property
@@ -190,10 +190,17 @@ class Runtime:
             boto3_client=self.client("dynamodb"))
         return ExportService(
             settings=self.settings, accounts=self.accounts, documents=self.documents, publisher=self.publisher,
-            adapter_factory=self.build_adapter, make_link=self.make_link,
-            request_pdf=self.request_pdf, start_ksef_poll=lambda a, d: self.ksef_service.start(a, d),
-            persistence_store=persistence,
-            idempotency_config=self.idempotency_config, metrics=metrics, audit=self.audit)
+            adapter_factory=self.build_adapter, make_link=self.make_link, persistence_store=persistence,
+            idempotency_config=self.idempotency_config, metrics=metrics)
+
+    @cached_property
+    def record_changes(self) -> RecordChangeService:
+        """What follows from a change of a document record (the stream function's service)."""
+        from invoice_export.services.record_changes import RecordChangeService
+
+        return RecordChangeService(accounts=self.accounts, publisher=self.publisher, make_link=self.make_link,
+                                   request_pdf=self.request_pdf,
+                                   start_ksef_poll=lambda a, d: self.ksef_service.start(a, d), audit=self.audit)
 
     @cached_property
     def audit(self) -> AuditTrail | None:

@@ -100,11 +100,12 @@ class OutcomeEvent(BaseModel):
 
     @classmethod
     def build(cls, outcome: Outcome, account_id: str, document_id: str, *, attempt: int = 0,
-              document_version: int | None = None, **fields: Any) -> OutcomeEvent:
+              document_version: int | None = None, occurred_at: str | None = None, **fields: Any) -> OutcomeEvent:
+        """`occurred_at`: when it happened (a record's change: the change's time), else now."""
         seed = f"{account_id}|{document_id}|{document_version}|{outcome.value}|{attempt}"
         return cls(event_id=hashlib.sha256(seed.encode()).hexdigest()[:32], outcome=outcome,
                    account_id=account_id, document_id=document_id, document_version=document_version,
-                   occurred_at=now_iso(), **fields)
+                   occurred_at=occurred_at or now_iso(), **fields)
 
 
 class OutcomePublisher:

@@ -13,7 +13,14 @@ Three guards keep a second document from ever appearing at the provider:
 What to do with a message is decided by a pure function (domain.export_decision: the record's
 state, the message, the account's settings, the provider's capabilities -> one action); this module
 gathers those facts and performs the action: the writes (each a step of the lifecycle table in
-domain.records), the provider calls, the events.
+domain.records) and the provider calls.
+
+What follows from a record it settles - the outcome event, the PDF fetch, the first KSeF poll, the
+audit entry (which the write carries as `audit_note`) - is not done here: it is read from the
+table's change stream (domain.record_changes, services/record_changes.py), so it cannot be lost
+between the write and the step after it. Only an answer that changes no record is published here:
+superseded, already exported, still in doubt, pending for a bulk run; the message is acknowledged
+only once that is published.
 
 Only outcomes a repeat delivery may simply be told again are kept by the idempotency record
 (exported, superseded, pending for a bulk run); a failed, in-doubt or held document is not
@@ -36,7 +43,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel
 
-from invoice_export.domain.account_settings import AccountSettings, KsefMode
+from invoice_export.domain.account_settings import AccountSettings
 from invoice_export.domain.clock import now_iso
 from invoice_export.domain.documents import Document, DocumentKind, ExportMessage, Trigger
 from invoice_export.domain.errors import (
@@ -73,10 +80,9 @@ from invoice_export.providers.base import AdapterFactory, ProviderAdapter
 from invoice_export.services.events import Outcome, OutcomeError, OutcomeEvent, OutcomePublisher
 from invoice_export.services.pausing import publish_account_paused
 from invoice_export.storage.accounts import AccountStore
-from invoice_export.storage.audit import AuditTrail, record_quietly
+from invoice_export.storage.audit import audit_note
 from invoice_export.storage.documents import DocumentStore
 
-KSEF_KINDS = (DocumentKind.INVOICE.value, DocumentKind.CORRECTION.value)  # receipts never go to KSeF
 IDEMPOTENCY_KEY_PREFIX = "invoice-export.export.v1"  # fixed: renaming code must not reset idempotency
 IDEMPOTENCY_KEY = "[account_id, document.document_id, document.version, trigger]"
 
@@ -97,25 +103,19 @@ class _NotRemembered(Exception):
 
 
 LinkMaker = Callable[[str, str], str]
-PdfRequester = Callable[[str, str], None]
-KsefPoller = Callable[[str, str], None]
 
 
 class ExportService:
     def __init__(self, *, settings: RuntimeSettings, accounts: AccountStore, documents: DocumentStore,
                  publisher: OutcomePublisher, adapter_factory: AdapterFactory, make_link: LinkMaker,
-                 request_pdf: PdfRequester, start_ksef_poll: KsefPoller, persistence_store: BasePersistenceLayer,
-                 idempotency_config: IdempotencyConfig, metrics: Metrics | None = None,
-                 audit: AuditTrail | None = None) -> None:
+                 persistence_store: BasePersistenceLayer, idempotency_config: IdempotencyConfig,
+                 metrics: Metrics | None = None) -> None:
         self.settings = settings
-        self.audit = audit
         self.accounts = accounts
         self.documents = documents
         self.publisher = publisher
         self.adapter_factory = adapter_factory
         self.make_link = make_link
-        self.request_pdf = request_pdf
-        self.start_ksef_poll = start_ksef_poll
         self.metrics = metrics
         # Powertools Metrics is not thread-safe; a batch may export documents side by side (side_by_side.py).
         self._metrics_lock = threading.Lock()
@@ -152,10 +152,8 @@ class ExportService:
         """The message's last delivery failed transiently, or it sits in the DLQ unrecorded: say so on the record.
 
         An exported, in-doubt or failed document is left as it is, and so is a newer version than the
-        message's. Only the call whose conditional write moved the record publishes (and audits) the
-        outcome, so a repeat changes nothing - except that an outcome recorded here earlier whose event
-        may not have gone out (the publish failed, the worker died) is published now. Returns the
-        outcome recorded or published, None when nothing changed.
+        message's. The write is conditional, so a repeat changes nothing; the change's event and audit
+        entry follow from the record's stream. Returns the outcome recorded, None when nothing changed.
         """
         doc = message.document
         record = self.documents.get(message.account_id, doc.document_id)
@@ -163,49 +161,35 @@ class ExportService:
             record = self.documents.register(message)[1]
         if record.document_version > doc.version:
             return None
-        if record.status in (Status.IN_DOUBT, Status.FAILED) and record.outcome_event_pending:
-            outcome = Outcome.IN_DOUBT if record.status == Status.IN_DOUBT else Outcome.FAILED
-            self._publish(outcome, message.account_id, record, error=_error_from_record(record))
-            self.documents.set_outcome_event_sent(message.account_id, doc.document_id)
-            return outcome
         if record.status in (Status.EXPORTED, Status.IN_DOUBT, Status.FAILED):
             return None
         recorded = _recorded(error, retryable=True)
         if record.status == Status.SENDING:
             # The last attempt may have reached the provider: never mark such a document plainly failed.
-            updated = self.documents.mark_in_doubt(message.account_id, doc.document_id, recorded, event_pending=True)
-            outcome, action = Outcome.IN_DOUBT, "held_in_doubt"
+            outcome, action, write = Outcome.IN_DOUBT, "held_in_doubt", self.documents.mark_in_doubt
         else:
-            updated = self.documents.mark_given_up(message.account_id, doc.document_id, recorded)
-            outcome, action = Outcome.FAILED, "failed"
-        if updated is None:  # changed meanwhile (a worker, another check): that change has its own outcome
-            return None
-        self._audit(message, action, actor=actor, outcome=outcome.value, error_code=error.code,
-                    response={"message": error.message, "fix": error.fix})
-        self._publish(outcome, message.account_id, updated, error=error, retryable=True)
-        self.documents.set_outcome_event_sent(message.account_id, doc.document_id)
+            outcome, action, write = Outcome.FAILED, "failed", self.documents.mark_given_up
+        note = self._note(message, action, actor=actor, outcome=outcome.value, error_code=error.code,
+                          response={"message": error.message, "fix": error.fix})
+        if write(message.account_id, doc.document_id, recorded, audit=note) is None:
+            return None  # changed meanwhile (a worker, another check): that change has its own outcome
         return outcome
 
     def reject_unreadable(self, message_id: str, body: str, account_id: str | None, document_id: str | None,
                           problem: str) -> bool:
-        """A message that is not a valid document: keep it (with its body) and say why, once per message.
+        """A message that is not a valid document: keep it (with its body) and say why, once per message
+        (its `failed` event follows from the record's stream).
 
-        Returns False when this message was rejected before (its record and event exist: nothing done)."""
+        Returns False when this message was rejected before (its record exists: nothing done)."""
         error = PermanentError(f"the message is not a valid export message: {problem}",
                                fix="correct the producer's message and send it again", code="invalid_message")
         account = account_id or "unidentified"
         document = document_id or f"message-{message_id}"
         rejected = self.documents.record_rejected_message(account, document, body, _recorded(error, retryable=False),
                                                           message_id=message_id)
-        if rejected.event_sent:
-            return False
-        self.publisher.publish(OutcomeEvent.build(
-            Outcome.FAILED, account, document, attempt=0,
-            error=OutcomeError(code=error.code, message=error.message, fix=error.fix, retryable=False)))
-        # After the event: if this write fails, a redelivery publishes again rather than never.
-        self.documents.set_rejection_event_sent(account, rejected.document_key)
-        logger.warning("message rejected", extra={"error_code": error.code, "problem": problem})
-        return True
+        if rejected.new:
+            logger.warning("message rejected", extra={"error_code": error.code, "problem": problem})
+        return rejected.new
 
     # ---------------------------------------------------------------- the idempotent unit
 
@@ -313,9 +297,9 @@ class ExportService:
                         created: CreatedDocument) -> _Done:
         assert job.settings is not None
         warnings = list(created.warnings)
-        self._audit(job.message, "sent", settings_version=job.settings.settings_version, outcome="created",
-                    request=adapter.build_request(plan),
-                    response={**dataclasses.asdict(created.reference), "warnings": warnings})
+        note = self._note(job.message, "sent", settings_version=job.settings.settings_version, outcome="created",
+                          request=adapter.build_request(plan),
+                          response={**dataclasses.asdict(created.reference), "warnings": warnings})
         drift = []
         split = settle_vat_split(job.document, plan.vat_split, created.readback)
         if created.readback is not None:
@@ -329,7 +313,7 @@ class ExportService:
         return self._exported(dataclasses.replace(job, record=record), created.reference, warnings=warnings,
                               drift=[{"field": d.field, "ours": d.ours, "provider": d.provider} for d in drift],
                               vat_in_pln=pln_vat_record(job.document, created.readback),
-                              vat_split=split.as_record(job.document) if split else None)
+                              vat_split=split.as_record(job.document) if split else None, audit=note)
 
     # ---------------------------------------------------------------- paused accounts (pausing.py)
 
@@ -352,20 +336,19 @@ class ExportService:
                              code="credentials_renewed", retry_after=0)
 
     def _hold_paused(self, job: _Job, action: Action) -> _Done:
-        """Keep the document pending with the reason and acknowledge it: nothing is lost, no retry burns."""
+        """Keep the document pending with the reason and acknowledge it: nothing is lost, no retry burns.
+        Its `pending` event (error account_paused) follows from the record's stream."""
         error = _error_of(action)
-        self.documents.hold(job.account_id, job.document_id, _recorded(error, retryable=True))
-        self._audit(job.message, "held", outcome="pending", error_code=PAUSED_CODE)
-        self._publish(Outcome.PENDING, job.account_id, job.record, error=error)
+        self.documents.hold(job.account_id, job.document_id, _recorded(error, retryable=True),
+                            audit=self._note(job.message, "held", outcome="pending", error_code=PAUSED_CODE))
         return _Done(ExportResult(outcome=Outcome.PENDING), remember=False)
 
-    def _audit(self, message: ExportMessage, action: str, *, actor: str | None = None, **details: Any) -> None:
-        """Best effort: an export is never held back by its audit entry (a failure is logged).
-        The actor is what sent the message, unless named (e.g. the DLQ check)."""
+    def _note(self, message: ExportMessage, action: str, *, actor: str | None = None, **details: Any) -> str:
+        """The audit entry a write carries to the trail (through the record's stream). The actor is what
+        sent the message, unless named (e.g. the DLQ check)."""
         actor = actor or {Trigger.ISSUED: "order system", Trigger.BULK: "bulk export",
                           Trigger.RETRY: "retry"}[message.trigger]
-        record_quietly(self.audit, message.account_id, message.document.document_id, action, actor,
-                       trigger=message.trigger.value, **details)
+        return audit_note(action, actor, trigger=message.trigger.value, **details)
 
     def _corrected_original(self, message: ExportMessage) -> ProviderReference | None:
         doc = message.document
@@ -403,71 +386,60 @@ class ExportService:
         return _Done(ExportResult(outcome=Outcome.IN_DOUBT), remember=False)
 
     def _hold_in_doubt(self, job: _Job, action: Action) -> _Done:
+        """Its `in_doubt` event follows from the record's stream (from this write, or from the change
+        that moved the record first)."""
         error = _error_of(action)
         self.documents.mark_in_doubt(job.account_id, job.document_id, _recorded(error, retryable=False))
-        self._publish(Outcome.IN_DOUBT, job.account_id, job.record, error=error)
         return _Done(ExportResult(outcome=Outcome.IN_DOUBT), remember=False)
 
     def _exported(self, job: _Job, reference: ProviderReference, warnings: list[str],
-                  drift: list[dict[str, str]] | None = None,
-                  vat_in_pln: dict[str, str] | None = None, vat_split: dict[str, Any] | None = None) -> _Done:
+                  drift: list[dict[str, str]] | None = None, vat_in_pln: dict[str, str] | None = None,
+                  vat_split: dict[str, Any] | None = None, audit: str | None = None) -> _Done:
+        """Record the provider's document. Its `exported` event, PDF fetch and first KSeF poll follow
+        from the record's stream."""
         assert job.settings is not None
         updated = self.documents.mark_exported(
             job.account_id, job.document_id, provider=job.settings.provider.value,
             provider_document_id=reference.provider_document_id, provider_number=reference.number,
             provider_series=reference.series, warnings=warnings, drift=drift or [], vat_in_pln=vat_in_pln,
-            vat_split=vat_split)
-        if updated is None:
-            current = self.documents.get(job.account_id, job.document_id)
-            assert current is not None
-            if current.status != Status.EXPORTED:
-                # Changed by someone else while we created it (an operator, the DLQ check): the retry
-                # finds the record and settles it (a `sending` one by the look-up), never acked unrecorded.
-                raise concurrent_change(f"the document record changed to {current.status.value} while the "
-                                        f"document was being created at the provider")
-            logger.error("exported record refused a second provider document",
-                         extra={"provider_document_id": reference.provider_document_id,
-                                "recorded": current.provider_document_id})
-            updated = current
-        return self._conclude_exported(dataclasses.replace(job, record=updated), None)
+            vat_split=vat_split, audit=audit)
+        if updated is not None:
+            return _Done(ExportResult(outcome=Outcome.EXPORTED, provider_document_id=updated.provider_document_id,
+                                      provider_number=updated.provider_number), remember=True)
+        current = self.documents.get(job.account_id, job.document_id)
+        assert current is not None
+        if current.status != Status.EXPORTED:
+            # Changed by someone else while we created it (an operator, the DLQ check): the retry
+            # finds the record and settles it (a `sending` one by the look-up), never acked unrecorded.
+            raise concurrent_change(f"the document record changed to {current.status.value} while the "
+                                    f"document was being created at the provider")
+        logger.error("exported record refused a second provider document",
+                     extra={"provider_document_id": reference.provider_document_id,
+                            "recorded": current.provider_document_id})
+        return self._conclude_exported(dataclasses.replace(job, record=current), None)
 
     def _conclude_exported(self, job: _Job, action: Action | None) -> _Done:
-        """The record is exported, by this attempt or before: report it (remembered)."""
-        return _Done(self._report_exported(job.account_id, job.record, job.settings), remember=True)
-
-    def _report_exported(self, account_id: str, record: DocumentRecord,
-                         settings: AccountSettings | None = None) -> ExportResult:
-        """Exported now, or a re-send of an exported document (nothing is sent)."""
-        if record.pdf is None:
-            self.request_pdf(account_id, record.document_id)
-        outcome = Outcome.EXPORTED if not record.exported_event_sent else Outcome.ALREADY_EXPORTED
-        settings = settings or self.accounts.get(account_id)
-        link = (self.make_link(account_id, record.document_id)
+        """The record was exported before this message (nothing is sent): say so (remembered)."""
+        record, settings = job.record, job.settings or self.accounts.get(job.account_id)
+        link = (self.make_link(job.account_id, record.document_id)
                 if settings is not None and settings.show_provider_document else None)
-        self._publish(outcome, account_id, record, customer_link=link)
-        if outcome == Outcome.EXPORTED:
-            if settings is not None and settings.ksef != KsefMode.OFF and record.kind in KSEF_KINDS:
-                self.start_ksef_poll(account_id, record.document_id)
-            self.documents.set_exported_event_sent(account_id, record.document_id)
-        return ExportResult(outcome=outcome, provider_document_id=record.provider_document_id,
-                            provider_number=record.provider_number)
+        self._publish(Outcome.ALREADY_EXPORTED, job.account_id, record, customer_link=link)
+        return _Done(ExportResult(outcome=Outcome.ALREADY_EXPORTED, provider_document_id=record.provider_document_id,
+                                  provider_number=record.provider_number), remember=True)
 
     def _fail(self, job: _Job, action: Action) -> _Done:
+        """Its `failed` event and audit entry follow from the record's stream."""
         error = _error_of(action)
-        updated = self.documents.mark_failed(job.account_id, job.document_id, _recorded(error, retryable=False))
-        record = updated or self.documents.get(job.account_id, job.document_id)
-        assert record is not None
         logger.warning("document failed", extra={"error_code": error.code})
-        self._audit(job.message, "failed", outcome="failed", error_code=error.code,
-                    response={"message": error.message, "fix": error.fix})
-        self._publish(Outcome.FAILED, job.account_id, record, error=error)
+        note = self._note(job.message, "failed", outcome="failed", error_code=error.code,
+                          response={"message": error.message, "fix": error.fix})
+        self.documents.mark_failed(job.account_id, job.document_id, _recorded(error, retryable=False), audit=note)
         return _Done(ExportResult(outcome=Outcome.FAILED), remember=False)
 
     def _publish(self, outcome: Outcome, account_id: str, record: DocumentRecord, *,
-                 error: ExportError | OutcomeError | None = None, retryable: bool = False,
-                 document_version: int | None = None, customer_link: str | None = None) -> None:
-        if isinstance(error, ExportError):
-            error = OutcomeError(code=error.code, message=error.message, fix=error.fix, retryable=retryable)
+                 error: OutcomeError | None = None, document_version: int | None = None,
+                 customer_link: str | None = None) -> None:
+        """An answer to a message that changes no record (a change's own event comes from the stream)."""
         self.publisher.publish(OutcomeEvent.build(
             outcome, account_id, record.document_id, attempt=record.attempts,
             document_version=document_version or record.document_version, kind=record.kind,

@@ -6,6 +6,11 @@ through the provider, record the KSeF number on the document and announce it wit
 Guard against double submission: we ask the provider to send again only in `send_on_export` mode,
 only after the failure its documentation calls retryable, and at most `MAX_RESENDS` times.
 
+Each export starts one chain of polls (from the record's change stream, services/record_changes.py,
+which may hand a change over twice): the chain's first poll claims the document for itself
+(`claim_ksef_polling`), and a second chain started for the same export stops there. A final state
+is recorded with its audit entry; its event follows from the record's stream.
+
 A provider that can send but not report KSeF's answer (iFirma: capability ksef_read_back False) is
 asked once, here, in `send_on_export` mode: the send is claimed on the document's record first, so
 at most one poll ever sends, and it is never repeated once it may have reached the provider. The
@@ -15,6 +20,7 @@ KSeF number.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
@@ -27,9 +33,8 @@ from invoice_export.domain.records import DocumentRecord, Status
 from invoice_export.platform.observability import logger
 from invoice_export.platform.runtime_settings import RuntimeSettings
 from invoice_export.providers.base import AdapterFactory, ProviderAdapter
-from invoice_export.services.events import Outcome, OutcomeError, OutcomeEvent, OutcomePublisher
 from invoice_export.storage.accounts import AccountStore
-from invoice_export.storage.audit import AuditTrail, record_quietly
+from invoice_export.storage.audit import audit_note
 from invoice_export.storage.documents import DocumentStore
 
 MAX_POLLS = 12  # with the doubling delay capped at 15 min: about 2.5 hours of waiting
@@ -44,6 +49,9 @@ class KsefPollRequest(BaseModel):
     account_id: Identifier
     document_id: Identifier
     attempt: int = 0
+    # The chain of polls this one belongs to (set when the first is requested); None: a request from
+    # before chains were kept, polled as it is.
+    chain: str | None = None
 
 
 PollScheduler = Callable[[KsefPollRequest, int], None]  # (request, delay seconds)
@@ -55,19 +63,16 @@ def poll_delay(attempt: int, base_seconds: float) -> int:
 
 class KsefService:
     def __init__(self, *, settings: RuntimeSettings, accounts: AccountStore, documents: DocumentStore,
-                 publisher: OutcomePublisher, adapter_factory: AdapterFactory, schedule: PollScheduler,
-                 audit: AuditTrail | None = None) -> None:
+                 adapter_factory: AdapterFactory, schedule: PollScheduler) -> None:
         self.settings = settings
-        self.audit = audit
         self.accounts = accounts
         self.documents = documents
-        self.publisher = publisher
         self.adapter_factory = adapter_factory
         self.schedule = schedule
 
     def start(self, account_id: str, document_id: str) -> None:
-        """First poll after an export, once KSeF had a moment."""
-        self.schedule(KsefPollRequest(account_id=account_id, document_id=document_id),
+        """First poll of a new chain after an export, once KSeF had a moment."""
+        self.schedule(KsefPollRequest(account_id=account_id, document_id=document_id, chain=uuid.uuid4().hex),
                       poll_delay(0, self.settings.ksef_poll_base_delay_seconds))
 
     def poll(self, request: KsefPollRequest) -> None:
@@ -75,6 +80,9 @@ class KsefService:
         if pollable is None:
             return
         record, settings = pollable
+        if not self._in_the_documents_chain(request, record):
+            logger.info("a second chain of KSeF polls for the document: stopped", extra={"attempt": request.attempt})
+            return
         adapter = self.adapter_factory(settings, self.accounts.credentials(request.account_id))
         if not adapter.capabilities.ksef_read_back:
             if settings.ksef == KsefMode.SEND_ON_EXPORT:
@@ -94,14 +102,22 @@ class KsefService:
             return None  # already final: a duplicate poll message
         return record, settings
 
+    def _in_the_documents_chain(self, request: KsefPollRequest, record: DocumentRecord) -> bool:
+        """The chain's first poll claims the document; the later ones belong to the chain that did."""
+        if request.chain is None:
+            return True
+        if request.attempt == 0:
+            return self.documents.claim_ksef_polling(request.account_id, request.document_id, request.chain)
+        return record.ksef_poll_chain in (None, request.chain)
+
     def _record_status(self, request: KsefPollRequest, adapter: ProviderAdapter, settings: AccountSettings,
                        record: DocumentRecord, status: KsefStatus) -> None:
         if status.state == KsefState.ACCEPTED:
             # A number of a doubtful form is kept as given; its warning goes on the record and the event.
-            self._final(record, "accepted", Outcome.KSEF_ACCEPTED, ksef_number=status.ksef_number,
+            self._final(record, "accepted", ksef_number=status.ksef_number,
                         message="; ".join(status.warnings) or None)
         elif status.state == KsefState.REJECTED:
-            self._final(record, "rejected", Outcome.KSEF_REJECTED, message=status.message)
+            self._final(record, "rejected", message=status.message)
         elif status.state == KsefState.NOT_APPLICABLE:
             self.documents.record_ksef(record.account_id, record.document_id, "not_applicable")
         else:
@@ -114,7 +130,7 @@ class KsefService:
         if settings.ksef != KsefMode.SEND_ON_EXPORT:
             return  # the accounting system sends by itself: it also retries, not us
         if not self.documents.count_ksef_resend(record.account_id, record.document_id, MAX_RESENDS):
-            self._final(record, "rejected", Outcome.KSEF_REJECTED,
+            self._final(record, "rejected",
                         message=f"KSeF kept failing after {MAX_RESENDS} resends: {message}")
             return
         adapter.send_to_ksef_once(record.provider_document_id or "")
@@ -131,14 +147,14 @@ class KsefService:
                 self.schedule(request.model_copy(update={"attempt": 1}),
                               poll_delay(1, self.settings.ksef_poll_base_delay_seconds))
             else:
-                self._final(record, "unconfirmed", Outcome.KSEF_UNCONFIRMED, also_final=("unconfirmed",),
+                self._final(record, "unconfirmed", also_final=("unconfirmed",),
                             message=f"we asked {name} to send the document to KSeF but saw no answer; check its "
                                     f"KSeF status in {name} and send it from there only if it was not sent")
             return
         try:
             adapter.send_to_ksef(record.provider_document_id or "")
         except RequestMayHaveSucceeded as error:
-            self._final(record, "unconfirmed", Outcome.KSEF_UNCONFIRMED, also_final=("unconfirmed",),
+            self._final(record, "unconfirmed", also_final=("unconfirmed",),
                         message=f"{name} may have taken the document for KSeF ({error.message}); it is not asked "
                                 f"again: check its KSeF status in {name} and send it from there only if it was "
                                 "not sent")
@@ -147,38 +163,28 @@ class KsefService:
             self.documents.release_ksef_send(record.account_id, record.document_id)
             raise
         except ExportError as error:
-            self._final(record, "rejected", Outcome.KSEF_REJECTED,
+            self._final(record, "rejected",
                         message=f"{name} did not send the document to KSeF: {error.message}")
         else:
-            self._final(record, "submitted", Outcome.KSEF_SUBMITTED,
+            self._final(record, "submitted",
                         message=f"{name} took the document for sending to KSeF; its API does not report KSeF's "
                                 f"answer or the KSeF number: check them in {name}")
 
     def _again(self, request: KsefPollRequest, record: DocumentRecord) -> None:
         attempt = request.attempt + 1
         if attempt >= MAX_POLLS:
-            self._final(record, "unconfirmed", Outcome.KSEF_UNCONFIRMED,
+            self._final(record, "unconfirmed",
                         message="no final answer from KSeF yet; check the document in the accounting system")
             return
         self.documents.record_ksef(record.account_id, record.document_id, "pending")
         self.schedule(request.model_copy(update={"attempt": attempt}),
                       poll_delay(attempt, self.settings.ksef_poll_base_delay_seconds))
 
-    def _final(self, record: DocumentRecord, state: str, outcome: Outcome, *, ksef_number: str | None = None,
+    def _final(self, record: DocumentRecord, state: str, *, ksef_number: str | None = None,
                message: str | None = None, also_final: tuple[str, ...] = ()) -> None:
-        updated = self.documents.record_ksef(record.account_id, record.document_id, state,
-                                             ksef_number=ksef_number, message=message, also_final=also_final)
-        if updated is None:
-            return  # another poll recorded the final state first
-        record_quietly(self.audit, record.account_id, record.document_id, f"ksef_{state}", "KSeF poller",
-                       outcome=state, response={"ksef_number": ksef_number} if ksef_number else None)
-        error = None if outcome in (Outcome.KSEF_ACCEPTED, Outcome.KSEF_SUBMITTED) else OutcomeError(
-            code=f"ksef_{state}", message=message or state, retryable=False,
-            fix="correct the document in the accounting system and send it to KSeF from there "
-                "(a correction, if it already has a KSeF number)")
-        warnings = [message] if outcome in (Outcome.KSEF_SUBMITTED, Outcome.KSEF_ACCEPTED) and message else []
-        self.publisher.publish(OutcomeEvent.build(
-            outcome, record.account_id, record.document_id, document_version=record.document_version,
-            kind=record.kind, our_number=record.number, order_id=record.order_id, provider=record.provider,
-            provider_document_id=record.provider_document_id, provider_number=record.provider_number,
-            ksef_number=ksef_number, error=error, warnings=warnings))
+        """Record a final state (refused if another poll recorded one first), with its audit entry; its
+        `ksef_<state>` event follows from the record's stream (domain.record_changes)."""
+        note = audit_note(f"ksef_{state}", "KSeF poller", outcome=state,
+                          response={"ksef_number": ksef_number} if ksef_number else None)
+        self.documents.record_ksef(record.account_id, record.document_id, state, ksef_number=ksef_number,
+                                   message=message, also_final=also_final, audit=note)

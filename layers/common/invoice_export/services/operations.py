@@ -22,8 +22,6 @@ class OperatorContext(Protocol):
 
     def client(self, service: str) -> Any: ...
 
-    def request_pdf(self, account_id: str, document_id: str) -> None: ...
-
 
 class OperationRefused(Exception):
     """The action does not apply to the document as it is now; the message says why."""
@@ -50,7 +48,9 @@ def retry_document(runtime: OperatorContext, account_id: str, document_id: str) 
 
 def resolve_in_doubt(runtime: OperatorContext, account_id: str, document_id: str, *,
                      provider_document_id: str | None = None, provider_number: str | None = None) -> None:
-    """An operator checked the provider: attach the document found there, or release it for a new send."""
+    """An operator checked the provider: attach the document found there, or release it for a new send.
+    What follows (the `exported` event, the PDF fetch, the first KSeF poll; or the `failed` event) is
+    read from the record's change stream."""
     record = runtime.documents.get(account_id, document_id)
     if record is None or record.status != Status.IN_DOUBT:
         raise OperationRefused(f"document {document_id} is not in doubt")
@@ -59,7 +59,6 @@ def resolve_in_doubt(runtime: OperatorContext, account_id: str, document_id: str
         settings = runtime.accounts.get(account_id)
         store.settle_in_doubt(account_id, document_id, provider=settings.provider.value if settings else None,
                               provider_document_id=provider_document_id, provider_number=provider_number or "")
-        runtime.request_pdf(account_id, document_id)
     else:
         store.release_in_doubt(account_id, document_id, RecordedError(
             code="released_by_operator", message="an operator checked the provider: the document is not there",

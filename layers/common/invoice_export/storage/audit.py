@@ -11,6 +11,7 @@ still see what was sent.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -76,6 +77,17 @@ class AuditTrail:
         self.table.put_item(Item=item)
         return entry
 
+    def write_note(self, account_id: str, document_id: str, note: str) -> AuditEntry:
+        """Store the audit entry a record's write carried (`audit_note`). Keyed by its time and digest,
+        so the same note written again (its change read twice from the stream) is the same item."""
+        entry = AuditEntry(account_id=account_id, document_id=document_id, **json.loads(note))
+        digest = hashlib.sha256(note.encode()).hexdigest()[:8]
+        self.table.put_item(Item={"document_key": _document_key(account_id, document_id),
+                                  "entry": f"{entry.at}#{digest}",
+                                  "expires_at": int(time.time()) + self.retention_seconds,
+                                  "body": entry.model_dump_json(exclude_none=True)})
+        return entry
+
     def entries(self, account_id: str, document_id: str) -> list[AuditEntry]:
         items = all_items(self.table.query,
                           KeyConditionExpression=Key("document_key").eq(_document_key(account_id, document_id)))
@@ -85,6 +97,18 @@ class AuditTrail:
         from invoice_export.storage.bulk_runs import delete_partition  # tenant-data deletion only: not at cold start
 
         return delete_partition(self.table, "document_key", _document_key(account_id, document_id), sort_key="entry")
+
+
+def audit_note(action: str, actor: str, **details: Any) -> str:
+    """An audit entry to write with a record's change (its `audit_note`), redacted as `record` redacts:
+    the change stream stores it in the trail (AuditTrail.write_note), once the write is done."""
+    for name in ("request", "response"):
+        if details.get(name) is not None:
+            details[name] = redact(details[name])
+    note = {"at": now_iso(), "action": action, "actor": actor, **details}
+    # Validated as an entry now, so that a note the trail would refuse is never written on a record.
+    AuditEntry(account_id="-", document_id="-", **note)
+    return json.dumps({name: value for name, value in note.items() if value is not None}, default=str)
 
 
 def _document_key(account_id: str, document_id: str) -> str:

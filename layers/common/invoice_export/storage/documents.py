@@ -44,7 +44,7 @@ CLAIMED_NUMBER = "claimed_number_key"
 
 class RejectedMessage(NamedTuple):
     document_key: str  # the document id, or `<document id>#rejected:<message id>` beside another record
-    event_sent: bool  # its failed event went out already (the message was rejected before)
+    new: bool  # recorded now; False: the message was rejected before (its record is there already)
 
 
 class DocumentStore:
@@ -190,11 +190,14 @@ class DocumentStore:
         return self.transition(account_id, document_id, Step.RELEASE, attempt_id=attempt_id,
                                values={"last_error": error.model_dump(), "updated_at": now_iso()})
 
+    # `audit`: the audit entry of the change (storage.audit.audit_note), carried by the write itself; the
+    # record's change stream writes it to the trail (domain.record_changes).
+
     def mark_exported(self, account_id: str, document_id: str, *, provider: str, provider_document_id: str,
                       provider_number: str, provider_series: str | None,
                       warnings: list[str], drift: list[dict[str, str]],
                       vat_in_pln: dict[str, str] | None = None,
-                      vat_split: dict[str, Any] | None = None) -> DocumentRecord | None:
+                      vat_split: dict[str, Any] | None = None, audit: str | None = None) -> DocumentRecord | None:
         """sending -> exported. Refuses (None) if the record already maps to a provider document."""
         now = now_iso()
         return self.transition(
@@ -204,27 +207,29 @@ class DocumentStore:
                     **({"provider_series": provider_series} if provider_series is not None else {}),
                     "warnings": warnings, "readback_drift": drift, "exported_at": now, "updated_at": now,
                     **({"vat_in_pln": vat_in_pln} if vat_in_pln is not None else {}),
-                    **({"vat_split": vat_split} if vat_split is not None else {})},
+                    **({"vat_split": vat_split} if vat_split is not None else {}), **_note(audit)},
             remove=("last_error",))
 
-    def hold(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
+    def hold(self, account_id: str, document_id: str, error: RecordedError,
+             audit: str | None = None) -> DocumentRecord | None:
         """pending/failed -> pending with the reason it waits (its account is paused until reconnected)."""
         return self.transition(account_id, document_id, Step.HOLD_PAUSED,
-                               values={"last_error": error.model_dump(), "updated_at": now_iso()})
+                               values={"last_error": error.model_dump(), "updated_at": now_iso(), **_note(audit)})
 
-    def mark_failed(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
+    def mark_failed(self, account_id: str, document_id: str, error: RecordedError,
+                    audit: str | None = None) -> DocumentRecord | None:
         """pending/sending/failed -> failed: a permanent error; None when the record is in none of them."""
-        return self._to_outcome(account_id, document_id, Step.FAIL, error, event_pending=False)
+        return self._to_outcome(account_id, document_id, Step.FAIL, error, audit)
 
-    def mark_given_up(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
-        """pending -> failed on its last delivery (or by the DLQ check); its outcome event is published after
-        this write (see outcome_event_pending)."""
-        return self._to_outcome(account_id, document_id, Step.GIVE_UP, error, event_pending=True)
+    def mark_given_up(self, account_id: str, document_id: str, error: RecordedError,
+                      audit: str | None = None) -> DocumentRecord | None:
+        """pending -> failed on its last delivery (or by the DLQ check)."""
+        return self._to_outcome(account_id, document_id, Step.GIVE_UP, error, audit)
 
-    def mark_in_doubt(self, account_id: str, document_id: str, error: RecordedError, *,
-                      event_pending: bool = False) -> DocumentRecord | None:
-        """sending -> in_doubt. `event_pending`: its outcome event is published after this write."""
-        return self._to_outcome(account_id, document_id, Step.HOLD_IN_DOUBT, error, event_pending=event_pending)
+    def mark_in_doubt(self, account_id: str, document_id: str, error: RecordedError,
+                      audit: str | None = None) -> DocumentRecord | None:
+        """sending -> in_doubt."""
+        return self._to_outcome(account_id, document_id, Step.HOLD_IN_DOUBT, error, audit)
 
     def settle_in_doubt(self, account_id: str, document_id: str, *, provider: str | None,
                         provider_document_id: str, provider_number: str) -> DocumentRecord | None:
@@ -239,8 +244,7 @@ class DocumentStore:
     def release_in_doubt(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
         """in_doubt -> failed: an operator confirmed the provider does not have it, so it may be sent."""
         return self.transition(account_id, document_id, Step.RELEASE_IN_DOUBT,
-                               values={"last_error": error.model_dump(), "updated_at": now_iso()},
-                               remove=("outcome_event_pending",))
+                               values={"last_error": error.model_dump(), "updated_at": now_iso()})
 
     def record_rejected_message(self, account_id: str, document_id: str, raw_message: str,
                                 error: RecordedError, *, message_id: str) -> RejectedMessage:
@@ -251,7 +255,7 @@ class DocumentStore:
         is kept beside that record, under `<document_id>#rejected:<message_id>`.
 
         Once per message: the same message again (a redelivery, or the DLQ check finding it) changes
-        nothing, and the answer says whether its failed event went out already.
+        nothing, and the answer says so. Its `failed` event follows from the record's stream.
         """
         now = now_iso()
         item = {"raw_message": raw_message, "last_error": error.model_dump(), "attempts": 0, "received_at": now,
@@ -262,19 +266,17 @@ class DocumentStore:
         for key in (document_id, beside):
             created, stored = self._create(account_id, key, Step.REJECT, item)
             if created is not None:
-                return RejectedMessage(document_key=key, event_sent=False)
+                return RejectedMessage(document_key=key, new=True)
             # Whatever is stored beside is this message's earlier record.
             if key == beside or (stored or {}).get("rejected_message_id") == message_id:
-                return RejectedMessage(document_key=key, event_sent=bool((stored or {}).get("rejection_event_sent")))
+                return RejectedMessage(document_key=key, new=False)
         raise AssertionError("unreachable: the key beside is either free or this message's")
 
-    def _to_outcome(self, account_id: str, document_id: str, step: Step, error: RecordedError, *,
-                    event_pending: bool) -> DocumentRecord | None:
-        """A step to failed or in doubt, with its error; `event_pending` until its event is published."""
-        return self.transition(
-            account_id, document_id, step,
-            values={"last_error": error.model_dump(), "updated_at": now_iso(), **_event_pending(event_pending)},
-            remove=() if event_pending else ("outcome_event_pending",))
+    def _to_outcome(self, account_id: str, document_id: str, step: Step, error: RecordedError,
+                    audit: str | None) -> DocumentRecord | None:
+        """A step to failed or in doubt, with its error (and the change's audit entry)."""
+        return self.transition(account_id, document_id, step,
+                               values={"last_error": error.model_dump(), "updated_at": now_iso(), **_note(audit)})
 
     def _create(self, account_id: str, document_id: str, step: Step,
                 values: dict[str, Any]) -> tuple[DocumentRecord | None, dict[str, Any] | None]:
@@ -285,23 +287,12 @@ class DocumentStore:
 
     # ---------------------------------------------------------------- field writes (the status stays)
 
-    def set_outcome_event_sent(self, account_id: str, document_id: str) -> None:
-        self._update(account_id, document_id, {"updated_at": now_iso()}, condition=Attr("document_id").exists(),
-                     remove=("outcome_event_pending",), read_back=False)
-
-    def set_rejection_event_sent(self, account_id: str, document_key: str) -> None:
-        self._update(account_id, document_key, {"rejection_event_sent": True},
-                     condition=Attr("document_id").exists(), read_back=False)
-
-    def set_exported_event_sent(self, account_id: str, document_id: str) -> None:
-        self._update(account_id, document_id, {"exported_event_sent": True}, condition=Attr("document_id").exists(),
-                     read_back=False)
-
     def record_ksef(self, account_id: str, document_id: str, status: str, *, ksef_number: str | None = None,
-                    message: str | None = None, also_final: tuple[str, ...] = ()) -> DocumentRecord | None:
+                    message: str | None = None, also_final: tuple[str, ...] = (),
+                    audit: str | None = None) -> DocumentRecord | None:
         """The KSeF state read back from the provider; a final state (or one of `also_final`) is never
-        overwritten."""
-        values: dict[str, Any] = {"ksef_status": status, "updated_at": now_iso()}
+        overwritten. A final state's event follows from the record's stream (domain.record_changes)."""
+        values: dict[str, Any] = {"ksef_status": status, "updated_at": now_iso(), **_note(audit)}
         if ksef_number:
             values["ksef_number"] = ksef_number
         if message:
@@ -310,6 +301,13 @@ class DocumentStore:
         return self._update(account_id, document_id, values,
                             condition=Attr("status").eq(Status.EXPORTED.value)
                             & (Attr("ksef_status").not_exists() | ~Attr("ksef_status").is_in(final)))
+
+    def claim_ksef_polling(self, account_id: str, document_id: str, chain: str) -> bool:
+        """Make `chain` the document's one chain of KSeF polls; False when another chain has it already
+        (its first poll was requested twice: a record change read twice from the stream)."""
+        return self._update(account_id, document_id, {"ksef_poll_chain": chain},
+                            condition=Attr("status").eq(Status.EXPORTED.value)
+                            & (Attr("ksef_poll_chain").not_exists() | Attr("ksef_poll_chain").eq(chain))) is not None
 
     def count_ksef_resend(self, account_id: str, document_id: str, limit: int) -> bool:
         """Take one of the `limit` KSeF resends allowed for the document; False when none is left."""
@@ -468,12 +466,17 @@ def _guard(guard: Guard, values: Mapping[str, Any], attempt_id: str | None) -> A
         values["rejected_message_id"])
 
 
+def record_from_image(image: dict[str, Any] | None) -> DocumentRecord | None:
+    """A record as a change-stream image carries it (DynamoDB JSON), None for no image."""
+    return DocumentRecord.model_validate(_plain(_from_wire(image))) if image else None
+
+
 def _key(account_id: str, document_id: str) -> dict[str, str]:
     return {"account_id": account_id, "document_id": document_id}
 
 
-def _event_pending(pending: bool) -> dict[str, Any]:
-    return {"outcome_event_pending": True} if pending else {}
+def _note(audit: str | None) -> dict[str, str]:
+    return {"audit_note": audit} if audit else {}
 
 
 def _status_fields(account_id: str, status: Status) -> dict[str, str]:

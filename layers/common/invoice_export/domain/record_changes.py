@@ -1,0 +1,86 @@
+"""What follows from a change of a document record: a pure decision, no I/O.
+
+The document record is the single source (domain.records): the export function claims, calls the
+provider and settles the record; everything a settled record calls for is read from the table's
+change stream (DynamoDB Streams, entrypoints/record_changes.py) as the record before and after one
+write, and decided here:
+
+    the record became exported                 -> `exported` event, the PDF fetch (none stored yet),
+                                                  the first KSeF poll (if the account's mode asks)
+    it became failed, or failed again          -> `failed` event (the recorded error)
+      with another error
+    it became in doubt                         -> `in_doubt` event
+    it was held for its paused account         -> `pending` event (error account_paused)
+    its KSeF state became final                -> `ksef_accepted` / `ksef_rejected` /
+                                                  `ksef_unconfirmed` / `ksef_submitted` event
+    the write carried an audit note            -> that audit entry
+
+Anything else (a document received, claimed, released after a 503, its PDF stored, a KSeF poll
+still pending, a record deleted) calls for nothing. A change is read at least once: each consequence
+is idempotent where it is carried out (services/record_changes.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from invoice_export.domain.export_decision import PAUSED_CODE
+from invoice_export.domain.records import DocumentRecord, Status
+
+KSEF_KINDS = ("invoice", "correction")  # receipts never go to KSeF
+# A KSeF state recorded as final (services/ksef.py) -> the outcome its event names.
+KSEF_OUTCOMES = {"accepted": "ksef_accepted", "rejected": "ksef_rejected", "unconfirmed": "ksef_unconfirmed",
+                 "submitted": "ksef_submitted"}
+STATUS_OUTCOMES = {Status.EXPORTED: "exported", Status.FAILED: "failed", Status.IN_DOUBT: "in_doubt"}
+# A record of a message we could not read, kept beside another record of its document.
+REJECTED_SUFFIX = "#rejected:"
+
+
+@dataclass(frozen=True)
+class Consequences:
+    # The outcome event's `outcome` (services.events.Outcome's value), None: no event.
+    outcome: str | None = None
+    request_pdf: bool = False
+    # The document may go to KSeF: its first poll is started if its account's KSeF mode is not off.
+    start_ksef_poll: bool = False
+    audit_note: str | None = None  # the audit entry the write carried (storage.audit: JSON text)
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.outcome or self.request_pdf or self.start_ksef_poll or self.audit_note)
+
+
+def consequences(old: DocumentRecord | None, new: DocumentRecord | None) -> Consequences:
+    """What the change from `old` to `new` calls for (None: no record before / after)."""
+    if new is None:  # deleted (tenant data deletion): nothing to say about it
+        return Consequences()
+    note = new.audit_note if new.audit_note and new.audit_note != (old.audit_note if old else None) else None
+    became_exported = new.status == Status.EXPORTED and (old is None or old.status != Status.EXPORTED)
+    return Consequences(
+        outcome=_outcome(old, new),
+        request_pdf=became_exported and new.pdf is None,
+        start_ksef_poll=became_exported and new.kind in KSEF_KINDS,
+        audit_note=note,
+    )
+
+
+def _outcome(old: DocumentRecord | None, new: DocumentRecord) -> str | None:
+    if new.status in STATUS_OUTCOMES:
+        status_changed = old is None or old.status != new.status
+        # Failed again, after a retry: a new attempt with its own error (e.g. fixed data refused anew).
+        failed_again = new.status == Status.FAILED and old is not None and old.last_error != new.last_error
+        if status_changed or failed_again:
+            return STATUS_OUTCOMES[new.status]
+    if new.status == Status.EXPORTED and new.ksef_status in KSEF_OUTCOMES and (
+            old is None or old.ksef_status != new.ksef_status):
+        return KSEF_OUTCOMES[new.ksef_status]
+    held = new.status == Status.PENDING and new.last_error is not None and new.last_error.code == PAUSED_CODE
+    if held and (old is None or old.last_error != new.last_error):
+        return "pending"
+    return None
+
+
+def reported_document_id(record: DocumentRecord) -> str:
+    """The document id an event names: a rejected message kept beside its document's record is the
+    document's (`<document id>#rejected:<message id>` -> `<document id>`)."""
+    return record.document_id.split(REJECTED_SUFFIX, 1)[0]

@@ -1,0 +1,100 @@
+"""Carry out what a change of a document record calls for (domain.record_changes), read from the
+documents table's change stream (entrypoints/record_changes.py).
+
+The stream hands each change over at least once (a batch is retried from its first failed record,
+and a whole batch again after the function died), so every consequence may be carried out twice
+and each is safe to repeat:
+
+- the outcome event: its `event_id` is deterministic per (document, version, outcome, attempt) and
+  its `occurred_at` is the change's own time, so a change read twice publishes the same event again
+  and consumers de-duplicate on `event_id` (schemas/outcome-event.v1.json says so);
+- the PDF fetch request: a fetch stores the provider's PDF under the document's own key and records
+  it only when it changed (services/pdf.py), so a second request downloads once more, nothing else;
+- the first KSeF poll: each request starts a chain of polls with its own id, and the poller keeps
+  only the first chain that records a state for the document (services/ksef.py), so a change read
+  twice ends in one chain;
+- the audit entry: keyed by the note's time and digest (AuditTrail.write_note), so the same note
+  written again is the same item.
+
+Order per document holds: a shard's changes come in stream order, which is the order of the writes
+to each item, and a batch stops at its first failure (entrypoints/record_changes.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from invoice_export.domain.account_settings import KsefMode
+from invoice_export.domain.record_changes import Consequences, consequences, reported_document_id
+from invoice_export.domain.records import DocumentRecord, Status
+from invoice_export.services.events import Outcome, OutcomeError, OutcomeEvent, OutcomePublisher
+from invoice_export.storage.accounts import AccountStore
+from invoice_export.storage.audit import AuditTrail
+
+KSEF_FIX = ("correct the document in the accounting system and send it to KSeF from there "
+            "(a correction, if it already has a KSeF number)")
+
+LinkMaker = Callable[[str, str], str]
+DocumentTask = Callable[[str, str], None]  # (account id, document id)
+
+
+class RecordChangeService:
+    def __init__(self, *, accounts: AccountStore, publisher: OutcomePublisher, make_link: LinkMaker,
+                 request_pdf: DocumentTask, start_ksef_poll: DocumentTask, audit: AuditTrail | None) -> None:
+        self.accounts = accounts
+        self.publisher = publisher
+        self.make_link = make_link
+        self.request_pdf = request_pdf
+        self.start_ksef_poll = start_ksef_poll
+        self.audit = audit
+
+    def handle(self, old: DocumentRecord | None, new: DocumentRecord | None) -> Consequences:
+        """Carry out what the change from `old` to `new` calls for; returns what that was."""
+        then = consequences(old, new)
+        if new is None or not then.anything:
+            return then
+        if then.audit_note and self.audit is not None:
+            self.audit.write_note(new.account_id, new.document_id, then.audit_note)
+        if then.outcome is not None:
+            self.publisher.publish(self._event(Outcome(then.outcome), new))
+        if then.request_pdf:
+            self.request_pdf(new.account_id, new.document_id)
+        if then.start_ksef_poll:
+            settings = self.accounts.get(new.account_id)
+            if settings is not None and settings.ksef != KsefMode.OFF:
+                self.start_ksef_poll(new.account_id, new.document_id)
+        return then
+
+    def _event(self, outcome: Outcome, record: DocumentRecord) -> OutcomeEvent:
+        common = {"kind": record.kind, "our_number": record.number, "order_id": record.order_id,
+                  "provider": record.provider, "provider_document_id": record.provider_document_id,
+                  "provider_number": record.provider_number, "occurred_at": record.updated_at}
+        document_id = reported_document_id(record)
+        # A message we could not read has no version of a document.
+        version = None if record.raw_message is not None else record.document_version
+        if outcome.value.startswith("ksef_"):
+            return OutcomeEvent.build(outcome, record.account_id, document_id, document_version=version,
+                                      ksef_number=record.ksef_number, **_ksef_details(outcome, record), **common)
+        link = None
+        if outcome == Outcome.EXPORTED:
+            settings = self.accounts.get(record.account_id)
+            if settings is not None and settings.show_provider_document:
+                link = self.make_link(record.account_id, record.document_id)
+        error = None
+        if record.last_error is not None and record.status != Status.EXPORTED:
+            e = record.last_error
+            error = OutcomeError(code=e.code, message=e.message, fix=e.fix, retryable=e.retryable)
+        return OutcomeEvent.build(outcome, record.account_id, document_id, attempt=record.attempts,
+                                  document_version=version, customer_link=link, error=error,
+                                  warnings=record.warnings, vat_in_pln=record.vat_in_pln,
+                                  vat_split=record.vat_split, **common)
+
+
+def _ksef_details(outcome: Outcome, record: DocumentRecord) -> dict[str, object]:
+    """A KSeF outcome's error (refused, or no final answer) or its warning (the provider's remark)."""
+    message = record.ksef_message
+    if outcome in (Outcome.KSEF_ACCEPTED, Outcome.KSEF_SUBMITTED):
+        return {"error": None, "warnings": [message] if message else []}
+    state = record.ksef_status or outcome.value.removeprefix("ksef_")
+    return {"error": OutcomeError(code=f"ksef_{state}", message=message or state, fix=KSEF_FIX, retryable=False),
+            "warnings": []}

@@ -1,0 +1,75 @@
+"""What follows from a change of a document record (domain.record_changes): every kind of change."""
+
+from __future__ import annotations
+
+import pytest
+
+from invoice_export.domain.record_changes import Consequences, consequences, reported_document_id
+from invoice_export.domain.records import DocumentRecord, PdfCopy, RecordedError, Status
+
+AT = "2026-11-24T10:00:00.000+00:00"
+
+
+def record(status: Status, **fields) -> DocumentRecord:
+    return DocumentRecord(**{"account_id": "shop-1", "document_id": "INV-1", "status": status, "kind": "invoice",
+                             "received_at": AT, "updated_at": AT, **fields})
+
+
+def error(code: str, at: str = AT) -> RecordedError:
+    return RecordedError(code=code, message=f"{code} happened", at=at)
+
+
+PDF = PdfCopy(key="pdf/shop-1/INV-1.pdf", size=10, sha256="ab", fetched_at=AT)
+EXPORTED = record(Status.EXPORTED, provider_document_id="P-1")
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    # received, claimed, released after a 503, a newer pending version: nothing to say yet
+    (None, record(Status.PENDING), Consequences()),
+    (record(Status.PENDING), record(Status.SENDING), Consequences()),
+    (record(Status.SENDING), record(Status.PENDING, last_error=error("provider_unavailable")), Consequences()),
+    (record(Status.PENDING, document_version=1), record(Status.PENDING, document_version=2), Consequences()),
+    # exported: its event, its PDF, its first KSeF poll (an invoice)
+    (record(Status.SENDING), EXPORTED, Consequences("exported", request_pdf=True, start_ksef_poll=True)),
+    (record(Status.SENDING, kind="receipt"), EXPORTED.model_copy(update={"kind": "receipt"}),
+     Consequences("exported", request_pdf=True)),
+    # settled by an operator, its PDF already there (a PDF fetched for a record exported before)
+    (record(Status.IN_DOUBT), EXPORTED.model_copy(update={"pdf": PDF}), Consequences("exported", start_ksef_poll=True)),
+    # after the export: its PDF stored, a KSeF poll pending, then final
+    (EXPORTED, EXPORTED.model_copy(update={"pdf": PDF}), Consequences()),
+    (EXPORTED, EXPORTED.model_copy(update={"ksef_status": "pending"}), Consequences()),
+    (EXPORTED.model_copy(update={"ksef_status": "pending"}),
+     EXPORTED.model_copy(update={"ksef_status": "accepted", "ksef_number": "X"}), Consequences("ksef_accepted")),
+    (EXPORTED.model_copy(update={"ksef_status": "accepted"}),
+     EXPORTED.model_copy(update={"ksef_status": "accepted", "pdf": PDF}), Consequences()),
+    (EXPORTED, EXPORTED.model_copy(update={"ksef_status": "not_applicable"}), Consequences()),
+    # failed, and failed again with another error; the same error again is no news
+    (record(Status.SENDING), record(Status.FAILED, last_error=error("provider_rejected")), Consequences("failed")),
+    (None, record(Status.FAILED, last_error=error("invalid_message")), Consequences("failed")),
+    (record(Status.FAILED, last_error=error("provider_rejected")),
+     record(Status.FAILED, last_error=error("provider_rejected", at="2026-11-24T11:00:00.000+00:00")),
+     Consequences("failed")),
+    (record(Status.FAILED, last_error=error("x")), record(Status.FAILED, last_error=error("x")), Consequences()),
+    # in doubt; held for a paused account
+    (record(Status.SENDING), record(Status.IN_DOUBT, last_error=error("in_doubt")), Consequences("in_doubt")),
+    (record(Status.PENDING), record(Status.PENDING, last_error=error("account_paused")), Consequences("pending")),
+    (record(Status.PENDING, last_error=error("account_paused")),
+     record(Status.PENDING, last_error=error("account_paused")), Consequences()),
+    # deleted (tenant data deletion)
+    (EXPORTED, None, Consequences()),
+])
+def test_what_each_change_calls_for(old, new, expected) -> None:
+    assert consequences(old, new) == expected
+
+
+def test_the_audit_note_a_write_carries_is_written_once() -> None:
+    noted = record(Status.FAILED, last_error=error("x"), audit_note='{"action": "failed"}')
+    assert consequences(record(Status.PENDING), noted).audit_note == '{"action": "failed"}'
+    # A later write without a note of its own (its PDF, a field) keeps the old note: nothing to write.
+    assert consequences(noted, noted.model_copy(update={"updated_at": "later"})).audit_note is None
+
+
+def test_a_rejected_message_kept_beside_its_documents_record_is_reported_as_that_document() -> None:
+    beside = record(Status.FAILED).model_copy(update={"document_id": "INV-1#rejected:message-7"})
+    assert reported_document_id(beside) == "INV-1"
+    assert reported_document_id(record(Status.FAILED)) == "INV-1"

@@ -1,0 +1,110 @@
+"""The stream function's service (services/record_changes.py): a change handed over twice - as the stream
+does after a failed batch or a dead worker - publishes the same event, asks for the PDF again (a fetch is
+idempotent), starts a second KSeF chain that stops at its first poll, and writes the same audit item."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+from invoice_export.domain.account_settings import AccountSettings
+from invoice_export.domain.provider_contract import KsefState, KsefStatus
+from invoice_export.domain.records import DocumentRecord, RecordedError, Status
+from invoice_export.services.ksef import KsefPollRequest, KsefService
+from invoice_export.services.record_changes import RecordChangeService
+from invoice_export.storage.audit import AuditTrail, audit_note
+from memory_stores import MemoryAccountStore, MemoryDocumentStore, RecordingPublisher
+
+AT = "2026-11-24T10:00:00.000+00:00"
+LATER = "2026-11-24T10:00:01.000+00:00"
+
+
+class AuditTable:
+    """The audit table's put_item, by key."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def put_item(self, Item: dict[str, Any]) -> None:  # boto3's argument name
+        self.items[(Item["document_key"], Item["entry"])] = Item
+
+
+def settings(**changes: Any) -> AccountSettings:
+    return AccountSettings.model_validate({"account_id": "shop-1", "provider": "fakturownia",
+                                           "provider_subdomain": "shop", **changes})
+
+
+def wired(**account: Any) -> tuple[RecordChangeService, RecordingPublisher, list[str], list[str], AuditTable]:
+    accounts, publisher, pdfs, polls, table = MemoryAccountStore(), RecordingPublisher(), [], [], AuditTable()
+    accounts.put(settings(**account))
+    service = RecordChangeService(accounts=accounts, publisher=publisher, make_link=lambda a, d: f"https://l/{d}",
+                                  request_pdf=lambda a, d: pdfs.append(d), start_ksef_poll=lambda a, d: polls.append(d),
+                                  audit=AuditTrail(table, retention_days=1))
+    return service, publisher, pdfs, polls, table
+
+
+SENDING = DocumentRecord(account_id="shop-1", document_id="INV-1", status=Status.SENDING, kind="invoice",
+                         document_version=2, attempts=1, number="FV 1/2026", received_at=AT, updated_at=AT)
+EXPORTED = SENDING.model_copy(update={
+    "status": Status.EXPORTED, "provider": "fakturownia", "provider_document_id": "P-1",
+    "provider_number": "FV 1/2026", "warnings": ["text_truncated: buyer.name"], "updated_at": LATER,
+    "audit_note": audit_note("sent", "order system", outcome="created", request={"buyer_name": "Jan"})})
+
+
+def test_an_export_handed_over_twice_publishes_the_same_event_and_writes_the_same_audit_item() -> None:
+    service, publisher, pdfs, polls, table = wired(ksef="provider_sends", show_provider_document=True)
+    service.handle(SENDING, EXPORTED)
+    service.handle(SENDING, EXPORTED)
+    first, second = publisher.published
+    assert first == second  # the same event id and content: consumers de-duplicate on event_id
+    assert (first.outcome.value, first.occurred_at, first.document_version) == ("exported", LATER, 2)
+    assert (first.provider_document_id, first.customer_link, first.warnings) == (
+        "P-1", "https://l/INV-1", ["text_truncated: buyer.name"])
+    assert first.error is None
+    assert pdfs == ["INV-1", "INV-1"]  # a second fetch stores the same PDF under the same key
+    assert polls == ["INV-1", "INV-1"]  # the second chain stops at its first poll (below)
+    [(key, entry)] = table.items
+    assert key == "shop-1#INV-1" and entry.startswith(json.loads(EXPORTED.audit_note)["at"] + "#")
+    assert '"buyer_name":"<redacted>"' in table.items[(key, entry)]["body"]
+
+
+def test_no_ksef_poll_for_an_account_without_ksef_and_no_link_unless_the_account_shows_it() -> None:
+    service, publisher, _, polls, _ = wired(ksef="off", show_provider_document=False)
+    service.handle(SENDING, EXPORTED)
+    assert polls == [] and publisher.published[0].customer_link is None
+
+
+def test_a_failure_is_announced_with_the_recorded_error() -> None:
+    service, publisher, pdfs, _, table = wired()
+    failed = SENDING.model_copy(update={"status": Status.FAILED, "last_error": RecordedError(
+        code="dead_lettered", message="the worker died", fix="replay it", retryable=True, at=LATER)})
+    service.handle(SENDING, failed)
+    [event] = publisher.published
+    assert (event.outcome.value, event.error.code, event.error.fix, event.error.retryable) == (
+        "failed", "dead_lettered", "replay it", True)
+    assert pdfs == [] and table.items == {}  # no note on that write: nothing to audit
+
+
+def test_a_second_chain_of_ksef_polls_stops_at_its_first_poll() -> None:
+    documents = MemoryDocumentStore()
+    documents.items[("shop-1", "INV-1")] = {**EXPORTED.model_dump(exclude_none=True), "status": "exported"}
+    scheduled: list[KsefPollRequest] = []
+    reads: list[str] = []
+    adapter = SimpleNamespace(capabilities=SimpleNamespace(ksef_read_back=True),
+                              ksef_status=lambda reference: reads.append(reference) or KsefStatus(KsefState.PENDING))
+    accounts = MemoryAccountStore()
+    accounts.put(settings(ksef="provider_sends"))
+    service = KsefService(settings=SimpleNamespace(ksef_poll_base_delay_seconds=0), accounts=accounts,
+                          documents=documents, adapter_factory=lambda s, c: adapter,
+                          schedule=lambda request, delay: scheduled.append(request))
+    service.start("shop-1", "INV-1")
+    service.start("shop-1", "INV-1")  # the same change handed over twice
+    first, second = scheduled
+    assert first.chain != second.chain
+    service.poll(first)
+    service.poll(second)  # refused: the document has its chain
+    service.poll(first)  # a redelivery of the first chain's message is that chain
+    assert reads == ["P-1", "P-1"]
+    assert [r.chain for r in scheduled[2:]] == [first.chain, first.chain]  # only the first chain goes on
+    assert documents.get("shop-1", "INV-1").ksef_poll_chain == first.chain
