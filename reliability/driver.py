@@ -2,8 +2,11 @@
 
 Everything runs as in production: producer messages on the FIFO export queue (one group per
 account), the real handlers run by the SQS event-source emulator with 2+ concurrent workers and
-short visibility timeouts, AWS in moto, each provider a strict fake on 127.0.0.1 whose requests
-fail at random (`reliability.faults`). Nothing calls a handler or an adapter directly.
+short visibility timeouts, what follows from each record's change (outcome events, PDF and KSeF
+requests, audit entries) by the DynamoDB Streams emulator reading the documents table's stream, AWS
+in moto, each provider a strict fake on 127.0.0.1 whose requests fail at random
+(`reliability.faults`). Nothing calls a handler or an adapter directly. The stream path meets the
+same AWS outages, and its function is killed mid-batch like the export function.
 
 The plan (which documents, duplicates and bad inputs) is fixed by the seed. Afterwards every
 document is classified from what the system and the provider hold:
@@ -14,7 +17,8 @@ document is classified from what the system and the provider hold:
 
 Before counting, the export DLQ check runs, as its schedule would after the run: a document whose
 message reached the DLQ unrecorded (its worker killed during the last delivery) is lost only if the
-check could not record it either.
+check could not record it either. The stream then carries out what the check recorded, and the replay
+of stream batches given up after their retries runs, as its schedule would.
 
 Providers are pluggable (`PROVIDERS`): each entry knows its fake, how to connect an account to it,
 which endpoints may fail and how to count the provider's documents per our id.
@@ -63,8 +67,8 @@ from tests.testsupport import load_example
 READ_TIMEOUT_SECONDS = 1.0
 # The template's timings scaled down so that a run takes minutes, keeping what they guarantee:
 # provider read timeout 1 s (10 s); a provider call starts only with read timeout + 1 s left (3 s
-# margin); the shared rate limiter waits in place at most 0.5 s (5 s); back-off from 0.5 s (15 s),
-# which outlasts a killed invocation's in-progress idempotency record. See Scenario for the rest.
+# margin); the shared rate limiter waits in place at most 0.5 s (5 s); back-off from 0.5 s (15 s).
+# See Scenario for the rest.
 FAST_ENVIRONMENT = {"PROVIDER_READ_TIMEOUT": str(READ_TIMEOUT_SECONDS), "RETRY_BASE_DELAY_SECONDS": "0.5",
                     "LAMBDA_TIME_MARGIN_SECONDS": "1", "RATE_LIMIT_MAX_WAIT_SECONDS": "0.5"}
 INVOICE, RECEIPT, EXEMPT, FOREIGN, CORRECTION = (
@@ -90,8 +94,8 @@ class Scenario:
     aws_outage_rate: float = 0.002  # per AWS call of the functions: starts an outage of that service
     crash_rate: float = 0.01  # per create call and per record: the export function dies there
     # Scaled down like the template's 30 s within 180 s: an invocation ends before its messages'
-    # visibility does (else they are handed out again while it runs), and a killed invocation's
-    # in-progress idempotency record (held for the invocation's time) expires within the back-off.
+    # visibility does (else they are handed out again while it runs), and a killed invocation's claim
+    # (a `sending` record, left alone for the function's Timeout) lapses within a few back-offs.
     function_timeout_seconds: float = 5.0
     duplicate_rate: float = 0.05  # documents sent a second time, half at once in another group, half later
     bad_input_rate: float = 0.03
@@ -471,6 +475,10 @@ class Figures:
     dlq_checked: int = 0  # messages the export DLQ check looked at, as its schedule would run it after the run
     recorded_by_dlq_check: int = 0  # documents it recorded: their message reached the DLQ unrecorded
     without_outcome_event: list[str] = field(default_factory=list)
+    outcome_events: int = 0  # of documents (not accounts)
+    repeated_outcome_events: int = 0  # published again under the same event_id (consumers de-duplicate)
+    stream_batches_given_up: int = 0  # by the stream mapping after its retries (to RecordChangeFailures)
+    stream_changes_read: int = 0  # handed to the stream function, retries included
     pdfs_stored: int = 0
     rate_limit: str = ""
     peak_requests_per_key: int = 0
@@ -509,6 +517,11 @@ class Figures:
             ("recorded by the DLQ check", f"{self.recorded_by_dlq_check} (of {self.dlq_checked} DLQ messages "
                                           "checked; the rest said why already)"),
             ("documents without an outcome event", str(len(self.without_outcome_event))),
+            ("outcome events, from the records' stream and answers",
+             f"{self.outcome_events} (of which {self.repeated_outcome_events} again under the same event_id, "
+             "which consumers de-duplicate)"),
+            ("record changes handed to the stream function", f"{self.stream_changes_read}, retries included "
+             f"(batches given up after their retries, replayed by the DLQ check: {self.stream_batches_given_up})"),
             ("PDFs stored for exported documents", f"{self.pdfs_stored} / {self.exported}"),
             ("provider rate limit / peak seen per key", f"{self.rate_limit} / {self.peak_requests_per_key}"),
             ("wall time", f"{self.seconds:.0f} s"),
@@ -571,7 +584,7 @@ def _run(scenario: Scenario, stack: LocalStack, providers: dict[str, ProviderUnd
     for index, (account_id, provider) in enumerate(accounts.items()):
         providers[provider].connect(runtime, account_id, key_index=index // len(names) // 2)
     outages = AwsOutages(seed=scenario.seed, rate=scenario.aws_outage_rate)
-    # The functions' own clients (the stores share one DynamoDB client; the idempotency layer has its own).
+    # The functions' own clients (the stores - documents, accounts, audit trail - share one DynamoDB client).
     outages.install([runtime.documents.table.meta.client, runtime.client("dynamodb"), runtime.client("s3"),
                      runtime.client("secretsmanager")])
     stack.function("ExportFunction").timeout_s = scenario.function_timeout_seconds
@@ -605,10 +618,14 @@ def _run(scenario: Scenario, stack: LocalStack, providers: dict[str, ProviderUnd
     outages.rate = 0  # counting reads through the same clients
     on_progress("checking the export DLQ, as its schedule would")
     _check_dlq(figures, stack, scenario)
+    stack.run_until_idle(timeout=scenario.timeout_seconds)  # what the check recorded, from the stream
+    _replay_given_up(stack, scenario)
     figures.seconds = time.monotonic() - started
     figures.duplicate_deliveries = len(at_once) + len(later)
     figures.aws_outages, figures.aws_failed_calls = outages.outages, outages.failed_calls
     figures.worker_deaths = crashes.crashes
+    stream = stack.stream_source("DocumentsTable").stats
+    figures.stream_batches_given_up, figures.stream_changes_read = stream.skipped_batches, stream.records
     on_progress("counting")
     _count(figures, stack, runtime, providers, first)
     return figures
@@ -629,13 +646,32 @@ def _check_dlq(figures: Figures, stack: LocalStack, scenario: Scenario) -> None:
         time.sleep(scenario.function_timeout_seconds)
 
 
+def _replay_given_up(stack: LocalStack, scenario: Scenario) -> None:
+    """Replay the stream batches given up after their retries (RecordChangeFailures), as the stream
+    function's schedule would, until none is left."""
+    for _ in range(3):
+        if not stack.stream_source("DocumentsTable").stats.skipped_batches:
+            return
+        invocation = stack.function("RecordChangesFunction").invoke({"trigger": "replay_record_changes"})
+        if invocation.error is not None:
+            raise invocation.error
+        stack.run_until_idle(timeout=scenario.timeout_seconds)  # the PDF and KSeF requests it sent
+        if not (invocation.response["left_for_next_run"] or invocation.response["stopped_for_time"]):
+            return
+        time.sleep(scenario.function_timeout_seconds)
+
+
 def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dict[str, ProviderUnderTest],
            first: list[Sent]) -> None:
     events: dict[tuple[str, str], list[str]] = {}
+    seen: set[str] = set()
     for event in stack.outcome_events():
         if event["detail-type"] != OUTCOME_DETAIL_TYPE:  # e.g. an account paused: not a document's outcome
             continue
         detail = event["detail"]
+        figures.outcome_events += 1
+        figures.repeated_outcome_events += detail["event_id"] in seen
+        seen.add(detail["event_id"])
         events.setdefault((detail["account_id"], detail["document_id"]), []).append(detail["outcome"])
     at_provider: dict[str, list[str]] = {}
     for provider in providers.values():

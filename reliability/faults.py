@@ -182,12 +182,15 @@ class WorkerKilled(BaseException):
 # Where a worker is killed.
 KILLED_MID_CALL = "killed mid-call (provider had it)"
 KILLED_BETWEEN_RECORDS = "crashed mid-batch"
+KILLED_STREAM_MID_BATCH = "stream consumer killed mid-batch"
 
 
 class WorkerCrashes:
-    """Seeded deaths of the export function: during a create (after the provider stored the document,
-    before we recorded it: the idempotency record stays in progress and the document `sending`), or
-    after a record, mid-batch (the whole batch comes back, done records included)."""
+    """Seeded deaths of the functions: of the export function during a create (after the provider stored
+    the document, before we recorded it: the document stays `sending`) or after a record, mid-batch (the
+    whole batch comes back, done records included); of the stream function after it carried out a
+    change (its events published, its requests sent), mid-batch: the stream hands the whole batch over
+    again (bisected), the changes already carried out included."""
 
     def __init__(self, *, seed: int, rate: float) -> None:
         self.rate = rate
@@ -210,6 +213,7 @@ class WorkerCrashes:
 
         request = ProviderHttp.request
         export = runtime.export_service.export
+        handle_change = runtime.record_changes.handle
         # Only a create's own POST kills (some providers read, download or poll with POSTs too).
         creates = {cls: cls.__dict__["create_document"] for cls in map(adapter_class, supported_providers())}
         creating = threading.local()
@@ -235,22 +239,33 @@ class WorkerCrashes:
                 raise WorkerKilled(KILLED_BETWEEN_RECORDS)
             return result
 
-        mapping = stack.event_source("ExportQueue")
-        function = mapping.function
-        handler = function.load()
+        def handle_change_then_die(*args: Any, **kwargs: Any) -> Any:
+            done = handle_change(*args, **kwargs)
+            if done.anything and self._dies(KILLED_STREAM_MID_BATCH):
+                raise WorkerKilled(KILLED_STREAM_MID_BATCH)
+            return done
 
-        def mortal_handler(event: dict[str, Any], context: Any) -> Any:
-            try:
-                return handler(event, context)
-            except WorkerKilled as death:  # as Lambda reports a dead runtime: the invocation failed
-                raise RuntimeError(f"the worker died: {death}") from None
+        def mortal(function: LocalFunction) -> LocalFunction:
+            handler = function.load()
 
-        mapping.function = LocalFunction(function.name, mortal_handler, timeout_s=function.timeout_s,
-                                         memory_mb=function.memory_mb, region=function.region)
+            def mortal_handler(event: dict[str, Any], context: Any) -> Any:
+                try:
+                    return handler(event, context)
+                except WorkerKilled as death:  # as Lambda reports a dead runtime: the invocation failed
+                    raise RuntimeError(f"the worker died: {death}") from None
+
+            return LocalFunction(function.name, mortal_handler, timeout_s=function.timeout_s,
+                                 memory_mb=function.memory_mb, region=function.region)
+
+        mappings = [stack.event_source("ExportQueue"), stack.stream_source("DocumentsTable")]
+        functions = [mapping.function for mapping in mappings]
+        for mapping, function in zip(mappings, functions, strict=True):
+            mapping.function = mortal(function)
         ProviderHttp.request = request_then_die
         for cls, create in creates.items():
             setattr(cls, "create_document", marked(create))  # noqa: B010
         runtime.export_service.export = export_then_die
+        runtime.record_changes.handle = handle_change_then_die
         try:
             yield
         finally:
@@ -258,4 +273,6 @@ class WorkerCrashes:
             for cls, create in creates.items():
                 setattr(cls, "create_document", create)  # noqa: B010
             del runtime.export_service.export
-            mapping.function = function
+            del runtime.record_changes.handle
+            for mapping, function in zip(mappings, functions, strict=True):
+                mapping.function = function

@@ -96,6 +96,9 @@ class MemoryDocumentStore(DocumentStore):
         last = page[-1] if len(records) > page_size else None
         return page, {"updated_at": last.updated_at, "document_id": last.document_id} if last else None
 
+    def changed_since(self, account_id: str, status: Status, since: str) -> list[DocumentRecord]:
+        return [record for record in self._in_status(account_id, status) if record.updated_at >= since]
+
     def account_documents(self, account_id: str) -> list[DocumentRecord]:
         return [DocumentRecord.model_validate(copy.deepcopy(item))
                 for (account, _), item in sorted(self.items.items()) if account == account_id]

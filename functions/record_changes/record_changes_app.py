@@ -1,12 +1,13 @@
-"""Record-changes function: DocumentsTable's stream -> outcome events, PDF and KSeF requests, audit entries."""
+"""Record-changes function: DocumentsTable's stream -> outcome events, PDF and KSeF requests, audit entries;
+on a schedule, the stream batches its mapping gave up on, replayed."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from invoice_export.entrypoints.record_changes import record_changes_batch
+from invoice_export.entrypoints.record_changes import handle_stream_or_schedule
 from invoice_export.platform.observability import logger, metrics
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    return record_changes_batch(event, context)
+    return handle_stream_or_schedule(event, context)

@@ -78,7 +78,7 @@ AUDIT_TABLE = "AuditTable"
 OWN_NUMBERS_TABLE = "OwnNumbersTable"
 SCHEDULE_DLQ = "ScheduleDLQ"
 SCHEDULED_RUN_FAILURES = "ScheduledRunFailures"
-SCHEDULED_FNS = (BULK_EXPORT_FN, DEAD_LETTER_CHECK_FN)
+SCHEDULED_FNS = (BULK_EXPORT_FN, DEAD_LETTER_CHECK_FN, RECORD_CHANGES_FN)  # the last: its replay
 LOG_RETENTION = {"Ref": "LogRetentionDays"}
 
 RUNTIME = "python3.13"
@@ -286,8 +286,11 @@ def test_the_stream_function_reads_the_documents_stream_in_order_and_gives_up_to
 
 
 def test_the_stream_function_only_publishes_requests_and_audits_what_a_change_calls_for(policies):
+    # Less Lambda's OnFailure grants (the mapping's and the replay schedule's run), checked on their own, and
+    # the replay's reading of RecordChangeFailures (below).
+    failures = (queue_arn(RECORD_CHANGE_FAILURES),)
     st = [s for s in policies[RECORD_CHANGES_FN].statements
-          if s.resources != (queue_arn(RECORD_CHANGE_FAILURES),)]  # Lambda's OnFailure grant, checked above
+          if s.resources not in (failures, (queue_arn(SCHEDULED_RUN_FAILURES),))]
     bus = f"arn:aws:events:eu-central-1:123456789012:event-bus/${{{OUTCOME_BUS}}}"
     problems = [f"missing {action} on {resource}" for action, resource in (
         ("events:PutEvents", bus),
@@ -301,6 +304,11 @@ def test_the_stream_function_only_publishes_requests_and_audits_what_a_change_ca
             problems.append(f"{action} on {DOCUMENTS_TABLE}")
     problems += scope_violations([x for x in st if x.star_reason is None], "sqs", {"sqs:SendMessage*"},
                                  {queue_arn(PDF_QUEUE), queue_arn(KSEF_QUEUE)})
+    replay = [s for s in policies[RECORD_CHANGES_FN].statements if s.resources == failures]
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"):
+        if not allows(replay, action, failures[0]):
+            problems.append(f"missing {action} on {RECORD_CHANGE_FAILURES} (the mapping gives up to it, the "
+                            "replay reads and deletes)")
     _fail_if(problems, f"{RECORD_CHANGES_FN}'s permissions:")
 
 
@@ -916,7 +924,7 @@ def test_a_schedule_that_cannot_invoke_its_function_dead_letters_to_the_schedule
 
 
 # A failed nightly run resumes where it stopped, so Lambda retries it; the DLQ check runs again soon anyway.
-FAILED_RUN_RETRIES = {BULK_EXPORT_FN: 2, DEAD_LETTER_CHECK_FN: 0}
+FAILED_RUN_RETRIES = {BULK_EXPORT_FN: 2, DEAD_LETTER_CHECK_FN: 0, RECORD_CHANGES_FN: 0}
 
 
 @pytest.mark.parametrize("fn", SCHEDULED_FNS)

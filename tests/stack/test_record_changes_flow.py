@@ -4,6 +4,7 @@ stream, through the stream emulator (local/streams.py) and the stream function o
 
 from __future__ import annotations
 
+from botocore.awsrequest import AWSResponse
 from stack_guards import sqs_as_in_aws  # noqa: F401  (autouse)
 
 from invoice_export.domain.errors import TransientError
@@ -25,7 +26,9 @@ def test_an_export_is_announced_fetched_polled_and_audited_from_the_records_stre
     assert (exported["provider_document_id"], exported["occurred_at"]) == (
         record.provider_document_id, record.exported_at)  # the change's time, not the publish's
     audit = [(e.action, e.actor) for e in shop.runtime.audit.entries(shop.account_id, "INV-2026-11-0001")]
-    assert audit == [("sent", "order system"), ("pdf_stored", "PDF fetch"), ("ksef_accepted", "KSeF poller")]
+    # The PDF fetch and the KSeF poll run side by side, after the export.
+    assert audit[0] == ("sent", "order system")
+    assert sorted(audit[1:]) == [("ksef_accepted", "KSeF poller"), ("pdf_stored", "PDF fetch")]
     stream = shop.stack.stream_source("DocumentsTable").stats
     assert stream.invocations > 0 and stream.skipped_batches == 0
 
@@ -75,3 +78,74 @@ def test_a_stream_function_killed_mid_batch_repeats_nothing_a_consumer_would_see
     audit = [e.action for e in shop.runtime.audit.entries(shop.account_id, "INV-2026-11-0001")]
     assert audit.count("sent") == 1  # the same audit item, written twice
     assert shop.record("INV-2026-11-0001").pdf is not None
+
+
+def _refuse_failed_events(patch) -> list[str]:
+    """EventBridge refuses every `failed` event while the patch holds; returns their ids."""
+    publish, refused = OutcomePublisher.publish, []
+
+    def bus_down(publisher, event):
+        if event.outcome.value == "failed":
+            refused.append(event.event_id)
+            raise TransientError("the outcome event could not be published (InternalFailure)",
+                                 code="event_bus_unavailable")
+        publish(publisher, event)
+
+    patch.setattr(OutcomePublisher, "publish", bus_down)
+    return refused
+
+
+def _given_up(shop) -> int:
+    attributes = shop.stack.client("sqs").get_queue_attributes(
+        QueueUrl=shop.stack.queue_url("RecordChangeFailures"), AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def _replay(shop) -> dict:
+    """One run of the replay, as its schedule starts it."""
+    invocation = shop.stack.function("RecordChangesFunction").invoke({"trigger": "replay_record_changes"})
+    assert invocation.error is None, invocation.error
+    return invocation.response
+
+
+def test_a_change_given_up_after_the_streams_retries_is_replayed_from_the_stream(shop, monkeypatch) -> None:
+    with monkeypatch.context() as patch:
+        refused = _refuse_failed_events(patch)
+        shop.send(shop.message("06-series-not-linked.json"))  # fails at once, for its settings
+        shop.run(timeout=90)
+    document = shop.message("06-series-not-linked.json")["document"]["document_id"]
+    assert shop.record(document).status == Status.FAILED and shop.outcomes(document) == []
+    assert len(refused) == 11 and _given_up(shop) == 1  # tried, retried 10 times, then described
+
+    report = _replay(shop)
+    assert (report["batches"], report["replayed"], report["swept"], report["left_for_next_run"]) == (1, 1, 0, 0)
+    shop.run()
+    [event] = [e for e in shop.events if e["document_id"] == document]
+    assert (event["outcome"], event["event_id"]) == ("failed", refused[0])
+    assert _given_up(shop) == 0
+    assert _replay(shop)["batches"] == 0
+
+
+def test_a_change_the_stream_no_longer_keeps_is_told_again_from_the_documents_changed_since(shop, monkeypatch):
+    with monkeypatch.context() as patch:
+        _refuse_failed_events(patch)
+        shop.send(shop.message("06-series-not-linked.json"))
+        shop.run(timeout=90)
+    document = shop.message("06-series-not-linked.json")["document"]["document_id"]
+    assert _given_up(shop) == 1
+
+    def trimmed(**_kwargs):  # the batch is older than the stream's 24 hours
+        error = {"Error": {"Code": "TrimmedDataAccessException", "Message": "trimmed"},
+                 "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}}}
+        return AWSResponse(url="", status_code=400, headers={}, raw=None), error
+
+    streams = shop.runtime.client("dynamodbstreams")
+    streams.meta.events.register("before-call.dynamodb-streams.GetShardIterator", trimmed)
+    try:
+        report = _replay(shop)
+    finally:
+        streams.meta.events.unregister("before-call.dynamodb-streams.GetShardIterator", trimmed)
+    assert (report["replayed"], report["swept"]) == (0, 1) and report["changes"] >= 1
+    shop.run()
+    assert shop.distinct_outcomes(document) == ["failed"]
+    assert _given_up(shop) == 0

@@ -38,6 +38,8 @@ class RuntimeSettings(BaseSettings):
     # calls in issue order where the provider numbers them, side by side where the account passes our
     # numbers (same kind, series and issue date). 1 keeps every account strictly one document at a time.
     export_documents_in_flight: int = Field(default=4, ge=1, le=10)
+    # Stream batches the record-changes mapping gave up on (Lambda's descriptions), replayed on a schedule.
+    record_change_failures_url: str | None = None
     pdf_queue_url: str | None = None
     ksef_queue_url: str | None = None
     ksef_poll_base_delay_seconds: float = 20.0

@@ -84,6 +84,15 @@ class DocumentStore:
         records = self.get_many(account_id, [item["document_id"] for item in response.get("Items", [])])
         return [r for r in records if r.status == status], response.get("LastEvaluatedKey")
 
+    def changed_since(self, account_id: str, status: Status, since: str) -> list[DocumentRecord]:
+        """An account's documents in `status` whose record last changed at `since` or later (the index's
+        range key), read consistently from the table."""
+        items = all_items(self.table.query, IndexName="by_account_status",
+                          KeyConditionExpression=Key("account_status").eq(f"{account_id}#{status.value}")
+                          & Key("updated_at").gte(since))
+        records = self.get_many(account_id, [item["document_id"] for item in items])
+        return [record for record in records if record.status == status]
+
     def account_documents(self, account_id: str) -> list[DocumentRecord]:
         """Every record of one account (reconciliation, tenant data deletion), page by page."""
         items = all_items(self.table.query, KeyConditionExpression=Key("account_id").eq(account_id),
