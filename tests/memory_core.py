@@ -8,16 +8,13 @@ events, PDF requests or KSeF polls (`settle`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import SimpleNamespace
-
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from invoice_export.domain.account_settings import AccountSettings
 from invoice_export.domain.records import Status
 from invoice_export.platform.runtime_settings import RuntimeSettings
 from invoice_export.services.export import ExportService
 from invoice_export.services.record_changes import RecordChangeService
-from memory_stores import MemoryAccountStore, MemoryDocumentStore, MemoryIdempotency, RecordingPublisher
+from memory_stores import MemoryAccountStore, MemoryDocumentStore, RecordingPublisher
 from scripted_provider import ScriptedProvider
 
 ACCOUNT = "shop-1"
@@ -34,16 +31,16 @@ class Core:
     publisher: RecordingPublisher = field(default_factory=RecordingPublisher)
     requested_pdfs: list[str] = field(default_factory=list)
     started_ksef_polls: list[str] = field(default_factory=list)
+    # How long a `sending` record may belong to a live attempt (the export function's Timeout). 0: an
+    # attempt that left a record `sending` has ended by the next call, as if its invocation timed out.
+    export_timeout_seconds: float = 0.0
 
     def __post_init__(self) -> None:
-        idempotency = IdempotencyConfig(event_key_jmespath="[account_id, document.document_id, document.version, "
-                                                            "trigger]", raise_on_no_idempotency_key=True)
-        idempotency.register_lambda_context(SimpleNamespace(get_remaining_time_in_millis=lambda: 60_000))
         self.service = _Settling(self, ExportService(
-            settings=RuntimeSettings(accounts_table="accounts", documents_table="documents", event_bus_name="bus"),
+            settings=RuntimeSettings(accounts_table="accounts", documents_table="documents", event_bus_name="bus",
+                                     export_timeout_seconds=self.export_timeout_seconds),
             accounts=self.accounts, documents=self.documents, publisher=self.publisher,
-            adapter_factory=self.provider.adapter_factory, make_link=lambda a, d: f"https://link/{d}",
-            persistence_store=MemoryIdempotency(), idempotency_config=idempotency))
+            adapter_factory=self.provider.adapter_factory, make_link=lambda a, d: f"https://link/{d}"))
         self.record_changes = RecordChangeService(
             accounts=self.accounts, publisher=self.publisher, make_link=lambda a, d: f"https://link/{d}",
             request_pdf=lambda a, d: self.requested_pdfs.append(d),

@@ -1,7 +1,7 @@
 """In-memory stand-ins for the core's stores, for tests that prove its rules in milliseconds.
 
 Each has the interface of the store it stands for (storage/*, services.events.OutcomePublisher, the
-idempotency persistence layer, the SQS client calls the bulk exporter makes), and nothing else.
+SQS client calls the bulk exporter makes), and nothing else.
 
 `MemoryDocumentStore` is the production `DocumentStore` with its two DynamoDB calls (a conditional
 put, a conditional update) and its reads replaced: every write keeps the production code - the steps
@@ -21,11 +21,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyItemAlreadyExistsError,
-    IdempotencyItemNotFoundError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer, DataRecord
 from boto3.dynamodb.conditions import ConditionBase
 
 from invoice_export.domain.account_settings import AccountSettings
@@ -291,30 +286,3 @@ class RecordingQueue:
                 self.messages.append(entry)
         return {"Successful": [{"Id": e["Id"]} for e in accepted],
                 "Failed": [{"Id": e["Id"], "Code": "ServiceUnavailable"} for e in refused]}
-
-
-class MemoryIdempotency(BasePersistenceLayer):
-    """Powertools' idempotency persistence in a dict: an unexpired record is kept, a second put of it
-    is refused with the record (as DynamoDBPersistenceLayer does)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: dict[str, DataRecord] = {}
-
-    def _get_record(self, idempotency_key: str) -> DataRecord:
-        try:
-            return self.records[idempotency_key]
-        except KeyError:
-            raise IdempotencyItemNotFoundError from None
-
-    def _put_record(self, data_record: DataRecord) -> None:
-        stored = self.records.get(data_record.idempotency_key)
-        if stored is not None and not stored.is_expired:
-            raise IdempotencyItemAlreadyExistsError(old_data_record=stored)
-        self.records[data_record.idempotency_key] = data_record
-
-    def _update_record(self, data_record: DataRecord) -> None:
-        self.records[data_record.idempotency_key] = data_record
-
-    def _delete_record(self, data_record: DataRecord) -> None:
-        self.records.pop(data_record.idempotency_key, None)

@@ -60,7 +60,6 @@ KSEF_QUEUE = "KsefQueue"
 PDF_BUCKET = "PdfBucket"
 ACCOUNTS_TABLE = "AccountsTable"
 DOCUMENTS_TABLE = "DocumentsTable"
-IDEMPOTENCY_TABLE = "IdempotencyTable"
 RATE_LIMITS_TABLE = "RateLimitsTable"
 LINK_SECRET = "LinkSigningKeySecret"
 PROVIDER_APP_SECRETS = "ProviderAppSecrets"
@@ -91,7 +90,6 @@ TABLE_WRITERS = {
     ACCOUNTS_TABLE: {CONFIG_API_FN, EXPORT_FN},
     # API: resolving in doubt; the DLQ check: recording documents whose message was dead-lettered unrecorded
     DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN, DEAD_LETTER_CHECK_FN},
-    IDEMPOTENCY_TABLE: {EXPORT_FN},
     # claimed with a document's record; older documents are registered by the operator (CLI)
     OWN_NUMBERS_TABLE: {EXPORT_FN},
     # every function that calls a provider (the API checks credentials and lists series)
@@ -385,7 +383,7 @@ def test_pdf_bucket_policy_denies_insecure_transport_for_bucket_and_objects(cfn)
 
 def test_every_table_has_point_in_time_recovery_and_encryption(cfn):
     tables = resources_of_type(cfn, "AWS::DynamoDB::Table")
-    assert {ACCOUNTS_TABLE, DOCUMENTS_TABLE, IDEMPOTENCY_TABLE} <= set(tables)
+    assert {ACCOUNTS_TABLE, DOCUMENTS_TABLE} <= set(tables)
     problems = []
     for table_id, table in sorted(tables.items()):
         p = props(table)
@@ -396,17 +394,18 @@ def test_every_table_has_point_in_time_recovery_and_encryption(cfn):
     _fail_if(problems, "Every DynamoDB table needs PITR and SSE:")
 
 
-def test_idempotency_table_matches_powertools_layout(cfn):
-    p = props(cfn["Resources"][IDEMPOTENCY_TABLE])
-    assert p.get("KeySchema") == [{"AttributeName": "id", "KeyType": "HASH"}], (
-        f"{IDEMPOTENCY_TABLE}: Powertools' DynamoDBPersistenceLayer needs partition key `id` only, "
-        f"got {p.get('KeySchema')}"
-    )
-    assert {"AttributeName": "id", "AttributeType": "S"} in p.get("AttributeDefinitions", [])
-    ttl = p.get("TimeToLiveSpecification") or {}
-    assert ttl.get("AttributeName") == "expiration" and is_true(ttl.get("Enabled")), (
-        f"{IDEMPOTENCY_TABLE}: TimeToLiveSpecification must be enabled on `expiration`, got {ttl}"
-    )
+def test_no_idempotency_table_the_document_record_is_the_lock(cfn):
+    # The claim on the document's record, held for the export function's Timeout, is what a duplicate
+    # delivery waits for (domain/export_decision.py: claim_lease_seconds; ARCHITECTURE.md).
+    tables = resources_of_type(cfn, "AWS::DynamoDB::Table")
+    powertools = [t for t, table in tables.items() if props(table).get("KeySchema") == [
+        {"AttributeName": "id", "KeyType": "HASH"}] and (props(table).get("TimeToLiveSpecification") or {}).get(
+        "AttributeName") == "expiration"]
+    assert powertools == [], f"a Powertools idempotency table is back: {powertools}"
+    env = props(cfn["Resources"][EXPORT_FN])["Environment"]["Variables"]
+    assert "IDEMPOTENCY_TABLE" not in env
+    assert int(env["EXPORT_TIMEOUT_SECONDS"]) == resolve_number(cfn, props(cfn["Resources"][EXPORT_FN])["Timeout"]), (
+        f"{EXPORT_FN}'s EXPORT_TIMEOUT_SECONDS must be its own Timeout: a claim younger than it may be live")
 
 
 # ======================================================================================== IAM (roles)
@@ -444,13 +443,12 @@ def test_no_function_can_delete_or_reconfigure_data_stores(policies):
     _fail_if(problems, "Remove destructive/admin permissions (narrower SAM policy template or a Statement):")
 
 
-def test_export_function_writes_documents_and_idempotency_but_only_pauses_accounts(policies):
+def test_export_function_writes_documents_but_only_pauses_accounts(policies):
     st = policies[EXPORT_FN].statements
     problems = []
-    for table in (DOCUMENTS_TABLE, IDEMPOTENCY_TABLE):
-        for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"):
-            if not allows(st, action, table_arn(table)):
-                problems.append(f"missing {action} on {table}")
+    for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"):
+        if not allows(st, action, table_arn(DOCUMENTS_TABLE)):
+            problems.append(f"missing {action} on {DOCUMENTS_TABLE}")
     if not allows(st, "dynamodb:GetItem", table_arn(ACCOUNTS_TABLE)):
         problems.append(f"missing dynamodb:GetItem on {ACCOUNTS_TABLE}")
     if not allows(st, "dynamodb:UpdateItem", table_arn(ACCOUNTS_TABLE)):
@@ -477,13 +475,11 @@ def test_table_writers_are_exactly_the_expected_functions(policies):
                        "on purpose):")
 
 
-def test_only_the_idempotency_table_allows_deleting_items(cfn, policies):
-    # Powertools deletes its record when the function raises. The documents table holds the provider
-    # mapping, the guard against a second invoice at the provider: nothing may delete it.
+def test_no_table_allows_deleting_items(cfn, policies):
+    # The documents table holds the provider mapping, the guard against a second invoice at the
+    # provider: nothing may delete it; the other tables' items expire by TTL or stay.
     problems = []
     for table in resources_of_type(cfn, "AWS::DynamoDB::Table"):
-        if table == IDEMPOTENCY_TABLE:
-            continue
         for action in ("dynamodb:DeleteItem", "dynamodb:BatchWriteItem"):
             who = grantees(policies, action, table_arn(table))
             if who:

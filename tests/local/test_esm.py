@@ -569,7 +569,7 @@ def test_the_real_template_comes_up_locally():
             "PdfDLQ",
             "AccountsTable",
             "DocumentsTable",
-            "IdempotencyTable",
+            "RecordChangeFailures",
             "PdfBucket",
             "OutcomeEventBus",
             "LinkSigningKeySecret",
@@ -579,3 +579,7 @@ def test_the_real_template_comes_up_locally():
         assert stack.function_env("ExportFunction")["LINK_BASE_URL"] == stack.gateway_url
         assert [mapping.queue.name for mapping in stack.event_sources] == ["ExportQueue.fifo", "PdfQueue",
                                                                            "KsefQueue"]
+        [stream] = stack.stream_sources
+        assert (stream.event.table, stream.function.name, stream.stream_arn) == (
+            "DocumentsTable", "RecordChangesFunction", stack._attributes["DocumentsTable"]["StreamArn"])
+        assert stream.on_failure.url == stack.queue_url("RecordChangeFailures")

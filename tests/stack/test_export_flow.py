@@ -47,7 +47,9 @@ def test_duplicate_delivery_creates_one_provider_document(shop) -> None:
     shop.send(message, dedup_id="second")  # a producer retry that SQS de-duplication does not catch
     shop.run()
     assert len(shop.provider_documents("INV-2026-11-0001")) == 1
-    assert shop.outcomes("INV-2026-11-0001") == ["exported"]  # the duplicate was answered from the cache
+    # The duplicate found the record exported: nothing sent, said so (the export's own event comes from
+    # the record's stream, so the two may arrive in either order).
+    assert sorted(shop.outcomes("INV-2026-11-0001")) == ["already_exported", "exported"]
 
 
 def test_resend_of_an_exported_document_changes_nothing_and_is_reported(shop) -> None:
@@ -264,3 +266,30 @@ def test_provider_totals_are_read_back_and_drift_is_reported(shop, monkeypatch) 
     assert record.readback_drift and any(d["field"] == "gross" for d in record.readback_drift)
     [event] = [e for e in shop.events if e["document_id"] == "INV-DRIFT"]
     assert any(w.startswith("Fakturownia shows gross") and "our document 130.47" in w for w in event["warnings"])
+
+
+def test_a_delivery_finding_a_live_attempts_claim_waits_then_settles_it_by_a_look_up(shop, monkeypatch) -> None:
+    # Another delivery of the document has just claimed it and may still be creating it (no idempotency
+    # table: the claim on the record is the lock, for the export function's Timeout - 3 s here).
+    import time
+
+    from invoice_export.domain.documents import ExportMessage
+    from invoice_export.platform.runtime import reset_runtime
+
+    message = shop.message(INVOICE)
+    with monkeypatch.context() as patch:
+        patch.setenv("EXPORT_TIMEOUT_SECONDS", "3")
+        reset_runtime()
+        shop.runtime.documents.register(ExportMessage.model_validate(message))
+        assert shop.runtime.documents.claim(shop.account_id, "INV-2026-11-0001", "a-live-attempt")[0]
+        claimed = time.monotonic()
+        shop.send(message)
+        shop.run()
+    reset_runtime()
+    requests = [r for r in shop.fake.requests.entries(path=r"/invoices\.json") if r.key == shop.account_id]
+    # Nothing was asked or sent while the claim was young; then the look-up found nothing and it was sent.
+    assert [r.method for r in requests] == ["GET", "POST"] and requests[0].at - claimed >= 3
+    record = shop.record("INV-2026-11-0001")
+    assert (record.status, record.attempts) == (Status.EXPORTED, 2)
+    assert len(shop.provider_documents("INV-2026-11-0001")) == 1
+    assert shop.outcomes("INV-2026-11-0001") == ["exported"]

@@ -18,6 +18,7 @@ from invoice_export.domain.export_decision import (
     Act,
     ExportFacts,
     ProviderFacts,
+    claim_lease_seconds,
     decide,
     original_problem,
     original_reference,
@@ -44,6 +45,8 @@ ACCOUNTS = {
 }
 CLAIMS = {"not tried": None, "refused, provider can look up": CAN_LOOK_UP,
           "refused, provider cannot look up": CANNOT_LOOK_UP}
+# After a refused claim of a `sending` record: the attempt holding it may still run for so long.
+LEASES = (0.0, 12.5)
 
 
 def message(trigger: Trigger) -> ExportMessage:
@@ -56,9 +59,9 @@ MESSAGES = {trigger: message(trigger) for trigger in Trigger}
 
 
 def every_combination() -> list[ExportFacts]:
-    return [ExportFacts(MESSAGES[trigger], registration, status, account, claim)
-            for registration, status, trigger, account, claim in itertools.product(
-                Registration, Status, Trigger, ACCOUNTS.values(), CLAIMS.values())]
+    return [ExportFacts(MESSAGES[trigger], registration, status, account, claim, lease)
+            for registration, status, trigger, account, claim, lease in itertools.product(
+                Registration, Status, Trigger, ACCOUNTS.values(), CLAIMS.values(), LEASES)]
 
 
 def expected(facts: ExportFacts) -> Act:
@@ -68,6 +71,8 @@ def expected(facts: ExportFacts) -> Act:
         (facts.registration == Registration.STALE, Act.SUPERSEDE),  # an older version never changes anything
         (facts.status == Status.EXPORTED, Act.REPORT_EXPORTED),  # never sent twice
         (claim is not None and facts.status != Status.SENDING, Act.RETRY_LATER),  # another worker has it
+        # An attempt holding the claim may still be creating it: neither look it up nor send, wait.
+        (claim is not None and facts.claim_lease_seconds > 0, Act.RETRY_LATER),
         (claim is not None and not (claim and claim.capabilities.lookup_by_reference), Act.HOLD_IN_DOUBT),
         (claim is not None, Act.LOOK_UP),  # an interrupted attempt: ask the provider before sending again
         (facts.status == Status.IN_DOUBT, Act.REPORT_IN_DOUBT),  # only an operator resolves it
@@ -83,7 +88,7 @@ def expected(facts: ExportFacts) -> Act:
 
 def test_every_combination_follows_the_rules() -> None:
     combinations = every_combination()
-    assert len(combinations) == 5 * 5 * 3 * 5 * 3
+    assert len(combinations) == 5 * 5 * 3 * 5 * 3 * 2
     wrong = [(facts.registration, facts.status, facts.message.trigger, facts.settings, facts.refused_claim_by,
               decide(facts).act, expected(facts))
              for facts in combinations if decide(facts).act != expected(facts)]
@@ -103,7 +108,7 @@ def test_nothing_is_sent_for_a_stale_exported_or_in_doubt_record_nor_for_an_acco
             assert facts.settings is not None and facts.settings.status == "active"
             assert not (facts.settings.export_mode == ExportMode.BULK and facts.message.trigger == Trigger.ISSUED)
         if act == Act.LOOK_UP:  # a refused claim, of an interrupted attempt, at a provider that can be asked
-            assert facts.status == Status.SENDING
+            assert facts.status == Status.SENDING and facts.claim_lease_seconds == 0
             assert facts.refused_claim_by is not None and facts.refused_claim_by.capabilities.lookup_by_reference
 
 
@@ -165,3 +170,17 @@ def test_a_correction_waits_for_its_original_to_be_exported() -> None:
         assert original_problem(record(status)) == f"is {status.value}"
     assert original_problem(record(Status.EXPORTED, "P-7")) is None
     assert original_reference(record(Status.EXPORTED, "P-7")).provider_document_id == "P-7"
+
+
+def test_the_claim_of_a_sending_record_may_be_live_for_the_export_functions_timeout() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    claimed = record(Status.SENDING)
+    at = datetime.fromisoformat(claimed.updated_at)
+    assert claim_lease_seconds(claimed, at + timedelta(seconds=10), timeout_seconds=30) == 20
+    assert claim_lease_seconds(claimed, at + timedelta(seconds=31), timeout_seconds=30) == 0
+    assert claim_lease_seconds(record(Status.PENDING), at, timeout_seconds=30) == 0  # nobody holds it
+    assert at.tzinfo == UTC or at.utcoffset() == timedelta(0)
+    action = decide(ExportFacts(MESSAGES[Trigger.ISSUED], Registration.LOCKED, Status.SENDING, ACCOUNTS["automatic"],
+                                refused_claim_by=CAN_LOOK_UP, claim_lease_seconds=19.2))
+    assert (action.act, action.error.code, action.error.retry_after) == (Act.RETRY_LATER, "in_flight", 20)

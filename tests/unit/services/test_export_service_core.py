@@ -45,14 +45,14 @@ def message(example: str = "01-invoice-company.json", *, trigger: Trigger = Trig
 
 def test_a_document_is_created_once_however_often_it_is_delivered(core) -> None:
     first = core.service.export(message())
-    again = core.service.export(message())  # a duplicate delivery: answered by the idempotency record
-    resent = core.service.export(message(trigger=Trigger.RETRY))  # another trigger: runs, sends nothing
+    again = core.service.export(message())  # a duplicate delivery: the record is exported, final
+    resent = core.service.export(message(trigger=Trigger.RETRY))  # another trigger: the same
     newer = core.service.export(message(version=2))  # a newer version of an exported document: final
     assert core.provider.creates() == 1
-    assert (first.outcome, again.outcome) == (Outcome.EXPORTED, Outcome.EXPORTED)
-    assert again == first and first.provider_document_id == "P-1"
-    assert (resent.outcome, newer.outcome) == (Outcome.ALREADY_EXPORTED, Outcome.ALREADY_EXPORTED)
-    assert core.outcomes() == ["exported", "already_exported", "already_exported"]
+    assert (first.outcome, first.provider_document_id) == (Outcome.EXPORTED, "P-1")
+    assert {again.outcome, resent.outcome, newer.outcome} == {Outcome.ALREADY_EXPORTED}
+    assert again.provider_document_id == "P-1"
+    assert core.outcomes() == ["exported", "already_exported", "already_exported", "already_exported"]
     record = core.documents.get(ACCOUNT, INVOICE)
     assert (record.status, record.provider_document_id, record.attempts) == (Status.EXPORTED, "P-1", 1)
     assert core.pdf_requests == [INVOICE]  # from the record's change to exported, once
@@ -120,6 +120,21 @@ def test_an_interrupted_create_that_reached_the_provider_is_found_there_not_sent
     assert (result.outcome, result.provider_document_id) == (Outcome.EXPORTED, "P-1")
     assert core.provider.calls == [("create", INVOICE), ("find", INVOICE)]
     assert core.documents.get(ACCOUNT, INVOICE).vat_in_pln is None  # a PLN document
+
+
+def test_a_duplicate_delivery_waits_while_the_attempt_holding_the_claim_may_still_run() -> None:
+    # The first delivery is creating the document (claimed just now, its invocation may run 30 s): a
+    # second delivery of the same document - the same message or another - must neither look it up (the
+    # create may still be on its way) nor send it, nor hold it in doubt: it comes back later.
+    core = Core(ScriptedProvider(without("lookup_by_reference"), name="NoLookUp"), export_timeout_seconds=30)
+    first = message()
+    core.documents.register(first)
+    assert core.documents.claim(ACCOUNT, INVOICE, "attempt-running")[0]
+    for duplicate in (first, message(trigger=Trigger.RETRY)):
+        with pytest.raises(TransientError) as raised:
+            core.service.export(duplicate)
+        assert raised.value.code == "in_flight" and 0 < raised.value.retry_after <= 30
+    assert core.provider.calls == [] and core.status() == Status.SENDING and core.outcomes() == []
 
 
 def test_an_interrupted_create_the_provider_does_not_have_is_taken_over_and_sent(core) -> None:

@@ -7,8 +7,10 @@ document is sent, reported, failed or held lives here, so it is tested in millis
 (tests/unit/domain/test_export_decision.py) without any store or provider.
 
     registration stale               -> SUPERSEDE        (an older version: say so, nothing else)
-    record exported                  -> REPORT_EXPORTED  (exported / already_exported, nothing sent)
+    record exported                  -> REPORT_EXPORTED  (already_exported, nothing sent)
     claim refused, record not sending -> RETRY_LATER     (another worker changed it)
+    claim refused, record sending,   -> RETRY_LATER      (the attempt holding the claim may still be
+      claimed within the Timeout                          creating it: a concurrent duplicate waits)
     claim refused, record sending     -> LOOK_UP, or HOLD_IN_DOUBT where the provider cannot be asked
     record in doubt                  -> REPORT_IN_DOUBT  (held for an operator)
     account unknown                  -> FAIL             (unknown_account)
@@ -19,7 +21,9 @@ document is sent, reported, failed or held lives here, so it is tested in millis
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from invoice_export.domain.account_settings import AccountSettings, ExportMode
@@ -68,6 +72,9 @@ class ExportFacts:
     settings: AccountSettings | None  # None: the account is not connected
     # Set once a claim was refused: the record was not pending or failed any more when the claim came.
     refused_claim_by: ProviderFacts | None = None
+    # After a refused claim of a `sending` record: how long the attempt holding it may still run
+    # (`claim_lease_seconds`); 0 once it has surely ended.
+    claim_lease_seconds: float = 0.0
 
 
 def decide(facts: ExportFacts) -> Action:
@@ -76,7 +83,7 @@ def decide(facts: ExportFacts) -> Action:
     if facts.status == Status.EXPORTED:
         return Action(Act.REPORT_EXPORTED)
     if facts.refused_claim_by is not None:
-        return _after_refused_claim(facts.status, facts.refused_claim_by)
+        return _after_refused_claim(facts)
     if facts.status == Status.IN_DOUBT:
         return Action(Act.REPORT_IN_DOUBT)
     return _by_account(facts)
@@ -135,9 +142,26 @@ def _by_account(facts: ExportFacts) -> Action:
     return Action(Act.SEND)
 
 
-def _after_refused_claim(status: Status, provider: ProviderFacts) -> Action:
+def claim_lease_seconds(record: DocumentRecord, now: datetime, timeout_seconds: float) -> float:
+    """How long the attempt that claimed a `sending` record may still run: Lambda ends an invocation at
+    its Timeout, and the claim was written within that invocation (`updated_at`: no write keeps a record
+    `sending` but a claim). Until then a look-up could miss a create still on its way, and a second send
+    would duplicate it; after it, the attempt has surely ended."""
+    if record.status != Status.SENDING:
+        return 0.0
+    claimed = datetime.fromisoformat(record.updated_at)
+    return max(0.0, timeout_seconds - (now - claimed).total_seconds())
+
+
+def _after_refused_claim(facts: ExportFacts) -> Action:
+    status, provider = facts.status, facts.refused_claim_by
+    assert provider is not None
     if status != Status.SENDING:
         return Action(Act.RETRY_LATER, concurrent_change(f"document is {status.value}; another worker changed it"))
+    if facts.claim_lease_seconds > 0:
+        return Action(Act.RETRY_LATER, TransientError(
+            "another attempt may still be creating this document (a duplicate delivery): retried once it ended",
+            code="in_flight", retry_after=math.ceil(facts.claim_lease_seconds)))
     if not provider.capabilities.lookup_by_reference:
         return Action(Act.HOLD_IN_DOUBT,
                       in_doubt(f"{provider.display_name} cannot be asked whether an interrupted create arrived"))

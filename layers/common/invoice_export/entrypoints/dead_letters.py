@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict
 
 from invoice_export.domain.documents import ExportMessage
 from invoice_export.domain.errors import TransientError
-from invoice_export.domain.records import Status
+from invoice_export.domain.export_decision import claim_lease_seconds
 from invoice_export.entrypoints.sqs import UnreadableMessage, read_export_message
 from invoice_export.platform.observability import logger, metrics
 from invoice_export.platform.runtime import Runtime, get_runtime
@@ -193,7 +193,6 @@ def _may_still_be_sending(runtime: Runtime, message: ExportMessage) -> bool:
     """A document `sending` for less than the export function's Timeout may be in a live attempt (of
     another message of it): holding it in doubt now would cut across that attempt's own outcome."""
     record = runtime.documents.get(message.account_id, message.document.document_id)
-    if record is None or record.status != Status.SENDING:
+    if record is None:
         return False
-    age = datetime.now(UTC) - datetime.fromisoformat(record.updated_at)
-    return age.total_seconds() < runtime.settings.export_timeout_seconds
+    return claim_lease_seconds(record, datetime.now(UTC), runtime.settings.export_timeout_seconds) > 0

@@ -87,8 +87,6 @@ def _ids_if_any(data: Any) -> tuple[str | None, str | None]:
 
 def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:
     runtime = runtime or get_runtime()
-    # Before the first idempotent call: the in-progress lock then expires with this invocation.
-    runtime.idempotency_config.register_lambda_context(context)
     remaining_seconds = _remaining_seconds(context)
     handled: set[str] = set()
     not_started: set[str] = set()

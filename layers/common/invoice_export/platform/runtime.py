@@ -23,8 +23,6 @@ from invoice_export.platform.rate_limiter import SlidingWindowLimiter
 from invoice_export.platform.runtime_settings import RuntimeSettings
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
-
     from invoice_export.domain.links import LinkSigner
     from invoice_export.providers.base import ProviderAdapter
     from invoice_export.services.bulk_export import BulkExporter
@@ -44,8 +42,6 @@ if TYPE_CHECKING:
 # function never loads the bulk exporter, the PDF function never loads the export service), so the
 # imports below are inside the properties that build each service.
 
-# A day covers every redelivery of one message (visibility timeout x max receives) with room to spare.
-IDEMPOTENCY_EXPIRY_SECONDS = 24 * 3600
 LINK_KEYS_CACHE_SECONDS = 300
 
 
@@ -100,14 +96,6 @@ class Runtime:
         from invoice_export.storage.pdfs import PdfStore
 
         return PdfStore(self.client("s3"), _required(self.settings.pdf_bucket, "PDF_BUCKET"))
-
-    @cached_property
-    def idempotency_config(self) -> IdempotencyConfig:
-        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
-
-        return IdempotencyConfig(event_key_jmespath="[account_id, document.document_id, document.version, trigger]",
-                                 expires_after_seconds=IDEMPOTENCY_EXPIRY_SECONDS,
-                                 raise_on_no_idempotency_key=True)
 
     @cached_property
     def limiter(self) -> SlidingWindowLimiter | None:
@@ -181,17 +169,11 @@ class Runtime:
 
     @cached_property
     def export_service(self) -> ExportService:
-        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
         from invoice_export.services.export import ExportService
 
-        persistence = DynamoDBPersistenceLayer(
-            table_name=_required(self.settings.idempotency_table, "IDEMPOTENCY_TABLE"),
-            boto3_client=self.client("dynamodb"))
         return ExportService(
             settings=self.settings, accounts=self.accounts, documents=self.documents, publisher=self.publisher,
-            adapter_factory=self.build_adapter, make_link=self.make_link, persistence_store=persistence,
-            idempotency_config=self.idempotency_config, metrics=metrics)
+            adapter_factory=self.build_adapter, make_link=self.make_link, metrics=metrics)
 
     @cached_property
     def record_changes(self) -> RecordChangeService:

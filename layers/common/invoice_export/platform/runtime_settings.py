@@ -25,13 +25,13 @@ class RuntimeSettings(BaseSettings):
     documents_table: str
     event_bus_name: str
     credentials_secret_prefix: str = "invoice-export/accounts/"
-    idempotency_table: str | None = None
     # Our numbers in use per account (storage.own_numbers); the export function's only.
     numbers_table: str | None = None
     export_queue_url: str | None = None
     export_max_receive_count: int = 8
-    # Checked on a schedule (invoice_export.dead_letters); the export function's Timeout tells the check
-    # how long a document may be `sending` for a live attempt.
+    # Checked on a schedule (invoice_export.dead_letters). The export function's Timeout: how long a
+    # document may be `sending` for a live attempt (export_decision.claim_lease_seconds), for the export
+    # function itself (a duplicate delivery waits that long) and for the DLQ check.
     export_dlq_url: str | None = None
     export_timeout_seconds: float = 30.0
     # Documents of one account handled at the same time (sqs_entrypoints.side_by_side_run): provider

@@ -1,14 +1,15 @@
 """Export one document to its account's accounting system, exactly once.
 
-Three guards keep a second document from ever appearing at the provider:
-1. A powertools idempotency record per (account, document, version, trigger) with a fixed key
-   prefix: duplicate deliveries while the first is running wait, and later ones get the stored
-   result without doing anything.
-2. Conditional writes of the document record: only one worker can move it to `sending`, and an
-   exported record can never be mapped to a second provider document.
-3. A `sending` record found by a later delivery means an earlier attempt was interrupted after
-   the request may have reached the provider: the provider is asked (by our document id) before
-   anything is sent again. Where it cannot answer, the document is held "in doubt".
+Guards keep a second document from ever appearing at the provider, all of them on the document's
+record (no separate idempotency record: ARCHITECTURE.md, "Exactly once without an idempotency record"):
+1. Conditional writes of the document record: only one worker can move it to `sending`, and an
+   exported record can never be mapped to a second provider document; an exported one is final.
+2. A `sending` record claimed less than the export function's Timeout ago may belong to a live
+   attempt (a duplicate delivery running beside it): the delivery that finds it waits on the queue
+   (`in_flight`) and nothing is sent or looked up meanwhile.
+3. A `sending` record older than that means an earlier attempt was interrupted after the request
+   may have reached the provider: the provider is asked (by our document id) before anything is sent
+   again. Where it cannot answer, the document is held "in doubt".
 
 What to do with a message is decided by a pure function (domain.export_decision: the record's
 state, the message, the account's settings, the provider's capabilities -> one action); this module
@@ -21,10 +22,6 @@ table's change stream (domain.record_changes, services/record_changes.py), so it
 between the write and the step after it. Only an answer that changes no record is published here:
 superseded, already exported, still in doubt, pending for a bulk run; the message is acknowledged
 only once that is published.
-
-Only outcomes a repeat delivery may simply be told again are kept by the idempotency record
-(exported, superseded, pending for a bulk run); a failed, in-doubt or held document is not
-(`_NotRemembered`, raised at that one boundary), so that a retry after the fix runs again.
 """
 
 from __future__ import annotations
@@ -34,13 +31,11 @@ import math
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel
 
 from invoice_export.domain.account_settings import AccountSettings
@@ -60,6 +55,7 @@ from invoice_export.domain.export_decision import (
     Action,
     ExportFacts,
     ProviderFacts,
+    claim_lease_seconds,
     concurrent_change,
     decide,
     in_doubt,
@@ -83,23 +79,11 @@ from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.audit import audit_note
 from invoice_export.storage.documents import DocumentStore
 
-IDEMPOTENCY_KEY_PREFIX = "invoice-export.export.v1"  # fixed: renaming code must not reset idempotency
-IDEMPOTENCY_KEY = "[account_id, document.document_id, document.version, trigger]"
-
 
 class ExportResult(BaseModel):
     outcome: Outcome
     provider_document_id: str | None = None
     provider_number: str | None = None
-
-
-class _NotRemembered(Exception):
-    """An outcome recorded and published that a retry must be able to change (failed, in doubt, held):
-    raised out of the idempotent unit only so that the idempotency record does not keep it."""
-
-    def __init__(self, result: ExportResult) -> None:
-        super().__init__(result.outcome.value)
-        self.result = result
 
 
 LinkMaker = Callable[[str, str], str]
@@ -108,7 +92,6 @@ LinkMaker = Callable[[str, str], str]
 class ExportService:
     def __init__(self, *, settings: RuntimeSettings, accounts: AccountStore, documents: DocumentStore,
                  publisher: OutcomePublisher, adapter_factory: AdapterFactory, make_link: LinkMaker,
-                 persistence_store: BasePersistenceLayer, idempotency_config: IdempotencyConfig,
                  metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.accounts = accounts
@@ -119,27 +102,12 @@ class ExportService:
         self.metrics = metrics
         # Powertools Metrics is not thread-safe; a batch may export documents side by side (side_by_side.py).
         self._metrics_lock = threading.Lock()
-        self.idempotency_config = idempotency_config
-        # Configured once here rather than by the first call: documents exported side by side would race
-        # on it (a half-configured store hashes the whole message instead of the key's fields).
-        persistence_store.configure(idempotency_config, key_prefix=IDEMPOTENCY_KEY_PREFIX)
-        self._process_once = idempotent_function(
-            data_keyword_argument="message",
-            persistence_store=persistence_store,
-            config=idempotency_config,
-            key_prefix=IDEMPOTENCY_KEY_PREFIX,
-            output_serializer=PydanticSerializer(model=ExportResult),
-        )(self._process)
 
     # ---------------------------------------------------------------- entry points
 
     def export(self, message: ExportMessage, *, remaining_seconds: Callable[[], float] | None = None) -> ExportResult:
         """Handle one message. Transient errors propagate (the message is retried); all else returns."""
-        try:
-            # Only `message` makes the idempotency key; the time budget is passed alongside.
-            result = self._process_once(message=message, remaining_seconds=remaining_seconds or (lambda: math.inf))
-        except _NotRemembered as settled:
-            result = settled.result
+        result = self._handle(message, remaining_seconds or (lambda: math.inf))
         self._count(f"Outcome_{result.outcome.value}")
         return result
 
@@ -191,15 +159,9 @@ class ExportService:
             logger.warning("message rejected", extra={"error_code": error.code, "problem": problem})
         return rejected.new
 
-    # ---------------------------------------------------------------- the idempotent unit
+    # ---------------------------------------------------------------- one message
 
-    def _process(self, message: ExportMessage, remaining_seconds: Callable[[], float]) -> ExportResult:
-        done = self._handle(message, remaining_seconds)
-        if not done.remember:
-            raise _NotRemembered(done.result)
-        return done.result
-
-    def _handle(self, message: ExportMessage, remaining_seconds: Callable[[], float]) -> _Done:
+    def _handle(self, message: ExportMessage, remaining_seconds: Callable[[], float]) -> ExportResult:
         """Gather the facts, let the pure decision (domain.export_decision) name the action, perform it."""
         registration, record = self.documents.register(message)
         logger.info("document received", extra={"registration": registration.value, "status": record.status.value,
@@ -215,7 +177,7 @@ class ExportService:
         except PermanentError as error:
             return self._fail(job, Action(Act.FAIL, error))
 
-    def _perform(self, action: Action, job: _Job) -> _Done:
+    def _perform(self, action: Action, job: _Job) -> ExportResult:
         perform = {
             Act.SUPERSEDE: self._supersede,
             Act.REPORT_EXPORTED: self._conclude_exported,
@@ -231,7 +193,7 @@ class ExportService:
 
     # ---------------------------------------------------------------- sending
 
-    def _send(self, job: _Job, action: Action) -> _Done:
+    def _send(self, job: _Job, action: Action) -> ExportResult:
         settings = job.settings
         assert settings is not None  # decided SEND only for a connected account
         adapter = self.adapter_factory(settings, self.accounts.credentials(job.account_id))
@@ -252,12 +214,14 @@ class ExportService:
         return self._record_created(job, adapter, plan, record, created)
 
     def _after_refused_claim(self, job: _Job, adapter: ProviderAdapter, plan: ExportPlan, record: DocumentRecord,
-                             attempt_id: str, number: NumberClaim | None) -> _Done | None:
+                             attempt_id: str, number: NumberClaim | None) -> ExportResult | None:
         """The record was not pending or failed any more. None: it was `sending`, left by an interrupted
         attempt the provider does not have, and this attempt took it over to send it again."""
         job = dataclasses.replace(job, record=record)
         provider = ProviderFacts(adapter.display_name, adapter.capabilities)
-        action = decide(dataclasses.replace(job.facts, status=record.status, refused_claim_by=provider))
+        lease = claim_lease_seconds(record, datetime.now(UTC), self.settings.export_timeout_seconds)
+        action = decide(dataclasses.replace(job.facts, status=record.status, refused_claim_by=provider,
+                                            claim_lease_seconds=lease))
         if action.act != Act.LOOK_UP:
             return self._perform(action, job)
         try:  # an earlier attempt stopped mid-call: does the provider have the document already?
@@ -294,7 +258,7 @@ class ExportService:
             raise
 
     def _record_created(self, job: _Job, adapter: ProviderAdapter, plan: ExportPlan, record: DocumentRecord,
-                        created: CreatedDocument) -> _Done:
+                        created: CreatedDocument) -> ExportResult:
         assert job.settings is not None
         warnings = list(created.warnings)
         note = self._note(job.message, "sent", settings_version=job.settings.settings_version, outcome="created",
@@ -317,7 +281,7 @@ class ExportService:
 
     # ---------------------------------------------------------------- paused accounts (pausing.py)
 
-    def _pause_unless_renewed(self, job: _Job, refusal: CredentialsRejected) -> _Done:
+    def _pause_unless_renewed(self, job: _Job, refusal: CredentialsRejected) -> ExportResult:
         """Second opinion with the credentials read fresh: retry if they work, else pause the account."""
         account_id, settings = job.account_id, job.settings
         assert settings is not None
@@ -335,13 +299,13 @@ class ExportService:
         raise TransientError("the provider refused the cached credentials but accepts the stored ones",
                              code="credentials_renewed", retry_after=0)
 
-    def _hold_paused(self, job: _Job, action: Action) -> _Done:
+    def _hold_paused(self, job: _Job, action: Action) -> ExportResult:
         """Keep the document pending with the reason and acknowledge it: nothing is lost, no retry burns.
         Its `pending` event (error account_paused) follows from the record's stream."""
         error = _error_of(action)
         self.documents.hold(job.account_id, job.document_id, _recorded(error, retryable=True),
                             audit=self._note(job.message, "held", outcome="pending", error_code=PAUSED_CODE))
-        return _Done(ExportResult(outcome=Outcome.PENDING), remember=False)
+        return ExportResult(outcome=Outcome.PENDING)
 
     def _note(self, message: ExportMessage, action: str, *, actor: str | None = None, **details: Any) -> str:
         """The audit entry a write carries to the trail (through the record's stream). The actor is what
@@ -373,28 +337,28 @@ class ExportService:
 
     # ---------------------------------------------------------------- outcomes
 
-    def _supersede(self, job: _Job, action: Action) -> _Done:
+    def _supersede(self, job: _Job, action: Action) -> ExportResult:
         self._publish(Outcome.SUPERSEDED, job.account_id, job.record, document_version=job.document.version)
-        return _Done(ExportResult(outcome=Outcome.SUPERSEDED), remember=True)
+        return ExportResult(outcome=Outcome.SUPERSEDED)
 
-    def _wait_for_bulk(self, job: _Job, action: Action) -> _Done:
+    def _wait_for_bulk(self, job: _Job, action: Action) -> ExportResult:
         self._publish(Outcome.PENDING, job.account_id, job.record)
-        return _Done(ExportResult(outcome=Outcome.PENDING), remember=True)
+        return ExportResult(outcome=Outcome.PENDING)
 
-    def _report_in_doubt(self, job: _Job, action: Action) -> _Done:
+    def _report_in_doubt(self, job: _Job, action: Action) -> ExportResult:
         self._publish(Outcome.IN_DOUBT, job.account_id, job.record, error=_error_from_record(job.record))
-        return _Done(ExportResult(outcome=Outcome.IN_DOUBT), remember=False)
+        return ExportResult(outcome=Outcome.IN_DOUBT)
 
-    def _hold_in_doubt(self, job: _Job, action: Action) -> _Done:
+    def _hold_in_doubt(self, job: _Job, action: Action) -> ExportResult:
         """Its `in_doubt` event follows from the record's stream (from this write, or from the change
         that moved the record first)."""
         error = _error_of(action)
         self.documents.mark_in_doubt(job.account_id, job.document_id, _recorded(error, retryable=False))
-        return _Done(ExportResult(outcome=Outcome.IN_DOUBT), remember=False)
+        return ExportResult(outcome=Outcome.IN_DOUBT)
 
     def _exported(self, job: _Job, reference: ProviderReference, warnings: list[str],
                   drift: list[dict[str, str]] | None = None, vat_in_pln: dict[str, str] | None = None,
-                  vat_split: dict[str, Any] | None = None, audit: str | None = None) -> _Done:
+                  vat_split: dict[str, Any] | None = None, audit: str | None = None) -> ExportResult:
         """Record the provider's document. Its `exported` event, PDF fetch and first KSeF poll follow
         from the record's stream."""
         assert job.settings is not None
@@ -404,8 +368,8 @@ class ExportService:
             provider_series=reference.series, warnings=warnings, drift=drift or [], vat_in_pln=vat_in_pln,
             vat_split=vat_split, audit=audit)
         if updated is not None:
-            return _Done(ExportResult(outcome=Outcome.EXPORTED, provider_document_id=updated.provider_document_id,
-                                      provider_number=updated.provider_number), remember=True)
+            return ExportResult(outcome=Outcome.EXPORTED, provider_document_id=updated.provider_document_id,
+                                      provider_number=updated.provider_number)
         current = self.documents.get(job.account_id, job.document_id)
         assert current is not None
         if current.status != Status.EXPORTED:
@@ -418,23 +382,23 @@ class ExportService:
                             "recorded": current.provider_document_id})
         return self._conclude_exported(dataclasses.replace(job, record=current), None)
 
-    def _conclude_exported(self, job: _Job, action: Action | None) -> _Done:
-        """The record was exported before this message (nothing is sent): say so (remembered)."""
+    def _conclude_exported(self, job: _Job, action: Action | None) -> ExportResult:
+        """The record was exported before this message (nothing is sent): say so."""
         record, settings = job.record, job.settings or self.accounts.get(job.account_id)
         link = (self.make_link(job.account_id, record.document_id)
                 if settings is not None and settings.show_provider_document else None)
         self._publish(Outcome.ALREADY_EXPORTED, job.account_id, record, customer_link=link)
-        return _Done(ExportResult(outcome=Outcome.ALREADY_EXPORTED, provider_document_id=record.provider_document_id,
-                                  provider_number=record.provider_number), remember=True)
+        return ExportResult(outcome=Outcome.ALREADY_EXPORTED, provider_document_id=record.provider_document_id,
+                                  provider_number=record.provider_number)
 
-    def _fail(self, job: _Job, action: Action) -> _Done:
+    def _fail(self, job: _Job, action: Action) -> ExportResult:
         """Its `failed` event and audit entry follow from the record's stream."""
         error = _error_of(action)
         logger.warning("document failed", extra={"error_code": error.code})
         note = self._note(job.message, "failed", outcome="failed", error_code=error.code,
                           response={"message": error.message, "fix": error.fix})
         self.documents.mark_failed(job.account_id, job.document_id, _recorded(error, retryable=False), audit=note)
-        return _Done(ExportResult(outcome=Outcome.FAILED), remember=False)
+        return ExportResult(outcome=Outcome.FAILED)
 
     def _publish(self, outcome: Outcome, account_id: str, record: DocumentRecord, *,
                  error: OutcomeError | None = None, document_version: int | None = None,
@@ -478,13 +442,7 @@ class _Job:
         return self.facts.settings
 
 
-class _Done(NamedTuple):
-    result: ExportResult
-    # Kept by the idempotency record: a repeat delivery is answered with it, without running again.
-    remember: bool
-
-
-def _retry_later(job: _Job, action: Action) -> _Done:
+def _retry_later(job: _Job, action: Action) -> ExportResult:
     raise _error_of(action)
 
 
