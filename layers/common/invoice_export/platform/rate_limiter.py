@@ -78,6 +78,9 @@ class SlidingWindowLimiter:
         self._stored: dict[str, dict[str, Any]] = {}
         # Per scope: answer times of this process's requests, by stamp, not yet written to the item.
         self._answered: dict[str, dict[Decimal, float]] = {}
+        # Per scope: held while this process reads and stores the window, so that requests sent side by
+        # side in one batch take turns instead of refusing each other's stores (one PutItem a request).
+        self._scope_locks: dict[str, threading.Lock] = {}
 
     def acquire(self, scope_key: str, limit: RateLimit) -> Done:
         """Record one request in `scope_key`'s window, waiting for room if it comes soon enough.
@@ -86,35 +89,53 @@ class SlidingWindowLimiter:
         it tells the window when the request had arrived at the latest."""
         window = limit.window_seconds
         conflicts = 0
-        with self._lock:
-            item = self._stored.get(scope_key)
+        found: dict[str, Any] | None = None  # what a refused store (or the last look) found in the table
         while True:
-            if item is None:
-                item = self.table.get_item(Key={"scope": scope_key}, ConsistentRead=True).get("Item") or {}
-            # The clock is read after the item: a store that succeeds (nobody stored since this read)
-            # then carries the latest stamp, so stamps grow in store order and pruning by `now` never
-            # drops a stamp that a slower, earlier-stamped request still counts on.
-            now = self.clock()
-            version = int(item.get("version", 0))
-            recent = [e for e in self._entries(scope_key, item) if e.arrived_by > now - window]
-            if len(recent) >= limit.limit:
-                bounds = sorted(e.arrived_by for e in recent)
-                wait = bounds[len(bounds) - limit.limit] + window - now
-                if wait > self.max_wait_seconds:
-                    raise RateLimited(
-                        f"{scope_key}: {limit.limit} requests per {limit.window_seconds:g} s reached",
-                        retry_after=wait, fix="nothing: the document is sent when the limit allows")
-                self.sleep(max(wait, 0.01))
-                continue  # with the item as known: a store on a stale one fails and returns the current one
-            # Stamps are unique in an item (a later one by a microsecond at least): each names one request.
-            stamp = max([_stamp(now), *(_stamp(e.sent_at) + _MICROSECOND for e in recent)])
-            stored, item = self._store(scope_key, version, [*sorted(recent, key=lambda e: e.sent_at),
-                                                              _Entry(float(stamp), None)], window)
-            if stored:
-                return lambda: self._answer(scope_key, stamp)
-            conflicts += 1
-            if conflicts > MAX_CONFLICT_RETRIES:
-                raise RateLimited(f"{scope_key}: the rate-limit record is too contended", retry_after=1.0)
+            with self._scope_lock(scope_key):
+                item = self._newest(found, scope_key)
+                if item is None:
+                    item = self.table.get_item(Key={"scope": scope_key}, ConsistentRead=True).get("Item") or {}
+                # The clock is read after the item: a store that succeeds (nobody stored since this read)
+                # then carries the latest stamp, so stamps grow in store order and pruning by `now` never
+                # drops a stamp that a slower, earlier-stamped request still counts on.
+                now = self.clock()
+                version = int(item.get("version", 0))
+                recent = [e for e in self._entries(scope_key, item) if e.arrived_by > now - window]
+                wait = None
+                if len(recent) >= limit.limit:
+                    bounds = sorted(e.arrived_by for e in recent)
+                    wait = bounds[len(bounds) - limit.limit] + window - now
+                else:
+                    # Stamps are unique in an item (a later one by a microsecond at least): each names one request.
+                    stamp = max([_stamp(now), *(_stamp(e.sent_at) + _MICROSECOND for e in recent)])
+                    stored, found = self._store(scope_key, version, [*sorted(recent, key=lambda e: e.sent_at),
+                                                                     _Entry(float(stamp), None)], window)
+                    if stored:
+                        return lambda: self._answer(scope_key, stamp)
+                    with self._lock:  # another process stored since: what this one stored is stale
+                        self._stored.pop(scope_key, None)
+            if wait is None:
+                conflicts += 1
+                if conflicts > MAX_CONFLICT_RETRIES:
+                    raise RateLimited(f"{scope_key}: the rate-limit record is too contended", retry_after=1.0)
+                continue
+            if wait > self.max_wait_seconds:
+                raise RateLimited(
+                    f"{scope_key}: {limit.limit} requests per {limit.window_seconds:g} s reached",
+                    retry_after=wait, fix="nothing: the document is sent when the limit allows")
+            found = item  # waited for with the item as known: a store on a stale one fails and returns the current
+            self.sleep(max(wait, 0.01))
+
+    def _scope_lock(self, scope_key: str) -> threading.Lock:
+        with self._lock:
+            return self._scope_locks.setdefault(scope_key, threading.Lock())
+
+    def _newest(self, found: dict[str, Any] | None, scope_key: str) -> dict[str, Any] | None:
+        """The latest version known here: what this process stored last, or what the table showed since."""
+        with self._lock:
+            stored = self._stored.get(scope_key)
+        known = [item for item in (found, stored) if item is not None]
+        return max(known, key=lambda item: int(item.get("version", 0))) if known else None
 
     def _answer(self, scope_key: str, stamp: Decimal) -> None:
         answered = self.clock()

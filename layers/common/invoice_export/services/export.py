@@ -205,7 +205,8 @@ class ExportService:
         # dies with its worker is simply sent later, never settled by a look-up.
         with provider_call_in_turn(_earlier_document_failed):
             attempt_id = uuid.uuid4().hex
-            claimed, record = self.documents.claim(job.account_id, job.document_id, attempt_id, number)
+            claimed, record = self.documents.claim(job.account_id, job.document_id, attempt_id, number,
+                                                   known=job.record)
             if not claimed:
                 settled = self._after_refused_claim(job, adapter, plan, record, attempt_id, number)
                 if settled is not None:

@@ -117,12 +117,15 @@ class DocumentStore:
 
     def transition(self, account_id: str, document_id: str, step: Step, *, values: Mapping[str, Any] | None = None,
                    add: Mapping[str, int] | None = None, remove: tuple[str, ...] = (),
-                   attempt_id: str | None = None, number: NumberClaim | None = None) -> DocumentRecord | None:
+                   attempt_id: str | None = None, number: NumberClaim | None = None,
+                   known: DocumentRecord | None = None) -> DocumentRecord | None:
         """Take one step of the lifecycle table in one conditional write, with the fields it records.
 
         Refused (None) unless the record is in one of the step's source states and passes its guard
         (`attempt_id` for Guard.SAME_ATTEMPT). A step that creates the record (RECEIVE, REJECT) writes
-        `values` as the whole record, under the same condition."""
+        `values` as the whole record, under the same condition. `known`: the record as the caller last
+        read it, for a step claiming our number (a transaction returns no item): the answer is then that
+        record with this step's fields, instead of a second read."""
         if values and {"status", "account_status"} & set(values):
             raise ValueError("the status is the step's target (domain.records.TRANSITIONS), never a plain value")
         if STEPS[step].creates:
@@ -131,7 +134,8 @@ class DocumentStore:
         fields = {**_status_fields(account_id, STEPS[step].target), **(values or {})}
         condition = _step_condition(step, values or {}, attempt_id)
         if number is not None:  # claiming our number for the document in the same write (CLAIM, TAKE_OVER)
-            return self._update_claiming_number(account_id, document_id, fields, condition, number, add=add)
+            return self._update_claiming_number(account_id, document_id, fields, condition, number, add=add,
+                                                known=known)
         return self._update(account_id, document_id, fields, condition=condition, add=add, remove=remove)
 
     def register(self, message: ExportMessage) -> tuple[Registration, DocumentRecord]:
@@ -170,15 +174,15 @@ class DocumentStore:
             return Registration.LOCKED, current
         return Registration.REPLACED, updated
 
-    def claim(self, account_id: str, document_id: str, attempt_id: str,
-              number: NumberClaim | None = None) -> tuple[bool, DocumentRecord]:
+    def claim(self, account_id: str, document_id: str, attempt_id: str, number: NumberClaim | None = None,
+              known: DocumentRecord | None = None) -> tuple[bool, DocumentRecord]:
         """Move pending/failed -> sending. Returns (claimed, record); not claimed shows what holds it.
 
         `number`: our number the document goes out with, claimed for it in the same write; raises
-        DuplicateNumber (nothing written) while another document holds it."""
+        DuplicateNumber (nothing written) while another document holds it. `known`: see `transition`."""
         record = self.transition(account_id, document_id, Step.CLAIM,
                                  values={"send_attempt_id": attempt_id, "updated_at": now_iso()}, add={"attempts": 1},
-                                 number=number)
+                                 number=number, known=known)
         if record is not None:
             return True, record
         current = self.get(account_id, document_id)
@@ -344,7 +348,8 @@ class DocumentStore:
     # ---------------------------------------------------------------- plumbing
 
     def _update_claiming_number(self, account_id: str, document_id: str, values: dict[str, Any], condition: Any,
-                                number: NumberClaim, *, add: Mapping[str, int] | None) -> DocumentRecord | None:
+                                number: NumberClaim, *, add: Mapping[str, int] | None,
+                                known: DocumentRecord | None = None) -> DocumentRecord | None:
         """`_update` (adding an attempt) and the document's claim of `number` in one transaction: None
         when the record's condition did not hold, DuplicateNumber while another document holds the
         number. A holder that let the number go (`_holder_let_go`) has it taken over in the same way."""
@@ -360,7 +365,7 @@ class DocumentStore:
                 parts.append(self._holder_let_go(account_id, holder, number))
             try:
                 self.table.meta.client.transact_write_items(TransactItems=parts)
-                return self.get(account_id, document_id)
+                return _applied(known, values, add) if known is not None else self.get(account_id, document_id)
             except ClientError as exc:
                 reasons = cancellation_reasons(exc)
                 codes = [reason.get("Code") for reason in reasons]
@@ -473,6 +478,13 @@ def _guard(guard: Guard, values: Mapping[str, Any], attempt_id: str | None) -> A
     # Guard.SAME_UNREADABLE_BODY
     return Attr("raw_message").eq(values["raw_message"]) & ~Attr("rejected_message_id").eq(
         values["rejected_message_id"])
+
+
+def _applied(record: DocumentRecord, values: Mapping[str, Any], add: Mapping[str, int] | None) -> DocumentRecord:
+    """`record` with an update's fields set and counters added, as the table now holds it."""
+    fields = {name: value for name, value in values.items() if name in DocumentRecord.model_fields}
+    fields |= {name: getattr(record, name) + amount for name, amount in (add or {}).items()}
+    return DocumentRecord.model_validate({**record.model_dump(), **fields})
 
 
 def record_from_image(image: dict[str, Any] | None) -> DocumentRecord | None:
