@@ -261,37 +261,23 @@ class MappingStats:
     returned: int = 0  # left on the queue to be received again (or redriven)
 
 
-class SqsEventSourceMapping:
-    """Polls one queue for one function, like one Lambda event source mapping.
+class Pollers:
+    """The background side of an event source mapping: `workers` threads calling `poll_once()` until
+    stopped (after a poll that found nothing, they pause `idle_pause_s`). `busy` counts the batches
+    in hand and not yet settled (`_set_busy`)."""
 
-    `start()`/`stop()` run `workers` poller threads in the background; `poll_once()` processes a
-    single batch in the caller's thread (handy for step-by-step tests).
-    """
+    idle_pause_s = 0.0
+    thread_prefix = "poller"
 
-    def __init__(
-        self,
-        function: LocalFunction,
-        event: SqsEvent,
-        queue: SourceQueue,
-        sqs_client: Any,
-        workers: int = DEFAULT_WORKERS_PER_MAPPING,
-    ):
-        self.function = function
-        self.event = event
-        self.queue = queue
-        self.workers = max(1, min(workers, event.maximum_concurrency or workers))
-        self.stats = MappingStats()
-        self._sqs = sqs_client
-        self._receive_lock = threading.Lock()  # see the module docstring: moto's receive is not atomic
-        self._stats_lock = threading.Lock()
-        self._busy = 0  # batches received and not yet settled
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._busy = 0
+        self._busy_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def __repr__(self) -> str:
-        return f"<SqsEventSourceMapping {self.queue.name} -> {self.function.name}>"
-
-    # ---- lifecycle
+    def poll_once(self) -> int:
+        raise NotImplementedError
 
     @property
     def running(self) -> bool:
@@ -307,7 +293,8 @@ class SqsEventSourceMapping:
             return
         self._stop.clear()
         self._threads = [
-            threading.Thread(target=self._work, name=f"esm-{self.function.name}-{index}", daemon=True)
+            threading.Thread(target=self._work, name=f"{self.thread_prefix}-{self.function.name}-{index}",
+                             daemon=True)
             for index in range(self.workers)
         ]
         for thread in self._threads:
@@ -330,10 +317,45 @@ class SqsEventSourceMapping:
     def _work(self) -> None:
         while not self._stop.is_set():
             try:
-                self.poll_once()
+                if not self.poll_once():
+                    self._stop.wait(self.idle_pause_s)
             except Exception:  # a poller must survive e.g. moto hiccups
                 log.exception("%s: polling failed; retrying", self)
                 self._stop.wait(1)
+
+    def _set_busy(self, delta: int) -> None:
+        with self._busy_lock:
+            self._busy += delta
+
+
+class SqsEventSourceMapping(Pollers):
+    """Polls one queue for one function, like one Lambda event source mapping.
+
+    `start()`/`stop()` run `workers` poller threads in the background; `poll_once()` processes a
+    single batch in the caller's thread (handy for step-by-step tests).
+    """
+
+    thread_prefix = "esm"  # an empty poll waited in its long poll already: no idle pause
+
+    def __init__(
+        self,
+        function: LocalFunction,
+        event: SqsEvent,
+        queue: SourceQueue,
+        sqs_client: Any,
+        workers: int = DEFAULT_WORKERS_PER_MAPPING,
+    ):
+        super().__init__(max(1, min(workers, event.maximum_concurrency or workers)))
+        self.function = function
+        self.event = event
+        self.queue = queue
+        self.stats = MappingStats()
+        self._sqs = sqs_client
+        self._receive_lock = threading.Lock()  # see the module docstring: moto's receive is not atomic
+        self._stats_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<SqsEventSourceMapping {self.queue.name} -> {self.function.name}>"
 
     # ---- one batch
 
@@ -440,7 +462,3 @@ class SqsEventSourceMapping:
                 log.warning(
                     "%s: delete failed (%s); the message will be received again", self, failure["Code"]
                 )
-
-    def _set_busy(self, delta: int) -> None:
-        with self._stats_lock:
-            self._busy += delta

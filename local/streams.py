@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from local.esm import ACCOUNT_ID, LocalFunction, failed_message_ids
+from local.esm import ACCOUNT_ID, LocalFunction, Pollers, failed_message_ids
 from local.template import StreamEvent
 
 log = logging.getLogger(__name__)
@@ -111,17 +111,22 @@ def _base64(data: bytes | str) -> str:
     return base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode()
 
 
-class StreamEventSourceMapping:
+class StreamEventSourceMapping(Pollers):
     """Reads one table's stream for one function, like one Lambda event source mapping.
 
-    `start()`/`stop()` run one poller thread per shard in the background; `poll_once()` handles one
-    batch (with its retries) in the caller's thread; `pending()` says whether records wait.
+    `start()`/`stop()` run one poller thread in the background, for every shard in turn; `poll_once()`
+    handles the next batch of each shard (with its retries) in the caller's thread; `pending()` says
+    whether records wait.
     """
+
+    idle_pause_s = EMPTY_POLL_PAUSE_S
+    thread_prefix = "streams"
 
     def __init__(self, function: LocalFunction, event: StreamEvent, stream_arn: str, streams_client: Any,
                  sqs_client: Any, on_failure: FailureDestination | None = None, region: str = "eu-central-1"):
         if event.on_failure is not None and on_failure is None:
             raise ValueError(f"{event.name}: the template names an OnFailure destination; pass its queue")
+        super().__init__(workers=1)  # one batch at a time: a shard's records in order
         self.function = function
         self.event = event
         self.stream_arn = stream_arn
@@ -132,52 +137,10 @@ class StreamEventSourceMapping:
         self._sqs = sqs_client
         self._lock = threading.Lock()
         self._positions: dict[str, str] = {}  # shard id -> shard iterator at the checkpoint
-        self._busy = 0
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._start_positions()
 
     def __repr__(self) -> str:
         return f"<StreamEventSourceMapping {self.event.table} stream -> {self.function.name}>"
-
-    # ---- lifecycle
-
-    @property
-    def running(self) -> bool:
-        return any(thread.is_alive() for thread in self._threads)
-
-    @property
-    def busy(self) -> bool:
-        return self._busy > 0
-
-    def start(self) -> None:
-        if self.running:
-            return
-        self._stop.clear()
-        self._threads = [threading.Thread(target=self._work, name=f"streams-{self.function.name}", daemon=True)]
-        for thread in self._threads:
-            thread.start()
-
-    def request_stop(self) -> None:
-        self._stop.set()
-
-    def stop(self, timeout_s: float = 30) -> None:
-        """Let the poller finish its current batch (a handler is never interrupted), then end."""
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout_s)
-            if thread.is_alive():
-                log.warning("%s: poller still busy after %s s; left running", self, timeout_s)
-        self._threads = []
-
-    def _work(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if not self.poll_once():
-                    self._stop.wait(EMPTY_POLL_PAUSE_S)
-            except Exception:  # a poller must survive e.g. moto hiccups
-                log.exception("%s: polling failed; retrying", self)
-                self._stop.wait(1)
 
     # ---- positions
 
@@ -217,13 +180,11 @@ class StreamEventSourceMapping:
             if not records:
                 continue
             read += len(records)
-            with self._lock:
-                self._busy += 1
+            self._set_busy(+1)
             try:
                 self._deliver(shard, records)
             finally:
-                with self._lock:
-                    self._busy -= 1
+                self._set_busy(-1)
         return read
 
     def _next_batch(self, shard: str) -> list[dict[str, Any]]:

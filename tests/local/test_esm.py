@@ -28,7 +28,6 @@ from local.esm import failed_message_ids
 from local.stack import LocalStack
 from local.template import Template, load_yaml, merge_globals
 
-HANDLERS_DIR = Path(__file__).resolve().parent
 VISIBILITY_S = 1
 
 TEMPLATE = """
@@ -140,13 +139,6 @@ Resources:
           Type: HttpApi
           Properties: {ApiId: !Ref Api, Method: GET, Path: "/d/{token}"}
 """
-
-
-@pytest.fixture
-def template_path(tmp_path: Path) -> Path:
-    path = tmp_path / "template.yaml"
-    path.write_text(TEMPLATE.replace("HANDLERS_DIR", str(HANDLERS_DIR)))
-    return path
 
 
 @pytest.fixture

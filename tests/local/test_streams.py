@@ -18,8 +18,6 @@ from local.stack import LocalStack
 from local.streams import StreamEventSourceMapping
 from local.template import Template
 
-HANDLERS_DIR = Path(__file__).resolve().parent
-
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31
 Globals:
@@ -71,13 +69,6 @@ Resources:
             Stream: !GetAtt Others.StreamArn
             StartingPosition: LATEST
 """
-
-
-@pytest.fixture
-def template_path(tmp_path: Path) -> Path:
-    path = tmp_path / "template.yaml"
-    path.write_text(TEMPLATE.replace("HANDLERS_DIR", str(HANDLERS_DIR)))
-    return path
 
 
 @pytest.fixture
