@@ -10,8 +10,8 @@ run every few minutes, records each message it finds there:
 - readable: given up with code `dead_lettered` (ExportService.give_up): pending or never recorded
   -> failed (retryable), sending -> in doubt; exported, in doubt or failed -> left as it is.
 
-Every record is conditional, so checking a message again changes nothing and publishes nothing -
-unless the document's outcome event never went out (`outcome_event_pending`): then it is published.
+Every record is conditional, so checking a message again changes nothing; what a record it changes
+calls for (its outcome event, its audit entry) follows from the record's stream.
 The messages stay in the DLQ for `invoice-export dlq replay`: the check never deletes one, it makes
 each visible again when it is done.
 

@@ -155,8 +155,8 @@ def _record_last_delivery(runtime: Runtime, remaining_seconds: Callable[[], floa
                           *args: Any) -> None:
     """Write a last delivery's record, retried through a short AWS outage while the invocation has time.
 
-    The writes are conditional (a settled document is left as it is, and a recorded outcome whose
-    event failed is published by the retry), so a retry is safe. If it still fails, this is logged and
+    The writes are conditional (a settled document is left as it is; its event follows from the
+    record's stream), so a retry is safe. If it still fails, this is logged and
     not raised: the message goes to the DLQ either way, where the DLQ check finishes the job, and
     raising would fail the whole batch, leaving the other last deliveries in it unrecorded too.
     """
@@ -164,7 +164,7 @@ def _record_last_delivery(runtime: Runtime, remaining_seconds: Callable[[], floa
         try:
             write(*args)
             return
-        except (BotoCoreError, ClientError, TransientError):  # TransientError: the event bus refused the event
+        except (BotoCoreError, ClientError, TransientError):
             if pause is None or remaining_seconds() - pause < runtime.settings.lambda_time_margin_seconds:
                 logger.exception("last delivery not recorded: the message goes to the DLQ unrecorded")
                 return
