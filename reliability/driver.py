@@ -521,7 +521,7 @@ class Figures:
              f"{self.outcome_events} (of which {self.repeated_outcome_events} again under the same event_id, "
              "which consumers de-duplicate)"),
             ("record changes handed to the stream function", f"{self.stream_changes_read}, retries included "
-             f"(batches given up after their retries, replayed by the DLQ check: {self.stream_batches_given_up})"),
+             f"(batches given up after their retries, then replayed on schedule: {self.stream_batches_given_up})"),
             ("PDFs stored for exported documents", f"{self.pdfs_stored} / {self.exported}"),
             ("provider rate limit / peak seen per key", f"{self.rate_limit} / {self.peak_requests_per_key}"),
             ("wall time", f"{self.seconds:.0f} s"),
