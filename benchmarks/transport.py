@@ -97,9 +97,12 @@ class InMemoryAws:
             if scope is None:
                 raise RuntimeError(f"unsigned AWS request to {urlsplit(request.url).path}: cannot tell the service")
             # moto recognises services by their AWS host names; the local stack points boto3 at its server.
+            # DynamoDB Streams signs as "dynamodb": its own host is told by the operation it names.
+            target = request.headers.get("X-Amz-Target", b"")
+            streams = (target.decode() if isinstance(target, bytes) else target).startswith("DynamoDBStreams_")
+            host = f"streams.dynamodb.{scope['region']}" if streams else f"{scope['service']}.{scope['region']}"
             parts = urlsplit(request.url)
-            request.url = (f"https://{scope['service']}.{scope['region']}.amazonaws.com{parts.path}"
-                           + (f"?{parts.query}" if parts.query else ""))
+            request.url = f"https://{host}.amazonaws.com{parts.path}" + (f"?{parts.query}" if parts.query else "")
             answer = self._moto.process_request(request)
             if answer is None:
                 raise RuntimeError(f"moto has no backend for {scope['service']}")
