@@ -17,6 +17,7 @@ The bounded version runs in `make test` (tests/corpus/test_money_corpus.py).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import Counter
@@ -217,13 +218,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--json", action="store_true", help="the figures per provider as JSON, not the table")
     args = parser.parse_args()
     # A table, not one log line per provider call. Set here, not at import: the corpus test imports
     # this module and the level would leak into every later test of that worker.
     logger.setLevel("WARNING")
     started = time.perf_counter()
     results = run_corpus(args.documents, args.seed)
-    print(render(results, time.perf_counter() - started))
+    if args.json:
+        # vars(), not dataclasses.asdict: asdict rebuilds a Counter from (key, count) pairs, counting the pairs.
+        print(json.dumps({name: vars(figures) for name, figures in results.items()}))
+    else:
+        print(render(results, time.perf_counter() - started))
     bad = sum(f.drift_after_sending + f.currency_lost for f in results.values())
     return 1 if bad else 0
 

@@ -8,7 +8,28 @@ split-only difference.
 
 from __future__ import annotations
 
-from corpus.money import render, run_corpus
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from corpus.money import Figures, render
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sampled_corpus(count: int, seed_value: int) -> dict[str, Figures]:
+    """The corpus' figures for a seeded sample, generated in a process of its own: Hypothesis mixes
+    constants from every loaded module into what it draws, so in a test worker the sample would
+    depend on which tests that worker ran first."""
+    answer = subprocess.run([sys.executable, "-m", "corpus.money", "--documents", str(count), "--seed",
+                             str(seed_value), "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert answer.returncode in (0, 1), answer.stderr
+    figures = json.loads(answer.stdout.strip().splitlines()[-1])
+    return {name: Figures(**{**values, "refused_before_sending": Counter(values["refused_before_sending"]),
+                             "rejected_by_provider": Counter(values["rejected_by_provider"])})
+            for name, values in figures.items()}
 
 # provider_gross_differs: the provider's VAT arithmetic would change the amount due (e.g. net prices with
 # VAT per rate at inFakt, which adds each line's VAT). A split-only difference is never refused.
@@ -17,7 +38,7 @@ ALLOWED_REFUSALS = {"provider_gross_differs", "unsupported_correction", "discoun
 
 def test_sampled_documents_show_exactly_our_totals_at_every_provider() -> None:
     # A seed whose sample holds documents computed the other way than wFirma and inFakt (checked below).
-    results = run_corpus(count=40, seed_value=25)
+    results = sampled_corpus(count=40, seed_value=25)
     table = render(results, 0)
     assert set(results) == {"fakturownia", "infakt", "wfirma", "ifirma"}, table
     for name, figures in results.items():
