@@ -355,16 +355,12 @@ class DocumentStore:
                 self.table.meta.client.transact_write_items(TransactItems=parts)
                 return self.get(account_id, document_id)
             except ClientError as exc:
-                reasons = cancellation_reasons(exc)
-                codes = [reason.get("Code") for reason in reasons]
-                if codes[0] == CONDITION_FAILED:
-                    return None
-                if holder is not None and codes[2:] == [CONDITION_FAILED]:
-                    raise DuplicateNumber(number.number, document_id, holder) from None
-                if codes[1] == CONDITION_FAILED:
-                    holder = holder_in(reasons[1].get("Item") or {})
-                elif CONFLICT not in codes:
-                    raise
+                refused = _refused_claim(exc, holder)
+            if refused.record_changed:
+                return None
+            if refused.holder_kept_it:
+                raise DuplicateNumber(number.number, document_id, holder or "")
+            holder = refused.holder or holder
         raise TransientError(f"number '{number.number}' kept changing hands while this document claimed it",
                              code="concurrent_change")
 
@@ -415,6 +411,28 @@ class DocumentStore:
         if not read_back:
             return None
         return DocumentRecord.model_validate(_plain(response["Attributes"]))
+
+
+class _RefusedClaim(NamedTuple):
+    record_changed: bool = False  # the document's own condition failed: not claimed, nothing else to say
+    holder_kept_it: bool = False  # the holder checked did not let the number go
+    holder: str | None = None  # the document the numbers table says holds it (try to take it over)
+
+
+def _refused_claim(exc: ClientError, holder: str | None) -> _RefusedClaim:
+    """Why the claim's transaction was cancelled (its parts: the record, the number, the holder's check);
+    re-raised when it is none of these nor a write conflict (which the caller's next round retries)."""
+    reasons = cancellation_reasons(exc)
+    codes = [reason.get("Code") for reason in reasons]
+    if codes[0] == CONDITION_FAILED:
+        return _RefusedClaim(record_changed=True)
+    if holder is not None and codes[2:] == [CONDITION_FAILED]:
+        return _RefusedClaim(holder_kept_it=True)
+    if codes[1] == CONDITION_FAILED:
+        return _RefusedClaim(holder=holder_in(reasons[1].get("Item") or {}))
+    if CONFLICT not in codes:
+        raise exc
+    return _RefusedClaim()
 
 
 def _update_expression(values: dict[str, Any], add: dict[str, int] | None,
