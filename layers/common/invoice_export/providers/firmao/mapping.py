@@ -68,7 +68,7 @@ def line_split(value: Decimal, rate: Decimal, basis: PriceBasis) -> tuple[Decima
     """(net, VAT) Firmao gives a line worth `value` in `basis`. ASSUMPTION (as the fake models it; the
     README's entries carry nettoPrice/vatPrice/bruttoPrice per line): net lines take VAT = net x rate,
     rounded; gross lines take net = gross / (1 + rate), rounded, and VAT as the rest - which differs
-    from our VAT-from-gross where that VAT falls on half a grosz."""
+    from our VAT-from-gross only where that VAT falls on exactly half a grosz (never at 23, 8 or 5 %)."""
     if basis == PriceBasis.GROSS:
         net = round_money(value * HUNDRED / (HUNDRED + rate))
         return net, value - net
