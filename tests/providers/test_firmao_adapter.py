@@ -178,6 +178,25 @@ def test_a_line_removed_by_a_correction_stays_with_quantity_zero(shop) -> None:
     assert amounts(shop.stored(created.reference))[2] == Decimal("-59.98")
 
 
+def test_a_second_correction_restates_the_lines_as_the_first_left_them(shop) -> None:
+    adapter = shop.adapter()
+    original = adapter.create_document(plan_for(adapter, INVOICE)).reference
+    adapter.create_document(plan_for(adapter, CORRECTION, corrected=original))  # mugs 2 -> 1
+    stale = plan_for(adapter, CORRECTION, corrected=original, document_id="KOR-2")  # still says 2 before
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.create_document(stale)
+    assert "transactionEntries[0]" in caught.value.message and "lines_before" in caught.value.fix
+    second = plan_for(adapter, CORRECTION, corrected=original, document_id="KOR-3")
+    lines = second.document.model_dump(mode="json")["lines"]
+    before = [{**line, "quantity": "1"} if line["line_id"] == "l1" else line for line in lines]
+    after = [line for line in lines if line["line_id"] != "l1"]  # the last mug returned as well
+    created = adapter.create_document(plan_for(adapter, CORRECTION, corrected=original, document_id="KOR-3",
+                                               lines=after, correction={**second.document.correction.model_dump(
+                                                   mode="json"), "lines_before": before},
+                                               totals={"net": "-24.38", "vat": "-5.61", "gross": "-29.99"}))
+    assert amounts(shop.stored(created.reference))[2] == Decimal("-29.99")
+
+
 @pytest.mark.parametrize("gross_price_field", ["unitBruttoPrice", "unitNettoPrice"])
 def test_gross_prices_go_with_calculate_from_gross_under_either_reading_of_its_price_field(gross_price_field) -> None:
     with firmao(gross_price_field=gross_price_field) as fake:

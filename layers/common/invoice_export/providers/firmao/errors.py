@@ -49,7 +49,8 @@ OUR_FIELD = {
     "connectedDocDate": "the corrected document (a sale invoice or receipt in this Firmao organisation)",
     "calculateFromGross": "document.price_basis (a correction keeps its original's)",
     "warehouse": "provider option warehouse_id (a Firmao warehouse id)",
-    "transactionEntries": "document.lines (a correction restates every line of its original)",
+    "transactionEntries": "document.lines, or for a correction document.correction.lines_before (the corrected "
+                          "document's lines as they stand now, after any earlier correction)",
     "transactionNettoPrice": "document.totals (Firmao computed other totals)",
     "transactionVatPrice": "document.totals (Firmao computed other totals)",
     "transactionBruttoPrice": "document.totals (Firmao computed other totals)",
@@ -64,14 +65,14 @@ OUR_FIELD = {
     "recordId": "document.correction.lines_before (the corrected document's lines were changed in Firmao)",
     "invalidRecordId": "document.correction.lines_before",
 }
-ENTRY_FIELD = re.compile(r"transactionEntries\[\d+\]\.(?P<name>\w+)")
+ENTRY_FIELD = re.compile(r"transactionEntries\[\d+\](\.(?P<name>\w+))?")
 CUSTOM_FIELD = re.compile(r"customFields\.custom\d+")
 
 
 def our_field(firmao_field: str) -> str:
     entry = ENTRY_FIELD.fullmatch(firmao_field)
     if entry:
-        return OUR_FIELD.get(entry["name"], "document.lines")
+        return OUR_FIELD.get(entry["name"] or "transactionEntries", "document.lines")
     if CUSTOM_FIELD.fullmatch(firmao_field):
         return "provider option reference_field (an additional field of transactions in Firmao)"
     return OUR_FIELD.get(firmao_field, "the document")
