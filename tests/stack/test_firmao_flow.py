@@ -133,9 +133,9 @@ def test_invoice_receipt_and_correction_reach_firmao_with_pdf_link_stock_and_aud
 
 def test_a_create_whose_answer_was_lost_is_found_by_our_number_and_never_sent_twice(firmao) -> None:
     firmao.connect(numbering="ours")
-    firmao.fake.faults.stall_after_commit(3.0, method="POST", path=rf"/{firmao.organisation}/svc/v1/transactions")
+    firmao.fake.faults.stall_after_commit(3.5, method="POST", path=rf"/{firmao.organisation}/svc/v1/transactions")
     firmao.export("01-invoice-company.json")
-    assert firmao.outcomes() == {"INV-2026-11-0001": ["exported"]}
+    assert firmao.outcomes() == {"INV-2026-11-0001": ["exported"]}, firmao.record("INV-2026-11-0001").last_error
     [transaction] = firmao.transactions()
     record = firmao.record("INV-2026-11-0001")
     assert (record.provider_document_id, record.provider_number) == (str(transaction["id"]), "FV 1/11/2026")
