@@ -39,6 +39,7 @@ from invoice_export.providers import build_adapter
 from invoice_export.providers.base import ProviderAdapter
 from local import run as demo
 from local.fakes.fakturownia import FakturowniaFake
+from local.fakes.firmao import FirmaoFake
 from local.fakes.ifirma import IfirmaFake
 from local.fakes.infakt import InfaktFake
 from local.fakes.wfirma import WfirmaFake
@@ -71,6 +72,7 @@ UNLIMITED_FAKES = {
                demo.infakt_shop),
     "wfirma": (lambda: WfirmaFake(app_key=demo.WFIRMA_APP_KEY, rate_limit=None), demo.wfirma_shop),
     "ifirma": (lambda: IfirmaFake(rate_limit=None, daily_limit=None), demo.ifirma_shop),
+    "firmao": (lambda: FirmaoFake(rate_limit=None), demo.firmao_shop),
 }
 
 

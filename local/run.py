@@ -37,6 +37,7 @@ from typing import Any
 import requests
 
 from local.fakes.fakturownia import FakturowniaFake
+from local.fakes.firmao import FirmaoFake
 from local.fakes.ifirma import IfirmaFake
 from local.fakes.infakt import InfaktFake
 from local.fakes.wfirma import WfirmaFake
@@ -168,12 +169,34 @@ def ifirma_shop(fake: IfirmaFake) -> DemoShop:
         "01-invoice-company.json", "03-invoice-exempt-person.json", "04-invoice-eur.json", "05-correction.json"])
 
 
+def firmao_shop(fake: FirmaoFake) -> DemoShop:
+    organisation, login, password = "herbaciarnia", "api@herbaciarnia.example", secrets.token_hex(16)
+    fake.add_account(organisation, login, password)
+    fake.add_series(organisation, "Sklep", {"invoice": "FV/{n}/{mm}/{yyyy}", "receipt": "PAR/{n}/{mm}/{yyyy}",
+                                            "correction": "KOR/{n}/{mm}/{yyyy}"})
+    fake.add_product(organisation, "MUG-300", "Kubek ceramiczny 300 ml", net_price="24.38", vat=23, stock=100)
+    settings = {
+        "account_id": "demo-firmao", "provider": "firmao", "api_url": fake.base_url,
+        "series_links": dict.fromkeys(("FV", "FV-EXPORT", "PAR", "KOR"), "series:Sklep"),
+        # Firmao documents the payment types CASH and TRANSFER only.
+        "payment_links": {"Przelew": "TRANSFER", "Karta": "CASH"},
+        # Lines linked to products by SKU take them off stock; our id kept in an additional field.
+        "send_skus": True, "missing_sku": "warn", "provider_options": {"reference_field": "custom1"},
+    }
+    return DemoShop(settings, {"organisation": organisation, "login": login, "password": password},
+                    documents=["01-invoice-company.json", "02-receipt-person.json", "03-invoice-exempt-person.json",
+                               "04-invoice-eur.json", "05-correction.json"],
+                    # Firmao's API has no form for a VAT exemption (zw): a clear refusal, not a 0 % line.
+                    expected={"INV-2026-11-0002": ("failed", "unsupported_vat_code")})
+
+
 # Each accounting system: its strict fake and the sample shop connected to it.
 PROVIDERS: list[tuple[Callable[[], Any], Callable[[Any], DemoShop]]] = [
     (FakturowniaFake, fakturownia_shop),
     (InfaktFake, infakt_shop),
     (lambda: WfirmaFake(app_key=WFIRMA_APP_KEY), wfirma_shop),
     (IfirmaFake, ifirma_shop),
+    (FirmaoFake, firmao_shop),
 ]
 PICK_BY_NAME = ("department:", "series:")  # a link to pick from the provider's own list by name
 

@@ -45,6 +45,7 @@ from invoice_export.providers.infakt.adapter import CORRECTION_PREFIX
 from invoice_export.services.events import DETAIL_TYPE as OUTCOME_DETAIL_TYPE
 from local.fakes.common import FakeServer
 from local.fakes.fakturownia import FakturowniaFake
+from local.fakes.firmao import FirmaoFake
 from local.fakes.ifirma import IfirmaFake
 from local.fakes.infakt import InfaktFake
 from local.fakes.wfirma import WfirmaFake
@@ -101,7 +102,7 @@ class Scenario:
     # RateLimitsTable); two accounts share each API key, so the key's limit is contended.
     rate_limit: int = 30
     rate_window_seconds: float = 2.0
-    providers: tuple[str, ...] = ("fakturownia", "infakt", "wfirma", "ifirma")  # accounts spread over them
+    providers: tuple[str, ...] = ("fakturownia", "infakt", "wfirma", "ifirma", "firmao")  # accounts spread over them
     timeout_seconds: float = 1800
 
 
@@ -132,7 +133,7 @@ class ProviderUnderTest(Protocol):
 
 
 # Our document ids (see plan_messages); the providers without a field for our id keep it in another
-# stored text (inFakt our number, iFirma the notes), where it is found by this pattern.
+# stored text (inFakt and Firmao our number, iFirma the notes), where it is found by this pattern.
 OUR_DOCUMENT_ID = re.compile(r"R\d{3}-\d{5}")
 
 
@@ -360,9 +361,43 @@ class IfirmaUnderTest(FakeProviderUnderTest):
         yield key[0]  # per user (login)
 
 
+class FirmaoUnderTest(FakeProviderUnderTest):
+    """Firmao with our numbering: it refuses a second sale with our number, and the look-up lists by the
+    number (as the adapter settles a create whose answer was lost); our id is in the number."""
+
+    name = ProviderName.FIRMAO
+    numbering = Numbering.OURS
+    fault_targets = (
+        FaultTarget("POST", r"/[^/]+/svc/v1/transactions", CREATE_FAULTS),
+        FaultTarget("GET", r"/[^/]+/svc/v1/transactions", READ_FAULTS),  # the read-back and the look-up
+        FaultTarget("GET", r"/[^/]+/svc/v1/reports/invoices/transaction/.+", READ_FAULTS),
+    )
+    payment_links = {"Przelew": "TRANSFER", "Karta": "CASH"}
+
+    def make_fake(self, rate_limit: tuple[int, float]) -> FakeServer:
+        return FirmaoFake(rate_limit=rate_limit)
+
+    def new_key(self, key_index: int) -> tuple[str, str]:  # (organisation, password)
+        organisation, password = f"rel-{key_index}", secrets.token_hex(16)
+        self.fake.add_account(organisation, f"api@{organisation}.example", password)
+        return organisation, password
+
+    def connection(self, key: tuple[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+        organisation, password = key
+        return ({"api_url": self.fake.base_url, "series_links": dict.fromkeys(("FV", "FV-EXPORT", "PAR", "KOR"))},
+                {"organisation": organisation, "login": f"api@{organisation}.example", "password": password})
+
+    def stored(self, key: tuple[str, str]) -> Iterator[tuple[str, str]]:
+        for transaction in self.fake.transactions(key[0]):
+            yield our_id_in(transaction["transactionNumber"]), str(transaction["id"])
+
+    def limiter_keys(self, key: tuple[str, str]) -> Iterator[Any]:
+        yield key[0]  # per organisation
+
+
 PROVIDERS: dict[str, Callable[[Scenario, int], ProviderUnderTest]] = {
     provider.name.value: provider
-    for provider in (FakturowniaUnderTest, InfaktUnderTest, WfirmaUnderTest, IfirmaUnderTest)}
+    for provider in (FakturowniaUnderTest, InfaktUnderTest, WfirmaUnderTest, IfirmaUnderTest, FirmaoUnderTest)}
 
 
 # ---------------------------------------------------------------------------------------- the plan

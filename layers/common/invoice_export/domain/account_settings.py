@@ -15,6 +15,7 @@ class ProviderName(StrEnum):
     INFAKT = "infakt"
     WFIRMA = "wfirma"
     IFIRMA = "ifirma"
+    FIRMAO = "firmao"
 
 
 class Numbering(StrEnum):

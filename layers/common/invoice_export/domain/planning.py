@@ -41,6 +41,9 @@ def plan_export(document: Document, settings: AccountSettings, adapter: Provider
             f"{adapter.display_name} cannot take {document.kind.value}s through its API",
             fix=f"issue this document in {adapter.display_name} by hand, or do not send {document.kind.value}s "
             "to this account", code="unsupported_kind")
+    number = _number(document, settings, adapter)
+    provider_series = _provider_series(document, settings, adapter)
+    payment_type = _payment_type(document, settings, adapter)
     if settings.send_skus and not caps.sku_stock:
         raise ConfigurationError(
             f"{adapter.display_name} cannot decrease stock through its API",
@@ -48,9 +51,8 @@ def plan_export(document: Document, settings: AccountSettings, adapter: Provider
     if refusal := adapter.ksef_refusal(settings.ksef):
         raise ConfigurationError(refusal[0], fix=refusal[1], code="unsupported_ksef")
     send_gross_prices, vat_split = _meet_the_providers_vat_arithmetic(document, settings.totals_policy, adapter)
-    return ExportPlan(document=document, number=_number(document, settings, adapter),
-                      provider_series=_provider_series(document, settings, adapter),
-                      provider_payment_type=_payment_type(document, settings, adapter), send_skus=settings.send_skus,
+    return ExportPlan(document=document, number=number, provider_series=provider_series,
+                      provider_payment_type=payment_type, send_skus=settings.send_skus,
                       missing_sku=settings.missing_sku, corrected=corrected,
                       send_to_ksef=settings.ksef == KsefMode.SEND_ON_EXPORT and goes_to_ksef(document),
                       send_gross_prices=send_gross_prices, vat_split=vat_split)

@@ -22,6 +22,7 @@ _ADAPTERS: dict[ProviderName, str] = {
     ProviderName.INFAKT: "invoice_export.providers.infakt.adapter:InfaktAdapter",
     ProviderName.WFIRMA: "invoice_export.providers.wfirma.adapter:WfirmaAdapter",
     ProviderName.IFIRMA: "invoice_export.providers.ifirma.adapter:IfirmaAdapter",
+    ProviderName.FIRMAO: "invoice_export.providers.firmao.adapter:FirmaoAdapter",
 }
 # Providers whose adapter is not written yet are refused when an account is connected to them.
 

@@ -86,7 +86,7 @@ class ProviderAdapter(ABC):
     # The provider's limits on the texts of its request: path pattern in the body -> TextLimit, each
     # with its source or an ASSUMPTION label (providers/texts.py). `fit_texts` cuts to them, or removes
     # the characters a field refuses, with a warning: never a refused document for a long name.
-    text_limits: ClassVar[Mapping[str, TextLimit]] = {}
+    text_limits: ClassVar[Mapping[str | tuple[str, ...], TextLimit]] = {}
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         self.settings = settings
