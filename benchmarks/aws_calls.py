@@ -395,30 +395,35 @@ def _index_entry(item: dict[str, Any] | None, keys: list[str], projected: set[st
 
 class CallRecorder:
     """The AWS calls made while installed, as a client was asked for them (service, operation,
-    parameters after the DynamoDB resource's type conversion), to be made again elsewhere with bare
-    boto3 clients (`replay`)."""
+    parameters after the DynamoDB resource's type conversion), and the provider requests reported to
+    `record_http`, in the order made: to be made again elsewhere with bare clients
+    (benchmarks.cold_process's floor)."""
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-
-    @contextmanager
-    def installed(self) -> Iterator[CallRecorder]:
         # Registered last: the DynamoDB resource turns Python values into typed ones on this event first.
-        entry = ("before-parameter-build", self._record, handlers.REGISTER_LAST)
-        handlers.BUILTIN_HANDLERS.append(entry)
-        try:
-            yield self
-        finally:
-            handlers.BUILTIN_HANDLERS.remove(entry)
+        self._entry = ("before-parameter-build", self._record, handlers.REGISTER_LAST)
+
+    def install(self) -> None:
+        """For every botocore session created from now on."""
+        handlers.BUILTIN_HANDLERS.append(self._entry)
+
+    def uninstall(self) -> None:
+        handlers.BUILTIN_HANDLERS.remove(self._entry)
+
+    def record_http(self, method: str, url: str, headers: dict[str, str], body: str | None) -> None:
+        with self._lock:
+            self.calls.append({"kind": "http", "method": method, "url": url, "headers": headers, "body": body})
 
     def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         with self._lock:
-            self.calls.append({"service": model.service_model.service_name, "operation": model.name,
+            self.calls.append({"kind": "aws", "service": model.service_model.service_name, "operation": model.name,
                                "params": _jsonable(params)})
 
 
 def _jsonable(value: Any) -> Any:
+    """JSON for the parameters: bytes as {"__bytes__": base64} (benchmarks.cold_process turns them back)."""
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -428,14 +433,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)  # Decimal and the like: the API takes their text
-
-
-def restore_values(value: Any) -> Any:
-    """`_jsonable` undone: bytes back where they were."""
-    if isinstance(value, dict):
-        if set(value) == {"__bytes__"}:
-            return base64.b64decode(value["__bytes__"])
-        return {key: restore_values(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [restore_values(item) for item in value]
-    return value

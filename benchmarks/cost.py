@@ -77,8 +77,11 @@ def run(quick: bool) -> dict[str, Any]:
         shapes = {"trickle": journey.travel(regulars, count, 1, first_index=MERCHANTS),
                   "busy": journey.travel(newcomers, count, MERCHANTS, first_index=MERCHANTS + count)}
         at_rest = journey.at_rest()
+        snapstart = {name: stack.function(name).memory_mb for name, resource in stack.template.resources.items()
+                     if (resource.get("Properties") or {}).get("SnapStart")}
     return {"documents": count, "provider_latency_ms": PROVIDER_LATENCY_SECONDS * 1000, "shapes": shapes,
-            "memory_mb": {name: stack.function(name).memory_mb for name in (EXPORT, PDF, LINK)}, "at_rest": at_rest}
+            "memory_mb": {name: stack.function(name).memory_mb for name in (EXPORT, PDF, LINK)}, "at_rest": at_rest,
+            "snapstart_functions": snapstart}
 
 
 class _Journey:

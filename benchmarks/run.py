@@ -169,11 +169,43 @@ def _calls_row(transport: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _cold_rows(cold: dict[str, Any]) -> list[tuple[str, ...]]:
-    rows = [(f"Cold start to first record handled: {name}",
-             f"{figures['handled_ms']:.0f} ms (handler imported at {figures['imported_ms']:.0f} ms)",
-             f"a process importing boto3, pydantic and Powertools: {cold['floor_ms']:.0f} ms "
-             f"(median of {cold['repeats']})", f"{figures['ratio']:.2f}x", f"<= {TARGET_COLD_RATIO}x",
-             _met(figures["ratio"] <= TARGET_COLD_RATIO)) for name, figures in cold["functions"].items()]
+    """Per function: the import against the import floor, the whole against a floor making the same calls
+    (benchmarks/coldstart.py). Judged on the processes' CPU time: the machine is shared, and its load
+    stretches wall times of alternating samples unevenly; both are shown."""
+    floor = (f"the import floor (boto3, pydantic, Powertools imported): {cold['floor_ms']:.0f} ms wall, "
+             f"{cold['floor_cpu_ms']:.0f} ms CPU (medians of {cold['repeats']})")
+    rows = []
+    for name, f in cold["functions"].items():
+        waits = (f", a {f['long_polls_s']:g} s long poll of the empty DLQ (the floor waits it too)"
+                 if f["long_polls_s"] else "")
+        rows += [
+            (f"Cold start, import (INIT): {name}", f"{f['imported_ms']:.0f} ms wall, {f['imported_cpu_ms']:.0f} ms CPU",
+             floor, f"{f['import_cpu_ratio']:.2f}x CPU ({f['import_ratio']:.2f}x wall)", f"<= {TARGET_COLD_RATIO}x",
+             _met(f["import_cpu_ratio"] <= TARGET_COLD_RATIO)),
+            (f"... whole, to the first record handled ({f['aws_calls']} AWS calls, {f['provider_requests']} provider "
+             f"request(s){waits})", f"{f['handled_ms']:.0f} ms wall (first record {f['first_record_ms']:.0f} ms), "
+             f"{f['handled_cpu_ms']:.0f} ms CPU",
+             f"a floor process making the same calls with bare boto3 and requests: {f['floor_with_calls_ms']:.0f} ms "
+             f"wall (its calls {f['floor_calls_ms']:.0f} ms), {f['floor_with_calls_cpu_ms']:.0f} ms CPU",
+             f"{f['whole_cpu_ratio']:.2f}x CPU ({f['whole_ratio']:.2f}x wall)", f"<= {TARGET_COLD_RATIO}x",
+             _met(f["whole_cpu_ratio"] <= TARGET_COLD_RATIO)),
+        ]
+        if "restored_first_record_ms" in f:
+            cpu_without = f["handled_cpu_ms"] - f["imported_cpu_ms"]
+            rows.append(("... first record with SnapStart (timed after the before-snapshot hooks; Lambda's restore "
+                         "itself not measurable here)", f"{f['restored_first_record_ms']:.0f} ms wall, "
+                         f"{f['restored_first_record_cpu_ms']:.0f} ms CPU",
+                         f"without SnapStart: {f['first_record_ms']:.0f} ms wall, {cpu_without:.0f} ms CPU, after an "
+                         f"import of {f['imported_ms']:.0f} ms",
+                         f"{f['restored_first_record_cpu_ms'] / cpu_without:.2f}x CPU", "", ""))
+    plain = cold["no_bytecode"]
+    compiled = cold["functions"][plain["function"]]
+    rows.append((f"Cold start, import: {plain['function']} with no bytecode in the layer (as SAM's python3.13 builder "
+                 f"built it, before layers/common/Makefile)", f"{plain['imported_ms']:.0f} ms wall, "
+                 f"{plain['imported_cpu_ms']:.0f} ms CPU",
+                 f"with the Makefile's bytecode: {compiled['imported_ms']:.0f} ms wall, "
+                 f"{compiled['imported_cpu_ms']:.0f} ms CPU",
+                 f"{plain['imported_cpu_ms'] / compiled['imported_cpu_ms']:.2f}x CPU", "", ""))
     if cold["not_measured"]:
         rows.append(("Cold start: not measured", ", ".join(cold["not_measured"]),
                      "no event for it in benchmarks/coldstart.py yet", "", "", ""))
