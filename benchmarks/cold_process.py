@@ -2,15 +2,16 @@
 
 Run as a script (standard library only until it imports what it measures):
 
-    python cold_process.py MARKER_FD floor < {"calls": [...]}
+    python cold_process.py MARKER_FD floor < {"calls": [...], "also_import": [...]}
     python cold_process.py MARKER_FD MODULE.FUNCTION TIMEOUT_SECONDS [--snapstart] [--record] < {"event": {...}}
 
 It writes each step on MARKER_FD as soon as it is done, with the process's CPU seconds so far
 ("imported 0.231"); the parent timestamps the lines (the process's stdout is the handler's logs).
 
-`floor` imports only what any such function pays for (boto3, pydantic, Powertools), then makes
-the given calls with bare clients: the AWS calls with one boto3 client per service, the provider
-requests with requests - the same calls a function's first record made (recorded with --record).
+`floor` imports only what any such function pays for (boto3, pydantic, Powertools) and the modules
+`also_import` names, then makes the given calls with bare clients: the AWS calls with one boto3
+client per service, the provider requests with requests - the same calls a function's first record
+made (recorded with --record).
 `--snapstart` runs the function's before-snapshot hooks (platform.snapstart) after the import and
 marks "restored": what follows is what an environment restored from a SnapStart snapshot does.
 `--record` writes "calls <json>": the AWS calls and provider requests the handler made.
@@ -53,7 +54,7 @@ def main() -> int:
             markers.write(f"{step} {time.process_time():.4f}\n")
 
         if target == "floor":
-            for module in FLOOR_MODULES:
+            for module in (*FLOOR_MODULES, *given.get("also_import", [])):
                 importlib.import_module(module)
             mark("imported")
             make_calls(given.get("calls", []))

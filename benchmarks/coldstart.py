@@ -5,7 +5,9 @@ layer on its path, as Lambda arranges them: it imports the handler and handles o
 against the local stack (moto server and the Fakturownia fake on 127.0.0.1, over HTTP), timed
 from the moment the process is spawned. Two parts:
 - the import (Lambda's INIT), against the import floor: a process that only imports boto3,
-  pydantic and Powertools;
+  pydantic and Powertools (`import pydantic` loads almost nothing: pydantic imports its modules
+  when first used, so a floor that also imports pydantic.main, where BaseModel lives, is measured
+  too: what any use of pydantic costs);
 - the whole, to the first record handled, against a floor that imports the same and then makes
   the same calls as the function's first record with bare clients: its AWS calls with one boto3
   client per service, its provider requests with requests. The calls are recorded once per
@@ -19,9 +21,9 @@ its bytecode; the libraries are imported with the bytecode pip wrote installing 
 Makefile's layer carries theirs. One more sample of the export function runs with no bytecode in
 the layer at all (a copy of our package and its dependencies, sources only; the standard library
 keeps its bytecode, as in Lambda's runtime): the layer SAM's python builder made, which carried
-none. The functions with SnapStart are also measured the way a restored environment starts: the
-before-snapshot hooks run after the import (platform.snapstart), and the first record is timed
-from there; Lambda's restore itself cannot be measured here.
+none. The export function (SnapStart in the template) is also measured the way a restored
+environment starts: the before-snapshot hooks run after the import (platform.snapstart), and the
+first record is timed from there; Lambda's restore itself cannot be measured here.
 The OS file cache is warm here, unlike on a fresh Lambda host.
 """
 
@@ -56,8 +58,9 @@ from local.stack import LocalStack
 COLD_PROCESS = Path(__file__).with_name("cold_process.py")
 TENANT = "bench-cold-tenant"
 CALLER = "arn:aws:iam::123456789012:user/bench-merchant"  # the configuration API's IAM caller
-REPEATS, QUICK_REPEATS = 5, 1
-NO_BYTECODE_FUNCTION = "ExportFunction"
+REPEATS, QUICK_REPEATS = 3, 1  # medians of 3: about 60 processes, 2 minutes of the 10 `make bench` may take
+NO_BYTECODE_FUNCTION = SNAPSTART_FUNCTION = "ExportFunction"  # the goal's function; one sample each per repeat
+PYDANTIC_MODELS = ["pydantic.main"]
 EventMaker = Callable[[int], dict[str, Any]]
 
 
@@ -90,8 +93,8 @@ def run(quick: bool) -> dict[str, Any]:
         exported = _export_one(stack, account)
         makers = _event_makers(stack, runtime, account, exported)
         functions = stack.template.functions()
-        snapstart = {name for name, resource in stack.template.resources.items()
-                     if (resource.get("Properties") or {}).get("SnapStart")}
+        if not (stack.template.properties(SNAPSTART_FUNCTION).get("SnapStart")):
+            raise RuntimeError(f"{SNAPSTART_FUNCTION} has no SnapStart in the template: nothing to emulate")
         documents = itertools.count(1)  # the export samples each export a document of their own
 
         def sample(name: str, *options: str, layer_folder: Path = layer) -> dict[str, Any]:
@@ -101,21 +104,22 @@ def run(quick: bool) -> dict[str, Any]:
                              {"event": makers[name](next(documents))}, python_path)
 
         calls = {name: sample(name, "--record")["calls"] for name in makers}
-        floor, floors_with_calls = Samples(), {name: Samples() for name in makers}
+        floor, floor_with_models, floors_with_calls = Samples(), Samples(), {name: Samples() for name in makers}
         cold = {name: Samples() for name in makers}
-        restored = {name: Samples() for name in makers if name in snapstart}
-        sourceless = Samples()
+        restored, sourceless = {SNAPSTART_FUNCTION: Samples()}, Samples()
         for _ in range(repeats):
             floor.runs.append(_cold_run(["floor"], {"calls": []}))
+            floor_with_models.runs.append(_cold_run(["floor"], {"calls": [], "also_import": PYDANTIC_MODELS}))
             for name in makers:
                 cold[name].runs.append(sample(name))
                 floors_with_calls[name].runs.append(_cold_run(["floor"], {"calls": calls[name]}))
-                if name in restored:
-                    restored[name].runs.append(sample(name, "--snapstart"))
+            restored[SNAPSTART_FUNCTION].runs.append(sample(SNAPSTART_FUNCTION, "--snapstart"))
             sourceless.runs.append(sample(NO_BYTECODE_FUNCTION, layer_folder=sourceless_layer))
         not_measured = sorted(set(functions) - set(makers))
     return {
         "floor_ms": _ms(floor.median("imported")), "floor_cpu_ms": _ms(floor.median("imported", cpu=True)),
+        "floor_with_pydantic_models_ms": _ms(floor_with_models.median("imported")),
+        "floor_with_pydantic_models_cpu_ms": _ms(floor_with_models.median("imported", cpu=True)),
         "functions": {name: _figures(cold[name], floors_with_calls[name], floor, calls[name],
                                      restored.get(name), functions[name].memory_mb) for name in makers},
         "no_bytecode": {"function": NO_BYTECODE_FUNCTION, "imported_ms": _ms(sourceless.median("imported")),

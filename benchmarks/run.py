@@ -173,7 +173,8 @@ def _cold_rows(cold: dict[str, Any]) -> list[tuple[str, ...]]:
     (benchmarks/coldstart.py). Judged on the processes' CPU time: the machine is shared, and its load
     stretches wall times of alternating samples unevenly; both are shown."""
     floor = (f"the import floor (boto3, pydantic, Powertools imported): {cold['floor_ms']:.0f} ms wall, "
-             f"{cold['floor_cpu_ms']:.0f} ms CPU (medians of {cold['repeats']})")
+             f"{cold['floor_cpu_ms']:.0f} ms CPU (medians of {cold['repeats']}); with pydantic's models "
+             f"(pydantic.main) imported too: {cold['floor_with_pydantic_models_cpu_ms']:.0f} ms CPU")
     rows = []
     for name, f in cold["functions"].items():
         waits = (f", a {f['long_polls_s']:g} s long poll of the empty DLQ (the floor waits it too)"
