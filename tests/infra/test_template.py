@@ -595,6 +595,22 @@ def test_snapstart_functions_are_invoked_through_their_alias_by_every_event_sour
     _fail_if(problems, "SnapStart functions must be invoked through their alias:")
 
 
+def test_a_new_layer_publishes_new_versions_of_the_aliased_functions(sam_text, cfn, functions):
+    """Most of the code is in the layer: a deploy that changes only the layer must still move each alias to
+    a new version, or the SnapStart functions would go on running the old layer."""
+    aliased = {fn for fn in functions if aliases_of(cfn, fn)}
+    assert aliased, "no function has an alias"
+    changed = translate(sam_text.replace("ContentUri: ../layers/common/", "ContentUri: s3://elsewhere/layer-v2.zip"))
+
+    def versions(template: dict) -> dict[str, str]:
+        return {function_behind(template, ref_target(props(res)["FunctionName"])): vid
+                for vid, res in resources_of_type(template, "AWS::Lambda::Version").items()}
+
+    before, after = versions(cfn), versions(changed.cfn)
+    unchanged = sorted(fn for fn in aliased if before.get(fn) == after.get(fn))
+    assert not unchanged, f"a layer-only change publishes no new version of {unchanged}"
+
+
 def test_every_function_uses_the_common_layer(cfn, functions):
     layer_ids = set(resources_of_type(cfn, "AWS::Lambda::LayerVersion"))
     problems = [
