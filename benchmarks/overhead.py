@@ -23,6 +23,7 @@ from typing import Any
 
 import requests
 
+from benchmarks.aws_calls import AwsCallCounter, attributed_to
 from benchmarks.support import (
     BenchAccount,
     Spread,
@@ -63,6 +64,7 @@ AREAS = (
 )
 BACKENDS = ("/moto/", "/werkzeug/", "/flask/", "/local/fakes/", "/benchmarks/")
 BACKEND, OTHER = "in-memory backends and this benchmark", "not attributable"
+MEASURED, WARMUP = "export function, measured documents", "export function, warm-up"  # who made an AWS call
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -76,7 +78,9 @@ def run(quick: bool) -> dict[str, Any]:
 def _transport_level(stack: LocalStack, fake: FakturowniaFake, sizes: Sizes) -> dict[str, Any]:
     clock = BackendClock()
     aws, provider = InMemoryAws(clock), InMemoryProvider(fake, clock, IN_MEMORY_URL)
-    with aws.installed(), provider.serving():
+    # Counts the handler's AWS calls as they are made; its own CPU time is charged to the backends' clock.
+    calls = AwsCallCounter(clock, measure_dynamodb=False)
+    with aws.installed(), provider.serving(), calls.installed():
         reset_runtime()  # its boto3 session and provider adapters must come from inside the block
         runtime = get_runtime()
         account = connect_account(fake, runtime, IN_MEMORY_URL, account_id="bench-in-memory")
@@ -85,11 +89,14 @@ def _transport_level(stack: LocalStack, fake: FakturowniaFake, sizes: Sizes) -> 
         export, reference = _paired_runs(stack, runtime, account, bare, IN_MEMORY_URL, sizes.warmup,
                                          sizes.transport, lambda call: _cpu_without_backends(clock, call))
         measured = sizes.warmup + sizes.transport
+        per_document = calls.usage(MEASURED)
         shares = _cpu_shares(stack, account, first_index=measured, count=sizes.profiled)
     _expect_exported(fake, account, measured + sizes.profiled)
     reset_runtime()
     return {"ours": export.as_dict(), "bare_requests": reference.as_dict(),
-            "ratio_median": ratio(export.median_ms, reference.median_ms), "cpu_shares": shares}
+            "ratio_median": ratio(export.median_ms, reference.median_ms), "cpu_shares": shares,
+            "aws_calls_per_document": {name: round(count / sizes.transport, 2)
+                                       for name, count in sorted(per_document.calls.items())}}
 
 
 def _end_to_end(stack: LocalStack, fake: FakturowniaFake, sizes: Sizes) -> dict[str, Any]:
@@ -120,7 +127,8 @@ def _paired_runs(stack: LocalStack, runtime: Runtime, account: BenchAccount, bar
         other = ExportMessage.model_validate_json(document_body(account.account_id, index, prefix="BARE"))
         payload = adapter.build_request(plan_export(other.document, settings, type(adapter)))
         reference_seconds = measure(partial(_send_bare, bare, f"{base_url}/invoices.json", payload, headers))
-        ours_seconds = measure(partial(_invoke, function, handler, event))
+        with attributed_to(MEASURED if index >= warmup else WARMUP):
+            ours_seconds = measure(partial(_invoke, function, handler, event))
         if index >= warmup:
             ours.append(ours_seconds)
             reference.append(reference_seconds)

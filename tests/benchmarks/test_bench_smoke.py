@@ -29,10 +29,18 @@ def test_every_benchmark_reports_its_figures(results: dict) -> None:
     assert overhead["transport"]["ours"]["median_ms"] > 0 and overhead["end_to_end"]["bare_http"]["median_ms"] > 0
     assert sum(overhead["transport"]["cpu_shares"].values()) == pytest.approx(100, abs=1)
 
+    assert overhead["transport"]["aws_calls_per_document"]["dynamodb:PutItem"] > 0
+
     cold = results["coldstart"]
     assert {"ExportFunction", "FetchPdfFunction", "LinkFunction"} <= set(cold["functions"])
     for figures in cold["functions"].values():
         assert 0 < figures["imported_ms"] <= figures["handled_ms"]
+        assert 0 < figures["imported_cpu_ms"] <= figures["handled_cpu_ms"]
+        assert figures["floor_with_calls_cpu_ms"] > cold["floor_cpu_ms"] and figures["aws_calls"] > 0
+    export = cold["functions"]["ExportFunction"]
+    assert export["provider_requests"] == 1 and "restored_first_record_ms" in export
+    assert cold["functions"]["DeadLetterCheckFunction"]["long_polls_s"] == 1
+    assert cold["no_bytecode"]["imported_cpu_ms"] > export["imported_cpu_ms"]
     assert cold["sizes"]["layer layers/common"]["unzipped_bytes"] > cold["sizes"]["layer layers/common"]["zipped_bytes"]
 
     bulk = results["bulk"]
@@ -48,11 +56,21 @@ def test_every_benchmark_reports_its_figures(results: dict) -> None:
     assert pdf["export_to_pdf"]["count"] == pdf["link_redirect"]["count"] == pdf["documents"]
     assert pdf["pdf_invocations"]["invocations"] >= 1
 
+    cost = results["cost"]
+    for shape in cost["shapes"].values():
+        export_calls = shape["functions"]["ExportFunction"]["aws"]
+        assert export_calls["write_units"] > 0 and export_calls["calls"]["events:PutEvents"] == cost["documents"]
+        assert shape["functions"]["FetchPdfFunction"]["aws"]["s3_requests"]["put"] == cost["documents"]
+        assert shape["functions"]["ExportFunction"]["log_bytes"] > 0
+    assert cost["at_rest"]["record_bytes_per_document"] > 0
+
 
 def test_the_table_has_a_row_per_figure(results: dict) -> None:
     table = render(results, machine((0.0,), (0.0,)), elapsed=1.0, quick=True)
     assert "QUICK RUN" in table.splitlines()[0]
-    for figure in ("Export overhead per document", "end to end", "Cold start to first record handled: ExportFunction",
-                   "Size: layer", "Bulk export of", "Peak memory", "Export to PDF stored", "redirect latency",
-                   "Lambda cost per 10,000 documents"):
+    for figure in ("Export overhead per document", "end to end", "AWS calls per exported document",
+                   "Cold start, import (INIT): ExportFunction", "whole, to the first record handled",
+                   "first record with SnapStart", "no bytecode in the layer", "Size: layer", "Bulk export of",
+                   "Peak memory", "Export to PDF stored", "redirect latency", "Cost per 1,000,000 documents",
+                   "DynamoDB on-demand", "Secrets Manager: secrets stored", "Per cold start: ExportFunction"):
         assert figure in table, figure

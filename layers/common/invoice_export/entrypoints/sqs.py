@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -29,10 +27,9 @@ from invoice_export.domain.errors import PermanentError, TransientError
 from invoice_export.domain.money import loads_exact
 from invoice_export.domain.own_numbers import normalised_number
 from invoice_export.platform.observability import logger, metrics
+from invoice_export.platform.partial_batch import PartialBatchProcessor, SqsRecord, process_partial_response
 from invoice_export.platform.runtime import Runtime, get_runtime
 from invoice_export.platform.side_by_side import RunMember, RunOf, SideBySideFifoProcessor
-from invoice_export.services.ksef import KsefPollRequest
-from invoice_export.services.pdf import PdfRequest
 
 MAX_BACKOFF_SECONDS = 900
 # Pauses between tries of a last delivery's record (give_up) through a short AWS outage: a message
@@ -93,7 +90,7 @@ def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime
     handled: set[str] = set()
     not_started: set[str] = set()
 
-    def handle(record: SQSRecord) -> None:
+    def handle(record: SqsRecord) -> None:
         if remaining_seconds() < runtime.settings.seconds_needed_for_provider_call:
             # Failed untouched, so that it comes back, rather than the Lambda timeout cutting it off
             # and returning the whole batch, the records done before it included.
@@ -108,10 +105,21 @@ def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime
     # are still looked at below, and Lambda returns the same messages either way.
     processor.raise_on_entire_batch_failure = False
     with runtime.accounts.read_once():  # each account's settings read once per batch, not per document
-        response = process_partial_response(event=event, record_handler=handle, processor=processor,
-                                            context=context)
+        response = process_partial_response(event=event, record_handler=handle, processor=processor)
     _give_up_on_skipped(runtime, event, response, handled, remaining_seconds, not_started=not_started)
     return response
+
+
+def warm_up_export() -> None:
+    """Before a SnapStart snapshot (platform.snapstart): what an export function's first record loads."""
+    get_runtime().warm_up(("dynamodb", "secretsmanager", "sqs", "events"), adapters=True, modules=(
+        "invoice_export.services.export", "invoice_export.services.pdf", "invoice_export.services.ksef"))
+
+
+def warm_up_pdf() -> None:
+    """Before a SnapStart snapshot (platform.snapstart): what a PDF function's first record loads."""
+    get_runtime().warm_up(("dynamodb", "secretsmanager", "s3", "events"), adapters=True,
+                          modules=("invoice_export.services.pdf",))
 
 
 def side_by_side_run(runtime: Runtime) -> RunOf:
@@ -182,7 +190,7 @@ def _give_up_on_skipped(runtime: Runtime, event: dict[str, Any], response: dict[
     not_started = not_started or set()
     failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
     for raw in event.get("Records", []):
-        record = SQSRecord(raw)
+        record = SqsRecord(raw)
         last = int(record.attributes.approximate_receive_count or 1) >= runtime.settings.export_max_receive_count
         if record.message_id not in failed or record.message_id in handled or not last:
             continue
@@ -199,14 +207,14 @@ def _give_up_on_skipped(runtime: Runtime, event: dict[str, Any], response: dict[
         _record_last_delivery(runtime, remaining_seconds, runtime.export_service.give_up, message, error)
 
 
-def _start_record(record: SQSRecord) -> None:
+def _start_record(record: SqsRecord) -> None:
     """Log under this record's message id, and never under the previous record's document. Thread-safe
     keys: records handled side by side each log their own (a fresh dict, never the caller's)."""
     logger.thread_safe_clear_keys()
     logger.thread_safe_append_keys(correlation_id=record.message_id)
 
 
-def _export_record(runtime: Runtime, record: SQSRecord, context: LambdaContext) -> None:
+def _export_record(runtime: Runtime, record: SqsRecord, context: LambdaContext) -> None:
     _start_record(record)
     message = read_export_message(record.body)
     service = runtime.export_service
@@ -232,7 +240,7 @@ def _export_record(runtime: Runtime, record: SQSRecord, context: LambdaContext) 
     logger.info("export finished", extra={"outcome": result.outcome.value})
 
 
-def _after_transient(runtime: Runtime, record: SQSRecord, message: ExportMessage, error: TransientError,
+def _after_transient(runtime: Runtime, record: SqsRecord, message: ExportMessage, error: TransientError,
                      receive_count: int, remaining_seconds: Callable[[], float]) -> None:
     logger.warning("export will be retried", extra={"error_code": error.code, "receive_count": receive_count})
     if receive_count >= runtime.settings.export_max_receive_count:
@@ -270,7 +278,7 @@ def _document_task_batch(event: dict[str, Any], context: LambdaContext, model: t
     is retried and finally dead-lettered.
     """
 
-    def handle(record: SQSRecord) -> None:
+    def handle(record: SqsRecord) -> None:
         _start_record(record)
         try:
             task: _DocumentTask = model.model_validate_json(record.body)
@@ -283,16 +291,19 @@ def _document_task_batch(event: dict[str, Any], context: LambdaContext, model: t
         except PermanentError as error:
             logger.warning(f"{what} not done", extra={"error_code": error.code, "reason": error.message})
 
-    return process_partial_response(event=event, record_handler=handle,
-                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)
+    return process_partial_response(event=event, record_handler=handle, processor=PartialBatchProcessor())
 
 
 def ksef_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:
+    from invoice_export.services.ksef import KsefPollRequest  # the KSeF function's only: not the export's
+
     runtime = runtime or get_runtime()
     return _document_task_batch(event, context, KsefPollRequest, runtime.ksef_service.poll, "KSeF status")
 
 
 def pdf_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:
+    from invoice_export.services.pdf import PdfRequest  # the PDF function's only: not the export's
+
     runtime = runtime or get_runtime()
 
     def fetch(request: PdfRequest) -> None:
