@@ -39,7 +39,10 @@ def stack(fake, request):
     """The module's stack; a module's STACK_PARAMETERS add template parameters (e.g. WfirmaAppKey)."""
     patch = pytest.MonkeyPatch()
     parameters = {"ExportMaxReceiveCount": 4, **getattr(request.module, "STACK_PARAMETERS", {})}
-    with LocalStack(visibility_timeout_override=2, parameter_overrides=parameters) as local:
+    # A module whose provider calls may outlast 2 s on a loaded machine (a stalled answer, read back with
+    # timeouts) sets a longer VISIBILITY_TIMEOUT, so its message is not delivered again while in flight.
+    visibility = getattr(request.module, "VISIBILITY_TIMEOUT", 2)
+    with LocalStack(visibility_timeout_override=visibility, parameter_overrides=parameters) as local:
         for name, value in FAST.items():
             patch.setenv(name, value)
         reset_runtime()

@@ -24,6 +24,9 @@ from testsupport import load_example
 pytestmark = pytest.mark.usefixtures("custom_provider_urls")
 LOGIN = "api@herbaciarnia.example"
 
+# A create stalled for 3.5 s and looked up: longer than the default 2 s on a loaded machine.
+VISIBILITY_TIMEOUT = 10
+
 
 @pytest.fixture(scope="module")
 def fake():
