@@ -8,10 +8,22 @@ kept in memory: each scope is one DynamoDB item holding the send times of its re
 A request that would exceed the limit waits if the wait is short; otherwise `RateLimited` (a
 TransientError with retry_after) sends the message back to the queue for later, instead of
 burning Lambda time or a provider's 429.
+
+Waits are kept short by pacing. A sliding window alone lets its whole limit go in one burst, after
+which the next request waits for the burst to leave the window - up to the window itself, a minute
+for iFirma: far longer than a request may wait in place, so it went back to the queue and its
+account's later documents with it (issue 20: a bulk run at a third of the limit's pace). So each
+limit is also kept in a shorter window of the same rate (`paced_windows`): a few requests per
+couple of seconds. The limit's full rate is still used, and no wait is longer than that short window.
+
+Background work (`yielding_to_foreground`: a PDF copy nobody is waiting for) uses what the limit
+leaves: while a foreground request of its scope had to wait for room within the last
+FOREGROUND_HOLD_SECONDS, a background one is refused at once (`YieldedToForeground`).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +35,7 @@ from boto3.dynamodb.conditions import Attr
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from invoice_export.domain.rate_limits import Done, RateLimit, RateLimited
+from invoice_export.domain.rate_limits import Done, RateLimit, RateLimited, YieldedToForeground, in_background
 
 _deserializer = TypeDeserializer()
 
@@ -35,7 +47,12 @@ _deserializer = TypeDeserializer()
 # limit as long as a request arrives within this margin of leaving.
 ARRIVAL_MARGIN_SECONDS = 0.5
 MAX_CONFLICT_RETRIES = 20
-
+# The pace window is at most this share of the longest wait in place (rate_limit_max_wait_seconds): the
+# rest is left for waiting behind other requests of the scope.
+PACE_SHARE_OF_MAX_WAIT = 0.5
+# How long after a foreground request had to wait for room background requests of its scope are refused:
+# longer than the gaps between the requests of a run bound by the limit (our AWS work per document).
+FOREGROUND_HOLD_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,31 @@ class _Entry:
 
 
 _MICROSECOND = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class Window:
+    count: int
+    seconds: float
+
+
+def paced_windows(limit: RateLimit, pace_seconds: float) -> list[Window]:
+    """The limit's own window, and one of the same rate at most `pace_seconds` long that spreads its
+    requests out - none where the limit's window is that short already, or where even one request
+    per `pace_seconds` would be faster than the limit (a few requests an hour: nothing to pace)."""
+    own = Window(limit.limit, limit.window_seconds)
+    count = math.floor(limit.limit * pace_seconds / limit.window_seconds)
+    if count < 1 or count >= limit.limit:
+        return [own]
+    return [own, Window(count, count * limit.window_seconds / limit.limit)]
+
+
+def _wait_for_room(arrivals: list[float], window: Window, now: float) -> float:
+    """Seconds until `window` has room for one more request; `arrivals` sorted, oldest first."""
+    inside = [t for t in arrivals if t > now - window.seconds]
+    if len(inside) < window.count:
+        return 0.0
+    return inside[len(inside) - window.count] + window.seconds - now
 
 
 def _stamp(t: float) -> Decimal:
@@ -76,6 +118,9 @@ class SlidingWindowLimiter:
         Returns `done`, to be called once the provider's answer came back (not when no answer came):
         it tells the window when the request had arrived at the latest."""
         window = limit.window_seconds
+        windows = paced_windows(limit, self.max_wait_seconds * PACE_SHARE_OF_MAX_WAIT)
+        background = in_background()
+        waited = False
         conflicts = 0
         with self._lock:
             item = self._stored.get(scope_key)
@@ -87,20 +132,28 @@ class SlidingWindowLimiter:
             # drops a stamp that a slower, earlier-stamped request still counts on.
             now = self.clock()
             version = int(item.get("version", 0))
+            if background and float(item.get("foreground_waited_at", 0)) + FOREGROUND_HOLD_SECONDS > now:
+                raise YieldedToForeground(
+                    f"{scope_key}: left to the requests that wait for room in the limit of {limit.limit} per "
+                    f"{window:g} s", retry_after=window, fix="nothing: done when the limit has room to spare")
             recent = [e for e in self._entries(scope_key, item) if e.arrived_by > now - window]
-            if len(recent) >= limit.limit:
-                bounds = sorted(e.arrived_by for e in recent)
-                wait = bounds[len(bounds) - limit.limit] + window - now
+            arrivals = sorted(e.arrived_by for e in recent)
+            wait = max(_wait_for_room(arrivals, w, now) for w in windows)
+            if wait > 0:
                 if wait > self.max_wait_seconds:
                     raise RateLimited(
                         f"{scope_key}: {limit.limit} requests per {limit.window_seconds:g} s reached",
                         retry_after=wait, fix="nothing: the document is sent when the limit allows")
                 self.sleep(max(wait, 0.01))
+                waited = True
                 continue  # with the item as known: a store on a stale one fails and returns the current one
             # Stamps are unique in an item (a later one by a microsecond at least): each names one request.
             stamp = max([_stamp(now), *(_stamp(e.sent_at) + _MICROSECOND for e in recent)])
+            # A foreground request that had to wait says so: background ones hold back (FOREGROUND_HOLD_SECONDS).
+            foreground_waited_at = _stamp(now) if waited and not background else item.get("foreground_waited_at")
             stored, item = self._store(scope_key, version, [*sorted(recent, key=lambda e: e.sent_at),
-                                                              _Entry(float(stamp), None)], window)
+                                                              _Entry(float(stamp), None)], window,
+                                       foreground_waited_at)
             if stored:
                 return lambda: self._answer(scope_key, stamp)
             conflicts += 1
@@ -121,8 +174,8 @@ class SlidingWindowLimiter:
             ours = dict(self._answered.get(scope_key, {}))
         return [_Entry(float(s), float(a) if a > 0 else ours.get(s)) for s, a in zip(sent, answered, strict=True)]
 
-    def _store(self, scope_key: str, version: int, entries: list[_Entry],
-               window: float) -> tuple[bool, dict[str, Any] | None]:
+    def _store(self, scope_key: str, version: int, entries: list[_Entry], window: float,
+               foreground_waited_at: Decimal | None = None) -> tuple[bool, dict[str, Any] | None]:
         """(True, the item stored), or (False, the item found instead: None when it must be read)."""
         condition = Attr("version").not_exists() if version == 0 else Attr("version").eq(version)
         item = {"scope": scope_key, "version": version + 1,
@@ -130,6 +183,8 @@ class SlidingWindowLimiter:
                 "answered_at": [_stamp(e.answered_at) if e.answered_at is not None else Decimal(0) for e in entries],
                 # Idle scopes disappear by themselves (the table's TTL attribute).
                 "expires_at": int(max(e.arrived_by for e in entries) + window) + 60}
+        if foreground_waited_at is not None:
+            item["foreground_waited_at"] = foreground_waited_at
         try:
             self.table.put_item(Item=item, ConditionExpression=condition, ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except ClientError as exc:
