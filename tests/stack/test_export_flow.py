@@ -41,13 +41,21 @@ def test_examples_are_exported_once_with_mapping_and_events(shop) -> None:
     assert str(correction["invoice_id"]) == shop.record("INV-2026-11-0001").provider_document_id
 
 
-def test_duplicate_delivery_creates_one_provider_document(shop) -> None:
+def test_duplicate_deliveries_create_one_provider_document_and_each_gets_its_outcome(shop) -> None:
     message = shop.message(INVOICE)
-    shop.send(message, dedup_id="first")
-    shop.send(message, dedup_id="second")  # a producer retry that SQS de-duplication does not catch
+    for copy in ("first", "second", "third"):  # producer retries that SQS de-duplication does not catch
+        shop.send(message, dedup_id=copy)
     shop.run()
+    [invoice] = shop.provider_documents("INV-2026-11-0001")
+    # The copies were answered from the idempotency record: nothing sent again, and an event each (issue 20).
+    assert shop.outcomes("INV-2026-11-0001") == ["exported", "already_exported", "already_exported"]
+    copies = [e for e in shop.events if e["document_id"] == "INV-2026-11-0001"]
+    assert {e["provider_number"] for e in copies} == {invoice["number"]}
+    assert all(e["customer_link"].startswith("http") for e in copies)
+    shop.send(message, dedup_id="fourth")  # a later copy still gets its own
+    shop.run()
+    assert shop.outcomes("INV-2026-11-0001")[3:] == ["already_exported"]
     assert len(shop.provider_documents("INV-2026-11-0001")) == 1
-    assert shop.outcomes("INV-2026-11-0001") == ["exported"]  # the duplicate was answered from the cache
 
 
 def test_resend_of_an_exported_document_changes_nothing_and_is_reported(shop) -> None:

@@ -180,6 +180,13 @@ class DocumentStore:
             remove=("last_error",),
         )
 
+    def set_provider_number(self, account_id: str, document_id: str, provider_number: str) -> DocumentRecord | None:
+        """The number of an exported document created without it (read after the create); a number
+        once recorded is never replaced (None then)."""
+        return self._update(account_id, document_id, {"provider_number": provider_number, "updated_at": now_iso()},
+                            condition=Attr("status").eq(Status.EXPORTED.value)
+                            & (Attr("provider_number").not_exists() | Attr("provider_number").eq("")))
+
     def hold(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
         """pending/failed -> pending with the reason it waits (its account is paused until reconnected)."""
         return self._update(
