@@ -51,8 +51,9 @@ _background: ContextVar[bool] = ContextVar("requests-yield-to-foreground", defau
 @contextmanager
 def yielding_to_foreground() -> Iterator[None]:
     """Provider requests made in the block are background work (a PDF copy nobody is waiting for): they
-    use what the limit leaves, and are refused at once (`YieldedToForeground`, retry after a window)
-    while foreground requests of their scope - creates and their read-backs - wait for room."""
+    use what the limit leaves, and are refused at once (`YieldedToForeground`, to be retried a couple
+    of windows later) while foreground requests of their scope - creates and their read-backs - wait
+    for room."""
     token = _background.set(True)
     try:
         yield

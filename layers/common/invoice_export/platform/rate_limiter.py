@@ -13,8 +13,11 @@ Waits are kept short by pacing. A sliding window alone lets its whole limit go i
 which the next request waits for the burst to leave the window - up to the window itself, a minute
 for iFirma: far longer than a request may wait in place, so it went back to the queue and its
 account's later documents with it (issue 20: a bulk run at a third of the limit's pace). So each
-limit is also kept in a shorter window of the same rate (`paced_windows`): a few requests per
-couple of seconds. The limit's full rate is still used, and no wait is longer than that short window.
+limit is also kept in a shorter window of the same rate (`pace_window`): a few requests per couple
+of seconds. The limit's full rate is still used, and no wait is longer than that short window. The
+pace counts requests from when they were sent, not answered: it only spreads them out (the limit's
+own window keeps the provider's count), and counting each from its answer would hold every pace
+slot a round trip longer - 4 % of iFirma's rate at 100 ms a request.
 
 Background work (`yielding_to_foreground`: a PDF copy nobody is waiting for) uses what the limit
 leaves: while a foreground request of its scope had to wait for room within the last
@@ -53,6 +56,14 @@ PACE_SHARE_OF_MAX_WAIT = 0.5
 # How long after a foreground request had to wait for room background requests of its scope are refused:
 # longer than the gaps between the requests of a run bound by the limit (our AWS work per document).
 FOREGROUND_HOLD_SECONDS = 3.0
+# How long refused background work stays away: half as long as the foreground requests have been waiting
+# for room without a break, from FOREGROUND_HOLD_SECONDS up to two of the limit's windows. Each refusal
+# costs a round on the PDF queue, so a long bulk run sends its PDF fetches away for longer (a few rounds
+# each); yet they come back within half its length, while their own share of the limit, once the
+# creates are done, takes at least that long (iFirma: 1 PDF per create and read-back), so the limit
+# never waits for them.
+POSTPONEMENT_SHARE_OF_BUSY = 0.5
+MAX_POSTPONEMENT_WINDOWS = 2
 
 
 @dataclass(frozen=True)
@@ -70,25 +81,52 @@ _MICROSECOND = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
+class _ForegroundDemand:
+    """When foreground requests of a scope last had to wait for room, and since when without a break
+    (item attributes `foreground_waited_at` and `foreground_busy_since`)."""
+
+    waited_at: float
+    busy_since: float
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> _ForegroundDemand:
+        return cls(float(item.get("foreground_waited_at", 0)), float(item.get("foreground_busy_since", 0)))
+
+    def holds(self, now: float) -> bool:
+        return self.waited_at + FOREGROUND_HOLD_SECONDS > now
+
+    def postponement(self, now: float, window: float) -> float:
+        busy = now - self.busy_since
+        return min(MAX_POSTPONEMENT_WINDOWS * window, max(FOREGROUND_HOLD_SECONDS, busy * POSTPONEMENT_SHARE_OF_BUSY))
+
+    def waited(self, now: float) -> _ForegroundDemand:
+        return _ForegroundDemand(now, self.busy_since if self.holds(now) else now)
+
+    def attributes(self) -> dict[str, Decimal]:
+        if not self.waited_at:
+            return {}
+        return {"foreground_waited_at": _stamp(self.waited_at), "foreground_busy_since": _stamp(self.busy_since)}
+
+
+@dataclass(frozen=True)
 class Window:
     count: int
     seconds: float
 
 
-def paced_windows(limit: RateLimit, pace_seconds: float) -> list[Window]:
-    """The limit's own window, and one of the same rate at most `pace_seconds` long that spreads its
-    requests out - none where the limit's window is that short already, or where even one request
-    per `pace_seconds` would be faster than the limit (a few requests an hour: nothing to pace)."""
-    own = Window(limit.limit, limit.window_seconds)
+def pace_window(limit: RateLimit, pace_seconds: float) -> Window | None:
+    """A window of the limit's rate at most `pace_seconds` long, which spreads its requests out; None
+    where the limit's own window is that short already, or where even one request per `pace_seconds`
+    would be faster than the limit (a few requests an hour: nothing to pace)."""
     count = math.floor(limit.limit * pace_seconds / limit.window_seconds)
     if count < 1 or count >= limit.limit:
-        return [own]
-    return [own, Window(count, count * limit.window_seconds / limit.limit)]
+        return None
+    return Window(count, count * limit.window_seconds / limit.limit)
 
 
-def _wait_for_room(arrivals: list[float], window: Window, now: float) -> float:
-    """Seconds until `window` has room for one more request; `arrivals` sorted, oldest first."""
-    inside = [t for t in arrivals if t > now - window.seconds]
+def _wait_for_room(times: list[float], window: Window, now: float) -> float:
+    """Seconds until `window` has room for one more request; `times` (the requests') sorted, oldest first."""
+    inside = [t for t in times if t > now - window.seconds]
     if len(inside) < window.count:
         return 0.0
     return inside[len(inside) - window.count] + window.seconds - now
@@ -118,7 +156,8 @@ class SlidingWindowLimiter:
         Returns `done`, to be called once the provider's answer came back (not when no answer came):
         it tells the window when the request had arrived at the latest."""
         window = limit.window_seconds
-        windows = paced_windows(limit, self.max_wait_seconds * PACE_SHARE_OF_MAX_WAIT)
+        own = Window(limit.limit, window)
+        pace = pace_window(limit, self.max_wait_seconds * PACE_SHARE_OF_MAX_WAIT)
         background = in_background()
         waited = False
         conflicts = 0
@@ -132,13 +171,16 @@ class SlidingWindowLimiter:
             # drops a stamp that a slower, earlier-stamped request still counts on.
             now = self.clock()
             version = int(item.get("version", 0))
-            if background and float(item.get("foreground_waited_at", 0)) + FOREGROUND_HOLD_SECONDS > now:
+            demand = _ForegroundDemand.of(item)
+            if background and demand.holds(now):
                 raise YieldedToForeground(
                     f"{scope_key}: left to the requests that wait for room in the limit of {limit.limit} per "
-                    f"{window:g} s", retry_after=window, fix="nothing: done when the limit has room to spare")
+                    f"{window:g} s", retry_after=demand.postponement(now, window),
+                    fix="nothing: done when the limit has room to spare")
             recent = [e for e in self._entries(scope_key, item) if e.arrived_by > now - window]
-            arrivals = sorted(e.arrived_by for e in recent)
-            wait = max(_wait_for_room(arrivals, w, now) for w in windows)
+            wait = _wait_for_room(sorted(e.arrived_by for e in recent), own, now)
+            if pace is not None:
+                wait = max(wait, _wait_for_room(sorted(e.sent_at for e in recent), pace, now))
             if wait > 0:
                 if wait > self.max_wait_seconds:
                     raise RateLimited(
@@ -150,10 +192,10 @@ class SlidingWindowLimiter:
             # Stamps are unique in an item (a later one by a microsecond at least): each names one request.
             stamp = max([_stamp(now), *(_stamp(e.sent_at) + _MICROSECOND for e in recent)])
             # A foreground request that had to wait says so: background ones hold back (FOREGROUND_HOLD_SECONDS).
-            foreground_waited_at = _stamp(now) if waited and not background else item.get("foreground_waited_at")
+            if waited and not background:
+                demand = demand.waited(now)
             stored, item = self._store(scope_key, version, [*sorted(recent, key=lambda e: e.sent_at),
-                                                              _Entry(float(stamp), None)], window,
-                                       foreground_waited_at)
+                                                              _Entry(float(stamp), None)], window, demand)
             if stored:
                 return lambda: self._answer(scope_key, stamp)
             conflicts += 1
@@ -175,16 +217,14 @@ class SlidingWindowLimiter:
         return [_Entry(float(s), float(a) if a > 0 else ours.get(s)) for s, a in zip(sent, answered, strict=True)]
 
     def _store(self, scope_key: str, version: int, entries: list[_Entry], window: float,
-               foreground_waited_at: Decimal | None = None) -> tuple[bool, dict[str, Any] | None]:
+               demand: _ForegroundDemand) -> tuple[bool, dict[str, Any] | None]:
         """(True, the item stored), or (False, the item found instead: None when it must be read)."""
         condition = Attr("version").not_exists() if version == 0 else Attr("version").eq(version)
         item = {"scope": scope_key, "version": version + 1,
                 "sent_at": [_stamp(e.sent_at) for e in entries],
                 "answered_at": [_stamp(e.answered_at) if e.answered_at is not None else Decimal(0) for e in entries],
                 # Idle scopes disappear by themselves (the table's TTL attribute).
-                "expires_at": int(max(e.arrived_by for e in entries) + window) + 60}
-        if foreground_waited_at is not None:
-            item["foreground_waited_at"] = foreground_waited_at
+                "expires_at": int(max(e.arrived_by for e in entries) + window) + 60, **demand.attributes()}
         try:
             self.table.put_item(Item=item, ConditionExpression=condition, ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except ClientError as exc:
