@@ -9,18 +9,34 @@ import secrets
 import uuid
 
 import pytest
+from stack.conftest import FAST
 
 from invoice_export.domain.account_settings import AccountSettings
 from invoice_export.domain.records import Status
 from invoice_export.platform.runtime import get_runtime, reset_runtime
 from invoice_export.services.events import DETAIL_TYPE
 from local.fakes.ifirma import IfirmaFake
+from local.stack import LocalStack
 from testsupport import load_example
 
 INVOICE_KEY = "EAB0D8ACF3308F3B"
 # One request per 8 s, at the fake and in our limiter: the create takes the window's one place, so its
 # read-back finds the window full for longer than a request waits in place (5 s, the default).
 ONE_PER_8_S = (1, 8.0)
+
+
+@pytest.fixture(scope="module")
+def stack(fake):
+    """A stack of this module's own: the shared one makes failed messages visible again after 2 s, while
+    a PDF fetch here may wait longer than that in place - its message would be handled twice at once."""
+    patch = pytest.MonkeyPatch()
+    with LocalStack(visibility_timeout_override=60, parameter_overrides={"ExportMaxReceiveCount": 4}) as local:
+        for name, value in FAST.items():
+            patch.setenv(name, value)
+        reset_runtime()
+        yield local
+        patch.undo()
+    reset_runtime()
 
 
 @pytest.fixture(scope="module")

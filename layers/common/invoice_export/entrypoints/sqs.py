@@ -323,6 +323,9 @@ def pdf_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | 
 
     def fetch(request: PdfRequest) -> None:
         try:
+            if context.get_remaining_time_in_millis() / 1000 < runtime.settings.seconds_needed_for_provider_call:
+                # Fetches wait in place for the provider's limit: the last ones of a batch may find no time left.
+                raise RateLimited("not started: too little time left in this invocation", retry_after=1)
             copy = runtime.pdf_service.fetch(request.account_id, request.document_id, copy_only=True)
         except RateLimited as limited:
             # Asked again later in a new message, this one acknowledged: waiting for the provider's limit
