@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from invoice_export.services import bulk_export
 from invoice_export.domain.records import Status
+from invoice_export.services import bulk_export
 from invoice_export.services.bulk_export import BulkExportRefused
 from invoice_export.storage.bulk_runs import BulkFilters, RunDocument, RunStatus
 
