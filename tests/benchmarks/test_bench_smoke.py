@@ -48,6 +48,11 @@ def test_every_benchmark_reports_its_figures(results: dict) -> None:
     assert bulk["floor_s"] == round(bulk["accepted_calls"] / 20, 1)
     assert bulk["export_invocations"]["invocations"] >= 1 and bulk["export_invocations"]["billed_ms"] > 0
 
+    tight = results["bulk_tight"]
+    assert tight["accepted_calls"] == 3 * tight["documents"] > 0  # create, read-back, PDF: each once
+    assert tight["numberless"] == 0 and tight["http_429"] == 0 and tight["peak_in_window"] <= tight["limit"]
+    assert tight["floor_s"] == round(tight["accepted_calls"] / tight["limit"] * tight["window_s"], 1)
+
     peaks = results["memory"]["peaks"]
     assert [p["documents"] for p in peaks] == sorted(p["documents"] for p in peaks) and len(peaks) == 3
     assert all(p["peak_rss_mb"] > 0 for p in peaks)
@@ -71,6 +76,7 @@ def test_the_table_has_a_row_per_figure(results: dict) -> None:
     for figure in ("Export overhead per document", "end to end", "AWS calls per exported document",
                    "Cold start, import (INIT): ExportFunction", "whole, to the first record handled",
                    "first record with SnapStart", "no bytecode in the layer", "Size: layer", "Bulk export of",
+                   "iFirma documents under a tight limit",
                    "Peak memory", "Export to PDF stored", "redirect latency", "Cost per 1,000,000 documents",
                    "DynamoDB on-demand", "Secrets Manager: secrets stored", "Per cold start: ExportFunction"):
         assert figure in table, figure

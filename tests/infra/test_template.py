@@ -110,7 +110,8 @@ CREDENTIAL_WRITE_ACTIONS = {"secretsmanager:PutSecretValue", "secretsmanager:Cre
 # Bulk runs and the API's retries re-queue documents; a resolved in-doubt document gets its PDF.
 # Lambda sends a scheduled function's failed run to its OnFailure queue with the function's own role;
 # the schedules' dead-letter queue is written by the schedules' roles, not by a function.
-QUEUE_SENDERS = {PDF_QUEUE: {EXPORT_FN, CONFIG_API_FN}, KSEF_QUEUE: {EXPORT_FN, KSEF_FN},
+# The PDF function puts a fetch the provider's rate limit holds back on its own queue again, for later.
+QUEUE_SENDERS = {PDF_QUEUE: {EXPORT_FN, CONFIG_API_FN, FETCH_PDF_FN}, KSEF_QUEUE: {EXPORT_FN, KSEF_FN},
                  EXPORT_QUEUE: {BULK_EXPORT_FN, CONFIG_API_FN}, SCHEDULED_RUN_FAILURES: set(SCHEDULED_FNS),
                  SCHEDULE_DLQ: set()}
 S3_ACTIONS = {"s3:GetObject", "s3:PutObject"}  # what the PDF functions may do, on pdf/* only

@@ -49,14 +49,15 @@ def test_a_document_is_created_once_however_often_it_is_delivered(core) -> None:
     resent = core.service.export(message(trigger=Trigger.RETRY))  # another trigger: runs, sends nothing
     newer = core.service.export(message(version=2))  # a newer version of an exported document: final
     assert core.provider.creates() == 1
-    assert (first.outcome, again.outcome) == (Outcome.EXPORTED, Outcome.EXPORTED)
-    assert again == first and first.provider_document_id == "P-1"
+    # Every delivery gets its outcome (issue 20): the duplicate's says nothing changed.
+    assert (first.outcome, again.outcome) == (Outcome.EXPORTED, Outcome.ALREADY_EXPORTED)
+    assert again.provider_document_id == first.provider_document_id == "P-1"
     assert (resent.outcome, newer.outcome) == (Outcome.ALREADY_EXPORTED, Outcome.ALREADY_EXPORTED)
-    assert core.outcomes() == ["exported", "already_exported", "already_exported"]
+    assert core.outcomes() == ["exported", "already_exported", "already_exported", "already_exported"]
     record = core.documents.get(ACCOUNT, INVOICE)
     assert (record.status, record.provider_document_id, record.attempts, record.exported_event_sent) == (
         Status.EXPORTED, "P-1", 1, True)
-    assert core.pdf_requests == [INVOICE] * 3  # no PDF stored yet (no PDF function here): each report asks
+    assert core.pdf_requests == [INVOICE] * 4  # no PDF stored yet (no PDF function here): each report asks
     assert core.ksef_polls == []  # KSeF is off for the account
 
 

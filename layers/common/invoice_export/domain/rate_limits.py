@@ -7,7 +7,9 @@ Lambda instance lives in platform.rate_limiter, behind `RequestLimiter`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -35,6 +37,33 @@ class RateLimit:
 
 class RateLimited(TransientError):
     code = "rate_limit_wait"
+
+
+class YieldedToForeground(RateLimited):
+    """Background work refused at once: foreground requests of its scope are waiting for the window."""
+
+    code = "rate_limit_yield"
+
+
+_background: ContextVar[bool] = ContextVar("requests-yield-to-foreground", default=False)
+
+
+@contextmanager
+def yielding_to_foreground() -> Iterator[None]:
+    """Provider requests made in the block are background work (a PDF copy nobody is waiting for): they
+    use what the limit leaves, and are refused at once (`YieldedToForeground`, to be retried a couple
+    of windows later) while foreground requests of their scope - creates and their read-backs - wait
+    for room."""
+    token = _background.set(True)
+    try:
+        yield
+    finally:
+        _background.reset(token)
+
+
+def in_background() -> bool:
+    """Whether requests made now are background work (`yielding_to_foreground`)."""
+    return _background.get()
 
 
 # Called once the request has been answered (or has surely failed), so the window knows it arrived.

@@ -173,12 +173,12 @@ class Runtime:
         token = self.link_signer().sign(account_id, document_id, self.settings.link_ttl_days * 86400)
         return f"{base}/d/{token}"
 
-    def request_pdf(self, account_id: str, document_id: str) -> None:
+    def request_pdf(self, account_id: str, document_id: str, delay_seconds: int = 0) -> None:
         from invoice_export.services.pdf import PdfRequest
 
         body = PdfRequest(account_id=account_id, document_id=document_id).model_dump_json()
         self.client("sqs").send_message(QueueUrl=_required(self.settings.pdf_queue_url, "PDF_QUEUE_URL"),
-                                        MessageBody=body)
+                                        MessageBody=body, DelaySeconds=delay_seconds)
 
     def schedule_ksef_poll(self, request: KsefPollRequest, delay_seconds: int) -> None:
         self.client("sqs").send_message(QueueUrl=_required(self.settings.ksef_queue_url, "KSEF_QUEUE_URL"),

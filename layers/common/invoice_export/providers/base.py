@@ -187,6 +187,13 @@ class ProviderAdapter(ABC):
     def find_document(self, plan: ExportPlan) -> ProviderReference | None:
         """Look the document up by our reference; None when the provider surely has none."""
 
+    def read_number(self, provider_document_id: str) -> str | None:
+        """The number the provider gave a document it created, read again; None where the create's own
+        answer carries it (nothing to read). A provider that numbers a document in a read after the
+        create (iFirma) returns a created reference without the number when that read failed: the
+        export service reads it here before it announces the document."""
+        return None
+
     @abstractmethod
     def download_pdf(self, provider_document_id: str) -> bytes:
         """The PDF the provider generates for the document, as it is now."""

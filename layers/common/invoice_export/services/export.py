@@ -135,13 +135,33 @@ class ExportService:
 
     def export(self, message: ExportMessage, *, remaining_seconds: Callable[[], float] | None = None) -> ExportResult:
         """Handle one message. Transient errors propagate (the message is retried); all else returns."""
+        processed: list[bool] = []  # stays empty when the idempotency record answered instead of _process
         try:
             # Only `message` makes the idempotency key; the time budget is passed alongside.
-            result = self._process_once(message=message, remaining_seconds=remaining_seconds or (lambda: math.inf))
+            result = self._process_once(message=message, remaining_seconds=remaining_seconds or (lambda: math.inf),
+                                        processed=processed)
         except _NotRemembered as settled:
             result = settled.result
+        if not processed:
+            result = self._report_duplicate(message, result)
         self._count(f"Outcome_{result.outcome.value}")
         return result
+
+    def _report_duplicate(self, message: ExportMessage, first: ExportResult) -> ExportResult:
+        """A duplicate delivery, answered from its first delivery's idempotency record: nothing is sent
+        again, and it gets an outcome event of its own - automation waits for one per message (issue 20).
+        An exported document's says `already_exported`; any other says what the document is now."""
+        record = self.documents.get(message.account_id, message.document.document_id)
+        if record is None:
+            return first
+        if first.outcome == Outcome.SUPERSEDED:
+            self._publish(Outcome.SUPERSEDED, message.account_id, record, document_version=message.document.version)
+            return first
+        if record.status == Status.EXPORTED:
+            return self._report_exported(message.account_id, record)
+        outcome = _DUPLICATE_OUTCOME[record.status]
+        self._publish(outcome, message.account_id, record, error=_error_from_record(record))
+        return ExportResult(outcome=outcome)
 
     def _count(self, metric: str) -> None:
         if self.metrics:
@@ -209,7 +229,9 @@ class ExportService:
 
     # ---------------------------------------------------------------- the idempotent unit
 
-    def _process(self, message: ExportMessage, remaining_seconds: Callable[[], float]) -> ExportResult:
+    def _process(self, message: ExportMessage, remaining_seconds: Callable[[], float],
+                 processed: list[bool]) -> ExportResult:
+        processed.append(True)
         done = self._handle(message, remaining_seconds)
         if not done.remember:
             raise _NotRemembered(done.result)
@@ -438,10 +460,12 @@ class ExportService:
     def _report_exported(self, account_id: str, record: DocumentRecord,
                          settings: AccountSettings | None = None) -> ExportResult:
         """Exported now, or a re-send of an exported document (nothing is sent)."""
+        settings = settings or self.accounts.get(account_id)
+        if not record.provider_number and settings is not None:
+            record = self._read_number(account_id, settings, record)
         if record.pdf is None:
             self.request_pdf(account_id, record.document_id)
         outcome = Outcome.EXPORTED if not record.exported_event_sent else Outcome.ALREADY_EXPORTED
-        settings = settings or self.accounts.get(account_id)
         link = (self.make_link(account_id, record.document_id)
                 if settings is not None and settings.show_provider_document else None)
         self._publish(outcome, account_id, record, customer_link=link)
@@ -451,6 +475,30 @@ class ExportService:
             self.documents.set_exported_event_sent(account_id, record.document_id)
         return ExportResult(outcome=outcome, provider_document_id=record.provider_document_id,
                             provider_number=record.provider_number)
+
+    def _read_number(self, account_id: str, settings: AccountSettings, record: DocumentRecord) -> DocumentRecord:
+        """The number of a document created without it (the provider's read after the create failed, e.g.
+        our own rate limiter had no room: issue 20), read before its event announces it - the number is
+        what the customer sees. A transient failure propagates: the message is retried, and the retry
+        reads it. Refused for good (the document deleted at the provider): announced without it, saying so."""
+        assert record.provider_document_id is not None
+        try:
+            adapter = self.adapter_factory(settings, self.accounts.credentials(account_id))
+            number = adapter.read_number(record.provider_document_id)
+        except TransientError:
+            logger.warning("the provider's number of the exported document is read on the retry")
+            raise
+        except PermanentError as error:
+            logger.error("the provider's number of the exported document cannot be read",
+                         extra={"error_code": error.code})
+            return record.model_copy(update={"warnings": [
+                *record.warnings, f"the provider created the document but its number could not be read "
+                                  f"({error.message})"]})
+        if not number:  # the provider's create answers carry the number: nothing to read
+            return record
+        # None: recorded meanwhile by another delivery; its number is the one stored.
+        return (self.documents.set_provider_number(account_id, record.document_id, number)
+                or self.documents.get(account_id, record.document_id) or record)
 
     def _fail(self, job: _Job, action: Action) -> _Done:
         error = _error_of(action)
@@ -519,6 +567,13 @@ def _retry_later(job: _Job, action: Action) -> _Done:
 def _error_of(action: Action) -> Any:
     assert action.error is not None, f"{action.act} carries its error"
     return action.error
+
+
+# A duplicate of a message whose first delivery left the document not exported: what it is now. (Only
+# successful outcomes are cached, so the first delivery found it pending: a bulk-mode account's document,
+# which its run may be sending, or may have failed or held in doubt since.)
+_DUPLICATE_OUTCOME = {Status.PENDING: Outcome.PENDING, Status.SENDING: Outcome.PENDING,
+                      Status.FAILED: Outcome.FAILED, Status.IN_DOUBT: Outcome.IN_DOUBT}
 
 
 def _earlier_document_failed() -> TransientError:

@@ -207,6 +207,13 @@ class DocumentStore:
                     **({"vat_split": vat_split} if vat_split is not None else {})},
             remove=("last_error",))
 
+    def set_provider_number(self, account_id: str, document_id: str, provider_number: str) -> DocumentRecord | None:
+        """The number of an exported document created without it (read after the create); a number
+        once recorded is never replaced (None then)."""
+        return self._update(account_id, document_id, {"provider_number": provider_number, "updated_at": now_iso()},
+                            condition=Attr("status").eq(Status.EXPORTED.value)
+                            & (Attr("provider_number").not_exists() | Attr("provider_number").eq("")))
+
     def hold(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
         """pending/failed -> pending with the reason it waits (its account is paused until reconnected)."""
         return self.transition(account_id, document_id, Step.HOLD_PAUSED,
