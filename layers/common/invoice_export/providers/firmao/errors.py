@@ -89,30 +89,41 @@ def error_body(response: requests.Response) -> dict[str, Any]:
 def read_rejection(response: requests.Response) -> ProviderRejected:
     """A 4xx other than 401/403/429 turned into a specific error naming Firmao's field and ours."""
     body = error_body(response)
-    status = response.status_code
     code = str(body.get("errorCode") or "")
-    if code == "organizationNotFound":  # ASSUMPTION: the fake's word; Firmao documents no such answer
-        return ProviderRejected(
-            f"Firmao knows no organisation at this address (HTTP {status})", code=ORGANISATION_NOT_FOUND,
-            fix="check the organisation id (the name after system.firmao.pl/ once logged in) and reconnect")
-    if code == "transactionNumberAlreadyExists":
-        suggested = (body.get("additionalInfo") or {}).get("suggestedNumber")
-        return ProviderRejected(
-            "Firmao already has a sale document with this number (transactionNumberAlreadyExists"
-            f"{f'; it suggests {suggested}' if suggested else ''})", code=DUPLICATE_NUMBER,
-            field_errors={"transactionNumber": [code]},
-            fix="give the document a number not used in Firmao yet, or switch the account to Firmao's numbering")
-    if code == "duplicateValueFoundException":
-        field = f"{body.get('objectName') or 'object'}.{body.get('fieldName') or 'value'}"
-        values = ", ".join(str(v.get("value")) for v in body.get("duplicateValues") or [] if isinstance(v, dict))
-        return ProviderRejected(
-            f"Firmao rejected {field}: the value {values or 'sent'} exists already (HTTP {status})",
-            field_errors={field: [code]}, code="provider_duplicate_value",
-            fix=f"correct {OUR_FIELD.get(str(body.get('fieldName')), 'the document')} or the record in Firmao")
+    reader = _READERS.get(code, _field_or_status)
+    return reader(body, code, response.status_code)
+
+
+def _organisation_not_found(body: dict[str, Any], code: str, status: int) -> ProviderRejected:
+    # ASSUMPTION: the fake's word; Firmao documents no such answer.
+    return ProviderRejected(
+        f"Firmao knows no organisation at this address (HTTP {status})", code=ORGANISATION_NOT_FOUND,
+        fix="check the organisation id (the name after system.firmao.pl/ once logged in) and reconnect")
+
+
+def _number_taken(body: dict[str, Any], code: str, status: int) -> ProviderRejected:
+    suggested = (body.get("additionalInfo") or {}).get("suggestedNumber")
+    return ProviderRejected(
+        "Firmao already has a sale document with this number (transactionNumberAlreadyExists"
+        f"{f'; it suggests {suggested}' if suggested else ''})", code=DUPLICATE_NUMBER,
+        field_errors={"transactionNumber": [code]},
+        fix="give the document a number not used in Firmao yet, or switch the account to Firmao's numbering")
+
+
+def _duplicate_value(body: dict[str, Any], code: str, status: int) -> ProviderRejected:
+    field = f"{body.get('objectName') or 'object'}.{body.get('fieldName') or 'value'}"
+    values = ", ".join(str(v.get("value")) for v in body.get("duplicateValues") or [] if isinstance(v, dict))
+    return ProviderRejected(
+        f"Firmao rejected {field}: the value {values or 'sent'} exists already (HTTP {status})",
+        field_errors={field: [code]}, code="provider_duplicate_value",
+        fix=f"correct {OUR_FIELD.get(str(body.get('fieldName')), 'the document')} or the record in Firmao")
+
+
+def _field_or_status(body: dict[str, Any], code: str, status: int) -> ProviderRejected:
+    """The documented one-field error body, or, without a field, what the status says."""
     field = str(body.get("field") or "")
     if field:
-        rejected = body.get("rejectedValue")
-        info = body.get("additionalInfo")
+        rejected, info = body.get("rejectedValue"), body.get("additionalInfo")
         detail = code + (f", value {rejected}" if rejected is not None else "") + (f", {info}" if info else "")
         return ProviderRejected(
             f"Firmao rejected {field} ({detail}; HTTP {status})", field_errors={field: [detail]},
@@ -124,3 +135,11 @@ def read_rejection(response: requests.Response) -> ProviderRejected:
                                 fix="check that the document still exists in Firmao (it may have been deleted)")
     return ProviderRejected(f"Firmao rejected the request (HTTP {status}{f', {code}' if code else ''})",
                             fix="correct the document and retry it; if it persists, report it to the maintainers")
+
+
+# Firmao's errorCode -> its reader; any other code: its field, or its status.
+_READERS = {
+    "organizationNotFound": _organisation_not_found,
+    "transactionNumberAlreadyExists": _number_taken,
+    "duplicateValueFoundException": _duplicate_value,
+}

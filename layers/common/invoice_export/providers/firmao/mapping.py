@@ -123,34 +123,49 @@ def transaction(plan: ExportPlan, lookups: Lookups, *, reference_field: str | No
         body["transactionNumber"] = plan.number  # Firmao refuses a second sale with it: the duplicate guard
     if plan.provider_series is not None:
         body["invoicePatternId"] = series_id(plan.provider_series)
-    if doc.payment.due_date is not None:
-        body["paymentDate"] = doc.payment.due_date.isoformat()  # README: the due date ("2012-08-15")
-    if doc.kind != DocumentKind.CORRECTION:  # a correction's payment is settled against its original
-        paid = doc.payment.paid_date is not None
-        body["paid"] = paid
-        body["paidValue"] = format_amount(totals.gross if paid else Decimal(0))
-    if doc.exchange_rate is not None:
-        # ASSUMPTION: our rate goes in exchangeRate/exchangeRateDate (the README's correction example
-        # sends both; whether Firmao would look one up itself is not documented).
-        body["exchangeRate"] = f"{doc.exchange_rate.rate.normalize():f}"
-        body["exchangeRateDate"] = doc.exchange_rate.date.isoformat()
+    body.update(_payment(doc, totals))
+    body.update(_exchange_rate(doc))
     if annotations := _annotations(doc):
         body["invoiceAnnotations"] = annotations
     if reference_field is not None:
         body[f"customFields.{reference_field}"] = doc.document_id  # README: "customFields.custom5", a string
     if plan.send_skus and doc.kind != DocumentKind.CORRECTION:
-        # ASSUMPTION: how a sale decreases stock is undocumented. GET output shows storageStateUpdate
-        # (NO_UPDATE on a transaction, AUTO_UPDATE on a storage document) and warehouse {id, name};
-        # AUTO_UPDATE on the sale is read as "take the linked lines off the warehouse's stock".
-        body["storageStateUpdate"] = "AUTO_UPDATE"
-        if warehouse_id is not None:
-            body["warehouse"] = {"id": warehouse_id}
+        body.update(_stock_update(warehouse_id))
     if doc.kind == DocumentKind.CORRECTION:
         body.update(_correction(plan, lookups))
     else:
         body["transactionEntries"] = [_entry(line, _product(line, plan, lookups), doc.price_basis, lookups)
                                       for line in doc.lines]
     return body
+
+
+def _payment(doc: Document, totals: Totals) -> dict[str, Any]:
+    """The due date (README: paymentDate, "2012-08-15") and, but on a correction (settled against its
+    original), whether and how much is paid."""
+    fields: dict[str, Any] = {}
+    if doc.payment.due_date is not None:
+        fields["paymentDate"] = doc.payment.due_date.isoformat()
+    if doc.kind != DocumentKind.CORRECTION:
+        paid = doc.payment.paid_date is not None
+        fields["paid"] = paid
+        fields["paidValue"] = format_amount(totals.gross if paid else Decimal(0))
+    return fields
+
+
+def _exchange_rate(doc: Document) -> dict[str, Any]:
+    # ASSUMPTION: our rate goes in exchangeRate/exchangeRateDate (the README's correction example
+    # sends both; whether Firmao would look one up itself is not documented).
+    if doc.exchange_rate is None:
+        return {}
+    return {"exchangeRate": f"{doc.exchange_rate.rate.normalize():f}",
+            "exchangeRateDate": doc.exchange_rate.date.isoformat()}
+
+
+def _stock_update(warehouse_id: int | None) -> dict[str, Any]:
+    # ASSUMPTION: how a sale decreases stock is undocumented. GET output shows storageStateUpdate
+    # (NO_UPDATE on a transaction, AUTO_UPDATE on a storage document) and warehouse {id, name};
+    # AUTO_UPDATE on the sale is read as "take the linked lines off the warehouse's stock".
+    return {"storageStateUpdate": "AUTO_UPDATE", **({"warehouse": {"id": warehouse_id}} if warehouse_id else {})}
 
 
 def series_id(provider_series: str) -> int:
@@ -254,6 +269,36 @@ def _entry(line: Line, product: int | str, basis: PriceBasis, lookups: Lookups,
     return entry
 
 
+def _check_correctable(doc: Document, before: list[Line], original: OriginalDocument | None) -> None:
+    """A correction Firmao's documented form can state: no added line, and the original's lines as we sent them."""
+    added = [line.line_id for line in doc.lines if line.line_id not in {b.line_id for b in before}]
+    if added:
+        raise ConfigurationError(
+            f"the correction adds line(s) {', '.join(added)}; Firmao's API documents corrections of the "
+            "original's lines only (each as a before and after pair), with no form for a new line",
+            fix="issue the added lines on a new invoice, or this correction in Firmao by hand",
+            code="unsupported_correction")
+    if original is not None and len(original.lines) != len(before):
+        raise PermanentError(
+            f"the corrected Firmao document has {len(original.lines)} lines, our original had {len(before)}: "
+            "its lines were changed in Firmao, so the correction cannot name them",
+            fix="issue this correction in Firmao by hand", code="correction_lines_mismatch")
+
+
+def _corrected_line_pair(index: int, old: Line, new: Line | None, original: OriginalDocument | None,
+                         basis: PriceBasis, lookups: Lookups) -> list[dict[str, Any]]:
+    """The index-th original line before and after (a removed line: after with quantity 0)."""
+    if original is None:
+        base_id: int | str = LOOKED_UP_WHEN_SENT.format(f"line {index + 1} of the corrected document")
+        product: int | str = old.name
+    else:
+        base_id, product = original.lines[index].entry_id, original.lines[index].product
+    record_before, record_after = 2 * index + 1, 2 * index + 2
+    return [{**_entry(old, product, basis, lookups), "baseEntryId": base_id, "recordId": record_before},
+            {**_entry(new or old, product, basis, lookups, quantity=None if new else Decimal(0)),
+             "recordId": record_after, "invalidRecordId": record_before}]
+
+
 def _correction(plan: ExportPlan, lookups: Lookups) -> dict[str, Any]:
     """README: a correction restates each line of the original twice, "before" (baseEntryId = the
     original line's id, recordId = its number within this request) and "after" (invalidRecordId = the
@@ -266,33 +311,11 @@ def _correction(plan: ExportPlan, lookups: Lookups) -> dict[str, Any]:
     assert doc.correction is not None and plan.corrected is not None
     before = doc.correction.lines_before
     after = {line.line_id: line for line in doc.lines}
-    added = [line.line_id for line in doc.lines if line.line_id not in {b.line_id for b in before}]
-    if added:
-        raise ConfigurationError(
-            f"the correction adds line(s) {', '.join(added)}; Firmao's API documents corrections of the "
-            "original's lines only (each as a before and after pair), with no form for a new line",
-            fix="issue the added lines on a new invoice, or this correction in Firmao by hand",
-            code="unsupported_correction")
     original = lookups.original
-    if original is not None and len(original.lines) != len(before):
-        raise PermanentError(
-            f"the corrected Firmao document has {len(original.lines)} lines, our original had {len(before)}: "
-            "its lines were changed in Firmao, so the correction cannot name them",
-            fix="issue this correction in Firmao by hand", code="correction_lines_mismatch")
+    _check_correctable(doc, before, original)
     entries = []
     for index, old in enumerate(before):
-        if original is None:
-            base_id: int | str = LOOKED_UP_WHEN_SENT.format(f"line {index + 1} of the corrected document")
-            product: int | str = old.name
-        else:
-            base_id, product = original.lines[index].entry_id, original.lines[index].product
-        record_before, record_after = 2 * index + 1, 2 * index + 2
-        new = after.get(old.line_id)
-        entries.append({**_entry(old, product, doc.price_basis, lookups),
-                        "baseEntryId": base_id, "recordId": record_before})
-        entries.append({**_entry(new or old, product, doc.price_basis, lookups,
-                                 quantity=None if new else Decimal(0)),
-                        "recordId": record_after, "invalidRecordId": record_before})
+        entries += _corrected_line_pair(index, old, after.get(old.line_id), original, doc.price_basis, lookups)
     return {
         "connectedDocNumber": original.number if original else plan.corrected.number,
         "connectedDocDate": original.issue_date if original else LOOKED_UP_WHEN_SENT.format("its issue date"),
