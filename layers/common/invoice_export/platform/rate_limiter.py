@@ -133,6 +133,11 @@ def _yield_to_foreground(scope_key: str, limit: RateLimit, demand: _ForegroundDe
             fix="nothing: done when the limit has room to spare")
 
 
+def _next_stamp(recent: list[_Entry], now: float) -> Decimal:
+    """Stamps are unique in an item (a later one by a microsecond at least): each names one request."""
+    return max([_stamp(now), *(_stamp(e.sent_at) + _MICROSECOND for e in recent)])
+
+
 def _wait(recent: list[_Entry], own: Window, pace: Window | None, now: float) -> float:
     """Seconds until both the limit's own window (requests counted until they arrived) and its pace
     window (counted from when they were sent) have room for one more."""
@@ -207,8 +212,7 @@ class SlidingWindowLimiter:
                 self._wait_in_place(scope_key, limit, wait)
                 waited = True
                 continue  # with the item as known: a store on a stale one fails and returns the current one
-            # Stamps are unique in an item (a later one by a microsecond at least): each names one request.
-            stamp = max([_stamp(now), *(_stamp(e.sent_at) + _MICROSECOND for e in recent)])
+            stamp = _next_stamp(recent, now)
             # A foreground request that had to wait says so: background ones hold back (FOREGROUND_HOLD_SECONDS).
             if waited and not background:
                 demand = demand.waited(now)
