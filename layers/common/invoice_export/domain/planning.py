@@ -20,6 +20,7 @@ class ProviderTraits(Protocol):
     display_name: str
     capabilities: Capabilities
     vat_calculation: VatCalculation | None
+    home_currency: str
 
     def ksef_refusal(self, mode: KsefMode) -> tuple[str, str] | None: ...
 
@@ -35,6 +36,13 @@ def plan_export(document: Document, settings: AccountSettings, adapter: Provider
             f"{name} cannot take {document.kind.value}s through its API",
             fix=f"issue this document in {name} by hand, or do not send {document.kind.value}s to this account",
             code="unsupported_kind")
+    if document.kind == DocumentKind.CORRECTION and not caps.partial_corrections and not document.is_full_reversal:
+        raise ConfigurationError(
+            f"{name} can only reverse a whole document (storno) through its API, and this correction changes "
+            "single lines", code="unsupported_partial_correction",
+            fix=f"issue this correction in {name} by hand; or send a correction cancelling the whole document "
+                "(no lines after the change) and then a new invoice with the right lines")
+    _refuse_other_home_currency(document, settings, adapter)
 
     number = None
     if settings.numbering == Numbering.OURS:
@@ -76,6 +84,22 @@ def plan_export(document: Document, settings: AccountSettings, adapter: Provider
                       provider_payment_type=payment_type, send_skus=settings.send_skus,
                       missing_sku=settings.missing_sku, corrected=corrected,
                       send_to_ksef=settings.ksef == KsefMode.SEND_ON_EXPORT and goes_to_ksef(document))
+
+
+def _refuse_other_home_currency(document: Document, settings: AccountSettings, adapter: ProviderTraits) -> None:
+    """A document, its account and its provider must account VAT in the same currency: the exchange rate
+    converts to it, and the provider keeps its books in it."""
+    if settings.home_currency != adapter.home_currency:
+        raise ConfigurationError(
+            f"{adapter.display_name} keeps its books in {adapter.home_currency}, but account {settings.account_id} "
+            f"is set to {settings.home_currency}", code="home_currency_mismatch",
+            fix=f"set the account's home_currency to {adapter.home_currency} (reconnect it)")
+    if document.home_currency != settings.home_currency:
+        raise ConfigurationError(
+            f"the document accounts VAT in {document.home_currency}, but account {settings.account_id} keeps its "
+            f"books in {settings.home_currency}", code="home_currency_mismatch",
+            fix=f"issue this account's documents with home_currency '{settings.home_currency}' (and an exchange "
+                f"rate to {settings.home_currency} for other currencies)")
 
 
 def _refuse_totals_the_provider_would_compute_differently(document: Document, adapter: ProviderTraits) -> None:

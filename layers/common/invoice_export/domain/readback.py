@@ -22,12 +22,16 @@ from invoice_export.domain.documents import Document, DocumentKind
 
 @dataclass(frozen=True)
 class ProviderTotals:
-    net: Decimal
-    vat: Decimal
+    # None where the provider's API does not return the figure (Oblio and SmartBill read back the gross
+    # total only; SmartBill not even the currency): what is returned is compared, nothing is assumed.
+    net: Decimal | None
+    vat: Decimal | None
     gross: Decimal
-    currency: str
+    currency: str | None
     is_correction: bool
     corrects: str | None = None  # the provider id of the corrected document, for a correction
+    # False where the API does not say which document a correction corrects (Oblio, SmartBill storno).
+    corrects_readable: bool = True
     # The document's total VAT in PLN as the provider states it; None where its API does not return it.
     vat_in_pln: Decimal | None = None
     # The exchange rate the provider stored, where we pass ours and it returns it: a different rate
@@ -50,8 +54,8 @@ def compare(document: Document, provider: ProviderTotals, corrected_provider_id:
               for name, ours, theirs in (("net", document.totals.net, provider.net),
                                          ("VAT", document.totals.vat, provider.vat),
                                          ("gross", document.totals.gross, provider.gross))
-              if ours != theirs]
-    if provider.currency != document.currency:
+              if theirs is not None and ours != theirs]
+    if provider.currency is not None and provider.currency != document.currency:
         drifts.append(Drift("currency", document.currency, provider.currency))
     ours_in_pln = document.vat_in_pln()
     if ours_in_pln is not None and provider.vat_in_pln is not None and provider.vat_in_pln != ours_in_pln.total:
@@ -63,7 +67,8 @@ def compare(document: Document, provider: ProviderTotals, corrected_provider_id:
     if provider.is_correction != is_correction:
         provider_kind = "a correction" if provider.is_correction else "not a correction"
         drifts.append(Drift("kind", document.kind.value, provider_kind))
-    elif is_correction and corrected_provider_id and provider.corrects != corrected_provider_id:
+    elif is_correction and corrected_provider_id and provider.corrects_readable \
+            and provider.corrects != corrected_provider_id:
         drifts.append(Drift("corrected document", corrected_provider_id, provider.corrects or "none"))
     return drifts
 

@@ -22,6 +22,7 @@ from invoice_export.domain.documents import Document, Totals, VatCalculation
 from invoice_export.domain.errors import ConfigurationError, ProviderRejected
 from invoice_export.domain.provider_contract import (
     Capabilities,
+    ClearanceSystem,
     CreatedDocument,
     ExportPlan,
     KsefState,
@@ -62,6 +63,11 @@ class ProviderAdapter(ABC):
     read_rate_limit: ClassVar[RateLimit | None] = None
     # How the provider always computes VAT; None: it can be told to compute it our document's way.
     vat_calculation: ClassVar[VatCalculation | None] = None
+    # The currency its accounts keep their books and VAT in (AccountSettings.home_currency).
+    home_currency: ClassVar[str] = "PLN"
+    # The national e-invoice system its documents go to (KSeF, e-Factura): the account's `ksef` setting
+    # and the poller's events are about this one; the capabilities say what the API does about it.
+    clearance_system: ClassVar[ClearanceSystem] = ClearanceSystem.KSEF
     # What exporting one document consumes of the provider's periodic quota (`remaining_quota`), in
     # the quota's own unit; only read for providers that have one.
     quota_cost_per_document: ClassVar[int] = 1
@@ -97,15 +103,26 @@ class ProviderAdapter(ABC):
         return cls.default_api_url
 
     @classmethod
+    def clearance(cls) -> tuple[str, bool, bool]:
+        """(the name of its national e-invoice system, whether we can ask the provider to send to it,
+        whether the provider reports a document's state there) from its capabilities."""
+        caps = cls.capabilities
+        if cls.clearance_system == ClearanceSystem.EFACTURA:
+            return "e-Factura", caps.efactura_send, caps.efactura_read_back
+        return "KSeF", caps.ksef_send, caps.ksef_read_back
+
+    @classmethod
     def ksef_refusal(cls, mode: KsefMode) -> tuple[str, str] | None:
-        """(why the account's KSeF mode cannot work with this provider, what to choose instead);
-        None when it can. Checked when the setting is changed and again before each export."""
-        caps, name = cls.capabilities, cls.display_name
-        if mode == KsefMode.SEND_ON_EXPORT and not caps.ksef_send:
-            general = (f"{name} cannot send documents to KSeF through its API",
-                       "set ksef to 'off' and send the documents to KSeF from the accounting system")
-        elif mode == KsefMode.PROVIDER_SENDS and not caps.ksef_read_back:
-            general = (f"{name} does not report a document's KSeF status or number through its API, so there "
+        """(why the account's KSeF (e-Factura for a Romanian provider) mode cannot work with this
+        provider, what to choose instead); None when it can. Checked when the setting is changed and
+        again before each export."""
+        name = cls.display_name
+        system, sends, reads_back = cls.clearance()
+        if mode == KsefMode.SEND_ON_EXPORT and not sends:
+            general = (f"{name} cannot send documents to {system} through its API",
+                       f"set ksef to 'off' and send the documents to {system} from the accounting system")
+        elif mode == KsefMode.PROVIDER_SENDS and not reads_back:
+            general = (f"{name} does not report a document's {system} status through its API, so there "
                        "is nothing for us to read back", "set ksef to 'off'")
         else:
             return None
@@ -177,7 +194,8 @@ class ProviderAdapter(ABC):
         return None
 
     def ksef_status(self, provider_document_id: str) -> KsefStatus:
-        """The document's KSeF state as the provider knows it."""
+        """The document's KSeF state as the provider knows it (its e-Factura state, for a provider whose
+        clearance_system is e-Factura: the same states, read by the same poller)."""
         raise ConfigurationError(f"{self.display_name} does not report KSeF status through its API",
                                  code="not_supported")
 
