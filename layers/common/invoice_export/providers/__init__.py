@@ -22,6 +22,7 @@ _ADAPTERS: dict[ProviderName, str] = {
     ProviderName.INFAKT: "invoice_export.providers.infakt.adapter:InfaktAdapter",
     ProviderName.WFIRMA: "invoice_export.providers.wfirma.adapter:WfirmaAdapter",
     ProviderName.IFIRMA: "invoice_export.providers.ifirma.adapter:IfirmaAdapter",
+    ProviderName.OBLIO: "invoice_export.providers.oblio.adapter:OblioAdapter",
 }
 # Providers whose adapter is not written yet are refused when an account is connected to them.
 

@@ -61,6 +61,9 @@ class ProviderAdapter(ABC):
     # A separate window for reads (GET), for a provider that counts them apart from its other requests
     # (inFakt); None: reads count in `rate_limit` like every request.
     read_rate_limit: ClassVar[RateLimit | None] = None
+    # The credential field a CREDENTIAL-scoped limit counts per, where the provider counts per login
+    # rather than per key (Oblio, SmartBill: the e-mail); None: the credentials as a whole.
+    rate_limit_per: ClassVar[str | None] = None
     # How the provider always computes VAT; None: it can be told to compute it our document's way.
     vat_calculation: ClassVar[VatCalculation | None] = None
     # The currency its accounts keep their books and VAT in (AccountSettings.home_currency).
@@ -153,7 +156,10 @@ class ProviderAdapter(ABC):
             return f"{cls.name.value}:account:{settings.account_id}"
         if scope == LimitScope.CREDENTIAL:
             # A truncated hash tells keys apart without storing them.
-            identity = json.dumps(_revealed(credentials), sort_keys=True).encode()
+            revealed = _revealed(credentials)
+            if cls.rate_limit_per is not None:
+                revealed = {cls.rate_limit_per: revealed[cls.rate_limit_per]}
+            identity = json.dumps(revealed, sort_keys=True).encode()
             return f"{cls.name.value}:credential:{hashlib.sha256(identity).hexdigest()[:16]}"
         return f"{cls.name.value}:deployment"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from invoice_export.domain.documents import Line
+from invoice_export.domain.documents import Document, Line, Totals, VatCalculation, vat_percent
 from invoice_export.domain.errors import ConfigurationError
-from invoice_export.domain.money import round_money
+from invoice_export.domain.money import money_sum, round_money
 
 
 def discounted_unit_price(line: Line, *, places: int, quantity: Decimal | None = None) -> Decimal:
@@ -40,3 +40,28 @@ def discounted_unit_price(line: Line, *, places: int, quantity: Decimal | None =
         "provider's own discount rounding is not documented",
         fix="issue the line with a quantity up to 100, or with the discount already in its unit price",
         code="discount_not_exact")
+
+
+def net_first_gross_split(document: Document, method: VatCalculation) -> Totals:
+    """The totals of a gross-priced document as a provider computes them that derives the net from each
+    gross amount (net = gross / (1 + rate), rounded half-up) and leaves VAT as the rest, per line or per
+    rate (`method`); our documents take the VAT from the gross instead (gross x rate / (100 + rate)). The
+    two differ by a grosz where that VAT falls on a half grosz. For a correction: after minus before."""
+    after = _net_first(document.lines, method)
+    if document.correction is None:
+        return after
+    before = _net_first(document.correction.lines_before, method)
+    return Totals(net=after.net - before.net, vat=after.vat - before.vat, gross=after.gross - before.gross)
+
+
+def _net_first(lines: list[Line], method: VatCalculation) -> Totals:
+    if method == VatCalculation.PER_LINE:
+        groups = [(vat_percent(line.vat), line.value()) for line in lines]
+    else:
+        by_rate: dict[Decimal, Decimal] = {}
+        for line in lines:
+            by_rate[vat_percent(line.vat)] = by_rate.get(vat_percent(line.vat), Decimal(0)) + line.value()
+        groups = list(by_rate.items())
+    net = money_sum(round_money(gross / (1 + rate / 100)) for rate, gross in groups)
+    gross = money_sum(gross for _, gross in groups)
+    return Totals(net=net, vat=gross - net, gross=gross)

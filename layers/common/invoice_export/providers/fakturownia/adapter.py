@@ -30,7 +30,6 @@ from invoice_export.domain.documents import (
     Totals,
     VatCalculation,
     VatCode,
-    vat_percent,
 )
 from invoice_export.domain.errors import (
     AmbiguousAtProvider,
@@ -38,7 +37,7 @@ from invoice_export.domain.errors import (
     PermanentError,
     ProviderRejected,
 )
-from invoice_export.domain.money import format_amount, round_money
+from invoice_export.domain.money import format_amount
 from invoice_export.domain.provider_contract import (
     Capabilities,
     CreatedDocument,
@@ -54,6 +53,7 @@ from invoice_export.domain.readback import ProviderTotals
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import HeaderAuth
 from invoice_export.providers.ksef_words import ksef_status_from
+from invoice_export.providers.pricing import net_first_gross_split
 
 KINDS = {DocumentKind.INVOICE: "vat", DocumentKind.RECEIPT: "receipt", DocumentKind.CORRECTION: "correction"}
 # Documented gov_status values (F-KSEF). server_error is the one Fakturownia does not retry itself
@@ -162,24 +162,7 @@ class FakturowniaAdapter(ProviderAdapter):
         ASSUMPTION: as the local fake models Fakturownia's keep_gross strategy."""
         if document.price_basis != PriceBasis.GROSS:
             return None
-        after = cls._predicted_gross_split(document.lines, document.vat_calculation)
-        if document.correction is None:
-            return after
-        before = cls._predicted_gross_split(document.correction.lines_before, document.vat_calculation)
-        return Totals(net=after.net - before.net, vat=after.vat - before.vat, gross=after.gross - before.gross)
-
-    @staticmethod
-    def _predicted_gross_split(lines: list[Line], method: VatCalculation) -> Totals:
-        if method == VatCalculation.PER_LINE:
-            groups = [(vat_percent(line.vat), line.value()) for line in lines]
-        else:
-            by_rate: dict[Decimal, Decimal] = {}
-            for line in lines:
-                by_rate[vat_percent(line.vat)] = by_rate.get(vat_percent(line.vat), Decimal(0)) + line.value()
-            groups = list(by_rate.items())
-        net = sum((round_money(gross / (1 + rate / 100)) for rate, gross in groups), Decimal("0.00"))
-        gross = sum((gross for _, gross in groups), Decimal("0.00"))
-        return Totals(net=net, vat=gross - net, gross=gross)
+        return net_first_gross_split(document, document.vat_calculation)
 
     @staticmethod
     def _calculating_strategy(doc: Document) -> dict[str, str]:

@@ -1,0 +1,78 @@
+"""What Romanian invoicing asks of a request, the same for every Romanian provider (Oblio, SmartBill).
+
+VAT rates go by name and percentage, as both providers' nomenclatures list them (Oblio GET
+/api/nomenclature/vat_rates, SmartBill GET /tax): the standard rate "Normala" (21 % since 1 August
+2025), the reduced "Redusa" (11 %), "SDD" and "SFDD" (exempt with and without the right to deduct,
+both 0 %) and "Taxare inversa" (reverse charge, 0 %). Ours map onto them:
+
+    21 -> Normala, 11 -> Redusa, any other percentage -> that percentage without a name (the provider
+    picks its one rate with it: an account that still has an older rate), 0 -> SDD (the EU's zero rate:
+    intra-EU supplies and exports are exempt with the right to deduct), zw -> SFDD (exempt without it),
+    oo and np-EU -> Taxare inversa (the buyer accounts the VAT); np (outside the scope) has no Romanian
+    name and is refused.
+
+ASSUMPTION: these names, from the providers' nomenclature examples and their fakes' defaults; a
+provider that has another name refuses the request in its own words (read back by the adapter).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from invoice_export.domain.documents import Buyer, BuyerKind, Document, Line, VatCode
+from invoice_export.domain.errors import ConfigurationError
+from invoice_export.domain.tax_ids import cui_problem
+
+STANDARD, REDUCED = Decimal(21), Decimal(11)
+VAT_NAMES_BY_CODE = {VatCode.EXEMPT: "SFDD", VatCode.REVERSE_CHARGE: "Taxare inversa",
+                     VatCode.NOT_SUBJECT_EU: "Taxare inversa"}
+VAT_NAMES_BY_PERCENT = {STANDARD: "Normala", REDUCED: "Redusa", Decimal(0): "SDD"}
+ROMANIA = "RO"
+
+
+def vat_name_and_percent(line: Line, provider: str) -> tuple[str | None, Decimal]:
+    """The provider's VAT rate for a line: (its name, or None to let the percentage pick it; percentage)."""
+    if isinstance(line.vat, VatCode):
+        if line.vat not in VAT_NAMES_BY_CODE:
+            raise ConfigurationError(
+                f"line {line.line_id}: {provider} has no VAT rate for '{line.vat.value}' (outside the scope of VAT)",
+                fix="issue the line as exempt (zw, with its legal basis) or with the rate that applies in Romania",
+                code="unsupported_vat_rate")
+        return VAT_NAMES_BY_CODE[line.vat], Decimal(0)
+    rate = line.vat.normalize()
+    return VAT_NAMES_BY_PERCENT.get(rate), rate
+
+
+def exemption_mentions(document: Document) -> list[str]:
+    """The legal basis of each exempt rate, for the document's printed mentions (Romanian invoices must
+    state why a supply is exempt, Codul fiscal art. 319 (20))."""
+    lines = document.lines + (document.correction.lines_before if document.correction else [])
+    bases = dict.fromkeys(line.vat_exemption_basis for line in lines if line.vat == VatCode.EXEMPT)
+    return [f"Scutit de TVA: {basis}" for basis in bases if basis]
+
+
+def is_romanian(buyer: Buyer) -> bool:
+    return buyer.address.country == ROMANIA
+
+
+def romanian_buyer_county(buyer: Buyer, provider: str) -> str | None:
+    """A Romanian buyer's county (judet), which e-Factura and both providers need; None for others. A
+    Romanian company's CUI is checked here too, so a typo is named before anything is sent."""
+    if not is_romanian(buyer):
+        return None
+    if buyer.kind == BuyerKind.COMPANY and buyer.tax_id and (problem := cui_problem(buyer.tax_id)):
+        raise ConfigurationError(f"the buyer's CUI {buyer.tax_id} {problem}", code="bad_tax_id",
+                                 fix="correct document.buyer.tax_id in the order system and send the document again")
+    if not buyer.address.region:
+        raise ConfigurationError(
+            f"{provider} needs the county (judet) of a Romanian buyer, and this document has none",
+            fix="send document.buyer.address.region (e.g. 'Cluj'; 'Bucuresti' with the sector as the city)",
+            code="missing_region")
+    return buyer.address.region
+
+
+def is_vat_payer(buyer: Buyer) -> bool:
+    """ASSUMPTION: a company whose tax id carries a country prefix (RO12345678, DE123456789) is registered
+    for VAT; a bare Romanian CUI, and a person, are not (the Romanian convention)."""
+    tax_id = (buyer.tax_id or "").strip().upper()
+    return buyer.kind == BuyerKind.COMPANY and len(tax_id) > 2 and tax_id[:2].isalpha()
