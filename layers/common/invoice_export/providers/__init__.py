@@ -23,6 +23,7 @@ _ADAPTERS: dict[ProviderName, str] = {
     ProviderName.WFIRMA: "invoice_export.providers.wfirma.adapter:WfirmaAdapter",
     ProviderName.IFIRMA: "invoice_export.providers.ifirma.adapter:IfirmaAdapter",
     ProviderName.OBLIO: "invoice_export.providers.oblio.adapter:OblioAdapter",
+    ProviderName.SMARTBILL: "invoice_export.providers.smartbill.adapter:SmartBillAdapter",
 }
 # Providers whose adapter is not written yet are refused when an account is connected to them.
 

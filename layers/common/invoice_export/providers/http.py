@@ -7,8 +7,10 @@ error types, and logging that never contains credentials (auth travels in header
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -173,3 +175,18 @@ class HeaderAuth(requests.auth.AuthBase):
 
     def __repr__(self) -> str:
         return f"HeaderAuth({', '.join(self._headers)}: <redacted>)"
+
+
+def encode_json(value: Any) -> bytes:
+    """JSON with every Decimal written as the exact number it is, for providers that want numbers, not
+    strings (iFirma, SmartBill): never through float."""
+    def encode(item: Any) -> str:
+        if isinstance(item, Decimal):
+            return format(item, "f")
+        if isinstance(item, dict):
+            members = (f"{json.dumps(str(key), ensure_ascii=False)}:{encode(member)}" for key, member in item.items())
+            return "{" + ",".join(members) + "}"
+        if isinstance(item, (list, tuple)):
+            return "[" + ",".join(encode(v) for v in item) + "]"
+        return json.dumps(item, ensure_ascii=False)
+    return encode(value).encode("utf-8")
