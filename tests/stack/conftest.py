@@ -36,10 +36,12 @@ def fake():
 
 @pytest.fixture(scope="module")
 def stack(fake, request):
-    """The module's stack; a module's STACK_PARAMETERS add template parameters (e.g. WfirmaAppKey)."""
+    """The module's stack; a module's STACK_PARAMETERS add template parameters (e.g. WfirmaAppKey), its
+    STACK_VISIBILITY_TIMEOUT outlasts its slowest export (a provider whose limit spaces calls seconds apart)."""
     patch = pytest.MonkeyPatch()
     parameters = {"ExportMaxReceiveCount": 4, **getattr(request.module, "STACK_PARAMETERS", {})}
-    with LocalStack(visibility_timeout_override=2, parameter_overrides=parameters) as local:
+    visibility = getattr(request.module, "STACK_VISIBILITY_TIMEOUT", 2)
+    with LocalStack(visibility_timeout_override=visibility, parameter_overrides=parameters) as local:
         for name, value in FAST.items():
             patch.setenv(name, value)
         reset_runtime()

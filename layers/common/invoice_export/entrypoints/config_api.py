@@ -119,8 +119,9 @@ class DocumentView(BaseModel):
     provider: str | None = None
     provider_document_id: str | None = None
     provider_number: str | None = None
-    ksef_number: str | None = None
-    ksef_status: str | None = None
+    ksef_number: str | None = Field(default=None, description="The KSeF number; for a Romanian provider "
+                                    "(Oblio) e-Factura's upload index")
+    ksef_status: str | None = Field(default=None, description="In KSeF, or e-Factura for a Romanian provider")
     error: RecordedError | None = Field(default=None, description="Why it failed or is in doubt, and the fix")
     warnings: list[str] = []
     vat_in_pln: dict[str, str] | None = Field(

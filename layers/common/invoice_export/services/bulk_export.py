@@ -387,7 +387,9 @@ class BulkExporter:
             if document.kind != DocumentKind.CORRECTION or corrected is not None:
                 check.request = adapter.build_request(plan)
         except ExportError as error:
-            check.problems.append(Problem(code=error.code, message=error.message, fix=error.fix))
+            problem = Problem(code=error.code, message=error.message, fix=error.fix)
+            if problem not in check.problems:  # e.g. a tax id both checks above and the adapter refuse
+                check.problems.append(problem)
         return check
 
     def _corrected(self, account_id: str, document: Document) -> tuple[ProviderReference | None, str]:
