@@ -9,6 +9,12 @@ reason, e.g. a provider that always computes VAT another way), drift found after
     make money                      # 10,000 documents (about 17 minutes on 2 cores), prints the table
     python -m corpus.money --documents 500 --seed 7
 
+The generator draws Polish documents (PLN, EUR, USD; 23/8/5/0 %, zw, np...). The Romanian providers
+(Oblio, SmartBill) get each one as a Romanian shop would issue it (`_as_romanian`): RON instead of
+PLN (EUR and USD keep their rate, now to RON), 23 % as 21 %, 8 and 5 % as 11 %, np (no Romanian rate)
+as np-EU (0 % either way), a Romanian buyer with a valid CUI and a county, and a correction as the full
+reversal (storno) of its original, the only correction they take; the totals are recomputed.
+
 The bounded version runs in `make test` (tests/corpus/test_money_corpus.py).
 """
 
@@ -27,7 +33,15 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from invoice_export.domain.account_settings import AccountSettings
-from invoice_export.domain.documents import Document, DocumentKind, ExportMessage, compute_totals
+from invoice_export.domain.documents import (
+    Document,
+    DocumentKind,
+    ExportMessage,
+    Line,
+    PriceBasis,
+    VatCalculation,
+    compute_totals,
+)
 from invoice_export.domain.errors import ConfigurationError, ExportError
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.readback import compare
@@ -38,6 +52,8 @@ from local import run as demo
 from local.fakes.fakturownia import FakturowniaFake
 from local.fakes.ifirma import IfirmaFake
 from local.fakes.infakt import InfaktFake
+from local.fakes.oblio import OblioFake
+from local.fakes.smartbill import SmartBillFake
 from local.fakes.wfirma import WfirmaFake
 from tests.property.strategies import documents, to_body
 
@@ -67,7 +83,10 @@ UNLIMITED_FAKES = {
                demo.infakt_shop),
     "wfirma": (lambda: WfirmaFake(app_key=demo.WFIRMA_APP_KEY, rate_limit=None), demo.wfirma_shop),
     "ifirma": (lambda: IfirmaFake(rate_limit=None, daily_limit=None), demo.ifirma_shop),
+    "oblio": (lambda: OblioFake(burst_block=False, windowed_limits=False), demo.oblio_shop),
+    "smartbill": (lambda: SmartBillFake(rate_limit=None), demo.smartbill_shop),
 }
+ROMANIAN = {"oblio", "smartbill"}  # their documents: `_as_romanian`
 
 
 def _adapter(make_fake: Any, make_shop: Any, running: ExitStack) -> tuple[ProviderAdapter, Any]:
@@ -75,7 +94,9 @@ def _adapter(make_fake: Any, make_shop: Any, running: ExitStack) -> tuple[Provid
     shop = make_shop(fake)
     if shop.settings["provider"] == "ifirma":
         fake.account(shop.credentials["login"]).quota = 10**9  # documents per month
-    settings = {**shop.settings, "series_links": dict.fromkeys(("FV", "PAR", "KOR"))}  # provider defaults
+    # Provider defaults; Oblio needs a series named, its standard invoice series.
+    default_series = "FCT" if shop.settings["provider"] in ROMANIAN else None
+    settings = {**shop.settings, "series_links": dict.fromkeys(("FV", "PAR", "KOR"), default_series)}
     credentials = {**shop.credentials}
     if shop.settings["provider"] == "wfirma":
         credentials["app_key"] = demo.WFIRMA_APP_KEY  # the deployment's, merged by the runtime in AWS
@@ -95,24 +116,52 @@ def _same_nbp_rate(fake: Any, document: Document) -> None:
         fake.set_exchange_rate(document.currency, f"{document.exchange_rate.rate:f}", document.exchange_rate.table_id)
 
 
-def _as_document(drawn: dict[str, Any], document_id: str) -> Document:
+def _as_document(drawn: dict[str, Any], document_id: str, *, address: dict[str, str] | None = None,
+                 tax_id: str = "5260250274") -> Document:
     """The drawn document with what does not change money made valid for every provider: dates in
     the accounting month, the due date after them, and a real Polish NIP (the generator's tax ids
-    are random, and providers rightly refuse a bad checksum)."""
+    are random, and providers rightly refuse a bad checksum), or the `address` and `tax_id` given."""
     payment = {**drawn["payment"]}
     if payment.get("due_date"):
         payment["due_date"] = (ISSUE_DATE + timedelta(days=14)).isoformat()
     if payment.get("paid_date"):
         payment["paid_date"] = ISSUE_DATE.isoformat()
-    buyer = {**drawn["buyer"], "address": {**drawn["buyer"]["address"], "country": "PL"}}
+    buyer = {**drawn["buyer"], "address": {**drawn["buyer"]["address"], **(address or {"country": "PL"})}}
     if buyer.get("tax_id"):
-        buyer["tax_id"] = "5260250274"
+        buyer["tax_id"] = tax_id
     drawn = {**drawn, "document_id": document_id, "issue_date": ISSUE_DATE.isoformat(),
              "sale_date": ISSUE_DATE.isoformat(), "payment": payment, "buyer": buyer}
     if drawn.get("exchange_rate"):
         drawn["exchange_rate"] = {**drawn["exchange_rate"], "date": "2026-11-19"}
     body = to_body({"schema_version": "1", "account_id": "corpus", "document": drawn})
     return ExportMessage.model_validate_json(body).document
+
+
+ROMANIAN_RATES = {"23": "21", "8": "11", "5": "11", "np": "np-EU"}  # see the module docstring
+ROMANIAN_PAYMENTS = {"Przelew": "Transfer bancar", "Karta": "Card"}  # as demo.oblio_shop links them
+
+
+def _as_romanian(drawn: dict[str, Any], document_id: str) -> Document:
+    """The drawn document as a Romanian shop issues it (see the module docstring)."""
+    def romanian(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**line, "vat": ROMANIAN_RATES.get(str(line["vat"]), line["vat"])} for line in lines]
+
+    basis, method = PriceBasis(drawn["price_basis"]), VatCalculation(drawn["vat_calculation"])
+    document = {**drawn, "home_currency": "RON", "currency": "RON" if drawn["currency"] == "PLN" else drawn["currency"],
+                "payment": {**drawn["payment"], "method": ROMANIAN_PAYMENTS[drawn["payment"]["method"]]}}
+    if document["currency"] == "RON":
+        document.pop("exchange_rate", None)
+    if drawn.get("correction"):  # the full reversal of its "before" lines: nothing left after it
+        before = romanian(drawn["correction"]["lines_before"])
+        document.update(lines=[], correction={**drawn["correction"], "lines_before": before})
+        reversed_totals = compute_totals([Line.model_validate(line) for line in before], basis, method)
+        document["totals"] = {name: -getattr(reversed_totals, name) for name in ("net", "vat", "gross")}
+    else:
+        document["lines"] = romanian(drawn["lines"])
+        totals = compute_totals([Line.model_validate(line) for line in document["lines"]], basis, method)
+        document["totals"] = totals.model_dump()
+    return _as_document(document, document_id, tax_id="RO18547290",
+                        address={"country": "RO", "region": "Cluj", "city": "Cluj-Napoca"})
 
 
 def _original_of(correction: Document) -> Document:
@@ -175,7 +224,7 @@ def run_corpus(count: int, seed_value: int = 2026) -> dict[str, Figures]:
                 figures = results.setdefault(name, Figures())
                 if not adapter.capabilities.supports_kind(DocumentKind(drawn["kind"])):
                     continue
-                document = _as_document(drawn, f"C{number}")
+                document = (_as_romanian if name in ROMANIAN else _as_document)(drawn, f"C{number}")
                 _same_nbp_rate(fake, document)
                 export_one(adapter, document, figures)
 

@@ -14,7 +14,7 @@ ALLOWED_REFUSALS = {"provider_totals_would_differ", "unsupported_correction"}
 def test_sampled_documents_show_exactly_our_totals_at_every_provider() -> None:
     results = run_corpus(count=40, seed_value=11)
     table = render(results, 0)
-    assert set(results) == {"fakturownia", "infakt", "wfirma", "ifirma"}, table
+    assert set(results) == {"fakturownia", "infakt", "wfirma", "ifirma", "oblio", "smartbill"}, table
     for name, figures in results.items():
         assert figures.documents > 0, table
         assert figures.drift_after_sending == 0 and figures.currency_lost == 0, table

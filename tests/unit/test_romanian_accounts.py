@@ -15,6 +15,7 @@ from invoice_export.domain.planning import plan_export
 from invoice_export.domain.readback import ProviderTotals, compare
 from invoice_export.domain.tax_ids import COMPANY_TAX_ID_CHECKS, cui_problem
 from invoice_export.providers.fakturownia.adapter import FakturowniaAdapter
+from invoice_export.providers.romania import storno_by_total
 from testsupport import load_example, with_changes
 
 RO_INVOICE, RO_EUR, RO_STORNO = "ro/01-invoice-company.json", "ro/03-invoice-eur.json", "ro/05-storno.json"
@@ -150,3 +151,6 @@ def test_an_unreadable_corrected_reference_is_not_drift_but_the_kind_still_is() 
     assert compare(storno, unreadable, "FCT-0001") == []
     plain_invoice = dataclasses.replace(unreadable, is_correction=False)
     assert [d.field for d in compare(storno, plain_invoice, "FCT-0001")] == ["kind"]
+    cannot_tell = dataclasses.replace(unreadable, is_correction=None)  # e.g. a zero total: no kind to compare
+    assert compare(storno, cannot_tell, "FCT-0001") == []
+    assert storno_by_total(Decimal("-1.00")) is True and storno_by_total(Decimal("0.00")) is None

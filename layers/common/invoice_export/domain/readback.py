@@ -28,7 +28,7 @@ class ProviderTotals:
     vat: Decimal | None
     gross: Decimal
     currency: str | None
-    is_correction: bool
+    is_correction: bool | None  # None: the API does not say, and the amounts cannot tell (a zero total)
     corrects: str | None = None  # the provider id of the corrected document, for a correction
     # False where the API does not say which document a correction corrects (Oblio, SmartBill storno).
     corrects_readable: bool = True
@@ -64,7 +64,7 @@ def compare(document: Document, provider: ProviderTotals, corrected_provider_id:
             and provider.exchange_rate != document.exchange_rate.rate:
         drifts.append(Drift("exchange rate", f"{document.exchange_rate.rate:f}", f"{provider.exchange_rate:f}"))
     is_correction = document.kind == DocumentKind.CORRECTION
-    if provider.is_correction != is_correction:
+    if provider.is_correction is not None and provider.is_correction != is_correction:
         provider_kind = "a correction" if provider.is_correction else "not a correction"
         drifts.append(Drift("kind", document.kind.value, provider_kind))
     elif is_correction and corrected_provider_id and provider.corrects_readable \

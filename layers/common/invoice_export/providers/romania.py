@@ -76,3 +76,9 @@ def is_vat_payer(buyer: Buyer) -> bool:
     for VAT; a bare Romanian CUI, and a person, are not (the Romanian convention)."""
     tax_id = (buyer.tax_id or "").strip().upper()
     return buyer.kind == BuyerKind.COMPANY and len(tax_id) > 2 and tax_id[:2].isalpha()
+
+
+def storno_by_total(gross: Decimal) -> bool | None:
+    """Whether a document read back is a storno, for a provider whose answer does not say: the only
+    documents of ours with a negative total are stornos; a zero total cannot tell (None)."""
+    return None if gross == 0 else gross < 0

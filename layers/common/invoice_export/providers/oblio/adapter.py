@@ -71,6 +71,7 @@ from invoice_export.providers.romania import (
     exemption_mentions,
     is_vat_payer,
     romanian_buyer_county,
+    storno_by_total,
     vat_name_and_percent,
 )
 
@@ -470,8 +471,7 @@ class OblioAdapter(ProviderAdapter):
         gross = _amount(entry["total"])
         rate = Decimal(str(entry.get("exchangeRate") or 0))
         return ProviderTotals(net=None, vat=None, gross=gross, currency=str(entry.get("currency") or "") or None,
-                              # a storno is the only document of ours with a negative total
-                              is_correction=gross < 0, corrects_readable=False,
+                              is_correction=storno_by_total(gross), corrects_readable=False,
                               exchange_rate=rate if rate > 0 else None), ()
 
 

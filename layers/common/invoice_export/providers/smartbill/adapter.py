@@ -56,6 +56,7 @@ from invoice_export.providers.romania import (
     exemption_mentions,
     is_vat_payer,
     romanian_buyer_county,
+    storno_by_total,
     vat_name_and_percent,
 )
 
@@ -297,7 +298,7 @@ class SmartBillAdapter(ProviderAdapter):
         if document.payment.paid_date is not None and document.kind != DocumentKind.CORRECTION and paid != gross:
             warnings = (f"SmartBill shows {paid:f} of {gross:f} paid on {reference.number}, our document is paid",)
         return ProviderTotals(net=None, vat=None, gross=gross, currency=None,  # the answer names no currency
-                              is_correction=gross < 0, corrects_readable=False), warnings
+                              is_correction=storno_by_total(gross), corrects_readable=False), warnings
 
 
 def split_reference(provider_document_id: str) -> tuple[str, str]:
