@@ -7,7 +7,6 @@ import secrets
 from datetime import date
 from decimal import Decimal
 
-import boto3
 import pytest
 from logcapture import captured_log_lines
 
@@ -30,7 +29,7 @@ from invoice_export.providers.oblio import adapter as oblio
 from invoice_export.providers.oblio.adapter import TOKENS, OblioAdapter
 from local.fakes.common import ManualClock
 from local.fakes.oblio import OblioFake
-from testsupport import load_example, plan_for, with_changes
+from testsupport import SharedTime, load_example, plan_for, rate_limits_table, valid_cui, with_changes
 
 CIF = "RO37311090"
 INVOICE, PAID, EUR, EXEMPT, STORNO = (f"ro/{name}" for name in (
@@ -57,16 +56,10 @@ def login(fake) -> dict[str, str]:
     email = f"shop-{secrets.token_hex(4)}@example.ro"
     secret = secrets.token_hex(16)
     fake.add_account(email, secret)
-    cif = f"RO{_valid_cui()}"
+    cif = f"RO{valid_cui()}"
     fake.add_company(email, cif, "Magazin Demo SRL")
     return {"client_id": email, "client_secret": secret, "cif": cif}
 
-
-def _valid_cui() -> str:
-    """A fresh valid CUI: 8 random digits and their check digit (key 753217532)."""
-    body = f"{secrets.randbelow(9_000_000) + 1_000_000:08d}"
-    total = sum(int(d) * w for d, w in zip(body.rjust(9, "0"), (7, 5, 3, 2, 1, 7, 5, 3, 2), strict=True))
-    return body + str(total * 10 % 11 % 10)
 
 
 def make_adapter(fake, login, **settings_changes) -> OblioAdapter:
@@ -356,26 +349,6 @@ def test_what_oblio_cannot_take_is_refused_before_sending(fake, login, name, cha
     assert fake.documents(login["cif"]) == []
 
 
-def test_a_partial_correction_np_a_romanian_buyer_without_county_or_with_a_bad_cui_are_refused(fake, login) -> None:
-    adapter = make_adapter(fake, login)
-    original = adapter.create_document(plan_for(adapter, INVOICE))
-    partial = load_example(STORNO)
-    partial["document"]["lines"] = partial["document"]["correction"]["lines_before"][2:]
-    partial["document"]["totals"] = {"net": "-148.85", "vat": "-24.63", "gross": "-173.48"}
-    with pytest.raises(ConfigurationError, match="can only reverse a whole document"):
-        plan_export(ExportMessage.model_validate(partial).document, adapter.settings, OblioAdapter,
-                    corrected=original.reference)
-    np_line = {"line_id": "l1", "name": "Serviciu", "quantity": "1", "unit": "buc", "unit_price": "10", "vat": "np"}
-    buyer = load_example(INVOICE)["document"]["buyer"]
-    cases = {"unsupported_vat_rate": {"lines": [np_line], "totals": {"net": "10", "vat": "0", "gross": "10"}},
-             "missing_region": {"buyer": {**buyer, "address": {**buyer["address"], "region": None}}},
-             "bad_tax_id": {"buyer": {**buyer, "tax_id": "RO18547291"}}}
-    for code, changes in cases.items():
-        with pytest.raises(ConfigurationError) as caught:
-            adapter.build_request(plan_for(adapter, INVOICE, **changes))
-        assert caught.value.code == code, code
-    assert len(fake.documents(login["cif"])) == 1
-
 
 def test_ksef_modes_mean_e_factura_here_and_both_are_honoured() -> None:
     assert OblioAdapter.clearance() == ("e-Factura", True, True)
@@ -413,24 +386,9 @@ def test_an_e_factura_refused_by_anaf_says_why(fake, login) -> None:
 # ----------------------------------------------------------------------- the rate limit
 
 
-class SharedTime:
-    """One clock for the fake and our limiter; the limiter's waits move it."""
-
-    def __init__(self) -> None:
-        self.now = 1_767_225_600.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
 
 def test_the_declared_windows_never_reach_either_rule_or_the_block(aws_in_process) -> None:
-    table = boto3.resource("dynamodb").create_table(
-        TableName="RateLimits", BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "scope", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "scope", "KeyType": "HASH"}])
+    table = rate_limits_table()
     time = SharedTime()
     with OblioFake(clock=time.clock) as limited:  # both published rules and the 10-minute block
         limited.add_account("busy@example.ro", "secret")

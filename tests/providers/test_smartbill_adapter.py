@@ -6,12 +6,10 @@ import secrets
 from datetime import date
 from decimal import Decimal
 
-import boto3
 import pytest
 from logcapture import captured_log_lines
 
 from invoice_export.domain.account_settings import AccountSettings, KsefMode, Numbering
-from invoice_export.domain.documents import ExportMessage
 from invoice_export.domain.errors import (
     ConfigurationError,
     CredentialsRejected,
@@ -19,13 +17,12 @@ from invoice_export.domain.errors import (
     RequestMayHaveSucceeded,
     TransientError,
 )
-from invoice_export.domain.planning import plan_export
 from invoice_export.domain.readback import compare
 from invoice_export.platform.rate_limiter import SlidingWindowLimiter
 from invoice_export.providers import build_adapter
 from invoice_export.providers.smartbill.adapter import SmartBillAdapter
 from local.fakes.smartbill import SmartBillFake
-from testsupport import load_example, plan_for
+from testsupport import SharedTime, load_example, plan_for, rate_limits_table, valid_cui
 
 TODAY = date(2026, 11, 20)
 INVOICE, PAID, EUR, EXEMPT, STORNO = (f"ro/{name}" for name in (
@@ -44,15 +41,10 @@ def login(fake) -> dict[str, str]:
     """A fresh SmartBill login per test with one firm (default series FCT) and its standard VAT rates."""
     email = f"shop-{secrets.token_hex(4)}@example.ro"
     token = secrets.token_hex(16)
-    cif = f"RO{_valid_cui()}"
+    cif = f"RO{valid_cui()}"
     fake.add_account(email, token, cif)
     return {"username": email, "token": token, "cif": cif}
 
-
-def _valid_cui() -> str:
-    body = f"{secrets.randbelow(9_000_000) + 1_000_000:08d}"
-    total = sum(int(d) * w for d, w in zip(body.rjust(9, "0"), (7, 5, 3, 2, 1, 7, 5, 3, 2), strict=True))
-    return body + str(total * 10 % 11 % 10)
 
 
 def make_adapter(fake, login, **settings_changes) -> SmartBillAdapter:
@@ -264,22 +256,9 @@ def test_the_block_after_too_many_calls_is_transient_never_a_credentials_problem
         assert strict.limiter.blocked_until(login["username"]) is not None
 
 
-class SharedTime:
-    def __init__(self) -> None:
-        self.now = 1_767_225_600.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
 
 def test_the_declared_limit_keeps_every_10_seconds_under_30_calls_and_never_blocks(aws_in_process) -> None:
-    table = boto3.resource("dynamodb").create_table(
-        TableName="RateLimits", BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "scope", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "scope", "KeyType": "HASH"}])
+    table = rate_limits_table()
     time = SharedTime()
     with SmartBillFake(clock=time.clock, today=TODAY) as limited:  # 30 per 10 s, then the 10-minute block
         limited.add_account("busy@example.ro", "tok", "RO14399840")
@@ -323,24 +302,3 @@ def test_e_factura_is_not_in_smartbills_api_and_the_refusal_says_where_it_is() -
     what, instead = SmartBillAdapter.ksef_refusal(KsefMode.PROVIDER_SENDS)
     assert "reports no e-Factura state" in what and "off" in instead
 
-
-def test_a_partial_correction_np_a_buyer_without_county_or_with_a_bad_cui_are_refused(fake, login) -> None:
-    adapter = make_adapter(fake, login)
-    original = adapter.create_document(plan_for(adapter, INVOICE))
-    partial = load_example(STORNO)
-    partial["document"]["lines"] = partial["document"]["correction"]["lines_before"][2:]
-    partial["document"]["totals"] = {"net": "-148.85", "vat": "-24.63", "gross": "-173.48"}
-    with pytest.raises(ConfigurationError, match="can only reverse a whole document") as caught:
-        plan_export(ExportMessage.model_validate(partial).document, adapter.settings, SmartBillAdapter,
-                    corrected=original.reference)
-    assert caught.value.code == "unsupported_partial_correction"
-    np_line = {"line_id": "l1", "name": "Serviciu", "quantity": "1", "unit": "buc", "unit_price": "10", "vat": "np"}
-    buyer = load_example(INVOICE)["document"]["buyer"]
-    cases = {"unsupported_vat_rate": {"lines": [np_line], "totals": {"net": "10", "vat": "0", "gross": "10"}},
-             "missing_region": {"buyer": {**buyer, "address": {**buyer["address"], "region": None}}},
-             "bad_tax_id": {"buyer": {**buyer, "tax_id": "RO18547291"}}}
-    for code, changes in cases.items():
-        with pytest.raises(ConfigurationError) as caught:
-            adapter.build_request(plan_for(adapter, INVOICE, **changes))
-        assert caught.value.code == code, code
-    assert len(invoices(fake, login)) == 1

@@ -24,7 +24,7 @@ from invoice_export.services.pausing import ACCOUNT_DETAIL_TYPE
 from local.fakes.oblio import OblioFake
 from local.fakes.smartbill import SmartBillFake
 from local.rest_api import CALLER_HEADER
-from testsupport import load_example
+from testsupport import load_example, valid_cui
 
 pytestmark = pytest.mark.usefixtures("custom_provider_urls")
 # Oblio's creates are spaced 3.4 s apart (its 30 per 100 s): an export may wait that long in place, so its
@@ -100,10 +100,8 @@ class Merchant:
 
 
 def fresh_cif() -> str:
-    """A valid CUI of its own per account (a fake holds each company once): 8 digits and the check digit."""
-    body = f"{secrets.randbelow(9_000_000) + 1_000_000:08d}"
-    total = sum(int(d) * w for d, w in zip(body.rjust(9, "0"), (7, 5, 3, 2, 1, 7, 5, 3, 2), strict=True))
-    return f"RO{body}{total * 10 % 11 % 10}"
+    """A valid CUI of its own per account (a fake holds each company once)."""
+    return f"RO{valid_cui()}"
 
 
 def connect_oblio(stack, fake: OblioFake, **settings: Any) -> tuple[Merchant, dict[str, str]]:

@@ -154,3 +154,21 @@ def test_an_unreadable_corrected_reference_is_not_drift_but_the_kind_still_is() 
     cannot_tell = dataclasses.replace(unreadable, is_correction=None)  # e.g. a zero total: no kind to compare
     assert compare(storno, cannot_tell, "FCT-0001") == []
     assert storno_by_total(Decimal("-1.00")) is True and storno_by_total(Decimal("0.00")) is None
+
+
+# ----------------------------------------------------------------------- connecting a Romanian account
+
+
+def test_a_romanian_provider_connects_with_ron_books_and_refuses_others() -> None:
+    from invoice_export.services.connections import ConnectRequest, connection_settings, refusals
+
+    for provider in ("oblio", "smartbill"):
+        request = ConnectRequest(provider=provider, credentials={})
+        settings = connection_settings("shop-ro", "tenant-1", request, None, allow_custom_urls=False)
+        assert settings.home_currency == "RON" and refusals(settings) == []
+        assert refusals(settings.model_copy(update={"home_currency": "PLN"})) == [
+            (f"{'Oblio' if provider == 'oblio' else 'SmartBill'} keeps its books in RON, not PLN",
+             "set home_currency to RON")]
+    polish = connection_settings("shop-pl", "tenant-1", ConnectRequest(provider="fakturownia", credentials={}), None,
+                                 allow_custom_urls=False)
+    assert polish.home_currency == "PLN"

@@ -82,3 +82,15 @@ def storno_by_total(gross: Decimal) -> bool | None:
     """Whether a document read back is a storno, for a provider whose answer does not say: the only
     documents of ours with a negative total are stornos; a zero total cannot tell (None)."""
     return None if gross == 0 else gross < 0
+
+
+def refuse_receipt_payment(document: Document, payment_type: str, provider: str, receipt_type: str,
+                           instead: str) -> None:
+    """A paid document linked to the provider's receipt (chitanta) payment type would need a receipt
+    series, which this service does not choose: refused with what to link instead."""
+    if payment_type == receipt_type:
+        method = document.payment.method
+        raise ConfigurationError(
+            f"payment method '{method}' is linked to {provider}'s '{receipt_type}', which needs a receipt series "
+            "this service does not choose", code="unsupported_payment_type",
+            fix=f"link '{method}' to another {provider} payment type (e.g. {instead})")

@@ -70,6 +70,7 @@ from invoice_export.providers.pricing import discounted_unit_price, net_first_gr
 from invoice_export.providers.romania import (
     exemption_mentions,
     is_vat_payer,
+    refuse_receipt_payment,
     romanian_buyer_county,
     storno_by_total,
     vat_name_and_percent,
@@ -295,14 +296,10 @@ class OblioAdapter(ProviderAdapter):
             product["vatName"] = vat_name
         return product
 
-    @staticmethod
-    def _collect(plan: ExportPlan) -> dict[str, Any]:
+    def _collect(self, plan: ExportPlan) -> dict[str, Any]:
         doc = plan.document
-        if plan.provider_payment_type == RECEIPT_COLLECT:
-            raise ConfigurationError(
-                f"payment method '{doc.payment.method}' is linked to Oblio's '{RECEIPT_COLLECT}', which needs a "
-                "receipt series this service does not choose", code="unsupported_payment_type",
-                fix=f"link '{doc.payment.method}' to another Oblio payment type (e.g. 'Card', 'Ordin de plata')")
+        refuse_receipt_payment(doc, plan.provider_payment_type, self.display_name, RECEIPT_COLLECT,
+                               "'Card', 'Ordin de plata'")
         # docs: documentNumber is the payment document's number; the value defaults to the invoice total.
         assert doc.payment.paid_date is not None
         return {"type": plan.provider_payment_type, "documentNumber": doc.order_id or doc.number,

@@ -55,6 +55,7 @@ from invoice_export.providers.romania import (
     ROMANIA,
     exemption_mentions,
     is_vat_payer,
+    refuse_receipt_payment,
     romanian_buyer_county,
     storno_by_total,
     vat_name_and_percent,
@@ -207,14 +208,10 @@ class SmartBillAdapter(ProviderAdapter):
             product["taxName"] = tax_name  # else SmartBill's one rate with the percentage
         return product
 
-    @staticmethod
-    def _payment(plan: ExportPlan) -> dict[str, Any]:
+    def _payment(self, plan: ExportPlan) -> dict[str, Any]:
         doc = plan.document
-        if plan.provider_payment_type == RECEIPT_PAYMENT:
-            raise ConfigurationError(
-                f"payment method '{doc.payment.method}' is linked to SmartBill's '{RECEIPT_PAYMENT}', which needs a "
-                "receipt series this service does not choose", code="unsupported_payment_type",
-                fix=f"link '{doc.payment.method}' to another SmartBill payment type (e.g. 'Card', 'Ordin plata')")
+        refuse_receipt_payment(doc, plan.provider_payment_type, self.display_name, RECEIPT_PAYMENT,
+                               "'Card', 'Ordin plata'")
         return {"type": plan.provider_payment_type, "value": doc.totals.gross}
 
     # ------------------------------------------------------------------ calls
