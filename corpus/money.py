@@ -33,15 +33,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from invoice_export.domain.account_settings import AccountSettings
-from invoice_export.domain.documents import (
-    Document,
-    DocumentKind,
-    ExportMessage,
-    Line,
-    PriceBasis,
-    VatCalculation,
-    compute_totals,
-)
+from invoice_export.domain.documents import Document, DocumentKind, ExportMessage, compute_totals
 from invoice_export.domain.errors import ConfigurationError, ExportError
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.readback import compare
@@ -55,7 +47,7 @@ from local.fakes.infakt import InfaktFake
 from local.fakes.oblio import OblioFake
 from local.fakes.smartbill import SmartBillFake
 from local.fakes.wfirma import WfirmaFake
-from tests.property.strategies import documents, to_body
+from tests.property.strategies import ROMANIAN_CUI, as_romanian, documents, to_body
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,31 +129,14 @@ def _as_document(drawn: dict[str, Any], document_id: str, *, address: dict[str, 
     return ExportMessage.model_validate_json(body).document
 
 
-ROMANIAN_RATES = {"23": "21", "8": "11", "5": "11", "np": "np-EU"}  # see the module docstring
 ROMANIAN_PAYMENTS = {"Przelew": "Transfer bancar", "Karta": "Card"}  # as demo.oblio_shop links them
 
 
 def _as_romanian(drawn: dict[str, Any], document_id: str) -> Document:
     """The drawn document as a Romanian shop issues it (see the module docstring)."""
-    def romanian(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{**line, "vat": ROMANIAN_RATES.get(str(line["vat"]), line["vat"])} for line in lines]
-
-    basis, method = PriceBasis(drawn["price_basis"]), VatCalculation(drawn["vat_calculation"])
-    document = {**drawn, "home_currency": "RON", "currency": "RON" if drawn["currency"] == "PLN" else drawn["currency"],
-                "payment": {**drawn["payment"], "method": ROMANIAN_PAYMENTS[drawn["payment"]["method"]]}}
-    if document["currency"] == "RON":
-        document.pop("exchange_rate", None)
-    if drawn.get("correction"):  # the full reversal of its "before" lines: nothing left after it
-        before = romanian(drawn["correction"]["lines_before"])
-        document.update(lines=[], correction={**drawn["correction"], "lines_before": before})
-        reversed_totals = compute_totals([Line.model_validate(line) for line in before], basis, method)
-        document["totals"] = {name: -getattr(reversed_totals, name) for name in ("net", "vat", "gross")}
-    else:
-        document["lines"] = romanian(drawn["lines"])
-        totals = compute_totals([Line.model_validate(line) for line in document["lines"]], basis, method)
-        document["totals"] = totals.model_dump()
-    return _as_document(document, document_id, tax_id="RO18547290",
-                        address={"country": "RO", "region": "Cluj", "city": "Cluj-Napoca"})
+    romanian = as_romanian(drawn)
+    romanian["payment"] = {**romanian["payment"], "method": ROMANIAN_PAYMENTS[romanian["payment"]["method"]]}
+    return _as_document(romanian, document_id, tax_id=ROMANIAN_CUI, address=romanian["buyer"]["address"])
 
 
 def _original_of(correction: Document) -> Document:

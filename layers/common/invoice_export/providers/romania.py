@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from invoice_export.domain.documents import Buyer, BuyerKind, Document, Line, VatCode
 from invoice_export.domain.errors import ConfigurationError
+from invoice_export.domain.provider_contract import ProviderReference
 from invoice_export.domain.tax_ids import cui_problem
 
 STANDARD, REDUCED = Decimal(21), Decimal(11)
@@ -94,3 +95,10 @@ def refuse_receipt_payment(document: Document, payment_type: str, provider: str,
             f"payment method '{method}' is linked to {provider}'s '{receipt_type}', which needs a receipt series "
             "this service does not choose", code="unsupported_payment_type",
             fix=f"link '{method}' to another {provider} payment type (e.g. {instead})")
+
+
+def series_and_number(reference: ProviderReference) -> tuple[str, str]:
+    """The series and number of a document at the provider, from its reference ("FCT 0001" in series
+    FCT): both Romanian providers name a document by them (a storno names its original so)."""
+    series = reference.series or reference.number.rpartition(" ")[0]
+    return series, reference.number.removeprefix(series).strip()

@@ -72,6 +72,7 @@ from invoice_export.providers.romania import (
     is_vat_payer,
     refuse_receipt_payment,
     romanian_buyer_county,
+    series_and_number,
     storno_by_total,
     vat_name_and_percent,
 )
@@ -475,12 +476,6 @@ class OblioAdapter(ProviderAdapter):
 def idempotency_key(document: Document) -> str:
     """Our document and its version: the same create always carries the same key."""
     return f"{document.document_id}:v{document.version}"
-
-
-def series_and_number(reference: ProviderReference) -> tuple[str, str]:
-    """The series and number a reference names ("FCT 0001" in series FCT)."""
-    series = reference.series or reference.number.rpartition(" ")[0]
-    return series, reference.number.removeprefix(series).strip()
 
 
 def plain_cif(cif: str) -> str:

@@ -57,6 +57,7 @@ from invoice_export.providers.romania import (
     is_vat_payer,
     refuse_receipt_payment,
     romanian_buyer_county,
+    series_and_number,
     storno_by_total,
     vat_name_and_percent,
 )
@@ -155,7 +156,7 @@ class SmartBillAdapter(ProviderAdapter):
         doc = plan.document
         if doc.kind == DocumentKind.CORRECTION:
             assert plan.corrected is not None  # planning allows full reversals only
-            series, number = split_reference(plan.corrected.provider_document_id)
+            series, number = series_and_number(plan.corrected)
             return {"companyVatCode": self._cif, "seriesName": series, "number": number,
                     "issueDate": doc.issue_date.isoformat()}
         products = [self._product(line, doc) for line in doc.lines]
