@@ -414,12 +414,16 @@ def test_the_declared_windows_never_reach_either_rule_or_the_block(aws_in_proces
 
 def test_creates_and_the_rest_count_in_their_own_windows_and_overrides_keep_their_meaning() -> None:
     creates, rest = OblioAdapter.rate_windows()
-    assert creates == (":creates", OblioAdapter.create_rate_limit) and creates[1].methods == frozenset({"POST"})
-    assert rest == ("", OblioAdapter.rate_limit) and 100 / creates[1].window_seconds <= 30
+    assert creates == (":creates", OblioAdapter.create_rate_limit) and 100 / creates[1].window_seconds <= 30
+    assert rest == ("", OblioAdapter.rate_limit) and rest[1].methods is None
+    # Only the POSTs that make a document count as creates; the token and e-Factura sends with the rest.
+    assert creates[1].counts("POST", "/api/docs/invoice") and creates[1].counts("POST", "/api/docs/proforma")
+    assert not creates[1].counts("POST", "/api/docs/einvoice") and not creates[1].counts("POST", "/api/authorize/token")
+    assert not creates[1].counts("GET", "/api/docs/invoice")
     ours = RateLimit(limit=30, window_seconds=2, scope=LimitScope.CREDENTIAL, source="test")
     assert OblioAdapter.rate_windows({"oblio": ours}) == [("", ours)]
     assert OblioAdapter.rate_windows({"oblio": ours, "oblio:creates": ours})[0] == (
-        ":creates", dataclasses.replace(ours, methods=frozenset({"POST"})))
+        ":creates", dataclasses.replace(ours, methods=frozenset({"POST"}), paths=oblio.CREATE_PATHS))
 
 
 def test_the_limit_counts_per_login_whichever_company() -> None:

@@ -61,9 +61,9 @@ def build_adapter(settings: AccountSettings, raw_credentials: dict[str, Any], *,
     if limiter is not None and windows:
         scope_key = cls.rate_limit_key(settings, credentials)
 
-        def before_request(method: str) -> Callable[[], None] | None:
+        def before_request(method: str, path: str) -> Callable[[], None] | None:
             for suffix, window in windows:
-                if window.methods is None or method in window.methods:
+                if window.counts(method, path):
                     return limiter.acquire(scope_key + suffix, window)
             return None
 

@@ -69,15 +69,15 @@ class ProviderHttp:
         read_timeout: float = 10.0,
         auth_fix: str = "check the API key in the account connection",
         session: requests.Session | None = None,
-        before_request: Callable[[str], Callable[[], None] | None] | None = None,
+        before_request: Callable[[str, str], Callable[[], None] | None] | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self._read_rejection = read_rejection
         self._auth_fix = auth_fix
-        # Called with the method before every request: the shared rate limiter waits here (or raises
-        # RateLimited) in the window that counts that method.
+        # Called with the method and path before every request: the shared rate limiter waits here (or
+        # raises RateLimited) in the window that counts that request.
         self._before_request = before_request
         self.session = session or requests.Session()
         self.session.auth = auth
@@ -99,7 +99,7 @@ class ProviderHttp:
         url = f"{self.base_url}{path}"
         # The rate limiter may hand back `done`: told when the answer came, it counts the request
         # from when it had arrived at the latest, instead of from an assumed arrival margin.
-        done = self._before_request(method.upper()) if self._before_request is not None else None
+        done = self._before_request(method.upper(), path) if self._before_request is not None else None
         started = time.perf_counter()
         may_have_arrived = method.upper() in _NON_IDEMPOTENT
         try:

@@ -21,8 +21,9 @@ What shapes this adapter:
   and validated, 2 errors} is read back by the poller, and POST /api/docs/einvoice sends a document.
 - Rate limits, both published rules at once: more than 3 requests per second block the token for 10
   minutes (older page), 30 document-creating requests per 100 s and 30 others per 10 s (newer page).
-  Creates (every POST) are spaced 1 per 3.4 s and the rest kept to 2 per second, so together they
-  never reach 3 in a second, 30 creates in 100 s or 30 others in 10 s.
+  Creates (the POSTs that make a document) are spaced 1 per 3.4 s and the rest (the token and
+  e-Factura sends included) kept to 2 per second, so together they never reach 3 in a second, 30
+  creates in 100 s or 30 others in 10 s.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ COLLECT_TYPES = ("Bon fiscal", "Bon fiscal card", "Alta incasare numerar", "Ordi
 # docs "Trimite factura in SPV": einvoiceStatus.code.
 SPV_STATES = {"-1": KsefState.NOT_SENT, "0": KsefState.PENDING, "1": KsefState.ACCEPTED, "2": KsefState.REJECTED}
 POST_ONLY = frozenset({"POST"})
+CREATE_PATHS = rf"{API}/docs/(invoice|proforma|notice)"  # the requests that create a document
 
 # Where a field Oblio names in its refusal comes from in our message, to say what to fix.
 OUR_FIELD = {
@@ -198,9 +200,8 @@ class OblioAdapter(ProviderAdapter):
                "30 requests per 10 s that create no document (newer page); 2 per second here, the creates "
                "spaced apart in their own window, so together never 3 in a second")
     create_rate_limit: ClassVar[RateLimit] = RateLimit(
-        limit=1, window_seconds=3.4, scope=LimitScope.CREDENTIAL, methods=POST_ONLY,
-        source="documented: 30 document-creating requests per 100 s (newer API page); evenly spaced, every "
-               "POST counted (the token and e-Factura sends too)")
+        limit=1, window_seconds=3.4, scope=LimitScope.CREDENTIAL, methods=POST_ONLY, paths=CREATE_PATHS,
+        source="documented: 30 document-creating requests per 100 s (newer API page); evenly spaced")
     rate_limit_per: ClassVar[str | None] = "client_id"  # Oblio blocks the login's token, whichever company
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -210,14 +211,15 @@ class OblioAdapter(ProviderAdapter):
 
     @classmethod
     def rate_windows(cls, overrides: Mapping[str, RateLimit] | None = None) -> list[tuple[str, RateLimit]]:
-        """The creates' window (every POST) first, then the one for the rest. `oblio:creates` replaces the
-        first; `oblio` alone, as for every provider, one window for every request."""
+        """The creates' window (the POSTs that make a document) first, then the one for the rest.
+        `oblio:creates` replaces the first; `oblio` alone, as for every provider, one window for every
+        request."""
         overrides = overrides or {}
         name = cls.name.value
         creates = overrides.get(f"{name}:creates", None if name in overrides else cls.create_rate_limit)
         main = overrides.get(name, cls.rate_limit)
         assert main is not None
-        windows = [(":creates", replace(creates, methods=POST_ONLY))] if creates is not None else []
+        windows = [(":creates", replace(creates, methods=POST_ONLY, paths=CREATE_PATHS))] if creates is not None else []
         return [*windows, ("", replace(main, methods=None))]
 
     @classmethod
