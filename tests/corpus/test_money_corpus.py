@@ -44,7 +44,7 @@ def test_sampled_documents_show_exactly_our_totals_at_every_provider() -> None:
     # A seed whose sample holds documents computed the other way than wFirma and inFakt (checked below).
     results = sampled_corpus(count=40, seed_value=25)
     table = render(results, 0)
-    assert set(results) == {"fakturownia", "infakt", "wfirma", "ifirma", "firmao"}, table
+    assert set(results) == {"fakturownia", "infakt", "wfirma", "ifirma", "firmao", "oblio", "smartbill"}, table
     for name, figures in results.items():
         limits = PROVIDER_LIMITS.get(name, set())
         assert figures.documents > 0, table

@@ -36,7 +36,8 @@ def fake():
 
 @pytest.fixture(scope="module")
 def stack(fake, request):
-    """The module's stack; a module's STACK_PARAMETERS add template parameters (e.g. WfirmaAppKey)."""
+    """The module's stack; a module's STACK_PARAMETERS add template parameters (e.g. WfirmaAppKey), its
+    VISIBILITY_TIMEOUT outlasts its slowest export (a provider whose limit spaces calls seconds apart)."""
     patch = pytest.MonkeyPatch()
     parameters = {"ExportMaxReceiveCount": 4, **getattr(request.module, "STACK_PARAMETERS", {})}
     # A module whose provider calls may outlast 2 s on a loaded machine (a stalled answer, read back with

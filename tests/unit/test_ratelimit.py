@@ -80,6 +80,25 @@ def test_a_long_wait_goes_back_to_the_queue_instead(table) -> None:
     assert fake.slept == []
 
 
+def test_the_wait_in_place_is_bounded_in_all_when_others_keep_taking_the_room_first(table) -> None:
+    fake = FakeTime()
+    one_per_3s = RateLimit(limit=1, window_seconds=3, scope=LimitScope.CREDENTIAL, source="test")
+    other = SlidingWindowLimiter(table, clock=fake.clock, sleep=fake.sleep)  # another function, same scope
+    our_waits: list[float] = []
+
+    def wait_while_the_other_takes_the_room(seconds: float) -> None:
+        our_waits.append(seconds)
+        assert len(our_waits) < 5, "waited again and again: the wait in place had no bound"
+        fake.sleep(seconds)
+        other.acquire("p:credential:x", one_per_3s)  # it gets in first each time
+
+    ours = SlidingWindowLimiter(table, max_wait_seconds=5, clock=fake.clock, sleep=wait_while_the_other_takes_the_room)
+    ours.acquire("p:credential:x", one_per_3s)
+    with pytest.raises(RateLimited):
+        ours.acquire("p:credential:x", one_per_3s)
+    assert our_waits == [pytest.approx(3 + ARRIVAL_MARGIN_SECONDS)]  # a second full wait would pass 5 s in all
+
+
 class AtomicWrites:
     """DynamoDB applies a conditional write atomically; moto in-process checks the condition and
     writes without a lock, so two threads can both pass the same version check (seen under load:

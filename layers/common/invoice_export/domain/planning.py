@@ -25,6 +25,7 @@ class ProviderTraits(Protocol):
     capabilities: Capabilities
     vat_calculation: VatCalculation | None
     gross_unit_price_places: int | None
+    home_currency: str
 
     def ksef_refusal(self, mode: KsefMode) -> tuple[str, str] | None: ...
 
@@ -41,6 +42,8 @@ def plan_export(document: Document, settings: AccountSettings, adapter: Provider
             f"{adapter.display_name} cannot take {document.kind.value}s through its API",
             fix=f"issue this document in {adapter.display_name} by hand, or do not send {document.kind.value}s "
             "to this account", code="unsupported_kind")
+    _refuse_partial_correction(document, adapter)
+    _refuse_other_home_currency(document, settings, adapter)
     number = _number(document, settings, adapter)
     provider_series = _provider_series(document, settings, adapter)
     payment_type = _payment_type(document, settings, adapter)
@@ -56,6 +59,34 @@ def plan_export(document: Document, settings: AccountSettings, adapter: Provider
                       missing_sku=settings.missing_sku, corrected=corrected,
                       send_to_ksef=settings.ksef == KsefMode.SEND_ON_EXPORT and goes_to_ksef(document),
                       send_gross_prices=send_gross_prices, vat_split=vat_split)
+
+
+def _refuse_partial_correction(document: Document, adapter: ProviderTraits) -> None:
+    """A provider that only reverses whole documents (storno) takes no correction of single lines."""
+    if document.kind == DocumentKind.CORRECTION and not adapter.capabilities.partial_corrections \
+            and not document.is_full_reversal:
+        name = adapter.display_name
+        raise ConfigurationError(
+            f"{name} can only reverse a whole document (storno) through its API, and this correction changes "
+            "single lines", code="unsupported_partial_correction",
+            fix=f"issue this correction in {name} by hand; or send a correction cancelling the whole document "
+                "(no lines after the change) and then a new invoice with the right lines")
+
+
+def _refuse_other_home_currency(document: Document, settings: AccountSettings, adapter: ProviderTraits) -> None:
+    """A document, its account and its provider must account VAT in the same currency: the exchange rate
+    converts to it, and the provider keeps its books in it."""
+    if settings.home_currency != adapter.home_currency:
+        raise ConfigurationError(
+            f"{adapter.display_name} keeps its books in {adapter.home_currency}, but account {settings.account_id} "
+            f"is set to {settings.home_currency}", code="home_currency_mismatch",
+            fix=f"set the account's home_currency to {adapter.home_currency} (reconnect it)")
+    if document.home_currency != settings.home_currency:
+        raise ConfigurationError(
+            f"the document accounts VAT in {document.home_currency}, but account {settings.account_id} keeps its "
+            f"books in {settings.home_currency}", code="home_currency_mismatch",
+            fix=f"issue this account's documents with home_currency '{settings.home_currency}' (and an exchange "
+                f"rate to {settings.home_currency} for other currencies)")
 
 
 def _number(document: Document, settings: AccountSettings, adapter: ProviderTraits) -> str | None:

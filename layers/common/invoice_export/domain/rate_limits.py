@@ -7,6 +7,7 @@ Lambda instance lives in platform.rate_limiter, behind `RequestLimiter`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,6 +34,17 @@ class RateLimit:
     # GET); None: every request no other window of the provider counts. Each window is its own scope
     # item, so a provider with a read window and a write window has two.
     methods: frozenset[str] | None = None
+    # With `methods`: the request paths (a regular expression, matched in full) this window counts, for a
+    # provider that counts some requests of a method apart (Oblio: the POSTs that create a document);
+    # None: every path.
+    paths: str | None = None
+
+
+    def counts(self, method: str, path: str) -> bool:
+        """Whether a request counts in this window (a window naming no methods counts every request no
+        other window counts: the caller asks the windows in order)."""
+        return self.methods is None or (method in self.methods
+                                        and (self.paths is None or re.fullmatch(self.paths, path) is not None))
 
 
 class RateLimited(TransientError):

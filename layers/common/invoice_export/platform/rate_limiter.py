@@ -191,7 +191,10 @@ class SlidingWindowLimiter:
         own = Window(limit.limit, window)
         pace = pace_window(limit, self.max_wait_seconds * PACE_SHARE_OF_MAX_WAIT)
         background = in_background()
-        waited = False
+        # The wait in place is bounded in all: where others keep taking the room first (a provider whose
+        # window admits one request every few seconds, wanted by several functions), waiting again and
+        # again could outlast the invocation; the message goes back to the queue instead.
+        waited = 0.0
         conflicts = 0
         with self._lock:
             item = self._stored.get(scope_key)
@@ -209,12 +212,11 @@ class SlidingWindowLimiter:
             recent = [e for e in self._entries(scope_key, item) if e.arrived_by > now - window]
             wait = _wait(recent, own, pace, now)
             if wait > 0:
-                self._wait_in_place(scope_key, limit, wait)
-                waited = True
+                waited += self._wait_in_place(scope_key, limit, wait, waited)
                 continue  # with the item as known: a store on a stale one fails and returns the current one
             stamp = _next_stamp(recent, now)
             # A foreground request that had to wait says so: background ones hold back (FOREGROUND_HOLD_SECONDS).
-            if waited and not background:
+            if waited > 0 and not background:
                 demand = demand.waited(now)
             stored, item = self._store(scope_key, version, [*sorted(recent, key=lambda e: e.sent_at),
                                                               _Entry(float(stamp), None)], window, demand)
@@ -224,12 +226,14 @@ class SlidingWindowLimiter:
             if conflicts > MAX_CONFLICT_RETRIES:
                 raise RateLimited(f"{scope_key}: the rate-limit record is too contended", retry_after=1.0)
 
-    def _wait_in_place(self, scope_key: str, limit: RateLimit, wait: float) -> None:
-        """Sleep for a short wait; a longer one sends the work back to its queue (RateLimited)."""
-        if wait > self.max_wait_seconds:
+    def _wait_in_place(self, scope_key: str, limit: RateLimit, wait: float, waited: float) -> float:
+        """Sleep for a short wait and say how long; one that would take the waits of this request past
+        max_wait_seconds sends the work back to its queue (RateLimited)."""
+        if waited + wait > self.max_wait_seconds:
             raise RateLimited(f"{scope_key}: {limit.limit} requests per {limit.window_seconds:g} s reached",
                               retry_after=wait, fix="nothing: the document is sent when the limit allows")
         self.sleep(max(wait, 0.01))
+        return max(wait, 0.01)
 
     def _answer(self, scope_key: str, stamp: Decimal) -> None:
         answered = self.clock()

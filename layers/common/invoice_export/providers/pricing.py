@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from invoice_export.domain.documents import Line
+from invoice_export.domain.documents import Line, VatCalculation, sum_per_rate
 from invoice_export.domain.errors import ConfigurationError
-from invoice_export.domain.money import exact_unit_price
+from invoice_export.domain.money import exact_unit_price, round_money
+from invoice_export.domain.vat_split import VatSplit
 
 
 def discounted_unit_price(line: Line, *, places: int, quantity: Decimal | None = None) -> Decimal:
@@ -62,3 +63,18 @@ def unit_price_to_send(line: Line, *, places: int, quantity: Decimal | None = No
             f"{line.quantity.normalize():f} its gross {line.gross_from_net()} exactly",
             fix="give the line a quantity up to 100", code="provider_gross_differs")
     return price
+
+
+def net_first_split(values: list[tuple[Decimal, Decimal]], method: VatCalculation) -> VatSplit:
+    """How a provider splits gross amounts that derives each net from its gross (net = gross / (1 + rate),
+    rounded half-up) and leaves VAT as the rest, per line or per rate (`method`; values are (VAT
+    percentage, gross)); our documents take VAT from the gross instead (gross x rate / (100 + rate)).
+    The two differ by a grosz where that VAT falls on a half grosz; the gross is the same.
+    (Fakturownia's keep_gross; Oblio's gross prices.)"""
+    groups = values if method == VatCalculation.PER_LINE else list(sum_per_rate(values).items())
+    by_rate: dict[Decimal, tuple[Decimal, Decimal]] = {}
+    for rate, gross in groups:
+        net = round_money(gross / (1 + rate / 100))
+        so_far = by_rate.get(rate, (Decimal("0.00"), Decimal("0.00")))
+        by_rate[rate] = (so_far[0] + net, so_far[1] + gross - net)
+    return VatSplit.of(by_rate)

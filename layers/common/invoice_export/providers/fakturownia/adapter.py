@@ -29,7 +29,6 @@ from invoice_export.domain.documents import (
     PriceBasis,
     VatCalculation,
     VatCode,
-    sum_per_rate,
 )
 from invoice_export.domain.errors import (
     AmbiguousAtProvider,
@@ -37,7 +36,7 @@ from invoice_export.domain.errors import (
     PermanentError,
     ProviderRejected,
 )
-from invoice_export.domain.money import format_amount, round_money
+from invoice_export.domain.money import format_amount
 from invoice_export.domain.own_numbers import OwnNumberScope
 from invoice_export.domain.provider_contract import (
     Capabilities,
@@ -55,6 +54,7 @@ from invoice_export.domain.vat_split import VatSplit
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import HeaderAuth
 from invoice_export.providers.ksef_words import ksef_status_from
+from invoice_export.providers.pricing import net_first_split
 from invoice_export.providers.texts import TextLimit
 
 KINDS = {DocumentKind.INVOICE: "vat", DocumentKind.RECEIPT: "receipt", DocumentKind.CORRECTION: "correction"}
@@ -209,13 +209,7 @@ class FakturowniaAdapter(ProviderAdapter):
         Net prices go through as they are. ASSUMPTION: as the local fake models keep_gross."""
         if basis != PriceBasis.GROSS:
             return None
-        groups = values if method == VatCalculation.PER_LINE else list(sum_per_rate(values).items())
-        by_rate: dict[Decimal, tuple[Decimal, Decimal]] = {}
-        for rate, gross in groups:
-            net = round_money(gross / (1 + rate / 100))
-            so_far = by_rate.get(rate, (Decimal("0.00"), Decimal("0.00")))
-            by_rate[rate] = (so_far[0] + net, so_far[1] + gross - net)
-        return VatSplit.of(by_rate)
+        return net_first_split(values, method)
 
     @staticmethod
     def _calculating_strategy(doc: Document) -> dict[str, str]:

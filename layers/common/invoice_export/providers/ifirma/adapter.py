@@ -87,6 +87,7 @@ from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
 from invoice_export.platform.observability import logger
 from invoice_export.providers.base import ProviderAdapter
+from invoice_export.providers.http import encode_json
 from invoice_export.providers.pricing import unit_price_to_send
 from invoice_export.providers.texts import TextLimit
 
@@ -262,20 +263,6 @@ class IfirmaSigner(requests.auth.AuthBase):
 
     def __repr__(self) -> str:
         return f"IfirmaSigner(user={self._login!r}, keys: <redacted>)"
-
-
-def encode_json(value: Any) -> bytes:
-    """JSON with every Decimal written as the exact number it is (iFirma wants numbers, not strings)."""
-    def encode(item: Any) -> str:
-        if isinstance(item, Decimal):
-            return format(item, "f")
-        if isinstance(item, dict):
-            members = (f"{json.dumps(str(key), ensure_ascii=False)}:{encode(member)}" for key, member in item.items())
-            return "{" + ",".join(members) + "}"
-        if isinstance(item, (list, tuple)):
-            return "[" + ",".join(encode(v) for v in item) + "]"
-        return json.dumps(item, ensure_ascii=False)
-    return encode(value).encode("utf-8")
 
 
 def split_reference(provider_document_id: str) -> tuple[str, int]:
