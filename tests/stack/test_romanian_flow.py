@@ -122,8 +122,10 @@ def connect_oblio(stack, fake: OblioFake, **settings: Any) -> tuple[Merchant, di
 def test_oblio_exports_an_invoice_and_its_storno_and_reads_e_factura_back_with_its_own_events(stack, oblio) -> None:
     merchant, login = connect_oblio(stack, oblio, ksef="send_on_export")
     series = merchant.api("GET", "/provider/series").json()
-    assert {"id": "FCT", "name": "FCT (next 0001)"} in series
-    assert {"id": "Ordin de plata", "name": "Ordin de plata"} in merchant.api("GET", "/provider/payment-types").json()
+    assert {"id": "FCT", "name": "FCT (next 0001)", "kinds": ["invoice", "receipt", "correction"]} in series
+    every_kind = ["invoice", "receipt", "correction"]
+    assert {"id": "Ordin de plata", "name": "Ordin de plata", "kinds": every_kind} in merchant.api(
+        "GET", "/provider/payment-types").json()
 
     merchant.export(INVOICE, STORNO)
     documents = {doc.idempotency_key: doc for doc in oblio.documents(login["cif"])}
@@ -232,10 +234,11 @@ def test_smartbill_exports_and_reverses_and_holds_a_lost_create_in_doubt_with_it
 
 def test_smartbill_refused_credentials_pause_the_account(stack, smartbill) -> None:
     merchant, login = connect_smartbill(stack, smartbill)
-    get_runtime().accounts.save_credentials(merchant.account_id, {**login, "token": "revoked-token"})
+    # The merchant regenerates the token in SmartBill: the one we hold is refused from now on.
+    smartbill.regenerate_token(login["username"], secrets.token_hex(16))
     merchant.export(INVOICE)
     assert get_runtime().accounts.get(merchant.account_id).status == "needs_reconnect"
     assert [e["detail-type"] for e in merchant.other_events] == [ACCOUNT_DETAIL_TYPE]
     assert merchant.record(INVOICE_ID).status == Status.PENDING
-    assert "revoked-token" not in json.dumps(merchant.other_events + merchant.events)
+    assert login["token"] not in json.dumps(merchant.other_events + merchant.events)
     assert smartbill.company(login["cif"]).invoices == {}
