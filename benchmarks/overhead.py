@@ -9,6 +9,11 @@ End to end: the same handler against the local stack over HTTP (moto server, the
 on 127.0.0.1), wall time per document. Reference: the bare HTTP call of the same request.
 
 Each document is measured right after a reference call, so drift on a noisy machine hits both.
+
+What follows from the document's record (its outcome event, PDF request, audit entry) is the
+record-changes function's work, off the export path: at transport level each document's changes
+are handed to it from the documents table's stream right after the export, and its CPU time and AWS
+calls per document are measured beside the export's.
 """
 
 from __future__ import annotations
@@ -23,12 +28,15 @@ from typing import Any
 
 import requests
 
+from benchmarks.aws_calls import AwsCallCounter, attributed_to
 from benchmarks.support import (
     BenchAccount,
+    RecordStream,
     Spread,
     benchmark_main,
     connect_account,
     document_body,
+    failed_changes,
     ratio,
     sqs_event,
 )
@@ -63,6 +71,8 @@ AREAS = (
 )
 BACKENDS = ("/moto/", "/werkzeug/", "/flask/", "/local/fakes/", "/benchmarks/")
 BACKEND, OTHER = "in-memory backends and this benchmark", "not attributable"
+MEASURED, WARMUP = "export function, measured documents", "export function, warm-up"  # who made an AWS call
+CHANGES_MEASURED, CHANGES_WARMUP = "record-changes function, measured documents", "record-changes function, warm-up"
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -76,20 +86,30 @@ def run(quick: bool) -> dict[str, Any]:
 def _transport_level(stack: LocalStack, fake: FakturowniaFake, sizes: Sizes) -> dict[str, Any]:
     clock = BackendClock()
     aws, provider = InMemoryAws(clock), InMemoryProvider(fake, clock, IN_MEMORY_URL)
-    with aws.installed(), provider.serving():
+    # Counts the handler's AWS calls as they are made; its own CPU time is charged to the backends' clock.
+    calls = AwsCallCounter(clock, measure_dynamodb=False)
+    with aws.installed(), provider.serving(), calls.installed():
         reset_runtime()  # its boto3 session and provider adapters must come from inside the block
         runtime = get_runtime()
         account = connect_account(fake, runtime, IN_MEMORY_URL, account_id="bench-in-memory")
         bare = requests.Session()
         provider.mount_on(bare)
+        changes = _Changes(RecordStream(stack), lambda call: _cpu_without_backends(clock, call))
         export, reference = _paired_runs(stack, runtime, account, bare, IN_MEMORY_URL, sizes.warmup,
-                                         sizes.transport, lambda call: _cpu_without_backends(clock, call))
+                                         sizes.transport, lambda call: _cpu_without_backends(clock, call), changes)
         measured = sizes.warmup + sizes.transport
+        per_document = calls.usage(MEASURED)
+        changes_per_document = calls.usage(CHANGES_MEASURED)
         shares = _cpu_shares(stack, account, first_index=measured, count=sizes.profiled)
     _expect_exported(fake, account, measured + sizes.profiled)
     reset_runtime()
     return {"ours": export.as_dict(), "bare_requests": reference.as_dict(),
-            "ratio_median": ratio(export.median_ms, reference.median_ms), "cpu_shares": shares}
+            "ratio_median": ratio(export.median_ms, reference.median_ms), "cpu_shares": shares,
+            "aws_calls_per_document": {name: round(count / sizes.transport, 2)
+                                       for name, count in sorted(per_document.calls.items())},
+            "record_changes": {"cpu": Spread.of_seconds(changes.measured[sizes.warmup:]).as_dict(),
+                               "aws_calls_per_document": {name: round(count / sizes.transport, 2) for name, count
+                                                          in sorted(changes_per_document.calls.items())}}}
 
 
 def _end_to_end(stack: LocalStack, fake: FakturowniaFake, sizes: Sizes) -> dict[str, Any]:
@@ -104,9 +124,10 @@ def _end_to_end(stack: LocalStack, fake: FakturowniaFake, sizes: Sizes) -> dict[
 
 
 def _paired_runs(stack: LocalStack, runtime: Runtime, account: BenchAccount, bare: requests.Session,
-                 base_url: str, warmup: int, count: int,
-                 measure: Callable[[Callable[[], Any]], float]) -> tuple[Spread, Spread]:
-    """Alternately: export one document through the handler, send one bare create of the same shape."""
+                 base_url: str, warmup: int, count: int, measure: Callable[[Callable[[], Any]], float],
+                 changes: _Changes | None = None) -> tuple[Spread, Spread]:
+    """Alternately: export one document through the handler, send one bare create of the same shape (and
+    hand the document's record changes to the record-changes function, measured apart)."""
     function = stack.function("ExportFunction")
     handler = function.load()
     settings = runtime.accounts.get(account.account_id)
@@ -120,11 +141,37 @@ def _paired_runs(stack: LocalStack, runtime: Runtime, account: BenchAccount, bar
         other = ExportMessage.model_validate_json(document_body(account.account_id, index, prefix="BARE"))
         payload = adapter.build_request(plan_export(other.document, settings, type(adapter)))
         reference_seconds = measure(partial(_send_bare, bare, f"{base_url}/invoices.json", payload, headers))
-        ours_seconds = measure(partial(_invoke, function, handler, event))
+        with attributed_to(MEASURED if index >= warmup else WARMUP):
+            ours_seconds = measure(partial(_invoke, function, handler, event))
+        if changes is not None:
+            with attributed_to(CHANGES_MEASURED if index >= warmup else CHANGES_WARMUP):
+                changes.hand_over()
         if index >= warmup:
             ours.append(ours_seconds)
             reference.append(reference_seconds)
     return Spread.of_seconds(ours), Spread.of_seconds(reference)
+
+
+class _Changes:
+    """The documents table's stream mapping: hands a document's record changes to the record-changes
+    function and measures the invocation (its reads of the stream are not measured: Lambda's)."""
+
+    def __init__(self, stream: RecordStream, measure: Callable[[Callable[[], Any]], float]) -> None:
+        self.stream, self.measure = stream, measure
+        self.handler = stream.function.load()
+        self.measured: list[float] = []  # seconds per document, one invocation each
+
+    def hand_over(self) -> None:
+        with attributed_to("event source mappings"):
+            event = self.stream.next_event()
+        if event is None:
+            raise RuntimeError("the export changed no document record")
+        self.measured.append(self.measure(partial(self._invoke, event)))
+
+    def _invoke(self, event: dict[str, Any]) -> None:
+        response = self.handler(event, self.stream.function.new_context())
+        if failed_changes(response):
+            raise RuntimeError(f"the record-changes handler failed a record: {response}")
 
 
 def _send_bare(session: requests.Session, url: str, payload: dict[str, Any], headers: dict[str, str]) -> None:

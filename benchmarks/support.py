@@ -29,6 +29,7 @@ from invoice_export.platform.runtime import Runtime
 from local.esm import Invocation, LocalFunction, lambda_sqs_record
 from local.fakes.fakturownia import FakturowniaFake
 from local.stack import EXTERNAL_MOTO_VARIABLE, OUTCOME_CAPTURE_QUEUE, LocalStack
+from local.streams import lambda_dynamodb_record
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "documents" / "01-invoice-company.json"  # 3 lines, company buyer, PLN
@@ -74,6 +75,37 @@ def sqs_event(stack: LocalStack, queue: str, bodies: Sequence[str], group_id: st
         "Attributes": {"ApproximateReceiveCount": "1", **fifo},
     } for body in bodies]
     return {"Records": [lambda_sqs_record(m, stack.arn(queue), stack.region) for m in messages]}
+
+
+class RecordStream:
+    """The documents table's stream, read as its event source mapping reads it (from TRIM_HORIZON, one
+    shard, a batch of up to BatchSize records at a time): each `next_event()` is the event Lambda hands
+    the record-changes function for the records after the checkpoint (None: none yet), which it moves
+    past them. Made with a client of its own, created when this is: under a benchmark's call counter,
+    its calls are counted (AWS does not bill a stream's reads by its Lambda trigger)."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        import boto3
+
+        mapping = stack.stream_source("DocumentsTable")
+        self.function = mapping.function
+        self.region, self.arn, self.batch_size = stack.region, mapping.stream_arn, mapping.event.batch_size
+        self.client = boto3.session.Session().client("dynamodbstreams")
+        [shard] = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
+        self.position = self.client.get_shard_iterator(StreamArn=self.arn, ShardId=shard["ShardId"],
+                                                       ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+
+    def next_event(self) -> dict[str, Any] | None:
+        page = self.client.get_records(ShardIterator=self.position, Limit=self.batch_size)
+        self.position = page["NextShardIterator"]
+        if not page["Records"]:
+            return None
+        return {"Records": [lambda_dynamodb_record(record, self.arn, self.region) for record in page["Records"]]}
+
+
+def failed_changes(response: Any) -> list[Any]:
+    """The records a record-changes invocation reported failed (its partial batch response)."""
+    return list((response or {}).get("batchItemFailures") or [])
 
 
 @dataclass(frozen=True)

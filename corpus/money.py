@@ -11,12 +11,19 @@ includes VAT in PLN where the provider returns it), and currencies lost (must be
     make money                      # 10,000 documents (about 20 minutes on 2 cores), prints the table
     python -m corpus.money --documents 500 --seed 7
 
+The generator draws Polish documents (PLN, EUR, USD; 23/8/5/0 %, zw, np...). The Romanian providers
+(Oblio, SmartBill) get each one as a Romanian shop would issue it (`_as_romanian`): RON instead of
+PLN (EUR and USD keep their rate, now to RON), 23 % as 21 %, 8 and 5 % as 11 %, np (no Romanian rate)
+as np-EU (0 % either way), a Romanian buyer with a valid CUI and a county, and a correction as the full
+reversal (storno) of its original, the only correction they take; the totals are recomputed.
+
 The bounded version runs in `make test` (tests/corpus/test_money_corpus.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import Counter
@@ -38,10 +45,13 @@ from invoice_export.providers import build_adapter
 from invoice_export.providers.base import ProviderAdapter
 from local import run as demo
 from local.fakes.fakturownia import FakturowniaFake
+from local.fakes.firmao import FirmaoFake
 from local.fakes.ifirma import IfirmaFake
 from local.fakes.infakt import InfaktFake
+from local.fakes.oblio import OblioFake
+from local.fakes.smartbill import SmartBillFake
 from local.fakes.wfirma import WfirmaFake
-from tests.property.strategies import EXEMPTION_BASES, documents, to_body
+from tests.property.strategies import EXEMPTION_BASES, ROMANIAN_CUI, as_romanian, documents, to_body
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +80,11 @@ UNLIMITED_FAKES = {
                demo.infakt_shop),
     "wfirma": (lambda: WfirmaFake(app_key=demo.WFIRMA_APP_KEY, rate_limit=None), demo.wfirma_shop),
     "ifirma": (lambda: IfirmaFake(rate_limit=None, daily_limit=None), demo.ifirma_shop),
+    "firmao": (lambda: FirmaoFake(rate_limit=None), demo.firmao_shop),
+    "oblio": (lambda: OblioFake(burst_block=False, windowed_limits=False), demo.oblio_shop),
+    "smartbill": (lambda: SmartBillFake(rate_limit=None), demo.smartbill_shop),
 }
+ROMANIAN = {"oblio", "smartbill"}  # their documents: `_as_romanian`
 
 
 def _adapter(make_fake: Any, make_shop: Any, running: ExitStack) -> tuple[ProviderAdapter, Any]:
@@ -83,7 +97,9 @@ def _adapter(make_fake: Any, make_shop: Any, running: ExitStack) -> tuple[Provid
         # document's basis there (no id set by hand), as for a merchant whose inFakt lists its bases.
         for basis in EXEMPTION_BASES:
             fake.add_vat_exemption(shop.credentials["api_key"], basis)
-    settings = {**shop.settings, "series_links": dict.fromkeys(("FV", "PAR", "KOR"))}  # provider defaults
+    # Provider defaults; Oblio needs a series named, its standard invoice series.
+    default_series = "FCT" if shop.settings["provider"] in ROMANIAN else None
+    settings = {**shop.settings, "series_links": dict.fromkeys(("FV", "PAR", "KOR"), default_series)}
     credentials = {**shop.credentials}
     if shop.settings["provider"] == "wfirma":
         credentials["app_key"] = demo.WFIRMA_APP_KEY  # the deployment's, merged by the runtime in AWS
@@ -103,24 +119,35 @@ def _same_nbp_rate(fake: Any, document: Document) -> None:
         fake.set_exchange_rate(document.currency, f"{document.exchange_rate.rate:f}", document.exchange_rate.table_id)
 
 
-def _as_document(drawn: dict[str, Any], document_id: str) -> Document:
+def _as_document(drawn: dict[str, Any], document_id: str, *, address: dict[str, str] | None = None,
+                 tax_id: str = "5260250274") -> Document:
     """The drawn document with what does not change money made valid for every provider: dates in
     the accounting month, the due date after them, and a real Polish NIP (the generator's tax ids
-    are random, and providers rightly refuse a bad checksum)."""
+    are random, and providers rightly refuse a bad checksum), or the `address` and `tax_id` given."""
     payment = {**drawn["payment"]}
     if payment.get("due_date"):
         payment["due_date"] = (ISSUE_DATE + timedelta(days=14)).isoformat()
     if payment.get("paid_date"):
         payment["paid_date"] = ISSUE_DATE.isoformat()
-    buyer = {**drawn["buyer"], "address": {**drawn["buyer"]["address"], "country": "PL"}}
+    buyer = {**drawn["buyer"], "address": {**drawn["buyer"]["address"], **(address or {"country": "PL"})}}
     if buyer.get("tax_id"):
-        buyer["tax_id"] = "5260250274"
+        buyer["tax_id"] = tax_id
     drawn = {**drawn, "document_id": document_id, "issue_date": ISSUE_DATE.isoformat(),
              "sale_date": ISSUE_DATE.isoformat(), "payment": payment, "buyer": buyer}
     if drawn.get("exchange_rate"):
         drawn["exchange_rate"] = {**drawn["exchange_rate"], "date": "2026-11-19"}
     body = to_body({"schema_version": "1", "account_id": "corpus", "document": drawn})
     return ExportMessage.model_validate_json(body).document
+
+
+ROMANIAN_PAYMENTS = {"Przelew": "Transfer bancar", "Karta": "Card"}  # as demo.oblio_shop links them
+
+
+def _as_romanian(drawn: dict[str, Any], document_id: str) -> Document:
+    """The drawn document as a Romanian shop issues it (see the module docstring)."""
+    romanian = as_romanian(drawn)
+    romanian["payment"] = {**romanian["payment"], "method": ROMANIAN_PAYMENTS[romanian["payment"]["method"]]}
+    return _as_document(romanian, document_id, tax_id=ROMANIAN_CUI, address=romanian["buyer"]["address"])
 
 
 def _original_of(correction: Document) -> Document:
@@ -186,7 +213,7 @@ def run_corpus(count: int, seed_value: int = 2026) -> dict[str, Figures]:
                 figures = results.setdefault(name, Figures())
                 if not adapter.capabilities.supports_kind(DocumentKind(drawn["kind"])):
                     continue
-                document = _as_document(drawn, f"C{number}")
+                document = (_as_romanian if name in ROMANIAN else _as_document)(drawn, f"C{number}")
                 _same_nbp_rate(fake, document)
                 export_one(adapter, document, figures)
 
@@ -217,13 +244,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--json", action="store_true", help="the figures per provider as JSON, not the table")
     args = parser.parse_args()
     # A table, not one log line per provider call. Set here, not at import: the corpus test imports
     # this module and the level would leak into every later test of that worker.
     logger.setLevel("WARNING")
     started = time.perf_counter()
     results = run_corpus(args.documents, args.seed)
-    print(render(results, time.perf_counter() - started))
+    if args.json:
+        # vars(), not dataclasses.asdict: asdict rebuilds a Counter from (key, count) pairs, counting the pairs.
+        print(json.dumps({name: vars(figures) for name, figures in results.items()}))
+    else:
+        print(render(results, time.perf_counter() - started))
     bad = sum(f.drift_after_sending + f.currency_lost for f in results.values())
     return 1 if bad else 0
 

@@ -9,7 +9,8 @@
    as the order system would;
 4. runs the Lambda handlers against the queues like Lambda's event source (batches, partial
    failures, visibility timeouts, DLQ) until everything settled;
-5. prints each document's outcome, provider number, KSeF number and customer link (or error and
+5. prints each document's outcome, provider number, KSeF number (e-Factura index for the Romanian
+   shops: Oblio and SmartBill, RON documents with Romanian buyers) and customer link (or error and
    fix) and its warnings (e.g. vat_split_differs: the accounting system split our gross into net and
    VAT another way), opens one link per shop and checks the PDF it leads to carries the provider's
    number (among them a shop passing its own numbers, whose number used twice is refused);
@@ -37,8 +38,11 @@ from typing import Any
 import requests
 
 from local.fakes.fakturownia import FakturowniaFake
+from local.fakes.firmao import FirmaoFake
 from local.fakes.ifirma import IfirmaFake
 from local.fakes.infakt import InfaktFake
+from local.fakes.oblio import OblioFake
+from local.fakes.smartbill import SmartBillFake
 from local.fakes.wfirma import WfirmaFake
 from local.run_operations import demo_operations
 from local.stack import LocalStack
@@ -168,14 +172,66 @@ def ifirma_shop(fake: IfirmaFake) -> DemoShop:
         "01-invoice-company.json", "03-invoice-exempt-person.json", "04-invoice-eur.json", "05-correction.json"])
 
 
+def firmao_shop(fake: FirmaoFake) -> DemoShop:
+    organisation, login, password = "herbaciarnia", "api@herbaciarnia.example", secrets.token_hex(16)
+    fake.add_account(organisation, login, password)
+    fake.add_series(organisation, "Sklep", {"invoice": "FV/{n}/{mm}/{yyyy}", "receipt": "PAR/{n}/{mm}/{yyyy}",
+                                            "correction": "KOR/{n}/{mm}/{yyyy}"})
+    fake.add_product(organisation, "MUG-300", "Kubek ceramiczny 300 ml", net_price="24.38", vat=23, stock=100)
+    settings = {
+        "account_id": "demo-firmao", "provider": "firmao", "api_url": fake.base_url,
+        "series_links": dict.fromkeys(("FV", "FV-EXPORT", "PAR", "KOR"), "series:Sklep"),
+        # Firmao documents the payment types CASH and TRANSFER only.
+        "payment_links": {"Przelew": "TRANSFER", "Karta": "CASH"},
+        # Lines linked to products by SKU take them off stock; our id kept in an additional field.
+        "send_skus": True, "missing_sku": "warn", "provider_options": {"reference_field": "custom1"},
+    }
+    return DemoShop(settings, {"organisation": organisation, "login": login, "password": password},
+                    documents=["01-invoice-company.json", "02-receipt-person.json", "03-invoice-exempt-person.json",
+                               "04-invoice-eur.json", "05-correction.json"],
+                    # Firmao's API has no form for a VAT exemption (zw): a clear refusal, not a 0 % line.
+                    expected={"INV-2026-11-0002": ("failed", "unsupported_vat_code")})
+
+
+ROMANIAN_DOCUMENTS = sorted(f"ro/{p.name}" for p in (DOCUMENTS / "ro").glob("*.json"))  # RON, Romanian buyers
+
+
+def oblio_shop(fake: OblioFake) -> DemoShop:
+    email, secret, cif = "magazin.ceai@example.ro", secrets.token_hex(16), "RO37311090"
+    fake.add_account(email, secret)
+    fake.add_company(email, cif, "Magazin de Ceai SRL")
+    settings = {
+        "account_id": "demo-oblio", "provider": "oblio", "home_currency": "RON", "api_url": fake.base_url,
+        "series_links": {"FV": "series:FCT", "ST": "series:FCT"},
+        "payment_links": {"Transfer bancar": "Ordin de plata", "Card": "Card"},
+        "ksef": "send_on_export",  # Oblio's e-Factura: sent by the poller, ANAF's index read back
+    }
+    return DemoShop(settings, {"client_id": email, "client_secret": secret, "cif": cif}, documents=ROMANIAN_DOCUMENTS)
+
+
+def smartbill_shop(fake: SmartBillFake) -> DemoShop:
+    email, token, cif = "magazin.ceai@example.ro", secrets.token_hex(16), "RO14399840"
+    fake.add_account(email, token, cif, name="Magazin de Ceai SRL")
+    settings = {
+        "account_id": "demo-smartbill", "provider": "smartbill", "home_currency": "RON", "api_url": fake.api_url,
+        "series_links": {"FV": "series:FCT", "ST": "series:FCT"},
+        "payment_links": {"Transfer bancar": "Ordin plata", "Card": "Card"},
+    }
+    return DemoShop(settings, {"username": email, "token": token, "cif": cif}, documents=ROMANIAN_DOCUMENTS)
+
+
 # Each accounting system: its strict fake and the sample shop connected to it.
 PROVIDERS: list[tuple[Callable[[], Any], Callable[[Any], DemoShop]]] = [
     (FakturowniaFake, fakturownia_shop),
     (InfaktFake, infakt_shop),
     (lambda: WfirmaFake(app_key=WFIRMA_APP_KEY), wfirma_shop),
     (IfirmaFake, ifirma_shop),
+    (FirmaoFake, firmao_shop),
+    (lambda: OblioFake(spv_processing="immediate"), oblio_shop),  # ANAF answers at once
+    (SmartBillFake, smartbill_shop),
 ]
 PICK_BY_NAME = ("department:", "series:")  # a link to pick from the provider's own list by name
+CLEARANCE_EVENTS = ("ksef_", "efactura_")  # KSeF's and e-Factura's answers, after the export's own event
 
 
 def connect(shop: DemoShop) -> None:
@@ -216,10 +272,12 @@ def send_documents(stack: LocalStack, shop: DemoShop) -> list[dict[str, Any]]:
 def report(shop: DemoShop, messages: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[str]:
     """Print one line per document; return what did not go as expected."""
     mine = [e["detail"] for e in events if e["detail"]["account_id"] == shop.account_id]
-    outcomes = {e["document_id"]: e for e in mine if not e["outcome"].startswith("ksef_")}
-    ksef = {e["document_id"]: e.get("ksef_number") or e["outcome"] for e in mine if e["outcome"].startswith("ksef_")}
+    outcomes = {e["document_id"]: e for e in mine if not e["outcome"].startswith(CLEARANCE_EVENTS)}
+    ksef = {e["document_id"]: e.get("ksef_number") or e.get("efactura_index") or e["outcome"] for e in mine
+            if e["outcome"].startswith(CLEARANCE_EVENTS)}
     print(f"\n{shop.account_id} ({shop.settings['provider']})")
-    print(f"  {'document':<20} {'kind':<11} {'outcome':<10} {'provider number':<24} {'KSeF number':<36} link / error")
+    print(f"  {'document':<20} {'kind':<11} {'outcome':<10} {'provider number':<24} {'KSeF no. / e-Factura':<36} "
+          "link / error")
     problems = []
     for message in messages:
         document_id = message["document"]["document_id"]

@@ -49,12 +49,16 @@ from invoice_export.providers.infakt.adapter import CORRECTION_PREFIX
 from invoice_export.services.events import DETAIL_TYPE as OUTCOME_DETAIL_TYPE
 from local.fakes.common import FakeServer
 from local.fakes.fakturownia import FakturowniaFake
+from local.fakes.firmao import FirmaoFake
 from local.fakes.ifirma import IfirmaFake
 from local.fakes.infakt import InfaktFake
+from local.fakes.oblio import OblioFake
+from local.fakes.smartbill import SmartBillFake
 from local.fakes.wfirma import WfirmaFake
 from local.stack import LocalStack
 from reliability.faults import (
     CREATE_FAULTS,
+    RATE_LIMITED,
     READ_FAULTS,
     AwsOutages,
     FaultTarget,
@@ -105,7 +109,8 @@ class Scenario:
     # RateLimitsTable); two accounts share each API key, so the key's limit is contended.
     rate_limit: int = 30
     rate_window_seconds: float = 2.0
-    providers: tuple[str, ...] = ("fakturownia", "infakt", "wfirma", "ifirma")  # accounts spread over them
+    # Accounts spread over them.
+    providers: tuple[str, ...] = ("fakturownia", "infakt", "wfirma", "ifirma", "firmao", "oblio", "smartbill")
     timeout_seconds: float = 1800
 
 
@@ -116,6 +121,8 @@ class ProviderUnderTest(Protocol):
     name: str
     fake: FakeServer
     limit_scope: LimitScope  # how the service is told to share the provider's limit
+    examples: dict[str, str]  # template -> the example the provider's accounts take instead
+    corrections: dict[str, str]  # our corrected document id -> our correction's id (filled from the plan)
     parameter_overrides: dict[str, Any]  # template parameters the stack needs for this provider
 
     def supports(self, kind: DocumentKind) -> bool:
@@ -136,7 +143,7 @@ class ProviderUnderTest(Protocol):
 
 
 # Our document ids (see plan_messages); the providers without a field for our id keep it in another
-# stored text (inFakt our number, iFirma the notes), where it is found by this pattern.
+# stored text (inFakt and Firmao our number, iFirma the notes), where it is found by this pattern.
 OUR_DOCUMENT_ID = re.compile(r"R\d{3}-\d{5}")
 
 
@@ -156,9 +163,12 @@ class FakeProviderUnderTest:
     fault_targets: ClassVar[tuple[FaultTarget, ...]]
     limit_scope: ClassVar[LimitScope] = LimitScope.CREDENTIAL
     payment_links: ClassVar[dict[str, str]] = {"Przelew": "transfer", "Karta": "card"}
+    # The example each template is drawn from, where the provider's accounts need others (Romanian ones).
+    examples: ClassVar[dict[str, str]] = {}
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
         self.parameter_overrides: dict[str, Any] = {}  # make_fake may set some
+        self.corrections: dict[str, str] = {}  # our corrected document id -> our correction's (from the plan)
         self.fake = self.make_fake((scenario.rate_limit, scenario.rate_window_seconds))
         self.fake.faults = RandomProviderFaults(seed=seed, rate=scenario.fault_rate, targets=self.fault_targets,
                                                 read_timeout=READ_TIMEOUT_SECONDS)
@@ -364,9 +374,127 @@ class IfirmaUnderTest(FakeProviderUnderTest):
         yield key[0]  # per user (login)
 
 
+class FirmaoUnderTest(FakeProviderUnderTest):
+    """Firmao with our numbering: it refuses a second sale with our number, and the look-up lists by the
+    number (as the adapter settles a create whose answer was lost); our id is in the number."""
+
+    name = ProviderName.FIRMAO
+    numbering = Numbering.OURS
+    fault_targets = (
+        FaultTarget("POST", r"/[^/]+/svc/v1/transactions", CREATE_FAULTS),
+        FaultTarget("GET", r"/[^/]+/svc/v1/transactions", READ_FAULTS),  # the read-back and the look-up
+        FaultTarget("GET", r"/[^/]+/svc/v1/reports/invoices/transaction/.+", READ_FAULTS),
+    )
+    payment_links = {"Przelew": "TRANSFER", "Karta": "CASH"}
+
+    def make_fake(self, rate_limit: tuple[int, float]) -> FakeServer:
+        return FirmaoFake(rate_limit=rate_limit)
+
+    def new_key(self, key_index: int) -> tuple[str, str]:  # (organisation, password)
+        organisation, password = f"rel-{key_index}", secrets.token_hex(16)
+        self.fake.add_account(organisation, f"api@{organisation}.example", password)
+        return organisation, password
+
+    def connection(self, key: tuple[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+        organisation, password = key
+        return ({"api_url": self.fake.base_url, "series_links": dict.fromkeys(("FV", "FV-EXPORT", "PAR", "KOR"))},
+                {"organisation": organisation, "login": f"api@{organisation}.example", "password": password})
+
+    def stored(self, key: tuple[str, str]) -> Iterator[tuple[str, str]]:
+        for transaction in self.fake.transactions(key[0]):
+            yield our_id_in(transaction["transactionNumber"]), str(transaction["id"])
+
+    def limiter_keys(self, key: tuple[str, str]) -> Iterator[Any]:
+        yield key[0]  # per organisation
+
+
+# The Romanian providers' rate-limit answer is a 10-minute block, which their limits keep from ever
+# happening (tests/providers prove it); injected, it would only stall the run, so it is left out.
+UNBLOCKED_CREATE_FAULTS = tuple(kind for kind in CREATE_FAULTS if kind != RATE_LIMITED)
+UNBLOCKED_READ_FAULTS = tuple(kind for kind in READ_FAULTS if kind != RATE_LIMITED)
+ROMANIAN_EXAMPLES = {INVOICE: "ro/01-invoice-company.json", EXEMPT: "ro/04-invoice-exempt-and-zero.json",
+                     FOREIGN: "ro/03-invoice-eur.json", CORRECTION: "ro/05-storno.json"}  # RON, Romanian buyers
+ROMANIAN_SERIES = {"FV": "FCT", "ST": "FCT"}
+
+
+class OblioUnderTest(FakeProviderUnderTest):
+    """Oblio keeps our id and version in the idempotencyKey, which settles an interrupted create.
+
+    Its published limits (creates 30 per 100 s, so 3.4 s apart) cannot be scaled down like the run's
+    timings: the service is told the scenario's limit, as for every provider, and the fake measures what
+    it gets per second (its rules and 10-minute block are the contract tests' business)."""
+
+    name = ProviderName.OBLIO
+    fault_targets = (
+        FaultTarget("POST", r"/api/docs/invoice", UNBLOCKED_CREATE_FAULTS),  # also the look-up: the same create
+        FaultTarget("GET", r"/api/docs/invoice/list", UNBLOCKED_READ_FAULTS),  # the read-back
+        FaultTarget("GET", r"/utils/show_file/?", UNBLOCKED_READ_FAULTS),  # the PDF
+    )
+    payment_links = {"Transfer bancar": "Ordin de plata", "Card": "Card"}
+    examples = ROMANIAN_EXAMPLES
+
+    def make_fake(self, rate_limit: tuple[int, float]) -> FakeServer:
+        return OblioFake(burst_block=False, windowed_limits=False)
+
+    def new_key(self, key_index: int) -> tuple[str, str, str]:  # (login e-mail, API secret, company CIF)
+        email, secret, cif = f"magazin-{key_index}@example.ro", secrets.token_hex(16), f"RO{90000000 + key_index}"
+        self.fake.add_account(email, secret)
+        self.fake.add_company(email, cif, f"Magazin {key_index} SRL")
+        return email, secret, cif
+
+    def connection(self, key: tuple[str, str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+        email, secret, cif = key
+        return ({"api_url": self.fake.base_url, "home_currency": "RON", "series_links": ROMANIAN_SERIES},
+                {"client_id": email, "client_secret": secret, "cif": cif})
+
+    def stored(self, key: tuple[str, str, str]) -> Iterator[tuple[str, str]]:
+        for document in self.fake.documents(key[2]):
+            yield our_id_in(document.idempotency_key), str(document.id)
+
+    def limiter_keys(self, key: tuple[str, str, str]) -> Iterator[Any]:
+        yield key[0]  # per login: its most requests in one second
+
+
+class SmartBillUnderTest(FakeProviderUnderTest):
+    """SmartBill keeps no reference of ours and has no look-up: an interrupted create ends in doubt, with
+    the evidence (like iFirma). Our id travels in the notes, which SmartBill keeps as mentions; a storno
+    keeps its invoice's, and is counted for the correction the plan made of that invoice."""
+
+    name = ProviderName.SMARTBILL
+    fault_targets = (
+        FaultTarget("POST", r"/SBORO/api/invoice(/reverse)?", UNBLOCKED_CREATE_FAULTS),
+        FaultTarget("GET", r"/SBORO/api/invoice/paymentstatus", UNBLOCKED_READ_FAULTS),  # the read-back
+        FaultTarget("GET", r"/SBORO/api/invoice/pdf", UNBLOCKED_READ_FAULTS),
+    )
+    payment_links = {"Transfer bancar": "Ordin plata", "Card": "Card"}
+    examples = ROMANIAN_EXAMPLES
+
+    def make_fake(self, rate_limit: tuple[int, float]) -> FakeServer:
+        return SmartBillFake(rate_limit=(*rate_limit, 600.0))  # over the limit: the 10-minute block
+
+    def new_key(self, key_index: int) -> tuple[str, str, str]:  # (login e-mail, API token, firm CIF)
+        email, token, cif = f"magazin-{key_index}@example.ro", secrets.token_hex(16), f"RO{90000000 + key_index}"
+        self.fake.add_account(email, token, cif)
+        return email, token, cif
+
+    def connection(self, key: tuple[str, str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+        email, token, cif = key
+        return ({"api_url": self.fake.api_url, "home_currency": "RON", "series_links": ROMANIAN_SERIES},
+                {"username": email, "token": token, "cif": cif})
+
+    def stored(self, key: tuple[str, str, str]) -> Iterator[tuple[str, str]]:
+        for (series, number), invoice in self.fake.company(key[2]).invoices.items():
+            our_id = our_id_in(invoice.get("mentions"))
+            yield (self.corrections.get(our_id, our_id) if invoice["storno"] else our_id), f"{series}:{number}"
+
+    def limiter_keys(self, key: tuple[str, str, str]) -> Iterator[Any]:
+        yield key[0]  # per user (login e-mail)
+
+
 PROVIDERS: dict[str, Callable[[Scenario, int], ProviderUnderTest]] = {
     provider.name.value: provider
-    for provider in (FakturowniaUnderTest, InfaktUnderTest, WfirmaUnderTest, IfirmaUnderTest)}
+    for provider in (FakturowniaUnderTest, InfaktUnderTest, WfirmaUnderTest, IfirmaUnderTest, FirmaoUnderTest,
+                     OblioUnderTest, SmartBillUnderTest)}
 
 
 # ---------------------------------------------------------------------------------------- the plan
@@ -386,10 +514,13 @@ class Sent:
 
 def plan_messages(scenario: Scenario, accounts: dict[str, str],
                   supports: Callable[[str, DocumentKind], bool] = lambda provider, kind: True,
+                  example_for: Callable[[str, str], str] = lambda provider, template: template,
                   ) -> tuple[list[Sent], list[Sent], list[Sent]]:
     """(first deliveries in queue order, duplicates sent at once in another group, duplicates sent later).
 
-    `accounts`: account id -> provider name; each account gets only the kinds its provider `supports`."""
+    `accounts`: account id -> provider name; each account gets only the kinds its provider `supports`, each
+    drawn template from the example its provider takes (`example_for`). A full reversal (a storno) takes its
+    invoice out of those the account's later corrections may correct: a document is reversed once."""
     rng = random.Random(scenario.seed)
     templates = {provider: [t for t, (kind, _) in TEMPLATES.items() if supports(provider, kind)]
                  for provider in set(accounts.values())}
@@ -404,7 +535,7 @@ def plan_messages(scenario: Scenario, accounts: dict[str, str],
         document_id = f"R{scenario.seed % 1000:03d}-{n:05d}"  # matches OUR_DOCUMENT_ID
         if template == CORRECTION and not exported_invoices[account]:
             template = INVOICE
-        message = load_example(template)
+        message = load_example(example_for(provider, template))
         message["account_id"] = account
         # Our number carries our id (inFakt's look-up finds it by the number); so do the notes, which
         # iFirma, without a field for our id, keeps.
@@ -412,7 +543,10 @@ def plan_messages(scenario: Scenario, accounts: dict[str, str],
                                    notes=f"Zamówienie {document_id}")
         if template == CORRECTION:
             # corrects an invoice of its account sent earlier (01's lines are its "before")
-            message["document"]["correction"]["corrected_document_id"] = rng.choice(exported_invoices[account])
+            corrected = rng.choice(exported_invoices[account])
+            message["document"]["correction"]["corrected_document_id"] = corrected
+            if not message["document"]["lines"]:
+                exported_invoices[account].remove(corrected)
         if template == INVOICE:
             exported_invoices[account].append(document_id)
         first.append(Sent(account, document_id, json.dumps(message), provider))
@@ -589,7 +723,12 @@ def _run(scenario: Scenario, stack: LocalStack, providers: dict[str, ProviderUnd
                      runtime.client("secretsmanager")])
     stack.function("ExportFunction").timeout_s = scenario.function_timeout_seconds
     crashes = WorkerCrashes(seed=scenario.seed, rate=scenario.crash_rate)
-    first, at_once, later = plan_messages(scenario, accounts, lambda name, kind: providers[name].supports(kind))
+    first, at_once, later = plan_messages(scenario, accounts, lambda name, kind: providers[name].supports(kind),
+                                          lambda name, template: providers[name].examples.get(template, template))
+    for sent in first:  # which correction reverses which invoice, for providers that keep no id of a storno
+        document = json.loads(sent.body).get("document", {}) if sent.bad_input is None else {}
+        if corrected := (document.get("correction") or {}).get("corrected_document_id"):
+            providers[sent.provider].corrections[corrected] = sent.document_id
     figures = Figures(scenario, rate_limit=f"{scenario.rate_limit} per {scenario.rate_window_seconds:g} s")
     started = time.monotonic()
 

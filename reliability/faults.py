@@ -207,14 +207,24 @@ class WorkerCrashes:
 
     @contextmanager
     def installed(self, stack: Any, runtime: Any) -> Iterator[None]:
+        mappings = [stack.event_source("ExportQueue"), stack.stream_source("DocumentsTable")]
+        functions = [mapping.function for mapping in mappings]
+        for mapping, function in zip(mappings, functions, strict=True):
+            mapping.function = _mortal(function)
+        try:
+            with self._deaths_during_creates(), self._deaths_between_records(runtime):
+                yield
+        finally:
+            for mapping, function in zip(mappings, functions, strict=True):
+                mapping.function = function
+
+    @contextmanager
+    def _deaths_during_creates(self) -> Iterator[None]:
+        """Killed after a create's own POST came back (some providers read, download or poll with POSTs too)."""
         from invoice_export.providers import adapter_class, supported_providers
         from invoice_export.providers.http import ProviderHttp
-        from local.esm import LocalFunction
 
         request = ProviderHttp.request
-        export = runtime.export_service.export
-        handle_change = runtime.record_changes.handle
-        # Only a create's own POST kills (some providers read, download or poll with POSTs too).
         creates = {cls: cls.__dict__["create_document"] for cls in map(adapter_class, supported_providers())}
         creating = threading.local()
 
@@ -233,6 +243,22 @@ class WorkerCrashes:
                 raise WorkerKilled(KILLED_MID_CALL)
             return response
 
+        ProviderHttp.request = request_then_die
+        for cls, create in creates.items():
+            setattr(cls, "create_document", marked(create))  # noqa: B010
+        try:
+            yield
+        finally:
+            ProviderHttp.request = request
+            for cls, create in creates.items():
+                setattr(cls, "create_document", create)  # noqa: B010
+
+    @contextmanager
+    def _deaths_between_records(self, runtime: Any) -> Iterator[None]:
+        """Killed after the export function handled a record, or the stream function carried out a change."""
+        export = runtime.export_service.export
+        handle_change = runtime.record_changes.handle
+
         def export_then_die(*args: Any, **kwargs: Any) -> Any:
             result = export(*args, **kwargs)
             if self._dies(KILLED_BETWEEN_RECORDS):
@@ -245,34 +271,26 @@ class WorkerCrashes:
                 raise WorkerKilled(KILLED_STREAM_MID_BATCH)
             return done
 
-        def mortal(function: LocalFunction) -> LocalFunction:
-            handler = function.load()
-
-            def mortal_handler(event: dict[str, Any], context: Any) -> Any:
-                try:
-                    return handler(event, context)
-                except WorkerKilled as death:  # as Lambda reports a dead runtime: the invocation failed
-                    raise RuntimeError(f"the worker died: {death}") from None
-
-            return LocalFunction(function.name, mortal_handler, timeout_s=function.timeout_s,
-                                 memory_mb=function.memory_mb, region=function.region)
-
-        mappings = [stack.event_source("ExportQueue"), stack.stream_source("DocumentsTable")]
-        functions = [mapping.function for mapping in mappings]
-        for mapping, function in zip(mappings, functions, strict=True):
-            mapping.function = mortal(function)
-        ProviderHttp.request = request_then_die
-        for cls, create in creates.items():
-            setattr(cls, "create_document", marked(create))  # noqa: B010
         runtime.export_service.export = export_then_die
         runtime.record_changes.handle = handle_change_then_die
         try:
             yield
         finally:
-            ProviderHttp.request = request
-            for cls, create in creates.items():
-                setattr(cls, "create_document", create)  # noqa: B010
             del runtime.export_service.export
             del runtime.record_changes.handle
-            for mapping, function in zip(mappings, functions, strict=True):
-                mapping.function = function
+
+
+def _mortal(function: Any) -> Any:
+    """The local function, whose worker's death fails the invocation as Lambda reports a dead runtime."""
+    from local.esm import LocalFunction
+
+    handler = function.load()
+
+    def mortal_handler(event: dict[str, Any], context: Any) -> Any:
+        try:
+            return handler(event, context)
+        except WorkerKilled as death:
+            raise RuntimeError(f"the worker died: {death}") from None
+
+    return LocalFunction(function.name, mortal_handler, timeout_s=function.timeout_s,
+                         memory_mb=function.memory_mb, region=function.region)

@@ -79,3 +79,35 @@ def computed_totals(lines: list[dict[str, Any]], basis: str, method: str) -> dic
     from invoice_export.domain.documents import Line, PriceBasis, VatCalculation, compute_totals
     totals = compute_totals([Line.model_validate(line) for line in lines], PriceBasis(basis), VatCalculation(method))
     return {"net": str(totals.net), "vat": str(totals.vat), "gross": str(totals.gross)}
+
+
+def valid_cui() -> str:
+    """A fresh valid Romanian CUI: 8 random digits and their check digit (key 753217532)."""
+    import secrets
+
+    body = f"{secrets.randbelow(9_000_000) + 1_000_000:08d}"
+    total = sum(int(d) * w for d, w in zip(body.rjust(9, "0"), (7, 5, 3, 2, 1, 7, 5, 3, 2), strict=True))
+    return body + str(total * 10 % 11 % 10)
+
+
+class SharedTime:
+    """One clock for a provider fake and our rate limiter, moved only by the limiter's waits."""
+
+    def __init__(self) -> None:
+        self.now = 1_767_225_600.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def rate_limits_table() -> Any:
+    """The shared limiter's DynamoDB table, in moto (inside the `aws_in_process` fixture)."""
+    import boto3
+
+    return boto3.resource("dynamodb").create_table(
+        TableName="RateLimits", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "scope", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "scope", "KeyType": "HASH"}])

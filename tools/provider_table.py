@@ -15,6 +15,7 @@ END = "<!-- provider-table:end -->"
 COLUMNS = {
     "receipts": "Receipts",
     "corrections": "Corrections",
+    "partial_corrections": "Corrections of single lines",
     "series": "Series",
     "list_series": "Lists series",
     "own_numbering": "Our numbering",
@@ -23,6 +24,8 @@ COLUMNS = {
     "sku_stock": "SKU → stock",
     "ksef_send": "KSeF: we send",
     "ksef_read_back": "KSeF number read back",
+    "efactura_send": "e-Factura: we send",
+    "efactura_read_back": "e-Factura state read back",
     "lookup_by_reference": "Look-up by our id",
 }
 

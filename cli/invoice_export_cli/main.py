@@ -177,7 +177,8 @@ def describe_document(d: dict[str, Any]) -> str:
     if d["status"] == "exported":
         text += f" as {d.get('provider_number')} at {d.get('provider')}"
         if d.get("ksef_number"):
-            text += f", KSeF {d['ksef_number']}"
+            system = "e-Factura index" if d.get("clearance_system") == "efactura" else "KSeF"
+            text += f", {system} {d['ksef_number']}"
     if d.get("error") and d["status"] != "exported":
         text += f"\n    {d['error']['code']}: {d['error']['message']}\n    fix: {d['error']['fix']}"
     for warning in d.get("warnings") or []:

@@ -599,12 +599,15 @@ class FakeServer:
         try:
             if self.latency_seconds:
                 time.sleep(self.latency_seconds)
+            arrival: tuple[float | None] | None = None
             if fault and fault.kind == "slow":
+                # The request has arrived: a provider's limit counts it now, however long it then takes.
+                arrival = (self.limiter.hit(self.rate_limit_key(request)),)
                 time.sleep(fault.seconds)
             if fault and fault.kind == "reset" and not fault.after_commit:
                 _reset_connection(handler)
                 return
-            response = self._respond(request, fault)
+            response = self._respond(request, fault, arrival)
             response.headers = {**self._safe_extra_headers(request), **response.headers}
             if fault and fault.kind == "reset":  # after_commit: the work is done, the answer is lost
                 _reset_connection(handler)
@@ -620,7 +623,9 @@ class FakeServer:
             if not recorded:  # no answer given (reset, or the fake itself failed)
                 record(None)
 
-    def _respond(self, request: Request, fault: Fault | None) -> Response:
+    def _respond(self, request: Request, fault: Fault | None,
+                 arrival: tuple[float | None] | None = None) -> Response:
+        """The answer; `arrival` holds the limiter's verdict when the request was counted on arrival."""
         try:
             if fault and fault.kind == "status":
                 if fault.body is not None:
@@ -629,7 +634,7 @@ class FakeServer:
             if fault and fault.kind == "rate_limited":
                 retry_after = fault.retry_after if fault.retry_after is not None else 1
                 return self.rate_limited_response(request, retry_after)
-            wait = self.limiter.hit(self.rate_limit_key(request))
+            wait = arrival[0] if arrival is not None else self.limiter.hit(self.rate_limit_key(request))
             if wait is not None:
                 return self.rate_limited_response(request, max(1, math.ceil(wait)))
             return self._dispatch(request)

@@ -7,6 +7,7 @@ and pin each labelled ASSUMPTION and switch, so that the adapter can be tested a
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from datetime import date
 from decimal import Decimal
@@ -825,6 +826,25 @@ def test_slow_fault_delays_but_answers(fake, http):
     fake.faults.slow(0.3)
     started = time.monotonic()
     assert get(http, fake, "/transactions").status_code == 200 and time.monotonic() - started >= 0.3
+
+
+def test_a_slow_request_counts_in_the_limit_when_it_arrives(http):
+    """A provider counts a request on arrival, however long it then takes (common.FakeServer): counted
+    only once handled, a slow request would make the peak exceed what any client sent in a window."""
+    server = make_fake(rate_limit=(2, 60.0))
+    try:
+        server.faults.slow(0.5, method="GET")
+        answers: list[int] = []
+        slow = threading.Thread(target=lambda: answers.append(http.get(url(server, "/transactions"), timeout=5)
+                                                              .status_code))
+        slow.start()
+        time.sleep(0.2)  # the slow request has arrived and is being handled
+        quick = [requests.get(url(server, "/transactions"), auth=(LOGIN, PASSWORD), timeout=5).status_code
+                 for _ in range(2)]
+        slow.join()
+        assert (answers, quick) == ([200], [200, 429])
+    finally:
+        server.stop()
 
 
 def test_request_log_holds_the_organisation_and_no_credentials(fake, http):

@@ -182,18 +182,38 @@ def resolve_number(cfn: Mapping[str, Any], value: Any) -> int | None:
     return None
 
 
+def function_behind(cfn: Mapping[str, Any], logical_id: str | None) -> str | None:
+    """The function a logical id invokes: itself, or the function of an alias (AutoPublishAlias)."""
+    resource = cfn.get("Resources", {}).get(logical_id or "")
+    if resource is not None and resource.get("Type") == "AWS::Lambda::Alias":
+        return ref_target(props(resource).get("FunctionName"))
+    return logical_id
+
+
+def aliases_of(cfn: Mapping[str, Any], function_id: str) -> set[str]:
+    """The AWS::Lambda::Alias resources of a function."""
+    return {alias_id for alias_id in resources_of_type(cfn, "AWS::Lambda::Alias")
+            if function_behind(cfn, alias_id) == function_id}
+
+
+def integration_reaches(cfn: Mapping[str, Any], uri: str, function_id: str) -> bool:
+    """Does an API integration URI (rendered) invoke the function, directly or through one of its aliases?"""
+    return f"${{{function_id}.Arn}}" in uri or any(f"${{{alias}}}" in uri for alias in aliases_of(cfn, function_id))
+
+
 def sqs_event_source_mappings(cfn: Mapping[str, Any]) -> dict[str, tuple[str | None, str | None]]:
     """ESM logical id -> (source queue logical id, function logical id), for mappings reading SQS.
 
-    A mapping whose source is not a queue of this template is reported with queue id None when its
-    ARN still looks like SQS, so it cannot slip past the queue checks.
+    A mapping that invokes an alias (a function with AutoPublishAlias) is reported with the alias's
+    function. A mapping whose source is not a queue of this template is reported with queue id None
+    when its ARN still looks like SQS, so it cannot slip past the queue checks.
     """
     queues = resources_of_type(cfn, "AWS::SQS::Queue")
     out: dict[str, tuple[str | None, str | None]] = {}
     for esm_id, esm in resources_of_type(cfn, "AWS::Lambda::EventSourceMapping").items():
         p = props(esm)
         source = ref_target(p.get("EventSourceArn"))
-        fn = ref_target(p.get("FunctionName"))
+        fn = function_behind(cfn, ref_target(p.get("FunctionName")))
         if source in queues:
             out[esm_id] = (source, fn)
         elif ":sqs:" in json.dumps(p.get("EventSourceArn")):
@@ -202,14 +222,16 @@ def sqs_event_source_mappings(cfn: Mapping[str, Any]) -> dict[str, tuple[str | N
 
 
 def stream_event_source_mappings(cfn: Mapping[str, Any]) -> dict[str, tuple[str | None, str | None]]:
-    """ESM logical id -> (table logical id whose stream it reads, function logical id)."""
+    """ESM logical id -> (table logical id whose stream it reads, function logical id); a mapping that
+    invokes an alias is reported with the alias's function."""
     tables = resources_of_type(cfn, "AWS::DynamoDB::Table")
     out: dict[str, tuple[str | None, str | None]] = {}
     for esm_id, esm in resources_of_type(cfn, "AWS::Lambda::EventSourceMapping").items():
         p = props(esm)
         source = ref_target(p.get("EventSourceArn"))
         if source in tables or ":dynamodb:" in json.dumps(p.get("EventSourceArn")):
-            out[esm_id] = (source if source in tables else None, ref_target(p.get("FunctionName")))
+            fn = function_behind(cfn, ref_target(p.get("FunctionName")))
+            out[esm_id] = (source if source in tables else None, fn)
     return out
 
 

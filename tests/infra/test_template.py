@@ -13,15 +13,18 @@ import pytest
 from template_support import (
     NO_VALUE,
     TEMPLATE_PATH,
+    aliases_of,
     allows,
     bucket_arn,
     choose_if,
     context_variables,
     describe_matches,
     forbidden_action_violations,
+    function_behind,
     grantees,
     handler_problem,
     inline_role_statements,
+    integration_reaches,
     is_false,
     is_true,
     lint,
@@ -106,10 +109,11 @@ CREDENTIAL_WRITERS = {CONFIG_API_FN}
 CREDENTIAL_WRITE_ACTIONS = {"secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"}
 # Who may send to which queue of the stack (producers outside the stack are not modelled here).
 # An exported document's PDF fetch and first KSeF poll come from the record's stream; the KSeF poller
-# re-queues its own poll until KSeF's answer is final. Bulk runs and the API's retries re-queue documents.
+# re-queues its own poll until KSeF's answer is final, and the PDF function puts a fetch the provider's
+# rate limit holds back on its own queue again, for later. Bulk runs and the API's retries re-queue documents.
 # Lambda sends a scheduled function's failed run, and a stream batch given up, to the OnFailure queue
 # with the function's own role; the schedules' dead-letter queue is written by the schedules' roles.
-QUEUE_SENDERS = {PDF_QUEUE: {RECORD_CHANGES_FN}, KSEF_QUEUE: {RECORD_CHANGES_FN, KSEF_FN},
+QUEUE_SENDERS = {PDF_QUEUE: {RECORD_CHANGES_FN, FETCH_PDF_FN}, KSEF_QUEUE: {RECORD_CHANGES_FN, KSEF_FN},
                  EXPORT_QUEUE: {BULK_EXPORT_FN, CONFIG_API_FN}, SCHEDULED_RUN_FAILURES: set(SCHEDULED_FNS),
                  SCHEDULE_DLQ: set(), RECORD_CHANGE_FAILURES: {RECORD_CHANGES_FN}}
 # Who may put events on the outcome bus: the stream function (every change's outcome), the export function
@@ -637,9 +641,64 @@ def test_functions_and_layer_use_python313_on_arm64(cfn, functions, translation)
         if p.get("CompatibleArchitectures") != [ARCH]:
             problems.append(f"{layer_id}: CompatibleArchitectures {p.get('CompatibleArchitectures')!r}")
     meta = translation.sam["Resources"][LAYER].get("Metadata") or {}
-    if meta.get("BuildMethod") != RUNTIME or meta.get("BuildArchitecture") != ARCH:
-        problems.append(f"{LAYER}: Metadata needs BuildMethod {RUNTIME} + BuildArchitecture {ARCH}: {meta}")
+    if meta.get("BuildMethod") != "makefile" or meta.get("BuildArchitecture") != ARCH:
+        problems.append(f"{LAYER}: Metadata needs BuildMethod makefile + BuildArchitecture {ARCH}: {meta}")
     _fail_if(problems, f"Use {RUNTIME} on {ARCH} everywhere (Globals.Function, the layer and its Metadata):")
+
+
+def test_the_layer_makefile_builds_for_the_functions_platform_with_bytecode(translation):
+    """`sam build` runs `make build-<LayerId>` in the layer's folder (BuildMethod: makefile)."""
+    makefile = (translation.local_uris[LAYER] / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"^([A-Za-z][\w-]*):", makefile, flags=re.MULTILINE))
+    assert f"build-{LAYER}" in targets, f"layers/common/Makefile has no build-{LAYER} target: {sorted(targets)}"
+    for needed in ("--platform manylinux2014_aarch64", "--python-version 3.13", "--only-binary=:all:",
+                   "$(ARTIFACTS_DIR)/python", "--invalidation-mode unchecked-hash", "version_info[:2] == (3, 13)"):
+        assert needed in makefile, f"layers/common/Makefile should build with {needed!r}"
+
+
+def test_snapstart_functions_are_invoked_through_their_alias_by_every_event_source(cfn, functions):
+    """SnapStart snapshots published versions only: anything invoking the function itself ($LATEST)
+    would get ordinary cold starts. So each such function has an alias (AutoPublishAlias), and its
+    queue mappings, API permissions and API integrations all name the alias."""
+    snapstart = {fn for fn, res in functions.items() if props(res).get("SnapStart")}
+    assert snapstart >= {"ExportFunction", "FetchPdfFunction", LINK_FN, CONFIG_API_FN, RECORD_CHANGES_FN}, snapstart
+    problems = []
+    for fn in sorted(snapstart):
+        if props(functions[fn])["SnapStart"] != {"ApplyOn": {"Ref": "SnapStart"}}:
+            problems.append(f"{fn}: SnapStart {props(functions[fn])['SnapStart']}")
+        if props(functions[fn]).get("Runtime") not in ("python3.12", "python3.13"):
+            problems.append(f"{fn}: SnapStart for Python needs python3.12 or later")
+        aliases = aliases_of(cfn, fn)
+        if len(aliases) != 1:
+            problems.append(f"{fn}: aliases {aliases} (AutoPublishAlias makes one)")
+        for kind in ("AWS::Lambda::EventSourceMapping", "AWS::Lambda::Permission"):
+            for rid, res in resources_of_type(cfn, kind).items():
+                target = ref_target(props(res).get("FunctionName"))
+                if function_behind(cfn, target) == fn and target not in aliases:
+                    problems.append(f"{rid} ({kind}) invokes {target}, not the alias {aliases}")
+        apis = resources_of_type(cfn, "AWS::ApiGatewayV2::Api") | resources_of_type(cfn, "AWS::ApiGateway::RestApi")
+        for api, res in apis.items():
+            body = json.dumps(props(res).get("Body") or {})
+            if f"${{{fn}.Arn}}" in body or f'"{fn}", "Arn"' in body:
+                problems.append(f"{api} integrates with {fn} itself, not its alias")
+    assert cfn["Parameters"]["SnapStart"]["Default"] == "PublishedVersions"
+    _fail_if(problems, "SnapStart functions must be invoked through their alias:")
+
+
+def test_a_new_layer_publishes_new_versions_of_the_aliased_functions(sam_text, cfn, functions):
+    """Most of the code is in the layer: a deploy that changes only the layer must still move each alias to
+    a new version, or the SnapStart functions would go on running the old layer."""
+    aliased = {fn for fn in functions if aliases_of(cfn, fn)}
+    assert aliased, "no function has an alias"
+    changed = translate(sam_text.replace("ContentUri: ../layers/common/", "ContentUri: s3://elsewhere/layer-v2.zip"))
+
+    def versions(template: dict) -> dict[str, str]:
+        return {function_behind(template, ref_target(props(res)["FunctionName"])): vid
+                for vid, res in resources_of_type(template, "AWS::Lambda::Version").items()}
+
+    before, after = versions(cfn), versions(changed.cfn)
+    unchanged = sorted(fn for fn in aliased if before.get(fn) == after.get(fn))
+    assert not unchanged, f"a layer-only change publishes no new version of {unchanged}"
 
 
 def test_every_function_uses_the_common_layer(cfn, functions):
@@ -720,10 +779,10 @@ def test_http_api_routes_get_d_token_to_the_link_function(cfn):
     paths = list((props(api).get("Body") or {}).get("paths") or {})
     assert route, f"{LINK_API} has no GET /d/{{token}} route; paths: {paths}"
     uri = render(route.get("x-amazon-apigateway-integration", {}).get("uri"))
-    assert f"${{{LINK_FN}.Arn}}" in uri, f"GET /d/{{token}} must integrate with {LINK_FN}, not {uri}"
+    assert integration_reaches(cfn, uri, LINK_FN), f"GET /d/{{token}} must integrate with {LINK_FN}, not {uri}"
     permissions = [
         p for p in resources_of_type(cfn, "AWS::Lambda::Permission").values()
-        if ref_target(props(p).get("FunctionName")) == LINK_FN
+        if function_behind(cfn, ref_target(props(p).get("FunctionName"))) == LINK_FN
         and props(p).get("Principal") == "apigateway.amazonaws.com"
         and f"${{{LINK_API}}}" in render(props(p).get("SourceArn"))
     ]
@@ -839,7 +898,7 @@ def test_config_api_requires_iam_auth_on_every_route_and_reaches_its_function(cf
             if not required & set(iam):
                 problems.append(f"{method.upper()} {path}: security {operation.get('security')}")
             uri = render(operation.get("x-amazon-apigateway-integration", {}).get("uri"))
-            if f"${{{CONFIG_API_FN}.Arn}}" not in uri:
+            if not integration_reaches(cfn, uri, CONFIG_API_FN):
                 problems.append(f"{method.upper()} {path}: integrates with {uri}")
     assert body.get("paths"), f"{CONFIG_API} has no routes"
     _fail_if(problems, f"Every {CONFIG_API} route must require AWS_IAM and reach {CONFIG_API_FN}:")
@@ -891,8 +950,9 @@ def test_pdfs_expire_after_the_retention_period(cfn):
 
 
 def _schedule_targeting(cfn: dict, fn: str) -> dict:
+    """The schedule of a function: it invokes the function itself, or its alias (a SnapStart function)."""
     schedules = [props(s) for s in resources_of_type(cfn, "AWS::Scheduler::Schedule").values()
-                 if ref_target(props(s).get("Target", {}).get("Arn")) == fn]
+                 if function_behind(cfn, ref_target(props(s).get("Target", {}).get("Arn"))) == fn]
     assert len(schedules) == 1, f"{fn} needs exactly one ScheduleV2 event, found {len(schedules)}"
     return schedules[0]
 
@@ -914,7 +974,9 @@ def test_a_schedule_that_cannot_invoke_its_function_dead_letters_to_the_schedule
     assert cfn["Resources"].get(role, {}).get("Type") == "AWS::IAM::Role", f"{fn}'s schedule role: {role}"
     st = inline_role_statements(cfn, role)
     assert allows(st, "sqs:SendMessage", queue_arn(SCHEDULE_DLQ)), f"{role} cannot send to {SCHEDULE_DLQ}"
-    assert allows(st, "lambda:InvokeFunction", f"${{{fn}.Arn}}"), f"{role} cannot invoke {fn}"
+    invoked = ref_target(target["Arn"])
+    invoked_arn = f"${{{fn}.Arn}}" if invoked == fn else f"${{{invoked}}}"  # an alias's Ref is its ARN
+    assert allows(st, "lambda:InvokeFunction", invoked_arn), f"{role} cannot invoke {invoked}"
     problems = scope_violations(st, "sqs", {"sqs:SendMessage"}, {queue_arn(SCHEDULE_DLQ)})
     _fail_if(problems, f"{role} may only send to {SCHEDULE_DLQ}:")
 
@@ -929,8 +991,11 @@ def test_a_scheduled_run_that_fails_inside_the_function_goes_to_the_on_failure_q
                if ref_target(props(c).get("FunctionName")) == fn]
     assert len(configs) == 1, f"{fn} needs one EventInvokeConfig (SAM EventInvokeConfig), found {len(configs)}"
     config = configs[0]
-    # The schedule invokes the unqualified function ARN, i.e. $LATEST: the config must be on it.
-    assert config.get("Qualifier") == "$LATEST", f"{fn}: EventInvokeConfig.Qualifier {config.get('Qualifier')!r}"
+    # The config must be on what the schedule invokes: the unqualified function ARN ($LATEST), or the
+    # alias of a SnapStart function.
+    invoked = ref_target(_schedule_targeting(cfn, fn)["Target"]["Arn"])
+    qualifier = "$LATEST" if invoked == fn else props(cfn["Resources"][invoked])["Name"]
+    assert config.get("Qualifier") == qualifier, f"{fn}: EventInvokeConfig.Qualifier {config.get('Qualifier')!r}"
     on_failure = (config.get("DestinationConfig") or {}).get("OnFailure") or {}
     assert ref_target(on_failure.get("Destination")) == SCHEDULED_RUN_FAILURES, (
         f"{fn}: DestinationConfig.OnFailure must be !GetAtt {SCHEDULED_RUN_FAILURES}.Arn, got {on_failure}")

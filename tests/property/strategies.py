@@ -185,6 +185,41 @@ def buyers(draw: st.DrawFn) -> dict[str, Any]:
     return buyer
 
 
+# ---------------------------------------------------------------------------------------- Romania
+
+ROMANIAN_RATES = {"23": "21", "8": "11", "5": "11", "np": "np-EU"}  # np has no Romanian rate: 0 % either way
+ROMANIAN_CUI = "RO18547290"
+ROMANIAN_ADDRESS = {"country": "RO", "region": "Cluj", "city": "Cluj-Napoca"}
+
+
+def as_romanian(document: dict[str, Any]) -> dict[str, Any]:
+    """A drawn (Polish) document as a Romanian shop issues it, for the Romanian providers: RON for PLN
+    (EUR and USD keep their rate, now to RON), 23 % as 21 %, 8 and 5 % as 11 %, np as np-EU, a Romanian
+    buyer (a valid CUI, a county), and a correction as the full reversal of its lines before (the only
+    correction Oblio and SmartBill take); totals recomputed the way the document says."""
+    def romanian(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**line, "vat": ROMANIAN_RATES.get(str(line["vat"]), line["vat"])} for line in lines]
+
+    def totals(lines: list[dict[str, Any]], sign: int = 1) -> dict[str, Decimal]:
+        return {name: sign * amount for name, amount in _totals(
+            lines, document["price_basis"], document["vat_calculation"]).items()}
+
+    buyer = {**document["buyer"], "address": {**document["buyer"]["address"], **ROMANIAN_ADDRESS}}
+    if buyer.get("tax_id"):
+        buyer["tax_id"] = ROMANIAN_CUI
+    romanian_document = {**document, "home_currency": "RON", "buyer": buyer,
+                         "currency": "RON" if document["currency"] == "PLN" else document["currency"]}
+    if romanian_document["currency"] == "RON":
+        romanian_document.pop("exchange_rate", None)
+    if document.get("correction"):
+        before = romanian(document["correction"]["lines_before"])
+        romanian_document.update(lines=[], correction={**document["correction"], "lines_before": before},
+                                 totals=totals(before, -1))
+    else:
+        romanian_document.update(lines=romanian(document["lines"]), totals=totals(romanian(document["lines"])))
+    return romanian_document
+
+
 @st.composite
 def export_messages(draw: st.DrawFn, **document_options: Any) -> dict[str, Any]:
     return {"schema_version": "1", "account_id": draw(st.from_regex(r"shop-[a-z0-9]{1,12}", fullmatch=True)),

@@ -383,13 +383,16 @@ def test_lost_response_after_create_is_held_in_doubt_no_lookup_by_our_id(fake, l
     assert caught.value.code == "lookup_not_possible"
 
 
-def test_a_failed_number_read_after_create_keeps_the_document(fake, login) -> None:
+def test_a_failed_number_read_after_create_keeps_the_document_and_its_number_is_read_later(fake, login) -> None:
     adapter = make_adapter(fake, login)
     fake.faults.status(503, method="GET", path=r"/iapi/fakturakraj/\d+\.json", times=3)
     created = adapter.create_document(plan_for(adapter, "01-invoice-company.json"))
-    assert created.reference.provider_document_id.startswith("fakturakraj:") and created.reference.number == ""
-    assert "reading its number failed" in created.warnings[0]
+    reference = created.reference
+    assert reference.provider_document_id.startswith("fakturakraj:") and reference.number == ""
+    assert created.warnings == ()  # the export service reads the number before announcing the document
     fake.faults.clear()
+    [stored] = fake.account(login).invoices.values()
+    assert adapter.read_number(reference.provider_document_id) == stored["PelnyNumer"] == "1/2026/SKLEP"
 
 
 # ----------------------------------------------------------------------- answers without Kod (issue 14)
@@ -428,7 +431,9 @@ def test_a_create_answered_with_neither_kod_nor_identyfikator_may_have_succeeded
                        method="POST")
     created = adapter.create_document(plan)
     assert created.reference.provider_document_id == "fakturakraj:777"
-    assert "reading its number failed" in created.warnings[0]  # 777 is not in the fake: the read is refused
+    assert created.reference.number == ""  # 777 is not in the fake: the read is refused
+    with pytest.raises(ProviderRejected):
+        adapter.read_number("fakturakraj:777")
 
 
 def test_a_ksef_send_answered_without_kod_may_have_been_taken(fake, login) -> None:

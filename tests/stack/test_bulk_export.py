@@ -83,7 +83,7 @@ def test_bulk_run_exports_every_pending_document_once_and_summarises(bulk_shop):
     assert summary.failed == summary.in_doubt == summary.waiting == []
     for document_id in IDS:
         assert len(shop.provider_documents(document_id)) == 1
-        assert shop.outcomes(document_id)[-1] == "exported"
+        assert shop.outcomes_once(document_id)[-1] == "exported"
 
 
 def test_interrupted_run_resumes_where_it_stopped_and_a_repeated_run_creates_nothing_twice(bulk_shop, monkeypatch):

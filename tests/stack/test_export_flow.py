@@ -26,7 +26,7 @@ def test_examples_are_exported_once_with_mapping_and_events(shop) -> None:
         assert (record.provider, record.provider_document_id, record.provider_number) == (
             "fakturownia", str(invoice["id"]), invoice["number"])
         assert record.attempts == 1 and record.exported_at
-        assert shop.outcomes(document_id) == ["exported"]
+        assert shop.outcomes_once(document_id) == ["exported"]
         event = next(e for e in shop.events if e["document_id"] == document_id)
         assert event["provider_number"] == invoice["number"] and event["customer_link"].startswith("http")
         assert record.pdf is not None and record.pdf.size > 0 and len(record.pdf.sha256) == 64
@@ -41,15 +41,22 @@ def test_examples_are_exported_once_with_mapping_and_events(shop) -> None:
     assert str(correction["invoice_id"]) == shop.record("INV-2026-11-0001").provider_document_id
 
 
-def test_duplicate_delivery_creates_one_provider_document(shop) -> None:
+def test_duplicate_deliveries_create_one_provider_document_and_each_gets_its_outcome(shop) -> None:
     message = shop.message(INVOICE)
-    shop.send(message, dedup_id="first")
-    shop.send(message, dedup_id="second")  # a producer retry that SQS de-duplication does not catch
+    for copy in ("first", "second", "third"):  # producer retries that SQS de-duplication does not catch
+        shop.send(message, dedup_id=copy)
     shop.run()
+    [invoice] = shop.provider_documents("INV-2026-11-0001")
+    # The copies found the record exported: nothing sent again, and an event each (issue 20). The export's
+    # own event comes from the record's stream, so the answers may arrive before it.
+    assert sorted(shop.outcomes("INV-2026-11-0001")) == ["already_exported", "already_exported", "exported"]
+    copies = [e for e in shop.events if e["document_id"] == "INV-2026-11-0001"]
+    assert {e["provider_number"] for e in copies} == {invoice["number"]}
+    assert all(e["customer_link"].startswith("http") for e in copies)
+    shop.send(message, dedup_id="fourth")  # a later copy still gets its own
+    shop.run()
+    assert sorted(shop.outcomes("INV-2026-11-0001")) == ["already_exported"] * 3 + ["exported"]
     assert len(shop.provider_documents("INV-2026-11-0001")) == 1
-    # The duplicate found the record exported: nothing sent, said so (the export's own event comes from
-    # the record's stream, so the two may arrive in either order).
-    assert sorted(shop.outcomes("INV-2026-11-0001")) == ["already_exported", "exported"]
 
 
 def test_resend_of_an_exported_document_changes_nothing_and_is_reported(shop) -> None:
@@ -70,7 +77,7 @@ def test_timeout_after_the_provider_created_the_document_gives_one_document(shop
     [invoice] = shop.provider_documents("INV-2026-11-0001")
     record = shop.record("INV-2026-11-0001")
     assert record.status == Status.EXPORTED and record.provider_document_id == str(invoice["id"])
-    assert shop.outcomes("INV-2026-11-0001") == ["exported"]
+    assert shop.outcomes_once("INV-2026-11-0001") == ["exported"]
     # The retry found the document by our id instead of creating it again.
     posts = [r for r in shop.fake.requests.entries("POST", "/invoices.json") if r.key == shop.account_id]
     assert len(posts) == 1
@@ -84,7 +91,7 @@ def test_transient_provider_errors_are_retried_until_exported(shop) -> None:
     shop.run()
     assert shop.record("INV-2026-11-0001").status == Status.EXPORTED
     assert len(shop.provider_documents()) == 1
-    assert shop.outcomes("INV-2026-11-0001") == ["exported"]
+    assert shop.outcomes_once("INV-2026-11-0001") == ["exported"]
 
 
 def test_lasting_outage_ends_in_the_dlq_with_a_failed_event(shop) -> None:
@@ -143,7 +150,7 @@ def test_missing_series_link_fails_then_retry_after_the_fix_exports(shop) -> Non
     retry_document(shop.runtime, shop.account_id, "INV-2026-11-0004")
     shop.run()
     assert shop.record("INV-2026-11-0004").status == Status.EXPORTED
-    assert shop.outcomes("INV-2026-11-0004") == ["failed", "exported"]
+    assert shop.outcomes_once("INV-2026-11-0004") == ["failed", "exported"]
 
 
 def test_provider_rejection_is_recorded_with_the_providers_words(shop) -> None:

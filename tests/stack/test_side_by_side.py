@@ -48,7 +48,7 @@ def test_same_day_documents_with_our_numbers_are_sent_side_by_side_once_each(sho
     assert sorted(_created_order(shop)) == ids  # each exactly once
     for document_id in ids:
         assert shop.record(document_id).status == Status.EXPORTED
-        assert shop.outcomes(document_id) == ["exported"]
+        assert shop.outcomes_once(document_id) == ["exported"]
 
 
 def test_documents_numbered_by_the_provider_go_one_at_a_time_in_issue_order(shop) -> None:
@@ -71,7 +71,7 @@ def test_a_failure_holds_back_the_later_days_until_the_earlier_day_is_exported(s
     assert set(order[:3]) == set(first_day)  # no second-day document before every first-day one
     assert shop.fake.requests.count(**CREATE) == 7  # the refused create, then one each
     for document_id in first_day + second_day:
-        assert shop.outcomes(document_id) == ["exported"]
+        assert shop.outcomes_once(document_id) == ["exported"]
 
 
 def test_with_provider_numbering_a_failure_holds_back_the_later_documents(shop) -> None:
@@ -83,4 +83,4 @@ def test_with_provider_numbering_a_failure_holds_back_the_later_documents(shop) 
     numbers = [int(shop.record(document_id).provider_number.split()[-1].split("/")[0]) for document_id in ids]
     assert numbers == sorted(numbers)
     for document_id in ids:
-        assert shop.outcomes(document_id) == ["exported"]
+        assert shop.outcomes_once(document_id) == ["exported"]

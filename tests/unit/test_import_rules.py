@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "common" / "invoice_e
 
 # The platform modules that only support the others (no wiring): anything may use them.
 PLATFORM_SUPPORT = {"platform.observability", "platform.side_by_side", "platform.runtime_settings",
-                    "platform.rate_limiter"}
+                    "platform.rate_limiter", "platform.partial_batch"}
 
 ALLOWED: dict[str, set[str]] = {
     "domain": {"domain"},
@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "entrypoints": {"domain", "providers", "storage", "services", "platform", "entrypoints"},
 }
 # Platform support modules sit below the services: they may not reach up into them.
-SUPPORT_ALLOWED = {"domain", "platform.observability", "platform.runtime_settings"}
+SUPPORT_ALLOWED = {"domain", "platform.observability", "platform.runtime_settings", "platform.partial_batch"}
 
 
 def module_name(path: Path) -> str:

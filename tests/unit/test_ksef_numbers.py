@@ -10,7 +10,7 @@ import pytest
 
 from invoice_export.domain.account_settings import AccountSettings
 from invoice_export.domain.ksef_numbers import KSEF_NUMBER, ksef_number_warnings
-from invoice_export.domain.provider_contract import KsefState, KsefStatus
+from invoice_export.domain.provider_contract import ClearanceSystem, KsefState, KsefStatus
 from invoice_export.domain.records import DocumentRecord, Status
 from invoice_export.services.events import Outcome
 from invoice_export.services.ksef import KsefPollRequest, KsefService
@@ -53,7 +53,7 @@ def test_the_poller_records_the_number_as_given_with_its_warning_on_the_record_a
                             received_at="2026-11-24T10:00:00Z", updated_at="2026-11-24T10:00:00Z")
     settings = AccountSettings.model_validate({"account_id": "shop-1", "provider": "fakturownia",
                                                "ksef": "provider_sends", "provider_subdomain": "shop"})
-    adapter = SimpleNamespace(capabilities=SimpleNamespace(ksef_read_back=True),
+    adapter = SimpleNamespace(clearance_system=ClearanceSystem.KSEF, clearance=lambda: ("KSeF", True, True),
                               ksef_status=lambda reference: KsefStatus(KsefState.ACCEPTED, ksef_number=number))
     documents, events = Documents(record), []
     accounts = SimpleNamespace(get=lambda account_id: settings, credentials=lambda account_id: {})

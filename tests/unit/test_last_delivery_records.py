@@ -78,3 +78,27 @@ def test_a_record_not_started_for_lack_of_time_is_recorded_as_such_on_its_last_d
     response = {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     _give_up_on_skipped(runtime(service), {"Records": records}, response, set(), lambda: 10.0, not_started={"m0"})
     assert service.recorded == [("INV-A", "invocation_time_low")]
+
+
+class RecordingSqs:
+    def __init__(self) -> None:
+        self.batches: list[list[dict]] = []
+
+    def change_message_visibility_batch(self, QueueUrl, Entries):  # boto3's parameter names
+        self.batches.append(Entries)
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+
+def test_messages_skipped_behind_a_failure_come_back_at_once_not_after_the_visibility_timeout() -> None:
+    """Issue 20: a bulk run stalled 3 minutes (the queue's visibility timeout) behind each message the
+    rate limiter sent back, because the account's later messages in the batch waited that long."""
+    sqs = RecordingSqs()
+    context = SimpleNamespace(settings=SimpleNamespace(export_max_receive_count=8, export_queue_url="q"),
+                              client=lambda service: sqs)
+    records = [{"messageId": f"m{index}", "receiptHandle": f"r{index}", "body": message(f"INV-{index}")[1],
+                "attributes": {"ApproximateReceiveCount": "8" if index == 3 else "1"}} for index in range(4)]
+    response = {"batchItemFailures": [{"itemIdentifier": f"m{index}"} for index in (1, 2, 3)]}
+    # m0 succeeded; m1 failed when tried (its own retry delay was set then); m2 was skipped behind it; m3 too,
+    # on its last delivery (it goes to the DLQ and is recorded by _give_up_on_skipped).
+    sqs_entrypoints._bring_back_skipped(context, {"Records": records}, response, handled={"m0", "m1"})
+    assert sqs.batches == [[{"Id": "0", "ReceiptHandle": "r2", "VisibilityTimeout": 0}]]

@@ -10,8 +10,20 @@ import boto3
 import pytest
 
 from invoice_export.domain.account_settings import AccountSettings
-from invoice_export.domain.rate_limits import LimitScope, RateLimit, RateLimited
-from invoice_export.platform.rate_limiter import ARRIVAL_MARGIN_SECONDS, SlidingWindowLimiter
+from invoice_export.domain.rate_limits import (
+    LimitScope,
+    RateLimit,
+    RateLimited,
+    YieldedToForeground,
+    yielding_to_foreground,
+)
+from invoice_export.platform.rate_limiter import (
+    ARRIVAL_MARGIN_SECONDS,
+    FOREGROUND_HOLD_SECONDS,
+    SlidingWindowLimiter,
+    Window,
+    pace_window,
+)
 from invoice_export.providers import build_adapter
 from invoice_export.providers.fakturownia.adapter import FakturowniaAdapter, FakturowniaCredentials
 from invoice_export.providers.infakt.adapter import InfaktAdapter
@@ -66,6 +78,25 @@ def test_a_long_wait_goes_back_to_the_queue_instead(table) -> None:
         limiter.acquire("s", per_minute)
     assert caught.value.retry_after == pytest.approx(60 + ARRIVAL_MARGIN_SECONDS)
     assert fake.slept == []
+
+
+def test_the_wait_in_place_is_bounded_in_all_when_others_keep_taking_the_room_first(table) -> None:
+    fake = FakeTime()
+    one_per_3s = RateLimit(limit=1, window_seconds=3, scope=LimitScope.CREDENTIAL, source="test")
+    other = SlidingWindowLimiter(table, clock=fake.clock, sleep=fake.sleep)  # another function, same scope
+    our_waits: list[float] = []
+
+    def wait_while_the_other_takes_the_room(seconds: float) -> None:
+        our_waits.append(seconds)
+        assert len(our_waits) < 5, "waited again and again: the wait in place had no bound"
+        fake.sleep(seconds)
+        other.acquire("p:credential:x", one_per_3s)  # it gets in first each time
+
+    ours = SlidingWindowLimiter(table, max_wait_seconds=5, clock=fake.clock, sleep=wait_while_the_other_takes_the_room)
+    ours.acquire("p:credential:x", one_per_3s)
+    with pytest.raises(RateLimited):
+        ours.acquire("p:credential:x", one_per_3s)
+    assert our_waits == [pytest.approx(3 + ARRIVAL_MARGIN_SECONDS)]  # a second full wait would pass 5 s in all
 
 
 class AtomicWrites:
@@ -204,3 +235,82 @@ def test_infakt_gets_are_held_to_their_window_and_posts_to_theirs_at_the_fake_th
         assert fake.limiter.peak(("read", "127.0.0.1")) > 2  # reads were not held to the write window
         scopes = {item["scope"] for item in table.scan()["Items"]}
         assert scopes == {"infakt:deployment", "infakt:deployment:reads"}
+
+
+# ---------------------------------------------------------------- pacing and background work (issue 20)
+
+
+IFIRMA_PER_MINUTE = RateLimit(limit=100, window_seconds=60, scope=LimitScope.CREDENTIAL, source="test")
+
+
+def test_a_per_minute_limit_is_paced_so_a_long_run_waits_in_place_at_the_full_rate(table) -> None:
+    """A bulk run against 100 requests a minute: a burst of 100 would leave the 101st waiting most of a
+    minute (sent back to the queue); paced, every wait is short and the limit's rate is still used."""
+    fake = FakeTime()
+    limiter = SlidingWindowLimiter(table, max_wait_seconds=5, clock=fake.clock, sleep=fake.sleep)
+    sent = []
+    for _ in range(300):
+        limiter.acquire("ifirma:credential:x", IFIRMA_PER_MINUTE)()  # answered at once
+        sent.append(fake.now)
+    assert max(fake.slept) <= 2.5  # the pace window: 4 requests per 2.4 s
+    assert max(sum(1 for t in sent if start <= t < start + 60) for start in sent) <= 100
+    assert sent[-1] - sent[0] == pytest.approx(296 * 0.6, abs=1)  # 300 requests at 100 a minute, 4 at once
+
+
+def test_the_pace_counts_from_sending_so_a_slow_answer_does_not_slow_the_pace(table) -> None:
+    fake = FakeTime()
+    limiter = SlidingWindowLimiter(table, max_wait_seconds=5, clock=fake.clock, sleep=fake.sleep)
+    sent = []
+    for _ in range(12):
+        done = limiter.acquire("ifirma:credential:x", IFIRMA_PER_MINUTE)
+        sent.append(fake.now)
+        fake.now += 0.3  # each answered 300 ms later, one request at a time
+        done()
+    # 4 per 2.4 s from the first sending, not from each answer (which would make it 4 per 2.7 s).
+    assert sent[4] - sent[0] == pytest.approx(2.4) and sent[8] - sent[0] == pytest.approx(4.8)
+
+
+def test_pace_windows_are_left_out_where_a_limit_is_short_or_slow_already() -> None:
+    assert pace_window(IFIRMA_PER_MINUTE, 2.5) == Window(4, 2.4)
+    assert pace_window(THREE_PER_SECOND, 2.5) is None  # its own window is shorter than the pace
+    hourly = RateLimit(limit=10, window_seconds=3600, scope=LimitScope.ACCOUNT, source="test")
+    assert pace_window(hourly, 2.5) is None  # one per 6 minutes: nothing to pace
+
+
+def test_background_requests_yield_while_foreground_ones_wait_for_room(table) -> None:
+    fake = FakeTime()
+    limiter = SlidingWindowLimiter(table, max_wait_seconds=5, clock=fake.clock, sleep=fake.sleep)
+    scope = "ifirma:credential:x"
+    with yielding_to_foreground():
+        for _ in range(2):
+            limiter.acquire(scope, IFIRMA_PER_MINUTE)()  # nobody else wants the window: background goes at once
+    for _ in range(3):
+        limiter.acquire(scope, IFIRMA_PER_MINUTE)()  # the 3rd foreground request waits for the pace window
+    assert len(fake.slept) == 1
+    other_instance = SlidingWindowLimiter(table, max_wait_seconds=5, clock=fake.clock, sleep=fake.sleep)
+    with yielding_to_foreground(), pytest.raises(YieldedToForeground) as caught:
+        other_instance.acquire(scope, IFIRMA_PER_MINUTE)  # refused at once, not after a wait
+    assert caught.value.retry_after == FOREGROUND_HOLD_SECONDS and len(fake.slept) == 1  # the exports just began
+    assert isinstance(caught.value, RateLimited)  # a PDF fetch postpones itself like any rate-limit wait
+    fake.now += FOREGROUND_HOLD_SECONDS
+    with yielding_to_foreground():
+        other_instance.acquire(scope, IFIRMA_PER_MINUTE)()  # the exports stopped waiting: its turn
+
+
+def test_background_work_stays_away_longer_the_longer_the_exports_have_been_waiting(table) -> None:
+    fake = FakeTime()
+    limiter = SlidingWindowLimiter(table, max_wait_seconds=5, clock=fake.clock, sleep=fake.sleep)
+    scope = "ifirma:credential:x"
+    started = fake.now
+    refusals = {}
+    while fake.now - started < 300:  # a bulk run bound by the limit: its requests wait for their places
+        limiter.acquire(scope, IFIRMA_PER_MINUTE)()
+        for busy in (30, 100, 290):
+            if fake.now - started >= busy and busy not in refusals:
+                with yielding_to_foreground(), pytest.raises(YieldedToForeground) as caught:
+                    limiter.acquire(scope, IFIRMA_PER_MINUTE)
+                refusals[busy] = caught.value.retry_after
+    # Half the time the exports have been busy, up to two windows: a few rounds per PDF in a long run,
+    # and never away much longer than the PDFs' own share of the limit once the creates are done.
+    assert refusals[30] == pytest.approx(15, abs=1.5) and refusals[100] == pytest.approx(50, abs=1.5)
+    assert refusals[290] == 120

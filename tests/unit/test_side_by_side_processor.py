@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.batch import process_partial_response
 
+from invoice_export.platform.partial_batch import process_partial_response
 from invoice_export.platform.side_by_side import (
     Run,
     RunMember,

@@ -215,6 +215,11 @@ class SmartBillFake(FakeServer):
             self._users[email] = User(email, token, label or normalize_cif(cif))
             return self.add_company(email, cif, **company_settings)
 
+    def regenerate_token(self, email: str, token: str) -> None:
+        """The user generates a new API token in SmartBill (Contul meu > Integrari): the old one is refused."""
+        with self._lock:
+            self._users[email].token = token
+
     def add_company(self, email: str, cif: str, *, name: str = "Magazin Demo SRL",
                     taxes: tuple[tuple[str, Any], ...] = DEFAULT_TAXES, **settings: Any) -> Company:
         """Another firm reachable with this login (``settings``: the Company flags, e.g. vat_payer)."""

@@ -33,13 +33,20 @@ EXPORTED = record(Status.EXPORTED, provider_document_id="P-1")
     (record(Status.SENDING), EXPORTED, Consequences("exported", request_pdf=True, start_ksef_poll=True)),
     (record(Status.SENDING, kind="receipt"), EXPORTED.model_copy(update={"kind": "receipt"}),
      Consequences("exported", request_pdf=True)),
+    # created without its number (read after the create): the event waits for it, the PDF and poll do not
+    (record(Status.SENDING), EXPORTED.model_copy(update={"number_unread": True}),
+     Consequences(request_pdf=True, start_ksef_poll=True)),
+    (EXPORTED.model_copy(update={"number_unread": True}), EXPORTED.model_copy(update={"provider_number": "1/2026"}),
+     Consequences("exported")),
+    (EXPORTED, EXPORTED.model_copy(update={"provider_number": "1/2026"}), Consequences()),
     # settled by an operator, its PDF already there (a PDF fetched for a record exported before)
     (record(Status.IN_DOUBT), EXPORTED.model_copy(update={"pdf": PDF}), Consequences("exported", start_ksef_poll=True)),
     # after the export: its PDF stored, a KSeF poll pending, then final
     (EXPORTED, EXPORTED.model_copy(update={"pdf": PDF}), Consequences()),
     (EXPORTED, EXPORTED.model_copy(update={"ksef_status": "pending"}), Consequences()),
     (EXPORTED.model_copy(update={"ksef_status": "pending"}),
-     EXPORTED.model_copy(update={"ksef_status": "accepted", "ksef_number": "X"}), Consequences("ksef_accepted")),
+     EXPORTED.model_copy(update={"ksef_status": "accepted", "ksef_number": "X"}),
+     Consequences(clearance_state="accepted")),
     (EXPORTED.model_copy(update={"ksef_status": "accepted"}),
      EXPORTED.model_copy(update={"ksef_status": "accepted", "pdf": PDF}), Consequences()),
     (EXPORTED, EXPORTED.model_copy(update={"ksef_status": "not_applicable"}), Consequences()),

@@ -261,6 +261,60 @@ def test_a_correction_waits_for_its_original_and_is_sent_against_it_once_exporte
     assert core.provider.creates() == 2
 
 
+# ---------------------------------------------------------------- a number read after the create (issue 20)
+
+NO_ROOM = TransientError("our rate limiter had no room for the read", code="rate_limited")
+
+
+def test_a_document_created_without_its_number_is_announced_once_the_number_is_read(core) -> None:
+    core.provider.unnumbered_creates = 1
+    core.provider.fail_next["read_number"].append(NO_ROOM)
+    with pytest.raises(TransientError):
+        core.service.export(message())
+    record = core.documents.get(ACCOUNT, INVOICE)
+    assert (record.status, record.provider_document_id, record.provider_number, record.number_unread) == (
+        Status.EXPORTED, "P-1", "", True)
+    assert core.outcomes() == []  # never announced without its number
+    assert core.pdf_requests == [INVOICE]  # its PDF does not wait for it
+    retried = core.service.export(message())  # the message's retry reads it: the record's event goes out
+    assert (retried.outcome, retried.provider_number) == (Outcome.EXPORTED, "FV 1/2026")
+    assert core.outcomes() == ["exported"]
+    assert (core.publisher.published[0].provider_number, core.publisher.published[0].warnings) == ("FV 1/2026", [])
+    assert core.service.export(message()).outcome == Outcome.ALREADY_EXPORTED  # a later copy: its own answer
+    assert core.outcomes() == ["exported", "already_exported"]
+    assert core.provider.creates() == 1 and not core.documents.get(ACCOUNT, INVOICE).number_unread
+
+
+def test_the_number_read_by_a_duplicate_delivery_releases_the_event_and_the_first_is_answered(core) -> None:
+    core.provider.unnumbered_creates = 1
+    core.provider.fail_next["read_number"].append(NO_ROOM)
+    with pytest.raises(TransientError):
+        core.service.export(message())
+    assert core.service.export(message()).outcome == Outcome.EXPORTED  # a copy read it: the event is its answer
+    assert core.service.export(message()).outcome == Outcome.ALREADY_EXPORTED  # the first message's retry
+    assert core.outcomes() == ["exported", "already_exported"]
+    assert {e.provider_number for e in core.publisher.published} == {"FV 1/2026"}
+
+
+def test_a_number_that_cannot_be_read_is_announced_without_it_saying_why(core) -> None:
+    core.provider.unnumbered_creates = 2
+    core.provider.fail_next["read_number"].append(PermanentError("the document is gone", code="not_found"))
+    assert core.service.export(message()).outcome == Outcome.EXPORTED
+    # No delivery left to read the other one: the last delivery lets its event out.
+    core.provider.fail_next["read_number"].append(NO_ROOM)
+    with pytest.raises(TransientError):
+        core.service.export(message("02-receipt-person.json"))
+    assert core.service.give_up(message("02-receipt-person.json"), NO_ROOM) is None
+    assert core.outcomes() == ["exported"] and core.outcomes("PAR-2026-11-0001") == ["exported"]
+    gone, unread = core.publisher.published
+    assert gone.provider_number == "" and gone.warnings == [
+        "the provider created the document but its number could not be read (the document is gone)"]
+    assert unread.warnings == [
+        "the provider created the document but its number could not be read (our rate limiter had no room for "
+        "the read)"]
+    assert core.provider.creates() == 2
+
+
 # ---------------------------------------------------------------- last deliveries and unreadable messages
 
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from invoice_export.domain.account_settings import AccountSettings
-from invoice_export.domain.provider_contract import KsefState, KsefStatus
+from invoice_export.domain.provider_contract import ClearanceSystem, KsefState, KsefStatus
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status
 from invoice_export.services.ksef import KsefPollRequest, KsefService
 from invoice_export.services.record_changes import RecordChangeService
@@ -86,12 +86,29 @@ def test_a_failure_is_announced_with_the_recorded_error() -> None:
     assert pdfs == [] and table.items == {}  # no note on that write: nothing to audit
 
 
+def test_a_final_clearance_state_is_announced_in_the_providers_clearance_system() -> None:
+    service, publisher, _, _, _ = wired()
+    pending = EXPORTED.model_copy(update={"ksef_status": "pending"})
+    service.handle(pending, pending.model_copy(update={"ksef_status": "accepted", "ksef_number": "KSEF-1"}))
+    romanian = pending.model_copy(update={"provider": "oblio", "provider_document_id": "FCT 1"})
+    service.handle(romanian, romanian.model_copy(update={"ksef_status": "accepted", "ksef_number": "5012345"}))
+    service.handle(romanian, romanian.model_copy(update={"ksef_status": "rejected", "ksef_message": "CUI invalid"}))
+    ksef, efactura, refused = publisher.published
+    assert (ksef.outcome.value, ksef.ksef_number, ksef.efactura_index) == ("ksef_accepted", "KSEF-1", None)
+    assert (efactura.outcome.value, efactura.efactura_index, efactura.ksef_number) == (
+        "efactura_accepted", "5012345", None)
+    assert (refused.outcome.value, refused.error.code, refused.error.message) == (
+        "efactura_rejected", "efactura_rejected", "CUI invalid")
+    assert "e-Factura" in refused.error.fix
+
+
 def test_a_second_chain_of_ksef_polls_stops_at_its_first_poll() -> None:
     documents = MemoryDocumentStore()
     documents.items[("shop-1", "INV-1")] = {**EXPORTED.model_dump(exclude_none=True), "status": "exported"}
     scheduled: list[KsefPollRequest] = []
     reads: list[str] = []
-    adapter = SimpleNamespace(capabilities=SimpleNamespace(ksef_read_back=True),
+    adapter = SimpleNamespace(capabilities=SimpleNamespace(ksef_read_back=True), clearance_system=ClearanceSystem.KSEF,
+                              clearance=lambda: ("KSeF", True, True),
                               ksef_status=lambda reference: reads.append(reference) or KsefStatus(KsefState.PENDING))
     accounts = MemoryAccountStore()
     accounts.put(settings(ksef="provider_sends"))

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
-from invoice_export.domain.documents import DocumentKind, Identifier
+from invoice_export.domain.documents import CurrencyCode, DocumentKind, Identifier
 
 
 class ProviderName(StrEnum):
@@ -15,6 +15,9 @@ class ProviderName(StrEnum):
     INFAKT = "infakt"
     WFIRMA = "wfirma"
     IFIRMA = "ifirma"
+    FIRMAO = "firmao"
+    OBLIO = "oblio"  # Romania
+    SMARTBILL = "smartbill"  # Romania
 
 
 class Numbering(StrEnum):
@@ -60,6 +63,9 @@ class AccountSettings(BaseModel):
     account_id: Identifier
     tenant_id: Identifier | None = None
     provider: ProviderName
+    home_currency: CurrencyCode = Field(
+        default="PLN", description="The currency the account keeps its books and VAT in: PLN, or RON for a Romanian "
+        "account (set from the provider on connection); documents must state the same home_currency")
     api_url: HttpUrl | None = Field(
         default=None,
         description="Provider API base URL; empty means the provider's real one (override for sandboxes and fakes)",
@@ -88,8 +94,9 @@ class AccountSettings(BaseModel):
     )
     ksef: KsefMode = Field(
         default=KsefMode.OFF,
-        description="send_on_export: we ask the provider to send to KSeF; provider_sends: it does so by itself "
-        "(we only read the KSeF number back, never send: no double submission)")
+        description="The national e-invoice system of the provider's country: KSeF for a Polish provider, "
+        "e-Factura (ANAF's SPV) for a Romanian one. send_on_export: we ask the provider to send each document; "
+        "provider_sends: it does so by itself (we only read its answer back, never send: no double submission)")
     send_skus: bool = False
     missing_sku: MissingSku = MissingSku.FAIL
     totals_policy: TotalsPolicy = Field(

@@ -141,6 +141,11 @@ class Address(_Strict):
     street: LongText | None = None
     postal_code: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = None
     city: LongText | None = None
+    region: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="State, province or county; for a Romanian address its county (judet, e.g. 'Cluj', "
+        "'Bucuresti'), which Oblio and SmartBill require (in Bucharest the city is the sector, 'Sector 3'). "
+        "Added in schema version 1 (optional and additive, so the version stays 1).")
     country: CountryCode
 
 
@@ -155,7 +160,8 @@ class Buyer(_Strict):
     first_name: LongText | None = None
     last_name: LongText | None = None
     tax_id: Annotated[str, StringConstraints(min_length=2, max_length=32)] | None = Field(
-        default=None, description="NIP, or an EU VAT number with its country prefix (DE123456789)"
+        default=None, description="NIP, a Romanian CUI/CIF (with or without RO), or an EU VAT number with its "
+        "country prefix (DE123456789)"
     )
     address: Address
     email: Annotated[str, StringConstraints(max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
@@ -169,10 +175,12 @@ class Payment(_Strict):
 
 
 class ExchangeRate(_Strict):
-    rate: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=6)] = Field(description="PLN per unit")
+    rate: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=6)] = Field(
+        description="Units of the document's home_currency (PLN, or RON for a Romanian seller) per unit of its "
+        "currency")
     date: date
     table_id: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
-        description="e.g. 231/A/NBP/2026"
+        description="e.g. 231/A/NBP/2026 (NBP), or the BNR rate's reference for a Romanian seller"
     )
 
 
@@ -198,12 +206,19 @@ class Document(_Strict):
     sale_date: date
     order_id: Text | None = None
     currency: CurrencyCode = "PLN"
+    home_currency: CurrencyCode = Field(
+        default="PLN",
+        description="The seller's home currency, in which VAT is accounted: PLN for a Polish seller, RON for a "
+        "Romanian one; a document in any other currency carries exchange_rate to it. Must be the account's. "
+        "Added in schema version 1 (optional and additive, so the version stays 1).")
     exchange_rate: ExchangeRate | None = None
     price_basis: PriceBasis
     vat_calculation: VatCalculation = VatCalculation.PER_RATE
     buyer: Buyer
     payment: Payment
-    lines: list[Line] = Field(min_length=1, description="After the change, for a correction; shipping is a line")
+    lines: list[Line] = Field(
+        description="At least one; for a correction the lines after the change, none when it cancels the whole "
+        "corrected document (a full reversal, storno); shipping is a line")
     totals: Totals = Field(description="For a correction: the difference, after minus before")
     correction: Correction | None = None
     notes: Annotated[str, StringConstraints(max_length=3500)] | None = None
@@ -213,8 +228,12 @@ class Document(_Strict):
         problems = []
         if (self.kind == DocumentKind.CORRECTION) != (self.correction is not None):
             problems.append("a correction (kind 'correction') must carry 'correction', and only a correction may")
-        if self.currency != "PLN" and self.exchange_rate is None:
-            problems.append(f"currency {self.currency} needs exchange_rate (rate, date and table id) for VAT in PLN")
+        if not self.lines and self.kind != DocumentKind.CORRECTION:
+            problems.append("lines: an invoice or receipt needs at least one line (only a correction cancelling "
+                            "the whole corrected document has none)")
+        if self.currency != self.home_currency and self.exchange_rate is None:
+            problems.append(f"currency {self.currency} needs exchange_rate (rate, date and table id) for VAT in "
+                            f"{self.home_currency}")
         for label, lines in self._line_sets():
             ids = [line.line_id for line in lines]
             if len(ids) != len(set(ids)):
@@ -225,6 +244,11 @@ class Document(_Strict):
         if difference is not None:
             raise ValueError(difference)
         return self
+
+    @property
+    def is_full_reversal(self) -> bool:
+        """A correction that cancels the whole corrected document: no line is left after it."""
+        return self.correction is not None and not self.lines
 
     def _line_sets(self) -> list[tuple[str, list[Line]]]:
         sets = [("lines", self.lines)]
@@ -254,9 +278,10 @@ class Document(_Strict):
 
     def vat_in_pln(self) -> VatInPln | None:
         """The VAT amounts in PLN a foreign-currency invoice must state (art. 106e ust. 11), at the
-        document's exchange rate; None for a PLN document. Rate by rate, see `money.vat_to_pln`;
-        zero-rated, exempt (zw), not-subject (np) and reverse-charge lines carry no VAT to state."""
-        if self.currency == "PLN" or self.exchange_rate is None:
+        document's exchange rate; None for a PLN document, and for a seller whose home currency is not PLN
+        (Polish law). Rate by rate, see `money.vat_to_pln`; zero-rated, exempt (zw), not-subject (np) and
+        reverse-charge lines carry no VAT to state."""
+        if self.home_currency != "PLN" or self.currency == "PLN" or self.exchange_rate is None:
             return None
         rate = self.exchange_rate.rate
         by_rate = {percent: money.vat_to_pln(vat, rate)

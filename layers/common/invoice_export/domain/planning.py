@@ -25,6 +25,7 @@ class ProviderTraits(Protocol):
     capabilities: Capabilities
     vat_calculation: VatCalculation | None
     gross_unit_price_places: int | None
+    home_currency: str
 
     def ksef_refusal(self, mode: KsefMode) -> tuple[str, str] | None: ...
 
@@ -34,63 +35,105 @@ class ProviderTraits(Protocol):
 
 def plan_export(document: Document, settings: AccountSettings, adapter: ProviderTraits,
                 corrected: ProviderReference | None = None) -> ExportPlan:
-    name = adapter.display_name
+    """The plan for one document, or ConfigurationError naming the setting (or capability) in the way."""
     caps = adapter.capabilities
     if not caps.supports_kind(document.kind):
         raise ConfigurationError(
-            f"{name} cannot take {document.kind.value}s through its API",
-            fix=f"issue this document in {name} by hand, or do not send {document.kind.value}s to this account",
-            code="unsupported_kind")
-
-    number = None
-    if settings.numbering == Numbering.OURS:
-        if not caps.own_numbering:
-            raise ConfigurationError(
-                f"{name} does not accept our document numbers",
-                fix=f"switch account {settings.account_id} to {name}'s numbering", code="unsupported_numbering")
-        number = document.number
-
-    if document.series not in settings.series_links:
-        raise ConfigurationError(
-            f"our series '{document.series}' is not linked to a {name} series",
-            fix=f"link series '{document.series}' to a {name} series, or set it to 'do not pass' to use "
-            f"{name}'s default series", code="series_not_linked")
-    served = settings.series_link_kinds.get(document.series)
-    if served is not None and document.kind not in served:
-        raise ConfigurationError(
-            f"our series '{document.series}' is linked for {', '.join(k.value + 's' for k in served)} only, but this "
-            f"document is a {document.kind.value}",
-            fix=f"issue {document.kind.value}s in a series of theirs, or add '{document.kind.value}' to the kinds "
-            f"series '{document.series}' serves (series_link_kinds) after checking its {name} series takes them",
-            code="series_kind_not_linked")
-    provider_series = settings.series_links[document.series]
-    if provider_series is not None and not caps.series:
-        raise ConfigurationError(
-            f"{name} has no series to choose through its API, but series '{document.series}' is linked to one",
-            fix=f"set series '{document.series}' to 'do not pass'", code="unsupported_series")
-
-    payment_type = settings.payment_links.get(document.payment.method)
-    if payment_type is None:
-        raise ConfigurationError(
-            f"our payment method '{document.payment.method}' is not linked to a {name} payment type",
-            fix=f"link payment method '{document.payment.method}' to a {name} payment type",
-            code="payment_type_not_linked")
-
+            f"{adapter.display_name} cannot take {document.kind.value}s through its API",
+            fix=f"issue this document in {adapter.display_name} by hand, or do not send {document.kind.value}s "
+            "to this account", code="unsupported_kind")
+    _refuse_partial_correction(document, adapter)
+    _refuse_other_home_currency(document, settings, adapter)
+    number = _number(document, settings, adapter)
+    provider_series = _provider_series(document, settings, adapter)
+    payment_type = _payment_type(document, settings, adapter)
     if settings.send_skus and not caps.sku_stock:
         raise ConfigurationError(
-            f"{name} cannot decrease stock through its API", fix="turn off 'send SKUs' for this account",
-            code="unsupported_sku")
-
+            f"{adapter.display_name} cannot decrease stock through its API",
+            fix="turn off 'send SKUs' for this account", code="unsupported_sku")
     if refusal := adapter.ksef_refusal(settings.ksef):
         raise ConfigurationError(refusal[0], fix=refusal[1], code="unsupported_ksef")
-
     send_gross_prices, vat_split = _meet_the_providers_vat_arithmetic(document, settings.totals_policy, adapter)
-
     return ExportPlan(document=document, number=number, provider_series=provider_series,
                       provider_payment_type=payment_type, send_skus=settings.send_skus,
                       missing_sku=settings.missing_sku, corrected=corrected,
                       send_to_ksef=settings.ksef == KsefMode.SEND_ON_EXPORT and goes_to_ksef(document),
                       send_gross_prices=send_gross_prices, vat_split=vat_split)
+
+
+def _refuse_partial_correction(document: Document, adapter: ProviderTraits) -> None:
+    """A provider that only reverses whole documents (storno) takes no correction of single lines."""
+    if document.kind == DocumentKind.CORRECTION and not adapter.capabilities.partial_corrections \
+            and not document.is_full_reversal:
+        name = adapter.display_name
+        raise ConfigurationError(
+            f"{name} can only reverse a whole document (storno) through its API, and this correction changes "
+            "single lines", code="unsupported_partial_correction",
+            fix=f"issue this correction in {name} by hand; or send a correction cancelling the whole document "
+                "(no lines after the change) and then a new invoice with the right lines")
+
+
+def _refuse_other_home_currency(document: Document, settings: AccountSettings, adapter: ProviderTraits) -> None:
+    """A document, its account and its provider must account VAT in the same currency: the exchange rate
+    converts to it, and the provider keeps its books in it."""
+    if settings.home_currency != adapter.home_currency:
+        raise ConfigurationError(
+            f"{adapter.display_name} keeps its books in {adapter.home_currency}, but account {settings.account_id} "
+            f"is set to {settings.home_currency}", code="home_currency_mismatch",
+            fix=f"set the account's home_currency to {adapter.home_currency} (reconnect it)")
+    if document.home_currency != settings.home_currency:
+        raise ConfigurationError(
+            f"the document accounts VAT in {document.home_currency}, but account {settings.account_id} keeps its "
+            f"books in {settings.home_currency}", code="home_currency_mismatch",
+            fix=f"issue this account's documents with home_currency '{settings.home_currency}' (and an exchange "
+                f"rate to {settings.home_currency} for other currencies)")
+
+
+def _number(document: Document, settings: AccountSettings, adapter: ProviderTraits) -> str | None:
+    """Our number where the account passes it; None: the provider numbers the document."""
+    if settings.numbering != Numbering.OURS:
+        return None
+    if not adapter.capabilities.own_numbering:
+        raise ConfigurationError(
+            f"{adapter.display_name} does not accept our document numbers",
+            fix=f"switch account {settings.account_id} to {adapter.display_name}'s numbering",
+            code="unsupported_numbering")
+    return document.number
+
+
+def _provider_series(document: Document, settings: AccountSettings, adapter: ProviderTraits) -> str | None:
+    """The provider series our series is linked to (None: do not pass), for a document of a kind it serves."""
+    name, series = adapter.display_name, document.series
+    if series not in settings.series_links:
+        raise ConfigurationError(
+            f"our series '{series}' is not linked to a {name} series",
+            fix=f"link series '{series}' to a {name} series, or set it to 'do not pass' to use {name}'s default "
+            "series", code="series_not_linked")
+    served = settings.series_link_kinds.get(series)
+    if served is not None and document.kind not in served:
+        raise ConfigurationError(
+            f"our series '{series}' is linked for {', '.join(k.value + 's' for k in served)} only, but this "
+            f"document is a {document.kind.value}",
+            fix=f"issue {document.kind.value}s in a series of theirs, or add '{document.kind.value}' to the kinds "
+            f"series '{series}' serves (series_link_kinds) after checking its {name} series takes them",
+            code="series_kind_not_linked")
+    provider_series = settings.series_links[series]
+    if provider_series is not None and not adapter.capabilities.series:
+        raise ConfigurationError(
+            f"{name} has no series to choose through its API, but series '{series}' is linked to one",
+            fix=f"set series '{series}' to 'do not pass'", code="unsupported_series")
+    return provider_series
+
+
+def _payment_type(document: Document, settings: AccountSettings, adapter: ProviderTraits) -> str:
+    method = document.payment.method
+    payment_type = settings.payment_links.get(method)
+    if payment_type is None:
+        raise ConfigurationError(
+            f"our payment method '{method}' is not linked to a {adapter.display_name} payment type",
+            fix=f"link payment method '{method}' to a {adapter.display_name} payment type",
+            code="payment_type_not_linked")
+    return payment_type
 
 
 def _meet_the_providers_vat_arithmetic(document: Document, policy: TotalsPolicy,

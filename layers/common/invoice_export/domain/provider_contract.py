@@ -34,6 +34,11 @@ class Capabilities:
     ksef_send: bool  # we can ask the provider to send a document to KSeF (account mode send_on_export)
     ksef_read_back: bool  # the provider reports a document's KSeF state and number (the poller reads it)
     lookup_by_reference: bool  # a document can be found by our id (settles a timed-out create)
+    # A correction may change single lines; False: the API only reverses a whole document (storno), so
+    # only a correction cancelling the whole corrected document can go (Document.is_full_reversal).
+    partial_corrections: bool = True
+    efactura_send: bool = False  # we can ask the provider to send a document to Romania's e-Factura (SPV)
+    efactura_read_back: bool = False  # the provider reports a document's e-Factura state (the poller reads it)
 
     def as_dict(self) -> dict[str, bool]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -41,6 +46,14 @@ class Capabilities:
     def supports_kind(self, kind: DocumentKind) -> bool:
         return {DocumentKind.INVOICE: True, DocumentKind.RECEIPT: self.receipts,
                 DocumentKind.CORRECTION: self.corrections}[kind]
+
+
+class ClearanceSystem(StrEnum):
+    """The national e-invoice system an adapter's documents go to; the account's `ksef` setting says who
+    sends to it, and the poller (services.ksef) reads the provider's answer back, whichever it is."""
+
+    KSEF = "ksef"  # Poland
+    EFACTURA = "efactura"  # Romania: ANAF's e-Factura (SPV)
 
 
 @dataclass(frozen=True)
@@ -124,7 +137,7 @@ class ProviderListedDocument:
     our_document_id: str | None  # the reference we gave it (Fakturownia: oid); None: made by hand
     issue_date: date
     currency: str
-    net: Decimal
+    net: Decimal | None  # None: the provider lists only the gross total (Oblio)
     gross: Decimal
 
 

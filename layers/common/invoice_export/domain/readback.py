@@ -26,12 +26,16 @@ from invoice_export.domain.vat_split import VatSplit, VatSplitDifference, docume
 
 @dataclass(frozen=True)
 class ProviderTotals:
-    net: Decimal
-    vat: Decimal
+    # None where the provider's API does not return the figure (Oblio and SmartBill read back the gross
+    # total only; SmartBill not even the currency): what is returned is compared, nothing is assumed.
+    net: Decimal | None
+    vat: Decimal | None
     gross: Decimal
-    currency: str
-    is_correction: bool
+    currency: str | None
+    is_correction: bool | None  # None: the API does not say, and the amounts cannot tell (a zero total)
     corrects: str | None = None  # the provider id of the corrected document, for a correction
+    # False where the API does not say which document a correction corrects (Oblio, SmartBill storno).
+    corrects_readable: bool = True
     # The document's total VAT in PLN as the provider states it; None where its API does not return it.
     vat_in_pln: Decimal | None = None
     # The exchange rate the provider stored, where we pass ours and it returns it: a different rate
@@ -67,8 +71,8 @@ def _totals_drift(document: Document, provider: ProviderTotals) -> list[Drift]:
                   for name, ours, theirs in (("net", document.totals.net, provider.net),
                                              ("VAT", document.totals.vat, provider.vat),
                                              ("gross", document.totals.gross, provider.gross))
-                  if ours != theirs]
-    if provider.currency != document.currency:
+                  if theirs is not None and ours != theirs]
+    if provider.currency is not None and provider.currency != document.currency:
         drifts.append(Drift("currency", document.currency, provider.currency))
     return drifts
 
@@ -92,10 +96,11 @@ def _pln_drift(document: Document, provider: ProviderTotals, vat_split: VatSplit
 def _kind_drift(document: Document, provider: ProviderTotals, corrected_provider_id: str | None) -> list[Drift]:
     """A correction stored as a plain document (or the reverse), or one correcting another document."""
     is_correction = document.kind == DocumentKind.CORRECTION
-    if provider.is_correction != is_correction:
+    if provider.is_correction is not None and provider.is_correction != is_correction:
         provider_kind = "a correction" if provider.is_correction else "not a correction"
         return [Drift("kind", document.kind.value, provider_kind)]
-    if is_correction and corrected_provider_id and provider.corrects != corrected_provider_id:
+    if is_correction and corrected_provider_id and provider.corrects_readable \
+            and provider.corrects != corrected_provider_id:
         return [Drift("corrected document", corrected_provider_id, provider.corrects or "none")]
     return []
 
@@ -110,6 +115,8 @@ def settle_vat_split(document: Document, predicted: VatSplitDifference | None,
         return predicted
     if not _same_gross(document, provider):
         return None
+    if provider.net is None or provider.vat is None:  # the gross only read back: the split as predicted
+        return predicted
     stored = VatSplit(net=provider.net, vat=provider.vat)
     if predicted is not None and stored.same_as(predicted.theirs):
         return VatSplitDifference(ours=predicted.ours, theirs=predicted.theirs, read_back=True)
@@ -120,7 +127,7 @@ def settle_vat_split(document: Document, predicted: VatSplitDifference | None,
 
 
 def _same_gross(document: Document, provider: ProviderTotals) -> bool:
-    return provider.gross == document.totals.gross and provider.currency == document.currency
+    return provider.gross == document.totals.gross and provider.currency in (None, document.currency)
 
 
 def pln_vat_record(document: Document, provider: ProviderTotals | None) -> dict[str, str] | None:

@@ -6,13 +6,17 @@ change stream (DynamoDB Streams, entrypoints/record_changes.py) as the record be
 write, and decided here:
 
     the record became exported                 -> `exported` event, the PDF fetch (none stored yet),
-                                                  the first KSeF poll (if the account's mode asks)
+                                                  the first KSeF poll (if the account's mode asks);
+                                                  created without its number (`number_unread`), the
+                                                  event waits until the number is recorded
     it became failed, or failed again          -> `failed` event (the recorded error)
       with another error
     it became in doubt                         -> `in_doubt` event
     it was held for its paused account         -> `pending` event (error account_paused)
     its KSeF state became final                -> `ksef_accepted` / `ksef_rejected` /
-                                                  `ksef_unconfirmed` / `ksef_submitted` event
+                                                  `ksef_unconfirmed` / `ksef_submitted` event (for a
+                                                  provider reporting Romania's e-Factura instead, the
+                                                  `efactura_*` one: services/ksef.py, Clearance)
     the write carried an audit note            -> that audit entry
 
 Anything else (a document received, claimed, released after a 503, its PDF stored, a KSeF poll
@@ -28,9 +32,8 @@ from invoice_export.domain.export_decision import PAUSED_CODE
 from invoice_export.domain.records import DocumentRecord, Status
 
 KSEF_KINDS = ("invoice", "correction")  # receipts never go to KSeF
-# A KSeF state recorded as final (services/ksef.py) -> the outcome its event names.
-KSEF_OUTCOMES = {"accepted": "ksef_accepted", "rejected": "ksef_rejected", "unconfirmed": "ksef_unconfirmed",
-                 "submitted": "ksef_submitted"}
+# The KSeF (or e-Factura) states recorded as final that are announced (services/ksef.py); not_applicable is not.
+ANNOUNCED_CLEARANCE_STATES = ("accepted", "rejected", "unconfirmed", "submitted")
 STATUS_OUTCOMES = {Status.EXPORTED: "exported", Status.FAILED: "failed", Status.IN_DOUBT: "in_doubt"}
 # A record of a message we could not read, kept beside another record of its document.
 REJECTED_SUFFIX = "#rejected:"
@@ -40,6 +43,8 @@ REJECTED_SUFFIX = "#rejected:"
 class Consequences:
     # The outcome event's `outcome` (services.events.Outcome's value), None: no event.
     outcome: str | None = None
+    # The KSeF / e-Factura state that became final: its event (the provider's clearance system names it).
+    clearance_state: str | None = None
     request_pdf: bool = False
     # The document may go to KSeF: its first poll is started if its account's KSeF mode is not off.
     start_ksef_poll: bool = False
@@ -47,7 +52,8 @@ class Consequences:
 
     @property
     def anything(self) -> bool:
-        return bool(self.outcome or self.request_pdf or self.start_ksef_poll or self.audit_note)
+        return bool(self.outcome or self.clearance_state or self.request_pdf or self.start_ksef_poll
+                    or self.audit_note)
 
 
 def consequences(old: DocumentRecord | None, new: DocumentRecord | None) -> Consequences:
@@ -58,6 +64,7 @@ def consequences(old: DocumentRecord | None, new: DocumentRecord | None) -> Cons
     became_exported = new.status == Status.EXPORTED and (old is None or old.status != Status.EXPORTED)
     return Consequences(
         outcome=_outcome(old, new),
+        clearance_state=_clearance_state(old, new),
         request_pdf=became_exported and new.pdf is None,
         start_ksef_poll=became_exported and new.kind in KSEF_KINDS,
         audit_note=note,
@@ -65,19 +72,23 @@ def consequences(old: DocumentRecord | None, new: DocumentRecord | None) -> Cons
 
 
 def _outcome(old: DocumentRecord | None, new: DocumentRecord) -> str | None:
-    if new.status in STATUS_OUTCOMES:
+    if new.status in STATUS_OUTCOMES and not new.number_unread:
         status_changed = old is None or old.status != new.status
         # Failed again, after a retry: a new attempt with its own error (e.g. fixed data refused anew).
         failed_again = new.status == Status.FAILED and old is not None and old.last_error != new.last_error
-        if status_changed or failed_again:
+        # Exported without its number, which is read now: the event that waited for it.
+        numbered = old is not None and old.number_unread
+        if status_changed or failed_again or numbered:
             return STATUS_OUTCOMES[new.status]
-    if new.status == Status.EXPORTED and new.ksef_status in KSEF_OUTCOMES and (
-            old is None or old.ksef_status != new.ksef_status):
-        return KSEF_OUTCOMES[new.ksef_status]
     held = new.status == Status.PENDING and new.last_error is not None and new.last_error.code == PAUSED_CODE
     if held and (old is None or old.last_error != new.last_error):
         return "pending"
     return None
+
+
+def _clearance_state(old: DocumentRecord | None, new: DocumentRecord) -> str | None:
+    final = new.status == Status.EXPORTED and new.ksef_status in ANNOUNCED_CLEARANCE_STATES
+    return new.ksef_status if final and (old is None or old.ksef_status != new.ksef_status) else None
 
 
 def reported_document_id(record: DocumentRecord) -> str:

@@ -184,6 +184,9 @@ class DocumentRecord(BaseModel):
     provider_document_id: str | None = None
     provider_number: str | None = None
     provider_series: str | None = None
+    # Exported without the provider's number (read after the create, and that read failed): its `exported`
+    # event waits until the number is read and recorded (services/export.py, domain.record_changes).
+    number_unread: bool = False
     warnings: list[str] = []
     readback_drift: list[dict[str, str]] = []  # where the provider's totals differ from ours
     # A foreign-currency document's VAT in PLN as we compute it, per rate and total (readback.pln_vat_record).

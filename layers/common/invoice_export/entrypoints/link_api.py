@@ -15,3 +15,8 @@ def open_link(token: str) -> Response:
     headers = dict(answer.headers)
     content_type = headers.pop("Content-Type", "text/plain; charset=utf-8")
     return Response(status_code=answer.status, content_type=content_type, body=answer.body, headers=headers)
+
+
+def warm_up() -> None:
+    """Before a SnapStart snapshot (platform.snapstart): what the first link opened loads."""
+    get_runtime().warm_up(("dynamodb", "secretsmanager", "s3"), adapters=True, modules=("invoice_export.services.pdf",))

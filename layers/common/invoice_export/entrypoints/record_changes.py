@@ -35,7 +35,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
 from invoice_export.domain.errors import TransientError
-from invoice_export.domain.record_changes import KSEF_OUTCOMES
 from invoice_export.domain.records import DocumentRecord, Status
 from invoice_export.platform.observability import logger, metrics
 from invoice_export.platform.runtime import Runtime, get_runtime
@@ -56,6 +55,13 @@ def handle_stream_or_schedule(event: dict[str, Any], context: LambdaContext, run
     if "Records" in event:
         return record_changes_batch(event, context, runtime)
     return replay_record_changes(event, context, runtime)
+
+
+def warm_up_record_changes() -> None:
+    """Before a SnapStart snapshot (platform.snapstart): what the stream function's first record loads
+    (a change's event may name its provider's clearance system: the adapters)."""
+    get_runtime().warm_up(("dynamodb", "secretsmanager", "sqs", "events"), adapters=True,
+                          modules=("invoice_export.services.record_changes", "invoice_export.services.ksef"))
 
 
 def record_changes_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict:
@@ -205,7 +211,5 @@ def _sweep(runtime: Runtime, first_arrival: str, report: Replay) -> None:
 
 def _tell_again(runtime: Runtime, record: DocumentRecord) -> None:
     """What the record calls for as if it had just been written (deterministic event ids: consumers see
-    a repeat once), and its KSeF answer's event if it has a final one."""
+    a repeat once), its KSeF (e-Factura) answer's event included if it has a final one."""
     runtime.record_changes.handle(None, record)
-    if record.ksef_status in KSEF_OUTCOMES:
-        runtime.record_changes.handle(record.model_copy(update={"ksef_status": None}), record)

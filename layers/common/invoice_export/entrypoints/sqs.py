@@ -10,6 +10,7 @@ side where their order cannot matter, their provider calls in issue order where 
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections.abc import Callable
@@ -17,8 +18,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -28,11 +27,11 @@ from invoice_export.domain.documents import DocumentKind, ExportMessage, Identif
 from invoice_export.domain.errors import PermanentError, TransientError
 from invoice_export.domain.money import loads_exact
 from invoice_export.domain.own_numbers import normalised_number
+from invoice_export.domain.rate_limits import RateLimited
 from invoice_export.platform.observability import logger, metrics
+from invoice_export.platform.partial_batch import PartialBatchProcessor, SqsRecord, process_partial_response
 from invoice_export.platform.runtime import Runtime, get_runtime
 from invoice_export.platform.side_by_side import RunMember, RunOf, SideBySideFifoProcessor
-from invoice_export.services.ksef import KsefPollRequest
-from invoice_export.services.pdf import PdfRequest
 
 MAX_BACKOFF_SECONDS = 900
 # Pauses between tries of a last delivery's record (give_up) through a short AWS outage: a message
@@ -91,7 +90,7 @@ def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime
     handled: set[str] = set()
     not_started: set[str] = set()
 
-    def handle(record: SQSRecord) -> None:
+    def handle(record: SqsRecord) -> None:
         if remaining_seconds() < runtime.settings.seconds_needed_for_provider_call:
             # Failed untouched, so that it comes back, rather than the Lambda timeout cutting it off
             # and returning the whole batch, the records done before it included.
@@ -106,10 +105,22 @@ def export_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime
     # are still looked at below, and Lambda returns the same messages either way.
     processor.raise_on_entire_batch_failure = False
     with runtime.accounts.read_once():  # each account's settings read once per batch, not per document
-        response = process_partial_response(event=event, record_handler=handle, processor=processor,
-                                            context=context)
+        response = process_partial_response(event=event, record_handler=handle, processor=processor)
     _give_up_on_skipped(runtime, event, response, handled, remaining_seconds, not_started=not_started)
+    _bring_back_skipped(runtime, event, response, handled)
     return response
+
+
+def warm_up_export() -> None:
+    """Before a SnapStart snapshot (platform.snapstart): what an export function's first record loads."""
+    get_runtime().warm_up(("dynamodb", "secretsmanager", "sqs", "events"), adapters=True, modules=(
+        "invoice_export.services.export", "invoice_export.services.pdf", "invoice_export.services.ksef"))
+
+
+def warm_up_pdf() -> None:
+    """Before a SnapStart snapshot (platform.snapstart): what a PDF function's first record loads."""
+    get_runtime().warm_up(("dynamodb", "secretsmanager", "s3", "events"), adapters=True,
+                          modules=("invoice_export.services.pdf",))
 
 
 def side_by_side_run(runtime: Runtime) -> RunOf:
@@ -180,7 +191,7 @@ def _give_up_on_skipped(runtime: Runtime, event: dict[str, Any], response: dict[
     not_started = not_started or set()
     failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
     for raw in event.get("Records", []):
-        record = SQSRecord(raw)
+        record = SqsRecord(raw)
         last = int(record.attributes.approximate_receive_count or 1) >= runtime.settings.export_max_receive_count
         if record.message_id not in failed or record.message_id in handled or not last:
             continue
@@ -197,14 +208,36 @@ def _give_up_on_skipped(runtime: Runtime, event: dict[str, Any], response: dict[
         _record_last_delivery(runtime, remaining_seconds, runtime.export_service.give_up, message, error)
 
 
-def _start_record(record: SQSRecord) -> None:
+def _bring_back_skipped(runtime: Runtime, event: dict[str, Any], response: dict[str, Any],
+                        handled: set[str]) -> None:
+    """Messages never tried in this batch (skipped behind a failure of their account, or not started for
+    lack of time) are made visible again at once. Left alone, each would wait out the queue's visibility
+    timeout (3 minutes) and hold its account's message group that long (issue 20: a bulk run stalled
+    for minutes behind each refusal of the rate limiter). Their order is kept: the group stays locked
+    while its failed message waits for its own retry, and comes back in order with it."""
+    failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+    entries = []
+    for raw in event.get("Records", []):
+        record = SqsRecord(raw)
+        last = int(record.attributes.approximate_receive_count or 1) >= runtime.settings.export_max_receive_count
+        if record.message_id in failed and record.message_id not in handled and not last:
+            entries.append({"Id": str(len(entries)), "ReceiptHandle": record.receipt_handle, "VisibilityTimeout": 0})
+    for start in range(0, len(entries), 10):  # ChangeMessageVisibilityBatch takes 10 at most
+        try:
+            runtime.client("sqs").change_message_visibility_batch(
+                QueueUrl=runtime.settings.export_queue_url, Entries=entries[start:start + 10])
+        except (BotoCoreError, ClientError):  # the visibility timeout still brings them back, later
+            logger.exception("could not bring skipped messages back early")
+
+
+def _start_record(record: SqsRecord) -> None:
     """Log under this record's message id, and never under the previous record's document. Thread-safe
     keys: records handled side by side each log their own (a fresh dict, never the caller's)."""
     logger.thread_safe_clear_keys()
     logger.thread_safe_append_keys(correlation_id=record.message_id)
 
 
-def _export_record(runtime: Runtime, record: SQSRecord, context: LambdaContext) -> None:
+def _export_record(runtime: Runtime, record: SqsRecord, context: LambdaContext) -> None:
     _start_record(record)
     message = read_export_message(record.body)
     service = runtime.export_service
@@ -230,7 +263,7 @@ def _export_record(runtime: Runtime, record: SQSRecord, context: LambdaContext) 
     logger.info("export finished", extra={"outcome": result.outcome.value})
 
 
-def _after_transient(runtime: Runtime, record: SQSRecord, message: ExportMessage, error: TransientError,
+def _after_transient(runtime: Runtime, record: SqsRecord, message: ExportMessage, error: TransientError,
                      receive_count: int, remaining_seconds: Callable[[], float]) -> None:
     logger.warning("export will be retried", extra={"error_code": error.code, "receive_count": receive_count})
     if receive_count >= runtime.settings.export_max_receive_count:
@@ -242,6 +275,11 @@ def _after_transient(runtime: Runtime, record: SQSRecord, message: ExportMessage
             QueueUrl=runtime.settings.export_queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay)
     except (BotoCoreError, ClientError):  # the queue's own visibility timeout still brings it back
         logger.exception("could not delay the retry")
+
+
+def postponement_seconds(retry_after: float | None) -> int:
+    """An SQS DelaySeconds for work postponed by the rate limiter: its wait, rounded up, 1 s to 15 min."""
+    return int(min(MAX_BACKOFF_SECONDS, max(1, math.ceil(retry_after or 1))))
 
 
 def backoff_seconds(receive_count: int, retry_after: float | None, base: float) -> int:
@@ -268,7 +306,7 @@ def _document_task_batch(event: dict[str, Any], context: LambdaContext, model: t
     is retried and finally dead-lettered.
     """
 
-    def handle(record: SQSRecord) -> None:
+    def handle(record: SqsRecord) -> None:
         _start_record(record)
         try:
             task: _DocumentTask = model.model_validate_json(record.body)
@@ -281,20 +319,35 @@ def _document_task_batch(event: dict[str, Any], context: LambdaContext, model: t
         except PermanentError as error:
             logger.warning(f"{what} not done", extra={"error_code": error.code, "reason": error.message})
 
-    return process_partial_response(event=event, record_handler=handle,
-                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)
+    return process_partial_response(event=event, record_handler=handle, processor=PartialBatchProcessor())
 
 
 def ksef_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:
+    from invoice_export.services.ksef import KsefPollRequest  # the KSeF function's only: not the export's
+
     runtime = runtime or get_runtime()
     return _document_task_batch(event, context, KsefPollRequest, runtime.ksef_service.poll, "KSeF status")
 
 
 def pdf_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:
+    from invoice_export.services.pdf import PdfRequest  # the PDF function's only: not the export's
+
     runtime = runtime or get_runtime()
 
     def fetch(request: PdfRequest) -> None:
-        copy = runtime.pdf_service.fetch(request.account_id, request.document_id)
+        try:
+            if context.get_remaining_time_in_millis() / 1000 < runtime.settings.seconds_needed_for_provider_call:
+                # Fetches wait in place for the provider's limit: the last ones of a batch may find no time left.
+                raise RateLimited("not started: too little time left in this invocation", retry_after=1)
+            copy = runtime.pdf_service.fetch(request.account_id, request.document_id, copy_only=True)
+        except RateLimited as limited:
+            # Asked again later in a new message, this one acknowledged: waiting for the provider's limit
+            # (a bulk run's exports come first) must not use up the PDF queue's deliveries (maxReceiveCount).
+            delay = postponement_seconds(limited.retry_after)
+            runtime.request_pdf(request.account_id, request.document_id, delay_seconds=delay)
+            metrics.add_metric(name="PdfPostponed", unit=MetricUnit.Count, value=1)
+            logger.info("PDF postponed", extra={"error_code": limited.code, "delay_seconds": delay})
+            return
         metrics.add_metric(name="PdfStored", unit=MetricUnit.Count, value=1)
         logger.info("PDF stored", extra={"size": copy.size, "sha256": copy.sha256})
 

@@ -5,7 +5,8 @@ issued. That order is what keeps a provider's numbering in issue order, but it a
 provider call at a time per account: a bulk run then takes (provider latency + our AWS calls) per
 document, however much more the provider's rate limit allows. Where the caller says the order of
 some neighbouring records does not matter (`run_of` gives them the same run), they are handled up
-to `in_flight` at a time; everything else keeps Powertools' FIFO behaviour.
+to `in_flight` at a time; everything else keeps the FIFO behaviour of Powertools' batch utility
+(platform.partial_batch).
 
 A run can also keep its order where it matters - at the provider - and overlap everything else:
 in a run marked `in_turn`, each record's provider call (`provider_call_in_turn`) waits until the
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
+from invoice_export.platform.partial_batch import FifoPartialBatchProcessor, Outcome
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,8 @@ def consecutive_runs(records: Sequence[dict[str, Any]], run_of: RunOf) -> list[R
     return runs
 
 
-class SideBySideFifoProcessor(SqsFifoPartialProcessor):
-    """Powertools' FIFO processor (a failure skips the rest of its message group), except that each run
+class SideBySideFifoProcessor(FifoPartialBatchProcessor):
+    """The FIFO processor (a failure skips the rest of its message group), except that each run
     of records (`consecutive_runs`) is handled up to `in_flight` records at a time.
 
     A run's records share their message group, so a failure in a run still stops the group: records of
@@ -77,12 +78,12 @@ class SideBySideFifoProcessor(SqsFifoPartialProcessor):
     """
 
     def __init__(self, run_of: RunOf, in_flight: int) -> None:
-        super().__init__(skip_group_on_error=True)
+        super().__init__()
         self.run_of = run_of
         self.in_flight = in_flight
 
-    def process(self) -> list[tuple]:
-        results: list[tuple] = []
+    def process(self) -> list[Outcome]:
+        results: list[Outcome] = []
         for run in consecutive_runs(self.records, self.run_of):
             records = run.records
             if len(records) == 1 or self.in_flight < 2:
@@ -100,11 +101,11 @@ class SideBySideFifoProcessor(SqsFifoPartialProcessor):
         return results
 
     def _process_in_run(self, record: dict[str, Any], context: contextvars.Context, turns: _Turns | None,
-                        position: int) -> tuple:
+                        position: int) -> Outcome:
         if turns is None:
             return context.run(self._process_record, record)
         context.run(_turn.set, _Turn(turns, position))
-        result: tuple = ("fail", None, None)
+        result: Outcome = ("fail", None, None)
         try:
             result = context.run(self._process_record, record)
         finally:

@@ -22,6 +22,9 @@ _ADAPTERS: dict[ProviderName, str] = {
     ProviderName.INFAKT: "invoice_export.providers.infakt.adapter:InfaktAdapter",
     ProviderName.WFIRMA: "invoice_export.providers.wfirma.adapter:WfirmaAdapter",
     ProviderName.IFIRMA: "invoice_export.providers.ifirma.adapter:IfirmaAdapter",
+    ProviderName.FIRMAO: "invoice_export.providers.firmao.adapter:FirmaoAdapter",
+    ProviderName.OBLIO: "invoice_export.providers.oblio.adapter:OblioAdapter",
+    ProviderName.SMARTBILL: "invoice_export.providers.smartbill.adapter:SmartBillAdapter",
 }
 # Providers whose adapter is not written yet are refused when an account is connected to them.
 
@@ -59,9 +62,9 @@ def build_adapter(settings: AccountSettings, raw_credentials: dict[str, Any], *,
     if limiter is not None and windows:
         scope_key = cls.rate_limit_key(settings, credentials)
 
-        def before_request(method: str) -> Callable[[], None] | None:
+        def before_request(method: str, path: str) -> Callable[[], None] | None:
             for suffix, window in windows:
-                if window.methods is None or method in window.methods:
+                if window.counts(method, path):
                     return limiter.acquire(scope_key + suffix, window)
             return None
 

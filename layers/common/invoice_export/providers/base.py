@@ -24,6 +24,7 @@ from invoice_export.domain.errors import ConfigurationError, ProviderRejected
 from invoice_export.domain.own_numbers import ONE_SEQUENCE_PER_ACCOUNT, OwnNumberScope
 from invoice_export.domain.provider_contract import (
     Capabilities,
+    ClearanceSystem,
     CreatedDocument,
     ExportPlan,
     KsefState,
@@ -73,6 +74,14 @@ class ProviderAdapter(ABC):
     # (ExportPlan.send_gross_prices: the provider computes VAT per rate, a per-line document's gross
     # needs them); None: the adapter never sends them so.
     gross_unit_price_places: ClassVar[int | None] = None
+    # The credential field a CREDENTIAL-scoped limit counts per, where the provider counts per login
+    # rather than per key (Oblio, SmartBill: the e-mail); None: the credentials as a whole.
+    rate_limit_per: ClassVar[str | None] = None
+    # The currency its accounts keep their books and VAT in (AccountSettings.home_currency).
+    home_currency: ClassVar[str] = "PLN"
+    # The national e-invoice system its documents go to (KSeF, e-Factura): the account's `ksef` setting
+    # and the poller's events are about this one; the capabilities say what the API does about it.
+    clearance_system: ClassVar[ClearanceSystem] = ClearanceSystem.KSEF
     # What exporting one document consumes of the provider's periodic quota (`remaining_quota`), in
     # the quota's own unit; only read for providers that have one.
     quota_cost_per_document: ClassVar[int] = 1
@@ -86,7 +95,7 @@ class ProviderAdapter(ABC):
     # The provider's limits on the texts of its request: path pattern in the body -> TextLimit, each
     # with its source or an ASSUMPTION label (providers/texts.py). `fit_texts` cuts to them, or removes
     # the characters a field refuses, with a warning: never a refused document for a long name.
-    text_limits: ClassVar[Mapping[str, TextLimit]] = {}
+    text_limits: ClassVar[Mapping[str | tuple[str, ...], TextLimit]] = {}
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         self.settings = settings
@@ -116,15 +125,26 @@ class ProviderAdapter(ABC):
         return cls.default_api_url
 
     @classmethod
+    def clearance(cls) -> tuple[str, bool, bool]:
+        """(the name of its national e-invoice system, whether we can ask the provider to send to it,
+        whether the provider reports a document's state there) from its capabilities."""
+        caps = cls.capabilities
+        if cls.clearance_system == ClearanceSystem.EFACTURA:
+            return "e-Factura", caps.efactura_send, caps.efactura_read_back
+        return "KSeF", caps.ksef_send, caps.ksef_read_back
+
+    @classmethod
     def ksef_refusal(cls, mode: KsefMode) -> tuple[str, str] | None:
-        """(why the account's KSeF mode cannot work with this provider, what to choose instead);
-        None when it can. Checked when the setting is changed and again before each export."""
-        caps, name = cls.capabilities, cls.display_name
-        if mode == KsefMode.SEND_ON_EXPORT and not caps.ksef_send:
-            general = (f"{name} cannot send documents to KSeF through its API",
-                       "set ksef to 'off' and send the documents to KSeF from the accounting system")
-        elif mode == KsefMode.PROVIDER_SENDS and not caps.ksef_read_back:
-            general = (f"{name} does not report a document's KSeF status or number through its API, so there "
+        """(why the account's KSeF (e-Factura for a Romanian provider) mode cannot work with this
+        provider, what to choose instead); None when it can. Checked when the setting is changed and
+        again before each export."""
+        name = cls.display_name
+        system, sends, reads_back = cls.clearance()
+        if mode == KsefMode.SEND_ON_EXPORT and not sends:
+            general = (f"{name} cannot send documents to {system} through its API",
+                       f"set ksef to 'off' and send the documents to {system} from the accounting system")
+        elif mode == KsefMode.PROVIDER_SENDS and not reads_back:
+            general = (f"{name} does not report a document's {system} status through its API, so there "
                        "is nothing for us to read back", "set ksef to 'off'")
         else:
             return None
@@ -155,7 +175,10 @@ class ProviderAdapter(ABC):
             return f"{cls.name.value}:account:{settings.account_id}"
         if scope == LimitScope.CREDENTIAL:
             # A truncated hash tells keys apart without storing them.
-            identity = json.dumps(_revealed(credentials), sort_keys=True).encode()
+            revealed = _revealed(credentials)
+            if cls.rate_limit_per is not None:
+                revealed = {cls.rate_limit_per: revealed[cls.rate_limit_per]}
+            identity = json.dumps(revealed, sort_keys=True).encode()
             return f"{cls.name.value}:credential:{hashlib.sha256(identity).hexdigest()[:16]}"
         return f"{cls.name.value}:deployment"
 
@@ -187,6 +210,13 @@ class ProviderAdapter(ABC):
     def find_document(self, plan: ExportPlan) -> ProviderReference | None:
         """Look the document up by our reference; None when the provider surely has none."""
 
+    def read_number(self, provider_document_id: str) -> str | None:
+        """The number the provider gave a document it created, read again; None where the create's own
+        answer carries it (nothing to read). A provider that numbers a document in a read after the
+        create (iFirma) returns a created reference without the number when that read failed: the
+        export service reads it here before it announces the document."""
+        return None
+
     @abstractmethod
     def download_pdf(self, provider_document_id: str) -> bytes:
         """The PDF the provider generates for the document, as it is now."""
@@ -206,7 +236,8 @@ class ProviderAdapter(ABC):
         return split_of(values, basis, cls.vat_calculation)
 
     def ksef_status(self, provider_document_id: str) -> KsefStatus:
-        """The document's KSeF state as the provider knows it."""
+        """The document's KSeF state as the provider knows it (its e-Factura state, for a provider whose
+        clearance_system is e-Factura: the same states, read by the same poller)."""
         raise ConfigurationError(f"{self.display_name} does not report KSeF status through its API",
                                  code="not_supported")
 

@@ -7,8 +7,10 @@ error types, and logging that never contains credentials (auth travels in header
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -67,15 +69,15 @@ class ProviderHttp:
         read_timeout: float = 10.0,
         auth_fix: str = "check the API key in the account connection",
         session: requests.Session | None = None,
-        before_request: Callable[[str], Callable[[], None] | None] | None = None,
+        before_request: Callable[[str, str], Callable[[], None] | None] | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self._read_rejection = read_rejection
         self._auth_fix = auth_fix
-        # Called with the method before every request: the shared rate limiter waits here (or raises
-        # RateLimited) in the window that counts that method.
+        # Called with the method and path before every request: the shared rate limiter waits here (or
+        # raises RateLimited) in the window that counts that request.
         self._before_request = before_request
         self.session = session or requests.Session()
         self.session.auth = auth
@@ -97,7 +99,7 @@ class ProviderHttp:
         url = f"{self.base_url}{path}"
         # The rate limiter may hand back `done`: told when the answer came, it counts the request
         # from when it had arrived at the latest, instead of from an assumed arrival margin.
-        done = self._before_request(method.upper()) if self._before_request is not None else None
+        done = self._before_request(method.upper(), path) if self._before_request is not None else None
         started = time.perf_counter()
         may_have_arrived = method.upper() in _NON_IDEMPOTENT
         try:
@@ -173,3 +175,18 @@ class HeaderAuth(requests.auth.AuthBase):
 
     def __repr__(self) -> str:
         return f"HeaderAuth({', '.join(self._headers)}: <redacted>)"
+
+
+def encode_json(value: Any) -> bytes:
+    """JSON with every Decimal written as the exact number it is, for providers that want numbers, not
+    strings (iFirma, SmartBill): never through float."""
+    def encode(item: Any) -> str:
+        if isinstance(item, Decimal):
+            return format(item, "f")
+        if isinstance(item, dict):
+            members = (f"{json.dumps(str(key), ensure_ascii=False)}:{encode(member)}" for key, member in item.items())
+            return "{" + ",".join(members) + "}"
+        if isinstance(item, (list, tuple)):
+            return "[" + ",".join(encode(v) for v in item) + "]"
+        return json.dumps(item, ensure_ascii=False)
+    return encode(value).encode("utf-8")

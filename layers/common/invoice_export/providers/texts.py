@@ -10,7 +10,8 @@ How an adapter uses it (one helper for every provider):
 1. declare `text_limits` on the adapter class: a path pattern in *its request body* -> `TextLimit`,
    each with the source of the limit or an `ASSUMPTION:` label. The path is dotted; `*` stands for
    every item of a list or every value of a dict, e.g. `invoice.positions.*.name` or wFirma's
-   numbered `invoices.*.invoice.invoicecontents.*.invoicecontent.name`;
+   numbered `invoices.*.invoice.invoicecontents.*.invoicecontent.name`; a key holding a dot itself
+   (Firmao's flat "customerAddress.city") is named by a tuple of keys instead, ("customerAddress.city",);
 2. in `create_document`, send `self.fit_texts(self.build_request(plan)).body` and add its
    `.warnings` to the `CreatedDocument`'s warnings.
 
@@ -73,12 +74,13 @@ class FittedRequest:
     warnings: tuple[str, ...]
 
 
-def fit_texts(body: dict[str, Any], limits: Mapping[str, TextLimit], provider: str) -> FittedRequest:
+def fit_texts(body: dict[str, Any], limits: Mapping[str | tuple[str, ...], TextLimit],
+              provider: str) -> FittedRequest:
     """A copy of `body` with every text under `limits` fitted, and one warning per changed text."""
     fitted = copy.deepcopy(body)
     warnings: list[str] = []
     for pattern, limit in limits.items():
-        for container, key, path in _matches(fitted, pattern.split("."), ()):
+        for container, key, path in _matches(fitted, _parts(pattern), ()):
             text = container[key]
             if not isinstance(text, str):
                 continue
@@ -177,6 +179,11 @@ def _joins_previous(char: str) -> bool:
             or 0x1F3FB <= code <= 0x1F3FF  # emoji skin tones
             or 0xE0020 <= code <= 0xE007F  # tags of subdivision flags
             or 0xDC00 <= code <= 0xDFFF)  # the second half of a surrogate pair kept as two code points
+
+
+def _parts(pattern: str | tuple[str, ...]) -> list[str]:
+    """A pattern's keys: dotted, or a tuple where a key itself holds a dot (Firmao's "customerAddress.city")."""
+    return list(pattern) if isinstance(pattern, tuple) else pattern.split(".")
 
 
 def _matches(node: Any, parts: list[str], path: tuple[str | int, ...]) -> Iterator[tuple[Any, Any, tuple]]:

@@ -41,7 +41,7 @@ from invoice_export.domain.export_decision import original_problem, original_ref
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import ProviderQuota, ProviderReference
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status
-from invoice_export.domain.tax_ids import nip_problem
+from invoice_export.domain.tax_ids import COMPANY_TAX_ID_CHECKS
 from invoice_export.platform.observability import logger
 from invoice_export.providers import adapter_class
 from invoice_export.providers.base import AdapterFactory, ProviderAdapter
@@ -388,7 +388,9 @@ class BulkExporter:
             if document.kind != DocumentKind.CORRECTION or corrected is not None:
                 check.request = adapter.build_request(plan)
         except ExportError as error:
-            check.problems.append(Problem(code=error.code, message=error.message, fix=error.fix))
+            problem = Problem(code=error.code, message=error.message, fix=error.fix)
+            if problem not in check.problems:  # e.g. a tax id both checks above and the adapter refuse
+                check.problems.append(problem)
         return check
 
     def _corrected(self, account_id: str, document: Document) -> tuple[ProviderReference | None, str]:
@@ -462,11 +464,13 @@ def dedup_id(account_id: str, document_id: str, version: int, run_id: str) -> st
 
 
 def tax_id_problem(document: Document) -> Problem | None:
-    """A Polish company buyer's NIP must have 10 digits and a valid check digit."""
+    """A Polish company buyer's NIP, or a Romanian one's CUI, must have a valid check digit."""
     buyer = document.buyer
-    if buyer.kind != BuyerKind.COMPANY or not buyer.tax_id or buyer.address.country != "PL":
+    check = COMPANY_TAX_ID_CHECKS.get(buyer.address.country)
+    if buyer.kind != BuyerKind.COMPANY or not buyer.tax_id or check is None:
         return None
-    if (reason := nip_problem(buyer.tax_id)) is None:
+    label, problem_of = check
+    if (reason := problem_of(buyer.tax_id)) is None:
         return None
-    return Problem(code="bad_tax_id", message=f"the buyer's NIP {buyer.tax_id} {reason}",
+    return Problem(code="bad_tax_id", message=f"the buyer's {label} {buyer.tax_id} {reason}",
                    fix="correct document.buyer.tax_id in the order system and send the document again")

@@ -101,12 +101,13 @@ def connection_settings(account_id: str, tenant_id: str, request: ConnectRequest
         raise ConnectionRefused("this deployment does not accept custom provider API URLs", code="custom_api_url",
                                 fix="leave api_url out: the provider's real API is used")
     try:
-        adapter_class(request.provider)
+        cls = adapter_class(request.provider)
     except ConfigurationError as error:
         raise ConnectionRefused(error.message, fix=error.fix, code=error.code) from None
     address = {"api_url": request.api_url, "provider_subdomain": request.provider_subdomain}
     if existing is None:
-        return AccountSettings(account_id=account_id, tenant_id=tenant_id, provider=request.provider, **address)
+        return AccountSettings(account_id=account_id, tenant_id=tenant_id, provider=request.provider,
+                               home_currency=cls.home_currency, **address)
     return existing.model_copy(update={**address, "status": "active",
                                        "settings_version": existing.settings_version + 1})
 
@@ -151,6 +152,9 @@ def _capability_refusals(settings: AccountSettings, cls: type[ProviderAdapter]) 
     caps, name = cls.capabilities, cls.display_name
     linked = sorted(series for series, target in settings.series_links.items() if target is not None)
     checks = [
+        (settings.home_currency != cls.home_currency,
+         (f"{name} keeps its books in {cls.home_currency}, not {settings.home_currency}",
+          f"set home_currency to {cls.home_currency}")),
         (settings.numbering == Numbering.OURS and not caps.own_numbering,
          (f"{name} does not accept our document numbers", "set numbering to 'provider'")),
         (settings.send_skus and not caps.sku_stock,

@@ -32,6 +32,11 @@ class Outcome(StrEnum):
     KSEF_REJECTED = "ksef_rejected"  # KSeF refused it: see error
     KSEF_UNCONFIRMED = "ksef_unconfirmed"  # no final KSeF answer after hours of polling
     KSEF_SUBMITTED = "ksef_submitted"  # handed to a provider whose API does not report KSeF's answer: see warnings
+    # Romania's e-Factura (ANAF's SPV), read back by the same poller for a Romanian provider (Oblio):
+    EFACTURA_ACCEPTED = "efactura_accepted"  # ANAF validated the document (efactura_index: its upload index)
+    EFACTURA_REJECTED = "efactura_rejected"  # ANAF (or the provider's e-Factura check) refused it: see error
+    EFACTURA_UNCONFIRMED = "efactura_unconfirmed"  # no final e-Factura answer after hours of polling
+    EFACTURA_SUBMITTED = "efactura_submitted"  # handed to a provider whose API does not report the answer
 
 
 class OutcomeError(BaseModel):
@@ -87,6 +92,8 @@ class OutcomeEvent(BaseModel):
     provider_number: str | None = None
     customer_link: str | None = Field(default=None, description="Set when the account shows the provider's document")
     ksef_number: str | None = None
+    efactura_index: str | None = Field(
+        default=None, description="e-Factura (Romania): the upload index ANAF gave the document (efactura_accepted)")
     error: OutcomeError | None = None
     warnings: list[str] = []
     vat_in_pln: dict[str, str] | None = Field(

@@ -129,6 +129,12 @@ class ExportService:
             record = self.documents.register(message)[1]
         if record.document_version > doc.version:
             return None
+        if record.status == Status.EXPORTED and record.number_unread:
+            # No delivery could read the number of a document created without it: its `exported`
+            # event, which waited for it, goes out without it, saying so.
+            self.documents.set_provider_number(message.account_id, doc.document_id, "", warnings=[
+                *record.warnings, _number_unread_warning(error.message)])
+            return None
         if record.status in (Status.EXPORTED, Status.IN_DOUBT, Status.FAILED):
             return None
         recorded = _recorded(error, retryable=True)
@@ -367,10 +373,12 @@ class ExportService:
             job.account_id, job.document_id, provider=job.settings.provider.value,
             provider_document_id=reference.provider_document_id, provider_number=reference.number,
             provider_series=reference.series, warnings=warnings, drift=drift or [], vat_in_pln=vat_in_pln,
-            vat_split=vat_split, audit=audit)
+            vat_split=vat_split, number_unread=not reference.number, audit=audit)
         if updated is not None:
+            if updated.number_unread:  # its `exported` event waits for the number: read it now
+                updated = self._read_number(job.account_id, job.settings, updated) or updated
             return ExportResult(outcome=Outcome.EXPORTED, provider_document_id=updated.provider_document_id,
-                                      provider_number=updated.provider_number)
+                                provider_number=updated.provider_number)
         current = self.documents.get(job.account_id, job.document_id)
         assert current is not None
         if current.status != Status.EXPORTED:
@@ -384,13 +392,46 @@ class ExportService:
         return self._conclude_exported(dataclasses.replace(job, record=current), None)
 
     def _conclude_exported(self, job: _Job, action: Action | None) -> ExportResult:
-        """The record was exported before this message (nothing is sent): say so."""
+        """The record was exported before this message (nothing is sent): say so. One exception: a
+        record still waiting for its number (created without it) whose number this delivery reads - the
+        record's `exported` event, which waited for the number, is then this delivery's answer."""
         record, settings = job.record, job.settings or self.accounts.get(job.account_id)
+        if record.number_unread:
+            numbered = self._read_number(job.account_id, settings, record)
+            if numbered is not None:
+                return ExportResult(outcome=Outcome.EXPORTED, provider_document_id=numbered.provider_document_id,
+                                    provider_number=numbered.provider_number)
+            record = self.documents.get(job.account_id, job.document_id) or record  # read by another delivery
         link = (self.make_link(job.account_id, record.document_id)
                 if settings is not None and settings.show_provider_document else None)
         self._publish(Outcome.ALREADY_EXPORTED, job.account_id, record, customer_link=link)
         return ExportResult(outcome=Outcome.ALREADY_EXPORTED, provider_document_id=record.provider_document_id,
-                                  provider_number=record.provider_number)
+                            provider_number=record.provider_number)
+
+    def _read_number(self, account_id: str, settings: AccountSettings | None,
+                     record: DocumentRecord) -> DocumentRecord | None:
+        """The number of a document created without it (a provider numbering it in a read after the
+        create, whose read failed - e.g. our own rate limiter had no room: issue 20), read and recorded.
+        The record's `exported` event waits for this write (domain.record_changes): the number is what
+        the customer sees. A transient failure propagates: the message is retried, and the retry reads
+        it. Nothing to read (the provider's create answers carry the number) or refused for good (the
+        document deleted at the provider): recorded without it, saying so. Returns the record written,
+        None when another delivery recorded the number first."""
+        assert record.provider_document_id is not None
+        try:
+            if settings is None:
+                raise PermanentError("the account is not connected any more", code="account_not_found")
+            adapter = self.adapter_factory(settings, self.accounts.credentials(account_id))
+            number = adapter.read_number(record.provider_document_id) or ""
+        except TransientError:
+            logger.warning("the provider's number of the exported document is read on the retry")
+            raise
+        except PermanentError as error:
+            logger.error("the provider's number of the exported document cannot be read",
+                         extra={"error_code": error.code})
+            return self.documents.set_provider_number(account_id, record.document_id, "", warnings=[
+                *record.warnings, _number_unread_warning(error.message)])
+        return self.documents.set_provider_number(account_id, record.document_id, number)
 
     def _fail(self, job: _Job, action: Action) -> ExportResult:
         """Its `failed` event and audit entry follow from the record's stream."""
@@ -457,6 +498,10 @@ def _earlier_document_failed() -> TransientError:
     return TransientError("not sent: an earlier document of the account failed in the same batch, and the "
                           "account's documents reach its provider in order", code="skipped_behind_failure",
                           retry_after=0)
+
+
+def _number_unread_warning(reason: str) -> str:
+    return f"the provider created the document but its number could not be read ({reason})"
 
 
 def _recorded(error: ExportError, *, retryable: bool) -> RecordedError:

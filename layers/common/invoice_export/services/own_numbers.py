@@ -24,6 +24,7 @@ from invoice_export.domain.records import DocumentRecord, Status
 from invoice_export.providers import adapter_class, supported_providers
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.documents import DocumentStore
+from invoice_export.storage.own_numbers import OwnNumberStore
 
 
 class NumberHeldTwice(BaseModel):
@@ -44,39 +45,44 @@ class NumberBackfill(BaseModel):
 
 def register_used_numbers(*, accounts: AccountStore, documents: DocumentStore, account_id: str | None = None,
                           dry_run: bool = False) -> NumberBackfill:
-    numbers = documents.numbers
-    if numbers is None:
+    if documents.numbers is None:
         raise RuntimeError("no numbers table (NUMBERS_TABLE): nothing to register numbers in")
     report = NumberBackfill(dry_run=dry_run)
     would_register: dict[tuple[str, str], str] = {}  # dry run: (account, key) -> the document it would go to
     for settings in _accounts(accounts, account_id):
-        if settings.provider not in supported_providers():
-            continue
-        adapter = adapter_class(settings.provider)
-        if not adapter.capabilities.own_numbering:
+        if not _takes_our_numbers(settings):
             continue
         report.accounts.append(settings.account_id)
         for record in documents.account_documents(settings.account_id):
-            number = _number_held(record, settings)
-            if number is None or record.kind is None:
-                continue
-            claim = NumberClaim.of(adapter.own_number_scope, number, record.kind,
-                                   settings.series_links.get(record.series or ""))
-            holder = numbers.holder(settings.account_id, claim.key)
-            if holder is None and dry_run:
-                holder = would_register.setdefault((settings.account_id, claim.key), record.document_id)
-                holder = None if holder == record.document_id else holder
-            elif holder is None:
-                holder = numbers.register_existing(settings.account_id, claim, record.document_id)
-            if holder is None:
-                report.registered += 1
-            elif holder == record.document_id:
-                report.already_registered += 1
-            else:
-                report.held_twice.append(NumberHeldTwice(account_id=settings.account_id, number=number,
-                                                         document_id=record.document_id,
-                                                         holder_document_id=holder))
+            _register(record, settings, documents.numbers, report, would_register)
     return report
+
+
+def _register(record: DocumentRecord, settings: AccountSettings, numbers: OwnNumberStore, report: NumberBackfill,
+              would_register: dict[tuple[str, str], str]) -> None:
+    """Register the number `record` holds (if any) and count what happened in `report`."""
+    number = _number_held(record, settings)
+    if number is None or record.kind is None:
+        return
+    claim = NumberClaim.of(adapter_class(settings.provider).own_number_scope, number, record.kind,
+                           settings.series_links.get(record.series or ""))
+    holder = numbers.holder(settings.account_id, claim.key)
+    if holder is None and report.dry_run:
+        holder = would_register.setdefault((settings.account_id, claim.key), record.document_id)
+        holder = None if holder == record.document_id else holder
+    elif holder is None:
+        holder = numbers.register_existing(settings.account_id, claim, record.document_id)
+    if holder is None:
+        report.registered += 1
+    elif holder == record.document_id:
+        report.already_registered += 1
+    else:
+        report.held_twice.append(NumberHeldTwice(account_id=settings.account_id, number=number,
+                                                 document_id=record.document_id, holder_document_id=holder))
+
+
+def _takes_our_numbers(settings: AccountSettings) -> bool:
+    return settings.provider in supported_providers() and adapter_class(settings.provider).capabilities.own_numbering
 
 
 def _accounts(accounts: AccountStore, account_id: str | None) -> list[AccountSettings]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from invoice_export.domain.documents import Identifier
 from invoice_export.domain.errors import ExportError, PermanentError
 from invoice_export.domain.links import InvalidLink, LinkSigner
+from invoice_export.domain.rate_limits import yielding_to_foreground
 from invoice_export.domain.records import PdfCopy, Status
 from invoice_export.platform.observability import logger
 from invoice_export.platform.runtime_settings import RuntimeSettings
@@ -49,8 +51,13 @@ class PdfService:
         self.adapter_factory = adapter_factory
         self.link_signer = link_signer
 
-    def fetch(self, account_id: str, document_id: str) -> PdfCopy:
-        """Download the provider's current PDF and store it if it changed."""
+    def fetch(self, account_id: str, document_id: str, *, copy_only: bool = False) -> PdfCopy:
+        """Download the provider's current PDF and store it if it changed.
+
+        `copy_only`: fetched to keep the copy (the PDF queue), not for a customer who opened a link. Of
+        an account whose events give customers no link to the provider's document, such a fetch is
+        background work: it uses what the provider's limit leaves after the exports (creates come
+        first, issue 20) and is refused with YieldedToForeground while they wait for room."""
         record = self.documents.get(account_id, document_id)
         if record is None or record.status != Status.EXPORTED or not record.provider_document_id:
             raise PermanentError(f"document {document_id} is not exported, so it has no provider PDF",
@@ -59,7 +66,9 @@ class PdfService:
         if settings is None:
             raise PermanentError(f"account {account_id} is not connected", code="unknown_account")
         adapter = self.adapter_factory(settings, self.accounts.credentials(account_id))
-        data = adapter.download_pdf(record.provider_document_id)
+        background = copy_only and not settings.show_provider_document
+        with yielding_to_foreground() if background else nullcontext():
+            data = adapter.download_pdf(record.provider_document_id)
         copy = self.pdfs.put(account_id, document_id, data, previous=record.pdf)
         self.documents.record_pdf(account_id, document_id, copy)
         changed = record.pdf is not None and copy.sha256 != record.pdf.sha256

@@ -118,9 +118,10 @@ def _differences(record: DocumentRecord, listed: ProviderListedDocument) -> list
         ("number", record.provider_number or "", listed.number),
         ("kind", record.kind or "", listed.kind or "(a kind we never send)"),
         ("currency", document.currency, listed.currency),
-        ("net", f"{document.totals.net:f}", f"{listed.net:.2f}"),
         ("gross", f"{document.totals.gross:f}", f"{listed.gross:.2f}"),
     ]
+    if listed.net is not None:  # Oblio lists the gross total only
+        pairs.insert(3, ("net", f"{document.totals.net:f}", f"{listed.net:.2f}"))
     different = []
     for field, ours, theirs in pairs:
         same = Decimal(ours) == Decimal(theirs) if field in ("net", "gross") else ours == theirs

@@ -28,11 +28,9 @@ from invoice_export.domain.account_settings import KsefMode
 from invoice_export.domain.record_changes import Consequences, consequences, reported_document_id
 from invoice_export.domain.records import DocumentRecord, Status
 from invoice_export.services.events import Outcome, OutcomeError, OutcomeEvent, OutcomePublisher
+from invoice_export.services.ksef import clearance_of
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.audit import AuditTrail
-
-KSEF_FIX = ("correct the document in the accounting system and send it to KSeF from there "
-            "(a correction, if it already has a KSeF number)")
 
 LinkMaker = Callable[[str, str], str]
 DocumentTask = Callable[[str, str], None]  # (account id, document id)
@@ -57,6 +55,8 @@ class RecordChangeService:
             self.audit.write_note(new.account_id, new.document_id, then.audit_note)
         if then.outcome is not None:
             self.publisher.publish(self._event(Outcome(then.outcome), new))
+        if then.clearance_state is not None:
+            self.publisher.publish(self._clearance_event(then.clearance_state, new))
         if then.request_pdf:
             self.request_pdf(new.account_id, new.document_id)
         if then.start_ksef_poll:
@@ -66,15 +66,10 @@ class RecordChangeService:
         return then
 
     def _event(self, outcome: Outcome, record: DocumentRecord) -> OutcomeEvent:
-        common = {"kind": record.kind, "our_number": record.number, "order_id": record.order_id,
-                  "provider": record.provider, "provider_document_id": record.provider_document_id,
-                  "provider_number": record.provider_number, "occurred_at": record.updated_at}
+        common = _common(record)
         document_id = reported_document_id(record)
         # A message we could not read has no version of a document.
         version = None if record.raw_message is not None else record.document_version
-        if outcome.value.startswith("ksef_"):
-            return OutcomeEvent.build(outcome, record.account_id, document_id, document_version=version,
-                                      ksef_number=record.ksef_number, **_ksef_details(outcome, record), **common)
         link = None
         if outcome == Outcome.EXPORTED:
             settings = self.accounts.get(record.account_id)
@@ -89,12 +84,21 @@ class RecordChangeService:
                                   warnings=record.warnings, vat_in_pln=record.vat_in_pln,
                                   vat_split=record.vat_split, **common)
 
+    def _clearance_event(self, state: str, record: DocumentRecord) -> OutcomeEvent:
+        """A final KSeF or e-Factura state's event: its number, and its error (refused, or no final
+        answer) or its warning (the provider's remark)."""
+        clearance = clearance_of(record.provider)
+        message = record.ksef_message
+        succeeded = state in ("accepted", "submitted")
+        error = None if succeeded else OutcomeError(code=f"{clearance.prefix}_{state}", message=message or state,
+                                                    fix=clearance.fix, retryable=False)
+        return OutcomeEvent.build(clearance.outcome(state), record.account_id, reported_document_id(record),
+                                  document_version=record.document_version, error=error,
+                                  warnings=[message] if succeeded and message else [],
+                                  **{clearance.number_field: record.ksef_number}, **_common(record))
 
-def _ksef_details(outcome: Outcome, record: DocumentRecord) -> dict[str, object]:
-    """A KSeF outcome's error (refused, or no final answer) or its warning (the provider's remark)."""
-    message = record.ksef_message
-    if outcome in (Outcome.KSEF_ACCEPTED, Outcome.KSEF_SUBMITTED):
-        return {"error": None, "warnings": [message] if message else []}
-    state = record.ksef_status or outcome.value.removeprefix("ksef_")
-    return {"error": OutcomeError(code=f"ksef_{state}", message=message or state, fix=KSEF_FIX, retryable=False),
-            "warnings": []}
+
+def _common(record: DocumentRecord) -> dict[str, object]:
+    return {"kind": record.kind, "our_number": record.number, "order_id": record.order_id,
+            "provider": record.provider, "provider_document_id": record.provider_document_id,
+            "provider_number": record.provider_number, "occurred_at": record.updated_at}

@@ -210,8 +210,10 @@ class DocumentStore:
                       provider_number: str, provider_series: str | None,
                       warnings: list[str], drift: list[dict[str, str]],
                       vat_in_pln: dict[str, str] | None = None,
-                      vat_split: dict[str, Any] | None = None, audit: str | None = None) -> DocumentRecord | None:
-        """sending -> exported. Refuses (None) if the record already maps to a provider document."""
+                      vat_split: dict[str, Any] | None = None, number_unread: bool = False,
+                      audit: str | None = None) -> DocumentRecord | None:
+        """sending -> exported. Refuses (None) if the record already maps to a provider document.
+        `number_unread`: created without its number, which is read next (set_provider_number)."""
         now = now_iso()
         return self.transition(
             account_id, document_id, Step.EXPORT,
@@ -220,8 +222,21 @@ class DocumentStore:
                     **({"provider_series": provider_series} if provider_series is not None else {}),
                     "warnings": warnings, "readback_drift": drift, "exported_at": now, "updated_at": now,
                     **({"vat_in_pln": vat_in_pln} if vat_in_pln is not None else {}),
-                    **({"vat_split": vat_split} if vat_split is not None else {}), **_note(audit)},
+                    **({"vat_split": vat_split} if vat_split is not None else {}),
+                    **({"number_unread": True} if number_unread else {}), **_note(audit)},
             remove=("last_error",))
+
+    def set_provider_number(self, account_id: str, document_id: str, provider_number: str, *,
+                            warnings: list[str] | None = None) -> DocumentRecord | None:
+        """The number of an exported document created without it (`number_unread`: read after the
+        create), or none ("": nothing to read, or it could not be read - `warnings` then say so). Its
+        `exported` event waited for this write (domain.record_changes). Done once: None after that."""
+        values: dict[str, Any] = {"provider_number": provider_number, "updated_at": now_iso()}
+        if warnings is not None:
+            values["warnings"] = warnings
+        return self._update(account_id, document_id, values,
+                            condition=Attr("status").eq(Status.EXPORTED.value) & Attr("number_unread").eq(True),
+                            remove=("number_unread",))
 
     def hold(self, account_id: str, document_id: str, error: RecordedError,
              audit: str | None = None) -> DocumentRecord | None:
@@ -367,16 +382,12 @@ class DocumentStore:
                 self.table.meta.client.transact_write_items(TransactItems=parts)
                 return _applied(known, values, add) if known is not None else self.get(account_id, document_id)
             except ClientError as exc:
-                reasons = cancellation_reasons(exc)
-                codes = [reason.get("Code") for reason in reasons]
-                if codes[0] == CONDITION_FAILED:
-                    return None
-                if holder is not None and codes[2:] == [CONDITION_FAILED]:
-                    raise DuplicateNumber(number.number, document_id, holder) from None
-                if codes[1] == CONDITION_FAILED:
-                    holder = holder_in(reasons[1].get("Item") or {})
-                elif CONFLICT not in codes:
-                    raise
+                refused = _refused_claim(exc, holder)
+            if refused.record_changed:
+                return None
+            if refused.holder_kept_it:
+                raise DuplicateNumber(number.number, document_id, holder or "")
+            holder = refused.holder or holder
         raise TransientError(f"number '{number.number}' kept changing hands while this document claimed it",
                              code="concurrent_change")
 
@@ -427,6 +438,28 @@ class DocumentStore:
         if not read_back:
             return None
         return DocumentRecord.model_validate(_plain(response["Attributes"]))
+
+
+class _RefusedClaim(NamedTuple):
+    record_changed: bool = False  # the document's own condition failed: not claimed, nothing else to say
+    holder_kept_it: bool = False  # the holder checked did not let the number go
+    holder: str | None = None  # the document the numbers table says holds it (try to take it over)
+
+
+def _refused_claim(exc: ClientError, holder: str | None) -> _RefusedClaim:
+    """Why the claim's transaction was cancelled (its parts: the record, the number, the holder's check);
+    re-raised when it is none of these nor a write conflict (which the caller's next round retries)."""
+    reasons = cancellation_reasons(exc)
+    codes = [reason.get("Code") for reason in reasons]
+    if codes[0] == CONDITION_FAILED:
+        return _RefusedClaim(record_changed=True)
+    if holder is not None and codes[2:] == [CONDITION_FAILED]:
+        return _RefusedClaim(holder_kept_it=True)
+    if codes[1] == CONDITION_FAILED:
+        return _RefusedClaim(holder=holder_in(reasons[1].get("Item") or {}))
+    if CONFLICT not in codes:
+        raise exc
+    return _RefusedClaim()
 
 
 def _update_expression(values: dict[str, Any], add: dict[str, int] | None,

@@ -68,6 +68,11 @@ def runtime() -> Runtime:
     return get_runtime()
 
 
+def warm_up() -> None:
+    """Before a SnapStart snapshot (platform.snapstart): what the API's first request loads."""
+    get_runtime().warm_up(("dynamodb", "secretsmanager", "sqs"), adapters=True)
+
+
 def caller() -> tuple[str, str]:
     """(principal ARN, tenant id) of the caller; 403 when the operator has not mapped it."""
     principal = app.current_event.request_context.identity.user_arn

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from invoice_export.domain.account_settings import AccountSettings
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status
+from invoice_export.providers import adapter_class, supported_providers
 from invoice_export.services.bulk_export import DryRunReport
 from invoice_export.services.events import VatSplitWarning
 from invoice_export.storage.bulk_runs import BulkFilters, BulkRun
@@ -38,8 +39,11 @@ class DocumentView(BaseModel):
     provider: str | None = None
     provider_document_id: str | None = None
     provider_number: str | None = None
-    ksef_number: str | None = None
-    ksef_status: str | None = None
+    ksef_number: str | None = Field(default=None, description="The KSeF number; for a Romanian provider "
+                                    "(Oblio) e-Factura's upload index")
+    ksef_status: str | None = Field(default=None, description="In KSeF, or e-Factura for a Romanian provider")
+    clearance_system: str | None = Field(default=None, description="What ksef_number and ksef_status are about: "
+                                         "'ksef', or 'efactura' for a Romanian provider")
     error: RecordedError | None = Field(default=None, description="Why it failed or is in doubt, and the fix")
     warnings: list[str] = []
     vat_in_pln: dict[str, str] | None = Field(
@@ -57,7 +61,8 @@ class DocumentView(BaseModel):
                    document_version=record.document_version, kind=record.kind, our_number=record.number,
                    series=record.series, provider=record.provider, provider_document_id=record.provider_document_id,
                    provider_number=record.provider_number, ksef_number=record.ksef_number,
-                   ksef_status=record.ksef_status, error=record.last_error,
+                   ksef_status=record.ksef_status, clearance_system=_clearance_of(record.provider),
+                   error=record.last_error,
                    warnings=record.warnings, vat_in_pln=record.vat_in_pln, vat_split=record.vat_split,
                    attempts=record.attempts,
                    received_at=record.received_at, updated_at=record.updated_at, exported_at=record.exported_at)
@@ -101,3 +106,9 @@ class BulkExportAnswer(BaseModel):
 
 
 # ---------------------------------------------------------------- who is calling
+
+
+def _clearance_of(provider: str | None) -> str | None:
+    """The national e-invoice system a document's provider reports on (None: unknown provider)."""
+    supported = {p.value: p for p in supported_providers()}
+    return adapter_class(supported[provider]).clearance_system.value if provider in supported else None

@@ -29,7 +29,6 @@ from invoice_export.domain.documents import (
     PriceBasis,
     VatCalculation,
     VatCode,
-    sum_per_rate,
 )
 from invoice_export.domain.errors import (
     AmbiguousAtProvider,
@@ -37,7 +36,7 @@ from invoice_export.domain.errors import (
     PermanentError,
     ProviderRejected,
 )
-from invoice_export.domain.money import format_amount, round_money
+from invoice_export.domain.money import format_amount
 from invoice_export.domain.own_numbers import OwnNumberScope
 from invoice_export.domain.provider_contract import (
     Capabilities,
@@ -55,6 +54,7 @@ from invoice_export.domain.vat_split import VatSplit
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import HeaderAuth
 from invoice_export.providers.ksef_words import ksef_status_from
+from invoice_export.providers.pricing import net_first_split
 from invoice_export.providers.texts import TextLimit
 
 KINDS = {DocumentKind.INVOICE: "vat", DocumentKind.RECEIPT: "receipt", DocumentKind.CORRECTION: "correction"}
@@ -209,13 +209,7 @@ class FakturowniaAdapter(ProviderAdapter):
         Net prices go through as they are. ASSUMPTION: as the local fake models keep_gross."""
         if basis != PriceBasis.GROSS:
             return None
-        groups = values if method == VatCalculation.PER_LINE else list(sum_per_rate(values).items())
-        by_rate: dict[Decimal, tuple[Decimal, Decimal]] = {}
-        for rate, gross in groups:
-            net = round_money(gross / (1 + rate / 100))
-            so_far = by_rate.get(rate, (Decimal("0.00"), Decimal("0.00")))
-            by_rate[rate] = (so_far[0] + net, so_far[1] + gross - net)
-        return VatSplit.of(by_rate)
+        return net_first_split(values, method)
 
     @staticmethod
     def _calculating_strategy(doc: Document) -> dict[str, str]:
@@ -279,30 +273,7 @@ class FakturowniaAdapter(ProviderAdapter):
     def _vat_notes(doc: Document) -> dict[str, Any]:
         """Document-level VAT fields: one exemption basis and one np kind per document."""
         lines = doc.lines + (doc.correction.lines_before if doc.correction else [])
-        fields: dict[str, Any] = {}
-        bases = {line.vat_exemption_basis for line in lines if line.vat == VatCode.EXEMPT}
-        if len(bases) > 1:
-            raise ConfigurationError(
-                "Fakturownia takes one VAT exemption basis per document, this one has "
-                f"{len(bases)}: {sorted(bases)}",
-                fix="use one legal basis for all zw lines of the document", code="unsupported_vat_mix")
-        if bases:
-            fields["exempt_tax_kind"] = bases.pop()
-        np_kinds = {NP_TAX_KIND[line.vat] for line in lines if line.vat in NP_TAX_KIND}
-        if len(np_kinds) > 1:
-            raise ConfigurationError(
-                "Fakturownia takes one 'not subject' kind per document: np and np-EU lines cannot be mixed",
-                fix="issue the np-EU lines on a separate document", code="unsupported_vat_mix")
-        if np_kinds:
-            fields["np_tax_kind"] = np_kinds.pop()
-        if fields.get("np_tax_kind") == "export_service_eu":
-            if any(line.vat != VatCode.NOT_SUBJECT_EU for line in lines):
-                raise ConfigurationError(
-                    "Fakturownia marks np-EU (art. 28b) with reverse_charge, which applies to every line: "
-                    "np-EU cannot share a document with other rates",
-                    fix="issue the np-EU lines on a separate document", code="unsupported_vat_mix")
-            fields["reverse_charge"] = True
-        return fields
+        return {**_exemption_basis(lines), **_not_subject_kind(lines)}
 
     @staticmethod
     def _tax(line: Line) -> int | str:
@@ -339,29 +310,8 @@ class FakturowniaAdapter(ProviderAdapter):
         price_field = self._price_field(doc)
         before = {line.line_id: line for line in doc.correction.lines_before}
         after = {line.line_id: line for line in doc.lines}
-        positions = []
-        for line_id in list(before) + [i for i in after if i not in before]:
-            old, new = before.get(line_id), after.get(line_id)
-            template = new or old
-            assert template is not None
-            old_quantity, old_value = (old.quantity, old.value()) if old else (Decimal(0), Decimal("0.00"))
-            new_quantity, new_value = (new.quantity, new.value()) if new else (Decimal(0), Decimal("0.00"))
-
-            def side(line: Line, quantity: Decimal, value: Decimal, kind: str) -> dict[str, Any]:
-                return {"name": line.name, "kind": kind, "tax": self._tax(line),
-                        "quantity": f"{quantity.normalize():f}", "quantity_unit": line.unit,
-                        price_field: format_amount(value)}
-
-            positions.append({
-                "name": template.name,
-                "kind": "correction",
-                "tax": self._tax(template),
-                "quantity": f"{(new_quantity - old_quantity).normalize():f}",
-                "quantity_unit": template.unit,
-                price_field: format_amount(new_value - old_value),
-                "correction_before_attributes": side(old or template, old_quantity, old_value, "correction_before"),
-                "correction_after_attributes": side(new or template, new_quantity, new_value, "correction_after"),
-            })
+        positions = [self._correction_position(before.get(line_id), after.get(line_id), price_field)
+                     for line_id in list(before) + [i for i in after if i not in before]]
         corrected_department = {}
         if plan.corrected.series is not None:
             # Under KSeF a correction may not change the department of the corrected invoice, so it
@@ -373,6 +323,30 @@ class FakturowniaAdapter(ProviderAdapter):
             "from_invoice_id": int(plan.corrected.provider_document_id),
             "correction_reason": doc.correction.reason,
             "positions": positions,
+        }
+
+    def _correction_position(self, old: Line | None, new: Line | None, price_field: str) -> dict[str, Any]:
+        """One corrected line: the difference, with the line before and after (a line added or removed
+        counts as 0 on the other side)."""
+        template = new or old
+        assert template is not None
+        old_quantity, old_value = (old.quantity, old.value()) if old else (Decimal(0), Decimal("0.00"))
+        new_quantity, new_value = (new.quantity, new.value()) if new else (Decimal(0), Decimal("0.00"))
+
+        def side(line: Line, quantity: Decimal, value: Decimal, kind: str) -> dict[str, Any]:
+            return {"name": line.name, "kind": kind, "tax": self._tax(line),
+                    "quantity": f"{quantity.normalize():f}", "quantity_unit": line.unit,
+                    price_field: format_amount(value)}
+
+        return {
+            "name": template.name,
+            "kind": "correction",
+            "tax": self._tax(template),
+            "quantity": f"{(new_quantity - old_quantity).normalize():f}",
+            "quantity_unit": template.unit,
+            price_field: format_amount(new_value - old_value),
+            "correction_before_attributes": side(old or template, old_quantity, old_value, "correction_before"),
+            "correction_after_attributes": side(new or template, new_quantity, new_value, "correction_after"),
         }
 
     # ------------------------------------------------------------------ calls
@@ -524,3 +498,33 @@ def read_rejection(response: requests.Response) -> ProviderRejected:
                                 fix=f"correct {', '.join(fixes)} and retry the document")
     text = message if isinstance(message, str) else f"HTTP {response.status_code}"
     return ProviderRejected(f"Fakturownia rejected the request: {text}", fix="correct the document and retry it")
+
+
+def _exemption_basis(lines: list[Line]) -> dict[str, Any]:
+    """`exempt_tax_kind`: Fakturownia takes one legal basis of zw lines per document."""
+    bases = {line.vat_exemption_basis for line in lines if line.vat == VatCode.EXEMPT}
+    if len(bases) > 1:
+        raise ConfigurationError(
+            f"Fakturownia takes one VAT exemption basis per document, this one has {len(bases)}: {sorted(bases)}",
+            fix="use one legal basis for all zw lines of the document", code="unsupported_vat_mix")
+    return {"exempt_tax_kind": bases.pop()} if bases else {}
+
+
+def _not_subject_kind(lines: list[Line]) -> dict[str, Any]:
+    """`np_tax_kind` (one per document), and `reverse_charge` for np-EU, which applies to every line."""
+    np_kinds = {NP_TAX_KIND[line.vat] for line in lines if line.vat in NP_TAX_KIND}
+    if len(np_kinds) > 1:
+        raise ConfigurationError(
+            "Fakturownia takes one 'not subject' kind per document: np and np-EU lines cannot be mixed",
+            fix="issue the np-EU lines on a separate document", code="unsupported_vat_mix")
+    if not np_kinds:
+        return {}
+    kind = np_kinds.pop()
+    if kind != "export_service_eu":
+        return {"np_tax_kind": kind}
+    if any(line.vat != VatCode.NOT_SUBJECT_EU for line in lines):
+        raise ConfigurationError(
+            "Fakturownia marks np-EU (art. 28b) with reverse_charge, which applies to every line: "
+            "np-EU cannot share a document with other rates",
+            fix="issue the np-EU lines on a separate document", code="unsupported_vat_mix")
+    return {"np_tax_kind": kind, "reverse_charge": True}

@@ -15,7 +15,8 @@ choices made here:
 - Amounts are JSON numbers and VAT rates fractions (0.23): the body is serialised here from
   Decimals (`encode_json`), never through float.
 - Create answers only an id; the number comes from a follow-up read. A failed read does not fail
-  the export (the document exists): the reference is returned without a number and a warning.
+  the create (the document exists): the reference is returned without its number, which the export
+  service reads again (`read_number`) before it announces the document.
 - Errors come as HTTP 200 with `response.Kod` != 0, so every answer is checked (`_checked`). A
   successful answer may come without `Kod` at all [COMMUNITY, issue 14]: iFirma's own shop plugin
   (ifirma/ifirma-api-sklepy, ConnectorAbstract::_checkResponseBeforePopulatingInvoice) fails a read
@@ -84,7 +85,9 @@ from invoice_export.domain.provider_contract import (
 )
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
+from invoice_export.platform.observability import logger
 from invoice_export.providers.base import ProviderAdapter
+from invoice_export.providers.http import encode_json
 from invoice_export.providers.pricing import unit_price_to_send
 from invoice_export.providers.texts import TextLimit
 
@@ -260,20 +263,6 @@ class IfirmaSigner(requests.auth.AuthBase):
 
     def __repr__(self) -> str:
         return f"IfirmaSigner(user={self._login!r}, keys: <redacted>)"
-
-
-def encode_json(value: Any) -> bytes:
-    """JSON with every Decimal written as the exact number it is (iFirma wants numbers, not strings)."""
-    def encode(item: Any) -> str:
-        if isinstance(item, Decimal):
-            return format(item, "f")
-        if isinstance(item, dict):
-            members = (f"{json.dumps(str(key), ensure_ascii=False)}:{encode(member)}" for key, member in item.items())
-            return "{" + ",".join(members) + "}"
-        if isinstance(item, (list, tuple)):
-            return "[" + ",".join(encode(v) for v in item) + "]"
-        return json.dumps(item, ensure_ascii=False)
-    return encode(value).encode("utf-8")
 
 
 def split_reference(provider_document_id: str) -> tuple[str, int]:
@@ -534,11 +523,16 @@ class IfirmaAdapter(ProviderAdapter):
             # Create answers only the id: the number (and what iFirma computed) come from a read.
             stored = self._read(reference_id)
         except ExportError as problem:
-            # The document exists: failing now would send it again. Report and keep its id.
-            warnings.append(f"iFirma created the document but reading its number failed ({problem.message})")
+            # The document exists: failing now would send it again. Its id is kept, and the export service
+            # reads the number later (read_number) - our rate limiter may just have had no room for the read.
+            logger.warning("iFirma created the document; reading its number failed",
+                           extra={"error_code": problem.code})
             return CreatedDocument(ProviderReference(reference_id, "", plan.provider_series), tuple(warnings))
         reference = ProviderReference(reference_id, str(stored.get("PelnyNumer") or ""), plan.provider_series)
         return CreatedDocument(reference, tuple(warnings), readback=_totals(stored, doc.currency))
+
+    def read_number(self, provider_document_id: str) -> str:
+        return str(self._read(provider_document_id).get("PelnyNumer") or "")
 
     def _read(self, provider_document_id: str) -> dict[str, Any]:
         kind, number = split_reference(provider_document_id)

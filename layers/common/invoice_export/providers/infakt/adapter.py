@@ -498,6 +498,14 @@ class InfaktAdapter(ProviderAdapter):
             cached = _exemption_lists.get(key)
         if cached is not None and not fresh and now - cached[0] < self.exemptions_ttl:
             return cached[1]
+        entries = self._read_exemption_pages()
+        with _exemption_lists_lock:
+            for stale in [k for k, (read_at, _) in _exemption_lists.items() if now - read_at >= self.exemptions_ttl]:
+                del _exemption_lists[stale]
+            _exemption_lists[key] = (now, entries)
+        return entries
+
+    def _read_exemption_pages(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []
         for page in range(EXEMPTION_PAGES):
             answer = self.http.request("GET", "/vat_exemptions.json", params={"offset": page * 100, "limit": 100},
@@ -506,10 +514,6 @@ class InfaktAdapter(ProviderAdapter):
             entries += batch
             if len(batch) < 100 or len(entries) >= int((answer.get("metainfo") or {}).get("total_count") or 0):
                 break
-        with _exemption_lists_lock:
-            for stale in [k for k, (read_at, _) in _exemption_lists.items() if now - read_at >= self.exemptions_ttl]:
-                del _exemption_lists[stale]
-            _exemption_lists[key] = (now, entries)
         return entries
 
     @staticmethod
@@ -717,16 +721,22 @@ def _matching_exemption(basis: str, entries: list[dict[str, Any]]) -> int | None
     words = " ".join(basis.lower().split())
     matches = []
     for entry in entries:
+        entry_id = _entry_id(entry)
+        if entry_id is None:
+            continue
         texts = [value for name, value in entry.items() if isinstance(value, str) and name != "id"]
         same_words = any(" ".join(text.lower().split()) == words for text in texts)
-        entry_id = entry.get("id")
-        if isinstance(entry_id, str) and entry_id.isdigit():
-            entry_id = int(entry_id)
-        if not isinstance(entry_id, int) or isinstance(entry_id, bool):
-            continue
         if same_words or (wanted is not None and any(legal_provision(text) == wanted for text in texts)):
             matches.append((not same_words, entry_id))
     return min(matches, key=lambda match: match[0])[1] if matches else None
+
+
+def _entry_id(entry: dict[str, Any]) -> int | None:
+    """An exemption entry's id, given as a number or a string of digits; None for anything else."""
+    entry_id = entry.get("id")
+    if isinstance(entry_id, str) and entry_id.isdigit():
+        return int(entry_id)
+    return entry_id if isinstance(entry_id, int) and not isinstance(entry_id, bool) else None
 
 
 def _totals(document: dict[str, Any]) -> ProviderTotals:

@@ -1,0 +1,1 @@
+"""firmao: its adapter behind ProviderAdapter."""

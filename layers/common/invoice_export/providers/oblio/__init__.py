@@ -1,0 +1,1 @@
+"""oblio: its adapter behind ProviderAdapter."""

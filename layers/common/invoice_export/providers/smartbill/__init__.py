@@ -1,0 +1,1 @@
+"""smartbill: its adapter behind ProviderAdapter."""

@@ -1,0 +1,340 @@
+"""SmartBill Cloud (Romania) adapter.
+
+API facts and sources: shared/providers/next-providers.md section 3, and the strict fake
+local/fakes/smartbill, written from SmartBill's own OpenAPI document (api.smartbill.ro), its Postman
+collection and its Magento plugin. What shapes this adapter:
+- HTTP Basic with the login e-mail and the API token; every call names the firm by its CIF
+  (`companyVatCode` in bodies, `cif` in queries), a credential field here.
+- POST /invoice answers {errorText, message, number, series, url}; an error is HTTP 400 with a single
+  Romanian `errorText` (one problem at a time, no field name). A third-party client reports errors
+  as HTTP 200 with a non-empty errorText: read the same way (ASSUMPTION, tolerated).
+- Amounts are JSON numbers (the spec's doubles): written from Decimals digit for digit, never floats.
+- No idempotency key, no list and no search: a create whose answer was lost cannot be found again,
+  so the service holds it in doubt (capability lookup_by_reference False) for an operator.
+- Read-back: GET /invoice/paymentstatus gives the invoice's gross total and what is paid, nothing
+  else (no currency, net or VAT): that is what the read-back compares.
+- Corrections: POST /invoice/reverse makes a storno of the whole invoice, once; there is no credit
+  note with lines of its own, so only a full reversal goes (planning refuses the rest).
+- No e-Factura state in the API: SmartBill submits to ANAF by the account's own settings.
+- 30 calls per 10 s per user; the 31st blocks the user for 10 minutes, answered 403: the shared
+  limiter keeps to 30 per 10 s per login e-mail, and a 403 is that block (retried after 10 minutes),
+  never a credentials problem.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
+
+import requests
+from pydantic import BaseModel, ConfigDict, SecretStr, StringConstraints
+
+from invoice_export.domain.account_settings import KsefMode, ProviderName
+from invoice_export.domain.documents import Document, DocumentKind, Line, PriceBasis, VatCalculation
+from invoice_export.domain.errors import (
+    ConfigurationError,
+    ExportError,
+    ProviderRejected,
+    TransientError,
+)
+from invoice_export.domain.money import GROSZ
+from invoice_export.domain.provider_contract import (
+    Capabilities,
+    ClearanceSystem,
+    CreatedDocument,
+    ExportPlan,
+    ProviderOption,
+    ProviderReference,
+)
+from invoice_export.domain.rate_limits import LimitScope, RateLimit
+from invoice_export.domain.readback import ProviderTotals
+from invoice_export.providers.base import ProviderAdapter
+from invoice_export.providers.http import encode_json
+from invoice_export.providers.pricing import discounted_unit_price
+from invoice_export.providers.romania import (
+    ROMANIA,
+    ROMANIAN_TEXT_LIMITS,
+    exemption_mentions,
+    is_vat_payer,
+    refuse_receipt_payment,
+    romanian_buyer_county,
+    series_and_number,
+    storno_by_total,
+    vat_name_and_percent,
+)
+from invoice_export.providers.texts import TextLimit
+
+JSON = "application/json"
+OCTET_STREAM = "application/octet-stream"  # SPEC GET /invoice/pdf: the Accept header the PDF needs
+BLOCK_SECONDS = 600.0  # SPEC: over the limit, access is blocked for 10 minutes
+BLOCKED_STATUS = 403  # SPEC status table: "Utilizatorul a fost blocat ... limita maxima de apeluri"
+INVOICE_SERIES = "f"  # SPEC GET /series type: f factura, p proforma, c chitanta
+RECEIPT_PAYMENT = "Chitanta"  # a payment of this type needs a receipt series: not offered
+# SPEC "Date incasare": the payment types (no endpoint lists them).
+PAYMENT_TYPES = ("Bon", "Card", "CEC", "Bilet ordin", "Ordin plata", "Mandat postal", "Alta incasare")
+PERSON_WITHOUT_CODE = "-"  # SPEC (ANAF conditions): a person without a CNP is sent as "-"
+MAX_PRICE_DECIMALS = 4  # SPEC: precision 2, 3 or 4
+
+# Words of SmartBill's (Romanian) errorText -> the field of our message to fix; the first match wins.
+OUR_FIELD = (
+    ("CIF-ul/CNP-ul clientului", "document.buyer.tax_id"),
+    ("Judetul clientului", "document.buyer.address.region"),
+    ("Bucuresti", "document.buyer.address.city (the sector, e.g. 'Sector 3')"),
+    ("Adresa si localitatea", "document.buyer.address street and city"),
+    ("Cota tva", "the lines' VAT rates (SmartBill: Configurare > Cote TVA)"),
+    ("Seria", "the account's series link"),
+    ("Tipul incasarii", "the account's payment-type link"),
+    ("Moneda", "document.currency"),
+    ("Cursul valutar", "document.exchange_rate"),
+    ("stornata", "the corrected document at SmartBill (it may be reversed or cancelled already)"),
+    ("Firma", "the SmartBill company CIF of the account's connection"),
+    ("CIF-ul firmei", "the SmartBill company CIF of the account's connection"),
+)
+
+
+class SmartBillCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    username: Annotated[str, StringConstraints(min_length=3)]  # the SmartBill login e-mail
+    token: SecretStr  # Contul meu > Integrari > API token
+    cif: Annotated[str, StringConstraints(min_length=2, max_length=16)]  # the firm's CIF (RO12345678)
+
+
+class SmartBillAdapter(ProviderAdapter):
+    name: ClassVar[ProviderName] = ProviderName.SMARTBILL
+    display_name: ClassVar[str] = "SmartBill"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        receipts=False,  # a receipt (chitanta) is a payment of an invoice in SmartBill, not a document here
+        corrections=True,
+        partial_corrections=False,  # POST /invoice/reverse: the whole invoice, once
+        series=True,
+        list_series=True,  # GET /series?type=f
+        own_numbering=False,  # SmartBill numbers in its series
+        payment_types=True,
+        list_payment_types=False,  # a fixed documented list, no endpoint
+        sku_stock=False,  # useStock needs a warehouse per line: not mapped
+        ksef_send=False,
+        ksef_read_back=False,
+        efactura_send=False,  # SmartBill sends to e-Factura by the account's settings; no API action
+        efactura_read_back=False,  # no e-Factura state anywhere in the API
+        lookup_by_reference=False,  # no list, no search, no reference field: a lost answer is in doubt
+    )
+    credentials_model: ClassVar[type[BaseModel]] = SmartBillCredentials
+    default_api_url: ClassVar[str] = "https://ws.smartbill.ro/SBORO/api"
+    home_currency: ClassVar[str] = "RON"
+    clearance_system: ClassVar[ClearanceSystem] = ClearanceSystem.EFACTURA
+    # SPEC "Folosirea cotelor TVA": VAT per product, extracted from or added to each price; as the fake
+    # computes it, the same arithmetic as our per-line VAT, for net and gross prices alike.
+    vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_LINE
+    rate_limit: ClassVar[RateLimit | None] = RateLimit(
+        limit=30, window_seconds=10, scope=LimitScope.CREDENTIAL,
+        source="documented: 30 calls per 10 s, then the user is blocked for 10 minutes (SmartBill API spec)")
+    rate_limit_per: ClassVar[str | None] = "username"  # SPEC: the user (login) is blocked
+    exchange_rate_fields: ClassVar[str] = "`exchangeRate` (RON per unit)"
+    exemption_basis_fields: ClassVar[str] = "zw: `taxName` SFDD, the basis printed in `mentions`; np: refused"
+    text_limits: ClassVar[dict[str | tuple[str, ...], TextLimit]] = ROMANIAN_TEXT_LIMITS
+    ksef_refusals: ClassVar[dict[KsefMode, tuple[str, str]]] = {
+        KsefMode.SEND_ON_EXPORT: (
+            "SmartBill's API has no call that sends a document to e-Factura",
+            "set ksef to 'off': SmartBill sends to e-Factura by the account's own settings (SmartBill: "
+            "Configurare > e-Factura)"),
+        KsefMode.PROVIDER_SENDS: (
+            "SmartBill's API reports no e-Factura state, so there is nothing for us to read back",
+            "set ksef to 'off' and follow e-Factura in SmartBill")}
+
+    @classmethod
+    def http_auth(cls, credentials: BaseModel) -> requests.auth.AuthBase:
+        assert isinstance(credentials, SmartBillCredentials)
+        return requests.auth.HTTPBasicAuth(credentials.username, credentials.token.get_secret_value())
+
+    @staticmethod
+    def read_rejection(response: requests.Response) -> ProviderRejected:
+        return read_rejection(response)
+
+    @property
+    def _cif(self) -> str:
+        assert isinstance(self.credentials, SmartBillCredentials)
+        return self.credentials.cif
+
+    # ------------------------------------------------------------------ mapping
+
+    def build_request(self, plan: ExportPlan) -> dict[str, Any]:
+        doc = plan.document
+        if doc.kind == DocumentKind.CORRECTION:
+            assert plan.corrected is not None  # planning allows full reversals only
+            series, number = series_and_number(plan.corrected)
+            return {"companyVatCode": self._cif, "seriesName": series, "number": number,
+                    "issueDate": doc.issue_date.isoformat()}
+        products = [self._product(line, doc) for line in doc.lines]
+        body: dict[str, Any] = {
+            "companyVatCode": self._cif,
+            "client": self._client(doc),
+            "issueDate": doc.issue_date.isoformat(),
+            "currency": doc.currency,
+            "precision": max(2, *(_decimals(product["price"]) for product in products)),
+            "products": products,
+        }
+        if plan.provider_series is not None:
+            body["seriesName"] = plan.provider_series  # else the account's default invoice series
+        if doc.exchange_rate is not None:
+            body["exchangeRate"] = doc.exchange_rate.rate  # RON per unit, like ours
+        if doc.sale_date != doc.issue_date:
+            body["deliveryDate"] = doc.sale_date.isoformat()
+        if doc.payment.due_date is not None:
+            body["dueDate"] = doc.payment.due_date.isoformat()
+        if mentions := "\n".join([*([doc.notes] if doc.notes else []), *exemption_mentions(doc)]):
+            body["mentions"] = mentions
+        if doc.payment.paid_date is not None:
+            body["payment"] = self._payment(plan)
+        return body
+
+    def _client(self, doc: Document) -> dict[str, Any]:
+        buyer = doc.buyer
+        client = {"name": buyer.name, "vatCode": buyer.tax_id or PERSON_WITHOUT_CODE,
+                  "isTaxPayer": is_vat_payer(buyer), "address": buyer.address.street, "city": buyer.address.city,
+                  "county": romanian_buyer_county(buyer, self.display_name),
+                  # SPEC examples name the country ("Romania"); ASSUMPTION: other countries by ISO code.
+                  "country": "Romania" if buyer.address.country == ROMANIA else buyer.address.country,
+                  "email": buyer.email, "phone": buyer.phone, "saveToDb": False}
+        return {key: value for key, value in client.items() if value is not None}
+
+    def _product(self, line: Line, doc: Document) -> dict[str, Any]:
+        tax_name, percent = vat_name_and_percent(line, self.display_name)
+        product: dict[str, Any] = {
+            "name": line.name,
+            "measuringUnitName": line.unit,
+            "currency": doc.currency,
+            "quantity": line.quantity.normalize(),
+            # A discounted line sends the unit price whose value is exactly ours (pricing.py).
+            "price": discounted_unit_price(line, places=MAX_PRICE_DECIMALS).normalize(),
+            "isTaxIncluded": doc.price_basis == PriceBasis.GROSS,
+            "taxPercentage": percent,
+            "isService": line.is_shipping,
+        }
+        if tax_name is not None:
+            product["taxName"] = tax_name  # else SmartBill's one rate with the percentage
+        return product
+
+    def _payment(self, plan: ExportPlan) -> dict[str, Any]:
+        doc = plan.document
+        refuse_receipt_payment(doc, plan.provider_payment_type, self.display_name, RECEIPT_PAYMENT,
+                               "'Card', 'Ordin plata'")
+        return {"type": plan.provider_payment_type, "value": doc.totals.gross}
+
+    # ------------------------------------------------------------------ calls
+
+    def create_document(self, plan: ExportPlan) -> CreatedDocument:
+        path = "/invoice/reverse" if plan.document.kind == DocumentKind.CORRECTION else "/invoice"
+        fitted = self.fit_texts(self.build_request(plan))
+        answer = self._answer(self._call("POST", path, body=fitted.body))
+        # ASSUMPTION (as the fake reads the spec's ambiguous storno example): the answer of a storno names
+        # the storno itself, numbered next in the original's series.
+        series, number = str(answer["series"]), str(answer["number"])
+        reference = ProviderReference(provider_document_id=f"{series}:{number}", number=f"{series} {number}",
+                                      series=series)
+        readback, warnings = self._read_back(reference, plan.document)
+        return CreatedDocument(reference, fitted.warnings + tuple(warnings), readback=readback)
+
+    def find_document(self, plan: ExportPlan) -> ProviderReference | None:
+        # Never called while lookup_by_reference is False; a None here would wrongly mean "surely absent".
+        raise ConfigurationError("SmartBill cannot be searched for a document of ours", code="not_supported")
+
+    def download_pdf(self, provider_document_id: str) -> bytes:
+        series, number = split_reference(provider_document_id)
+        response = self._call("GET", "/invoice/pdf", params={"cif": self._cif, "seriesname": series, "number": number},
+                              accept=OCTET_STREAM)
+        if not response.content.startswith(b"%PDF"):
+            raise ProviderRejected("SmartBill returned something other than a PDF", code="provider_bad_pdf")
+        return response.content
+
+    def check_credentials(self) -> None:
+        """GET /tax of the connection's firm: the login, its token and the CIF at once."""
+        try:
+            self._answer(self._call("GET", "/tax", params={"cif": self._cif}))
+        except ProviderRejected as error:
+            raise ConfigurationError(f"SmartBill does not know the firm {self._cif}: {error.message}",
+                                     code="unknown_company",
+                                     fix="connect with the CIF of a firm this SmartBill login manages") from None
+
+    def list_series(self) -> list[ProviderOption]:
+        answer = self._answer(self._call("GET", "/series", params={"cif": self._cif, "type": INVOICE_SERIES}))
+        return [ProviderOption(id=str(s["name"]), name=f"{s['name']} (next {s.get('nextNumber', '?')})")
+                for s in answer.get("list") or []]
+
+    def list_payment_types(self) -> list[ProviderOption]:
+        return [ProviderOption(id=value, name=value) for value in PAYMENT_TYPES]
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _call(self, method: str, path: str, *, params: dict[str, str] | None = None,
+              body: dict[str, Any] | None = None, accept: str = JSON) -> requests.Response:
+        headers = {"Accept": accept, **({"Content-Type": JSON} if body is not None else {})}
+        response = self.http.request(method, path, params=params, headers=headers, ok=(200, BLOCKED_STATUS),
+                                     data=encode_json(body) if body is not None else None)
+        if response.status_code == BLOCKED_STATUS:
+            # The spec's only 403: the user went over the call limit. Nothing was done; never a credentials
+            # problem (which would pause the account).
+            raise TransientError("SmartBill blocked the login for 10 minutes: too many calls (HTTP 403)",
+                                 retry_after=BLOCK_SECONDS, code="provider_rate_limited",
+                                 fix="nothing: the document is retried after the block")
+        return response
+
+    @staticmethod
+    def _answer(response: requests.Response) -> dict[str, Any]:
+        body = response.json(parse_float=Decimal)
+        if not isinstance(body, dict) or body.get("errorText"):
+            raise read_rejection(response)  # ASSUMPTION: a 200 with an errorText is an error too
+        return body
+
+    def _read_back(self, reference: ProviderReference, document: Document) -> tuple[ProviderTotals | None,
+                                                                                     tuple[str, ...]]:
+        """The gross total and what is paid, all SmartBill returns. The document exists whatever happens
+        here, so a failed read is a warning, never an error."""
+        series, number = split_reference(reference.provider_document_id)
+        try:
+            status = self._answer(self._call("GET", "/invoice/paymentstatus",
+                                             params={"cif": self._cif, "seriesname": series, "number": number}))
+        except ExportError as error:
+            return None, (f"SmartBill's total could not be read back ({error.message}): check {reference.number} in "
+                          "SmartBill",)
+        gross = _amount(status["invoiceTotalAmount"])
+        warnings = ()
+        paid = _amount(status.get("paidAmount", 0))
+        if document.payment.paid_date is not None and document.kind != DocumentKind.CORRECTION and paid != gross:
+            warnings = (f"SmartBill shows {paid:f} of {gross:f} paid on {reference.number}, our document is paid",)
+        return ProviderTotals(net=None, vat=None, gross=gross, currency=None,  # the answer names no currency
+                              is_correction=storno_by_total(gross), corrects_readable=False), warnings
+
+
+def split_reference(provider_document_id: str) -> tuple[str, str]:
+    """`FCT:0001` -> ("FCT", "0001"): SmartBill names an invoice by series and number only."""
+    series, _, number = provider_document_id.rpartition(":")
+    if not series or not number:
+        raise ConfigurationError(f"'{provider_document_id}' is not a SmartBill document reference",
+                                 fix="use the form <series>:<number>, e.g. FCT:0001",
+                                 code="invalid_provider_reference")
+    return series, number
+
+
+def _decimals(amount: Decimal) -> int:
+    return max(0, -int(amount.as_tuple().exponent))
+
+
+def _amount(value: Any) -> Decimal:
+    """A JSON number read as an exact Decimal, shown with 2 decimals where that is exact."""
+    amount = Decimal(str(value))
+    return amount.quantize(GROSZ) if amount == amount.quantize(GROSZ) else amount
+
+
+def read_rejection(response: requests.Response) -> ProviderRejected:
+    """SmartBill's error body {"errorText": "...", ...}: one Romanian message, no field name; what to fix
+    is found by its words. An HTML page (Tomcat) carries only its status."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    text = str(body.get("errorText") or "") if isinstance(body, dict) else ""
+    if not text:
+        return ProviderRejected(f"SmartBill rejected the request (HTTP {response.status_code})",
+                                fix="check the document and the account connection, then retry")
+    fix = next((field for words, field in OUR_FIELD if words.lower() in text.lower()), "the document")
+    return ProviderRejected(f"SmartBill rejected the request: {text}", fix=f"correct {fix} and retry the document")

@@ -1,0 +1,304 @@
+"""Contract tests: the SmartBill adapter against the strict local fake of SmartBill's API (real HTTP on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from logcapture import captured_log_lines
+
+from invoice_export.domain.account_settings import AccountSettings, KsefMode, Numbering
+from invoice_export.domain.errors import (
+    ConfigurationError,
+    CredentialsRejected,
+    ProviderRejected,
+    RequestMayHaveSucceeded,
+    TransientError,
+)
+from invoice_export.domain.readback import compare
+from invoice_export.platform.rate_limiter import SlidingWindowLimiter
+from invoice_export.providers import build_adapter
+from invoice_export.providers.smartbill.adapter import SmartBillAdapter
+from local.fakes.smartbill import SmartBillFake
+from testsupport import SharedTime, load_example, plan_for, rate_limits_table, valid_cui
+
+TODAY = date(2026, 11, 20)
+INVOICE, PAID, EUR, EXEMPT, STORNO = (f"ro/{name}" for name in (
+    "01-invoice-company.json", "02-invoice-person-paid.json", "03-invoice-eur.json",
+    "04-invoice-exempt-and-zero.json", "05-storno.json"))
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with SmartBillFake(rate_limit=None, today=TODAY) as server:  # the limit: its own tests below
+        yield server
+
+
+@pytest.fixture
+def login(fake) -> dict[str, str]:
+    """A fresh SmartBill login per test with one firm (default series FCT) and its standard VAT rates."""
+    email = f"shop-{secrets.token_hex(4)}@example.ro"
+    token = secrets.token_hex(16)
+    cif = f"RO{valid_cui()}"
+    fake.add_account(email, token, cif)
+    return {"username": email, "token": token, "cif": cif}
+
+
+
+def make_adapter(fake, login, **settings_changes) -> SmartBillAdapter:
+    settings = AccountSettings.model_validate({
+        "account_id": "shop-ro", "provider": "smartbill", "home_currency": "RON", "api_url": fake.api_url,
+        "series_links": {"FV": None, "ST": None},
+        "payment_links": {"Transfer bancar": "Ordin plata", "Card": "Card"}, **settings_changes})
+    adapter = build_adapter(settings, login, read_timeout=1.0)
+    assert isinstance(adapter, SmartBillAdapter)
+    return adapter
+
+
+def invoices(fake, login) -> dict:
+    return fake.company(login["cif"]).invoices
+
+
+def stored(fake, login, reference) -> dict:
+    return fake.company(login["cif"]).invoice(*reference.provider_document_id.split(":"))
+
+
+# ----------------------------------------------------------------------- create and read-back
+
+
+def test_company_invoice_goes_with_romanian_tax_names_and_smartbill_computes_our_totals(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    plan = plan_for(adapter, INVOICE)
+    created = adapter.create_document(plan)
+    invoice = stored(fake, login, created.reference)
+    assert created.reference.provider_document_id == "FCT:0001" and created.reference.number == "FCT 0001"
+    assert invoice["client"] == {
+        "name": "Ceainăria Verde SRL", "vatCode": "RO18547290", "isTaxPayer": True, "address": "Str. Memorandumului 28",
+        "city": "Cluj-Napoca", "county": "Cluj", "country": "Romania", "email": "contabilitate@ceainariaverde.example",
+        "saveToDb": False}
+    assert (invoice["issueDate"], invoice["dueDate"], invoice["deliveryDate"]) == (
+        date(2026, 11, 20), date(2026, 12, 4), date(2026, 11, 19))
+    assert [(line["name"], line["quantity"], line["price"], line["taxName"], line["taxPercentage"],
+             line["isTaxIncluded"], line["isService"]) for line in invoice["lines"]] == [
+        ("Cană ceramică 300 ml", 2, Decimal("49.99"), "Normala", 21, True, False),
+        ("Ceai verde 100 g", 3, Decimal("24.5"), "Redusa", 11, True, False),
+        ("Livrare prin curier", 1, Decimal("19.99"), "Normala", 21, True, True)]
+    # SmartBill computed its totals on its own: they equal ours to the ban; the read-back is the gross.
+    assert (invoice["net"], invoice["vat"], invoice["total"]) == (
+        plan.document.totals.net, plan.document.totals.vat, plan.document.totals.gross)
+    assert created.readback.gross == Decimal("193.47") and created.readback.currency is None
+    assert compare(plan.document, created.readback, None) == [] and created.warnings == ()
+    # Amounts went as JSON numbers, exactly (the fake refuses numeric strings).
+    assert invoice["request"]["products"][0]["price"] == Decimal("49.99")
+
+
+def test_a_paid_invoice_records_its_payment_and_a_discount_keeps_our_line_value(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    plan = plan_for(adapter, PAID)
+    created = adapter.create_document(plan)
+    invoice = stored(fake, login, created.reference)
+    assert [(p["type"], p["value"]) for p in invoice["payments"]] == [("Card", Decimal("121.89"))]
+    assert invoice["lines"][1]["price"] == Decimal("26.1") and invoice["lines"][1]["gross"] == Decimal("26.10")
+    assert invoice["client"]["vatCode"] == "-" and invoice["client"]["county"] == "Bucuresti"
+    assert invoice["client"]["city"] == "Sector 3" and invoice["total"] == plan.document.totals.gross
+    assert created.warnings == ()  # SmartBill shows it paid, as ours is
+
+
+def test_a_foreign_currency_invoice_carries_our_rate_to_ron(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    plan = plan_for(adapter, EUR)
+    invoice = stored(fake, login, adapter.create_document(plan).reference)
+    assert (invoice["currency"], invoice["exchangeRate"], invoice["total"]) == ("EUR", Decimal("5.09"),
+                                                                               Decimal("254.10"))
+    assert invoice["totalRon"] == Decimal("1293.37")  # 254.10 x 5.09, SmartBill's RON equivalent
+    assert [line["isTaxIncluded"] for line in invoice["lines"]] == [False]
+
+
+def test_zero_rated_and_exempt_lines_take_sdd_and_sfdd_and_the_legal_basis_is_printed(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    invoice = stored(fake, login, adapter.create_document(plan_for(adapter, EXEMPT)).reference)
+    assert [(line["taxName"], line["taxPercentage"]) for line in invoice["lines"]] == [("SFDD", 0), ("SDD", 0)]
+    assert invoice["mentions"] == "Scutit de TVA: art. 292 alin. (2) lit. a) pct. 4 din Codul fiscal"
+
+
+def test_a_linked_series_is_used_and_an_unknown_one_is_named(fake, login) -> None:
+    fake.add_series(login["cif"], "WEB", "f", next_number=117)
+    adapter = make_adapter(fake, login, series_links={"FV": "WEB"})
+    assert adapter.create_document(plan_for(adapter, INVOICE)).reference.number == "WEB 0117"
+    unknown = make_adapter(fake, login, series_links={"FV": "NOPE"})
+    with pytest.raises(ProviderRejected, match="Seria nu a fost gasita") as caught:
+        unknown.create_document(plan_for(unknown, INVOICE))
+    assert caught.value.fix == "correct the account's series link and retry the document"
+
+
+def test_a_full_reversal_is_smartbills_storno_once(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    original = adapter.create_document(plan_for(adapter, INVOICE))
+    plan = plan_for(adapter, STORNO, corrected=original.reference)
+    assert adapter.build_request(plan) == {"companyVatCode": login["cif"], "seriesName": "FCT", "number": "0001",
+                                           "issueDate": "2026-11-23"}
+    created = adapter.create_document(plan)
+    storno = stored(fake, login, created.reference)
+    assert storno["storno"] and storno["reverses"] == ("FCT", "0001") and created.reference.number == "FCT 0002"
+    assert storno["total"] == Decimal("-193.47") == plan.document.totals.gross
+    assert created.readback.is_correction and compare(plan.document, created.readback, "FCT:0001") == []
+    with pytest.raises(ProviderRejected, match="deja stornata") as caught:
+        adapter.create_document(plan_for(adapter, STORNO, corrected=original.reference, document_id="ST-2"))
+    assert "the corrected document at SmartBill" in caught.value.fix
+
+
+def test_a_timed_out_create_cannot_be_looked_up_and_says_it_may_exist(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    fake.faults.reset(after_commit=True, method="POST", path=r"/SBORO/api/invoice")
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.create_document(plan_for(adapter, INVOICE))
+    assert len(invoices(fake, login)) == 1  # it exists, and nothing can tell us so
+    assert SmartBillAdapter.capabilities.lookup_by_reference is False  # the service holds it in doubt
+    with pytest.raises(ConfigurationError, match="cannot be searched"):
+        adapter.find_document(plan_for(adapter, INVOICE))
+
+
+def test_a_failed_read_back_after_the_create_is_a_warning_never_an_error(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    fake.faults.status(503, method="GET", path=r"/SBORO/api/invoice/paymentstatus", times=3)
+    created = adapter.create_document(plan_for(adapter, INVOICE))
+    assert created.readback is None and "could not be read back" in created.warnings[0]
+
+
+# ----------------------------------------------------------------------- PDF, lists, credentials
+
+
+def test_the_pdf_is_asked_for_as_an_octet_stream(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    created = adapter.create_document(plan_for(adapter, INVOICE))
+    with captured_log_lines() as logs:
+        pdf = adapter.download_pdf(created.reference.provider_document_id)
+    assert pdf.startswith(b"%PDF") and b"FCT 0001" in pdf
+    assert login["token"] not in logs.text and login["username"] not in logs.text
+    with pytest.raises(ProviderRejected, match="nu a fost gasita"):
+        adapter.download_pdf("FCT:9999")
+
+
+def test_series_payment_types_and_the_credentials_check(fake, login) -> None:
+    fake.add_series(login["cif"], "WEB", "f", next_number=5)
+    adapter = make_adapter(fake, login)
+    assert [(o.id, o.name) for o in adapter.list_series()] == [("FCT", "FCT (next 0001)"), ("WEB", "WEB (next 0005)")]
+    assert "Ordin plata" in [o.id for o in adapter.list_payment_types()]
+    assert "Chitanta" not in [o.id for o in adapter.list_payment_types()]  # it needs a receipt series
+    adapter.check_credentials()
+    with pytest.raises(CredentialsRejected):
+        make_adapter(fake, {**login, "token": "wrong"}).check_credentials()
+    with pytest.raises(ConfigurationError, match="does not know the firm RO18547290") as caught:
+        make_adapter(fake, {**login, "cif": "RO18547290"}).check_credentials()
+    assert caught.value.code == "unknown_company"
+
+
+def test_reconciliation_is_refused_clearly_smartbill_has_no_list(fake, login) -> None:
+    with pytest.raises(ConfigurationError, match="SmartBill cannot list its documents") as caught:
+        make_adapter(fake, login).list_documents(date(2026, 11, 1), date(2026, 11, 30))
+    assert caught.value.code == "not_supported" and "by hand" in caught.value.fix
+
+
+# ----------------------------------------------------------------------- each error class
+
+
+def test_a_refusal_is_read_from_its_errortext_and_says_what_to_fix(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    buyer = load_example(INVOICE)["document"]["buyer"]
+    cases = {"document.buyer.address.region": {**buyer, "address": {**buyer["address"], "region": "Atlantis"}},
+             "document.buyer.address.city (the sector": {**buyer, "address": {**buyer["address"],
+                                                                              "region": "Bucuresti"}}}
+    for field, changed in cases.items():
+        with pytest.raises(ProviderRejected) as caught:
+            adapter.create_document(plan_for(adapter, INVOICE, buyer=changed))
+        assert caught.value.fix.startswith(f"correct {field}"), caught.value
+    fake.company(login["cif"]).taxes = [tax for tax in fake.company(login["cif"]).taxes if tax.name != "Redusa"]
+    with pytest.raises(ProviderRejected, match="Cota tva a produsului Ceai verde 100 g nu a fost gasita") as caught:
+        adapter.create_document(plan_for(adapter, INVOICE))
+    assert "Configurare > Cote TVA" in caught.value.fix and invoices(fake, login) == {}
+
+
+def test_an_error_answered_with_http_200_is_still_an_error(login) -> None:
+    with SmartBillFake(rate_limit=None, today=TODAY, error_status=200) as other:
+        other.add_account(login["username"], login["token"], login["cif"])
+        adapter = make_adapter(other, login, series_links={"FV": "NOPE"})
+        with pytest.raises(ProviderRejected, match="Seria nu a fost gasita"):
+            adapter.create_document(plan_for(adapter, INVOICE))
+
+
+@pytest.mark.parametrize("method, path, status, error", [
+    ("POST", r"/SBORO/api/invoice", 500, RequestMayHaveSucceeded),
+    ("POST", r"/SBORO/api/invoice", 503, TransientError),
+    ("GET", r"/SBORO/api/series", 503, TransientError),
+])
+def test_provider_failures_are_transient_and_say_whether_a_create_may_exist(fake, login, method, path, status,
+                                                                            error) -> None:
+    adapter = make_adapter(fake, login)
+    fake.faults.status(status, method=method, path=path, times=3)
+    with pytest.raises(error) as caught:
+        adapter.create_document(plan_for(adapter, INVOICE)) if method == "POST" else adapter.list_series()
+    assert (caught.type is RequestMayHaveSucceeded) == (error is RequestMayHaveSucceeded)
+    fake.faults.clear()
+
+
+def test_the_block_after_too_many_calls_is_transient_never_a_credentials_problem(login) -> None:
+    with SmartBillFake(rate_limit=(2, 10.0, 600.0), today=TODAY) as strict:
+        strict.add_account(login["username"], login["token"], login["cif"])
+        adapter = make_adapter(strict, login)
+        adapter.list_series()
+        adapter.list_series()
+        with pytest.raises(TransientError) as caught:  # the 3rd call in 10 s: blocked, answered 403
+            adapter.create_document(plan_for(adapter, INVOICE))
+        assert not isinstance(caught.value, CredentialsRejected)
+        assert caught.value.code == "provider_rate_limited" and caught.value.retry_after == 600
+        assert strict.limiter.blocked_until(login["username"]) is not None
+
+
+
+def test_the_declared_limit_keeps_every_10_seconds_under_30_calls_and_never_blocks(aws_in_process) -> None:
+    table = rate_limits_table()
+    time = SharedTime()
+    with SmartBillFake(clock=time.clock, today=TODAY) as limited:  # 30 per 10 s, then the 10-minute block
+        limited.add_account("busy@example.ro", "tok", "RO14399840")
+        limiter = SlidingWindowLimiter(table, max_wait_seconds=15, clock=time.clock, sleep=time.sleep)
+        settings = AccountSettings.model_validate({
+            "account_id": "busy", "provider": "smartbill", "home_currency": "RON", "api_url": limited.api_url,
+            "series_links": {"FV": None}, "payment_links": {"Transfer bancar": "Ordin plata"}})
+        adapter = build_adapter(settings, {"username": "busy@example.ro", "token": "tok", "cif": "RO14399840"},
+                                limiter=limiter)
+        for n in range(40):  # 80 calls: each create and its read-back
+            adapter.create_document(plan_for(adapter, INVOICE, document_id=f"B-{n}"))
+        assert {entry.status for entry in limited.requests.entries()} == {200}
+        assert limited.limiter.blocked_until("busy@example.ro") is None
+        assert limited.limiter.peak("busy@example.ro") == 30  # used to the full, never over
+    assert [item["scope"].split(":")[:2] for item in table.scan()["Items"]] == [["smartbill", "credential"]]
+
+
+# ----------------------------------------------------------------------- capability refusals
+
+
+@pytest.mark.parametrize("name, changes, settings_changes, code", [
+    (INVOICE, {"kind": "receipt"}, {}, "unsupported_kind"),
+    (INVOICE, {}, {"numbering": Numbering.OURS}, "unsupported_numbering"),
+    (INVOICE, {}, {"send_skus": True}, "unsupported_sku"),
+    (INVOICE, {}, {"ksef": KsefMode.SEND_ON_EXPORT}, "unsupported_ksef"),
+    (INVOICE, {}, {"ksef": KsefMode.PROVIDER_SENDS}, "unsupported_ksef"),
+    (INVOICE, {}, {"home_currency": "PLN"}, "home_currency_mismatch"),
+    (PAID, {}, {"payment_links": {"Card": "Chitanta"}}, "unsupported_payment_type"),
+])
+def test_what_smartbill_cannot_take_is_refused_before_sending(fake, login, name, changes, settings_changes,
+                                                             code) -> None:
+    adapter = make_adapter(fake, login, **settings_changes)
+    with pytest.raises(ConfigurationError) as caught:
+        adapter.create_document(plan_for(adapter, name, **changes))
+    assert caught.value.code == code and caught.value.fix
+    assert invoices(fake, login) == {}
+
+
+def test_e_factura_is_not_in_smartbills_api_and_the_refusal_says_where_it_is() -> None:
+    assert SmartBillAdapter.clearance() == ("e-Factura", False, False)
+    what, instead = SmartBillAdapter.ksef_refusal(KsefMode.PROVIDER_SENDS)
+    assert "reports no e-Factura state" in what and "off" in instead
+
