@@ -24,6 +24,7 @@ COLUMNS = {
     "ksef_send": "KSeF: we send",
     "ksef_read_back": "KSeF number read back",
     "lookup_by_reference": "Look-up by our id",
+    "settle_by_listing": "Found by listing (our reference)",
 }
 
 

@@ -133,7 +133,7 @@ def test_an_interrupted_create_the_provider_does_not_have_is_taken_over_and_sent
 
 
 def test_an_interrupted_create_at_a_provider_that_cannot_be_asked_is_held_in_doubt_until_an_operator_acts() -> None:
-    core = Core(ScriptedProvider(without("lookup_by_reference"), name="NoLookUp"))
+    core = Core(ScriptedProvider(without("lookup_by_reference", "settle_by_listing"), name="NoLookUp"))
     core.provider.fail_next["create"].append(LostAnswer())
     with pytest.raises(RequestMayHaveSucceeded):
         core.service.export(message())
@@ -165,6 +165,136 @@ def test_several_documents_with_our_reference_at_the_provider_hold_it_in_doubt(c
     assert core.service.export(message()).outcome == Outcome.IN_DOUBT
     record = core.documents.get(ACCOUNT, INVOICE)
     assert (record.status, record.last_error.message) == (Status.IN_DOUBT, "2 documents carry our reference")
+
+
+# ---------------------------------------------------------------- interrupted creates found by listing
+
+
+@pytest.fixture
+def listing() -> Core:
+    """A provider without a look-up by our id: an interrupted create is found in its list of the day by the
+    reference the create carried (domain.settlement)."""
+    return Core(ScriptedProvider(without("lookup_by_reference"), name="Lists"))
+
+
+def order(document_id: str, *, trigger: Trigger = Trigger.ISSUED) -> ExportMessage:
+    """A repeat order: the same buyer, day, lines and amount as 01-invoice-company.json, another document."""
+    body = message(trigger=trigger).model_dump(mode="json")
+    body["document"].update(document_id=document_id, number=f"FV {document_id}")
+    return ExportMessage.model_validate(body)
+
+
+def test_a_create_stored_at_a_listing_provider_and_then_interrupted_is_found_by_our_reference_not_sent_twice(
+        listing) -> None:
+    listing.provider.fail_next["create"].append(LostAnswer())  # stored, its answer lost
+    with pytest.raises(RequestMayHaveSucceeded):
+        listing.service.export(message())
+    result = listing.service.export(message())
+    assert (result.outcome, result.provider_document_id) == (Outcome.EXPORTED, "P-1")
+    assert listing.provider.calls == [("create", INVOICE), ("list", INVOICE)]  # a list, never a second create
+    record = listing.documents.get(ACCOUNT, INVOICE)
+    assert record.settlement["outcome"] == "found" and record.settlement["by"] == "listing"
+    assert record.settlement["where"] == "export"
+    assert record.settlement["candidates"] == [{"provider_document_id": "P-1", "number": "FV 1/2026",
+                                                "reference": "ours"}]
+    assert listing.outcomes() == ["exported"] and listing.pdf_requests == [INVOICE]
+
+
+def test_a_create_never_stored_at_a_listing_provider_is_sent_once_when_its_list_can_be_trusted(listing) -> None:
+    listing.provider.fail_next["create"].append(RequestMayHaveSucceeded("read timeout"))  # nothing stored
+    with pytest.raises(RequestMayHaveSucceeded):
+        listing.service.export(message())
+    assert listing.service.export(message()).outcome == Outcome.EXPORTED
+    assert listing.provider.calls == [("create", INVOICE), ("list", INVOICE), ("create", INVOICE)]
+    assert len(listing.provider.listed) == 1
+    record = listing.documents.get(ACCOUNT, INVOICE)
+    assert (record.attempts, record.settlement["outcome"]) == (2, "absent")
+
+
+def test_an_empty_list_proves_nothing_until_the_interrupted_create_cannot_still_be_under_way() -> None:
+    core = Core(ScriptedProvider(without("lookup_by_reference"), name="Lists"), settle_listing_after_seconds=300)
+    core.provider.fail_next["create"].append(RequestMayHaveSucceeded("read timeout"))
+    with pytest.raises(RequestMayHaveSucceeded):
+        core.service.export(message())
+    with pytest.raises(TransientError) as raised:  # the list may not show it yet: asked again later
+        core.service.export(message())
+    assert raised.value.code == "interrupted_create_unsettled" and 290 < raised.value.retry_after <= 300
+    assert core.status() == Status.SENDING and core.provider.creates() == 1
+    assert core.provider.attempts_asked[0].listing_complete_in == raised.value.retry_after
+    # The attempt began long enough ago (its record says when): the list can be trusted now.
+    core.documents.items[(ACCOUNT, INVOICE)]["attempt_started_at"] = "2026-01-01T00:00:00.000+00:00"
+    assert core.service.export(message()).outcome == Outcome.EXPORTED
+    assert core.provider.creates() == 2 and len(core.provider.listed) == 1
+
+
+def test_a_repeat_order_of_the_same_buyer_day_and_amount_is_never_taken_for_the_interrupted_one(listing) -> None:
+    assert listing.service.export(order("ORDER-1")).outcome == Outcome.EXPORTED  # the first order, exported
+    listing.provider.fail_next["create"].append(RequestMayHaveSucceeded("read timeout"))  # the repeat: lost
+    with pytest.raises(RequestMayHaveSucceeded):
+        listing.service.export(order("ORDER-2"))
+    result = listing.service.export(order("ORDER-2"))
+    # ORDER-1's document carries ORDER-1's reference: not ours, and no reason for doubt. Sent once.
+    assert (result.outcome, result.provider_document_id) == (Outcome.EXPORTED, "P-2")
+    assert listing.provider.creates("ORDER-2") == 2 and len(listing.provider.listed) == 2
+    assert listing.documents.get(ACCOUNT, "ORDER-2").settlement["candidates"] == []
+    # And the other way round: stored, the repeat order is found as itself, not as ORDER-1.
+    listing.provider.fail_next["create"].append(LostAnswer())
+    with pytest.raises(RequestMayHaveSucceeded):
+        listing.service.export(order("ORDER-3"))
+    assert listing.service.export(order("ORDER-3")).provider_document_id == "P-3"
+    assert listing.documents.get(ACCOUNT, "ORDER-3").settlement["candidates"] == [
+        {"provider_document_id": "P-3", "number": "FV 3/2026", "reference": "ours"}]
+
+
+def test_a_merchant_who_edits_our_reference_leaves_the_document_in_doubt_never_duplicated(listing) -> None:
+    listing.provider.fail_next["create"].append(LostAnswer())
+    with pytest.raises(RequestMayHaveSucceeded):
+        listing.service.export(message())
+    listing.provider.edit_reference(INVOICE, "Dziękujemy za zakupy!")  # edited in the provider's application
+    assert listing.service.export(message()).outcome == Outcome.IN_DOUBT
+    record = listing.documents.get(ACCOUNT, INVOICE)
+    assert (record.status, record.last_error.code) == (Status.IN_DOUBT, "in_doubt")
+    assert "without our reference" in record.last_error.message
+    assert record.settlement["candidates"] == [{"provider_document_id": "P-1", "number": "FV 1/2026",
+                                                "reference": "no reference of ours"}]
+    assert "Dziękujemy" not in str(record.model_dump())  # the text read back is never kept (buyer data)
+    assert listing.provider.creates() == 1
+
+
+def test_two_documents_with_our_reference_or_an_unreadable_list_hold_it_in_doubt(listing) -> None:
+    listing.provider.fail_next["create"].append(LostAnswer())
+    with pytest.raises(RequestMayHaveSucceeded):
+        listing.service.export(message())
+    listing.provider.add_by_hand(listing.provider.listed["P-1"], reference_text=f"kopia\nref: {INVOICE}")
+    assert listing.service.export(message()).outcome == Outcome.IN_DOUBT
+    assert "2 documents with our reference" in listing.documents.get(ACCOUNT, INVOICE).last_error.message
+    other = order("ORDER-9")
+    listing.provider.fail_next["create"].append(RequestMayHaveSucceeded("read timeout"))
+    listing.provider.fail_next["list"].append(PermanentError("the list answered 500 twice"))
+    with pytest.raises(RequestMayHaveSucceeded):
+        listing.service.export(other)
+    assert listing.service.export(other).outcome == Outcome.IN_DOUBT
+    assert "could not be read: the list answered 500 twice" in listing.documents.get(
+        ACCOUNT, "ORDER-9").last_error.message
+    assert listing.provider.creates() == 2
+
+
+def test_a_creation_task_accepted_before_the_answer_was_lost_is_kept_for_the_next_delivery(listing) -> None:
+    listing.provider.fail_next["create"].append(RequestMayHaveSucceeded("still processing", task_reference="T-7"))
+    with pytest.raises(RequestMayHaveSucceeded):
+        listing.service.export(message())
+    record = listing.documents.get(ACCOUNT, INVOICE)
+    assert record.task_of_attempt == "T-7" and record.provider_task["attempt_id"] == record.send_attempt_id
+    listing.service.export(message())
+    assert listing.provider.attempts_asked[0].task_reference == "T-7"  # the adapter asks the task's status
+    assert listing.documents.get(ACCOUNT, INVOICE).task_of_attempt is None  # the new attempt started none
+
+
+def test_a_create_that_answers_writes_no_task_and_no_settlement(listing) -> None:
+    listing.service.export(message())
+    record = listing.documents.get(ACCOUNT, INVOICE)
+    assert (record.provider_task, record.settlement, record.status) == (None, None, Status.EXPORTED)
+    assert record.attempt_started_at is not None
 
 
 # ---------------------------------------------------------------- accounts

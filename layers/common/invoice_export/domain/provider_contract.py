@@ -34,6 +34,9 @@ class Capabilities:
     ksef_send: bool  # we can ask the provider to send a document to KSeF (account mode send_on_export)
     ksef_read_back: bool  # the provider reports a document's KSeF state and number (the poller reads it)
     lookup_by_reference: bool  # a document can be found by our id (settles a timed-out create)
+    # An interrupted create can be found in the provider's list of its issue date by our reference, read
+    # back from a field the provider keeps (domain.settlement), where no look-up by our id exists.
+    settle_by_listing: bool
 
     def as_dict(self) -> dict[str, bool]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
