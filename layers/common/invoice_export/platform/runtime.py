@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from invoice_export.services.export import ExportService
     from invoice_export.services.ksef import KsefPollRequest, KsefService
     from invoice_export.services.pdf import PdfService
+    from invoice_export.services.settlement import InDoubtSettlement
     from invoice_export.storage.accounts import AccountStore
     from invoice_export.storage.audit import AuditTrail
     from invoice_export.storage.bulk_runs import BulkRunStore
@@ -194,6 +195,16 @@ class Runtime:
             request_pdf=self.request_pdf, start_ksef_poll=lambda a, d: self.ksef_service.start(a, d),
             persistence_store=persistence,
             idempotency_config=self.idempotency_config, metrics=metrics, audit=self.audit)
+
+    @cached_property
+    def settlement(self) -> InDoubtSettlement:
+        from invoice_export.services.settlement import InDoubtSettlement
+
+        return InDoubtSettlement(
+            accounts=self.accounts, documents=self.documents, adapter_factory=self.build_adapter,
+            export=self.export_service, sqs=self.client("sqs"),
+            export_queue_url=_required(self.settings.export_queue_url, "EXPORT_QUEUE_URL"),
+            settle_queue_url=self.settings.settle_queue_url, audit=self.audit)
 
     @cached_property
     def audit(self) -> AuditTrail | None:

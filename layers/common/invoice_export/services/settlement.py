@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -37,11 +37,13 @@ from invoice_export.domain.records import DocumentRecord, RecordedError, Status,
 from invoice_export.domain.settlement import SettledBy, Settlement, SettlementOutcome, undecided
 from invoice_export.platform.observability import logger
 from invoice_export.providers.base import AdapterFactory, ProviderAdapter
-from invoice_export.services.export import ExportService
 from invoice_export.services.operations import queue_export
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.audit import AuditTrail, record_quietly
 from invoice_export.storage.documents import DocumentStore
+
+if TYPE_CHECKING:  # the configuration API queues requests without loading the export service
+    from invoice_export.services.export import ExportService
 
 # Settlements of one document the schedule tries that leave it in doubt; then only an operator asks.
 MAX_AUTOMATIC_TRIES = 5
@@ -151,18 +153,6 @@ class InDoubtSettlement:
 
     # ---------------------------------------------------------------- the schedule and the operator
 
-    def request(self, requests: list[SettleRequest]) -> None:
-        """Put settlement requests on the settlement queue (its function settles them one by one)."""
-        if self.settle_queue_url is None:
-            raise RuntimeError("SETTLE_QUEUE_URL is not set for this function (see infra/template.yaml)")
-        for start in range(0, len(requests), SQS_BATCH):
-            batch = requests[start:start + SQS_BATCH]
-            answer = self.sqs.send_message_batch(QueueUrl=self.settle_queue_url, Entries=[
-                {"Id": str(index), "MessageBody": request.model_dump_json()} for index, request in enumerate(batch)])
-            if answer.get("Failed"):
-                raise RuntimeError(f"{len(answer['Failed'])} settlement request(s) not queued: "
-                                   f"{answer['Failed'][0].get('Message')}")
-
     def queue_in_doubt(self, time_left: Callable[[], float]) -> QueuedForSettlement:
         """The schedule's run: every document still in doubt of every connected account, on the queue -
         except those of paused accounts (their provider refuses the credentials) and those tried often."""
@@ -181,11 +171,24 @@ class InDoubtSettlement:
                 else:
                     wanted = [r for r in records if r.settlement_tries < MAX_AUTOMATIC_TRIES]
                     report.left_to_operator += len(records) - len(wanted)
-                    self.request([SettleRequest(account_id=r.account_id, document_id=r.document_id)
-                                  for r in wanted])
+                    queue_settlement(self.sqs, self.settle_queue_url, [
+                        SettleRequest(account_id=r.account_id, document_id=r.document_id) for r in wanted])
                     report.queued += len(wanted)
                 if not start_key:
                     break
             if report.queued > queued_before:
                 report.accounts.append(settings.account_id)
         return report
+
+
+def queue_settlement(sqs: Any, queue_url: str | None, requests: list[SettleRequest]) -> None:
+    """Put settlement requests on the settlement queue (its function settles them one by one)."""
+    if queue_url is None:
+        raise RuntimeError("SETTLE_QUEUE_URL is not set for this function (see infra/template.yaml)")
+    for start in range(0, len(requests), SQS_BATCH):
+        batch = requests[start:start + SQS_BATCH]
+        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(index), "MessageBody": request.model_dump_json()} for index, request in enumerate(batch)])
+        if answer.get("Failed"):
+            raise RuntimeError(f"{len(answer['Failed'])} settlement request(s) not queued: "
+                               f"{answer['Failed'][0].get('Message') or answer['Failed'][0].get('Code')}")
