@@ -2,7 +2,7 @@
 found -> exported and announced, surely absent -> queued to be sent once more, undecided -> evidence kept,
 not yet -> nothing written; the schedule queues what is still in doubt, within its limits.
 
-End to end (the queue, the function, the real adapters against their fakes): tests/stack/test_settlement.py."""
+End to end (the queue, the function, the real adapters against their fakes): tests/stack/test_in_doubt_settlement.py."""
 
 from __future__ import annotations
 
