@@ -11,6 +11,7 @@ import pytest
 
 from invoice_export.domain.account_settings import AccountSettings
 from invoice_export.domain.rate_limits import LimitScope, RateLimit, RateLimited
+from invoice_export.domain.settlement import InterruptedAttempt, SettlementOutcome
 from invoice_export.platform.rate_limiter import ARRIVAL_MARGIN_SECONDS, SlidingWindowLimiter
 from invoice_export.providers import build_adapter
 from invoice_export.providers.fakturownia.adapter import FakturowniaAdapter, FakturowniaCredentials
@@ -204,3 +205,30 @@ def test_infakt_gets_are_held_to_their_window_and_posts_to_theirs_at_the_fake_th
         assert fake.limiter.peak(("read", "127.0.0.1")) > 2  # reads were not held to the write window
         scopes = {item["scope"] for item in table.scan()["Items"]}
         assert scopes == {"infakt:deployment", "infakt:deployment:reads"}
+
+
+class RecordingLimiter:
+    """Which window each request asked the shared limiter for, letting every one through."""
+
+    def __init__(self) -> None:
+        self.scopes: list[str] = []
+
+    def acquire(self, scope: str, window: RateLimit) -> None:
+        self.scopes.append(scope)
+
+
+def test_asking_infakt_about_an_interrupted_create_uses_its_read_window_only() -> None:
+    with InfaktFake(read_limit=None, write_limit=None, processing_polls=0) as fake:
+        fake.add_account("key-shop-b")
+        settings = AccountSettings.model_validate({
+            "account_id": "shop-b", "provider": "infakt", "api_url": f"{fake.base_url}/api/v3",
+            "series_links": {"FV": None}, "payment_links": {"Przelew": "transfer"}})
+        limiter = RecordingLimiter()
+        adapter = build_adapter(settings, {"api_key": "key-shop-b"}, limiter=limiter)
+        plan = plan_for(adapter, "01-invoice-company.json")
+        adapter.create_document(plan)
+        assert "infakt:deployment" in limiter.scopes  # the create's POST: the write window
+        limiter.scopes.clear()
+        settlement = adapter.settle_interrupted(plan, InterruptedAttempt())  # the day's list, read
+        assert settlement.outcome == SettlementOutcome.FOUND
+        assert limiter.scopes and set(limiter.scopes) == {"infakt:deployment:reads"}

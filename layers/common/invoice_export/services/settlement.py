@@ -32,7 +32,7 @@ from invoice_export.domain.documents import DocumentKind, ExportMessage, Trigger
 from invoice_export.domain.errors import PermanentError
 from invoice_export.domain.export_decision import original_problem, original_reference, settling_step
 from invoice_export.domain.planning import plan_export
-from invoice_export.domain.provider_contract import ExportPlan
+from invoice_export.domain.provider_contract import ExportPlan, ProviderReference
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status, Step
 from invoice_export.domain.settlement import SettledBy, Settlement, SettlementOutcome, undecided
 from invoice_export.platform.observability import logger
@@ -140,7 +140,7 @@ class InDoubtSettlement:
             if self.documents.record_settlement(account_id, document_id, evidence) is not None:
                 record_quietly(self.audit, account_id, document_id, "settle_undecided", actor, **details)
 
-    def _corrected(self, record: DocumentRecord, kind: DocumentKind) -> Any:
+    def _corrected(self, record: DocumentRecord, kind: DocumentKind) -> ProviderReference | None:
         if kind != DocumentKind.CORRECTION:
             return None
         document = record.parsed_document()
