@@ -42,6 +42,7 @@ from invoice_export.domain.account_settings import AccountSettings, Numbering, P
 from invoice_export.domain.documents import DocumentKind
 from invoice_export.domain.rate_limits import LimitScope
 from invoice_export.domain.records import DocumentRecord, Status
+from invoice_export.entrypoints.sqs import UnreadableMessage, read_export_message
 from invoice_export.platform.runtime import Runtime, get_runtime, reset_runtime
 from invoice_export.providers import adapter_class
 from invoice_export.providers.infakt.adapter import CORRECTION_PREFIX
@@ -810,9 +811,9 @@ def _count_dlq(figures: Figures, stack: LocalStack, runtime: Runtime) -> None:
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
                                           WaitTimeSeconds=0).get("Messages", []):
         for message in messages:
-            body = json.loads(message["Body"])
-            document_id = body["document"]["document_id"]
-            record = runtime.documents.get(body["account_id"], document_id)
+            account_id, document_id = _dlq_message_ids(message)
+            record = (runtime.documents.get(account_id, document_id)
+                      or runtime.documents.get(account_id, f"{document_id}#rejected:{message['MessageId']}"))
             state = record.status.value if record else "not recorded"
             figures.dlq[state] += 1
             explained = record is not None and (record.status == Status.EXPORTED or (
@@ -821,3 +822,12 @@ def _count_dlq(figures: Figures, stack: LocalStack, runtime: Runtime) -> None:
                 figures.dlq_unexplained.append(document_id)
         sqs.delete_message_batch(QueueUrl=url, Entries=[
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+
+
+def _dlq_message_ids(message: dict[str, Any]) -> tuple[str, str]:
+    """The record a DLQ message's document is kept under: an unreadable one (a bad input whose every
+    delivery failed, e.g. in an AWS outage) as the DLQ check rejects it (ExportService.reject_unreadable)."""
+    parsed = read_export_message(message["Body"])
+    if isinstance(parsed, UnreadableMessage):
+        return parsed.account_id or "unidentified", parsed.document_id or f"message-{message['MessageId']}"
+    return parsed.account_id, parsed.document.document_id
