@@ -655,7 +655,8 @@ def _run(scenario: Scenario, stack: LocalStack, providers: dict[str, ProviderUnd
     outages.install([runtime.documents.table.meta.client, runtime.client("dynamodb"), runtime.client("s3"),
                      runtime.client("secretsmanager")])
     stack.function("ExportFunction").timeout_s = scenario.function_timeout_seconds
-    stack.function("SettleInDoubtFunction").timeout_s = scenario.function_timeout_seconds
+    # The template's 120 s, scaled like the export function's 30 s.
+    stack.function("SettleInDoubtFunction").timeout_s = scenario.function_timeout_seconds * 4
     crashes = WorkerCrashes(seed=scenario.seed, rate=scenario.crash_rate)
     first, at_once, later = plan_messages(scenario, accounts, lambda name, kind: providers[name].supports(kind))
     figures = Figures(scenario, rate_limit=f"{scenario.rate_limit} per {scenario.rate_window_seconds:g} s")

@@ -84,6 +84,9 @@ class MemoryDocumentStore(DocumentStore):
         last = page[-1] if len(records) > page_size else None
         return page, {"updated_at": last.updated_at, "document_id": last.document_id} if last else None
 
+    def exported_since(self, account_id: str, since: str) -> list[DocumentRecord]:
+        return [r for r in self._in_status(account_id, Status.EXPORTED) if r.updated_at >= since]
+
     def account_documents(self, account_id: str) -> list[DocumentRecord]:
         return [DocumentRecord.model_validate(copy.deepcopy(item))
                 for (account, _), item in sorted(self.items.items()) if account == account_id]

@@ -41,7 +41,10 @@ class LostAnswer(RequestMayHaveSucceeded):
 
 
 class ScriptedProvider:
-    def __init__(self, capabilities: Capabilities = EVERYTHING, name: str = "Scripted") -> None:
+    def __init__(self, capabilities: Capabilities = EVERYTHING, name: str = "Scripted", *,
+                 list_shows_references: bool = True) -> None:
+        # False: its list shows no text carrying our reference (iFirma's): each listed document is read.
+        self.list_shows_references = list_shows_references
         self.documents: dict[str, ProviderReference] = {}  # our document id -> what the provider made
         # Everything it holds, as its list of documents shows them: ours (with our reference) and any
         # added by hand (`add_by_hand`), by provider document id.
@@ -110,7 +113,12 @@ class ScriptedProvider:
         self.calls.append(("list", plan.document.document_id))
         if (failure := self._failure("list")) is not None:
             raise failure
-        return [listed for listed in self.listed.values() if listed.issue_date == plan.document.issue_date]
+        day = [listed for listed in self.listed.values() if listed.issue_date == plan.document.issue_date]
+        return day if self.list_shows_references else [replace(listed, reference_text=None) for listed in day]
+
+    def read(self, listed: ListedDocument) -> ListedDocument:
+        self.calls.append(("read", listed.reference.provider_document_id))
+        return self.listed[listed.reference.provider_document_id]
 
     def check_credentials(self) -> None:
         self.calls.append(("check", ""))
@@ -157,6 +165,9 @@ class ScriptedAdapter(ProviderAdapter):
 
     def list_for_settlement(self, plan: ExportPlan) -> list[ListedDocument]:
         return self.provider.list_day(plan)
+
+    def read_listed(self, listed: ListedDocument) -> ListedDocument:
+        return self.provider.read(listed)
 
     def download_pdf(self, provider_document_id: str) -> bytes:
         return b"%PDF-1.4 " + provider_document_id.encode()

@@ -15,7 +15,6 @@ from invoice_export.domain.account_settings import AccountSettings, ExportMode
 from invoice_export.domain.documents import ExportMessage, Trigger
 from invoice_export.domain.errors import PermanentError, TransientError
 from invoice_export.domain.export_decision import (
-    UNSETTLED_CODE,
     Act,
     ExportFacts,
     ProviderFacts,
@@ -162,8 +161,9 @@ FOUND = ProviderReference("P-1", "FV 1/2026")
     (Settlement(SettlementOutcome.FOUND, SettledBy.LISTING, "one with our reference", found=FOUND),
      Act.EXPORT_FOUND, Step.SETTLE_IN_DOUBT),
     (Settlement(SettlementOutcome.ABSENT, SettledBy.TASK, "the task failed"), Act.SEND, Step.REQUEUE_IN_DOUBT),
+    # Held, not retried: a message waiting minutes would hold back its account's queue; the settlement asks.
     (Settlement(SettlementOutcome.NOT_YET, SettledBy.LISTING, "nothing listed yet", retry_after=42.0),
-     Act.RETRY_LATER, None),
+     Act.HOLD_IN_DOUBT, None),
     (Settlement(SettlementOutcome.UNDECIDED, SettledBy.LISTING, "a candidate without our reference"),
      Act.HOLD_IN_DOUBT, None),
 ])
@@ -171,11 +171,10 @@ def test_the_providers_answer_about_an_interrupted_create_decides_what_follows(s
     action = after_look_up(settlement, "Provider C")
     assert action.act == act
     assert settling_step(settlement) == step  # the same answer about a document held in doubt
-    if act == Act.RETRY_LATER:  # asked again once the provider's list surely shows the attempt's document
-        assert (action.error.code, action.error.retry_after) == (UNSETTLED_CODE, 42.0)
-        assert "nothing listed yet" in action.error.message
-    elif act == Act.HOLD_IN_DOUBT:
-        assert action.error.code == "in_doubt" and "a candidate without our reference" in action.error.message
+    if act == Act.HOLD_IN_DOUBT:
+        assert action.error.code == "in_doubt" and settlement.reason in action.error.message
+        if settlement.outcome == SettlementOutcome.NOT_YET:  # nobody needs to act yet, and it says when
+            assert action.error.fix.startswith("nothing yet") and "in 42 s" in action.error.fix
     else:
         assert action.error is None
 

@@ -216,15 +216,15 @@ def test_an_empty_list_proves_nothing_until_the_interrupted_create_cannot_still_
     core.provider.fail_next["create"].append(RequestMayHaveSucceeded("read timeout"))
     with pytest.raises(RequestMayHaveSucceeded):
         core.service.export(message())
-    with pytest.raises(TransientError) as raised:  # the list may not show it yet: asked again later
-        core.service.export(message())
-    assert raised.value.code == "interrupted_create_unsettled" and 290 < raised.value.retry_after <= 300
-    assert core.status() == Status.SENDING and core.provider.creates() == 1
-    assert core.provider.attempts_asked[0].listing_complete_in == raised.value.retry_after
-    # The attempt began long enough ago (its record says when): the list can be trusted now.
+    # The list may not show it yet: held in doubt (the message is done, its account's queue goes on).
+    assert core.service.export(message()).outcome == Outcome.IN_DOUBT
+    record = core.documents.get(ACCOUNT, INVOICE)
+    assert (record.settlement["outcome"], record.last_error.fix[:11]) == ("not_yet", "nothing yet")
+    assert 290 < core.provider.attempts_asked[0].listing_complete_in <= 300 and core.provider.creates() == 1
+    # The attempt began long enough ago (its record says when): the settlement trusts the list now.
     core.documents.items[(ACCOUNT, INVOICE)]["attempt_started_at"] = "2026-01-01T00:00:00.000+00:00"
-    assert core.service.export(message()).outcome == Outcome.EXPORTED
-    assert core.provider.creates() == 2 and len(core.provider.listed) == 1
+    assert core.settlement.settle(ACCOUNT, INVOICE).outcome.value == "absent"
+    assert core.status() == Status.PENDING and len(core.queue.bodies("export-queue")) == 1
 
 
 def test_a_repeat_order_of_the_same_buyer_day_and_amount_is_never_taken_for_the_interrupted_one(listing) -> None:
@@ -411,3 +411,16 @@ def test_an_unreadable_message_is_kept_and_announced_once(core) -> None:
     assert (record.status, record.raw_message, record.last_error.code) == (Status.FAILED, "{not json",
                                                                            "invalid_message")
     assert core.outcomes() == ["failed"]
+
+
+def test_many_look_alike_documents_our_records_map_already_are_not_read_one_by_one() -> None:
+    """A day of repeat orders at a provider whose list shows no reference (iFirma): only what our records
+    do not map to another document is read whole."""
+    core = Core(ScriptedProvider(without("lookup_by_reference"), name="Lists", list_shows_references=False))
+    for n in range(6):
+        assert core.service.export(order(f"ORDER-{n}")).outcome == Outcome.EXPORTED
+    core.provider.fail_next["create"].append(LostAnswer())
+    with pytest.raises(RequestMayHaveSucceeded):
+        core.service.export(order("ORDER-7"))
+    assert core.service.export(order("ORDER-7")).provider_document_id == "P-7"
+    assert [doc for call, doc in core.provider.calls if call == "read"] == ["P-7"]

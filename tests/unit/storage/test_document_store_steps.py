@@ -205,3 +205,11 @@ def test_a_settlement_left_in_doubt_keeps_its_evidence_and_counts_its_try_only_i
     assert (record.status, record.settlement_tries, record.settlement) == (Status.IN_DOUBT, 2, evidence)
     requeued = store.requeue_in_doubt(ACCOUNT, "INV-S", ERROR, {**evidence, "outcome": "absent"})
     assert (requeued.status, requeued.settlement["outcome"]) == (Status.PENDING, "absent")
+
+
+def test_exported_records_are_read_back_by_when_they_last_changed(store) -> None:
+    arrive(store, "INV-E1", Status.EXPORTED)
+    arrive(store, "INV-E2", Status.IN_DOUBT)
+    assert [r.document_id for r in store.exported_since(ACCOUNT, "2000-01-01")] == ["INV-E1"]
+    assert store.exported_since(ACCOUNT, "2999-01-01") == []
+    assert store.exported_since("another-account", "2000-01-01") == []

@@ -11,7 +11,7 @@ document is sent, reported, failed or held lives here, so it is tested in millis
     claim refused, record not sending -> RETRY_LATER     (another worker changed it)
     claim refused, record sending     -> LOOK_UP, or HOLD_IN_DOUBT where the provider cannot be asked
       then, by the provider's answer (after_look_up): found -> EXPORT_FOUND, absent -> SEND,
-      not yet decidable -> RETRY_LATER, undecided -> HOLD_IN_DOUBT
+      not yet decidable or undecided -> HOLD_IN_DOUBT (services.settlement asks again later)
     record in doubt                  -> REPORT_IN_DOUBT  (held for an operator)
     account unknown                  -> FAIL             (unknown_account)
     bulk-mode account, issued        -> WAIT_FOR_BULK    (pending until a bulk run)
@@ -33,7 +33,6 @@ from invoice_export.domain.settlement import Settlement, SettlementOutcome
 
 PAUSED_CODE = "account_paused"
 PAUSED_RETRY_SECONDS = 900  # an interrupted attempt of a paused account waits on the queue, at the longest back-off
-UNSETTLED_CODE = "interrupted_create_unsettled"
 
 
 class Act(StrEnum):
@@ -158,10 +157,12 @@ def after_look_up(settlement: Settlement, provider: str) -> Action:
     if outcome == SettlementOutcome.ABSENT:
         return Action(Act.SEND)  # taking the interrupted attempt over
     if outcome == SettlementOutcome.NOT_YET:
-        return Action(Act.RETRY_LATER, TransientError(
-            f"{settlement.reason}; asked again when {provider}'s list surely shows it", code=UNSETTLED_CODE,
-            retry_after=settlement.retry_after,
-            fix="nothing: the document is looked for at the provider again before anything is sent"))
+        # Held rather than retried: a message waiting minutes would hold back its account's whole queue.
+        wait = f" (in {settlement.retry_after:.0f} s)" if settlement.retry_after else ""
+        return Action(Act.HOLD_IN_DOUBT, PermanentError(
+            f"asked about an interrupted create: {settlement.reason}", code="in_doubt",
+            fix=f"nothing yet: the settlement asks {provider} again once its list surely shows it{wait}, and "
+                "exports the document found there or sends it again; only one still in doubt then needs a person"))
     return Action(Act.HOLD_IN_DOUBT, in_doubt(f"asked about an interrupted create: {settlement.reason}"))
 
 

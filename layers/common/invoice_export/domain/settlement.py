@@ -16,12 +16,16 @@ shows the rest), and reading our reference back. Only the reference decides:
     the list could not be read, or was not read to its end           -> UNDECIDED
 
 A candidate carrying another reference of ours is another of our documents (a repeat order of the
-same buyer, day and amount): it is never taken for this one, and never blocks it either.
+same buyer, day and amount): it is never taken for this one, and never blocks it either. So is a
+candidate our records already map to another document: where a provider's list shows no reference
+(iFirma), such candidates are not read at all (`InterruptedAttempt.mapped_elsewhere`), so a day of
+many identical orders costs reads only of what is not ours already.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -110,9 +114,13 @@ class InterruptedAttempt:
     task_reference: str | None = None
     # Seconds until the provider's list surely shows whatever the attempt created (0: it does now).
     listing_complete_in: float = 0.0
+    # The provider document ids our records map to other documents of the account (exported ones of
+    # about the issue date), asked only when a list leaves several documents to read; None: not known.
+    mapped_elsewhere: Callable[[], frozenset[str]] | None = None
 
 
-def attempt_of(record: DocumentRecord, listing_complete_after: float, now: datetime) -> InterruptedAttempt:
+def attempt_of(record: DocumentRecord, listing_complete_after: float, now: datetime,
+               mapped_elsewhere: Callable[[], frozenset[str]] | None = None) -> InterruptedAttempt:
     """The interrupted attempt `record` last held the claim for, as the provider is asked about it:
     its creation task if recorded, and how long until the provider's list surely shows what it created
     (`listing_complete_after` seconds after it began; a record claimed before the start was kept counts
@@ -120,7 +128,8 @@ def attempt_of(record: DocumentRecord, listing_complete_after: float, now: datet
     started = datetime.fromisoformat(record.attempt_started_at or record.updated_at)
     elapsed = (now - started).total_seconds()
     return InterruptedAttempt(task_reference=record.task_of_attempt,
-                              listing_complete_in=max(listing_complete_after - elapsed, 0.0))
+                              listing_complete_in=max(listing_complete_after - elapsed, 0.0),
+                              mapped_elsewhere=mapped_elsewhere)
 
 
 @dataclass(frozen=True)

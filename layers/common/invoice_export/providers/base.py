@@ -58,6 +58,8 @@ class NoOptions(BaseModel):
 
 # The methods a provider's read window counts (ProviderAdapter.read_rate_limit).
 READ_METHODS = frozenset({"GET"})
+# Listed documents to read whole before our own records are asked which of them are other documents of ours.
+READS_BEFORE_OUR_RECORDS = 3
 
 class ProviderAdapter(ABC):
     name: ClassVar[ProviderName]
@@ -238,12 +240,16 @@ class ProviderAdapter(ABC):
         document = plan.document
         candidates = []
         try:
-            for listed in self.list_for_settlement(plan):
-                if not listed.may_be(document):
-                    continue
-                shows_all = None not in (listed.reference_text, listed.issue_date, listed.kind, listed.gross,
-                                          listed.currency)
-                read = listed if shows_all else self.read_listed(listed)
+            possible = [listed for listed in self.list_for_settlement(plan) if listed.may_be(document)]
+            to_read = [listed for listed in possible if None in (
+                listed.reference_text, listed.issue_date, listed.kind, listed.gross, listed.currency)]
+            if len(to_read) > READS_BEFORE_OUR_RECORDS and attempt.mapped_elsewhere is not None:
+                # Many look alike (repeat orders): those our records map to other documents are not ours.
+                elsewhere = attempt.mapped_elsewhere()
+                possible = [listed for listed in possible if listed.reference.provider_document_id not in elsewhere]
+            unread = {listed.reference.provider_document_id for listed in to_read}
+            for listed in possible:
+                read = self.read_listed(listed) if listed.reference.provider_document_id in unread else listed
                 if read is not None:
                     candidates.append(read)
         except CredentialsRejected:

@@ -29,7 +29,7 @@ import math
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from aws_lambda_powertools import Metrics
@@ -304,9 +304,20 @@ class ExportService:
         return None
 
     def interrupted_attempt(self, record: DocumentRecord, adapter: ProviderAdapter) -> InterruptedAttempt:
-        """The interrupted attempt of `record` as its provider is asked about it (domain.settlement)."""
+        """The interrupted attempt of `record` as its provider is asked about it (domain.settlement), with
+        the provider documents our records map to the account's other documents exported since the day
+        before its issue date (read only if the provider's list leaves many to read)."""
         wait = self.settings.settle_listing_after_seconds
-        return attempt_of(record, adapter.listing_complete_after if wait is None else wait, datetime.now(UTC))
+        document = record.parsed_document()
+
+        def mapped_elsewhere() -> frozenset[str]:
+            assert document is not None
+            since = (document.issue_date - timedelta(days=1)).isoformat()
+            return frozenset(other.provider_document_id for other in self.documents.exported_since(
+                record.account_id, since) if other.document_id != record.document_id and other.provider_document_id)
+
+        return attempt_of(record, adapter.listing_complete_after if wait is None else wait, datetime.now(UTC),
+                          mapped_elsewhere if document is not None else None)
 
     def _create(self, job: _Job, adapter: ProviderAdapter, plan: ExportPlan, attempt_id: str) -> CreatedDocument:
         try:

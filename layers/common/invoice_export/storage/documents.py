@@ -84,6 +84,14 @@ class DocumentStore:
         records = self.get_many(account_id, [item["document_id"] for item in response.get("Items", [])])
         return [r for r in records if r.status == status], response.get("LastEvaluatedKey")
 
+    def exported_since(self, account_id: str, since: str) -> list[DocumentRecord]:
+        """The account's exported records last changed at or after `since` (ISO time), every page."""
+        items = all_items(self.table.query, IndexName="by_account_status",
+                          KeyConditionExpression=Key("account_status").eq(f"{account_id}#{Status.EXPORTED.value}")
+                          & Key("updated_at").gte(since))
+        records = self.get_many(account_id, [item["document_id"] for item in items])
+        return [r for r in records if r.status == Status.EXPORTED]
+
     def account_documents(self, account_id: str) -> list[DocumentRecord]:
         """Every record of one account (reconciliation, tenant data deletion), page by page."""
         items = all_items(self.table.query, KeyConditionExpression=Key("account_id").eq(account_id),
