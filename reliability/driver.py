@@ -508,6 +508,7 @@ class Figures:
     pdfs_stored: int = 0
     rate_limit: str = ""
     peak_requests_per_key: int = 0
+    peaks: dict[str, int] = field(default_factory=dict)  # by provider
     settlements: dict[str, SettlementFigures] = field(default_factory=dict)  # by provider (as the scenario names it)
     settlement_runs: int = 0  # runs of the settlement schedule after the traffic
 
@@ -550,7 +551,8 @@ class Figures:
                                           "checked; the rest said why already)"),
             ("documents without an outcome event", str(len(self.without_outcome_event))),
             ("PDFs stored for exported documents", f"{self.pdfs_stored} / {self.exported}"),
-            ("provider rate limit / peak seen per key", f"{self.rate_limit} / {self.peak_requests_per_key}"),
+            ("provider rate limit / peak seen per key", f"{self.rate_limit} / {self.peak_requests_per_key} ("
+                                                        + ", ".join(f"{k} {v}" for k, v in self.peaks.items()) + ")"),
             ("wall time", f"{self.seconds:.0f} s"),
         ]
 
@@ -751,7 +753,8 @@ def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dic
         for our_id, ids in provider.documents_by_our_id().items():
             at_provider.setdefault(our_id, []).extend(ids)
         figures.faults_injected.update(provider.injected)
-        figures.peak_requests_per_key = max(figures.peak_requests_per_key, provider.peak_requests_per_key())
+        figures.peaks[provider.key] = provider.peak_requests_per_key()
+        figures.peak_requests_per_key = max(figures.peak_requests_per_key, figures.peaks[provider.key])
     figures.duplicates_at_provider = sum(len(ids) - 1 for ids in at_provider.values() if len(ids) > 1)
 
     documents = [s for s in first if s.bad_input is None]

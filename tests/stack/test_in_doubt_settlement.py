@@ -79,15 +79,21 @@ def ours_at_ifirma(ifirma: IfirmaFake, login: str, document_id: str) -> list[dic
     return [i for i in ifirma.account(login).invoices.values() if i.get("Uwagi", "").endswith(f"ref: {document_id}")]
 
 
-def test_a_create_stored_at_ifirma_whose_answer_was_lost_is_found_on_the_next_delivery(stack, ifirma) -> None:
+def test_a_create_stored_at_ifirma_whose_answer_was_lost_is_held_then_found_by_the_schedule(stack, ifirma) -> None:
     account, login = ifirma_account(stack, ifirma)
     ifirma.faults.stall_after_commit(3.0, method="POST")  # stored, the answer later than the read timeout
     account.export("01-invoice-company.json")
+    # The later delivery does not list (off the account's queue): in doubt, "nothing yet".
+    record = account.record("INV-2026-11-0001")
+    assert (record.status, record.settlement["outcome"]) == (Status.IN_DOUBT, "not_yet")
+    assert record.last_error.fix.startswith("nothing yet")
+    settle_as_scheduled(stack)
     record = account.record("INV-2026-11-0001")
     assert (record.status, record.settlement["outcome"], record.settlement["by"]) == (
         Status.EXPORTED, "found", "listing")
     assert len(ours_at_ifirma(ifirma, login, "INV-2026-11-0001")) == 1 == len(ifirma.account(login).invoices)
-    assert [e["outcome"] for e in account.events] == ["exported"]
+    account.events += [e["detail"] for e in stack.outcome_events() if e["detail"]["account_id"] == account.account_id]
+    assert [e["outcome"] for e in account.events] == ["in_doubt", "exported"]
     # Asking only read: the one POST is the create (nothing sent twice, nothing written by the look-up).
     assert [e.method for e in ifirma.requests.entries() if e.key == login and e.method != "GET"] == ["POST"]
 

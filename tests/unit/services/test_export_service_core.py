@@ -184,99 +184,20 @@ def order(document_id: str, *, trigger: Trigger = Trigger.ISSUED) -> ExportMessa
     return ExportMessage.model_validate(body)
 
 
-def test_a_create_stored_at_a_listing_provider_and_then_interrupted_is_found_by_our_reference_not_sent_twice(
+def test_a_later_delivery_never_lists_it_holds_the_document_for_the_settlement_never_sending_it_twice(
         listing) -> None:
     listing.provider.fail_next["create"].append(LostAnswer())  # stored, its answer lost
     with pytest.raises(RequestMayHaveSucceeded):
         listing.service.export(message())
-    result = listing.service.export(message())
-    assert (result.outcome, result.provider_document_id) == (Outcome.EXPORTED, "P-1")
-    assert listing.provider.calls == [("create", INVOICE), ("list", INVOICE)]  # a list, never a second create
-    record = listing.documents.get(ACCOUNT, INVOICE)
-    assert record.settlement["outcome"] == "found" and record.settlement["by"] == "listing"
-    assert record.settlement["where"] == "export"
-    assert record.settlement["candidates"] == [{"provider_document_id": "P-1", "number": "FV 1/2026",
-                                                "reference": "ours"}]
-    assert listing.outcomes() == ["exported"] and listing.pdf_requests == [INVOICE]
-
-
-def test_a_create_never_stored_at_a_listing_provider_is_sent_once_when_its_list_can_be_trusted(listing) -> None:
-    listing.provider.fail_next["create"].append(RequestMayHaveSucceeded("read timeout"))  # nothing stored
-    with pytest.raises(RequestMayHaveSucceeded):
-        listing.service.export(message())
-    assert listing.service.export(message()).outcome == Outcome.EXPORTED
-    assert listing.provider.calls == [("create", INVOICE), ("list", INVOICE), ("create", INVOICE)]
-    assert len(listing.provider.listed) == 1
-    record = listing.documents.get(ACCOUNT, INVOICE)
-    assert (record.attempts, record.settlement["outcome"]) == (2, "absent")
-
-
-def test_an_empty_list_proves_nothing_until_the_interrupted_create_cannot_still_be_under_way() -> None:
-    core = Core(ScriptedProvider(without("lookup_by_reference"), name="Lists"), settle_listing_after_seconds=300)
-    core.provider.fail_next["create"].append(RequestMayHaveSucceeded("read timeout"))
-    with pytest.raises(RequestMayHaveSucceeded):
-        core.service.export(message())
-    # The list may not show it yet: held in doubt (the message is done, its account's queue goes on).
-    assert core.service.export(message()).outcome == Outcome.IN_DOUBT
-    record = core.documents.get(ACCOUNT, INVOICE)
-    assert (record.settlement["outcome"], record.last_error.fix[:11]) == ("not_yet", "nothing yet")
-    assert 290 < core.provider.attempts_asked[0].listing_complete_in <= 300 and core.provider.creates() == 1
-    # The attempt began long enough ago (its record says when): the settlement trusts the list now.
-    core.documents.items[(ACCOUNT, INVOICE)]["attempt_started_at"] = "2026-01-01T00:00:00.000+00:00"
-    assert core.settlement.settle(ACCOUNT, INVOICE).outcome.value == "absent"
-    assert core.status() == Status.PENDING and len(core.queue.bodies("export-queue")) == 1
-
-
-def test_a_repeat_order_of_the_same_buyer_day_and_amount_is_never_taken_for_the_interrupted_one(listing) -> None:
-    assert listing.service.export(order("ORDER-1")).outcome == Outcome.EXPORTED  # the first order, exported
-    listing.provider.fail_next["create"].append(RequestMayHaveSucceeded("read timeout"))  # the repeat: lost
-    with pytest.raises(RequestMayHaveSucceeded):
-        listing.service.export(order("ORDER-2"))
-    result = listing.service.export(order("ORDER-2"))
-    # ORDER-1's document carries ORDER-1's reference: not ours, and no reason for doubt. Sent once.
-    assert (result.outcome, result.provider_document_id) == (Outcome.EXPORTED, "P-2")
-    assert listing.provider.creates("ORDER-2") == 2 and len(listing.provider.listed) == 2
-    assert listing.documents.get(ACCOUNT, "ORDER-2").settlement["candidates"] == []
-    # And the other way round: stored, the repeat order is found as itself, not as ORDER-1.
-    listing.provider.fail_next["create"].append(LostAnswer())
-    with pytest.raises(RequestMayHaveSucceeded):
-        listing.service.export(order("ORDER-3"))
-    assert listing.service.export(order("ORDER-3")).provider_document_id == "P-3"
-    assert listing.documents.get(ACCOUNT, "ORDER-3").settlement["candidates"] == [
-        {"provider_document_id": "P-3", "number": "FV 3/2026", "reference": "ours"}]
-
-
-def test_a_merchant_who_edits_our_reference_leaves_the_document_in_doubt_never_duplicated(listing) -> None:
-    listing.provider.fail_next["create"].append(LostAnswer())
-    with pytest.raises(RequestMayHaveSucceeded):
-        listing.service.export(message())
-    listing.provider.edit_reference(INVOICE, "Dziękujemy za zakupy!")  # edited in the provider's application
+    # A day's list is the settlement's (services.settlement): off the account's queue, with time to read.
     assert listing.service.export(message()).outcome == Outcome.IN_DOUBT
+    assert listing.provider.calls == [("create", INVOICE)]
     record = listing.documents.get(ACCOUNT, INVOICE)
-    assert (record.status, record.last_error.code) == (Status.IN_DOUBT, "in_doubt")
-    assert "without our reference" in record.last_error.message
-    assert record.settlement["candidates"] == [{"provider_document_id": "P-1", "number": "FV 1/2026",
-                                                "reference": "no reference of ours"}]
-    assert "Dziękujemy" not in str(record.model_dump())  # the text read back is never kept (buyer data)
-    assert listing.provider.creates() == 1
-
-
-def test_two_documents_with_our_reference_or_an_unreadable_list_hold_it_in_doubt(listing) -> None:
-    listing.provider.fail_next["create"].append(LostAnswer())
-    with pytest.raises(RequestMayHaveSucceeded):
-        listing.service.export(message())
-    listing.provider.add_by_hand(listing.provider.listed["P-1"], reference_text=f"kopia\nref: {INVOICE}")
-    assert listing.service.export(message()).outcome == Outcome.IN_DOUBT
-    assert "2 documents with our reference" in listing.documents.get(ACCOUNT, INVOICE).last_error.message
-    other = order("ORDER-9")
-    listing.provider.fail_next["create"].append(RequestMayHaveSucceeded("read timeout"))
-    listing.provider.fail_next["list"].append(PermanentError("the list answered 500 twice"))
-    with pytest.raises(RequestMayHaveSucceeded):
-        listing.service.export(other)
-    assert listing.service.export(other).outcome == Outcome.IN_DOUBT
-    assert "could not be read: the list answered 500 twice" in listing.documents.get(
-        ACCOUNT, "ORDER-9").last_error.message
-    assert listing.provider.creates() == 2
+    assert (record.settlement["outcome"], record.settlement["where"]) == ("not_yet", "export")
+    assert record.last_error.fix.startswith("nothing yet: the settlement asks Lists again")
+    assert listing.settlement.settle(ACCOUNT, INVOICE).outcome.value == "found"
+    assert listing.status() == Status.EXPORTED and listing.provider.creates() == 1
+    assert listing.outcomes() == ["in_doubt", "exported"]
 
 
 def test_a_creation_task_accepted_before_the_answer_was_lost_is_kept_for_the_next_delivery(listing) -> None:
@@ -285,9 +206,14 @@ def test_a_creation_task_accepted_before_the_answer_was_lost_is_kept_for_the_nex
         listing.service.export(message())
     record = listing.documents.get(ACCOUNT, INVOICE)
     assert record.task_of_attempt == "T-7" and record.provider_task["attempt_id"] == record.send_attempt_id
-    listing.service.export(message())
-    assert listing.provider.attempts_asked[0].task_reference == "T-7"  # the adapter asks the task's status
-    assert listing.documents.get(ACCOUNT, INVOICE).task_of_attempt is None  # the new attempt started none
+    listing.service.export(message())  # the scripted provider knows no task: the settlement lists later
+    asked = listing.provider.attempts_asked[0]
+    assert (asked.task_reference, asked.may_list) == ("T-7", False)  # the adapter asks the task's status
+    listing.settlement.settle(ACCOUNT, INVOICE)  # found absent (nothing was stored): sent again
+    assert listing.provider.attempts_asked[1].task_reference == "T-7"
+    listing.service.export(ExportMessage.model_validate_json(listing.queue.bodies("export-queue")[0]))
+    record = listing.documents.get(ACCOUNT, INVOICE)
+    assert record.status == Status.EXPORTED and record.task_of_attempt is None  # the new attempt started none
 
 
 def test_a_create_that_answers_writes_no_task_and_no_settlement(listing) -> None:
@@ -411,16 +337,3 @@ def test_an_unreadable_message_is_kept_and_announced_once(core) -> None:
     assert (record.status, record.raw_message, record.last_error.code) == (Status.FAILED, "{not json",
                                                                            "invalid_message")
     assert core.outcomes() == ["failed"]
-
-
-def test_many_look_alike_documents_our_records_map_already_are_not_read_one_by_one() -> None:
-    """A day of repeat orders at a provider whose list shows no reference (iFirma): only what our records
-    do not map to another document is read whole."""
-    core = Core(ScriptedProvider(without("lookup_by_reference"), name="Lists", list_shows_references=False))
-    for n in range(6):
-        assert core.service.export(order(f"ORDER-{n}")).outcome == Outcome.EXPORTED
-    core.provider.fail_next["create"].append(LostAnswer())
-    with pytest.raises(RequestMayHaveSucceeded):
-        core.service.export(order("ORDER-7"))
-    assert core.service.export(order("ORDER-7")).provider_document_id == "P-7"
-    assert [doc for call, doc in core.provider.calls if call == "read"] == ["P-7"]

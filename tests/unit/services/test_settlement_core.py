@@ -11,7 +11,7 @@ import json
 import pytest
 
 from invoice_export.domain.documents import ExportMessage, Trigger
-from invoice_export.domain.errors import RequestMayHaveSucceeded, TransientError
+from invoice_export.domain.errors import PermanentError, RequestMayHaveSucceeded, TransientError
 from invoice_export.domain.records import Status
 from invoice_export.domain.settlement import SettlementOutcome
 from invoice_export.services.events import Outcome
@@ -161,3 +161,36 @@ def test_only_a_document_in_doubt_of_a_connected_account_is_asked_about(core) ->
     core.accounts.settings.clear()  # the account was disconnected meanwhile
     assert core.settlement.settle(ACCOUNT, "B") is None
     assert "list" not in [call for call, _ in core.provider.calls] and core.status("B") == Status.IN_DOUBT
+
+
+def test_a_repeat_order_of_the_same_buyer_day_and_amount_is_never_taken_for_the_interrupted_one(core) -> None:
+    assert core.service.export(message("ORDER-1")).outcome == Outcome.EXPORTED  # same buyer, day and amount
+    held_in_doubt(core, RequestMayHaveSucceeded("read timeout"), "ORDER-2")  # the repeat: never stored
+    settled = core.settlement.settle(ACCOUNT, "ORDER-2")
+    # ORDER-1's document carries ORDER-1's reference: not ours, and no reason for doubt. Sent once more.
+    assert (settled.outcome, settled.candidates) == (SettlementOutcome.ABSENT, ())
+    held_in_doubt(core, LostAnswer(), "ORDER-3")  # stored: found as itself, not as ORDER-1
+    found = core.settlement.settle(ACCOUNT, "ORDER-3").found
+    assert found == core.provider.documents["ORDER-3"] != core.provider.documents["ORDER-1"]
+
+
+def test_two_documents_with_our_reference_or_an_unreadable_list_leave_it_in_doubt(core) -> None:
+    held_in_doubt(core, LostAnswer())
+    core.provider.add_by_hand(core.provider.listed["P-1"], reference_text=f"kopia\nref: {INVOICE}")
+    assert "2 documents with our reference" in core.settlement.settle(ACCOUNT, INVOICE).reason
+    held_in_doubt(core, RequestMayHaveSucceeded("read timeout"), "ORDER-9")
+    core.provider.fail_next["list"].append(PermanentError("the list answered 500 twice"))
+    settled = core.settlement.settle(ACCOUNT, "ORDER-9")
+    assert settled.outcome == SettlementOutcome.UNDECIDED and "the list answered 500 twice" in settled.reason
+    assert core.status("ORDER-9") == Status.IN_DOUBT and core.provider.creates() == 2
+
+
+def test_many_look_alike_documents_our_records_map_already_are_not_read_one_by_one() -> None:
+    """A day of repeat orders at a provider whose list shows no reference (iFirma): only what our records
+    do not map to another document is read whole."""
+    core = Core(ScriptedProvider(without("lookup_by_reference"), name="Lists", list_shows_references=False))
+    for n in range(6):
+        assert core.service.export(message(f"ORDER-{n}")).outcome == Outcome.EXPORTED
+    held_in_doubt(core, LostAnswer(), "ORDER-7")
+    assert core.settlement.settle(ACCOUNT, "ORDER-7").found.provider_document_id == "P-7"
+    assert [doc for call, doc in core.provider.calls if call == "read"] == ["P-7"]

@@ -117,10 +117,15 @@ class InterruptedAttempt:
     # The provider document ids our records map to other documents of the account (exported ones of
     # about the issue date), asked only when a list leaves several documents to read; None: not known.
     mapped_elsewhere: Callable[[], frozenset[str]] | None = None
+    # False on a message's later delivery: a day's list (pages, a read per candidate) is left to the
+    # settlement, which has the time and the patience for the provider's rate limit; only what answers
+    # in a request or two (a look-up by our id or number, a creation task) is asked there.
+    may_list: bool = True
 
 
 def attempt_of(record: DocumentRecord, listing_complete_after: float, now: datetime,
-               mapped_elsewhere: Callable[[], frozenset[str]] | None = None) -> InterruptedAttempt:
+               mapped_elsewhere: Callable[[], frozenset[str]] | None = None, *,
+               may_list: bool = True) -> InterruptedAttempt:
     """The interrupted attempt `record` last held the claim for, as the provider is asked about it:
     its creation task if recorded, and how long until the provider's list surely shows what it created
     (`listing_complete_after` seconds after it began; a record claimed before the start was kept counts
@@ -129,7 +134,7 @@ def attempt_of(record: DocumentRecord, listing_complete_after: float, now: datet
     elapsed = (now - started).total_seconds()
     return InterruptedAttempt(task_reference=record.task_of_attempt,
                               listing_complete_in=max(listing_complete_after - elapsed, 0.0),
-                              mapped_elsewhere=mapped_elsewhere)
+                              mapped_elsewhere=mapped_elsewhere, may_list=may_list)
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,13 @@ def settle_by_reference(document: Document, candidates: list[ListedDocument], *,
     return Settlement(SettlementOutcome.ABSENT, SettledBy.LISTING,
                       f"{provider} lists no document of {what} with our reference"
                       + (f" ({others} of another document of ours)" if others else ""))
+
+
+def left_to_listing(document: Document, provider: str, attempt: InterruptedAttempt) -> Settlement:
+    """Not asked here (`may_list` False): the settlement lists the provider's documents of the day."""
+    return Settlement(SettlementOutcome.NOT_YET, SettledBy.LISTING,
+                      f"{provider}'s documents of {document.issue_date} are to be listed to find it",
+                      retry_after=attempt.listing_complete_in)
 
 
 def undecided(by: SettledBy, reason: str) -> Settlement:

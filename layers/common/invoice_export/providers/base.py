@@ -40,6 +40,7 @@ from invoice_export.domain.settlement import (
     SettledBy,
     Settlement,
     SettlementOutcome,
+    left_to_listing,
     settle_by_reference,
     undecided,
 )
@@ -238,6 +239,8 @@ class ProviderAdapter(ABC):
     def settle_by_listing(self, plan: ExportPlan, attempt: InterruptedAttempt) -> Settlement:
         """The shared settlement by the provider's list of the issue date and our reference read back."""
         document = plan.document
+        if not attempt.may_list:
+            return left_to_listing(document, self.display_name, attempt)
         candidates = []
         try:
             possible = [listed for listed in self.list_for_settlement(plan) if listed.may_be(document)]

@@ -282,7 +282,7 @@ class ExportService:
         if action.act != Act.LOOK_UP:
             return self._perform(action, job)
         # An earlier attempt stopped mid-call: does the provider have the document already?
-        settlement = adapter.settle_interrupted(plan, self.interrupted_attempt(record, adapter))
+        settlement = adapter.settle_interrupted(plan, self.interrupted_attempt(record, adapter, may_list=False))
         logger.info("interrupted attempt asked about", extra={"settlement": settlement.outcome.value,
                                                                "settled_by": settlement.by.value})
         evidence = settlement.as_record(now_iso(), where="export")
@@ -303,10 +303,12 @@ class ExportService:
             raise concurrent_change("document changed while settling an interrupted attempt")
         return None
 
-    def interrupted_attempt(self, record: DocumentRecord, adapter: ProviderAdapter) -> InterruptedAttempt:
+    def interrupted_attempt(self, record: DocumentRecord, adapter: ProviderAdapter, *,
+                            may_list: bool = True) -> InterruptedAttempt:
         """The interrupted attempt of `record` as its provider is asked about it (domain.settlement), with
         the provider documents our records map to the account's other documents exported since the day
-        before its issue date (read only if the provider's list leaves many to read)."""
+        before its issue date (read only if the provider's list leaves many to read). A later delivery
+        does not list (`may_list`): that is the settlement's (services.settlement), off the account's queue."""
         wait = self.settings.settle_listing_after_seconds
         document = record.parsed_document()
 
@@ -317,7 +319,7 @@ class ExportService:
                 record.account_id, since) if other.document_id != record.document_id and other.provider_document_id)
 
         return attempt_of(record, adapter.listing_complete_after if wait is None else wait, datetime.now(UTC),
-                          mapped_elsewhere if document is not None else None)
+                          mapped_elsewhere if document is not None else None, may_list=may_list)
 
     def _create(self, job: _Job, adapter: ProviderAdapter, plan: ExportPlan, attempt_id: str) -> CreatedDocument:
         try:
