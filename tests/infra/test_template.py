@@ -68,6 +68,9 @@ LINK_API = "LinkApi"
 LAYER = "CommonLayer"
 BULK_EXPORT_FN = "BulkExportFunction"
 DEAD_LETTER_CHECK_FN = "DeadLetterCheckFunction"
+SETTLE_FN = "SettleInDoubtFunction"
+SETTLE_QUEUE = "SettleQueue"
+SETTLE_DLQ = "SettleDLQ"
 EXPORT_DLQ = "ExportDLQ"
 OUTCOME_BUS = "OutcomeEventBus"
 BULK_RUNS_TABLE = "BulkRunsTable"
@@ -78,7 +81,7 @@ AUDIT_TABLE = "AuditTable"
 OWN_NUMBERS_TABLE = "OwnNumbersTable"
 SCHEDULE_DLQ = "ScheduleDLQ"
 SCHEDULED_RUN_FAILURES = "ScheduledRunFailures"
-SCHEDULED_FNS = (BULK_EXPORT_FN, DEAD_LETTER_CHECK_FN)
+SCHEDULED_FNS = (BULK_EXPORT_FN, DEAD_LETTER_CHECK_FN, SETTLE_FN)
 LOG_RETENTION = {"Ref": "LogRetentionDays"}
 
 RUNTIME = "python3.13"
@@ -89,18 +92,20 @@ ACCOUNT_SECRETS = secret_pattern_arn("invoice-export/accounts/*")  # per-account
 TABLE_WRITERS = {
     # connecting and settings; the export function pauses an account whose credentials were refused
     ACCOUNTS_TABLE: {CONFIG_API_FN, EXPORT_FN},
-    # API: resolving in doubt; the DLQ check: recording documents whose message was dead-lettered unrecorded
-    DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN, DEAD_LETTER_CHECK_FN},
+    # API: resolving in doubt; the DLQ check: recording documents whose message was dead-lettered unrecorded;
+    # the settlement: a document in doubt found, requeued, or its evidence
+    DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN, DEAD_LETTER_CHECK_FN, SETTLE_FN},
     IDEMPOTENCY_TABLE: {EXPORT_FN},
     # claimed with a document's record; older documents are registered by the operator (CLI)
     OWN_NUMBERS_TABLE: {EXPORT_FN},
     # every function that calls a provider (the API checks credentials and lists series)
-    RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN},
+    RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN, SETTLE_FN},
     BULK_RUNS_TABLE: {BULK_EXPORT_FN, CONFIG_API_FN},  # run progress; the bulk function never writes documents
     TENANTS_TABLE: set(),  # the operator maps principals to tenants with own credentials (CLI)
     # Each records what it did (PutItem only): exports, bulk runs, operator actions, PDFs, KSeF answers,
-    # documents the DLQ check recorded.
-    AUDIT_TABLE: {EXPORT_FN, BULK_EXPORT_FN, CONFIG_API_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, DEAD_LETTER_CHECK_FN},
+    # documents the DLQ check recorded, settlements.
+    AUDIT_TABLE: {EXPORT_FN, BULK_EXPORT_FN, CONFIG_API_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, DEAD_LETTER_CHECK_FN,
+                  SETTLE_FN},
 }
 # Who may store account credentials (connecting checks them at the provider first), on the prefix only.
 CREDENTIAL_WRITERS = {CONFIG_API_FN}
@@ -108,12 +113,15 @@ CREDENTIAL_WRITE_ACTIONS = {"secretsmanager:PutSecretValue", "secretsmanager:Cre
 # Who may send to which queue of the stack (producers outside the stack are not modelled here).
 # The KSeF poller re-queues its own poll until KSeF's answer is final.
 # Bulk runs and the API's retries re-queue documents; a resolved in-doubt document gets its PDF.
+# The settlement queue: the schedule (the settlement function itself) and the API (resolve --auto); a
+# settled document is requeued (surely absent) or gets its PDF and KSeF poll (found).
 # Lambda sends a scheduled function's failed run to its OnFailure queue with the function's own role;
 # the schedules' dead-letter queue is written by the schedules' roles, not by a function.
 # The PDF function puts a fetch the provider's rate limit holds back on its own queue again, for later.
-QUEUE_SENDERS = {PDF_QUEUE: {EXPORT_FN, CONFIG_API_FN, FETCH_PDF_FN}, KSEF_QUEUE: {EXPORT_FN, KSEF_FN},
-                 EXPORT_QUEUE: {BULK_EXPORT_FN, CONFIG_API_FN}, SCHEDULED_RUN_FAILURES: set(SCHEDULED_FNS),
-                 SCHEDULE_DLQ: set()}
+QUEUE_SENDERS = {PDF_QUEUE: {EXPORT_FN, CONFIG_API_FN, FETCH_PDF_FN, SETTLE_FN},
+                 KSEF_QUEUE: {EXPORT_FN, KSEF_FN, SETTLE_FN},
+                 EXPORT_QUEUE: {BULK_EXPORT_FN, CONFIG_API_FN, SETTLE_FN}, SCHEDULED_RUN_FAILURES: set(SCHEDULED_FNS),
+                 SCHEDULE_DLQ: set(), SETTLE_QUEUE: {SETTLE_FN, CONFIG_API_FN}}
 S3_ACTIONS = {"s3:GetObject", "s3:PutObject"}  # what the PDF functions may do, on pdf/* only
 WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 
@@ -420,8 +428,10 @@ def test_only_the_idempotency_table_allows_deleting_items(cfn, policies):
 
 def test_only_export_and_link_functions_read_the_link_signing_secret(policies):
     readers = grantees(policies, "secretsmanager:GetSecretValue", secret_arn(LINK_SECRET))
-    assert readers == {EXPORT_FN, LINK_FN, CONFIG_API_FN}, (
-        f"{LINK_SECRET} is readable by {sorted(readers)}; only {EXPORT_FN} and {CONFIG_API_FN} (sign links) "
+    # The settlement announces a document found at the provider with the same `exported` event (its link).
+    signers = {EXPORT_FN, CONFIG_API_FN, SETTLE_FN}
+    assert readers == signers | {LINK_FN}, (
+        f"{LINK_SECRET} is readable by {sorted(readers)}; only {sorted(signers)} (sign links) "
         f"and {LINK_FN} (verifies them) may read it"
     )
 
@@ -761,6 +771,28 @@ def test_dead_letter_check_runs_every_few_minutes_with_the_input_its_handler_par
     DeadLetterCheckRequest.model_validate_json(schedules[0]["Target"]["Input"])
 
 
+def test_settlement_runs_every_few_minutes_with_the_input_its_handler_parses_and_only_reads_providers(
+        cfn, policies):
+    from invoice_export.entrypoints.settlement import SettleInDoubtRequest
+    from invoice_export.services.settlement import SettleRequest
+
+    schedule = _schedule_targeting(cfn, SETTLE_FN)
+    expression = schedule["ScheduleExpression"]
+    if ref_target(expression) in cfn.get("Parameters", {}):
+        expression = cfn["Parameters"][ref_target(expression)]["Default"]
+    period = re.fullmatch(r"rate\((\d+) minutes?\)", expression)
+    assert period and 5 <= int(period.group(1)) <= 60, f"settle documents in doubt every few minutes: {expression!r}"
+    SettleInDoubtRequest.model_validate_json(schedule["Target"]["Input"])
+    SettleRequest(account_id="a", document_id="d")  # what the queue's messages are
+    readers = {fn for q_id, fn in sqs_event_source_mappings(cfn).values() if q_id == SETTLE_QUEUE}
+    assert readers == {SETTLE_FN}
+    # Records change only by conditional updates of an existing item (no put: it never creates a record).
+    st = policies[SETTLE_FN].statements
+    assert allows(st, "dynamodb:UpdateItem", table_arn(DOCUMENTS_TABLE))
+    assert not allows(st, "dynamodb:PutItem", table_arn(DOCUMENTS_TABLE))
+    assert not allows(st, "dynamodb:PutItem", table_arn(IDEMPOTENCY_TABLE))
+
+
 def test_dead_letter_check_knows_the_export_functions_timeout(cfn):
     # It leaves a document `sending` for less than this alone: a live attempt may be sending it.
     env = props(cfn["Resources"][DEAD_LETTER_CHECK_FN])["Environment"]["Variables"]
@@ -901,7 +933,7 @@ def test_a_schedule_that_cannot_invoke_its_function_dead_letters_to_the_schedule
 
 
 # A failed nightly run resumes where it stopped, so Lambda retries it; the DLQ check runs again soon anyway.
-FAILED_RUN_RETRIES = {BULK_EXPORT_FN: 2, DEAD_LETTER_CHECK_FN: 0}
+FAILED_RUN_RETRIES = {BULK_EXPORT_FN: 2, DEAD_LETTER_CHECK_FN: 0, SETTLE_FN: 0}
 
 
 @pytest.mark.parametrize("fn", SCHEDULED_FNS)
@@ -922,7 +954,8 @@ def test_a_scheduled_run_that_fails_inside_the_function_goes_to_the_on_failure_q
         f"{fn}'s role cannot send to {SCHEDULED_RUN_FAILURES} (SAM adds it for Type: SQS with a Destination)")
 
 
-@pytest.mark.parametrize("queue", [SCHEDULE_DLQ, SCHEDULED_RUN_FAILURES])
+# SettleDLQ: settlements of documents in doubt that failed on every delivery (the same pattern).
+@pytest.mark.parametrize("queue", [SCHEDULE_DLQ, SCHEDULED_RUN_FAILURES, SETTLE_DLQ])
 def test_failed_run_queues_are_standard_encrypted_kept_14_days_and_alarmed(cfn, queue):
     q = props(cfn["Resources"][queue])
     problems = []

@@ -84,6 +84,14 @@ class DocumentStore:
         records = self.get_many(account_id, [item["document_id"] for item in response.get("Items", [])])
         return [r for r in records if r.status == status], response.get("LastEvaluatedKey")
 
+    def exported_since(self, account_id: str, since: str) -> list[DocumentRecord]:
+        """The account's exported records last changed at or after `since` (ISO time), every page."""
+        items = all_items(self.table.query, IndexName="by_account_status",
+                          KeyConditionExpression=Key("account_status").eq(f"{account_id}#{Status.EXPORTED.value}")
+                          & Key("updated_at").gte(since))
+        records = self.get_many(account_id, [item["document_id"] for item in items])
+        return [r for r in records if r.status == Status.EXPORTED]
+
     def account_documents(self, account_id: str) -> list[DocumentRecord]:
         """Every record of one account (reconciliation, tenant data deletion), page by page."""
         items = all_items(self.table.query, KeyConditionExpression=Key("account_id").eq(account_id),
@@ -167,9 +175,10 @@ class DocumentStore:
 
         `number`: our number the document goes out with, claimed for it in the same write; raises
         DuplicateNumber (nothing written) while another document holds it."""
+        now = now_iso()
         record = self.transition(account_id, document_id, Step.CLAIM,
-                                 values={"send_attempt_id": attempt_id, "updated_at": now_iso()}, add={"attempts": 1},
-                                 number=number)
+                                 values={"send_attempt_id": attempt_id, "attempt_started_at": now, "updated_at": now},
+                                 add={"attempts": 1}, number=number)
         if record is not None:
             return True, record
         current = self.get(account_id, document_id)
@@ -177,12 +186,15 @@ class DocumentStore:
         return False, current
 
     def continue_interrupted(self, account_id: str, document_id: str, attempt_id: str,
-                             number: NumberClaim | None = None) -> DocumentRecord | None:
-        """Take over a `sending` record left by an interrupted attempt (after the provider look-up).
-        `number`: as for `claim`."""
+                             number: NumberClaim | None = None, *,
+                             settlement: dict[str, Any] | None = None) -> DocumentRecord | None:
+        """Take over a `sending` record left by an interrupted attempt (after the provider was asked: its
+        answer is `settlement`). `number`: as for `claim`."""
+        now = now_iso()
         return self.transition(account_id, document_id, Step.TAKE_OVER,
-                               values={"send_attempt_id": attempt_id, "updated_at": now_iso()}, add={"attempts": 1},
-                               number=number)
+                               values={"send_attempt_id": attempt_id, "attempt_started_at": now, "updated_at": now,
+                                       **_settlement(settlement)},
+                               add={"attempts": 1}, number=number)
 
     def release_claim(self, account_id: str, document_id: str, attempt_id: str,
                       error: RecordedError) -> DocumentRecord | None:
@@ -194,8 +206,10 @@ class DocumentStore:
                       provider_number: str, provider_series: str | None,
                       warnings: list[str], drift: list[dict[str, str]],
                       vat_in_pln: dict[str, str] | None = None,
-                      vat_split: dict[str, Any] | None = None) -> DocumentRecord | None:
-        """sending -> exported. Refuses (None) if the record already maps to a provider document."""
+                      vat_split: dict[str, Any] | None = None,
+                      settlement: dict[str, Any] | None = None) -> DocumentRecord | None:
+        """sending -> exported. Refuses (None) if the record already maps to a provider document.
+        `settlement`: the provider's answer that found it, when an interrupted attempt's document."""
         now = now_iso()
         return self.transition(
             account_id, document_id, Step.EXPORT,
@@ -204,7 +218,7 @@ class DocumentStore:
                     **({"provider_series": provider_series} if provider_series is not None else {}),
                     "warnings": warnings, "readback_drift": drift, "exported_at": now, "updated_at": now,
                     **({"vat_in_pln": vat_in_pln} if vat_in_pln is not None else {}),
-                    **({"vat_split": vat_split} if vat_split is not None else {})},
+                    **({"vat_split": vat_split} if vat_split is not None else {}), **_settlement(settlement)},
             remove=("last_error",))
 
     def set_provider_number(self, account_id: str, document_id: str, provider_number: str) -> DocumentRecord | None:
@@ -229,19 +243,32 @@ class DocumentStore:
         return self._to_outcome(account_id, document_id, Step.GIVE_UP, error, event_pending=True)
 
     def mark_in_doubt(self, account_id: str, document_id: str, error: RecordedError, *,
-                      event_pending: bool = False) -> DocumentRecord | None:
-        """sending -> in_doubt. `event_pending`: its outcome event is published after this write."""
-        return self._to_outcome(account_id, document_id, Step.HOLD_IN_DOUBT, error, event_pending=event_pending)
+                      event_pending: bool = False, settlement: dict[str, Any] | None = None) -> DocumentRecord | None:
+        """sending -> in_doubt. `event_pending`: its outcome event is published after this write.
+        `settlement`: the provider's answer that could not decide (the evidence)."""
+        return self._to_outcome(account_id, document_id, Step.HOLD_IN_DOUBT, error, event_pending=event_pending,
+                                values=_settlement(settlement))
 
     def settle_in_doubt(self, account_id: str, document_id: str, *, provider: str | None,
-                        provider_document_id: str, provider_number: str) -> DocumentRecord | None:
-        """in_doubt -> exported, with the provider document an operator found."""
+                        provider_document_id: str, provider_number: str, provider_series: str | None = None,
+                        settlement: dict[str, Any] | None = None) -> DocumentRecord | None:
+        """in_doubt -> exported, with the provider document an operator or the settlement found."""
         now = now_iso()
         return self.transition(
             account_id, document_id, Step.SETTLE_IN_DOUBT,
             values={"provider_document_id": provider_document_id, "provider_number": provider_number,
-                    "exported_at": now, "updated_at": now, **({"provider": provider} if provider else {})},
-            remove=("last_error",))
+                    "exported_at": now, "updated_at": now, **({"provider": provider} if provider else {}),
+                    **({"provider_series": provider_series} if provider_series is not None else {}),
+                    **_settlement(settlement)},
+            remove=("last_error", "outcome_event_pending"))
+
+    def requeue_in_doubt(self, account_id: str, document_id: str, error: RecordedError,
+                         settlement: dict[str, Any]) -> DocumentRecord | None:
+        """in_doubt -> pending: the settlement found it surely absent at the provider; it is sent again."""
+        return self.transition(account_id, document_id, Step.REQUEUE_IN_DOUBT,
+                               values={"last_error": error.model_dump(), "updated_at": now_iso(),
+                                       **_settlement(settlement)},
+                               remove=("outcome_event_pending",))
 
     def release_in_doubt(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
         """in_doubt -> failed: an operator confirmed the provider does not have it, so it may be sent."""
@@ -276,11 +303,12 @@ class DocumentStore:
         raise AssertionError("unreachable: the key beside is either free or this message's")
 
     def _to_outcome(self, account_id: str, document_id: str, step: Step, error: RecordedError, *,
-                    event_pending: bool) -> DocumentRecord | None:
+                    event_pending: bool, values: dict[str, Any] | None = None) -> DocumentRecord | None:
         """A step to failed or in doubt, with its error; `event_pending` until its event is published."""
         return self.transition(
             account_id, document_id, step,
-            values={"last_error": error.model_dump(), "updated_at": now_iso(), **_event_pending(event_pending)},
+            values={"last_error": error.model_dump(), "updated_at": now_iso(), **_event_pending(event_pending),
+                    **(values or {})},
             remove=() if event_pending else ("outcome_event_pending",))
 
     def _create(self, account_id: str, document_id: str, step: Step,
@@ -295,6 +323,19 @@ class DocumentStore:
     def set_outcome_event_sent(self, account_id: str, document_id: str) -> None:
         self._update(account_id, document_id, {"updated_at": now_iso()}, condition=Attr("document_id").exists(),
                      remove=("outcome_event_pending",), read_back=False)
+
+    def record_provider_task(self, account_id: str, document_id: str, attempt_id: str, task_reference: str) -> None:
+        """The creation task an attempt's create started at the provider, kept while the attempt holds the
+        claim (its answer was lost after the task was accepted): the task's status settles the attempt."""
+        task = {"attempt_id": attempt_id, "reference": task_reference}
+        self._update(account_id, document_id, {"provider_task": task},
+                     condition=Attr("status").eq(Status.SENDING.value) & Attr("send_attempt_id").eq(attempt_id),
+                     read_back=False)
+
+    def record_settlement(self, account_id: str, document_id: str, settlement: dict[str, Any]) -> DocumentRecord | None:
+        """A settlement that left the document in doubt: its evidence, and one more try counted."""
+        return self._update(account_id, document_id, {"settlement": settlement, "updated_at": now_iso()},
+                            condition=Attr("status").eq(Status.IN_DOUBT.value), add={"settlement_tries": 1})
 
     def set_rejection_event_sent(self, account_id: str, document_key: str) -> None:
         self._update(account_id, document_key, {"rejection_event_sent": True},
@@ -495,6 +536,10 @@ def _guard(guard: Guard, values: Mapping[str, Any], attempt_id: str | None) -> A
 
 def _key(account_id: str, document_id: str) -> dict[str, str]:
     return {"account_id": account_id, "document_id": document_id}
+
+
+def _settlement(settlement: dict[str, Any] | None) -> dict[str, Any]:
+    return {"settlement": settlement} if settlement is not None else {}
 
 
 def _event_pending(pending: bool) -> dict[str, Any]:

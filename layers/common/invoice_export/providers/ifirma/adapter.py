@@ -24,8 +24,11 @@ choices made here:
   (iFirmaClient::decodeJsonResponse) does so for every answer. So an answer without `Kod` counts
   when it carries what the call is for (the document's PelnyNumer, the month, the quota, a new
   document's Identyfikator); a write whose answer shows neither may have been done (in doubt).
-- No receipts, no SKUs, no external id: a create whose answer was lost cannot be found again, so
-  `lookup_by_reference` is False and the service holds such a document "in doubt".
+- No receipts, no SKUs, no external id. Every create carries our reference as the last line of
+  `Uwagi` (`ref: <our id>`, domain.settlement; the notes are cut to leave it room, never it), which a
+  read returns. A create whose answer was lost is settled by listing (`settle_by_listing`):
+  `faktury.json` of the issue date, narrowed on `Brutto` and `Rodzaj` (its items carry no currency
+  or notes, and a private buyer has no NIP), each remaining candidate read to see our reference.
 - iFirma only issues documents in the account's accounting month. Moving that month changes the
   merchant's books, so it is done only with the account option `allow_accounting_month_switch`
   (and the subscriber key); otherwise the rejection says what to do.
@@ -85,6 +88,7 @@ from invoice_export.domain.provider_contract import (
 )
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
+from invoice_export.domain.settlement import ListedDocument, with_our_reference
 from invoice_export.platform.observability import logger
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import encode_json
@@ -180,8 +184,18 @@ TEXT_LIMITS = {
         "ASSUMPTION: no official limit found (a community client caps it at 30, too short for common bases)"),
     "NazwaUslugi": TextLimit(300, "document.lines[].name (all lines of an art. 28b invoice)",
                              "api.ifirma.pl fakturaeksportuslugue: NazwaUslugi ≤300"),
-    "Uwagi": TextLimit(1000, "document.notes (and a correction's reason)", "I-DOC: Uwagi ≤1000"),
+    "Uwagi": TextLimit(1000, "document.notes (and a correction's reason)", "I-DOC: Uwagi ≤1000",
+                       keeps_our_reference=True),
 }
+# faktury.json's Rodzaj -> (the resource its document is read under, our kind). prz_faktura_kraj is
+# documented (I-MCP findings); the others are the fake's ASSUMPTION. A Rodzaj not known here narrows
+# nothing: the document is read under our create's resource (a 404 there: not ours).
+LISTED_KINDS = {"prz_faktura_kraj": (DOMESTIC, DocumentKind.INVOICE),
+                "prz_faktura_waluta": (FOREIGN_CURRENCY, DocumentKind.INVOICE),
+                "prz_eksport_uslug_ue": (EU_SERVICES, DocumentKind.INVOICE),
+                "prz_faktura_kraj_korekta": (DOMESTIC, DocumentKind.CORRECTION)}
+LIST_PAGE_SIZE = 100  # ASSUMPTION: iloscNaStronie accepts 100; the list is read to an empty page anyway
+LIST_MAX_PAGES = 50  # a day of more than ~5,000 documents is not settled by listing (in doubt)
 
 
 class IfirmaCredentials(BaseModel):
@@ -291,6 +305,7 @@ class IfirmaAdapter(ProviderAdapter):
         ksef_send=True,  # ksef/send, community-documented (see the module's notes)
         ksef_read_back=False,  # no known way to read the KSeF state or number back
         lookup_by_reference=False,  # no external id field
+        settle_by_listing=True,  # faktury.json of the day, our reference read back from Uwagi
     )
     credentials_model: ClassVar[type[BaseModel]] = IfirmaCredentials
     options_model: ClassVar[type[BaseModel]] = IfirmaOptions
@@ -314,6 +329,12 @@ class IfirmaAdapter(ProviderAdapter):
     exemption_basis_fields: ClassVar[str] = "zw: `PodstawaPrawna` on each line (our basis); np: none"
     text_limits: ClassVar[dict[str, TextLimit]] = TEXT_LIMITS
     gross_unit_price_places: ClassVar[int | None] = 4
+    # iFirma creates synchronously: once its server has finished a request, the document is listed.
+    # Our client gives up after its read timeout (10 s), but the server may still finish the request.
+    listing_complete_after: ClassVar[float] = 300.0
+    listing_complete_after_source: ClassVar[str] = (
+        "ASSUMPTION: iFirma documents no server timeout; web front ends cut a request after 60-120 s, so 5 "
+        "minutes after the attempt began nothing it sent is still being stored")
 
     @classmethod
     def rate_limit_key(cls, settings: AccountSettings, credentials: BaseModel) -> str:
@@ -396,8 +417,8 @@ class IfirmaAdapter(ProviderAdapter):
             body["TerminPlatnosci"] = doc.payment.due_date.isoformat()
         if plan.provider_series is not None:
             body["NazwaSeriiNumeracji"] = plan.provider_series
-        if doc.notes:
-            body["Uwagi"] = doc.notes
+        # Our reference (domain.settlement), read back when an interrupted create is looked for.
+        body["Uwagi"] = with_our_reference(doc.notes, doc.document_id)
         if endpoint == FOREIGN_CURRENCY:
             body["TypSprzedazy"] = "KRAJOWA"
         if endpoint in (FOREIGN_CURRENCY, EU_SERVICES):
@@ -489,7 +510,8 @@ class IfirmaAdapter(ProviderAdapter):
             "DataWystawienia": doc.issue_date.isoformat(),
             "SposobZaplaty": plan.provider_payment_type,
             "RodzajPodpisuOdbiorcy": "BPO",  # as on the invoice; a community client reads it as required here
-            "Uwagi": f"{doc.correction.reason}\n{doc.notes}" if doc.notes else doc.correction.reason,
+            "Uwagi": with_our_reference(f"{doc.correction.reason}\n{doc.notes}" if doc.notes else doc.correction.reason,
+                                        doc.document_id),
             "Pozycje": positions,
         }
         if doc.payment.due_date is not None:
@@ -593,9 +615,54 @@ class IfirmaAdapter(ProviderAdapter):
     def find_document(self, plan: ExportPlan) -> ProviderReference | None:
         # Never called while lookup_by_reference is False; a None here would wrongly mean "surely absent".
         raise PermanentError(
-            "iFirma keeps no reference of ours: a create whose answer was lost cannot be matched safely",
+            "iFirma has no look-up by our id: an interrupted create is settled by listing (settle_by_listing)",
             fix="look for the document in iFirma and attach it (fakturakraj:<id>), or release it for a new send",
             code="lookup_not_possible")
+
+    def list_for_settlement(self, plan: ExportPlan) -> list[ListedDocument]:
+        """faktury.json around the issue date, to an empty page. ASSUMPTION: dataOd/dataDo filter on
+        the issue date, inclusive; the sale date (from) and the next day (to) are asked too, in case it is
+        the sale date or an exclusive end - a wider list costs reads, a narrower one a duplicate."""
+        doc = plan.document
+        params = {"dataOd": min(doc.sale_date, doc.issue_date).isoformat(),
+                  "dataDo": (doc.issue_date + timedelta(days=1)).isoformat(), "iloscNaStronie": LIST_PAGE_SIZE}
+        own_type = DOMESTIC if self.endpoint(doc).endswith("/korekta") else self.endpoint(doc)
+        listed: dict[str, ListedDocument | None] = {}
+        for page in range(1, LIST_MAX_PAGES + 1):
+            response = self._request("GET", "/faktury.json", params={**params, "strona": page},
+                                     headers={"Accept": "application/json"}, ok=(200,))
+            items = [item for item in self._checked(response, may_have_arrived=False, proof=("Wynik",)
+                                                    ).get("Wynik") or [] if isinstance(item, dict)]
+            if not items:
+                # None: a document of another resource than our create's, so not ours.
+                return [entry for entry in listed.values() if entry is not None]
+            fresh = dict(_listed(item, own_type) for item in items)
+            if not fresh.keys() - listed.keys():
+                break  # the same page again: iFirma ignored `strona`, so what follows is unknown
+            listed.update(fresh)
+        else:
+            raise PermanentError(f"iFirma lists more than {LIST_MAX_PAGES} pages of documents around "
+                                 f"{doc.issue_date}", code="provider_list_incomplete",
+                                 fix="look for the document in iFirma and attach it, or release it")
+        raise PermanentError(f"iFirma answered the same page of its list of {doc.issue_date} twice: it cannot be "
+                             "read to its end", code="provider_list_incomplete",
+                             fix="look for the document in iFirma and attach it, or release it")
+
+    def read_listed(self, listed: ListedDocument) -> ListedDocument | None:
+        try:
+            stored = self._read(listed.reference.provider_document_id)
+        except ProviderRejected as refusal:
+            if refusal.code == "provider_not_found":
+                return None  # not under our create's resource: not ours
+            raise
+        kind, number = split_reference(listed.reference.provider_document_id)
+        corrects = stored.get("IdentyfikatorFakturyKorygowanej") is not None
+        return ListedDocument(
+            ProviderReference(f"{kind}:{number}", str(stored.get("PelnyNumer") or listed.reference.number)),
+            issue_date=_date_or_none(stored.get("DataWystawienia")),
+            kind=DocumentKind.CORRECTION if corrects else DocumentKind.INVOICE,
+            gross=_decimal_or_none(stored.get("Brutto")), currency=str(stored.get("Waluta") or "PLN"),
+            reference_text=str(stored.get("Uwagi") or ""))
 
     def download_pdf(self, provider_document_id: str) -> bytes:
         kind, number = split_reference(provider_document_id)
@@ -727,3 +794,33 @@ def _totals(stored: dict[str, Any], currency: str) -> ProviderTotals | None:
         currency=str(stored.get("Waluta") or currency),
         is_correction=corrected is not None,
         corrects=f"{DOMESTIC}:{corrected}" if corrected is not None else None)
+
+
+def _listed(item: dict[str, Any], own_type: str) -> tuple[str, ListedDocument | None]:
+    """(FakturaId, the item as a ListedDocument, None when it is of another resource than our create's).
+    Items carry FakturaId, PelnyNumer, Brutto, Rodzaj (and DataWystawienia where shown). ASSUMPTION:
+    Brutto is in the document's currency, as a read's Brutto is."""
+    identifier = str(item.get("FakturaId") or "")
+    if not identifier.isdigit():
+        raise PermanentError("iFirma listed a document without its FakturaId", code="provider_list_unreadable",
+                             fix="look for the document in iFirma and attach it, or release it")
+    resource, kind = LISTED_KINDS.get(str(item.get("Rodzaj")), (own_type, None))
+    if resource != own_type:
+        return identifier, None
+    return identifier, ListedDocument(ProviderReference(f"{resource}:{identifier}", str(item.get("PelnyNumer") or "")),
+                                      issue_date=_date_or_none(item.get("DataWystawienia")), kind=kind,
+                                      gross=_decimal_or_none(item.get("Brutto")))
+
+
+def _date_or_none(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except ArithmeticError:
+        return None
