@@ -64,7 +64,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .common import (
+from local.fakes.common import (
     ISO_3166_ALPHA2,
     FakeServer,
     FieldErrors,
