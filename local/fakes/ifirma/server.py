@@ -45,7 +45,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from .common import (
+from local.fakes.common import (
     ISO_3166_ALPHA2,
     FakeServer,
     HttpError,
