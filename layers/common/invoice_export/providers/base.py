@@ -271,20 +271,8 @@ class ProviderAdapter(ABC):
         document = plan.document
         if not attempt.may_list:
             return left_to_listing(document, self.display_name, attempt)
-        candidates = []
         try:
-            possible = [listed for listed in self.list_for_settlement(plan) if listed.may_be(document)]
-            to_read = [listed for listed in possible if None in (
-                listed.reference_text, listed.issue_date, listed.kind, listed.gross, listed.currency)]
-            if len(to_read) > READS_BEFORE_OUR_RECORDS and attempt.mapped_elsewhere is not None:
-                # Many look alike (repeat orders): those our records map to other documents are not ours.
-                elsewhere = attempt.mapped_elsewhere()
-                possible = [listed for listed in possible if listed.reference.provider_document_id not in elsewhere]
-            unread = {listed.reference.provider_document_id for listed in to_read}
-            for listed in possible:
-                read = self.read_listed(listed) if listed.reference.provider_document_id in unread else listed
-                if read is not None:
-                    candidates.append(read)
+            candidates = self._listed_candidates(plan, attempt)
         except CredentialsRejected:
             raise
         except PermanentError as error:
@@ -292,6 +280,28 @@ class ProviderAdapter(ABC):
                                                 f"not be read: {error.message}")
         return settle_by_reference(document, candidates, provider=self.display_name,
                                    listing_complete_in=attempt.listing_complete_in)
+
+    def _listed_candidates(self, plan: ExportPlan, attempt: InterruptedAttempt) -> list[ListedDocument]:
+        """The listed documents that may be the plan's, each complete for settle_by_reference: one the
+        list shows only in part is read whole (read_listed; None when the read shows it is not ours)."""
+        document = plan.document
+        possible = [listed for listed in self.list_for_settlement(plan) if listed.may_be(document)]
+        to_read = [listed for listed in possible if _listed_in_part(listed)]
+        if len(to_read) > READS_BEFORE_OUR_RECORDS and attempt.mapped_elsewhere is not None:
+            # Many look alike (repeat orders): those our records map to other documents are not ours.
+            elsewhere = attempt.mapped_elsewhere()
+            possible = [listed for listed in possible if listed.reference.provider_document_id not in elsewhere]
+        return self._read_whole(possible, unread={listed.reference.provider_document_id for listed in to_read})
+
+    def _read_whole(self, possible: list[ListedDocument], unread: set[str]) -> list[ListedDocument]:
+        """`possible` with each document of `unread` (by provider id) replaced by its read, in the list's
+        order; one whose read shows it is not ours is left out."""
+        candidates = []
+        for listed in possible:
+            read = self.read_listed(listed) if listed.reference.provider_document_id in unread else listed
+            if read is not None:
+                candidates.append(read)
+        return candidates
 
     def list_for_settlement(self, plan: ExportPlan) -> list[ListedDocument]:
         """Every document the provider lists for the plan's issue date and kind of resource, paged to the
@@ -360,6 +370,11 @@ class ProviderAdapter(ABC):
         """Every document the provider holds issued in the period (for reconciliation)."""
         raise ConfigurationError(f"{self.display_name} cannot list its documents through its API",
                                  fix="reconcile by hand in the provider's application", code="not_supported")
+
+
+def _listed_in_part(listed: ListedDocument) -> bool:
+    """Whether the list left out something settle_by_reference compares (then the document is read)."""
+    return None in (listed.reference_text, listed.issue_date, listed.kind, listed.gross, listed.currency)
 
 
 def _revealed(credentials: BaseModel) -> dict[str, Any]:

@@ -61,6 +61,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from invoice_export.domain.account_settings import AccountSettings, KsefMode, ProviderName
 from invoice_export.domain.documents import (
     BuyerKind,
+    Correction,
     Document,
     DocumentKind,
     Line,
@@ -413,24 +414,23 @@ class IfirmaAdapter(ProviderAdapter):
         if endpoint != EU_SERVICES:
             # A net-priced document goes as gross prices where planning says so (send_gross_prices).
             body["LiczOd"] = "BRT" if doc.price_basis == PriceBasis.GROSS or plan.send_gross_prices else "NET"
-        if doc.payment.due_date is not None:
-            body["TerminPlatnosci"] = doc.payment.due_date.isoformat()
-        if plan.provider_series is not None:
-            body["NazwaSeriiNumeracji"] = plan.provider_series
+        body.update(_due_date_and_series(plan))
         # Our reference (domain.settlement), read back when an interrupted create is looked for.
         body["Uwagi"] = with_our_reference(doc.notes, doc.document_id)
-        if endpoint == FOREIGN_CURRENCY:
-            body["TypSprzedazy"] = "KRAJOWA"
-        if endpoint in (FOREIGN_CURRENCY, EU_SERVICES):
-            body["Waluta"] = doc.currency
-            if doc.exchange_rate is not None:
-                body["KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury"] = doc.exchange_rate.rate
+        body.update(_currency_fields(doc, endpoint))
         if endpoint == EU_SERVICES:
-            assert isinstance(self.options, IfirmaOptions)
-            body["NazwaUslugi"] = "; ".join(line.name for line in doc.lines)
-            body["DataObowiazkuPodatkowego"] = doc.sale_date.isoformat()  # art. 28b: when the service is done
-            body["Jezyk"] = self.options.foreign_language
+            body.update(self._eu_service_fields(doc))
         return body
+
+    def _eu_service_fields(self, doc: Document) -> dict[str, Any]:
+        """What only fakturaeksportuslugue asks for: the services' name, the art. 28b tax date, the
+        language of the bilingual print."""
+        assert isinstance(self.options, IfirmaOptions)
+        return {
+            "NazwaUslugi": "; ".join(line.name for line in doc.lines),
+            "DataObowiazkuPodatkowego": doc.sale_date.isoformat(),  # art. 28b: when the service is done
+            "Jezyk": self.options.foreign_language,
+        }
 
     @staticmethod
     def _buyer(doc: Document) -> dict[str, Any]:
@@ -491,17 +491,6 @@ class IfirmaAdapter(ProviderAdapter):
             raise ConfigurationError(
                 ONLY_DOMESTIC_CORRECTIONS.format(what=f"the original's document type ({kind})"),
                 fix="issue this correction in iFirma by hand", code="unsupported_correction")
-        # Pozycje is the full state after the correction, in the original's order; a removed line
-        # stays with quantity 0 and new lines follow.
-        after = {line.line_id: line for line in doc.lines}
-        # In the original's basis (LiczOd is inherited): planning decides send_gross_prices on its lines.
-        as_gross = plan.send_gross_prices
-        positions = [self._position(after.get(old.line_id, old), DOMESTIC,
-                                    None if old.line_id in after else Decimal(0), as_gross=as_gross)
-                     for old in doc.correction.lines_before]
-        before_ids = {line.line_id for line in doc.correction.lines_before}
-        positions += [self._position(line, DOMESTIC, as_gross=as_gross)
-                      for line in doc.lines if line.line_id not in before_ids]
         body: dict[str, Any] = {
             "PowodKorekty": self.options.correction_reason,
             "PowodKorektyNaWydruku": True,
@@ -512,13 +501,23 @@ class IfirmaAdapter(ProviderAdapter):
             "RodzajPodpisuOdbiorcy": "BPO",  # as on the invoice; a community client reads it as required here
             "Uwagi": with_our_reference(f"{doc.correction.reason}\n{doc.notes}" if doc.notes else doc.correction.reason,
                                         doc.document_id),
-            "Pozycje": positions,
+            # In the original's basis (LiczOd is inherited): planning decides send_gross_prices on its lines.
+            "Pozycje": self._correction_positions(doc, doc.correction, as_gross=plan.send_gross_prices),
         }
-        if doc.payment.due_date is not None:
-            body["TerminPlatnosci"] = doc.payment.due_date.isoformat()
-        if plan.provider_series is not None:
-            body["NazwaSeriiNumeracji"] = plan.provider_series
+        body.update(_due_date_and_series(plan))
         return body
+
+    def _correction_positions(self, doc: Document, correction: Correction, *, as_gross: bool) -> list[dict[str, Any]]:
+        """Pozycje is the full state after the correction, in the original's order; a removed line
+        stays with quantity 0 and new lines follow."""
+        after = {line.line_id: line for line in doc.lines}
+        positions = [self._position(after.get(old.line_id, old), DOMESTIC,
+                                    None if old.line_id in after else Decimal(0), as_gross=as_gross)
+                     for old in correction.lines_before]
+        before_ids = {line.line_id for line in correction.lines_before}
+        positions += [self._position(line, DOMESTIC, as_gross=as_gross)
+                      for line in doc.lines if line.line_id not in before_ids]
+        return positions
 
     # ------------------------------------------------------------------ calls
 
@@ -713,25 +712,62 @@ class IfirmaAdapter(ProviderAdapter):
         if payload.get("Kod") == 0:
             return payload
         if payload.get("Kod") is None:
-            if proof is not None and all(payload.get(name) not in (None, "") for name in proof):
-                return payload
-            shown = f" ({payload.get('Informacja')})" if payload.get("Informacja") else ""
-            missing = " or ".join(proof or ()) or "a result"
-            if may_have_arrived:
-                raise RequestMayHaveSucceeded(f"iFirma answered without Kod and without {missing}{shown}",
-                                              fix="nothing: the document is checked before it is sent again")
-            raise ProviderRejected(f"iFirma answered without Kod and without {missing}{shown}",
-                                   code="provider_error", fix="retry later; if it persists, contact iFirma")
+            return _proven_without_kod(payload, proof, may_have_arrived=may_have_arrived)
         error = _error_from(payload, response, may_have_arrived=may_have_arrived)
         if doc is not None and isinstance(error, ProviderRejected) and _ACCOUNTING_MONTH.search(
                 str(payload.get("Informacja") or "")):
-            raise ConfigurationError(
-                f"iFirma refused the document: its issue month {doc.issue_date.month:02d}/{doc.issue_date.year} is "
-                f"not iFirma's accounting month ({payload.get('Informacja')})",
-                fix=f"switch the accounting month in iFirma to {doc.issue_date.month:02d}/{doc.issue_date.year}, or "
-                    f"let the export do it: set provider option allow_accounting_month_switch and add the "
-                    f"'abonent' key", code="accounting_month")
+            raise _accounting_month_error(payload, doc)
         raise error
+
+
+def _due_date_and_series(plan: ExportPlan) -> dict[str, Any]:
+    """The optional fields an invoice and a correction share: the due date and the numbering series."""
+    fields: dict[str, Any] = {}
+    if plan.document.payment.due_date is not None:
+        fields["TerminPlatnosci"] = plan.document.payment.due_date.isoformat()
+    if plan.provider_series is not None:
+        fields["NazwaSeriiNumeracji"] = plan.provider_series
+    return fields
+
+
+def _currency_fields(doc: Document, endpoint: str) -> dict[str, Any]:
+    """fakturawaluta and fakturaeksportuslugue name their currency and take the order's exchange rate
+    (of the day before issue) when it has one; fakturakraj is in PLN and has neither."""
+    fields: dict[str, Any] = {}
+    if endpoint == FOREIGN_CURRENCY:
+        fields["TypSprzedazy"] = "KRAJOWA"
+    if endpoint in (FOREIGN_CURRENCY, EU_SERVICES):
+        fields["Waluta"] = doc.currency
+        if doc.exchange_rate is not None:
+            fields["KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury"] = doc.exchange_rate.rate
+    return fields
+
+
+def _proven_without_kod(payload: dict[str, Any], proof: tuple[str, ...] | None, *,
+                        may_have_arrived: bool) -> dict[str, Any]:
+    """An envelope without `Kod` (some users' successful reads come so): a success only when it carries
+    every `proof` field; otherwise the write may have arrived, or the read failed."""
+    if proof is not None and all(payload.get(name) not in (None, "") for name in proof):
+        return payload
+    shown = f" ({payload.get('Informacja')})" if payload.get("Informacja") else ""
+    missing = " or ".join(proof or ()) or "a result"
+    if may_have_arrived:
+        raise RequestMayHaveSucceeded(f"iFirma answered without Kod and without {missing}{shown}",
+                                      fix="nothing: the document is checked before it is sent again")
+    raise ProviderRejected(f"iFirma answered without Kod and without {missing}{shown}",
+                           code="provider_error", fix="retry later; if it persists, contact iFirma")
+
+
+def _accounting_month_error(payload: dict[str, Any], doc: Document) -> ConfigurationError:
+    """A refusal because the document's month is not iFirma's accounting month: the merchant (or the
+    allow_accounting_month_switch option) can fix that, so it is a configuration error, not a rejection."""
+    month = f"{doc.issue_date.month:02d}/{doc.issue_date.year}"
+    return ConfigurationError(
+        f"iFirma refused the document: its issue month {month} is "
+        f"not iFirma's accounting month ({payload.get('Informacja')})",
+        fix=f"switch the accounting month in iFirma to {month}, or "
+            f"let the export do it: set provider option allow_accounting_month_switch and add the "
+            f"'abonent' key", code="accounting_month")
 
 
 _JSON_HEADERS = {"Content-Type": "application/json; charset=UTF-8", "Accept": "application/json"}
@@ -751,12 +787,7 @@ def _error_from(payload: dict[str, Any], response: requests.Response, *, may_hav
     code = payload.get("Kod")
     info = str(payload.get("Informacja") or "")
     if code in AUTH_CODES:
-        key_name = key_name_for(response.request.url or "") if response.request is not None else "faktura"
-        field = KEY_FIELDS[key_name]
-        return CredentialsRejected(
-            f"iFirma refused the '{key_name}' API key of this login: {AUTH_CODES[code]} (Kod {code})",
-            fix=f"check your API key: the login and the iFirma '{key_name}' key ({field}), as generated in iFirma "
-                "(Konfiguracja » Rozszerzenia i integracje » API), then reconnect", code="provider_auth_failed")
+        return _key_refused(code, response)
     if code == 499:
         return CredentialsRejected("iFirma blocks the API until its terms of service are accepted (Kod 499)",
                                    fix="log in to ifirma.pl and accept the terms", code="provider_terms_not_accepted")
@@ -764,23 +795,43 @@ def _error_from(payload: dict[str, Any], response: requests.Response, *, may_hav
         return CredentialsRejected(f"iFirma: this login may not use the resource (Kod 500: {info})",
                                    fix="use a login with 'super konto' rights in iFirma", code="provider_no_rights")
     if code == 100:
-        if may_have_arrived:
-            return RequestMayHaveSucceeded(f"iFirma reported a technical problem (Kod 100: {info})",
-                                           fix="nothing: the document is checked before it is sent again")
-        return TransientError(f"iFirma reported a technical problem (Kod 100: {info})",
-                              code="provider_unavailable", fix="nothing: retried automatically")
+        return _technical_problem(info, may_have_arrived=may_have_arrived)
     if code == 201:
-        fields = list(dict.fromkeys(_FIELD_PATTERN.findall(info)))
-        ours = sorted({OUR_FIELD[name] for name in fields}) or ["the document"]
-        return ProviderRejected(f"iFirma rejected {', '.join(fields) or 'the document'}: {info}",
-                                field_errors={name: [info] for name in fields},
-                                fix=f"correct {', '.join(ours)} and retry the document")
+        return _fields_rejected(info)
     if code == 202:
         return ProviderRejected(f"iFirma refused it because of the account's settings in iFirma (Kod 202: {info})",
                                 fix="check the iFirma settings named in the message", code="provider_settings")
     # 101, 102, 200: the request itself is malformed, which is our bug, not the merchant's.
     return ProviderRejected(f"iFirma could not read our request (Kod {code}: {info})",
                             fix="report this to the integration's maintainers", code="provider_request_invalid")
+
+
+def _key_refused(code: int, response: requests.Response) -> CredentialsRejected:
+    """An auth `Kod`: the merchant is told which of the login's keys (by the signed URL) to check."""
+    key_name = key_name_for(response.request.url or "") if response.request is not None else "faktura"
+    field = KEY_FIELDS[key_name]
+    return CredentialsRejected(
+        f"iFirma refused the '{key_name}' API key of this login: {AUTH_CODES[code]} (Kod {code})",
+        fix=f"check your API key: the login and the iFirma '{key_name}' key ({field}), as generated in iFirma "
+            "(Konfiguracja » Rozszerzenia i integracje » API), then reconnect", code="provider_auth_failed")
+
+
+def _technical_problem(info: str, *, may_have_arrived: bool) -> ExportError:
+    """Kod 100: a write may have been stored despite it (checked before sending again); a read is retried."""
+    if may_have_arrived:
+        return RequestMayHaveSucceeded(f"iFirma reported a technical problem (Kod 100: {info})",
+                                       fix="nothing: the document is checked before it is sent again")
+    return TransientError(f"iFirma reported a technical problem (Kod 100: {info})",
+                          code="provider_unavailable", fix="nothing: retried automatically")
+
+
+def _fields_rejected(info: str) -> ProviderRejected:
+    """Kod 201, a validation error: the iFirma fields named in the message, with our fields to correct."""
+    fields = list(dict.fromkeys(_FIELD_PATTERN.findall(info)))
+    ours = sorted({OUR_FIELD[name] for name in fields}) or ["the document"]
+    return ProviderRejected(f"iFirma rejected {', '.join(fields) or 'the document'}: {info}",
+                            field_errors={name: [info] for name in fields},
+                            fix=f"correct {', '.join(ours)} and retry the document")
 
 
 def _totals(stored: dict[str, Any], currency: str) -> ProviderTotals | None:
