@@ -17,8 +17,12 @@ document is classified from what the system and the provider hold:
 
 Before counting, the export DLQ check runs, as its schedule would after the run: a document whose
 message reached the DLQ unrecorded (its worker killed during the last delivery) is lost only if the
-check could not record it either. The stream then carries out what the check recorded, and the replay
-of stream batches given up after their retries runs, as its schedule would.
+check could not record it either. The stream then carries out what the check recorded. Then the
+settlement of documents in doubt runs, as its schedule would (services.settlement): each provider is
+asked again, with reads only, about every document still in doubt - found ones are exported (their
+event, PDF and audit entry from the stream), surely absent ones sent once more, the rest stay in doubt
+with the evidence. Per provider, the figures say how many were in doubt before it and what became of
+them. Last, the replay of stream batches given up after their retries runs, as its schedule would.
 
 Providers are pluggable (`PROVIDERS`): each entry knows its fake, how to connect an account to it,
 which endpoints may fail and how to count the provider's documents per our id.
@@ -43,6 +47,7 @@ from invoice_export.domain.account_settings import AccountSettings, Numbering, P
 from invoice_export.domain.documents import DocumentKind
 from invoice_export.domain.rate_limits import LimitScope
 from invoice_export.domain.records import DocumentRecord, Status
+from invoice_export.entrypoints.sqs import UnreadableMessage, read_export_message
 from invoice_export.platform.runtime import Runtime, get_runtime, reset_runtime
 from invoice_export.providers import adapter_class
 from invoice_export.providers.infakt.adapter import CORRECTION_PREFIX
@@ -73,8 +78,12 @@ READ_TIMEOUT_SECONDS = 1.0
 # provider read timeout 1 s (10 s); a provider call starts only with read timeout + 1 s left (3 s
 # margin); the shared rate limiter waits in place at most 0.5 s (5 s); back-off from 0.5 s (15 s).
 # See Scenario for the rest.
+# A provider's list is trusted to show an interrupted create 10 s after it began (the adapters' 5 and 15
+# minutes, scaled down): the fakes finish a stalled request within 1.5 s (read timeout + 0.5 s) and
+# process an accepted inFakt task within 0.5 s.
 FAST_ENVIRONMENT = {"PROVIDER_READ_TIMEOUT": str(READ_TIMEOUT_SECONDS), "RETRY_BASE_DELAY_SECONDS": "0.5",
-                    "LAMBDA_TIME_MARGIN_SECONDS": "1", "RATE_LIMIT_MAX_WAIT_SECONDS": "0.5"}
+                    "LAMBDA_TIME_MARGIN_SECONDS": "1", "RATE_LIMIT_MAX_WAIT_SECONDS": "0.5",
+                    "SETTLE_LISTING_AFTER_SECONDS": "10"}
 INVOICE, RECEIPT, EXEMPT, FOREIGN, CORRECTION = (
     "01-invoice-company.json", "02-receipt-person.json", "03-invoice-exempt-person.json",
     "04-invoice-eur.json", "05-correction.json")
@@ -92,7 +101,7 @@ BAD_INPUTS = {"not_json": "invalid_message", "totals_mismatch": "invalid_message
 class Scenario:
     documents: int = 1000
     seed: int = 20261124
-    accounts: int = 8
+    accounts: int = 10  # two per provider, sharing its API key
     workers: int = 2
     fault_rate: float = 0.08  # per provider request on the targeted endpoints
     aws_outage_rate: float = 0.002  # per AWS call of the functions: starts an outage of that service
@@ -109,8 +118,9 @@ class Scenario:
     # RateLimitsTable); two accounts share each API key, so the key's limit is contended.
     rate_limit: int = 30
     rate_window_seconds: float = 2.0
-    # Accounts spread over them.
-    providers: tuple[str, ...] = ("fakturownia", "infakt", "wfirma", "ifirma", "firmao", "oblio", "smartbill")
+    # Accounts spread over them; infakt-numbered: inFakt numbering the documents (settled by listing).
+    providers: tuple[str, ...] = ("fakturownia", "infakt", "wfirma", "ifirma", "firmao", "oblio", "smartbill",
+                                  "infakt-numbered")
     timeout_seconds: float = 1800
 
 
@@ -118,7 +128,8 @@ class Scenario:
 
 
 class ProviderUnderTest(Protocol):
-    name: str
+    key: str  # as the scenario names it (PROVIDERS)
+    name: str  # the accounting system (ProviderName)
     fake: FakeServer
     limit_scope: LimitScope  # how the service is told to share the provider's limit
     examples: dict[str, str]  # template -> the example the provider's accounts take instead
@@ -143,7 +154,8 @@ class ProviderUnderTest(Protocol):
 
 
 # Our document ids (see plan_messages); the providers without a field for our id keep it in another
-# stored text (inFakt and Firmao our number, iFirma the notes), where it is found by this pattern.
+# stored text (our reference in iFirma's Uwagi and inFakt's notes; our number at inFakt and Firmao),
+# where it is found by this pattern.
 OUR_DOCUMENT_ID = re.compile(r"R\d{3}-\d{5}")
 
 
@@ -159,12 +171,17 @@ class FakeProviderUnderTest:
     its fake, a provider account, the account settings and credentials, and where our id is stored."""
 
     name: ClassVar[ProviderName]
+    key: ClassVar[str] = ""  # the scenario's name for it; "" = name
     numbering: ClassVar[Numbering] = Numbering.PROVIDER
     fault_targets: ClassVar[tuple[FaultTarget, ...]]
     limit_scope: ClassVar[LimitScope] = LimitScope.CREDENTIAL
     payment_links: ClassVar[dict[str, str]] = {"Przelew": "transfer", "Karta": "card"}
     # The example each template is drawn from, where the provider's accounts need others (Romanian ones).
     examples: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.key = cls.__dict__.get("key") or cls.name.value
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
         self.parameter_overrides: dict[str, Any] = {}  # make_fake may set some
@@ -294,6 +311,24 @@ class InfaktUnderTest(FakeProviderUnderTest):
         yield from (("read", "127.0.0.1"), ("write", "127.0.0.1"))
 
 
+class InfaktNumberedUnderTest(InfaktUnderTest):
+    """inFakt numbering the documents: no number of ours to find an interrupted create by. Its creation
+    task settles it where the POST answered (its status polls fail too), else the day's invoices and our
+    reference in their notes; the count reads our id from the notes."""
+
+    key = "infakt-numbered"
+    numbering = Numbering.PROVIDER
+    fault_targets = (*InfaktUnderTest.fault_targets,
+                     FaultTarget("GET", r"/api/v3/async/(invoices|corrective_invoices)/status/[0-9a-f-]+\.json",
+                                 READ_FAULTS))
+
+    def stored(self, key: tuple[str, int]) -> Iterator[tuple[str, str]]:
+        account = self.fake.account(key[0])
+        for prefix, documents in (("", account.invoices), (CORRECTION_PREFIX, account.corrections)):
+            for document_uuid, document in documents.items():
+                yield our_id_in(document.get("notes")), f"{prefix}{document_uuid}"
+
+
 class WfirmaUnderTest(FakeProviderUnderTest):
     """wFirma keeps our id in id_external (not unique there: a second create is a second document)."""
 
@@ -333,18 +368,18 @@ class WfirmaUnderTest(FakeProviderUnderTest):
 
 
 class IfirmaUnderTest(FakeProviderUnderTest):
-    """iFirma keeps no reference of ours and has no look-up: a create interrupted after iFirma stored it
-    cannot be settled, and ends in doubt, with the evidence (the designed, honest outcome; the figures
-    count it as "in doubt, with evidence"). To count what iFirma holds, our id travels in the document's
-    notes, which iFirma stores as Uwagi."""
+    """iFirma has no field for our id: every create carries our reference in Uwagi, and an interrupted
+    create is settled by listing faktury.json of its day and reading the reference back (its list is a
+    fault target too). The count reads our id from Uwagi."""
 
     name = ProviderName.IFIRMA
     fault_targets = (
         FaultTarget("POST", r"/iapi/(fakturakraj|fakturawaluta|fakturaeksportuslugue)(/korekta/[^/]+)?\.json",
                     CREATE_FAULTS),
-        # No look-up: the read of the number right after a create stands in its place.
+        # The read of the number right after a create, and of a listed candidate when settling.
         FaultTarget("GET", r"/iapi/(fakturakraj|fakturawaluta|fakturaeksportuslugue)/\d+\.json", READ_FAULTS),
         FaultTarget("GET", r"/iapi/(fakturakraj|fakturawaluta|fakturaeksportuslugue)/\d+\.pdf", READ_FAULTS),
+        FaultTarget("GET", r"/iapi/faktury\.json", READ_FAULTS),  # the listing that settles an interrupted create
     )
     payment_links = {"Przelew": "PRZ", "Karta": "KAR"}
 
@@ -492,9 +527,9 @@ class SmartBillUnderTest(FakeProviderUnderTest):
 
 
 PROVIDERS: dict[str, Callable[[Scenario, int], ProviderUnderTest]] = {
-    provider.name.value: provider
+    provider.key: provider
     for provider in (FakturowniaUnderTest, InfaktUnderTest, WfirmaUnderTest, IfirmaUnderTest, FirmaoUnderTest,
-                     OblioUnderTest, SmartBillUnderTest)}
+                     OblioUnderTest, SmartBillUnderTest, InfaktNumberedUnderTest)}
 
 
 # ---------------------------------------------------------------------------------------- the plan
@@ -616,6 +651,12 @@ class Figures:
     pdfs_stored: int = 0
     rate_limit: str = ""
     peak_requests_per_key: int = 0
+    peaks: dict[str, int] = field(default_factory=dict)  # by provider
+    settlements: dict[str, SettlementFigures] = field(default_factory=dict)  # by provider (as the scenario names it)
+    settlement_runs: int = 0  # runs of the settlement schedule after the traffic
+
+    def settlement_of(self, provider: str) -> SettlementFigures:
+        return self.settlements.setdefault(provider, SettlementFigures())
 
     @property
     def ok(self) -> bool:
@@ -644,7 +685,8 @@ class Figures:
             ("duplicates at the provider", str(self.duplicates_at_provider)),
             ("lost", str(len(self.lost))),
             ("failed with a reason", f"{sum(self.failed.values())} ({failed})"),
-            ("in doubt, with evidence", str(self.in_doubt)),
+            ("in doubt, with evidence", f"{self.in_doubt} (after the settlement: "
+                                        f"{sum(f.in_doubt_before for f in self.settlements.values())} before it)"),
             ("bad inputs tried / rejected with their error", f"{self.bad_inputs_tried} / {self.bad_inputs_rejected}"),
             ("DLQ messages, by their document's state", f"{sum(self.dlq.values())} ({dlq}); "
                                                           f"unexplained {len(self.dlq_unexplained)}"),
@@ -657,7 +699,8 @@ class Figures:
             ("record changes handed to the stream function", f"{self.stream_changes_read}, retries included "
              f"(batches given up after their retries, then replayed on schedule: {self.stream_batches_given_up})"),
             ("PDFs stored for exported documents", f"{self.pdfs_stored} / {self.exported}"),
-            ("provider rate limit / peak seen per key", f"{self.rate_limit} / {self.peak_requests_per_key}"),
+            ("provider rate limit / peak seen per key", f"{self.rate_limit} / {self.peak_requests_per_key} ("
+                                                        + ", ".join(f"{k} {v}" for k, v in self.peaks.items()) + ")"),
             ("wall time", f"{self.seconds:.0f} s"),
         ]
 
@@ -665,6 +708,45 @@ class Figures:
         lines = ["| figure | value |", "|---|---|"]
         lines += [f"| {name} | {value} |" for name, value in self.rows()]
         return "\n".join(lines)
+
+    def settlement_table(self) -> str:
+        """Per provider: interrupted creates asked about again, on a later delivery and by the settlement."""
+        lines = ["| provider | settled on a later delivery: found / sent again | in doubt before settlement | "
+                 "settled automatically: found / released and re-sent | left in doubt, with evidence |",
+                 "|---|---|---|---|---|"]
+        for provider in self.scenario.providers:
+            f = self.settlement_of(provider)
+            refused = f" ({f.resent_failed} refused on the new send)" if f.resent_failed else ""
+            lines.append(f"| {provider} | {f.delivery_found} / {f.delivery_sent_again} | {f.in_doubt_before} | "
+                         f"{f.settled_found} / {f.settled_resent}{refused} | {f.left_in_doubt} |")
+        return "\n".join(lines)
+
+
+@dataclass
+class SettlementFigures:
+    """What became of one provider's interrupted creates (each record's `settlement`, domain.settlement)."""
+
+    delivery_found: int = 0  # a later delivery asked the provider and found it there (exported, once)
+    delivery_sent_again: int = 0  # ... found it surely absent, and sent it (once more)
+    in_doubt_before: int = 0  # in doubt when the traffic ended (before the settlement's schedule ran)
+    settled_found: int = 0  # the settlement found it at the provider: exported
+    settled_resent: int = 0  # the settlement found it surely absent: released, sent again and exported
+    resent_failed: int = 0  # ... sent again, and refused by the provider this time (failed with the reason)
+    left_in_doubt: int = 0  # still in doubt (with the settlement's evidence, or the reason it was held)
+
+    def count(self, record: DocumentRecord) -> None:
+        settlement = record.settlement or {}
+        where, outcome = settlement.get("where"), settlement.get("outcome")
+        if record.status == Status.IN_DOUBT:
+            self.left_in_doubt += 1
+        elif record.status == Status.EXPORTED and where == "export":
+            self.delivery_found += outcome == "found"
+            self.delivery_sent_again += outcome == "absent"
+        elif record.status == Status.EXPORTED and where == "settlement":
+            self.settled_found += outcome == "found"
+            self.settled_resent += outcome == "absent"
+        elif record.status == Status.FAILED and where == "settlement":
+            self.resent_failed += 1
 
 
 # ---------------------------------------------------------------------------------------- the run
@@ -691,9 +773,10 @@ def run(scenario: Scenario, *, on_progress: Callable[[str], None] = lambda _: No
                  for index, name in enumerate(scenario.providers)}
     for provider in providers.values():
         provider.fake.start()
-    limits = {name: {"limit": scenario.rate_limit, "window_seconds": scenario.rate_window_seconds,
-                     "scope": provider.limit_scope.value, "source": "reliability scenario"}
-              for name, provider in providers.items()}
+    # Per accounting system (both inFakt setups share inFakt's one limit per calling IP).
+    limits = {provider.name.value: {"limit": scenario.rate_limit, "window_seconds": scenario.rate_window_seconds,
+                                    "scope": provider.limit_scope.value, "source": "reliability scenario"}
+              for provider in providers.values()}
     parameters: dict[str, Any] = {"ExportMaxReceiveCount": scenario.max_receive_count}
     for provider in providers.values():
         parameters.update(provider.parameter_overrides)
@@ -722,6 +805,8 @@ def _run(scenario: Scenario, stack: LocalStack, providers: dict[str, ProviderUnd
     outages.install([runtime.documents.table.meta.client, runtime.client("dynamodb"), runtime.client("s3"),
                      runtime.client("secretsmanager")])
     stack.function("ExportFunction").timeout_s = scenario.function_timeout_seconds
+    # The template's 120 s, scaled like the export function's 30 s.
+    stack.function("SettleInDoubtFunction").timeout_s = scenario.function_timeout_seconds * 4
     crashes = WorkerCrashes(seed=scenario.seed, rate=scenario.crash_rate)
     first, at_once, later = plan_messages(scenario, accounts, lambda name, kind: providers[name].supports(kind),
                                           lambda name, template: providers[name].examples.get(template, template))
@@ -758,6 +843,8 @@ def _run(scenario: Scenario, stack: LocalStack, providers: dict[str, ProviderUnd
     on_progress("checking the export DLQ, as its schedule would")
     _check_dlq(figures, stack, scenario)
     stack.run_until_idle(timeout=scenario.timeout_seconds)  # what the check recorded, from the stream
+    on_progress("settling the documents in doubt, as the settlement's schedule would")
+    _settle_in_doubt(figures, stack, runtime, accounts, first)
     _replay_given_up(stack, scenario)
     figures.seconds = time.monotonic() - started
     figures.duplicate_deliveries = len(at_once) + len(later)
@@ -800,6 +887,31 @@ def _replay_given_up(stack: LocalStack, scenario: Scenario) -> None:
         time.sleep(scenario.function_timeout_seconds)
 
 
+def _settle_in_doubt(figures: Figures, stack: LocalStack, runtime: Runtime, accounts: dict[str, str],
+                     first: list[Sent]) -> None:
+    """Count each provider's documents in doubt, then run the settlement as its schedule would (its
+    function queues them, the queue's function asks the providers, a document found absent is sent
+    again through the export queue) until a run queues nothing it can still decide: a document asked
+    about too early (its provider's list not yet trusted) is asked again by the next run."""
+    documents = [s for s in first if s.bad_input is None]
+    for sent in documents:
+        record = runtime.documents.get(sent.account_id, sent.document_id)
+        if record is not None and record.status == Status.IN_DOUBT:
+            figures.settlement_of(accounts[sent.account_id]).in_doubt_before += 1
+    for _ in range(4):
+        in_doubt = [s for s in documents
+                    if (r := runtime.documents.get(s.account_id, s.document_id)) and r.status == Status.IN_DOUBT
+                    and r.settlement_tries == 0]
+        if not in_doubt:
+            return
+        invocation = stack.function("SettleInDoubtFunction").invoke({"trigger": "settle_in_doubt"})
+        if invocation.error is not None:
+            raise invocation.error
+        figures.settlement_runs += 1
+        stack.run_until_idle(timeout=figures.scenario.timeout_seconds)
+        time.sleep(float(FAST_ENVIRONMENT["SETTLE_LISTING_AFTER_SECONDS"]))  # the lists' trust of the rest
+
+
 def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dict[str, ProviderUnderTest],
            first: list[Sent]) -> None:
     events: dict[tuple[str, str], list[str]] = {}
@@ -817,7 +929,8 @@ def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dic
         for our_id, ids in provider.documents_by_our_id().items():
             at_provider.setdefault(our_id, []).extend(ids)
         figures.faults_injected.update(provider.injected)
-        figures.peak_requests_per_key = max(figures.peak_requests_per_key, provider.peak_requests_per_key())
+        figures.peaks[provider.key] = provider.peak_requests_per_key()
+        figures.peak_requests_per_key = max(figures.peak_requests_per_key, figures.peaks[provider.key])
     figures.duplicates_at_provider = sum(len(ids) - 1 for ids in at_provider.values() if len(ids) > 1)
 
     documents = [s for s in first if s.bad_input is None]
@@ -825,6 +938,8 @@ def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dic
     for sent in documents:
         record = runtime.documents.get(sent.account_id, sent.document_id)
         provider_ids = at_provider.get(sent.document_id, [])
+        if record is not None:
+            figures.settlement_of(sent.provider).count(record)
         state = _classify(figures, record, provider_ids)
         if state is None:
             figures.lost.append(sent.document_id)
@@ -876,9 +991,9 @@ def _count_dlq(figures: Figures, stack: LocalStack, runtime: Runtime) -> None:
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
                                           WaitTimeSeconds=0).get("Messages", []):
         for message in messages:
-            body = json.loads(message["Body"])
-            document_id = body["document"]["document_id"]
-            record = runtime.documents.get(body["account_id"], document_id)
+            account_id, document_id = _dlq_message_ids(message)
+            record = (runtime.documents.get(account_id, document_id)
+                      or runtime.documents.get(account_id, f"{document_id}#rejected:{message['MessageId']}"))
             state = record.status.value if record else "not recorded"
             figures.dlq[state] += 1
             explained = record is not None and (record.status == Status.EXPORTED or (
@@ -887,3 +1002,12 @@ def _count_dlq(figures: Figures, stack: LocalStack, runtime: Runtime) -> None:
                 figures.dlq_unexplained.append(document_id)
         sqs.delete_message_batch(QueueUrl=url, Entries=[
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+
+
+def _dlq_message_ids(message: dict[str, Any]) -> tuple[str, str]:
+    """The record a DLQ message's document is kept under: an unreadable one (a bad input whose every
+    delivery failed, e.g. in an AWS outage) as the DLQ check rejects it (ExportService.reject_unreadable)."""
+    parsed = read_export_message(message["Body"])
+    if isinstance(parsed, UnreadableMessage):
+        return parsed.account_id or "unidentified", parsed.document_id or f"message-{message['MessageId']}"
+    return parsed.account_id, parsed.document.document_id

@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Reliability run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
           f"({', '.join(f'{f.name}={getattr(scenario, f.name)}' for f in fields(scenario))})\n")
     print(figures.table())
+    print(f"\nInterrupted creates, per provider (the settlement's schedule ran {figures.settlement_runs} time(s) "
+          "after the traffic):\n")
+    print(figures.settlement_table())
     for label, ids in (("lost", figures.lost), ("unexplained in the DLQ", figures.dlq_unexplained),
                        ("without an outcome event", figures.without_outcome_event),
                        ("not exported", figures.not_exported)):

@@ -14,7 +14,8 @@ from invoice_export.domain.records import Status
 from invoice_export.platform.runtime_settings import RuntimeSettings
 from invoice_export.services.export import ExportService
 from invoice_export.services.record_changes import RecordChangeService
-from memory_stores import MemoryAccountStore, MemoryDocumentStore, RecordingPublisher
+from invoice_export.services.settlement import InDoubtSettlement
+from memory_stores import MemoryAccountStore, MemoryDocumentStore, RecordingPublisher, RecordingQueue
 from scripted_provider import ScriptedProvider
 
 ACCOUNT = "shop-1"
@@ -31,20 +32,28 @@ class Core:
     publisher: RecordingPublisher = field(default_factory=RecordingPublisher)
     requested_pdfs: list[str] = field(default_factory=list)
     started_ksef_polls: list[str] = field(default_factory=list)
+    queue: RecordingQueue = field(default_factory=RecordingQueue)  # the export and settlement queues
     # How long a `sending` record may belong to a live attempt (the export function's Timeout). 0: an
     # attempt that left a record `sending` has ended by the next call, as if its invocation timed out.
     export_timeout_seconds: float = 0.0
+    # How long a provider's list is not trusted to show an interrupted create (None: the adapter's own).
+    settle_listing_after_seconds: float | None = 0.0
 
     def __post_init__(self) -> None:
         self.service = _Settling(self, ExportService(
             settings=RuntimeSettings(accounts_table="accounts", documents_table="documents", event_bus_name="bus",
-                                     export_timeout_seconds=self.export_timeout_seconds),
+                                     export_timeout_seconds=self.export_timeout_seconds,
+                                     settle_listing_after_seconds=self.settle_listing_after_seconds),
             accounts=self.accounts, documents=self.documents, publisher=self.publisher,
             adapter_factory=self.provider.adapter_factory, make_link=lambda a, d: f"https://link/{d}"))
         self.record_changes = RecordChangeService(
             accounts=self.accounts, publisher=self.publisher, make_link=lambda a, d: f"https://link/{d}",
             request_pdf=lambda a, d: self.requested_pdfs.append(d),
             start_ksef_poll=lambda a, d: self.started_ksef_polls.append(d), audit=None)
+        # Its writes' consequences (event, PDF, KSeF poll) are carried out the same way, as the stream's.
+        self.settlement = _Settling(self, InDoubtSettlement(
+            accounts=self.accounts, documents=self.documents, adapter_factory=self.provider.adapter_factory,
+            export=self.service, sqs=self.queue, export_queue_url="export-queue", settle_queue_url="settle-queue"))
         self.connect()
 
     def settle(self) -> None:

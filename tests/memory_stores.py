@@ -271,11 +271,19 @@ class RecordingPublisher:
 
 
 class RecordingQueue:
-    """The SQS client call the bulk exporter makes (send_message_batch), keeping the messages."""
+    """The SQS client calls the bulk exporter and the settlement make (send_message_batch, send_message),
+    keeping the messages (each with its QueueUrl)."""
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
         self.refuse_after: int | None = None  # refuse every message once this many were accepted
+
+    def send_message(self, QueueUrl: str, **message: Any) -> dict[str, Any]:  # boto3's argument names
+        self.messages.append({"QueueUrl": QueueUrl, **message})
+        return {"MessageId": str(len(self.messages))}
+
+    def bodies(self, queue_url: str) -> list[str]:
+        return [m["MessageBody"] for m in self.messages if m.get("QueueUrl") == queue_url]
 
     def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         accepted, refused = [], []
@@ -283,6 +291,6 @@ class RecordingQueue:
             full = self.refuse_after is not None and len(self.messages) >= self.refuse_after
             (refused if full else accepted).append(entry)
             if not full:
-                self.messages.append(entry)
+                self.messages.append({"QueueUrl": QueueUrl, **entry})
         return {"Successful": [{"Id": e["Id"]} for e in accepted],
                 "Failed": [{"Id": e["Id"], "Code": "ServiceUnavailable"} for e in refused]}

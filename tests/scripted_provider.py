@@ -1,5 +1,6 @@
 """An accounting system in memory, for the core's unit tests: it keeps the documents created at it by our
-document id, answers look-ups from them, and fails a call the way a test scripts it.
+document id, answers look-ups from them, lists them by issue date with the reference a create carries
+(domain.settlement), and fails a call the way a test scripts it.
 
 Not a fake of any real provider (those are in local/fakes/, over HTTP): the core's rules - exactly
 once, in doubt, paused accounts - do not depend on which provider it is, only on what its adapter
@@ -26,6 +27,7 @@ from invoice_export.domain.provider_contract import (
     ProviderReference,
 )
 from invoice_export.domain.readback import ProviderTotals
+from invoice_export.domain.settlement import InterruptedAttempt, ListedDocument, Settlement, our_reference
 from invoice_export.providers.base import ProviderAdapter
 
 EVERYTHING = Capabilities(**dict.fromkeys(Capabilities.__dataclass_fields__, True))
@@ -39,9 +41,17 @@ class LostAnswer(RequestMayHaveSucceeded):
 
 
 class ScriptedProvider:
-    def __init__(self, capabilities: Capabilities = EVERYTHING, name: str = "Scripted") -> None:
+    def __init__(self, capabilities: Capabilities = EVERYTHING, name: str = "Scripted", *,
+                 list_shows_references: bool = True) -> None:
+        # False: its list shows no text carrying our reference (iFirma's): each listed document is read.
+        self.list_shows_references = list_shows_references
         self.documents: dict[str, ProviderReference] = {}  # our document id -> what the provider made
-        self.fail_next: dict[str, list[Exception]] = defaultdict(list)  # "create"/"find"/"check": raised in turn
+        # Everything it holds, as its list of documents shows them: ours (with our reference) and any
+        # added by hand (`add_by_hand`), by provider document id.
+        self.listed: dict[str, ListedDocument] = {}
+        # "create"/"find"/"list"/"check": raised in turn
+        self.fail_next: dict[str, list[Exception]] = defaultdict(list)
+        self.attempts_asked: list[InterruptedAttempt] = []  # what settle_interrupted was told, in order
         self.accepts_credentials = True
         self.quota: ProviderQuota | None = None
         self.calls: list[tuple[str, str]] = []  # (call, our document id), in order
@@ -72,8 +82,11 @@ class ScriptedProvider:
         if failure is not None and not isinstance(failure, LostAnswer):
             raise failure
         number = plan.number or f"FV {next(self._numbers)}/2026"
-        reference = ProviderReference(f"P-{len(self.documents) + 1}", number, plan.provider_series)
+        reference = ProviderReference(f"P-{len(self.listed) + 1}", number, plan.provider_series)
         self.documents[document.document_id] = reference
+        self.listed[reference.provider_document_id] = ListedDocument(
+            reference, issue_date=document.issue_date, kind=document.kind, gross=document.totals.gross,
+            currency=document.currency, reference_text=f"{document.notes or ''}\n{our_reference(document.document_id)}")
         if failure is not None:
             raise failure
         if self.unnumbered_creates:
@@ -95,7 +108,30 @@ class ScriptedProvider:
         self.calls.append(("read_number", provider_document_id))
         if (failure := self._failure("read_number")) is not None:
             raise failure
-        return next(r.number for r in self.documents.values() if r.provider_document_id == provider_document_id)
+        created = [r for r in self.documents.values() if r.provider_document_id == provider_document_id]
+        return (created[0] if created else self.listed[provider_document_id].reference).number
+
+    def add_by_hand(self, like: ListedDocument, *, reference_text: str = "") -> ProviderReference:
+        """A document the merchant made in the provider's application, of the same day, kind and gross."""
+        reference = ProviderReference(f"P-{len(self.listed) + 1}", f"RECZNA {len(self.listed) + 1}/2026")
+        self.listed[reference.provider_document_id] = replace(like, reference=reference, reference_text=reference_text)
+        return reference
+
+    def edit_reference(self, document_id: str, text: str) -> None:
+        """The merchant rewrites the field that carries our reference on our document."""
+        provider_id = self.documents[document_id].provider_document_id
+        self.listed[provider_id] = replace(self.listed[provider_id], reference_text=text)
+
+    def list_day(self, plan: ExportPlan) -> list[ListedDocument]:
+        self.calls.append(("list", plan.document.document_id))
+        if (failure := self._failure("list")) is not None:
+            raise failure
+        day = [listed for listed in self.listed.values() if listed.issue_date == plan.document.issue_date]
+        return day if self.list_shows_references else [replace(listed, reference_text=None) for listed in day]
+
+    def read(self, listed: ListedDocument) -> ListedDocument:
+        self.calls.append(("read", listed.reference.provider_document_id))
+        return self.listed[listed.reference.provider_document_id]
 
     def check_credentials(self) -> None:
         self.calls.append(("check", ""))
@@ -138,6 +174,15 @@ class ScriptedAdapter(ProviderAdapter):
 
     def read_number(self, provider_document_id: str) -> str | None:
         return self.provider.read_number(provider_document_id)
+    def settle_interrupted(self, plan: ExportPlan, attempt: InterruptedAttempt) -> Settlement:
+        self.provider.attempts_asked.append(attempt)
+        return super().settle_interrupted(plan, attempt)
+
+    def list_for_settlement(self, plan: ExportPlan) -> list[ListedDocument]:
+        return self.provider.list_day(plan)
+
+    def read_listed(self, listed: ListedDocument) -> ListedDocument:
+        return self.provider.read(listed)
 
     def download_pdf(self, provider_document_id: str) -> bytes:
         return b"%PDF-1.4 " + provider_document_id.encode()
@@ -149,5 +194,5 @@ class ScriptedAdapter(ProviderAdapter):
         return self.provider.quota
 
 
-def without(capability: str) -> Capabilities:
-    return replace(EVERYTHING, **{capability: False})
+def without(*capabilities: str) -> Capabilities:
+    return replace(EVERYTHING, **dict.fromkeys(capabilities, False))

@@ -27,6 +27,7 @@ COLUMNS = {
     "efactura_send": "e-Factura: we send",
     "efactura_read_back": "e-Factura state read back",
     "lookup_by_reference": "Look-up by our id",
+    "settle_by_listing": "Found by listing (our reference)",
 }
 
 

@@ -181,6 +181,13 @@ def describe_document(d: dict[str, Any]) -> str:
             text += f", {system} {d['ksef_number']}"
     if d.get("error") and d["status"] != "exported":
         text += f"\n    {d['error']['code']}: {d['error']['message']}\n    fix: {d['error']['fix']}"
+    settlement = d.get("settlement")
+    if settlement and d["status"] != "exported":
+        text += (f"\n    provider asked ({settlement['by']}, {settlement['at']}): {settlement['outcome']}: "
+                 f"{settlement['reason']}")
+        for candidate in settlement.get("candidates") or []:
+            text += (f"\n      candidate {candidate['provider_document_id']} {candidate['number']}: "
+                     f"{candidate['reference']}")
     for warning in d.get("warnings") or []:
         text += f"\n    warning: {warning}"
     return text
@@ -217,6 +224,12 @@ def cmd_retry(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
 
 
 def cmd_resolve(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
+    if args.auto:  # the provider is asked again, by the settlement function (the API answers 202 at once)
+        answer = api.call("POST", f"/accounts/{args.account}/documents/{args.document}/settle")
+        out.data(answer)
+        out.line(f"{args.document}: its provider is asked again (queued); see the answer with "
+                 f"`invoice-export status {args.account} {args.document}`")
+        return
     if args.attach:
         body = {"action": "attach", "provider_document_id": args.attach, "provider_number": args.number}
     else:
@@ -516,6 +529,9 @@ def parser() -> argparse.ArgumentParser:
     how = rs.add_mutually_exclusive_group(required=True)
     how.add_argument("--attach", metavar="PROVIDER_DOCUMENT_ID", help="the provider has it: this is its id")
     how.add_argument("--release", action="store_true", help="the provider does not have it: send it again")
+    how.add_argument("--auto", action="store_true",
+                     help="ask the provider again (its documents of the day, our reference read back): found -> "
+                          "exported, surely absent -> sent again, else still in doubt with the candidates")
     rs.add_argument("--number", help="with --attach: the provider's number of the document")
 
     au = sub.add_parser("audit", help="a document's audit trail (who did what, when, with which settings)")

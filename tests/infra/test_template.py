@@ -70,6 +70,9 @@ LINK_API = "LinkApi"
 LAYER = "CommonLayer"
 BULK_EXPORT_FN = "BulkExportFunction"
 DEAD_LETTER_CHECK_FN = "DeadLetterCheckFunction"
+SETTLE_FN = "SettleInDoubtFunction"
+SETTLE_QUEUE = "SettleQueue"
+SETTLE_DLQ = "SettleDLQ"
 EXPORT_DLQ = "ExportDLQ"
 OUTCOME_BUS = "OutcomeEventBus"
 BULK_RUNS_TABLE = "BulkRunsTable"
@@ -80,7 +83,7 @@ AUDIT_TABLE = "AuditTable"
 OWN_NUMBERS_TABLE = "OwnNumbersTable"
 SCHEDULE_DLQ = "ScheduleDLQ"
 SCHEDULED_RUN_FAILURES = "ScheduledRunFailures"
-SCHEDULED_FNS = (BULK_EXPORT_FN, DEAD_LETTER_CHECK_FN, RECORD_CHANGES_FN)  # the last: its replay
+SCHEDULED_FNS = (BULK_EXPORT_FN, DEAD_LETTER_CHECK_FN, RECORD_CHANGES_FN, SETTLE_FN)  # RECORD_CHANGES_FN: its replay
 LOG_RETENTION = {"Ref": "LogRetentionDays"}
 
 RUNTIME = "python3.13"
@@ -91,31 +94,35 @@ ACCOUNT_SECRETS = secret_pattern_arn("invoice-export/accounts/*")  # per-account
 TABLE_WRITERS = {
     # connecting and settings; the export function pauses an account whose credentials were refused
     ACCOUNTS_TABLE: {CONFIG_API_FN, EXPORT_FN},
-    # API: resolving in doubt; the DLQ check: recording documents whose message was dead-lettered unrecorded
-    DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN, DEAD_LETTER_CHECK_FN},
+    # API: resolving in doubt; the DLQ check: recording documents whose message was dead-lettered unrecorded;
+    # the settlement: a document in doubt found, requeued, or its evidence
+    DOCUMENTS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN, DEAD_LETTER_CHECK_FN, SETTLE_FN},
     # claimed with a document's record; older documents are registered by the operator (CLI)
     OWN_NUMBERS_TABLE: {EXPORT_FN},
     # every function that calls a provider (the API checks credentials and lists series)
-    RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN},
+    RATE_LIMITS_TABLE: {EXPORT_FN, FETCH_PDF_FN, LINK_FN, KSEF_FN, CONFIG_API_FN, SETTLE_FN},
     BULK_RUNS_TABLE: {BULK_EXPORT_FN, CONFIG_API_FN},  # run progress; the bulk function never writes documents
     TENANTS_TABLE: set(),  # the operator maps principals to tenants with own credentials (CLI)
     # PutItem only: bulk runs, operator actions and PDFs record what they did; what the export function,
-    # the KSeF poller and the DLQ check did is carried by the record's write (audit_note) and written by
-    # the stream function.
+    # the KSeF poller, the DLQ check and the settlement did is carried by the record's write (audit_note)
+    # and written by the stream function.
     AUDIT_TABLE: {BULK_EXPORT_FN, CONFIG_API_FN, FETCH_PDF_FN, LINK_FN, RECORD_CHANGES_FN},
 }
 # Who may store account credentials (connecting checks them at the provider first), on the prefix only.
 CREDENTIAL_WRITERS = {CONFIG_API_FN}
 CREDENTIAL_WRITE_ACTIONS = {"secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"}
 # Who may send to which queue of the stack (producers outside the stack are not modelled here).
-# An exported document's PDF fetch and first KSeF poll come from the record's stream; the KSeF poller
-# re-queues its own poll until KSeF's answer is final, and the PDF function puts a fetch the provider's
-# rate limit holds back on its own queue again, for later. Bulk runs and the API's retries re-queue documents.
+# An exported document's PDF fetch and first KSeF poll come from the record's stream (a document the
+# settlement found included); the KSeF poller re-queues its own poll until KSeF's answer is final, and the
+# PDF function puts a fetch the provider's rate limit holds back on its own queue again, for later. Bulk
+# runs, the API's retries and the settlement (a document surely absent at the provider) re-queue documents.
+# The settlement queue: the schedule (the settlement function itself) and the API (resolve --auto).
 # Lambda sends a scheduled function's failed run, and a stream batch given up, to the OnFailure queue
 # with the function's own role; the schedules' dead-letter queue is written by the schedules' roles.
 QUEUE_SENDERS = {PDF_QUEUE: {RECORD_CHANGES_FN, FETCH_PDF_FN}, KSEF_QUEUE: {RECORD_CHANGES_FN, KSEF_FN},
-                 EXPORT_QUEUE: {BULK_EXPORT_FN, CONFIG_API_FN}, SCHEDULED_RUN_FAILURES: set(SCHEDULED_FNS),
-                 SCHEDULE_DLQ: set(), RECORD_CHANGE_FAILURES: {RECORD_CHANGES_FN}}
+                 EXPORT_QUEUE: {BULK_EXPORT_FN, CONFIG_API_FN, SETTLE_FN}, SCHEDULED_RUN_FAILURES: set(SCHEDULED_FNS),
+                 SCHEDULE_DLQ: set(), RECORD_CHANGE_FAILURES: {RECORD_CHANGES_FN},
+                 SETTLE_QUEUE: {SETTLE_FN, CONFIG_API_FN}}
 # Who may put events on the outcome bus: the stream function (every change's outcome), the export function
 # (answers that change no record: superseded, already exported, still in doubt, pending; an account paused).
 EVENT_PUBLISHERS = {RECORD_CHANGES_FN, EXPORT_FN}
@@ -841,6 +848,30 @@ def test_dead_letter_check_runs_every_few_minutes_with_the_input_its_handler_par
     DeadLetterCheckRequest.model_validate_json(schedules[0]["Target"]["Input"])
 
 
+def test_settlement_runs_every_few_minutes_with_the_input_its_handler_parses_and_only_reads_providers(
+        cfn, policies):
+    from invoice_export.entrypoints.settlement import SettleInDoubtRequest
+    from invoice_export.services.settlement import SettleRequest
+
+    schedule = _schedule_targeting(cfn, SETTLE_FN)
+    expression = schedule["ScheduleExpression"]
+    if ref_target(expression) in cfn.get("Parameters", {}):
+        expression = cfn["Parameters"][ref_target(expression)]["Default"]
+    period = re.fullmatch(r"rate\((\d+) minutes?\)", expression)
+    assert period and 5 <= int(period.group(1)) <= 60, f"settle documents in doubt every few minutes: {expression!r}"
+    SettleInDoubtRequest.model_validate_json(schedule["Target"]["Input"])
+    SettleRequest(account_id="a", document_id="d")  # what the queue's messages are
+    readers = {fn for q_id, fn in sqs_event_source_mappings(cfn).values() if q_id == SETTLE_QUEUE}
+    assert readers == {SETTLE_FN}
+    # Records change only by conditional updates of an existing item (no put: it never creates a record).
+    st = policies[SETTLE_FN].statements
+    assert allows(st, "dynamodb:UpdateItem", table_arn(DOCUMENTS_TABLE))
+    assert not allows(st, "dynamodb:PutItem", table_arn(DOCUMENTS_TABLE))
+    # It only writes the record: the event, PDF request, KSeF poll and audit entry come from its stream
+    # (EVENT_PUBLISHERS, QUEUE_SENDERS and TABLE_WRITERS hold the rest of that).
+    assert not allows(st, "dynamodb:PutItem", table_arn(AUDIT_TABLE))
+
+
 def test_dead_letter_check_knows_the_export_functions_timeout(cfn):
     # It leaves a document `sending` for less than this alone: a live attempt may be sending it.
     env = props(cfn["Resources"][DEAD_LETTER_CHECK_FN])["Environment"]["Variables"]
@@ -982,7 +1013,7 @@ def test_a_schedule_that_cannot_invoke_its_function_dead_letters_to_the_schedule
 
 
 # A failed nightly run resumes where it stopped, so Lambda retries it; the DLQ check runs again soon anyway.
-FAILED_RUN_RETRIES = {BULK_EXPORT_FN: 2, DEAD_LETTER_CHECK_FN: 0, RECORD_CHANGES_FN: 0}
+FAILED_RUN_RETRIES = {BULK_EXPORT_FN: 2, DEAD_LETTER_CHECK_FN: 0, RECORD_CHANGES_FN: 0, SETTLE_FN: 0}
 
 
 @pytest.mark.parametrize("fn", SCHEDULED_FNS)
@@ -1006,7 +1037,8 @@ def test_a_scheduled_run_that_fails_inside_the_function_goes_to_the_on_failure_q
         f"{fn}'s role cannot send to {SCHEDULED_RUN_FAILURES} (SAM adds it for Type: SQS with a Destination)")
 
 
-@pytest.mark.parametrize("queue", [SCHEDULE_DLQ, SCHEDULED_RUN_FAILURES])
+# SettleDLQ: settlements of documents in doubt that failed on every delivery (the same pattern).
+@pytest.mark.parametrize("queue", [SCHEDULE_DLQ, SCHEDULED_RUN_FAILURES, SETTLE_DLQ])
 def test_failed_run_queues_are_standard_encrypted_kept_14_days_and_alarmed(cfn, queue):
     q = props(cfn["Resources"][queue])
     problems = []

@@ -539,6 +539,7 @@ def test_the_real_template_reads_and_every_resource_is_accounted_for():
         "ExportQueue",
         "PdfQueue",
         "KsefQueue",
+        "SettleQueue",
     }
     assert (
         template.queues()["ExportQueue"].redrive.max_receive_count
@@ -570,7 +571,7 @@ def test_the_real_template_comes_up_locally():
         assert stack.ref("OutcomeEventBus") == "invoice-export-local-outcomes"
         assert stack.function_env("ExportFunction")["LINK_BASE_URL"] == stack.gateway_url
         assert [mapping.queue.name for mapping in stack.event_sources] == ["ExportQueue.fifo", "PdfQueue",
-                                                                           "KsefQueue"]
+                                                                           "KsefQueue", "SettleQueue"]
         [stream] = stack.stream_sources
         assert (stream.event.table, stream.function.name, stream.stream_arn) == (
             "DocumentsTable", "RecordChangesFunction", stack._attributes["DocumentsTable"]["StreamArn"])

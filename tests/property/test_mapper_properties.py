@@ -81,7 +81,7 @@ def _infakt_line_total(service: dict[str, Any], basis: PriceBasis) -> Decimal:
     net = _grosze(service["net_price"]) if "net_price" in service else None
     if "unit_net_price" in service:
         # Only a unit price: inFakt computes the line as quantity x unit_net_price rounded half-up
-        # (local/fakes/infakt.py `_amounts`), and refuses a net_price that contradicts it.
+        # (local/fakes/infakt/invoices.py `_amounts`), and refuses a net_price that contradicts it.
         from_unit = round_money(_grosze(service["unit_net_price"]) * Decimal(service["quantity"]))
         assert net in (None, from_unit), f"net_price {net} contradicts quantity x unit_net_price {from_unit}"
         net = from_unit

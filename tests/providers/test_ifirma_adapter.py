@@ -23,6 +23,7 @@ from invoice_export.domain.errors import (
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import ProviderReference
 from invoice_export.domain.readback import compare, settle_vat_split
+from invoice_export.domain.settlement import InterruptedAttempt, SettledBy, SettlementOutcome
 from invoice_export.providers import build_adapter
 from invoice_export.providers.ifirma.adapter import (
     IfirmaAdapter,
@@ -185,7 +186,8 @@ def test_correction_references_the_original_in_the_path_with_the_full_state_afte
     correction = stored(fake, login, created.reference)
     assert f"fakturakraj:{correction['IdentyfikatorFakturyKorygowanej']}" == original.provider_document_id
     assert fake.requests.count("POST", rf"/iapi/fakturakraj/korekta/{original.provider_document_id[12:]}\.json") == 1
-    assert correction["PowodKorekty"] == "ZWR_SPRZ_TOW" and correction["Uwagi"] == "Zwrot 1 szt. kubka"
+    assert correction["PowodKorekty"] == "ZWR_SPRZ_TOW"
+    assert correction["Uwagi"] == "Zwrot 1 szt. kubka\nref: KOR-2026-11-0001"
     assert [p["Ilosc"] for p in correction["Pozycje"]] == [1, 3, 1]
     assert created.reference.number == "KOR 1/2026/KOREKTY"
     assert Decimal(correction["Brutto"]) == Decimal("-29.99")
@@ -370,17 +372,108 @@ def test_outage_is_transient_and_a_gateway_error_on_create_may_have_succeeded(fa
         adapter.create_document(plan)
 
 
-def test_lost_response_after_create_is_held_in_doubt_no_lookup_by_our_id(fake, login) -> None:
+def test_there_is_no_look_up_by_our_id(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    assert IfirmaAdapter.capabilities.lookup_by_reference is False
+    assert IfirmaAdapter.capabilities.settle_by_listing is True
+    with pytest.raises(PermanentError) as caught:
+        adapter.find_document(plan_for(adapter, "01-invoice-company.json"))
+    assert caught.value.code == "lookup_not_possible"
+
+
+# ----------------------------------------------------------------------- interrupted creates (settlement)
+
+TRUSTED = InterruptedAttempt()  # begun long enough ago: the list shows whatever it created
+
+
+def settle(fake, adapter: IfirmaAdapter, plan, attempt: InterruptedAttempt = TRUSTED):
+    """adapter.settle_interrupted, checking it only read (GETs: nothing created, nothing moved)."""
+    before = fake.requests.count()
+    settlement = adapter.settle_interrupted(plan, attempt)
+    asked = fake.requests.entries()[before:]
+    assert {entry.method for entry in asked} <= {"GET"}, asked
+    return settlement
+
+
+def test_every_create_carries_our_reference_as_the_last_line_of_uwagi(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    created = adapter.create_document(plan_for(adapter, "01-invoice-company.json", notes="Zamówienie 998877"))
+    assert stored(fake, login, created.reference)["Uwagi"] == "Zamówienie 998877\nref: INV-2026-11-0001"
+    without_notes = adapter.create_document(plan_for(adapter, "01-invoice-company.json", document_id="INV-2"))
+    assert stored(fake, login, without_notes.reference)["Uwagi"] == "ref: INV-2"
+
+
+def test_an_interrupted_create_stored_at_ifirma_is_found_by_our_reference_never_sent_twice(fake, login) -> None:
     adapter = make_adapter(fake, login)
     plan = plan_for(adapter, "01-invoice-company.json")
     fake.faults.stall_after_commit(2.0, method="POST")
     with pytest.raises(RequestMayHaveSucceeded):
         adapter.create_document(plan)
-    assert len(fake.account(login).invoices) == 1  # it exists, and nothing of ours identifies it
-    assert IfirmaAdapter.capabilities.lookup_by_reference is False
-    with pytest.raises(PermanentError) as caught:
-        adapter.find_document(plan)
-    assert caught.value.code == "lookup_not_possible"
+    [(invoice_id, invoice)] = fake.account(login).invoices.items()
+    settlement = settle(fake, adapter, plan)
+    assert (settlement.outcome, settlement.by) == (SettlementOutcome.FOUND, SettledBy.LISTING)
+    assert settlement.found == ProviderReference(f"fakturakraj:{invoice_id}", invoice["PelnyNumer"])
+    assert len(fake.account(login).invoices) == 1
+
+
+def test_an_interrupted_create_never_stored_at_ifirma_is_sent_once_when_the_list_can_be_trusted(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    fake.faults.status(502, method="POST")  # may have been stored: iFirma is asked before a second send
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.create_document(plan)
+    early = settle(fake, adapter, plan, InterruptedAttempt(listing_complete_in=200.0))
+    assert (early.outcome, early.retry_after) == (SettlementOutcome.NOT_YET, 200.0)
+    assert settle(fake, adapter, plan).outcome == SettlementOutcome.ABSENT
+    adapter.create_document(plan)
+    assert len(fake.account(login).invoices) == 1
+
+
+def test_a_repeat_order_of_the_same_buyer_day_and_amount_is_told_apart_by_our_reference(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    first = adapter.create_document(plan_for(adapter, "01-invoice-company.json", document_id="ORDER-1")).reference
+    repeat = plan_for(adapter, "01-invoice-company.json", document_id="ORDER-2")
+    absent = settle(fake, adapter, repeat)
+    assert (absent.outcome, absent.candidates) == (SettlementOutcome.ABSENT, ())  # ORDER-1 read: not ours
+    fake.faults.stall_after_commit(2.0, method="POST")
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.create_document(repeat)
+    found = settle(fake, adapter, repeat).found
+    assert found is not None and found.provider_document_id != first.provider_document_id
+    assert stored(fake, login, found)["Uwagi"] == "ref: ORDER-2"
+
+
+def test_uwagi_edited_by_the_merchant_leave_the_document_undecided_never_sent_again(fake, login) -> None:
+    adapter = make_adapter(fake, login)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    created = adapter.create_document(plan).reference
+    fake.edit_invoice(login, int(created.provider_document_id.split(":")[1]), Uwagi="Dziękujemy za zakupy")
+    settlement = settle(fake, adapter, plan)
+    assert settlement.outcome == SettlementOutcome.UNDECIDED
+    assert settlement.candidates == ({"provider_document_id": created.provider_document_id,
+                                      "number": created.number, "reference": "no reference of ours"},)
+    assert "Dziękujemy" not in settlement.reason
+
+
+def test_the_list_is_read_to_its_end_and_only_same_day_kind_and_gross_documents_are_read(fake, login,
+                                                                                         monkeypatch) -> None:
+    monkeypatch.setattr("invoice_export.providers.ifirma.adapter.LIST_PAGE_SIZE", 2)
+    adapter = make_adapter(fake, login)
+    example = load_example("01-invoice-company.json")["document"]
+    for index in range(4):  # other amounts: listed, never read
+        lines = [{**example["lines"][0], "quantity": str(index + 5)}]
+        adapter.create_document(plan_for(adapter, "01-invoice-company.json", document_id=f"OTHER-{index}",
+                                         lines=lines, totals=computed_totals(lines, example["price_basis"],
+                                                                             "per_rate")))
+    plan = plan_for(adapter, "01-invoice-company.json")
+    fake.faults.stall_after_commit(2.0, method="POST")
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.create_document(plan)  # the fifth: on the third page of two
+    before = fake.requests.count()
+    assert settle(fake, adapter, plan).outcome == SettlementOutcome.FOUND
+    asked = [entry.path for entry in fake.requests.entries()[before:]]
+    assert asked.count("/iapi/faktury.json") == 4  # pages 1-3, then an empty one: the end
+    assert len([path for path in asked if path.startswith("/iapi/fakturakraj/")]) == 1  # only the candidate
 
 
 def test_a_failed_number_read_after_create_keeps_the_document_and_its_number_is_read_later(fake, login) -> None:

@@ -23,6 +23,7 @@ from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import KsefState, ProviderReference
 from invoice_export.domain.rate_limits import LimitScope
 from invoice_export.domain.readback import compare, settle_vat_split
+from invoice_export.domain.settlement import InterruptedAttempt, SettledBy, SettlementOutcome
 from invoice_export.providers import build_adapter
 from invoice_export.providers.infakt.adapter import InfaktAdapter, legal_provision
 from local.fakes.infakt import InfaktFake
@@ -308,7 +309,7 @@ def test_correction_references_the_original_and_carries_before_and_after_pairs(f
     assert (correction["kind"], correction["corrected_invoice_uuid"], correction["corrected_invoice_number"]) == (
         "correction", original.provider_document_id, original.number)
     assert correction["correction_reason_symbol"] == "other"
-    assert correction["notes"] == "Przyczyna korekty: Zwrot 1 szt. kubka"
+    assert correction["notes"] == "Przyczyna korekty: Zwrot 1 szt. kubka\nref: KOR-2026-11-0001"
     mug_before, mug_after = correction["services"][:2]
     assert (mug_before["group"], mug_before["correction"], mug_before["quantity"], mug_before["gross_price"]) == (
         "1", False, "2", 5998)
@@ -469,11 +470,140 @@ def test_lost_response_after_create_is_flagged_and_settled_by_our_number(fake, a
     assert adapter.find_document(plan_for(adapter, "01-invoice-company.json", number="FV 9/11/2026")) is None
 
 
-def test_with_infakt_numbering_a_lost_create_cannot_be_decided(fake, account) -> None:
+def test_with_infakt_numbering_the_look_up_by_number_is_never_the_way(fake, account) -> None:
     adapter = make_adapter(fake, account)
     with pytest.raises(PermanentError) as caught:
         adapter.find_document(plan_for(adapter, "01-invoice-company.json"))
-    assert caught.value.code == "lookup_not_possible" and "switch the account to our numbering" in caught.value.fix
+    assert caught.value.code == "lookup_not_possible" and "listing" in caught.value.message
+
+
+# --------------------------------------------------------------------------- interrupted creates (settlement)
+
+TRUSTED = InterruptedAttempt()  # begun long enough ago: the list shows whatever it created
+
+
+def settle(adapter: InfaktAdapter, plan, attempt: InterruptedAttempt = TRUSTED, *, fake=None):
+    """adapter.settle_interrupted, checking it wrote nothing at inFakt (GETs only: the read window)."""
+    before = fake.requests.count() if fake else 0
+    settlement = adapter.settle_interrupted(plan, attempt)
+    if fake:
+        asked = fake.requests.entries()[before:]
+        assert {entry.method for entry in asked} <= {"GET"}, asked
+    return settlement
+
+
+def lists_since(fake, before: int) -> int:
+    """Pages of the invoice list asked for since the request log held `before` entries."""
+    return sum(1 for entry in fake.requests.entries()[before:] if entry.path.endswith("/invoices.json"))
+
+
+def test_every_create_carries_our_reference_as_the_last_line_of_its_notes(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    created = adapter.create_document(plan_for(adapter, "01-invoice-company.json", notes="Zamówienie 12"))
+    assert stored(fake, account, created.reference)["notes"] == "Zamówienie 12\nref: INV-2026-11-0001"
+
+
+def test_an_interrupted_create_stored_at_infakt_is_found_by_our_reference_in_the_days_list(fake, account) -> None:
+    adapter = make_adapter(fake, account)  # inFakt numbers: no number of ours to look it up by
+    plan = plan_for(adapter, "01-invoice-company.json")
+    fake.faults.stall_after_commit(2.0, method="POST")  # the task accepted, its answer lost: no task reference
+    with pytest.raises(RequestMayHaveSucceeded) as lost:
+        adapter.create_document(plan)
+    assert lost.value.task_reference is None
+    fake.settle_tasks()
+    before = fake.requests.count()
+    settlement = settle(adapter, plan, fake=fake)
+    [invoice] = fake.account(account["key"]).invoices.values()
+    assert (settlement.outcome, settlement.by) == (SettlementOutcome.FOUND, SettledBy.LISTING)
+    assert settlement.found == ProviderReference(invoice["uuid"], invoice["number"])
+    assert lists_since(fake, before) == fake.requests.count() - before == 1  # the notes are in the list
+
+
+def test_an_interrupted_create_never_stored_at_infakt_is_absent_once_the_list_is_trusted(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    fake.faults.status(502, method="POST")  # a gateway error: nothing was accepted, but we cannot know it
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.create_document(plan)
+    early = settle(adapter, plan, InterruptedAttempt(listing_complete_in=600.0), fake=fake)
+    assert (early.outcome, early.retry_after) == (SettlementOutcome.NOT_YET, 600.0)
+    assert settle(adapter, plan, fake=fake).outcome == SettlementOutcome.ABSENT
+    adapter.create_document(plan)  # sent once more: one document
+    fake.settle_tasks()
+    assert len(fake.account(account["key"]).invoices) == 1
+
+
+def test_a_poll_that_fails_after_the_task_was_accepted_is_settled_by_the_task(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    fake.faults.status(500, method="GET", path=r".*/status/.*")
+    with pytest.raises(RequestMayHaveSucceeded) as lost:
+        adapter.create_document(plan)
+    [task] = fake.account(account["key"]).tasks
+    assert lost.value.task_reference == task
+    fake.processing_polls = 5
+    try:
+        waiting = settle(adapter, plan, InterruptedAttempt(task_reference=task), fake=fake)
+    finally:
+        fake.processing_polls = 1
+    assert (waiting.outcome, waiting.by) == (SettlementOutcome.NOT_YET, SettledBy.TASK)
+    fake.settle_tasks()
+    before = fake.requests.count()
+    found = settle(adapter, plan, InterruptedAttempt(task_reference=task), fake=fake)
+    [invoice] = fake.account(account["key"]).invoices.values()
+    assert (found.outcome, found.by, found.found.provider_document_id) == (
+        SettlementOutcome.FOUND, SettledBy.TASK, invoice["uuid"])
+    assert lists_since(fake, before) == 0  # the task told: no list needed
+
+
+def test_a_task_that_failed_proves_nothing_was_created(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    body = adapter.fit_texts(adapter.build_request(plan)).body  # no zw lines: no exemption to look up
+    body["invoice"]["payment_method"] = "bitcoin"  # refused by the task, as a create inFakt rejects later
+    task = api(fake, account, "POST", "/async/invoices.json", json=body).json()["invoice_task_reference_number"]
+    fake.settle_tasks()
+    settlement = settle(adapter, plan, InterruptedAttempt(task_reference=task), fake=fake)
+    assert (settlement.outcome, settlement.by) == (SettlementOutcome.ABSENT, SettledBy.TASK)
+    assert "payment_method" in settlement.reason
+
+
+def test_a_repeat_order_of_the_same_buyer_day_and_amount_is_not_taken_for_ours(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    first = adapter.create_document(plan_for(adapter, "01-invoice-company.json", document_id="ORDER-1")).reference
+    repeat = plan_for(adapter, "01-invoice-company.json", document_id="ORDER-2")
+    assert settle(adapter, repeat, fake=fake).outcome == SettlementOutcome.ABSENT  # ORDER-1 carries its own
+    fake.faults.stall_after_commit(2.0, method="POST")
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.create_document(repeat)
+    fake.settle_tasks()
+    found = settle(adapter, repeat, fake=fake).found
+    assert found is not None and found.provider_document_id != first.provider_document_id
+    assert stored(fake, account, found)["notes"].endswith("ref: ORDER-2")
+
+
+def test_notes_edited_by_the_merchant_leave_the_document_undecided_with_the_candidates(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    plan = plan_for(adapter, "01-invoice-company.json")
+    created = adapter.create_document(plan).reference
+    # Edited in inFakt's application (the fake's stored document; an API edit would rebuild its lines).
+    stored(fake, account, created)["notes"] = "Dziękujemy!"
+    settlement = settle(adapter, plan, fake=fake)
+    assert settlement.outcome == SettlementOutcome.UNDECIDED
+    assert settlement.candidates == ({"provider_document_id": created.provider_document_id,
+                                      "number": created.number, "reference": "no reference of ours"},)
+
+
+def test_another_days_or_amounts_documents_and_other_kinds_are_never_candidates(fake, account) -> None:
+    adapter = make_adapter(fake, account)
+    adapter.create_document(plan_for(adapter, "01-invoice-company.json", document_id="OTHER-DAY",
+                                     issue_date="2026-11-21", sale_date="2026-11-21"))
+    adapter.create_document(plan_for(adapter, "04-invoice-eur.json", document_id="OTHER-AMOUNT"))
+    plan = plan_for(adapter, "01-invoice-company.json")
+    for invoice in fake.account(account["key"]).invoices.values():
+        invoice["notes"] = "bez referencji"  # even without our reference: another day or amount, not ours
+    settlement = settle(adapter, plan, fake=fake)
+    assert (settlement.outcome, settlement.candidates) == (SettlementOutcome.ABSENT, ())
 
 
 def test_a_task_still_running_after_the_poll_budget_is_handed_to_the_look_up(fake, account) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from corpus.money import UNLIMITED_FAKES, _adapter
 from invoice_export.domain.provider_contract import CreatedDocument
+from invoice_export.domain.settlement import our_reference, split_our_reference
 from testsupport import load_example, plan_for
 
 
@@ -28,13 +29,17 @@ class Limits:
     city: int
     notes: int
     emoji_in_notes: bool  # False: the provider refuses emoji in the document's notes
+    # The notes' field carries our reference as its last line too (domain.settlement): the notes get the rest.
+    reference_in_notes: bool = False
 
 
 LIMITS = {
     "fakturownia": Limits(line_name=256, buyer_name=255, street=255, city=255, notes=256, emoji_in_notes=False),
-    "infakt": Limits(line_name=256, buyer_name=255, street=255, city=255, notes=3500, emoji_in_notes=True),
+    "infakt": Limits(line_name=256, buyer_name=255, street=255, city=255, notes=3500, emoji_in_notes=True,
+                     reference_in_notes=True),
     "wfirma": Limits(line_name=256, buyer_name=255, street=255, city=255, notes=3500, emoji_in_notes=True),
-    "ifirma": Limits(line_name=300, buyer_name=150, street=65, city=65, notes=1000, emoji_in_notes=True),
+    "ifirma": Limits(line_name=300, buyer_name=150, street=65, city=65, notes=1000, emoji_in_notes=True,
+                     reference_in_notes=True),
 }
 
 
@@ -46,7 +51,15 @@ class Stored:
     buyer_name: str
     street: str
     city: str
-    notes: str
+    notes_field: str  # our notes, and our reference where the provider keeps it there
+
+    @property
+    def notes(self) -> str:
+        return split_our_reference(self.notes_field)[0]
+
+    @property
+    def reference(self) -> str:
+        return split_our_reference(self.notes_field)[1]
 
 
 @dataclass
@@ -54,6 +67,7 @@ class Connected:
     name: str
     adapter: Any
     fake: Any
+    last_document_id: str = ""  # of the last document `create` made
 
     @property
     def limits(self) -> Limits:
@@ -93,7 +107,7 @@ _serial = itertools.count(1)
 def create(connected: Connected, example: str, **changes: Any) -> CreatedDocument:
     """Example `example` with `changes` created at the provider; a new document id each time (the
     fixture's account lives for the module, and Fakturownia keeps our ids unique)."""
-    document_id = f"LONG-{next(_serial)}"
+    document_id = connected.last_document_id = f"LONG-{next(_serial)}"
     return connected.adapter.create_document(plan_for(connected.adapter, example, document_id=document_id, **changes))
 
 
@@ -142,18 +156,22 @@ def test_a_long_buyer_name_and_address_are_cut_each_with_a_warning(connected) ->
     assert all(" has 2000 characters; " in warning for warning in text_warnings(created))
 
 
-def test_long_notes_are_cut_only_where_the_provider_takes_fewer(connected) -> None:
+def test_long_notes_are_cut_only_where_the_provider_takes_fewer_and_never_our_reference(connected) -> None:
     notes = long_text(3500, "Zamówienie z Allegro nr 998877, „prezent” – ")
     created = create(connected, "01-invoice-company.json", notes=notes)
-    limit = connected.limits.notes
-    assert connected.stored(created).notes == notes[:limit]
+    stored = connected.stored(created)
+    room = connected.limits.notes
+    if connected.limits.reference_in_notes:  # the reference whole, on its own line after the notes
+        assert stored.reference == our_reference(connected.last_document_id)
+        room -= len(stored.reference) + 1
+    assert stored.notes == notes[:room]
     warnings = text_warnings(created)
-    if limit >= len(notes):
+    if room >= len(notes):
         assert warnings == []
         return
     [warning] = warnings  # iFirma's field carries a correction's reason too, and says so
     assert warning.startswith("text_truncated: document.notes")
-    assert f" has 3500 characters; {connected.adapter.display_name} takes at most {limit} in " in warning
+    assert f" has 3500 characters; {connected.adapter.display_name} takes at most {room} in " in warning
 
 
 def test_diacritics_quotes_and_emoji_are_kept_or_replaced_with_a_warning_never_refused(connected) -> None:

@@ -16,7 +16,7 @@ def figures():
     # wFirma runs in the figures script only: its limit answer carries no Retry-After, so its adapter
     # waits the 60 s wFirma counts over - one injected limit answer alone would double this run's time.
     return run(Scenario(documents=48, accounts=12, fault_rate=0.12, aws_outage_rate=0.004, crash_rate=0.03,
-                        providers=("fakturownia", "infakt", "ifirma"), timeout_seconds=240))
+                        providers=("fakturownia", "infakt", "ifirma", "infakt-numbered"), timeout_seconds=240))
 
 
 def test_every_kind_of_fault_was_injected(figures) -> None:
@@ -43,3 +43,13 @@ def test_every_bad_input_is_rejected_with_its_error(figures) -> None:
 def test_the_provider_never_sees_more_than_its_limit_from_concurrent_workers(figures) -> None:
     assert 0 < figures.peak_requests_per_key <= figures.scenario.rate_limit
     assert figures.scenario.workers >= 2
+
+
+def test_every_document_in_doubt_after_the_traffic_is_settled_or_kept_in_doubt_with_its_evidence(figures) -> None:
+    for provider, settled in figures.settlements.items():
+        assert settled.in_doubt_before == (settled.settled_found + settled.settled_resent + settled.resent_failed
+                                           + settled.left_in_doubt), (provider, figures.settlement_table())
+    # The providers without a look-up by our id had interrupted creates, each settled by their lists.
+    asked = [figures.settlement_of(provider) for provider in ("ifirma", "infakt-numbered")]
+    assert sum(f.delivery_found + f.delivery_sent_again + f.settled_found + f.settled_resent for f in asked) > 0, (
+        figures.settlement_table())

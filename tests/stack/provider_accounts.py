@@ -11,6 +11,7 @@ from invoice_export.domain.account_settings import AccountSettings
 from invoice_export.domain.records import DocumentRecord
 from invoice_export.platform.runtime import get_runtime
 from invoice_export.services.events import DETAIL_TYPE
+from local.fakes.ifirma import IfirmaFake
 from local.fakes.wfirma import WfirmaFake
 from testsupport import load_example
 
@@ -53,3 +54,14 @@ def wfirma_account(stack, fake: WfirmaFake, **settings: Any) -> tuple[Account, i
         "payment_links": {"Przelew": "transfer", "Karta": "payment_card"}, **settings},
         {"access_key": access_key, "secret_key": secret_key, "company_id": str(company_id)})
     return account, company_id
+
+
+def ifirma_account(stack, fake: IfirmaFake, **settings: Any) -> tuple[Account, str]:
+    login, invoice_key = f"shop-{secrets.token_hex(4)}@example.com", secrets.token_hex(8)
+    fake.add_account(login, invoice_key=invoice_key, accounting_month=(2026, 11), series=("SKLEP",))
+    account = Account(stack, {
+        "provider": "ifirma", "api_url": f"{fake.base_url}/iapi",
+        "series_links": {"FV": "SKLEP", "FV-EXPORT": None, "KOR": None},
+        "payment_links": {"Przelew": "PRZ", "Karta": "KAR"}, **settings},
+        {"login": login, "invoice_key": invoice_key})
+    return account, login

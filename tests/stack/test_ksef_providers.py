@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 
 import pytest
-from stack.provider_accounts import Account, wfirma_account
+from stack.provider_accounts import Account, ifirma_account, wfirma_account
 
 from invoice_export.domain.account_settings import KsefMode
 from invoice_export.domain.records import Status
@@ -125,17 +125,6 @@ def test_wfirma_send_on_export_is_refused_with_what_to_choose(stack, wfirma) -> 
 
 
 # ---------------------------------------------------------------- iFirma: we ask once, nothing to read back
-
-
-def ifirma_account(stack, fake: IfirmaFake, **settings: Any) -> tuple[Account, str]:
-    login, invoice_key = f"shop-{secrets.token_hex(4)}@example.com", secrets.token_hex(8)
-    fake.add_account(login, invoice_key=invoice_key, accounting_month=(2026, 11), series=("SKLEP",))
-    account = Account(stack, {
-        "provider": "ifirma", "api_url": f"{fake.base_url}/iapi",
-        "series_links": {"FV": "SKLEP", "FV-EXPORT": None, "KOR": None},
-        "payment_links": {"Przelew": "PRZ", "Karta": "KAR"}, **settings},
-        {"login": login, "invoice_key": invoice_key})
-    return account, login
 
 
 def ksef_sends(fake: IfirmaFake, login: str) -> list[str]:

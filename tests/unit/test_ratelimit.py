@@ -17,6 +17,7 @@ from invoice_export.domain.rate_limits import (
     YieldedToForeground,
     yielding_to_foreground,
 )
+from invoice_export.domain.settlement import InterruptedAttempt, SettlementOutcome
 from invoice_export.platform.rate_limiter import (
     ARRIVAL_MARGIN_SECONDS,
     FOREGROUND_HOLD_SECONDS,
@@ -314,3 +315,33 @@ def test_background_work_stays_away_longer_the_longer_the_exports_have_been_wait
     # and never away much longer than the PDFs' own share of the limit once the creates are done.
     assert refusals[30] == pytest.approx(15, abs=1.5) and refusals[100] == pytest.approx(50, abs=1.5)
     assert refusals[290] == 120
+
+
+# ---------------------------------------------------------------- settlement's reads (issue 19)
+
+
+class RecordingLimiter:
+    """Which window each request asked the shared limiter for, letting every one through."""
+
+    def __init__(self) -> None:
+        self.scopes: list[str] = []
+
+    def acquire(self, scope: str, window: RateLimit) -> None:
+        self.scopes.append(scope)
+
+
+def test_asking_infakt_about_an_interrupted_create_uses_its_read_window_only() -> None:
+    with InfaktFake(read_limit=None, write_limit=None, processing_polls=0) as fake:
+        fake.add_account("key-shop-b")
+        settings = AccountSettings.model_validate({
+            "account_id": "shop-b", "provider": "infakt", "api_url": f"{fake.base_url}/api/v3",
+            "series_links": {"FV": None}, "payment_links": {"Przelew": "transfer"}})
+        limiter = RecordingLimiter()
+        adapter = build_adapter(settings, {"api_key": "key-shop-b"}, limiter=limiter)
+        plan = plan_for(adapter, "01-invoice-company.json")
+        adapter.create_document(plan)
+        assert "infakt:deployment" in limiter.scopes  # the create's POST: the write window
+        limiter.scopes.clear()
+        settlement = adapter.settle_interrupted(plan, InterruptedAttempt())  # the day's list, read
+        assert settlement.outcome == SettlementOutcome.FOUND
+        assert limiter.scopes and set(limiter.scopes) == {"infakt:deployment:reads"}

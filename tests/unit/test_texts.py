@@ -6,6 +6,7 @@ import copy
 
 import pytest
 
+from invoice_export.domain.settlement import with_our_reference
 from invoice_export.providers import adapter_class, supported_providers
 from invoice_export.providers.texts import TextLimit, cut_text, fit_texts, without_emoji
 
@@ -84,3 +85,30 @@ def test_every_adapter_declares_its_limits_for_names_and_notes_with_their_source
     covered = {limit.ours.split(" ")[0] for limit in limits}
     assert {"document.lines[].name", "document.buyer.name", "document.notes"} <= covered
     assert all(limit.source.strip() and (limit.max_length or not limit.emoji) for limit in limits)
+
+
+def test_long_notes_are_cut_before_our_reference_never_the_reference() -> None:
+    limits = {"Uwagi": TextLimit(40, "document.notes", "test", keeps_our_reference=True)}
+    notes = "Zamówienie 123, dostawa kurierem do paczkomatu"  # 46 characters
+    fitted = fit_texts({"Uwagi": with_our_reference(notes, "INV-2026-7")}, limits, "iFirma")
+    # 40 - 15 (the reference) - 1 (the line break before it) = 24 for the notes, cut at a word's end.
+    assert fitted.body["Uwagi"] == "Zamówienie 123, dostawa\nref: INV-2026-7"
+    assert fitted.warnings == ("text_truncated: document.notes has 46 characters; iFirma takes at most 24 in Uwagi "
+                               "beside our reference (15): cut to 23",)
+
+
+def test_our_reference_alone_or_with_notes_that_fit_is_sent_untouched() -> None:
+    limits = {"notes": TextLimit(40, "document.notes", "test", keeps_our_reference=True)}
+    for text in ("ref: INV-1", "Dziękujemy 🎉\nref: INV-1"):
+        fitted = fit_texts({"notes": text}, limits, "inFakt")
+        assert fitted.body == {"notes": text} and fitted.warnings == ()
+    # Notes that leave no room at all are dropped, the reference kept.
+    tight = {"notes": TextLimit(10, "document.notes", "test", keeps_our_reference=True)}
+    assert fit_texts({"notes": "Uwagi\nref: INV-1"}, tight, "inFakt").body == {"notes": "ref: INV-1"}
+
+
+@pytest.mark.parametrize("provider", [p for p in supported_providers()
+                                      if adapter_class(p).capabilities.settle_by_listing],
+                         ids=lambda provider: provider.value)
+def test_a_provider_found_by_listing_keeps_our_reference_in_a_field_whose_cut_spares_it(provider) -> None:
+    assert any(limit.keeps_our_reference for limit in adapter_class(provider).text_limits.values())

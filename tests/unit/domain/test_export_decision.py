@@ -18,18 +18,23 @@ from invoice_export.domain.export_decision import (
     Act,
     ExportFacts,
     ProviderFacts,
+    after_look_up,
     claim_lease_seconds,
     decide,
     original_problem,
     original_reference,
+    settling_step,
 )
-from invoice_export.domain.provider_contract import Capabilities
-from invoice_export.domain.records import DocumentRecord, Registration, Status
+from invoice_export.domain.provider_contract import Capabilities, ProviderReference
+from invoice_export.domain.records import DocumentRecord, Registration, Status, Step
+from invoice_export.domain.settlement import SettledBy, Settlement, SettlementOutcome
 from testsupport import load_example
 
 ALL_CAPABILITIES = Capabilities(**dict.fromkeys(Capabilities.__dataclass_fields__, True))
 CAN_LOOK_UP = ProviderFacts("Provider A", ALL_CAPABILITIES)
-CANNOT_LOOK_UP = ProviderFacts("Provider B", replace(ALL_CAPABILITIES, lookup_by_reference=False))
+CANNOT_LOOK_UP = ProviderFacts("Provider B", replace(ALL_CAPABILITIES, lookup_by_reference=False,
+                                                     settle_by_listing=False))
+ONLY_LISTS = ProviderFacts("Provider C", replace(ALL_CAPABILITIES, lookup_by_reference=False))
 
 
 def settings(mode: ExportMode, status: str) -> AccountSettings:
@@ -44,7 +49,7 @@ ACCOUNTS = {
     "bulk, paused": settings(ExportMode.BULK, "needs_reconnect"),
 }
 CLAIMS = {"not tried": None, "refused, provider can look up": CAN_LOOK_UP,
-          "refused, provider cannot look up": CANNOT_LOOK_UP}
+          "refused, provider can only list": ONLY_LISTS, "refused, provider cannot be asked": CANNOT_LOOK_UP}
 # After a refused claim of a `sending` record: the attempt holding it may still run for so long.
 LEASES = (0.0, 12.5)
 
@@ -73,7 +78,8 @@ def expected(facts: ExportFacts) -> Act:
         (claim is not None and facts.status != Status.SENDING, Act.RETRY_LATER),  # another worker has it
         # An attempt holding the claim may still be creating it: neither look it up nor send, wait.
         (claim is not None and facts.claim_lease_seconds > 0, Act.RETRY_LATER),
-        (claim is not None and not (claim and claim.capabilities.lookup_by_reference), Act.HOLD_IN_DOUBT),
+        (claim is not None and not (claim.capabilities.lookup_by_reference or claim.capabilities.settle_by_listing),
+         Act.HOLD_IN_DOUBT),
         (claim is not None, Act.LOOK_UP),  # an interrupted attempt: ask the provider before sending again
         (facts.status == Status.IN_DOUBT, Act.REPORT_IN_DOUBT),  # only an operator resolves it
         (account is None, Act.FAIL),
@@ -88,13 +94,13 @@ def expected(facts: ExportFacts) -> Act:
 
 def test_every_combination_follows_the_rules() -> None:
     combinations = every_combination()
-    assert len(combinations) == 5 * 5 * 3 * 5 * 3 * 2
+    assert len(combinations) == 5 * 5 * 3 * 5 * 4 * 2
     wrong = [(facts.registration, facts.status, facts.message.trigger, facts.settings, facts.refused_claim_by,
               decide(facts).act, expected(facts))
              for facts in combinations if decide(facts).act != expected(facts)]
     assert wrong == []
-    # Every action is reachable: no rule is shadowed by another.
-    assert {expected(facts) for facts in combinations} == set(Act)
+    # Every action is reachable: no rule is shadowed by another (EXPORT_FOUND follows a look-up: after_look_up).
+    assert {expected(facts) for facts in combinations} == set(Act) - {Act.EXPORT_FOUND}
 
 
 def test_nothing_is_sent_for_a_stale_exported_or_in_doubt_record_nor_for_an_account_that_cannot_send() -> None:
@@ -109,7 +115,8 @@ def test_nothing_is_sent_for_a_stale_exported_or_in_doubt_record_nor_for_an_acco
             assert not (facts.settings.export_mode == ExportMode.BULK and facts.message.trigger == Trigger.ISSUED)
         if act == Act.LOOK_UP:  # a refused claim, of an interrupted attempt, at a provider that can be asked
             assert facts.status == Status.SENDING and facts.claim_lease_seconds == 0
-            assert facts.refused_claim_by is not None and facts.refused_claim_by.capabilities.lookup_by_reference
+            capabilities = facts.refused_claim_by.capabilities if facts.refused_claim_by else None
+            assert capabilities is not None and (capabilities.lookup_by_reference or capabilities.settle_by_listing)
 
 
 def test_every_recorded_or_raised_action_carries_its_error_and_no_other_does() -> None:
@@ -149,6 +156,32 @@ def test_an_interrupted_attempt_at_a_provider_that_cannot_be_asked_is_held_in_do
     assert (action.act, action.error.code) == (Act.HOLD_IN_DOUBT, "in_doubt")
     assert "Provider B cannot be asked" in action.error.message
     assert decide(replace(facts, refused_claim_by=CAN_LOOK_UP)).act == Act.LOOK_UP
+    assert decide(replace(facts, refused_claim_by=ONLY_LISTS)).act == Act.LOOK_UP  # by its list of the day
+
+
+FOUND = ProviderReference("P-1", "FV 1/2026")
+
+
+@pytest.mark.parametrize(("settlement", "act", "step"), [
+    (Settlement(SettlementOutcome.FOUND, SettledBy.LISTING, "one with our reference", found=FOUND),
+     Act.EXPORT_FOUND, Step.SETTLE_IN_DOUBT),
+    (Settlement(SettlementOutcome.ABSENT, SettledBy.TASK, "the task failed"), Act.SEND, Step.REQUEUE_IN_DOUBT),
+    # Held, not retried: a message waiting minutes would hold back its account's queue; the settlement asks.
+    (Settlement(SettlementOutcome.NOT_YET, SettledBy.LISTING, "nothing listed yet", retry_after=42.0),
+     Act.HOLD_IN_DOUBT, None),
+    (Settlement(SettlementOutcome.UNDECIDED, SettledBy.LISTING, "a candidate without our reference"),
+     Act.HOLD_IN_DOUBT, None),
+])
+def test_the_providers_answer_about_an_interrupted_create_decides_what_follows(settlement, act, step) -> None:
+    action = after_look_up(settlement, "Provider C")
+    assert action.act == act
+    assert settling_step(settlement) == step  # the same answer about a document held in doubt
+    if act == Act.HOLD_IN_DOUBT:
+        assert action.error.code == "in_doubt" and settlement.reason in action.error.message
+        if settlement.outcome == SettlementOutcome.NOT_YET:  # nobody needs to act yet, and it says when
+            assert action.error.fix.startswith("nothing yet") and "in 42 s" in action.error.fix
+    else:
+        assert action.error is None
 
 
 def test_a_claim_refused_because_another_worker_changed_the_record_is_retried() -> None:

@@ -37,8 +37,13 @@ def test_exported_only_by_the_provider_answer_or_an_operator_and_never_over_a_re
     assert not allowed(Status.PENDING, Status.EXPORTED) and not allowed(Status.FAILED, Status.EXPORTED)
 
 
-def test_in_doubt_is_left_only_by_an_operator() -> None:
-    assert steps_from(Status.IN_DOUBT) == {Step.SETTLE_IN_DOUBT, Step.RELEASE_IN_DOUBT}
+def test_in_doubt_is_left_only_by_a_settlement_or_an_operator() -> None:
+    # Found at the provider (exported, never over a recorded provider document), surely absent there
+    # (pending: sent again), or released by an operator (failed: retried by a person).
+    assert steps_from(Status.IN_DOUBT) == {Step.SETTLE_IN_DOUBT, Step.REQUEUE_IN_DOUBT, Step.RELEASE_IN_DOUBT}
+    assert {STEPS[step].target for step in steps_from(Status.IN_DOUBT)} == {
+        Status.EXPORTED, Status.PENDING, Status.FAILED}
+    assert STEPS[Step.SETTLE_IN_DOUBT].guard == Guard.NOT_MAPPED
     assert steps_into(Status.IN_DOUBT) == {Step.HOLD_IN_DOUBT}
     assert STEPS[Step.HOLD_IN_DOUBT].sources == (Status.SENDING,)  # only what may have reached the provider
 

@@ -148,7 +148,7 @@ def test_an_interrupted_create_the_provider_does_not_have_is_taken_over_and_sent
 
 
 def test_an_interrupted_create_at_a_provider_that_cannot_be_asked_is_held_in_doubt_until_an_operator_acts() -> None:
-    core = Core(ScriptedProvider(without("lookup_by_reference"), name="NoLookUp"))
+    core = Core(ScriptedProvider(without("lookup_by_reference", "settle_by_listing"), name="NoLookUp"))
     core.provider.fail_next["create"].append(LostAnswer())
     with pytest.raises(RequestMayHaveSucceeded):
         core.service.export(message())
@@ -182,6 +182,62 @@ def test_several_documents_with_our_reference_at_the_provider_hold_it_in_doubt(c
     assert core.service.export(message()).outcome == Outcome.IN_DOUBT
     record = core.documents.get(ACCOUNT, INVOICE)
     assert (record.status, record.last_error.message) == (Status.IN_DOUBT, "2 documents carry our reference")
+
+
+# ---------------------------------------------------------------- interrupted creates found by listing
+
+
+@pytest.fixture
+def listing() -> Core:
+    """A provider without a look-up by our id: an interrupted create is found in its list of the day by the
+    reference the create carried (domain.settlement)."""
+    return Core(ScriptedProvider(without("lookup_by_reference"), name="Lists"))
+
+
+def order(document_id: str, *, trigger: Trigger = Trigger.ISSUED) -> ExportMessage:
+    """A repeat order: the same buyer, day, lines and amount as 01-invoice-company.json, another document."""
+    body = message(trigger=trigger).model_dump(mode="json")
+    body["document"].update(document_id=document_id, number=f"FV {document_id}")
+    return ExportMessage.model_validate(body)
+
+
+def test_a_later_delivery_never_lists_it_holds_the_document_for_the_settlement_never_sending_it_twice(
+        listing) -> None:
+    listing.provider.fail_next["create"].append(LostAnswer())  # stored, its answer lost
+    with pytest.raises(RequestMayHaveSucceeded):
+        listing.service.export(message())
+    # A day's list is the settlement's (services.settlement): off the account's queue, with time to read.
+    assert listing.service.export(message()).outcome == Outcome.IN_DOUBT
+    assert listing.provider.calls == [("create", INVOICE)]
+    record = listing.documents.get(ACCOUNT, INVOICE)
+    assert (record.settlement["outcome"], record.settlement["where"]) == ("not_yet", "export")
+    assert record.last_error.fix.startswith("nothing yet: the settlement asks Lists again")
+    assert listing.settlement.settle(ACCOUNT, INVOICE).outcome.value == "found"
+    assert listing.status() == Status.EXPORTED and listing.provider.creates() == 1
+    assert listing.outcomes() == ["in_doubt", "exported"]
+
+
+def test_a_creation_task_accepted_before_the_answer_was_lost_is_kept_for_the_next_delivery(listing) -> None:
+    listing.provider.fail_next["create"].append(RequestMayHaveSucceeded("still processing", task_reference="T-7"))
+    with pytest.raises(RequestMayHaveSucceeded):
+        listing.service.export(message())
+    record = listing.documents.get(ACCOUNT, INVOICE)
+    assert record.task_of_attempt == "T-7" and record.provider_task["attempt_id"] == record.send_attempt_id
+    listing.service.export(message())  # the scripted provider knows no task: the settlement lists later
+    asked = listing.provider.attempts_asked[0]
+    assert (asked.task_reference, asked.may_list) == ("T-7", False)  # the adapter asks the task's status
+    listing.settlement.settle(ACCOUNT, INVOICE)  # found absent (nothing was stored): sent again
+    assert listing.provider.attempts_asked[1].task_reference == "T-7"
+    listing.service.export(ExportMessage.model_validate_json(listing.queue.bodies("export-queue")[0]))
+    record = listing.documents.get(ACCOUNT, INVOICE)
+    assert record.status == Status.EXPORTED and record.task_of_attempt is None  # the new attempt started none
+
+
+def test_a_create_that_answers_writes_no_task_and_no_settlement(listing) -> None:
+    listing.service.export(message())
+    record = listing.documents.get(ACCOUNT, INVOICE)
+    assert (record.provider_task, record.settlement, record.status) == (None, None, Status.EXPORTED)
+    assert record.attempt_started_at is not None
 
 
 # ---------------------------------------------------------------- accounts

@@ -180,3 +180,36 @@ def test_a_new_document_is_registered_pending(store) -> None:
     assert (registration, record.status, record.attempts) == (Registration.NEW, Status.PENDING, 0)
     assert store.get(ACCOUNT, "INV-1") == record
 
+
+
+def test_an_interrupted_attempts_task_is_kept_only_while_that_attempt_holds_the_claim(store) -> None:
+    arrive(store, "INV-T", Status.SENDING)
+    store.record_provider_task(ACCOUNT, "INV-T", "another-attempt", "T-0")  # not the claim's: nothing
+    assert store.get(ACCOUNT, "INV-T").provider_task is None
+    store.record_provider_task(ACCOUNT, "INV-T", ATTEMPT, "T-1")
+    record = store.get(ACCOUNT, "INV-T")
+    assert (record.task_of_attempt, record.status, record.attempt_started_at is not None) == (
+        "T-1", Status.SENDING, True)
+    store.continue_interrupted(ACCOUNT, "INV-T", "attempt-2")  # a new attempt: the old task is not its own
+    assert store.get(ACCOUNT, "INV-T").task_of_attempt is None
+
+
+def test_a_settlement_left_in_doubt_keeps_its_evidence_and_counts_its_try_only_in_doubt(store) -> None:
+    evidence = {"outcome": "undecided", "by": "listing", "where": "settlement", "at": now_iso(), "reason": "r",
+                "candidates": [{"provider_document_id": "P-1", "number": "FV 1", "reference": "no reference of ours"}]}
+    arrive(store, "INV-S", Status.SENDING)
+    assert store.record_settlement(ACCOUNT, "INV-S", evidence) is None  # sending: not a settlement's
+    store.mark_in_doubt(ACCOUNT, "INV-S", ERROR)
+    store.record_settlement(ACCOUNT, "INV-S", evidence)
+    record = store.record_settlement(ACCOUNT, "INV-S", evidence)
+    assert (record.status, record.settlement_tries, record.settlement) == (Status.IN_DOUBT, 2, evidence)
+    requeued = store.requeue_in_doubt(ACCOUNT, "INV-S", ERROR, {**evidence, "outcome": "absent"})
+    assert (requeued.status, requeued.settlement["outcome"]) == (Status.PENDING, "absent")
+
+
+def test_exported_records_are_read_back_by_when_they_last_changed(store) -> None:
+    arrive(store, "INV-E1", Status.EXPORTED)
+    arrive(store, "INV-E2", Status.IN_DOUBT)
+    assert [r.document_id for r in store.exported_since(ACCOUNT, "2000-01-01")] == ["INV-E1"]
+    assert store.exported_since(ACCOUNT, "2999-01-01") == []
+    assert store.exported_since("another-account", "2000-01-01") == []

@@ -44,6 +44,13 @@ class TransientError(ExportError):
 class RequestMayHaveSucceeded(TransientError):
     code = "provider_response_lost"
 
+    def __init__(self, message: str, *, task_reference: str | None = None, retry_after: float | None = None,
+                 fix: str = "", code: str | None = None):
+        super().__init__(message, retry_after=retry_after, fix=fix, code=code)
+        # The provider's creation task, where its create is asynchronous (inFakt) and its POST answered:
+        # the task's status settles the attempt (ProviderAdapter.settle_interrupted).
+        self.task_reference = task_reference
+
 
 class ProviderRejected(PermanentError):
     """The provider refused the request; `field_errors` maps provider field names to its messages."""

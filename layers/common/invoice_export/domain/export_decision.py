@@ -12,6 +12,8 @@ document is sent, reported, failed or held lives here, so it is tested in millis
     claim refused, record sending,   -> RETRY_LATER      (the attempt holding the claim may still be
       claimed within the Timeout                          creating it: a concurrent duplicate waits)
     claim refused, record sending     -> LOOK_UP, or HOLD_IN_DOUBT where the provider cannot be asked
+      then, by the provider's answer (after_look_up): found -> EXPORT_FOUND, absent -> SEND,
+      not yet decidable or undecided -> HOLD_IN_DOUBT (services.settlement asks again later)
     record in doubt                  -> REPORT_IN_DOUBT  (held for an operator)
     account unknown                  -> FAIL             (unknown_account)
     bulk-mode account, issued        -> WAIT_FOR_BULK    (pending until a bulk run)
@@ -30,7 +32,8 @@ from invoice_export.domain.account_settings import AccountSettings, ExportMode
 from invoice_export.domain.documents import ExportMessage, Trigger
 from invoice_export.domain.errors import ExportError, PermanentError, TransientError
 from invoice_export.domain.provider_contract import Capabilities, ProviderReference
-from invoice_export.domain.records import DocumentRecord, Registration, Status
+from invoice_export.domain.records import DocumentRecord, Registration, Status, Step
+from invoice_export.domain.settlement import Settlement, SettlementOutcome
 
 PAUSED_CODE = "account_paused"
 PAUSED_RETRY_SECONDS = 900  # an interrupted attempt of a paused account waits on the queue, at the longest back-off
@@ -46,6 +49,7 @@ class Act(StrEnum):
     RETRY_LATER = "retry_later"
     SEND = "send"
     LOOK_UP = "look_up"
+    EXPORT_FOUND = "export_found"
     HOLD_IN_DOUBT = "hold_in_doubt"
 
 
@@ -162,7 +166,33 @@ def _after_refused_claim(facts: ExportFacts) -> Action:
         return Action(Act.RETRY_LATER, TransientError(
             "another attempt may still be creating this document (a duplicate delivery): retried once it ended",
             code="in_flight", retry_after=math.ceil(facts.claim_lease_seconds)))
-    if not provider.capabilities.lookup_by_reference:
+    capabilities = provider.capabilities
+    if not (capabilities.lookup_by_reference or capabilities.settle_by_listing):
         return Action(Act.HOLD_IN_DOUBT,
                       in_doubt(f"{provider.display_name} cannot be asked whether an interrupted create arrived"))
     return Action(Act.LOOK_UP)
+
+
+def after_look_up(settlement: Settlement, provider: str) -> Action:
+    """What a later delivery does once the provider was asked about the interrupted create (LOOK_UP)."""
+    outcome = settlement.outcome
+    if outcome == SettlementOutcome.FOUND:
+        return Action(Act.EXPORT_FOUND)
+    if outcome == SettlementOutcome.ABSENT:
+        return Action(Act.SEND)  # taking the interrupted attempt over
+    if outcome == SettlementOutcome.NOT_YET:
+        # Held rather than retried: a message waiting minutes would hold back its account's whole queue.
+        wait = f" (in {settlement.retry_after:.0f} s)" if settlement.retry_after else ""
+        return Action(Act.HOLD_IN_DOUBT, PermanentError(
+            f"asked about an interrupted create: {settlement.reason}", code="in_doubt",
+            fix=f"nothing yet: the settlement asks {provider} again once its list surely shows it{wait}, and "
+                "exports the document found there or sends it again; only one still in doubt then needs a person"))
+    return Action(Act.HOLD_IN_DOUBT, in_doubt(f"asked about an interrupted create: {settlement.reason}"))
+
+
+def settling_step(settlement: Settlement) -> Step | None:
+    """The step a settlement of a document held in doubt takes (the schedule's, or an operator's
+    `resolve --auto`): found -> exported with the provider's document, surely absent -> pending and
+    queued again; None: it stays in doubt (undecided: with the new evidence; not yet: asked later)."""
+    return {SettlementOutcome.FOUND: Step.SETTLE_IN_DOUBT,
+            SettlementOutcome.ABSENT: Step.REQUEUE_IN_DOUBT}.get(settlement.outcome)

@@ -39,6 +39,9 @@ class Capabilities:
     partial_corrections: bool = True
     efactura_send: bool = False  # we can ask the provider to send a document to Romania's e-Factura (SPV)
     efactura_read_back: bool = False  # the provider reports a document's e-Factura state (the poller reads it)
+    # An interrupted create can be found in the provider's list of its issue date by our reference, read
+    # back from a field the provider keeps (domain.settlement), where no look-up by our id exists.
+    settle_by_listing: bool = False
 
     def as_dict(self) -> dict[str, bool]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from invoice_export.services.ksef import KsefPollRequest, KsefService
     from invoice_export.services.pdf import PdfService
     from invoice_export.services.record_changes import RecordChangeService
+    from invoice_export.services.settlement import InDoubtSettlement
     from invoice_export.storage.accounts import AccountStore
     from invoice_export.storage.audit import AuditTrail
     from invoice_export.storage.bulk_runs import BulkRunStore
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 # function never loads the bulk exporter, the PDF function never loads the export service), so the
 # imports below are inside the properties that build each service.
 
+# How long the settlement of a document in doubt waits in place for room in a provider's rate limit
+# (its function has 120 s and no queue behind it): a day's list and its reads can fill a window.
+SETTLEMENT_RATE_LIMIT_WAIT_SECONDS = 60.0
 LINK_KEYS_CACHE_SECONDS = 300
 
 
@@ -125,6 +129,14 @@ class Runtime:
                                     max_wait_seconds=self.settings.rate_limit_max_wait_seconds)
 
     @cached_property
+    def patient_limiter(self) -> SlidingWindowLimiter | None:
+        """The shared limiter as the settlement uses it: waiting longer in place for room."""
+        if not self.settings.rate_limits_table:
+            return None
+        return SlidingWindowLimiter(self._dynamodb.Table(self.settings.rate_limits_table), max_wait_seconds=max(
+            self.settings.rate_limit_max_wait_seconds, SETTLEMENT_RATE_LIMIT_WAIT_SECONDS))
+
+    @cached_property
     def _secrets(self) -> parameters.SecretsProvider:
         """One provider per process: its cache is what keeps a secret from being read per document."""
         return parameters.SecretsProvider(boto3_client=self.client("secretsmanager"))
@@ -138,7 +150,9 @@ class Runtime:
         assert isinstance(value, dict)
         return {name: text for name, text in value.items() if text}  # an unset parameter stays absent
 
-    def build_adapter(self, account: AccountSettings, credentials: dict[str, Any]) -> ProviderAdapter:
+    def build_adapter(self, account: AccountSettings, credentials: dict[str, Any], *,
+                      patient: bool = False) -> ProviderAdapter:
+        """The account's adapter; `patient`: its requests wait longer for room in the rate limit."""
         from invoice_export.providers import build_adapter
 
         # The merchant's own credentials win: a deployment secret only fills what they lack.
@@ -147,7 +161,8 @@ class Runtime:
                                      source=o.source)
                      for name, o in self.settings.provider_rate_limits.items()}
         return build_adapter(account, credentials, connect_timeout=self.settings.provider_connect_timeout,
-                             read_timeout=self.settings.provider_read_timeout, limiter=self.limiter,
+                             read_timeout=self.settings.provider_read_timeout,
+                             limiter=self.patient_limiter if patient else self.limiter,
                              rate_limit_overrides=overrides)
 
     def link_signer(self) -> LinkSigner:
@@ -203,6 +218,17 @@ class Runtime:
         return RecordChangeService(accounts=self.accounts, publisher=self.publisher, make_link=self.make_link,
                                    request_pdf=self.request_pdf,
                                    start_ksef_poll=lambda a, d: self.ksef_service.start(a, d), audit=self.audit)
+
+    @cached_property
+    def settlement(self) -> InDoubtSettlement:
+        from invoice_export.services.settlement import InDoubtSettlement
+
+        return InDoubtSettlement(
+            accounts=self.accounts, documents=self.documents,
+            adapter_factory=lambda account, credentials: self.build_adapter(account, credentials, patient=True),
+            export=self.export_service, sqs=self.client("sqs"),
+            export_queue_url=_required(self.settings.export_queue_url, "EXPORT_QUEUE_URL"),
+            settle_queue_url=self.settings.settle_queue_url)
 
     @cached_property
     def audit(self) -> AuditTrail | None:

@@ -67,6 +67,13 @@ class RuntimeSettings(BaseModel):
     # "window_seconds": 60, "scope": "credential", "source": "our contract"}} (JSON in the environment);
     # "<provider>:reads" overrides a provider's separate read window (ProviderAdapter.rate_windows).
     provider_rate_limits: dict[str, RateLimitOverride] = Field(default_factory=dict)
+    # How long after an interrupted create began a provider's list is trusted to show what it created
+    # (ProviderAdapter.listing_complete_after); None: each adapter's own figure. Set only to scale a
+    # test run's timings down (the reliability run).
+    settle_listing_after_seconds: float | None = None
+    # In-doubt documents handed to the settlement (services.settlement): the settlement queue, where the
+    # configuration API and the schedule put the work.
+    settle_queue_url: str | None = None
     # First back-off of a transiently failed export message; doubles per delivery (capped at 15 min).
     retry_base_delay_seconds: float = 15.0
     # Operations (issue 4): bulk runs, the IAM principal -> tenant mapping, per-document audit trail.

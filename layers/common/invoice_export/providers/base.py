@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from invoice_export.domain.account_settings import AccountSettings, KsefMode, ProviderName
 from invoice_export.domain.documents import PriceBasis, VatCalculation
-from invoice_export.domain.errors import ConfigurationError, ProviderRejected
+from invoice_export.domain.errors import ConfigurationError, CredentialsRejected, PermanentError, ProviderRejected
 from invoice_export.domain.own_numbers import ONE_SEQUENCE_PER_ACCOUNT, OwnNumberScope
 from invoice_export.domain.provider_contract import (
     Capabilities,
@@ -35,6 +35,16 @@ from invoice_export.domain.provider_contract import (
     ProviderReference,
 )
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
+from invoice_export.domain.settlement import (
+    InterruptedAttempt,
+    ListedDocument,
+    SettledBy,
+    Settlement,
+    SettlementOutcome,
+    left_to_listing,
+    settle_by_reference,
+    undecided,
+)
 from invoice_export.domain.vat_split import VatSplit, split_of
 from invoice_export.providers.texts import FittedRequest, TextLimit, fit_texts
 
@@ -50,6 +60,8 @@ class NoOptions(BaseModel):
 
 # The methods a provider's read window counts (ProviderAdapter.read_rate_limit).
 READ_METHODS = frozenset({"GET"})
+# Listed documents to read whole before our own records are asked which of them are other documents of ours.
+READS_BEFORE_OUR_RECORDS = 3
 
 class ProviderAdapter(ABC):
     name: ClassVar[ProviderName]
@@ -96,6 +108,17 @@ class ProviderAdapter(ABC):
     # with its source or an ASSUMPTION label (providers/texts.py). `fit_texts` cuts to them, or removes
     # the characters a field refuses, with a warning: never a refused document for a long name.
     text_limits: ClassVar[Mapping[str | tuple[str, ...], TextLimit]] = {}
+    # A provider without a field for our id (capabilities.settle_by_listing) keeps our reference in a
+    # text field it returns on reads: build_request puts it there (domain.settlement.with_our_reference)
+    # and that field's TextLimit says keeps_our_reference. An interrupted create is then settled by
+    # listing (`settle_by_listing`): the adapter lists the day's documents (`list_for_settlement`) and
+    # reads one whole (`read_listed`); the decision is shared (domain.settlement.settle_by_reference).
+    # How long after an interrupted create began the provider's list surely shows what it created (a
+    # request still being processed there, an accepted task still queued): nothing listed before then
+    # proves nothing. Each adapter says why its figure; RuntimeSettings.settle_listing_after_seconds
+    # overrides it (the reliability run's scaled-down timings).
+    listing_complete_after: ClassVar[float] = 300.0
+    listing_complete_after_source: ClassVar[str] = ""
 
     def __init__(self, settings: AccountSettings, credentials: BaseModel, http: ProviderHttp) -> None:
         self.settings = settings
@@ -217,6 +240,81 @@ class ProviderAdapter(ABC):
         export service reads it here before it announces the document."""
         return None
 
+    def settle_interrupted(self, plan: ExportPlan, attempt: InterruptedAttempt) -> Settlement:
+        """What became of an interrupted create of `plan`, asked with reads only (nothing is created): by
+        the look-up by our id where there is one, else by listing; an adapter with another way (inFakt's
+        creation task) overrides this. A provider that cannot decide answers UNDECIDED with its reason; a
+        transient failure (rate limit, 5xx) propagates, to ask again later, and so do refused credentials
+        (the account is paused)."""
+        if self.capabilities.lookup_by_reference:
+            return self.settle_by_look_up(plan)
+        if self.capabilities.settle_by_listing:
+            return self.settle_by_listing(plan, attempt)
+        return undecided(SettledBy.LOOK_UP, f"{self.display_name} cannot be asked whether an interrupted create "
+                                            "arrived")
+
+    def settle_by_look_up(self, plan: ExportPlan) -> Settlement:
+        name = self.display_name
+        try:
+            found = self.find_document(plan)
+        except CredentialsRejected:
+            raise
+        except PermanentError as error:  # e.g. AmbiguousAtProvider: several documents with our id
+            return undecided(SettledBy.LOOK_UP, f"the look-up at {name} could not decide: {error.message}")
+        if found is None:
+            return Settlement(SettlementOutcome.ABSENT, SettledBy.LOOK_UP, f"{name} has no document with our id")
+        return Settlement(SettlementOutcome.FOUND, SettledBy.LOOK_UP,
+                          f"{name} holds {found.number or found.provider_document_id} with our id", found=found)
+
+    def settle_by_listing(self, plan: ExportPlan, attempt: InterruptedAttempt) -> Settlement:
+        """The shared settlement by the provider's list of the issue date and our reference read back."""
+        document = plan.document
+        if not attempt.may_list:
+            return left_to_listing(document, self.display_name, attempt)
+        try:
+            candidates = self._listed_candidates(plan, attempt)
+        except CredentialsRejected:
+            raise
+        except PermanentError as error:
+            return undecided(SettledBy.LISTING, f"{self.display_name}'s documents of {document.issue_date} could "
+                                                f"not be read: {error.message}")
+        return settle_by_reference(document, candidates, provider=self.display_name,
+                                   listing_complete_in=attempt.listing_complete_in)
+
+    def _listed_candidates(self, plan: ExportPlan, attempt: InterruptedAttempt) -> list[ListedDocument]:
+        """The listed documents that may be the plan's, each complete for settle_by_reference: one the
+        list shows only in part is read whole (read_listed; None when the read shows it is not ours)."""
+        document = plan.document
+        possible = [listed for listed in self.list_for_settlement(plan) if listed.may_be(document)]
+        to_read = [listed for listed in possible if _listed_in_part(listed)]
+        if len(to_read) > READS_BEFORE_OUR_RECORDS and attempt.mapped_elsewhere is not None:
+            # Many look alike (repeat orders): those our records map to other documents are not ours.
+            elsewhere = attempt.mapped_elsewhere()
+            possible = [listed for listed in possible if listed.reference.provider_document_id not in elsewhere]
+        return self._read_whole(possible, unread={listed.reference.provider_document_id for listed in to_read})
+
+    def _read_whole(self, possible: list[ListedDocument], unread: set[str]) -> list[ListedDocument]:
+        """`possible` with each document of `unread` (by provider id) replaced by its read, in the list's
+        order; one whose read shows it is not ours is left out."""
+        candidates = []
+        for listed in possible:
+            read = self.read_listed(listed) if listed.reference.provider_document_id in unread else listed
+            if read is not None:
+                candidates.append(read)
+        return candidates
+
+    def list_for_settlement(self, plan: ExportPlan) -> list[ListedDocument]:
+        """Every document the provider lists for the plan's issue date and kind of resource, paged to the
+        list's end (reads only). Raises a PermanentError when the list cannot be read to its end: a
+        document missing from it would be sent a second time."""
+        raise ConfigurationError(f"{self.display_name} cannot list its documents through its API",
+                                 code="not_supported")
+
+    def read_listed(self, listed: ListedDocument) -> ListedDocument | None:
+        """`listed` read whole: its issue date, kind, gross, currency and the text carrying our reference;
+        None when the read shows it cannot be ours (e.g. the provider does not find it as our kind)."""
+        raise ConfigurationError(f"{self.display_name} cannot read a listed document", code="not_supported")
+
     @abstractmethod
     def download_pdf(self, provider_document_id: str) -> bytes:
         """The PDF the provider generates for the document, as it is now."""
@@ -272,6 +370,11 @@ class ProviderAdapter(ABC):
         """Every document the provider holds issued in the period (for reconciliation)."""
         raise ConfigurationError(f"{self.display_name} cannot list its documents through its API",
                                  fix="reconcile by hand in the provider's application", code="not_supported")
+
+
+def _listed_in_part(listed: ListedDocument) -> bool:
+    """Whether the list left out something settle_by_reference compares (then the document is read)."""
+    return None in (listed.reference_text, listed.issue_date, listed.kind, listed.gross, listed.currency)
 
 
 def _revealed(credentials: BaseModel) -> dict[str, Any]:

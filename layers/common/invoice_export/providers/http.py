@@ -13,6 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -28,17 +29,48 @@ from invoice_export.platform.observability import logger
 
 # Reads are retried in-process a couple of times on gateway errors; creates never are (a retry of a
 # create goes through the export service, which looks the document up first).
-_READ_RETRY = Retry(
-    total=2,
-    connect=2,
-    read=1,
-    status=2,
-    backoff_factor=0.3,
-    status_forcelist=(502, 503, 504),
-    allowed_methods=frozenset({"GET", "HEAD"}),
-    respect_retry_after_header=False,
-    raise_on_status=False,
-)
+_READ_RETRY_SETTINGS = {
+    "total": 2,
+    "connect": 2,
+    "read": 1,
+    "status": 2,
+    "backoff_factor": 0.3,
+    "status_forcelist": (502, 503, 504),
+    "allowed_methods": frozenset({"GET", "HEAD"}),
+    "respect_retry_after_header": False,
+    "raise_on_status": False,
+}
+
+
+class _RetryInTheRateLimit(Retry):
+    """urllib3's retry of a read, each repeat taking its place in the provider's rate limit as the first
+    request did: a repeat the limiter did not count could cross a limit whose penalty is a block (Oblio,
+    SmartBill: 10 minutes). The limiter is asked after the back-off sleep, right before the repeat; when
+    it has no room it raises RateLimited, which ends the request like any rate-limit wait."""
+
+    def __init__(self, *args: Any, before_repeat: Callable[[str, str], Any] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.before_repeat = before_repeat
+        self.repeating: tuple[str, str] | None = None  # (method, url) of the request about to be repeated
+
+    def new(self, **kw: Any) -> _RetryInTheRateLimit:
+        retry = super().new(**kw)
+        retry.before_repeat = self.before_repeat
+        return retry
+
+    def increment(self, method: str | None = None, url: str | None = None, *args: Any,
+                  **kwargs: Any) -> _RetryInTheRateLimit:
+        retry = super().increment(method, url, *args, **kwargs)  # raises once the repeats are used up
+        retry.repeating = (method or "GET", url or "/")
+        return retry
+
+    def sleep(self, response: Any = None) -> None:
+        super().sleep(response)
+        if self.before_repeat is not None and self.repeating is not None:
+            self.before_repeat(*self.repeating)
+
+
 _NON_IDEMPOTENT = frozenset({"POST", "PATCH"})
 
 RejectionReader = Callable[[requests.Response], ProviderRejected]
@@ -81,8 +113,20 @@ class ProviderHttp:
         self._before_request = before_request
         self.session = session or requests.Session()
         self.session.auth = auth
-        self.session.mount("https://", HTTPAdapter(max_retries=_READ_RETRY))
-        self.session.mount("http://", HTTPAdapter(max_retries=_READ_RETRY))
+        retry = _RetryInTheRateLimit(**_READ_RETRY_SETTINGS, before_repeat=self._before_repeat)
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+
+    def _before_repeat(self, method: str, url: str) -> None:
+        """The rate limiter's place for urllib3's repeat of a read: `url` is the request line's path, the
+        limiter's windows know paths relative to the base URL (as `request` passes them)."""
+        if self._before_request is None:
+            return
+        path = urlsplit(url).path
+        base_path = urlsplit(self.base_url).path
+        if base_path and path.startswith(base_path):
+            path = path[len(base_path):] or "/"
+        self._before_request(method.upper(), path)
 
     def request(
         self,

@@ -53,6 +53,23 @@ def exemption_mentions(document: Document) -> list[str]:
     return [f"Scutit de TVA: {basis}" for basis in bases if basis]
 
 
+def mentions(document: Document) -> str:
+    """The printed mentions Oblio and SmartBill both take: our notes, then each exemption's legal basis,
+    one a line ("" when there is nothing to say, and the field is then left out)."""
+    return "\n".join([*([document.notes] if document.notes else []), *exemption_mentions(document)])
+
+
+def delivery_and_due_dates(document: Document) -> dict[str, str]:
+    """The optional dates Oblio and SmartBill name alike: deliveryDate only when the sale was on another
+    day than the issue (else both take the issue date), dueDate only when the order has one."""
+    dates: dict[str, str] = {}
+    if document.sale_date != document.issue_date:
+        dates["deliveryDate"] = document.sale_date.isoformat()
+    if document.payment.due_date is not None:
+        dates["dueDate"] = document.payment.due_date.isoformat()
+    return dates
+
+
 def is_romanian(buyer: Buyer) -> bool:
     return buyer.address.country == ROMANIA
 

@@ -18,6 +18,11 @@ How an adapter uses it (one helper for every provider):
 Limits are on the request, not on our fields, because one provider field often carries several of
 ours (a correction's reason and the notes in one description).
 
+A field that carries our reference (domain.settlement: `ref: <our id>` as its last line, how an
+interrupted create is recognised at a provider without a field for our id) is declared with
+`keeps_our_reference=True`: the text before the reference is cut to leave it room, never the
+reference itself (iFirma's `Uwagi` shares its 1,000 characters between the notes and it).
+
 Lengths are counted in characters (code points), as Python, Ruby and PHP's mb_ functions count. A
 cut never splits what a reader sees as one character: a letter and its combining accents, an emoji
 with its skin tone, variation selector or zero-width-joined parts, a flag's pair of regional
@@ -41,6 +46,8 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from invoice_export.domain.settlement import split_our_reference
 
 TEXT_TRUNCATED = "text_truncated"
 TEXT_REPLACED = "text_replaced"
@@ -66,6 +73,8 @@ class TextLimit:
     emoji: bool = True  # False: the provider refuses emoji here; they are removed, with a warning
     # A value that is wrong when cut (a phone number): left out instead, with a warning.
     whole_or_nothing: bool = False
+    # The text ends with our reference (domain.settlement.with_our_reference): only what precedes it is cut.
+    keeps_our_reference: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,26 +90,47 @@ def fit_texts(body: dict[str, Any], limits: Mapping[str | tuple[str, ...], TextL
     warnings: list[str] = []
     for pattern, limit in limits.items():
         for container, key, path in _matches(fitted, _parts(pattern), ()):
-            text = container[key]
-            if not isinstance(text, str):
-                continue
-            where = _render(path)
-            if not limit.emoji and (emoji := _emoji_count(text)):
-                text = without_emoji(text)
-                warnings.append(f"{TEXT_REPLACED}: {limit.ours} carries {emoji} emoji, which {provider} refuses "
-                                f"in {where}: removed")
-            if limit.max_length is not None and len(text) > limit.max_length:
-                length = len(container[key])
-                if limit.whole_or_nothing:
-                    del container[key]
-                    warnings.append(f"{TEXT_OMITTED}: {limit.ours} has {length} characters; {provider} takes at "
-                                    f"most {limit.max_length} in {where}: left out (cut, it would be wrong)")
-                    continue
-                text = cut_text(text, limit.max_length)
-                warnings.append(f"{TEXT_TRUNCATED}: {limit.ours} has {length} characters; {provider} takes at "
-                                f"most {limit.max_length} in {where}: cut to {len(text)}")
-            container[key] = text
+            if isinstance(container[key], str):
+                warnings += _fit_text(container, key, limit, provider, where=_render(path))
     return FittedRequest(fitted, tuple(warnings))
+
+
+def _fit_text(container: dict[str, Any], key: str, limit: TextLimit, provider: str, where: str) -> list[str]:
+    """Fits the text `container[key]` to `limit` in place (removed where it is whole_or_nothing and too
+    long); the warnings that say what changed. Our reference, where the text ends with it, stays whole."""
+    original = container[key]
+    text, reference = split_our_reference(original) if limit.keeps_our_reference else (original, "")
+    max_length = _room_beside_reference(limit.max_length, text, reference)
+    warnings: list[str] = []
+    if not limit.emoji and (emoji := _emoji_count(text)):
+        text = without_emoji(text)
+        warnings.append(f"{TEXT_REPLACED}: {limit.ours} carries {emoji} emoji, which {provider} refuses "
+                        f"in {where}: removed")
+    if max_length is not None and len(text) > max_length:
+        length = len(split_our_reference(original)[0] if reference else original)
+        if limit.whole_or_nothing:
+            del container[key]
+            return [*warnings, f"{TEXT_OMITTED}: {limit.ours} has {length} characters; {provider} takes at "
+                               f"most {max_length} in {where}: left out (cut, it would be wrong)"]
+        text = cut_text(text, max_length) if max_length else ""
+        beside = f" beside our reference ({len(reference)})" if reference else ""
+        warnings.append(f"{TEXT_TRUNCATED}: {limit.ours} has {length} characters; {provider} takes at "
+                        f"most {max_length} in {where}{beside}: cut to {len(text)}")
+    container[key] = _with_reference(text, reference)
+    return warnings
+
+
+def _room_beside_reference(max_length: int | None, text: str, reference: str) -> int | None:
+    """The characters left for the text when our reference follows it (after a line break, when there is
+    a text before it); None: any length."""
+    if max_length is None or not reference:
+        return max_length
+    return max(max_length - len(reference) - (1 if text else 0), 0)
+
+
+def _with_reference(text: str, reference: str) -> str:
+    """The fitted text with our reference back on its own line (either alone when the other is empty)."""
+    return f"{text}\n{reference}" if text and reference else text or reference
 
 
 def cut_text(text: str, max_length: int) -> str:

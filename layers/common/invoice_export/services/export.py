@@ -8,8 +8,9 @@ record (no separate idempotency record: ARCHITECTURE.md, "Exactly once without a
    attempt (a duplicate delivery running beside it): the delivery that finds it waits on the queue
    (`in_flight`) and nothing is sent or looked up meanwhile.
 3. A `sending` record older than that means an earlier attempt was interrupted after the request
-   may have reached the provider: the provider is asked (by our document id) before anything is sent
-   again. Where it cannot answer, the document is held "in doubt".
+   may have reached the provider: the provider is asked (by our document id, the creation task, or
+   its list of the day and our reference: domain.settlement) before anything is sent again. Where
+   it cannot answer, the document is held "in doubt" (services.settlement asks again later).
 
 What to do with a message is decided by a pure function (domain.export_decision: the record's
 state, the message, the account's settings, the provider's capabilities -> one action); this module
@@ -31,7 +32,7 @@ import math
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -55,6 +56,7 @@ from invoice_export.domain.export_decision import (
     Action,
     ExportFacts,
     ProviderFacts,
+    after_look_up,
     claim_lease_seconds,
     concurrent_change,
     decide,
@@ -68,6 +70,7 @@ from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import CreatedDocument, ExportPlan, ProviderReference
 from invoice_export.domain.readback import compare, pln_vat_record, settle_vat_split
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status
+from invoice_export.domain.settlement import InterruptedAttempt, attempt_of
 from invoice_export.platform.observability import logger
 from invoice_export.platform.runtime_settings import RuntimeSettings
 from invoice_export.platform.side_by_side import provider_call_in_turn
@@ -231,20 +234,45 @@ class ExportService:
                                             claim_lease_seconds=lease))
         if action.act != Act.LOOK_UP:
             return self._perform(action, job)
-        try:  # an earlier attempt stopped mid-call: does the provider have the document already?
-            found = adapter.find_document(plan)
-        except PermanentError as error:
-            reason = f"the look-up at {adapter.display_name} could not decide: {error.message}"
-            return self._hold_in_doubt(job, Action(Act.HOLD_IN_DOUBT, in_doubt(reason)))
-        logger.info("interrupted attempt settled", extra={"found_at_provider": found is not None})
-        if found is not None:
+        # An earlier attempt stopped mid-call: does the provider have the document already?
+        settlement = adapter.settle_interrupted(plan, self.interrupted_attempt(record, adapter, may_list=False))
+        logger.info("interrupted attempt asked about", extra={"settlement": settlement.outcome.value,
+                                                               "settled_by": settlement.by.value})
+        evidence = settlement.as_record(now_iso(), where="export")
+        action = after_look_up(settlement, adapter.display_name)
+        if action.act == Act.EXPORT_FOUND:
+            assert settlement.found is not None
             split = plan.vat_split  # as predicted: nothing is read back here
-            return self._exported(job, found, warnings=[split.warning(adapter.display_name)] if split else [],
+            return self._exported(job, settlement.found,
+                                  warnings=[split.warning(adapter.display_name)] if split else [],
                                   vat_in_pln=pln_vat_record(job.document, None),
-                                  vat_split=split.as_record(job.document) if split else None)
-        if self.documents.continue_interrupted(job.account_id, job.document_id, attempt_id, number) is None:
+                                  vat_split=split.as_record(job.document) if split else None, settlement=evidence)
+        if action.act == Act.HOLD_IN_DOUBT:
+            return self._hold_in_doubt(job, action, settlement=evidence)
+        if action.act != Act.SEND:
+            return self._perform(action, job)  # asked again later (RETRY_LATER)
+        if self.documents.continue_interrupted(job.account_id, job.document_id, attempt_id, number,
+                                               settlement=evidence) is None:
             raise concurrent_change("document changed while settling an interrupted attempt")
         return None
+
+    def interrupted_attempt(self, record: DocumentRecord, adapter: ProviderAdapter, *,
+                            may_list: bool = True) -> InterruptedAttempt:
+        """The interrupted attempt of `record` as its provider is asked about it (domain.settlement), with
+        the provider documents our records map to the account's other documents exported since the day
+        before its issue date (read only if the provider's list leaves many to read). A later delivery
+        does not list (`may_list`): that is the settlement's (services.settlement), off the account's queue."""
+        wait = self.settings.settle_listing_after_seconds
+        document = record.parsed_document()
+
+        def mapped_elsewhere() -> frozenset[str]:
+            assert document is not None
+            since = (document.issue_date - timedelta(days=1)).isoformat()
+            return frozenset(other.provider_document_id for other in self.documents.exported_since(
+                record.account_id, since) if other.document_id != record.document_id and other.provider_document_id)
+
+        return attempt_of(record, adapter.listing_complete_after if wait is None else wait, datetime.now(UTC),
+                          mapped_elsewhere if document is not None else None, may_list=may_list)
 
     def _create(self, job: _Job, adapter: ProviderAdapter, plan: ExportPlan, attempt_id: str) -> CreatedDocument:
         try:
@@ -257,11 +285,15 @@ class ExportService:
             self.documents.release_claim(job.account_id, job.document_id, attempt_id, RecordedError(
                 code=CredentialsRejected.code, message="credentials refused", at=now_iso()))
             raise
+        except RequestMayHaveSucceeded as error:
+            if error.task_reference is not None:  # only now: no write on the way of a create that answers
+                self.documents.record_provider_task(job.account_id, job.document_id, attempt_id,
+                                                    error.task_reference)
+            raise
         except TransientError as error:
-            if not isinstance(error, RequestMayHaveSucceeded):
-                # Nothing was created: the next delivery may claim and send it as usual.
-                self.documents.release_claim(job.account_id, job.document_id, attempt_id,
-                                             _recorded(error, retryable=True))
+            # Nothing was created: the next delivery may claim and send it as usual.
+            self.documents.release_claim(job.account_id, job.document_id, attempt_id,
+                                         _recorded(error, retryable=True))
             raise
 
     def _record_created(self, job: _Job, adapter: ProviderAdapter, plan: ExportPlan, record: DocumentRecord,
@@ -356,16 +388,18 @@ class ExportService:
         self._publish(Outcome.IN_DOUBT, job.account_id, job.record, error=_error_from_record(job.record))
         return ExportResult(outcome=Outcome.IN_DOUBT)
 
-    def _hold_in_doubt(self, job: _Job, action: Action) -> ExportResult:
+    def _hold_in_doubt(self, job: _Job, action: Action, settlement: dict[str, Any] | None = None) -> ExportResult:
         """Its `in_doubt` event follows from the record's stream (from this write, or from the change
-        that moved the record first)."""
+        that moved the record first). `settlement`: the provider's answer that could not decide."""
         error = _error_of(action)
-        self.documents.mark_in_doubt(job.account_id, job.document_id, _recorded(error, retryable=False))
+        self.documents.mark_in_doubt(job.account_id, job.document_id, _recorded(error, retryable=False),
+                                     settlement=settlement)
         return ExportResult(outcome=Outcome.IN_DOUBT)
 
     def _exported(self, job: _Job, reference: ProviderReference, warnings: list[str],
                   drift: list[dict[str, str]] | None = None, vat_in_pln: dict[str, str] | None = None,
-                  vat_split: dict[str, Any] | None = None, audit: str | None = None) -> ExportResult:
+                  vat_split: dict[str, Any] | None = None, audit: str | None = None,
+                  settlement: dict[str, Any] | None = None) -> ExportResult:
         """Record the provider's document. Its `exported` event, PDF fetch and first KSeF poll follow
         from the record's stream."""
         assert job.settings is not None
@@ -373,7 +407,8 @@ class ExportService:
             job.account_id, job.document_id, provider=job.settings.provider.value,
             provider_document_id=reference.provider_document_id, provider_number=reference.number,
             provider_series=reference.series, warnings=warnings, drift=drift or [], vat_in_pln=vat_in_pln,
-            vat_split=vat_split, number_unread=not reference.number, audit=audit)
+            vat_split=vat_split, number_unread=not reference.number, audit=audit,
+            settlement=settlement)
         if updated is not None:
             if updated.number_unread:  # its `exported` event waits for the number: read it now
                 updated = self._read_number(job.account_id, job.settings, updated) or updated

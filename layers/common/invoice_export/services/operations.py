@@ -39,11 +39,18 @@ def retry_document(runtime: OperatorContext, account_id: str, document_id: str) 
         raise OperationRefused(f"document {document_id} arrived as an unreadable message; the order system must "
                                "send it again, corrected")
     message = ExportMessage(account_id=account_id, trigger=Trigger.RETRY, document=document)
-    runtime.client("sqs").send_message(
-        QueueUrl=runtime.settings.export_queue_url, MessageBody=message.model_dump_json(),
-        MessageGroupId=account_id,
-        # Unique per retry: FIFO de-duplication must not swallow a second retry within 5 minutes.
-        MessageDeduplicationId=f"{document_id}-v{document.version}-retry-{uuid.uuid4().hex[:12]}")
+    assert runtime.settings.export_queue_url is not None
+    queue_export(runtime.client("sqs"), runtime.settings.export_queue_url, message)
+
+
+def queue_export(sqs: Any, queue_url: str, message: ExportMessage) -> None:
+    """Put `message` on the export queue, in its account's group."""
+    document = message.document
+    sqs.send_message(
+        QueueUrl=queue_url, MessageBody=message.model_dump_json(), MessageGroupId=message.account_id,
+        # Unique per send: FIFO de-duplication must not swallow a second retry within 5 minutes.
+        MessageDeduplicationId=f"{document.document_id}-v{document.version}-{message.trigger.value}-"
+                               f"{uuid.uuid4().hex[:12]}")
 
 
 def resolve_in_doubt(runtime: OperatorContext, account_id: str, document_id: str, *,

@@ -93,6 +93,10 @@ class DocumentStore:
         records = self.get_many(account_id, [item["document_id"] for item in items])
         return [record for record in records if record.status == status]
 
+    def exported_since(self, account_id: str, since: str) -> list[DocumentRecord]:
+        """The account's exported records last changed at or after `since` (ISO time), every page."""
+        return self.changed_since(account_id, Status.EXPORTED, since)
+
     def account_documents(self, account_id: str) -> list[DocumentRecord]:
         """Every record of one account (reconciliation, tenant data deletion), page by page."""
         items = all_items(self.table.query, KeyConditionExpression=Key("account_id").eq(account_id),
@@ -180,9 +184,10 @@ class DocumentStore:
 
         `number`: our number the document goes out with, claimed for it in the same write; raises
         DuplicateNumber (nothing written) while another document holds it. `known`: see `transition`."""
+        now = now_iso()
         record = self.transition(account_id, document_id, Step.CLAIM,
-                                 values={"send_attempt_id": attempt_id, "updated_at": now_iso()}, add={"attempts": 1},
-                                 number=number, known=known)
+                                 values={"send_attempt_id": attempt_id, "attempt_started_at": now, "updated_at": now},
+                                 add={"attempts": 1}, number=number, known=known)
         if record is not None:
             return True, record
         current = self.get(account_id, document_id)
@@ -190,12 +195,15 @@ class DocumentStore:
         return False, current
 
     def continue_interrupted(self, account_id: str, document_id: str, attempt_id: str,
-                             number: NumberClaim | None = None) -> DocumentRecord | None:
-        """Take over a `sending` record left by an interrupted attempt (after the provider look-up).
-        `number`: as for `claim`."""
+                             number: NumberClaim | None = None, *,
+                             settlement: dict[str, Any] | None = None) -> DocumentRecord | None:
+        """Take over a `sending` record left by an interrupted attempt (after the provider was asked: its
+        answer is `settlement`). `number`: as for `claim`."""
+        now = now_iso()
         return self.transition(account_id, document_id, Step.TAKE_OVER,
-                               values={"send_attempt_id": attempt_id, "updated_at": now_iso()}, add={"attempts": 1},
-                               number=number)
+                               values={"send_attempt_id": attempt_id, "attempt_started_at": now, "updated_at": now,
+                                       **_settlement(settlement)},
+                               add={"attempts": 1}, number=number)
 
     def release_claim(self, account_id: str, document_id: str, attempt_id: str,
                       error: RecordedError) -> DocumentRecord | None:
@@ -211,9 +219,10 @@ class DocumentStore:
                       warnings: list[str], drift: list[dict[str, str]],
                       vat_in_pln: dict[str, str] | None = None,
                       vat_split: dict[str, Any] | None = None, number_unread: bool = False,
-                      audit: str | None = None) -> DocumentRecord | None:
+                      audit: str | None = None, settlement: dict[str, Any] | None = None) -> DocumentRecord | None:
         """sending -> exported. Refuses (None) if the record already maps to a provider document.
-        `number_unread`: created without its number, which is read next (set_provider_number)."""
+        `number_unread`: created without its number, which is read next (set_provider_number).
+        `settlement`: the provider's answer that found it, when an interrupted attempt's document."""
         now = now_iso()
         return self.transition(
             account_id, document_id, Step.EXPORT,
@@ -223,7 +232,7 @@ class DocumentStore:
                     "warnings": warnings, "readback_drift": drift, "exported_at": now, "updated_at": now,
                     **({"vat_in_pln": vat_in_pln} if vat_in_pln is not None else {}),
                     **({"vat_split": vat_split} if vat_split is not None else {}),
-                    **({"number_unread": True} if number_unread else {}), **_note(audit)},
+                    **({"number_unread": True} if number_unread else {}), **_note(audit), **_settlement(settlement)},
             remove=("last_error",))
 
     def set_provider_number(self, account_id: str, document_id: str, provider_number: str, *,
@@ -255,19 +264,31 @@ class DocumentStore:
         return self._to_outcome(account_id, document_id, Step.GIVE_UP, error, audit)
 
     def mark_in_doubt(self, account_id: str, document_id: str, error: RecordedError,
-                      audit: str | None = None) -> DocumentRecord | None:
-        """sending -> in_doubt."""
-        return self._to_outcome(account_id, document_id, Step.HOLD_IN_DOUBT, error, audit)
+                      audit: str | None = None, settlement: dict[str, Any] | None = None) -> DocumentRecord | None:
+        """sending -> in_doubt. `settlement`: the provider's answer that could not decide (the evidence)."""
+        return self._to_outcome(account_id, document_id, Step.HOLD_IN_DOUBT, error, audit,
+                                values=_settlement(settlement))
 
     def settle_in_doubt(self, account_id: str, document_id: str, *, provider: str | None,
-                        provider_document_id: str, provider_number: str) -> DocumentRecord | None:
-        """in_doubt -> exported, with the provider document an operator found."""
+                        provider_document_id: str, provider_number: str, provider_series: str | None = None,
+                        settlement: dict[str, Any] | None = None, audit: str | None = None) -> DocumentRecord | None:
+        """in_doubt -> exported, with the provider document an operator or the settlement found. Its
+        `exported` event, PDF fetch and first KSeF poll follow from the record's stream."""
         now = now_iso()
         return self.transition(
             account_id, document_id, Step.SETTLE_IN_DOUBT,
             values={"provider_document_id": provider_document_id, "provider_number": provider_number,
-                    "exported_at": now, "updated_at": now, **({"provider": provider} if provider else {})},
+                    "exported_at": now, "updated_at": now, **({"provider": provider} if provider else {}),
+                    **({"provider_series": provider_series} if provider_series is not None else {}),
+                    **_settlement(settlement), **_note(audit)},
             remove=("last_error",))
+
+    def requeue_in_doubt(self, account_id: str, document_id: str, error: RecordedError,
+                         settlement: dict[str, Any], audit: str | None = None) -> DocumentRecord | None:
+        """in_doubt -> pending: the settlement found it surely absent at the provider; it is sent again."""
+        return self.transition(account_id, document_id, Step.REQUEUE_IN_DOUBT,
+                               values={"last_error": error.model_dump(), "updated_at": now_iso(),
+                                       **_settlement(settlement), **_note(audit)})
 
     def release_in_doubt(self, account_id: str, document_id: str, error: RecordedError) -> DocumentRecord | None:
         """in_doubt -> failed: an operator confirmed the provider does not have it, so it may be sent."""
@@ -301,10 +322,11 @@ class DocumentStore:
         raise AssertionError("unreachable: the key beside is either free or this message's")
 
     def _to_outcome(self, account_id: str, document_id: str, step: Step, error: RecordedError,
-                    audit: str | None) -> DocumentRecord | None:
+                    audit: str | None, values: dict[str, Any] | None = None) -> DocumentRecord | None:
         """A step to failed or in doubt, with its error (and the change's audit entry)."""
         return self.transition(account_id, document_id, step,
-                               values={"last_error": error.model_dump(), "updated_at": now_iso(), **_note(audit)})
+                               values={"last_error": error.model_dump(), "updated_at": now_iso(), **_note(audit),
+                                       **(values or {})})
 
     def _create(self, account_id: str, document_id: str, step: Step,
                 values: dict[str, Any]) -> tuple[DocumentRecord | None, dict[str, Any] | None]:
@@ -314,6 +336,21 @@ class DocumentStore:
         return (DocumentRecord.model_validate(item) if written else None), stored
 
     # ---------------------------------------------------------------- field writes (the status stays)
+
+    def record_provider_task(self, account_id: str, document_id: str, attempt_id: str, task_reference: str) -> None:
+        """The creation task an attempt's create started at the provider, kept while the attempt holds the
+        claim (its answer was lost after the task was accepted): the task's status settles the attempt."""
+        task = {"attempt_id": attempt_id, "reference": task_reference}
+        self._update(account_id, document_id, {"provider_task": task},
+                     condition=Attr("status").eq(Status.SENDING.value) & Attr("send_attempt_id").eq(attempt_id),
+                     read_back=False)
+
+    def record_settlement(self, account_id: str, document_id: str, settlement: dict[str, Any], *,
+                          audit: str | None = None) -> DocumentRecord | None:
+        """A settlement that left the document in doubt: its evidence, and one more try counted."""
+        return self._update(account_id, document_id, {"settlement": settlement, "updated_at": now_iso(),
+                                                      **_note(audit)},
+                            condition=Attr("status").eq(Status.IN_DOUBT.value), add={"settlement_tries": 1})
 
     def record_ksef(self, account_id: str, document_id: str, status: str, *, ksef_number: str | None = None,
                     message: str | None = None, also_final: tuple[str, ...] = (),
@@ -531,6 +568,10 @@ def _key(account_id: str, document_id: str) -> dict[str, str]:
 
 def _note(audit: str | None) -> dict[str, str]:
     return {"audit_note": audit} if audit else {}
+
+
+def _settlement(settlement: dict[str, Any] | None) -> dict[str, Any]:
+    return {"settlement": settlement} if settlement is not None else {}
 
 
 def _status_fields(account_id: str, status: Status) -> dict[str, str]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, TypeVar
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from invoice_export.domain.account_settings import AccountSettings
@@ -52,6 +52,7 @@ from invoice_export.services.connections import (
 )
 from invoice_export.services.operations import resolve_in_doubt, retry_document
 from invoice_export.services.reconciliation import ReconciliationReport, reconcile
+from invoice_export.services.settlement import SettleRequest, queue_settlement
 from invoice_export.storage.audit import AuditEntry
 from invoice_export.storage.bulk_runs import BulkFilters, BulkRun
 
@@ -265,6 +266,24 @@ def resolve(account_id: str, document_id: str, request: ResolveRequest) -> Docum
     audit(account_id, document_id, f"resolved_{request.action}", caller()[0],
           response=request.model_dump(exclude_none=True))
     return DocumentView.of(owned_document(account_id, document_id))
+
+
+@app.post("/accounts/<account_id>/documents/<document_id>/settle", responses={
+    202: {"description": "The settlement is queued", "content": {"application/json": {"model": Queued}}}})
+def settle(account_id: str, document_id: str) -> Response[Queued]:
+    """Ask the provider again about a document held in doubt (queued: 202). Its settlement, by reads only:
+    found there -> exported; surely absent -> sent again; otherwise still in doubt, with the evidence
+    (GET the document to see it)."""
+    principal, _ = caller()
+    record = owned_document(account_id, document_id)
+    if record.status != Status.IN_DOUBT:
+        raise ApiError(409, "not_in_doubt", f"document {document_id} is {record.status.value}, not in doubt",
+                       fix="only a document held in doubt is settled")
+    rt = runtime()
+    queue_settlement(rt.client("sqs"), rt.settings.settle_queue_url,
+                     [SettleRequest(account_id=account_id, document_id=document_id, requested_by=principal)])
+    audit(account_id, document_id, "settle_requested", principal)
+    return Response(status_code=202, content_type="application/json", body=Queued(document_id=document_id))
 
 
 @app.get("/accounts/<account_id>/documents/<document_id>/audit")

@@ -28,6 +28,24 @@ class MeView(BaseModel):
     accounts: list[str]
 
 
+class SettlementCandidate(BaseModel):
+    provider_document_id: str
+    number: str
+    reference: str = Field(description="ours / another of ours: <id> / no reference of ours")
+
+
+class SettlementView(BaseModel):
+    """domain.settlement.Settlement.as_record, as the record keeps it."""
+
+    outcome: Literal["found", "absent", "not_yet", "undecided"]
+    by: Literal["look_up", "task", "listing"] = Field(description="How the provider was asked")
+    where: Literal["export", "settlement"] = Field(description="On a later delivery, or by the settlement")
+    at: str
+    reason: str
+    found: str | None = Field(default=None, description="The provider document found")
+    candidates: list[SettlementCandidate] = []
+
+
 class DocumentView(BaseModel):
     account_id: str
     document_id: str
@@ -45,6 +63,10 @@ class DocumentView(BaseModel):
     clearance_system: str | None = Field(default=None, description="What ksef_number and ksef_status are about: "
                                          "'ksef', or 'efactura' for a Romanian provider")
     error: RecordedError | None = Field(default=None, description="Why it failed or is in doubt, and the fix")
+    settlement: SettlementView | None = Field(
+        default=None, description="The last time the provider was asked about an interrupted create of it: "
+                                  "the answer, and the provider documents that might be it (the evidence of a "
+                                  "document in doubt)")
     warnings: list[str] = []
     vat_in_pln: dict[str, str] | None = Field(
         default=None, description="A foreign-currency document's VAT in PLN as we compute it (see the outcome event)")
@@ -63,6 +85,7 @@ class DocumentView(BaseModel):
                    provider_number=record.provider_number, ksef_number=record.ksef_number,
                    ksef_status=record.ksef_status, clearance_system=_clearance_of(record.provider),
                    error=record.last_error,
+                   settlement=SettlementView.model_validate(record.settlement) if record.settlement else None,
                    warnings=record.warnings, vat_in_pln=record.vat_in_pln, vat_split=record.vat_split,
                    attempts=record.attempts,
                    received_at=record.received_at, updated_at=record.updated_at, exported_at=record.exported_at)

@@ -142,6 +142,7 @@ class FakturowniaAdapter(ProviderAdapter):
         ksef_send=True,  # gov_save_and_send on create, send_to_ksef=yes later
         ksef_read_back=True,  # gov_status and gov_id
         lookup_by_reference=True,
+        settle_by_listing=False,  # not needed: the look-up by oid settles an interrupted create
     )
     # ASSUMPTION: each kind has its own number format and sequence, set in the app (fakturownia-infakt.md
     # 1.7: formats live in the account settings, not the API). Whether a department numbers apart is

@@ -24,8 +24,11 @@ choices made here:
   (iFirmaClient::decodeJsonResponse) does so for every answer. So an answer without `Kod` counts
   when it carries what the call is for (the document's PelnyNumer, the month, the quota, a new
   document's Identyfikator); a write whose answer shows neither may have been done (in doubt).
-- No receipts, no SKUs, no external id: a create whose answer was lost cannot be found again, so
-  `lookup_by_reference` is False and the service holds such a document "in doubt".
+- No receipts, no SKUs, no external id. Every create carries our reference as the last line of
+  `Uwagi` (`ref: <our id>`, domain.settlement; the notes are cut to leave it room, never it), which a
+  read returns. A create whose answer was lost is settled by listing (`settle_by_listing`):
+  `faktury.json` of the issue date, narrowed on `Brutto` and `Rodzaj` (its items carry no currency
+  or notes, and a private buyer has no NIP), each remaining candidate read to see our reference.
 - iFirma only issues documents in the account's accounting month. Moving that month changes the
   merchant's books, so it is done only with the account option `allow_accounting_month_switch`
   (and the subscriber key); otherwise the rejection says what to do.
@@ -58,6 +61,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from invoice_export.domain.account_settings import AccountSettings, KsefMode, ProviderName
 from invoice_export.domain.documents import (
     BuyerKind,
+    Correction,
     Document,
     DocumentKind,
     Line,
@@ -85,6 +89,7 @@ from invoice_export.domain.provider_contract import (
 )
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
+from invoice_export.domain.settlement import ListedDocument, with_our_reference
 from invoice_export.platform.observability import logger
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import encode_json
@@ -180,8 +185,18 @@ TEXT_LIMITS = {
         "ASSUMPTION: no official limit found (a community client caps it at 30, too short for common bases)"),
     "NazwaUslugi": TextLimit(300, "document.lines[].name (all lines of an art. 28b invoice)",
                              "api.ifirma.pl fakturaeksportuslugue: NazwaUslugi ≤300"),
-    "Uwagi": TextLimit(1000, "document.notes (and a correction's reason)", "I-DOC: Uwagi ≤1000"),
+    "Uwagi": TextLimit(1000, "document.notes (and a correction's reason)", "I-DOC: Uwagi ≤1000",
+                       keeps_our_reference=True),
 }
+# faktury.json's Rodzaj -> (the resource its document is read under, our kind). prz_faktura_kraj is
+# documented (I-MCP findings); the others are the fake's ASSUMPTION. A Rodzaj not known here narrows
+# nothing: the document is read under our create's resource (a 404 there: not ours).
+LISTED_KINDS = {"prz_faktura_kraj": (DOMESTIC, DocumentKind.INVOICE),
+                "prz_faktura_waluta": (FOREIGN_CURRENCY, DocumentKind.INVOICE),
+                "prz_eksport_uslug_ue": (EU_SERVICES, DocumentKind.INVOICE),
+                "prz_faktura_kraj_korekta": (DOMESTIC, DocumentKind.CORRECTION)}
+LIST_PAGE_SIZE = 100  # ASSUMPTION: iloscNaStronie accepts 100; the list is read to an empty page anyway
+LIST_MAX_PAGES = 50  # a day of more than ~5,000 documents is not settled by listing (in doubt)
 
 
 class IfirmaCredentials(BaseModel):
@@ -291,6 +306,7 @@ class IfirmaAdapter(ProviderAdapter):
         ksef_send=True,  # ksef/send, community-documented (see the module's notes)
         ksef_read_back=False,  # no known way to read the KSeF state or number back
         lookup_by_reference=False,  # no external id field
+        settle_by_listing=True,  # faktury.json of the day, our reference read back from Uwagi
     )
     credentials_model: ClassVar[type[BaseModel]] = IfirmaCredentials
     options_model: ClassVar[type[BaseModel]] = IfirmaOptions
@@ -314,6 +330,12 @@ class IfirmaAdapter(ProviderAdapter):
     exemption_basis_fields: ClassVar[str] = "zw: `PodstawaPrawna` on each line (our basis); np: none"
     text_limits: ClassVar[dict[str, TextLimit]] = TEXT_LIMITS
     gross_unit_price_places: ClassVar[int | None] = 4
+    # iFirma creates synchronously: once its server has finished a request, the document is listed.
+    # Our client gives up after its read timeout (10 s), but the server may still finish the request.
+    listing_complete_after: ClassVar[float] = 300.0
+    listing_complete_after_source: ClassVar[str] = (
+        "ASSUMPTION: iFirma documents no server timeout; web front ends cut a request after 60-120 s, so 5 "
+        "minutes after the attempt began nothing it sent is still being stored")
 
     @classmethod
     def rate_limit_key(cls, settings: AccountSettings, credentials: BaseModel) -> str:
@@ -392,24 +414,23 @@ class IfirmaAdapter(ProviderAdapter):
         if endpoint != EU_SERVICES:
             # A net-priced document goes as gross prices where planning says so (send_gross_prices).
             body["LiczOd"] = "BRT" if doc.price_basis == PriceBasis.GROSS or plan.send_gross_prices else "NET"
-        if doc.payment.due_date is not None:
-            body["TerminPlatnosci"] = doc.payment.due_date.isoformat()
-        if plan.provider_series is not None:
-            body["NazwaSeriiNumeracji"] = plan.provider_series
-        if doc.notes:
-            body["Uwagi"] = doc.notes
-        if endpoint == FOREIGN_CURRENCY:
-            body["TypSprzedazy"] = "KRAJOWA"
-        if endpoint in (FOREIGN_CURRENCY, EU_SERVICES):
-            body["Waluta"] = doc.currency
-            if doc.exchange_rate is not None:
-                body["KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury"] = doc.exchange_rate.rate
+        body.update(_due_date_and_series(plan))
+        # Our reference (domain.settlement), read back when an interrupted create is looked for.
+        body["Uwagi"] = with_our_reference(doc.notes, doc.document_id)
+        body.update(_currency_fields(doc, endpoint))
         if endpoint == EU_SERVICES:
-            assert isinstance(self.options, IfirmaOptions)
-            body["NazwaUslugi"] = "; ".join(line.name for line in doc.lines)
-            body["DataObowiazkuPodatkowego"] = doc.sale_date.isoformat()  # art. 28b: when the service is done
-            body["Jezyk"] = self.options.foreign_language
+            body.update(self._eu_service_fields(doc))
         return body
+
+    def _eu_service_fields(self, doc: Document) -> dict[str, Any]:
+        """What only fakturaeksportuslugue asks for: the services' name, the art. 28b tax date, the
+        language of the bilingual print."""
+        assert isinstance(self.options, IfirmaOptions)
+        return {
+            "NazwaUslugi": "; ".join(line.name for line in doc.lines),
+            "DataObowiazkuPodatkowego": doc.sale_date.isoformat(),  # art. 28b: when the service is done
+            "Jezyk": self.options.foreign_language,
+        }
 
     @staticmethod
     def _buyer(doc: Document) -> dict[str, Any]:
@@ -470,17 +491,6 @@ class IfirmaAdapter(ProviderAdapter):
             raise ConfigurationError(
                 ONLY_DOMESTIC_CORRECTIONS.format(what=f"the original's document type ({kind})"),
                 fix="issue this correction in iFirma by hand", code="unsupported_correction")
-        # Pozycje is the full state after the correction, in the original's order; a removed line
-        # stays with quantity 0 and new lines follow.
-        after = {line.line_id: line for line in doc.lines}
-        # In the original's basis (LiczOd is inherited): planning decides send_gross_prices on its lines.
-        as_gross = plan.send_gross_prices
-        positions = [self._position(after.get(old.line_id, old), DOMESTIC,
-                                    None if old.line_id in after else Decimal(0), as_gross=as_gross)
-                     for old in doc.correction.lines_before]
-        before_ids = {line.line_id for line in doc.correction.lines_before}
-        positions += [self._position(line, DOMESTIC, as_gross=as_gross)
-                      for line in doc.lines if line.line_id not in before_ids]
         body: dict[str, Any] = {
             "PowodKorekty": self.options.correction_reason,
             "PowodKorektyNaWydruku": True,
@@ -489,14 +499,25 @@ class IfirmaAdapter(ProviderAdapter):
             "DataWystawienia": doc.issue_date.isoformat(),
             "SposobZaplaty": plan.provider_payment_type,
             "RodzajPodpisuOdbiorcy": "BPO",  # as on the invoice; a community client reads it as required here
-            "Uwagi": f"{doc.correction.reason}\n{doc.notes}" if doc.notes else doc.correction.reason,
-            "Pozycje": positions,
+            "Uwagi": with_our_reference(f"{doc.correction.reason}\n{doc.notes}" if doc.notes else doc.correction.reason,
+                                        doc.document_id),
+            # In the original's basis (LiczOd is inherited): planning decides send_gross_prices on its lines.
+            "Pozycje": self._correction_positions(doc, doc.correction, as_gross=plan.send_gross_prices),
         }
-        if doc.payment.due_date is not None:
-            body["TerminPlatnosci"] = doc.payment.due_date.isoformat()
-        if plan.provider_series is not None:
-            body["NazwaSeriiNumeracji"] = plan.provider_series
+        body.update(_due_date_and_series(plan))
         return body
+
+    def _correction_positions(self, doc: Document, correction: Correction, *, as_gross: bool) -> list[dict[str, Any]]:
+        """Pozycje is the full state after the correction, in the original's order; a removed line
+        stays with quantity 0 and new lines follow."""
+        after = {line.line_id: line for line in doc.lines}
+        positions = [self._position(after.get(old.line_id, old), DOMESTIC,
+                                    None if old.line_id in after else Decimal(0), as_gross=as_gross)
+                     for old in correction.lines_before]
+        before_ids = {line.line_id for line in correction.lines_before}
+        positions += [self._position(line, DOMESTIC, as_gross=as_gross)
+                      for line in doc.lines if line.line_id not in before_ids]
+        return positions
 
     # ------------------------------------------------------------------ calls
 
@@ -593,9 +614,54 @@ class IfirmaAdapter(ProviderAdapter):
     def find_document(self, plan: ExportPlan) -> ProviderReference | None:
         # Never called while lookup_by_reference is False; a None here would wrongly mean "surely absent".
         raise PermanentError(
-            "iFirma keeps no reference of ours: a create whose answer was lost cannot be matched safely",
+            "iFirma has no look-up by our id: an interrupted create is settled by listing (settle_by_listing)",
             fix="look for the document in iFirma and attach it (fakturakraj:<id>), or release it for a new send",
             code="lookup_not_possible")
+
+    def list_for_settlement(self, plan: ExportPlan) -> list[ListedDocument]:
+        """faktury.json around the issue date, to an empty page. ASSUMPTION: dataOd/dataDo filter on
+        the issue date, inclusive; the sale date (from) and the next day (to) are asked too, in case it is
+        the sale date or an exclusive end - a wider list costs reads, a narrower one a duplicate."""
+        doc = plan.document
+        params = {"dataOd": min(doc.sale_date, doc.issue_date).isoformat(),
+                  "dataDo": (doc.issue_date + timedelta(days=1)).isoformat(), "iloscNaStronie": LIST_PAGE_SIZE}
+        own_type = DOMESTIC if self.endpoint(doc).endswith("/korekta") else self.endpoint(doc)
+        listed: dict[str, ListedDocument | None] = {}
+        for page in range(1, LIST_MAX_PAGES + 1):
+            response = self._request("GET", "/faktury.json", params={**params, "strona": page},
+                                     headers={"Accept": "application/json"}, ok=(200,))
+            items = [item for item in self._checked(response, may_have_arrived=False, proof=("Wynik",)
+                                                    ).get("Wynik") or [] if isinstance(item, dict)]
+            if not items:
+                # None: a document of another resource than our create's, so not ours.
+                return [entry for entry in listed.values() if entry is not None]
+            fresh = dict(_listed(item, own_type) for item in items)
+            if not fresh.keys() - listed.keys():
+                break  # the same page again: iFirma ignored `strona`, so what follows is unknown
+            listed.update(fresh)
+        else:
+            raise PermanentError(f"iFirma lists more than {LIST_MAX_PAGES} pages of documents around "
+                                 f"{doc.issue_date}", code="provider_list_incomplete",
+                                 fix="look for the document in iFirma and attach it, or release it")
+        raise PermanentError(f"iFirma answered the same page of its list of {doc.issue_date} twice: it cannot be "
+                             "read to its end", code="provider_list_incomplete",
+                             fix="look for the document in iFirma and attach it, or release it")
+
+    def read_listed(self, listed: ListedDocument) -> ListedDocument | None:
+        try:
+            stored = self._read(listed.reference.provider_document_id)
+        except ProviderRejected as refusal:
+            if refusal.code == "provider_not_found":
+                return None  # not under our create's resource: not ours
+            raise
+        kind, number = split_reference(listed.reference.provider_document_id)
+        corrects = stored.get("IdentyfikatorFakturyKorygowanej") is not None
+        return ListedDocument(
+            ProviderReference(f"{kind}:{number}", str(stored.get("PelnyNumer") or listed.reference.number)),
+            issue_date=_date_or_none(stored.get("DataWystawienia")),
+            kind=DocumentKind.CORRECTION if corrects else DocumentKind.INVOICE,
+            gross=_decimal_or_none(stored.get("Brutto")), currency=str(stored.get("Waluta") or "PLN"),
+            reference_text=str(stored.get("Uwagi") or ""))
 
     def download_pdf(self, provider_document_id: str) -> bytes:
         kind, number = split_reference(provider_document_id)
@@ -646,25 +712,62 @@ class IfirmaAdapter(ProviderAdapter):
         if payload.get("Kod") == 0:
             return payload
         if payload.get("Kod") is None:
-            if proof is not None and all(payload.get(name) not in (None, "") for name in proof):
-                return payload
-            shown = f" ({payload.get('Informacja')})" if payload.get("Informacja") else ""
-            missing = " or ".join(proof or ()) or "a result"
-            if may_have_arrived:
-                raise RequestMayHaveSucceeded(f"iFirma answered without Kod and without {missing}{shown}",
-                                              fix="nothing: the document is checked before it is sent again")
-            raise ProviderRejected(f"iFirma answered without Kod and without {missing}{shown}",
-                                   code="provider_error", fix="retry later; if it persists, contact iFirma")
+            return _proven_without_kod(payload, proof, may_have_arrived=may_have_arrived)
         error = _error_from(payload, response, may_have_arrived=may_have_arrived)
         if doc is not None and isinstance(error, ProviderRejected) and _ACCOUNTING_MONTH.search(
                 str(payload.get("Informacja") or "")):
-            raise ConfigurationError(
-                f"iFirma refused the document: its issue month {doc.issue_date.month:02d}/{doc.issue_date.year} is "
-                f"not iFirma's accounting month ({payload.get('Informacja')})",
-                fix=f"switch the accounting month in iFirma to {doc.issue_date.month:02d}/{doc.issue_date.year}, or "
-                    f"let the export do it: set provider option allow_accounting_month_switch and add the "
-                    f"'abonent' key", code="accounting_month")
+            raise _accounting_month_error(payload, doc)
         raise error
+
+
+def _due_date_and_series(plan: ExportPlan) -> dict[str, Any]:
+    """The optional fields an invoice and a correction share: the due date and the numbering series."""
+    fields: dict[str, Any] = {}
+    if plan.document.payment.due_date is not None:
+        fields["TerminPlatnosci"] = plan.document.payment.due_date.isoformat()
+    if plan.provider_series is not None:
+        fields["NazwaSeriiNumeracji"] = plan.provider_series
+    return fields
+
+
+def _currency_fields(doc: Document, endpoint: str) -> dict[str, Any]:
+    """fakturawaluta and fakturaeksportuslugue name their currency and take the order's exchange rate
+    (of the day before issue) when it has one; fakturakraj is in PLN and has neither."""
+    fields: dict[str, Any] = {}
+    if endpoint == FOREIGN_CURRENCY:
+        fields["TypSprzedazy"] = "KRAJOWA"
+    if endpoint in (FOREIGN_CURRENCY, EU_SERVICES):
+        fields["Waluta"] = doc.currency
+        if doc.exchange_rate is not None:
+            fields["KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury"] = doc.exchange_rate.rate
+    return fields
+
+
+def _proven_without_kod(payload: dict[str, Any], proof: tuple[str, ...] | None, *,
+                        may_have_arrived: bool) -> dict[str, Any]:
+    """An envelope without `Kod` (some users' successful reads come so): a success only when it carries
+    every `proof` field; otherwise the write may have arrived, or the read failed."""
+    if proof is not None and all(payload.get(name) not in (None, "") for name in proof):
+        return payload
+    shown = f" ({payload.get('Informacja')})" if payload.get("Informacja") else ""
+    missing = " or ".join(proof or ()) or "a result"
+    if may_have_arrived:
+        raise RequestMayHaveSucceeded(f"iFirma answered without Kod and without {missing}{shown}",
+                                      fix="nothing: the document is checked before it is sent again")
+    raise ProviderRejected(f"iFirma answered without Kod and without {missing}{shown}",
+                           code="provider_error", fix="retry later; if it persists, contact iFirma")
+
+
+def _accounting_month_error(payload: dict[str, Any], doc: Document) -> ConfigurationError:
+    """A refusal because the document's month is not iFirma's accounting month: the merchant (or the
+    allow_accounting_month_switch option) can fix that, so it is a configuration error, not a rejection."""
+    month = f"{doc.issue_date.month:02d}/{doc.issue_date.year}"
+    return ConfigurationError(
+        f"iFirma refused the document: its issue month {month} is "
+        f"not iFirma's accounting month ({payload.get('Informacja')})",
+        fix=f"switch the accounting month in iFirma to {month}, or "
+            f"let the export do it: set provider option allow_accounting_month_switch and add the "
+            f"'abonent' key", code="accounting_month")
 
 
 _JSON_HEADERS = {"Content-Type": "application/json; charset=UTF-8", "Accept": "application/json"}
@@ -684,12 +787,7 @@ def _error_from(payload: dict[str, Any], response: requests.Response, *, may_hav
     code = payload.get("Kod")
     info = str(payload.get("Informacja") or "")
     if code in AUTH_CODES:
-        key_name = key_name_for(response.request.url or "") if response.request is not None else "faktura"
-        field = KEY_FIELDS[key_name]
-        return CredentialsRejected(
-            f"iFirma refused the '{key_name}' API key of this login: {AUTH_CODES[code]} (Kod {code})",
-            fix=f"check your API key: the login and the iFirma '{key_name}' key ({field}), as generated in iFirma "
-                "(Konfiguracja » Rozszerzenia i integracje » API), then reconnect", code="provider_auth_failed")
+        return _key_refused(code, response)
     if code == 499:
         return CredentialsRejected("iFirma blocks the API until its terms of service are accepted (Kod 499)",
                                    fix="log in to ifirma.pl and accept the terms", code="provider_terms_not_accepted")
@@ -697,23 +795,43 @@ def _error_from(payload: dict[str, Any], response: requests.Response, *, may_hav
         return CredentialsRejected(f"iFirma: this login may not use the resource (Kod 500: {info})",
                                    fix="use a login with 'super konto' rights in iFirma", code="provider_no_rights")
     if code == 100:
-        if may_have_arrived:
-            return RequestMayHaveSucceeded(f"iFirma reported a technical problem (Kod 100: {info})",
-                                           fix="nothing: the document is checked before it is sent again")
-        return TransientError(f"iFirma reported a technical problem (Kod 100: {info})",
-                              code="provider_unavailable", fix="nothing: retried automatically")
+        return _technical_problem(info, may_have_arrived=may_have_arrived)
     if code == 201:
-        fields = list(dict.fromkeys(_FIELD_PATTERN.findall(info)))
-        ours = sorted({OUR_FIELD[name] for name in fields}) or ["the document"]
-        return ProviderRejected(f"iFirma rejected {', '.join(fields) or 'the document'}: {info}",
-                                field_errors={name: [info] for name in fields},
-                                fix=f"correct {', '.join(ours)} and retry the document")
+        return _fields_rejected(info)
     if code == 202:
         return ProviderRejected(f"iFirma refused it because of the account's settings in iFirma (Kod 202: {info})",
                                 fix="check the iFirma settings named in the message", code="provider_settings")
     # 101, 102, 200: the request itself is malformed, which is our bug, not the merchant's.
     return ProviderRejected(f"iFirma could not read our request (Kod {code}: {info})",
                             fix="report this to the integration's maintainers", code="provider_request_invalid")
+
+
+def _key_refused(code: int, response: requests.Response) -> CredentialsRejected:
+    """An auth `Kod`: the merchant is told which of the login's keys (by the signed URL) to check."""
+    key_name = key_name_for(response.request.url or "") if response.request is not None else "faktura"
+    field = KEY_FIELDS[key_name]
+    return CredentialsRejected(
+        f"iFirma refused the '{key_name}' API key of this login: {AUTH_CODES[code]} (Kod {code})",
+        fix=f"check your API key: the login and the iFirma '{key_name}' key ({field}), as generated in iFirma "
+            "(Konfiguracja » Rozszerzenia i integracje » API), then reconnect", code="provider_auth_failed")
+
+
+def _technical_problem(info: str, *, may_have_arrived: bool) -> ExportError:
+    """Kod 100: a write may have been stored despite it (checked before sending again); a read is retried."""
+    if may_have_arrived:
+        return RequestMayHaveSucceeded(f"iFirma reported a technical problem (Kod 100: {info})",
+                                       fix="nothing: the document is checked before it is sent again")
+    return TransientError(f"iFirma reported a technical problem (Kod 100: {info})",
+                          code="provider_unavailable", fix="nothing: retried automatically")
+
+
+def _fields_rejected(info: str) -> ProviderRejected:
+    """Kod 201, a validation error: the iFirma fields named in the message, with our fields to correct."""
+    fields = list(dict.fromkeys(_FIELD_PATTERN.findall(info)))
+    ours = sorted({OUR_FIELD[name] for name in fields}) or ["the document"]
+    return ProviderRejected(f"iFirma rejected {', '.join(fields) or 'the document'}: {info}",
+                            field_errors={name: [info] for name in fields},
+                            fix=f"correct {', '.join(ours)} and retry the document")
 
 
 def _totals(stored: dict[str, Any], currency: str) -> ProviderTotals | None:
@@ -727,3 +845,33 @@ def _totals(stored: dict[str, Any], currency: str) -> ProviderTotals | None:
         currency=str(stored.get("Waluta") or currency),
         is_correction=corrected is not None,
         corrects=f"{DOMESTIC}:{corrected}" if corrected is not None else None)
+
+
+def _listed(item: dict[str, Any], own_type: str) -> tuple[str, ListedDocument | None]:
+    """(FakturaId, the item as a ListedDocument, None when it is of another resource than our create's).
+    Items carry FakturaId, PelnyNumer, Brutto, Rodzaj (and DataWystawienia where shown). ASSUMPTION:
+    Brutto is in the document's currency, as a read's Brutto is."""
+    identifier = str(item.get("FakturaId") or "")
+    if not identifier.isdigit():
+        raise PermanentError("iFirma listed a document without its FakturaId", code="provider_list_unreadable",
+                             fix="look for the document in iFirma and attach it, or release it")
+    resource, kind = LISTED_KINDS.get(str(item.get("Rodzaj")), (own_type, None))
+    if resource != own_type:
+        return identifier, None
+    return identifier, ListedDocument(ProviderReference(f"{resource}:{identifier}", str(item.get("PelnyNumer") or "")),
+                                      issue_date=_date_or_none(item.get("DataWystawienia")), kind=kind,
+                                      gross=_decimal_or_none(item.get("Brutto")))
+
+
+def _date_or_none(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except ArithmeticError:
+        return None

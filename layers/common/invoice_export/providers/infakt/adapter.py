@@ -29,10 +29,12 @@ made here:
   process; without a match the account option vat_exemption_reason_id is used, and without one the
   document is refused naming the basis and the list's entries (never left to inFakt's default,
   which may print another basis).
-- No external id exists. With our numbering the number is passed with check_duplicate_number, so
-  inFakt itself refuses a second copy and a lost create is found by its number. With inFakt's
-  numbering nothing identifies our document before it exists: the look-up says it cannot decide,
-  and the service holds the document in doubt for a person to check.
+- No external id exists. Every create carries our reference as the last line of `notes` (`ref: <our
+  id>`, domain.settlement; the notes are cut to leave it room), which reads return. An interrupted
+  create is settled (`settle_interrupted`) by the creation task where its POST answered (the task
+  reference travels in RequestMayHaveSucceeded onto the record: 201 found, 422 surely absent); else,
+  with our numbering, by the number (passed with check_duplicate_number, so inFakt itself refuses a
+  second copy); else by listing the day's invoices (q[invoice_date_*]) and reading our reference back.
 - No receipts, series, stock moves or SKUs through the API; the payment method list is closed.
 - KSeF (infakt/API ksef.md): with the account's `send_on_export`, the create carries the documented
   top-level `send_to_ksef: true`; the status is the document's `ksef_data` (null: never sent;
@@ -50,6 +52,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal
 
@@ -88,6 +91,15 @@ from invoice_export.domain.provider_contract import (
 )
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
+from invoice_export.domain.settlement import (
+    InterruptedAttempt,
+    ListedDocument,
+    SettledBy,
+    Settlement,
+    SettlementOutcome,
+    undecided,
+    with_our_reference,
+)
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import HeaderAuth
 from invoice_export.providers.ksef_words import ksef_status_from
@@ -137,6 +149,9 @@ CORRECTION_PREFIX = "correction:"
 
 # A dry run (build_request without the account's look-ups) shows where an id will go.
 LOOKED_UP_WHEN_SENT = "looked up when sent: {}"
+# Pages of a day's documents read at most when settling an interrupted create (100 each).
+LIST_MAX_PAGES = 50
+TASK_RECHECK_SECONDS = 30.0  # a creation task still processing is asked about again after this
 # Pages of the VAT exemption list read at most (100 entries each): a bound, not an expected size.
 EXEMPTION_PAGES = 20
 # inFakt's VAT exemption list per account (a digest of its key and API address): (read at, entries).
@@ -149,7 +164,8 @@ _exemption_lists_lock = threading.Lock()
 _CLIENT_TEXT = "ASSUMPTION: not documented; 255, as Fakturownia (also Rails) documents for its buyer fields"
 TEXT_LIMITS = {
     "*.services.*.name": TextLimit(256, "document.lines[].name", "I-PM 'Services': name max 256 under KSeF"),
-    "*.notes": TextLimit(3500, "document.notes (and a correction's reason)", "I-PM; I-DOC ksef.md: notes max 3500"),
+    "*.notes": TextLimit(3500, "document.notes (and a correction's reason)", "I-PM; I-DOC ksef.md: notes max 3500",
+                         keeps_our_reference=True),
     "*.client_company_name": TextLimit(255, "document.buyer.name", _CLIENT_TEXT),
     "*.client_first_name": TextLimit(255, "document.buyer.first_name", _CLIENT_TEXT),
     "*.client_last_name": TextLimit(255, "document.buyer.last_name", _CLIENT_TEXT),
@@ -191,6 +207,7 @@ class InfaktAdapter(ProviderAdapter):
         ksef_send=True,  # send_to_ksef on create or per document
         ksef_read_back=True,  # ksef_data.status and ksef_data.ksef_number
         lookup_by_reference=True,  # by our number only; with inFakt's numbering find_document cannot decide
+        settle_by_listing=True,  # with inFakt's numbering: the day's invoices, our reference in notes
     )
     # Invoices and corrective invoices are numbered per kind (next_number.json?kind=..., their own
     # resources); there is no series for income documents (fakturownia-infakt.md 2.6).
@@ -210,6 +227,12 @@ class InfaktAdapter(ProviderAdapter):
     # per rate is refused before sending when the totals would differ.
     vat_calculation: ClassVar[VatCalculation | None] = VatCalculation.PER_LINE
     text_limits: ClassVar[dict[str, TextLimit]] = TEXT_LIMITS
+    # Asynchronous: a task accepted (or a POST whose answer was lost) may be stored later, once inFakt's
+    # workers reach it; a settlement by listing (no task reference) waits this long after the attempt.
+    listing_complete_after: ClassVar[float] = 900.0
+    listing_complete_after_source: ClassVar[str] = (
+        "ASSUMPTION: inFakt documents no bound on processing a creation task (they finish within a poll or "
+        "two); 15 minutes, the longest back-off of an export message")
     # Sleeps between polls of a creation task (seconds). Tasks usually finish by the first poll;
     # the sum bounds how long a create may take before it is handed to the look-up.
     poll_delays: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6)
@@ -275,12 +298,12 @@ class InfaktAdapter(ProviderAdapter):
                 correction_reason=options.correction_reason,
                 services=_correction_services(doc))
             reason = f"Przyczyna korekty: {doc.correction.reason}"
-            body["notes"] = f"{reason}\n{doc.notes}" if doc.notes else reason
+            body["notes"] = with_our_reference(f"{reason}\n{doc.notes}" if doc.notes else reason, doc.document_id)
             return {"corrective_invoice": body, "send_to_ksef": self._send_to_ksef(plan)}
         body["kind"] = "vat"
         body["services"] = [_service(line, doc.price_basis) for line in doc.lines]
-        if doc.notes:
-            body["notes"] = doc.notes
+        # Our reference (domain.settlement), read back when an interrupted create is looked for.
+        body["notes"] = with_our_reference(doc.notes, doc.document_id)
         return {"invoice": body, "send_to_ksef": self._send_to_ksef(plan)}
 
     def _send_to_ksef(self, plan: ExportPlan) -> bool:
@@ -321,6 +344,9 @@ class InfaktAdapter(ProviderAdapter):
         reference = str(accepted.json()["invoice_task_reference_number"])
         try:
             document_uuid = self._await_task(resource, reference)
+        except RequestMayHaveSucceeded as lost:
+            lost.task_reference = reference  # the task's status settles the attempt (settle_interrupted)
+            raise
         except ProviderRejected as rejection:
             if plan.number is not None and "number" in rejection.field_errors:
                 # check_duplicate_number refused our number: an earlier attempt whose answer was
@@ -332,7 +358,9 @@ class InfaktAdapter(ProviderAdapter):
         try:
             document = self._get_document(resource, document_uuid)
         except TransientError:
-            raise self._lost(f"inFakt created the document ({document_uuid}) but could not be read back") from None
+            lost = self._lost(f"inFakt created the document ({document_uuid}) but could not be read back")
+            lost.task_reference = reference
+            raise lost from None
         warnings = self._rate_warnings(plan.document, document) + self._issue_draft(resource, plan.document, document)
         return CreatedDocument(_reference(resource, document), fitted.warnings + tuple(warnings),
                                readback=_totals(document))
@@ -393,14 +421,73 @@ class InfaktAdapter(ProviderAdapter):
         response = self.http.request("GET", f"/{resource}/{document_uuid}.json", ok=(200,))
         return dict(response.json())
 
+    def settle_interrupted(self, plan: ExportPlan, attempt: InterruptedAttempt) -> Settlement:
+        """By the creation task where the attempt's POST answered; else by our number where we pass one;
+        else by listing the day's documents (our reference in their notes)."""
+        if attempt.task_reference is not None:
+            by_task = self._settle_by_task(plan, attempt.task_reference)
+            if by_task is not None:
+                return by_task
+        if plan.number is not None:
+            return self.settle_by_look_up(plan)
+        return self.settle_by_listing(plan, attempt)
+
+    def _settle_by_task(self, plan: ExportPlan, task_reference: str) -> Settlement | None:
+        """The task's processing status; None when inFakt does not know the task (then listed)."""
+        resource = _resource(plan.document.kind)
+        try:
+            status = self.http.request("GET", f"/async/{resource}/status/{task_reference}.json", ok=(200,)).json()
+        except ProviderRejected as refusal:
+            if refusal.code == "provider_not_found":
+                return None
+            return undecided(SettledBy.TASK, f"inFakt's creation task could not be read: {refusal.message}")
+        code = int(status.get("processing_code") or 0)
+        if code == 201 and status.get("invoice_uuid"):
+            found = _reference(resource, self._get_document(resource, str(status["invoice_uuid"])))
+            return Settlement(SettlementOutcome.FOUND, SettledBy.TASK,
+                              f"inFakt's creation task made {found.number or found.provider_document_id}", found=found)
+        if code == 422:
+            errors = status.get("invoice_errors")
+            return Settlement(SettlementOutcome.ABSENT, SettledBy.TASK,
+                              f"inFakt's creation task failed ({status.get('processing_description') or 422}: "
+                              f"{errors}): nothing was created")
+        if code in (100, 120, 140):
+            return Settlement(SettlementOutcome.NOT_YET, SettledBy.TASK, "inFakt is still processing the create",
+                              retry_after=TASK_RECHECK_SECONDS)
+        return undecided(SettledBy.TASK, f"inFakt answered an unknown processing code {code} for the create")
+
+    def list_for_settlement(self, plan: ExportPlan) -> list[ListedDocument]:
+        """The documents of the issue date (q[invoice_date_gteq] and _lteq, documented filters), paged to
+        the end. An unknown filter is ignored by inFakt (an unfiltered page), so dates are compared here."""
+        doc = plan.document
+        resource = _resource(doc.kind)
+        day = doc.issue_date.isoformat()
+        listed: list[ListedDocument] = []
+        seen = 0
+        for page in range(LIST_MAX_PAGES):
+            answer = self.http.request("GET", f"/{resource}.json", ok=(200,), params={
+                "q[invoice_date_gteq]": day, "q[invoice_date_lteq]": day, "offset": page * 100, "limit": 100}).json()
+            entities = [entity for entity in answer.get("entities") or [] if isinstance(entity, dict)]
+            seen += len(entities)
+            listed += [found for entity in entities if (found := _listed(resource, entity)) is not None]
+            total = (answer.get("metainfo") or {}).get("total_count")
+            if not entities or (isinstance(total, int) and seen >= total):
+                return listed
+        raise PermanentError(f"inFakt lists more than {LIST_MAX_PAGES * 100} documents of {day}",
+                             code="provider_list_incomplete",
+                             fix="look for the document in inFakt and attach it, or release it")
+
+    def read_listed(self, listed: ListedDocument) -> ListedDocument | None:
+        resource, document_uuid = _address(listed.reference.provider_document_id)
+        return _listed(resource, self._get_document(resource, document_uuid))
+
     def find_document(self, plan: ExportPlan) -> ProviderReference | None:
         doc = plan.document
-        if plan.number is None:
+        if plan.number is None:  # never asked so (settle_interrupted lists instead)
             raise PermanentError(
                 "inFakt has no field for our document id, and with inFakt's numbering the number is unknown "
-                "until the document exists: a create whose answer was lost cannot be matched safely",
-                fix="look for the document in inFakt; switch the account to our numbering so inFakt can be asked",
-                code="lookup_not_possible")
+                "until the document exists: it is found by listing the day's documents instead",
+                fix="look for the document in inFakt and attach it, or release it", code="lookup_not_possible")
         resource = _resource(doc.kind)
         response = self.http.request("GET", f"/{resource}.json",
                                      params={"q[number_eq]": plan.number, "limit": 100}, ok=(200,))
@@ -555,6 +642,27 @@ def _reference(resource: str, document: dict[str, Any]) -> ProviderReference:
     prefix = CORRECTION_PREFIX if resource == "corrective_invoices" else ""
     return ProviderReference(provider_document_id=f"{prefix}{document['uuid']}",
                              number=str(document.get("number") or ""))
+
+
+def _listed(resource: str, document: dict[str, Any]) -> ListedDocument | None:
+    """A listed (or read) document, its notes carrying our reference; None for a kind of invoice we never
+    create (proforma, advance...): never ours."""
+    if resource == "invoices" and document.get("kind", "vat") != "vat":
+        return None
+    gross = document.get("gross_price")
+    return ListedDocument(
+        _reference(resource, document), issue_date=_date_or_none(document.get("invoice_date")),
+        kind=DocumentKind.CORRECTION if resource == "corrective_invoices" else DocumentKind.INVOICE,
+        gross=_from_grosze(gross) if isinstance(gross, int) and not isinstance(gross, bool) else None,
+        currency=str(document.get("currency") or "PLN"),
+        reference_text=str(document["notes"] or "") if "notes" in document else None)
+
+
+def _date_or_none(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
 
 
 def _grosze(amount: Decimal) -> int:

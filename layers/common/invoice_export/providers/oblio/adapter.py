@@ -71,8 +71,9 @@ from invoice_export.providers.ksef_words import ksef_status_from
 from invoice_export.providers.pricing import discounted_unit_price, net_first_split
 from invoice_export.providers.romania import (
     ROMANIAN_TEXT_LIMITS,
-    exemption_mentions,
+    delivery_and_due_dates,
     is_vat_payer,
+    mentions,
     refuse_receipt_payment,
     romanian_buyer_county,
     series_and_number,
@@ -270,14 +271,11 @@ class OblioAdapter(ProviderAdapter):
                     products=[self._product(line, doc) for line in doc.lines])
         if doc.exchange_rate is not None:
             body["exchangeRate"] = f"{doc.exchange_rate.rate:f}"  # RON per unit, like ours
-        if doc.sale_date != doc.issue_date:
-            body["deliveryDate"] = doc.sale_date.isoformat()
-        if doc.payment.due_date is not None:
-            body["dueDate"] = doc.payment.due_date.isoformat()
+        body.update(delivery_and_due_dates(doc))
         if doc.order_id:
             body["orderNumber"] = doc.order_id
-        if mentions := "\n".join([*([doc.notes] if doc.notes else []), *exemption_mentions(doc)]):
-            body["mentions"] = mentions
+        if printed := mentions(doc):
+            body["mentions"] = printed
         if doc.payment.paid_date is not None:
             body["collect"] = self._collect(plan)
         return body

@@ -54,8 +54,9 @@ from invoice_export.providers.pricing import discounted_unit_price
 from invoice_export.providers.romania import (
     ROMANIA,
     ROMANIAN_TEXT_LIMITS,
-    exemption_mentions,
+    delivery_and_due_dates,
     is_vat_payer,
+    mentions,
     refuse_receipt_payment,
     romanian_buyer_county,
     series_and_number,
@@ -177,12 +178,9 @@ class SmartBillAdapter(ProviderAdapter):
             body["seriesName"] = plan.provider_series  # else the account's default invoice series
         if doc.exchange_rate is not None:
             body["exchangeRate"] = doc.exchange_rate.rate  # RON per unit, like ours
-        if doc.sale_date != doc.issue_date:
-            body["deliveryDate"] = doc.sale_date.isoformat()
-        if doc.payment.due_date is not None:
-            body["dueDate"] = doc.payment.due_date.isoformat()
-        if mentions := "\n".join([*([doc.notes] if doc.notes else []), *exemption_mentions(doc)]):
-            body["mentions"] = mentions
+        body.update(delivery_and_due_dates(doc))
+        if printed := mentions(doc):
+            body["mentions"] = printed
         if doc.payment.paid_date is not None:
             body["payment"] = self._payment(plan)
         return body

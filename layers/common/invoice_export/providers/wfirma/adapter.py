@@ -236,6 +236,7 @@ class WfirmaAdapter(ProviderAdapter):
         ksef_send=False,  # no documented action sends: wFirma submits by its own account settings
         ksef_read_back=True,  # invoices/get: ksef_status, ksef_reference_number (values assumed, see KSEF_STATES)
         lookup_by_reference=True,
+        settle_by_listing=False,  # not needed: the look-up by id_external settles an interrupted create
     )
     credentials_model: ClassVar[type[BaseModel]] = WfirmaCredentials
     options_model: ClassVar[type[BaseModel]] = WfirmaOptions
