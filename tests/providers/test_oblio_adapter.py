@@ -23,7 +23,7 @@ from invoice_export.domain.errors import (
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import KsefState
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
-from invoice_export.domain.readback import compare
+from invoice_export.domain.readback import compare, home_vat_record
 from invoice_export.platform.rate_limiter import SlidingWindowLimiter
 from invoice_export.providers import build_adapter
 from invoice_export.providers.oblio import adapter as oblio
@@ -131,6 +131,11 @@ def test_a_foreign_currency_invoice_carries_our_rate_to_ron_and_reads_it_back(fa
     assert [line.vat_included for line in document.lines] == [False]  # net prices
     assert created.readback.currency == "EUR" and created.readback.exchange_rate == Decimal("5.09")
     assert compare(plan.document, created.readback, None) == []
+    # The VAT in RON (Codul fiscal art. 319 alin. (23)) is ours: Oblio's list returns no VAT to compare.
+    assert created.readback.vat_in_home_currency is None
+    assert home_vat_record(plan.document, created.readback) == {
+        "21": "224.47", "total": "224.47", "exchange_rate": "5.0900", "table_id": "BNR 19.11.2026",
+        "currency": "RON", "checked": "no"}
     fake.set_exchange_rate(login["cif"], "EUR", "4.9000")  # the company's own rate is not what we send
     again = adapter.create_document(plan_for(adapter, EUR, document_id="EUR-2"))
     assert stored(fake, login, again.reference).exchange_rate == Decimal("5.0900")

@@ -18,7 +18,7 @@ from invoice_export.domain.errors import (
     RequestMayHaveSucceeded,
     TransientError,
 )
-from invoice_export.domain.readback import compare
+from invoice_export.domain.readback import compare, home_vat_record
 from invoice_export.platform.rate_limiter import SlidingWindowLimiter
 from invoice_export.providers import build_adapter
 from invoice_export.providers.smartbill.adapter import SmartBillAdapter
@@ -110,9 +110,13 @@ def test_a_paid_invoice_records_its_payment_and_a_discount_keeps_our_line_value(
 def test_a_foreign_currency_invoice_carries_our_rate_to_ron(fake, login) -> None:
     adapter = make_adapter(fake, login)
     plan = plan_for(adapter, EUR)
-    invoice = stored(fake, login, adapter.create_document(plan).reference)
+    created = adapter.create_document(plan)
+    invoice = stored(fake, login, created.reference)
     assert (invoice["currency"], invoice["exchangeRate"], invoice["total"]) == ("EUR", Decimal("5.09"),
                                                                                Decimal("254.10"))
+    # paymentstatus returns the gross only: the VAT in RON is ours, recorded as not compared.
+    assert created.readback.vat_in_home_currency is None
+    assert home_vat_record(plan.document, created.readback)["checked"] == "no"
     assert invoice["totalRon"] == Decimal("1293.37")  # 254.10 x 5.09, SmartBill's RON equivalent
     assert [line["isTaxIncluded"] for line in invoice["lines"]] == [False]
 
