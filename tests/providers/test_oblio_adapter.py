@@ -496,7 +496,8 @@ def test_a_gestiune_of_another_work_station_needs_that_work_station(fake, login)
     without = make_adapter(fake, login, send_skus=True, provider_options={"management": "Depozit"})
     with pytest.raises(ProviderRejected) as caught:
         without.create_document(plan_for(without, INVOICE))
-    assert "products[0].management" in caught.value.message and caught.value.fix.startswith("correct document.lines[0]")
+    assert "products[0].management" in caught.value.message
+    assert caught.value.fix.startswith("correct the provider options management and work_station")
     adapter = make_adapter(fake, login, send_skus=True,
                            provider_options={"management": "Depozit", "work_station": "Hala"})
     created = adapter.create_document(plan_for(adapter, INVOICE))

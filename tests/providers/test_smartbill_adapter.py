@@ -393,7 +393,7 @@ def test_skus_without_a_warehouse_are_refused_when_saved_and_before_sending(fake
         adapter.create_document(plan_for(adapter, INVOICE))
     assert caught.value.code == "missing_provider_option" and "provider_options.warehouse" in caught.value.fix
     assert [what for what, _ in refusals(adapter.settings)] == [
-        "SmartBill takes sold goods out of a named warehouse (gestiune), and none is set for the SKUs this account "
+        "SmartBill takes sold goods out of a named gestiune (warehouse), and none is set for the SKUs this account "
         "sends"]
     assert refusals(make_adapter(fake, login, **with_stock()).settings) == []
     assert invoices(fake, login) == {}

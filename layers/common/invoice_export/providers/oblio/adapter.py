@@ -84,6 +84,7 @@ from invoice_export.providers.pricing import discounted_unit_price, net_first_sp
 from invoice_export.providers.romania import (
     ROMANIAN_TEXT_LIMITS,
     delivery_and_due_dates,
+    gestiune_refusals,
     is_vat_payer,
     mentions,
     refuse_receipt_payment,
@@ -273,13 +274,8 @@ class OblioAdapter(ProviderAdapter):
 
     @classmethod
     def option_refusals(cls, settings: AccountSettings) -> list[tuple[str, str]]:
-        options = OblioOptions.model_validate(settings.provider_options)
-        if settings.send_skus and options.management is None:
-            return [("Oblio takes sold goods out of a named gestiune (warehouse), and none is set for the SKUs "
-                     "this account sends",
-                     "set provider_options.management to the name of an Oblio gestiune (Oblio: Nomenclatoare > "
-                     "Gestiuni; with work_station where it is not in 'Sediu'), or set send_skus to false")]
-        return []
+        return gestiune_refusals(settings, OblioOptions, "management", cls.display_name,
+                                 "Nomenclatoare > Gestiuni; with work_station where it is not in 'Sediu'")
 
     # ------------------------------------------------------------------ mapping
 
@@ -603,6 +599,8 @@ def read_rejection(response: requests.Response) -> ProviderRejected:
 
 
 def _our_field(field: str) -> str:
+    if field.startswith("products[") and field.endswith("].management"):
+        return "the provider options management and work_station (the gestiune and its punct de lucru)"
     for name in sorted(OUR_FIELD, key=len, reverse=True):
         if field == name or field.startswith((f"{name}.", f"{name}[")):
             if name == "products":

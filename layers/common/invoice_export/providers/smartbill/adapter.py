@@ -67,6 +67,7 @@ from invoice_export.providers.romania import (
     ROMANIA,
     ROMANIAN_TEXT_LIMITS,
     delivery_and_due_dates,
+    gestiune_refusals,
     is_vat_payer,
     mentions,
     refuse_receipt_payment,
@@ -178,13 +179,8 @@ class SmartBillAdapter(ProviderAdapter):
 
     @classmethod
     def option_refusals(cls, settings: AccountSettings) -> list[tuple[str, str]]:
-        options = SmartBillOptions.model_validate(settings.provider_options)
-        if settings.send_skus and options.warehouse is None:
-            return [("SmartBill takes sold goods out of a named warehouse (gestiune), and none is set for the SKUs "
-                     "this account sends",
-                     "set provider_options.warehouse to the name of a SmartBill gestiune, exactly as SmartBill spells "
-                     "it (Nomenclatoare > Gestiuni), or set send_skus to false")]
-        return []
+        return gestiune_refusals(settings, SmartBillOptions, "warehouse", cls.display_name,
+                                 "Nomenclatoare > Gestiuni; spelt exactly: the name is case sensitive")
 
     @property
     def _cif(self) -> str:
