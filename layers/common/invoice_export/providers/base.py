@@ -174,6 +174,18 @@ class ProviderAdapter(ABC):
         return cls.ksef_refusals.get(mode, general)
 
     @classmethod
+    def option_refusals(cls, settings: AccountSettings) -> list[tuple[str, str]]:
+        """(what is missing, what to set) for each provider option the account's other settings need (a
+        warehouse where SKUs are sent); none by default. Checked when the settings are changed
+        (services.connections) and again before a document is sent (`refuse_missing_options`)."""
+        return []
+
+    def refuse_missing_options(self) -> None:
+        if problems := self.option_refusals(self.settings):
+            raise ConfigurationError("; ".join(what for what, _ in problems), fix="; ".join(fix for _, fix in problems),
+                                     code="missing_provider_option")
+
+    @classmethod
     def rate_windows(cls, overrides: Mapping[str, RateLimit] | None = None) -> list[tuple[str, RateLimit]]:
         """(scope key suffix, limit) of each window the provider's requests count in, the read window
         (methods GET) first; a request counts in the first window whose methods name it, else in the

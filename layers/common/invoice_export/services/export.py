@@ -67,7 +67,7 @@ from invoice_export.domain.export_decision import (
 from invoice_export.domain.own_numbers import NumberClaim
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import CreatedDocument, ExportPlan, ProviderReference
-from invoice_export.domain.readback import compare, pln_vat_record, settle_vat_split
+from invoice_export.domain.readback import compare, home_vat_record, pln_vat_record, settle_vat_split
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status
 from invoice_export.domain.settlement import InterruptedAttempt, attempt_of
 from invoice_export.platform.observability import logger
@@ -315,6 +315,7 @@ class ExportService:
             return self._exported(job, settlement.found,
                                   warnings=[split.warning(adapter.display_name)] if split else [],
                                   vat_in_pln=pln_vat_record(job.document, None),
+                                  vat_in_home_currency=home_vat_record(job.document, None),
                                   vat_split=split.as_record(job.document) if split else None, settlement=evidence)
         if action.act == Act.HOLD_IN_DOUBT:
             return self._hold_in_doubt(job, action, settlement=evidence)
@@ -385,6 +386,7 @@ class ExportService:
         return self._exported(dataclasses.replace(job, record=record), created.reference, warnings=warnings,
                               drift=[{"field": d.field, "ours": d.ours, "provider": d.provider} for d in drift],
                               vat_in_pln=pln_vat_record(job.document, created.readback),
+                              vat_in_home_currency=home_vat_record(job.document, created.readback),
                               vat_split=split.as_record(job.document) if split else None)
 
     # ---------------------------------------------------------------- paused accounts (pausing.py)
@@ -468,13 +470,14 @@ class ExportService:
     def _exported(self, job: _Job, reference: ProviderReference, warnings: list[str],
                   drift: list[dict[str, str]] | None = None,
                   vat_in_pln: dict[str, str] | None = None, vat_split: dict[str, Any] | None = None,
-                  settlement: dict[str, Any] | None = None) -> _Done:
+                  settlement: dict[str, Any] | None = None,
+                  vat_in_home_currency: dict[str, str] | None = None) -> _Done:
         assert job.settings is not None
         updated = self.documents.mark_exported(
             job.account_id, job.document_id, provider=job.settings.provider.value,
             provider_document_id=reference.provider_document_id, provider_number=reference.number,
             provider_series=reference.series, warnings=warnings, drift=drift or [], vat_in_pln=vat_in_pln,
-            vat_split=vat_split, settlement=settlement)
+            vat_split=vat_split, settlement=settlement, vat_in_home_currency=vat_in_home_currency)
         if updated is None:
             current = self.documents.get(job.account_id, job.document_id)
             assert current is not None
@@ -562,7 +565,7 @@ class ExportService:
             our_number=record.number, order_id=record.order_id, provider=record.provider,
             provider_document_id=record.provider_document_id, provider_number=record.provider_number,
             customer_link=customer_link, error=error, warnings=record.warnings, vat_in_pln=record.vat_in_pln,
-            vat_split=record.vat_split))
+            vat_split=record.vat_split, vat_in_home_currency=record.vat_in_home_currency))
 
 
 @dataclasses.dataclass(frozen=True)
