@@ -62,6 +62,8 @@ class NoOptions(BaseModel):
 READ_METHODS = frozenset({"GET"})
 # Listed documents to read whole before our own records are asked which of them are other documents of ours.
 READS_BEFORE_OUR_RECORDS = 3
+# A dry run (build_request without the account's look-ups) shows where a provider's id will go.
+LOOKED_UP_WHEN_SENT = "looked up when sent: {}"
 
 class ProviderAdapter(ABC):
     name: ClassVar[ProviderName]
