@@ -590,6 +590,34 @@ def test_use_stock_takes_goods_out_and_a_storno_brings_them_back(clock, http):
             {"management": "Magazin", "workStation": "Sediu", "managementType": "Cantitativ Valorica"}]
 
 
+@pytest.mark.parametrize("by_work_station", [True, False])
+def test_stock_goes_by_product_code_from_a_management_of_the_documents_work_station(clock, http, by_work_station):
+    with make_fake(clock, burst_block=False, windowed_limits=False, stock_by_work_station=by_work_station) as fake:
+        fake.company(CIF).use_stock = True
+        fake.add_management(CIF, "Depozit", "Hala")
+        fake.add_product(CIF, "Ceai verde 100 g", code="TEA-100", price="20", stock={"Depozit": 10})
+        api = Oblio(fake, http)
+        # The line's own name differs from the catalogue's: the code names the product.
+        goods = [product(name="Ceai (magazin online)", code="TEA-100", management="Depozit", quantity=4)]
+        elsewhere = api.create(invoice(useStock=1, products=goods))  # workStation defaults to "Sediu"
+        if by_work_station:
+            assert elsewhere.status_code == 400
+            assert elsewhere.json()["statusMessage"] == "products[0].management: gestiune lipsa sau necunoscuta"
+            assert fake.stock_of_code(CIF, "Depozit", "TEA-100") == 10
+        else:
+            assert elsewhere.status_code == 200 and fake.stock_of_code(CIF, "Depozit", "TEA-100") == 6
+        api.created(invoice(useStock=1, workStation="Hala", products=goods))
+        assert fake.stock_of_code(CIF, "Depozit", "TEA-100") == (6 if by_work_station else 2)
+        unknown_code = api.create(invoice(useStock=1, workStation="Hala", products=[
+            product(code="NOPE-1", management="Depozit")]))
+        assert unknown_code.status_code == 400
+        assert unknown_code.json()["statusMessage"] == "Produsul 'Ceai verde' cu codul 'NOPE-1' nu exista in gestiune"
+        misspelt = api.create(invoice(useStock=1, workStation="Hala", products=[
+            product(code="TEA-100", managment="Depozit")]))
+        assert misspelt.status_code == 400 and "products[0].managment" in misspelt.json()["statusMessage"]
+        assert fake.stock_of_code(CIF, "Depozit", "TEA-100") == (6 if by_work_station else 2)
+
+
 def test_nomenclatures_for_a_config_screen(api, fake):
     fake.add_series(CIF, "Factura", "WEB", start=100)
     companies = api.get("/api/nomenclature/companies", cif="", name="").json()["data"]

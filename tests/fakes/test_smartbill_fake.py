@@ -647,6 +647,33 @@ def test_use_stock_needs_the_stock_module(fake, http):
     assert error_of(post(http, fake, invoice(stock_line(), useStock=True))) == "Modulul stoc nu este activ!"
 
 
+@pytest.mark.parametrize("by_code", [True, False])
+def test_with_product_codes_stock_goes_by_code_or_by_name_and_code(clock, http, by_code):
+    server = serve(clock=clock, stock_by_code=by_code)
+    try:
+        company = server.company(CIF)
+        company.uses_product_codes = True
+        server.add_warehouse(CIF, "Magazin")
+        server.add_stock(CIF, "Magazin", "Cana ceramica 300 ml", 5, code="CANA-300")
+        # The invoice's name for the product is the shop's own; the code is the catalogue's.
+        answer = post(http, server, invoice(stock_line(name="Cana (magazin online)"), useStock=True))
+        if by_code:
+            assert answer.status_code == 200 and company.stock_of_code("Magazin", "CANA-300") == 3
+        else:
+            assert error_of(answer).startswith("Nu ai facut nicio achizitie pentru produsul Cana (magazin online).")
+            assert company.stock_of_code("Magazin", "CANA-300") == 5
+        unknown = post(http, server, invoice(stock_line(code="CANA-999"), useStock=True))
+        assert error_of(unknown).startswith("Nu ai facut nicio achizitie pentru produsul Cana ceramica.")
+        misspelt = post(http, server, invoice(stock_line(warehouse="Magazin"), useStock=True))
+        assert misspelt.status_code == 400 and "warehouse" in error_of(misspelt)
+        listed = get(http, server, "/stocks", date="2026-03-02", warehouseName="Magazin", productCode="CANA-300")
+        assert listed.json()["list"][0]["products"] == [{"measuringUnit": "buc", "productCode": "CANA-300",
+                                                          "productName": "Cana ceramica 300 ml",
+                                                          "quantity": 3 if by_code else 5}]
+    finally:
+        server.stop()
+
+
 # --------------------------------------------------------------------------- rate limit and faults
 
 

@@ -15,6 +15,7 @@ from invoice_export.domain.documents import ExportMessage
 from invoice_export.domain.errors import (
     ConfigurationError,
     CredentialsRejected,
+    PermanentError,
     ProviderRejected,
     RequestMayHaveSucceeded,
     TransientError,
@@ -22,7 +23,7 @@ from invoice_export.domain.errors import (
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import KsefState
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
-from invoice_export.domain.readback import compare
+from invoice_export.domain.readback import compare, home_vat_record
 from invoice_export.platform.rate_limiter import SlidingWindowLimiter
 from invoice_export.providers import build_adapter
 from invoice_export.providers.oblio import adapter as oblio
@@ -130,6 +131,11 @@ def test_a_foreign_currency_invoice_carries_our_rate_to_ron_and_reads_it_back(fa
     assert [line.vat_included for line in document.lines] == [False]  # net prices
     assert created.readback.currency == "EUR" and created.readback.exchange_rate == Decimal("5.09")
     assert compare(plan.document, created.readback, None) == []
+    # The VAT in RON (Codul fiscal art. 319 alin. (23)) is ours: Oblio's list returns no VAT to compare.
+    assert created.readback.vat_in_home_currency is None
+    assert home_vat_record(plan.document, created.readback) == {
+        "21": "224.47", "total": "224.47", "exchange_rate": "5.0900", "table_id": "BNR 19.11.2026",
+        "currency": "RON", "checked": "no"}
     fake.set_exchange_rate(login["cif"], "EUR", "4.9000")  # the company's own rate is not what we send
     again = adapter.create_document(plan_for(adapter, EUR, document_id="EUR-2"))
     assert stored(fake, login, again.reference).exchange_rate == Decimal("5.0900")
@@ -341,7 +347,7 @@ def test_a_lost_token_answer_creates_nothing_and_is_plainly_transient(fake, logi
 @pytest.mark.parametrize("name, changes, settings_changes, code", [
     ("ro/01-invoice-company.json", {"kind": "receipt"}, {}, "unsupported_kind"),
     (INVOICE, {}, {"numbering": Numbering.OURS}, "unsupported_numbering"),
-    (INVOICE, {}, {"send_skus": True}, "unsupported_sku"),
+    (INVOICE, {}, {"send_skus": True}, "missing_provider_option"),
     (INVOICE, {}, {"series_links": {"FV": None}}, "series_required"),
     (INVOICE, {}, {"ksef": KsefMode.OFF, "home_currency": "PLN"}, "home_currency_mismatch"),
     (PAID, {}, {"payment_links": {"Card": "Chitanta"}}, "unsupported_payment_type"),
@@ -437,3 +443,87 @@ def test_the_limit_counts_per_login_whichever_company() -> None:
     other_company = oblio.OblioCredentials(client_id="x@example.ro", client_secret="s1", cif="RO18547290")
     assert OblioAdapter.rate_limit_key(settings, one) == OblioAdapter.rate_limit_key(settings, other_company)
     assert "x@example.ro" not in OblioAdapter.rate_limit_key(settings, one)
+
+
+# ----------------------------------------------------------------------- SKUs and stock
+
+
+def stocked(fake, login, management: str = "Magazin", work_station: str = "Sediu", **stock: int) -> str:
+    """The login's company with stock activated, one gestiune and a product per SKU (code) in it."""
+    cif = login["cif"]
+    fake.company(cif).use_stock = True
+    fake.add_management(cif, management, work_station)
+    for code, quantity in stock.items():
+        fake.add_product(cif, f"Produs {code}", code=code, price="10", stock={management: quantity})
+    return cif
+
+
+def with_stock(**options):
+    return {"send_skus": True, "provider_options": {"management": "Magazin", **options}}
+
+
+def test_skus_take_the_goods_out_of_the_accounts_gestiune_by_code(fake, login) -> None:
+    cif = stocked(fake, login, **{"MUG-300": 5, "TEA-100": 10})
+    adapter = make_adapter(fake, login, **with_stock())
+    created = adapter.create_document(plan_for(adapter, INVOICE))
+    document = stored(fake, login, created.reference)
+    assert document.use_stock is True and created.warnings == ()
+    assert [(line.code, line.management) for line in document.lines] == [
+        ("MUG-300", "Magazin"), ("TEA-100", "Magazin"), ("", None)]  # shipping moves no stock
+    assert (fake.stock_of_code(cif, "Magazin", "MUG-300"), fake.stock_of_code(cif, "Magazin", "TEA-100")) == (3, 7)
+    # The storno gives the goods back (the fake's reading, see the adapter's docstring).
+    adapter.create_document(plan_for(adapter, STORNO, corrected=created.reference))
+    assert (fake.stock_of_code(cif, "Magazin", "MUG-300"), fake.stock_of_code(cif, "Magazin", "TEA-100")) == (5, 10)
+
+
+def test_a_sku_the_gestiune_does_not_have_fails_or_goes_unlinked_with_a_warning(fake, login) -> None:
+    cif = stocked(fake, login, **{"MUG-300": 5})
+    failing = make_adapter(fake, login, **with_stock())
+    with pytest.raises(PermanentError) as caught:
+        failing.create_document(plan_for(failing, INVOICE))
+    assert caught.value.code == "sku_not_found" and "TEA-100" in caught.value.message
+    assert fake.documents(cif) == []
+    warning = make_adapter(fake, login, missing_sku="warn", **with_stock())
+    created = warning.create_document(plan_for(warning, INVOICE))
+    document = stored(fake, login, created.reference)
+    assert [(line.code, line.management) for line in document.lines] == [("MUG-300", "Magazin"), ("", None), ("", None)]
+    assert created.warnings == ("SKU TEA-100 not found in Oblio's gestiune 'Magazin': line sent without a stock link",)
+    assert fake.stock_of_code(cif, "Magazin", "MUG-300") == 3
+
+
+def test_a_gestiune_of_another_work_station_needs_that_work_station(fake, login) -> None:
+    cif = stocked(fake, login, management="Depozit", work_station="Hala", **{"MUG-300": 5, "TEA-100": 10})
+    without = make_adapter(fake, login, send_skus=True, provider_options={"management": "Depozit"})
+    with pytest.raises(ProviderRejected) as caught:
+        without.create_document(plan_for(without, INVOICE))
+    assert "products[0].management" in caught.value.message
+    assert caught.value.fix.startswith("correct the provider options management and work_station")
+    adapter = make_adapter(fake, login, send_skus=True,
+                           provider_options={"management": "Depozit", "work_station": "Hala"})
+    created = adapter.create_document(plan_for(adapter, INVOICE))
+    assert stored(fake, login, created.reference).texts["workStation"] == "Hala"
+    assert fake.stock_of_code(cif, "Depozit", "TEA-100") == 7
+
+
+def test_stock_not_activated_at_oblio_is_a_warning_on_the_created_invoice(fake, login) -> None:
+    cif = stocked(fake, login, **{"MUG-300": 5, "TEA-100": 10})
+    fake.company(cif).use_stock = False  # Oblio ignores useStock then (docs: "in cazul in care este activat")
+    adapter = make_adapter(fake, login, **with_stock())
+    created = adapter.create_document(plan_for(adapter, INVOICE))
+    assert stored(fake, login, created.reference).use_stock is False
+    assert created.warnings == (f"Oblio did not take {created.reference.number}'s goods out of stock (useStock 0: "
+                                "stock is not activated for the company in Oblio); decrease the stock there by hand",)
+    assert fake.stock_of_code(cif, "Magazin", "MUG-300") == 5
+
+
+def test_skus_without_a_gestiune_are_refused_when_saved_and_before_sending(fake, login) -> None:
+    from invoice_export.services.connections import refusals
+
+    adapter = make_adapter(fake, login, send_skus=True)
+    with pytest.raises(ConfigurationError) as caught:
+        adapter.create_document(plan_for(adapter, INVOICE))
+    assert caught.value.code == "missing_provider_option" and "provider_options.management" in caught.value.fix
+    assert [what for what, _ in refusals(adapter.settings)] == [
+        "Oblio takes sold goods out of a named gestiune (warehouse), and none is set for the SKUs this account sends"]
+    assert refusals(make_adapter(fake, login, **with_stock()).settings) == []
+    assert fake.documents(login["cif"]) == []

@@ -13,11 +13,12 @@ from invoice_export.domain.account_settings import AccountSettings, KsefMode, Nu
 from invoice_export.domain.errors import (
     ConfigurationError,
     CredentialsRejected,
+    PermanentError,
     ProviderRejected,
     RequestMayHaveSucceeded,
     TransientError,
 )
-from invoice_export.domain.readback import compare
+from invoice_export.domain.readback import compare, home_vat_record
 from invoice_export.platform.rate_limiter import SlidingWindowLimiter
 from invoice_export.providers import build_adapter
 from invoice_export.providers.smartbill.adapter import SmartBillAdapter
@@ -109,9 +110,13 @@ def test_a_paid_invoice_records_its_payment_and_a_discount_keeps_our_line_value(
 def test_a_foreign_currency_invoice_carries_our_rate_to_ron(fake, login) -> None:
     adapter = make_adapter(fake, login)
     plan = plan_for(adapter, EUR)
-    invoice = stored(fake, login, adapter.create_document(plan).reference)
+    created = adapter.create_document(plan)
+    invoice = stored(fake, login, created.reference)
     assert (invoice["currency"], invoice["exchangeRate"], invoice["total"]) == ("EUR", Decimal("5.09"),
                                                                                Decimal("254.10"))
+    # paymentstatus returns the gross only: the VAT in RON is ours, recorded as not compared.
+    assert created.readback.vat_in_home_currency is None
+    assert home_vat_record(plan.document, created.readback)["checked"] == "no"
     assert invoice["totalRon"] == Decimal("1293.37")  # 254.10 x 5.09, SmartBill's RON equivalent
     assert [line["isTaxIncluded"] for line in invoice["lines"]] == [False]
 
@@ -282,7 +287,7 @@ def test_the_declared_limit_keeps_every_10_seconds_under_30_calls_and_never_bloc
 @pytest.mark.parametrize("name, changes, settings_changes, code", [
     (INVOICE, {"kind": "receipt"}, {}, "unsupported_kind"),
     (INVOICE, {}, {"numbering": Numbering.OURS}, "unsupported_numbering"),
-    (INVOICE, {}, {"send_skus": True}, "unsupported_sku"),
+    (INVOICE, {}, {"send_skus": True}, "missing_provider_option"),
     (INVOICE, {}, {"ksef": KsefMode.SEND_ON_EXPORT}, "unsupported_ksef"),
     (INVOICE, {}, {"ksef": KsefMode.PROVIDER_SENDS}, "unsupported_ksef"),
     (INVOICE, {}, {"home_currency": "PLN"}, "home_currency_mismatch"),
@@ -302,3 +307,103 @@ def test_e_factura_is_not_in_smartbills_api_and_the_refusal_says_where_it_is() -
     what, instead = SmartBillAdapter.ksef_refusal(KsefMode.PROVIDER_SENDS)
     assert "reports no e-Factura state" in what and "off" in instead
 
+
+
+# ----------------------------------------------------------------------- SKUs and stock
+
+
+def stocked(fake, login, unit: str = "buc", **stock: int) -> str:
+    """The login's firm uses product codes, has the warehouse "Magazin" and stock per SKU (its own names)."""
+    cif = login["cif"]
+    fake.company(cif).uses_product_codes = True
+    fake.add_warehouse(cif, "Magazin")
+    for code, quantity in stock.items():
+        fake.add_stock(cif, "Magazin", f"Produs {code}", quantity, code=code, unit=unit)
+    return cif
+
+
+def coded(name: str = INVOICE, **changes):
+    """The example with a SKU on its shipping line too: a firm that uses product codes needs one on every
+    product, services included."""
+    lines = [{**line, "sku": "TRANSPORT"} if line.get("is_shipping") else line
+             for line in load_example(name)["document"]["lines"]]
+    return {"lines": lines, **changes}
+
+
+def with_stock(**settings):
+    return {"send_skus": True, "provider_options": {"warehouse": "Magazin"}, **settings}
+
+
+def test_skus_take_the_goods_out_of_the_accounts_warehouse_by_code(fake, login) -> None:
+    cif = stocked(fake, login, **{"MUG-300": 5, "TEA-100": 10})
+    company = fake.company(cif)
+    adapter = make_adapter(fake, login, **with_stock())
+    created = adapter.create_document(plan_for(adapter, INVOICE, **coded()))
+    request = stored(fake, login, created.reference)["request"]
+    assert request["useStock"] is True and created.warnings == ()
+    assert [(p.get("code"), p.get("warehouseName")) for p in request["products"]] == [
+        ("MUG-300", "Magazin"), ("TEA-100", "Magazin"), ("TRANSPORT", None)]  # shipping is a service: no stock
+    assert (company.stock_of_code("Magazin", "MUG-300"), company.stock_of_code("Magazin", "TEA-100")) == (3, 7)
+    adapter.create_document(plan_for(adapter, STORNO, corrected=created.reference))  # the storno gives it back
+    # A firm that uses product codes refuses a product without one, services too (shown by the fake).
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.create_document(plan_for(adapter, INVOICE))
+    assert "Livrare prin curier nu are codul specificat" in caught.value.message
+    assert caught.value.fix.startswith("correct document.lines[].sku (the firm uses product codes")
+    assert (company.stock_of_code("Magazin", "MUG-300"), company.stock_of_code("Magazin", "TEA-100")) == (5, 10)
+
+
+@pytest.mark.parametrize("unit, stock, problem", [
+    ("buc", {"MUG-300": 5}, "SKU TEA-100 is not in warehouse 'Magazin'"),
+    ("kg", {"MUG-300": 5, "TEA-100": 10}, "SKU MUG-300 is kept in 'kg', line l1 is in 'buc'"),
+])
+def test_goods_smartbill_cannot_take_out_fail_or_go_without_stock_with_a_warning(fake, login, unit, stock,
+                                                                                 problem) -> None:
+    cif = stocked(fake, login, unit=unit, **stock)
+    failing = make_adapter(fake, login, **with_stock())
+    with pytest.raises(PermanentError) as caught:
+        failing.create_document(plan_for(failing, INVOICE, **coded()))
+    assert caught.value.code == "sku_not_found" and problem in caught.value.message
+    assert invoices(fake, login) == {}
+    warning = make_adapter(fake, login, **with_stock(missing_sku="warn"))
+    created = warning.create_document(plan_for(warning, INVOICE, **coded()))
+    request = stored(fake, login, created.reference)["request"]
+    assert request["useStock"] is False and "warehouseName" not in request["products"][0]
+    assert request["products"][0]["code"] == "MUG-300"  # a firm with product codes needs it all the same
+    [warned] = created.warnings
+    assert warned.startswith("sent without taking anything out of SmartBill's stock (useStock false): ")
+    assert problem in warned and f"discharge {created.reference.number} in SmartBill" in warned
+    assert fake.company(cif).stock_of_code("Magazin", "MUG-300") == 5
+
+
+def test_a_line_without_a_sku_cannot_be_taken_out_of_stock(fake, login) -> None:
+    stocked(fake, login, **{"MUG-300": 5, "TEA-100": 10})
+    adapter = make_adapter(fake, login, **with_stock())
+    lines = [{**line, "sku": None} if line["line_id"] == "l2" else line for line in coded()["lines"]]
+    with pytest.raises(PermanentError) as caught:
+        adapter.create_document(plan_for(adapter, INVOICE, lines=lines))
+    assert "line l2 has no SKU" in caught.value.message
+
+
+def test_skus_without_a_warehouse_are_refused_when_saved_and_before_sending(fake, login) -> None:
+    from invoice_export.services.connections import refusals
+
+    adapter = make_adapter(fake, login, send_skus=True)
+    with pytest.raises(ConfigurationError) as caught:
+        adapter.create_document(plan_for(adapter, INVOICE))
+    assert caught.value.code == "missing_provider_option" and "provider_options.warehouse" in caught.value.fix
+    assert [what for what, _ in refusals(adapter.settings)] == [
+        "SmartBill takes sold goods out of a named gestiune (warehouse), and none is set for the SKUs this account "
+        "sends"]
+    assert refusals(make_adapter(fake, login, **with_stock()).settings) == []
+    assert invoices(fake, login) == {}
+
+
+def test_too_little_stock_is_smartbills_refusal_naming_the_sku(fake, login) -> None:
+    cif = stocked(fake, login, **{"MUG-300": 1, "TEA-100": 10})  # the look-up finds it; 2 are sold
+    adapter = make_adapter(fake, login, **with_stock())
+    with pytest.raises(ProviderRejected) as caught:
+        adapter.create_document(plan_for(adapter, INVOICE, **coded()))
+    assert "Cantitate stoc insuficienta" in caught.value.message
+    assert caught.value.fix == "correct the stock in SmartBill of document.lines[].sku and retry the document"
+    assert invoices(fake, login) == {} and fake.company(cif).stock_of_code("Magazin", "TEA-100") == 10

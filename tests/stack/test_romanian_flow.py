@@ -33,6 +33,7 @@ VISIBILITY_TIMEOUT = 20
 
 INVOICE, PAID, STORNO = "ro/01-invoice-company.json", "ro/02-invoice-person-paid.json", "ro/05-storno.json"
 INVOICE_ID, PAID_ID, STORNO_ID = "RO-FV-2026-11-0001", "RO-FV-2026-11-0002", "RO-ST-2026-11-0001"
+EUR, EUR_ID = "ro/03-invoice-eur.json", "RO-FV-2026-11-0003"
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +152,30 @@ def test_oblio_exports_an_invoice_and_its_storno_and_reads_e_factura_back_with_i
     report = merchant.api("GET", "/reconciliation", date_from="2026-11-01", date_to="2026-11-30").json()
     assert (report["ours_exported"], report["provider_listed"], report["matching"]) == (2, 2, 2), report
     assert report["missing"] == report["extra"] == report["different"] == []
+
+
+def test_oblio_takes_sku_stock_from_the_accounts_gestiune_and_states_a_eur_invoices_vat_in_ron(stack, oblio) -> None:
+    merchant, login = connect_oblio(stack, oblio)
+    refused = merchant.api("PATCH", "/settings", {"send_skus": True})  # no gestiune to take the goods from
+    assert refused.status_code != 200 and "provider_options.management" in refused.json()["fix"]
+    changed = merchant.api("PATCH", "/settings", {"send_skus": True, "provider_options": {"management": "Magazin"}})
+    assert changed.status_code == 200, changed.text
+    oblio.company(login["cif"]).use_stock = True
+    oblio.add_management(login["cif"], "Magazin")
+    oblio.add_product(login["cif"], "Set ceainic", code="SET-4", price="200", stock={"Magazin": 12})
+
+    merchant.export(EUR)  # 5 sets at 42.00 EUR net, 21 %: VAT 44.10 EUR at 5.0900 RON per euro
+    record = merchant.record(EUR_ID)
+    assert record.status == Status.EXPORTED and record.warnings == []
+    assert oblio.stock_of_code(login["cif"], "Magazin", "SET-4") == 7
+    # Codul fiscal art. 319 alin. (23): the VAT in lei; Oblio reads back no VAT, so it is not compared.
+    in_ron = {"21": "224.47", "total": "224.47", "exchange_rate": "5.0900", "table_id": "BNR 19.11.2026",
+              "currency": "RON", "checked": "no"}
+    assert record.vat_in_home_currency == in_ron and record.vat_in_pln is None
+    exported = merchant.event(EUR_ID, "exported")
+    assert exported["vat_in_home_currency"] == in_ron and "vat_in_pln" not in exported
+    view = merchant.api("GET", f"/documents/{EUR_ID}").json()
+    assert view["vat_in_home_currency"] == in_ron and view.get("vat_in_pln") is None
 
 
 def test_oblio_an_e_factura_anaf_refuses_is_announced_as_efactura_rejected(stack, oblio) -> None:

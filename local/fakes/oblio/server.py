@@ -114,15 +114,16 @@ class OblioFake(FakeServer):
     ("replay" the first document or "reject" a different body), ``single_active_token`` (a new token
     revokes the older ones), ``token_numbers`` ("string" as the docs show, or "integer" as the go
     client also met), ``read_extras`` (GET /docs/invoice adds ``total`` and ``einvoice``, fields the
-    go client reads but the docs do not show) and ``spv_processing`` ("manual": :meth:`process_spv`
-    settles submissions; "immediate": accepted at once).
+    go client reads but the docs do not show), ``spv_processing`` ("manual": :meth:`process_spv`
+    settles submissions; "immediate": accepted at once) and ``stock_by_work_station`` (a line's
+    management must be one of the document's workStation, or any management of the company).
     """
 
     def __init__(self, *, clock: Callable[[], float] = time.time, burst_block: bool = True,
                  windowed_limits: bool = True, block_scope: str = "account", rate_limit_status: int = 429,
                  require_county: bool = True, validate_cui: bool = True, idempotency_mismatch: str = "replay",
                  single_active_token: bool = False, token_numbers: str = "string", read_extras: bool = False,
-                 spv_processing: str = "manual"):
+                 spv_processing: str = "manual", stock_by_work_station: bool = True):
         super().__init__(rate_limit=None)
         if block_scope not in ("account", "token") or idempotency_mismatch not in ("replay", "reject") \
                 or token_numbers not in ("string", "integer") or spv_processing not in ("manual", "immediate"):
@@ -133,6 +134,7 @@ class OblioFake(FakeServer):
         self.require_county, self.validate_cui = require_county, validate_cui
         self.idempotency_mismatch, self.single_active_token = idempotency_mismatch, single_active_token
         self.token_numbers, self.read_extras, self.spv_processing = token_numbers, read_extras, spv_processing
+        self.stock_by_work_station = stock_by_work_station
         self._lock = threading.RLock()
         self._accounts: dict[str, OblioAccount] = {}
         self._companies: dict[str, Company] = {}
@@ -212,6 +214,10 @@ class OblioFake(FakeServer):
 
     def stock(self, cif: str, management: str, product_name: str) -> Decimal:
         return self._catalogue_product(self.company(cif), product_name, "")["stock"].get(management, Decimal(0))
+
+    def stock_of_code(self, cif: str, management: str, code: str) -> Decimal:
+        """The quantity of the catalogue product with this code in the management."""
+        return self._catalogue_product(self.company(cif), "", code)["stock"].get(management, Decimal(0))
 
     def tokens_issued(self, email: str) -> int:
         return self._accounts[email].tokens_issued
@@ -502,16 +508,22 @@ class OblioFake(FakeServer):
         return document
 
     def _catalogue_product(self, company: Company, name: str, code: str) -> dict[str, Any]:
+        """ASSUMPTION (undocumented): a line names its catalogue product by `code` (BT-155) when it has
+        one, else by its name; an unknown one is refused with this 400 (the wording is the fake's)."""
         for product in company.products:
             if (code and product["code"] == code) or (not code and product["name"] == name):
                 return product
-        raise fail(f"Produsul {name!r} nu exista in gestiune")
+        raise fail(f"Produsul {name!r}{f' cu codul {code!r}' if code else ''} nu exista in gestiune")
 
     def _stock_moves(self, company: Company, document: Document) -> list[tuple[str, str, Decimal]]:
         """ASSUMPTION: a line with a management (or a product type other than a service) takes its
         quantity out of that management; missing management or stock is refused."""
         needed: dict[tuple[str, str], Decimal] = {}
-        known = {entry["management"] for entry in company.managements}
+        # ASSUMPTION (switch stock_by_work_station): a document sells from the managements of its own
+        # workStation (docs: workStation "Punct de lucru ... valabil doar dupa activarea stocurilor",
+        # each management belongs to one).
+        known = {entry["management"] for entry in company.managements
+                 if not self.stock_by_work_station or entry["workStation"] == document.texts["workStation"]}
         for position, line in enumerate(document.lines):
             if line.is_discount or line.product_type == SERVICE or not (line.management or line.product_type):
                 continue

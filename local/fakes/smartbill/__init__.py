@@ -33,6 +33,7 @@ Public API (tests and the local demo)::
     fake.set_exchange_rate("EUR", "5.0900")       # the BNR rate used when a request sends none
     company.invoices[("FCT", "0001")]             # stored documents with the fake's own totals
     company.drafts / company.stock_of("Magazin", "Cana") / company.series["FCT"].next_number
+    company.stock_of_code("Magazin", "CANA-1")   # a firm that uses product codes
     fake.limiter.peak("shop@example.ro") / fake.limiter.blocked_until("shop@example.ro")
     fake.requests / fake.faults.status(503, method="POST", path=r"/SBORO/api/invoice")
 

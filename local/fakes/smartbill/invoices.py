@@ -72,6 +72,7 @@ from .model import (
     ZERO_RATE_DEFAULT_TAX,
     Company,
     Series,
+    StockItem,
     Tax,
     format_number,
     is_acceptable_client_code,
@@ -242,8 +243,9 @@ class InvoiceBuilder:
     """
 
     def __init__(self, company: Company, body: dict[str, Any], *, today: date,
-                 exchange_rates: dict[str, Decimal], anaf_checks: bool):
+                 exchange_rates: dict[str, Decimal], anaf_checks: bool, stock_by_code: bool = True):
         self.company = company
+        self.stock_by_code = stock_by_code
         self.body = body
         self.today = today
         self.exchange_rates = exchange_rates
@@ -487,19 +489,31 @@ class InvoiceBuilder:
                 raise ApiError(WAREHOUSE_NOT_SET.format(name=name))
             if warehouse not in self.company.warehouses:
                 raise ApiError(WAREHOUSE_NOT_FOUND.format(warehouse=warehouse, name=name))
-            key = (warehouse, name, text_of(product, "code") if self.company.uses_product_codes else "")
-            item = self.company.stock.get(key)
+            item = self._stock_item(warehouse, name, text_of(product, "code"))
             if item is None:
                 raise ApiError(NEVER_PURCHASED.format(name=name))
             if item.unit != text_of(product, "measuringUnitName"):  # SPEC: case sensitive
                 raise ApiError(UNIT_WITHOUT_CONVERSION.format(unit=text_of(product, "measuringUnitName"),
                                                               name=name))
+            key = (item.warehouse, item.name, item.code)
             needed[key] = needed.get(key, Decimal(0)) + number_of(product, "quantity")
             if needed[key] > item.quantity:
                 document = f"{self.series.name} {format_number(self.series.next_number)}"
                 raise ApiError(STOCK_SHORT_ON_ISSUE.format(document=document, day=f"{issue_date:%d/%m/%Y}",
                                                            name=name, position=position))
         self.stock_moves = [(key, -quantity) for key, quantity in needed.items()]
+
+    def _stock_item(self, warehouse: str, name: str, code: str) -> StockItem | None:
+        """The stock a product line takes from. Without product codes, by the product's name. With them
+        ("Foloseste cod produs"), ASSUMPTION (the SPEC does not say which identifies a product in stock):
+        by the code alone, the line's name being free text (switch stock_by_code=False: the name and
+        the code must both match)."""
+        if not self.company.uses_product_codes:
+            return self.company.stock.get((warehouse, name, ""))
+        if not self.stock_by_code:
+            return self.company.stock.get((warehouse, name, code))
+        return next((item for item in self.company.stock.values()
+                     if item.warehouse == warehouse and item.code == code), None)
 
     def _payments(self) -> list[dict[str, Any]]:
         """SPEC "Incasarea facturii la emitere": a payment{} collects (part of) the invoice on issue; a

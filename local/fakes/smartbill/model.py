@@ -265,6 +265,11 @@ class Company:
         item = self.stock.get((warehouse, name, code))
         return item.quantity if item else Decimal(0)
 
+    def stock_of_code(self, warehouse: str, code: str) -> Decimal:
+        """The quantity in the warehouse of the products with this code (a firm that uses product codes)."""
+        return sum((item.quantity for item in self.stock.values() if item.warehouse == warehouse and item.code == code),
+                   Decimal(0))
+
 
 @dataclass
 class User:

@@ -174,16 +174,18 @@ class SmartBillFake(FakeServer):
     def __init__(self, *, rate_limit: tuple[int, float, float] | None = (CALLS_PER_WINDOW, WINDOW_SECONDS,
                                                                            BLOCK_SECONDS),
                  clock: Callable[[], float] = time.time, today: date | None = None,
-                 refuse_unknown_fields: bool = True, anaf_checks: bool = True, error_status: int = 400):
+                 refuse_unknown_fields: bool = True, anaf_checks: bool = True, error_status: int = 400,
+                 stock_by_code: bool = True):
         """``rate_limit=(calls, window_s, block_s)``, None = not enforced (the peak is still tracked);
         ``clock`` drives the limit (unix seconds; tests pass a hand-moved one);
-        ``refuse_unknown_fields`` / ``anaf_checks`` / ``error_status``: the two readings of an
-        undocumented behaviour, see the ASSUMPTIONs where they are used."""
+        ``refuse_unknown_fields`` / ``anaf_checks`` / ``error_status`` / ``stock_by_code``: the two
+        readings of an undocumented behaviour, see the ASSUMPTIONs where they are used."""
         super().__init__(rate_limit=None, peak_window_seconds=WINDOW_SECONDS)
         limit, window, block = rate_limit if rate_limit else (None, WINDOW_SECONDS, BLOCK_SECONDS)
         self.limiter = BlockingRateLimiter(limit, window, block, clock)
         self.refuse_unknown_fields = refuse_unknown_fields
         self.anaf_checks = anaf_checks
+        self.stock_by_code = stock_by_code
         # SPEC: business errors are 400 with errorText. A third-party client (bogdanripa/smartbill-mcp
         # README) reports HTTP 200 with a non-empty errorText; error_status=200 models that reading.
         self.error_status = error_status
@@ -418,7 +420,7 @@ class SmartBillFake(FakeServer):
         check_shape(body, INVOICE_FIELDS, "Invoice", refuse_unknown=self.refuse_unknown_fields)
         company = self._company(user, text_of(body, "companyVatCode"), missing=COMPANY_REQUIRED)
         builder = InvoiceBuilder(company, body, today=self.today(), exchange_rates=self.exchange_rates,
-                                 anaf_checks=self.anaf_checks)
+                                 anaf_checks=self.anaf_checks, stock_by_code=self.stock_by_code)
         document = builder.build()
         if document["isDraft"]:
             # SPEC "Emiterea unei facturi Ciorna": the draft is not issued and gets no number in the series;

@@ -281,13 +281,25 @@ class Document(_Strict):
         document's exchange rate; None for a PLN document, and for a seller whose home currency is not PLN
         (Polish law). Rate by rate, see `money.vat_to_pln`; zero-rated, exempt (zw), not-subject (np) and
         reverse-charge lines carry no VAT to state."""
-        if self.home_currency != "PLN" or self.currency == "PLN" or self.exchange_rate is None:
+        home = self.vat_in_home_currency() if self.home_currency == "PLN" else None
+        if home is None:
+            return None
+        return VatInPln(exchange_rate=home.exchange_rate, table_id=home.table_id, by_rate=home.by_rate,
+                        total=home.total)
+
+    def vat_in_home_currency(self) -> VatInHomeCurrency | None:
+        """The VAT amounts in the seller's home currency a document in another currency must state, at its
+        exchange rate: in PLN (art. 106e ust. 11, as `vat_in_pln`) or in RON (Codul fiscal art. 319 alin.
+        (23), see `money.vat_to_home_currency`); None for a document in the home currency. Rate by rate;
+        lines at 0 % (zero-rated, exempt, not subject, reverse charge) carry no VAT to state."""
+        if self.currency == self.home_currency or self.exchange_rate is None:
             return None
         rate = self.exchange_rate.rate
-        by_rate = {percent: money.vat_to_pln(vat, rate)
+        by_rate = {percent: money.vat_to_home_currency(vat, rate)
                    for percent, vat in sorted(self.vat_by_rate().items(), reverse=True) if percent != 0}
-        return VatInPln(exchange_rate=rate, table_id=self.exchange_rate.table_id, by_rate=by_rate,
-                        total=money.money_sum(by_rate.values()))
+        return VatInHomeCurrency(currency=self.home_currency, exchange_rate=rate,
+                                 table_id=self.exchange_rate.table_id, by_rate=by_rate,
+                                 total=money.money_sum(by_rate.values()))
 
     def computed_totals_difference(self) -> str | None:
         computed = self.computed_totals()
@@ -304,18 +316,35 @@ class Document(_Strict):
 
 
 @dataclass(frozen=True)
-class VatInPln:
-    """VAT of a foreign-currency document stated in PLN, per VAT percentage and in total."""
+class VatAtExchangeRate:
+    """VAT of a document in a foreign currency stated in the seller's home currency at the document's
+    exchange rate, per VAT percentage and in total."""
 
     exchange_rate: Decimal
     table_id: str
-    by_rate: dict[Decimal, Decimal]  # VAT percentage (23, 8, 5) -> VAT in PLN; highest rate first
+    by_rate: dict[Decimal, Decimal]  # VAT percentage (23, 8, 5) -> VAT in the home currency; highest rate first
     total: Decimal
 
     def as_record(self) -> dict[str, str]:
         """Plain strings for storage and events: {"23": "97.75", ..., "total": ..., "exchange_rate": ...}."""
         return {**{f"{percent.normalize():f}": f"{vat:f}" for percent, vat in self.by_rate.items()},
                 "total": f"{self.total:f}", "exchange_rate": f"{self.exchange_rate:f}", "table_id": self.table_id}
+
+
+@dataclass(frozen=True)
+class VatInPln(VatAtExchangeRate):
+    """The figures in PLN (a Polish seller, art. 106e ust. 11): the record without a currency, as ever."""
+
+
+@dataclass(frozen=True)
+class VatInHomeCurrency(VatAtExchangeRate):
+    """The figures in `currency`, the seller's home currency (PLN, RON), which the record names."""
+
+    currency: str = "PLN"
+
+    def as_record(self) -> dict[str, str]:
+        """{"21": "115.51", ..., "total": ..., "exchange_rate": ..., "table_id": ..., "currency": "RON"}."""
+        return {**super().as_record(), "currency": self.currency}
 
 
 def compute_totals(lines: list[Line], basis: PriceBasis, method: VatCalculation) -> Totals:

@@ -42,6 +42,16 @@ def vat_to_pln(vat: Decimal, exchange_rate: Decimal) -> Decimal:
     return round_money(vat * exchange_rate)
 
 
+def vat_to_home_currency(vat: Decimal, exchange_rate: Decimal) -> Decimal:
+    """VAT of one VAT rate in the seller's home currency, for a document in another currency: in PLN
+    (art. 106e ust. 11, `vat_to_pln`) or in RON - Codul fiscal (Legea 227/2015) art. 319 alin. (23): the
+    amounts may be in any currency "cu condiţia ca valoarea TVA colectată sau de regularizat să fie
+    exprimată în lei", converted at the exchange rate of art. 290 (the document's rate here). The same
+    arithmetic: VAT times the rate, rounded half-up to the smallest unit (grosz, ban). ASSUMPTION for
+    RON: the code does not say how to round; e-Factura states the VAT in lei with 2 decimals (BT-111)."""
+    return vat_to_pln(vat, exchange_rate)
+
+
 def exact_unit_price(value: Decimal, quantity: Decimal, places: int) -> Decimal | None:
     """A unit price with at most `places` decimals whose quantity x price, rounded half-up to the
     grosz, is exactly `value` (the nearest such price to value / quantity); None when no price on that

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from invoice_export.domain.documents import Document, DocumentKind
+from invoice_export.domain.documents import Document, DocumentKind, VatAtExchangeRate
 from invoice_export.domain.vat_split import VatSplit, VatSplitDifference, document_split
 
 
@@ -38,6 +38,9 @@ class ProviderTotals:
     corrects_readable: bool = True
     # The document's total VAT in PLN as the provider states it; None where its API does not return it.
     vat_in_pln: Decimal | None = None
+    # Its total VAT in the home currency of a non-PLN seller (RON), where its API returns one (neither Oblio
+    # nor SmartBill does: their reads give the gross total only); a PLN seller's is `vat_in_pln`.
+    vat_in_home_currency: Decimal | None = None
     # The exchange rate the provider stored, where we pass ours and it returns it: a different rate
     # means a different VAT in PLN on its printout, even where that VAT cannot be read back.
     exchange_rate: Decimal | None = None
@@ -83,14 +86,25 @@ def _pln_drift(document: Document, provider: ProviderTotals, vat_split: VatSplit
     drifts = []
     ours_in_pln = document.vat_in_pln()
     if ours_in_pln is not None and provider.vat_in_pln is not None:
-        theirs_in_pln = vat_split.theirs.vat_in_pln(ours_in_pln.exchange_rate) if vat_split is not None else None
-        expected = theirs_in_pln if theirs_in_pln is not None else ours_in_pln.total
+        expected = _expected_home_vat(ours_in_pln, vat_split)
         if provider.vat_in_pln != expected:
             drifts.append(Drift("VAT in PLN", f"{expected:f}", f"{provider.vat_in_pln:f}"))
+    ours_in_home = document.vat_in_home_currency() if document.home_currency != "PLN" else None
+    if ours_in_home is not None and provider.vat_in_home_currency is not None:
+        expected = _expected_home_vat(ours_in_home, vat_split)
+        if provider.vat_in_home_currency != expected:
+            drifts.append(Drift(f"VAT in {ours_in_home.currency}", f"{expected:f}",
+                                f"{provider.vat_in_home_currency:f}"))
     if document.exchange_rate is not None and provider.exchange_rate is not None \
             and provider.exchange_rate != document.exchange_rate.rate:
         drifts.append(Drift("exchange rate", f"{document.exchange_rate.rate:f}", f"{provider.exchange_rate:f}"))
     return drifts
+
+
+def _expected_home_vat(ours: VatAtExchangeRate, vat_split: VatSplitDifference | None) -> Decimal:
+    """The VAT in the home currency the provider should show: its own split's where it splits otherwise."""
+    theirs = vat_split.theirs.vat_in_pln(ours.exchange_rate) if vat_split is not None else None
+    return theirs if theirs is not None else ours.total
 
 
 def _kind_drift(document: Document, provider: ProviderTotals, corrected_provider_id: str | None) -> list[Drift]:
@@ -128,6 +142,18 @@ def settle_vat_split(document: Document, predicted: VatSplitDifference | None,
 
 def _same_gross(document: Document, provider: ProviderTotals) -> bool:
     return provider.gross == document.totals.gross and provider.currency in (None, document.currency)
+
+
+def home_vat_record(document: Document, provider: ProviderTotals | None) -> dict[str, str] | None:
+    """Our VAT in the home currency (PLN, RON) of a document in another currency, with that currency, for
+    its record and outcome, and whether the provider's figure was compared ("checked"); None for a
+    document in the home currency. The additive, any-currency companion of `pln_vat_record`."""
+    ours = document.vat_in_home_currency()
+    if ours is None:
+        return None
+    theirs = None if provider is None else provider.vat_in_pln if ours.currency == "PLN" \
+        else provider.vat_in_home_currency
+    return {**ours.as_record(), "checked": "yes" if theirs is not None else "no"}
 
 
 def pln_vat_record(document: Document, provider: ProviderTotals | None) -> dict[str, str] | None:

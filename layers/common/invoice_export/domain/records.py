@@ -209,6 +209,8 @@ class DocumentRecord(BaseModel):
     readback_drift: list[dict[str, str]] = []  # where the provider's totals differ from ours
     # A foreign-currency document's VAT in PLN as we compute it, per rate and total (readback.pln_vat_record).
     vat_in_pln: dict[str, str] | None = None
+    # The same for any home currency (PLN, RON), with its code (readback.home_vat_record).
+    vat_in_home_currency: dict[str, str] | None = None
     # The provider split our gross into other net/VAT figures (VatSplitDifference.as_record): both, per rate.
     vat_split: dict[str, Any] | None = None
     ksef_status: str | None = None  # pending, accepted, rejected, not_applicable, unconfirmed, submitted

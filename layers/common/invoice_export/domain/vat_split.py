@@ -63,15 +63,18 @@ class VatSplit:
             return None
         return money.money_sum(money.vat_to_pln(vat, exchange_rate) for rate, (_, vat) in self.by_rate.items() if rate)
 
-    def figures(self, exchange_rate: Decimal | None) -> dict[str, Any]:
-        """Plain strings for the record and the event."""
+    def figures(self, exchange_rate: Decimal | None, home_currency: str = "PLN") -> dict[str, Any]:
+        """Plain strings for the record and the event; a foreign-currency document's VAT in the home
+        currency as `vat_in_home_currency` (and, for a PLN seller, as `vat_in_pln`, as ever)."""
         figures: dict[str, Any] = {"net": f"{self.net:f}", "vat": f"{self.vat:f}"}
         if self.by_rate is not None:
             figures["by_rate"] = {_percent(rate): {"net": f"{net:f}", "vat": f"{vat:f}"}
                                   for rate, (net, vat) in sorted(self.by_rate.items(), reverse=True)}
-        in_pln = self.vat_in_pln(exchange_rate) if exchange_rate is not None else None
-        if in_pln is not None:
-            figures["vat_in_pln"] = f"{in_pln:f}"
+        in_home = self.vat_in_pln(exchange_rate) if exchange_rate is not None else None  # the same arithmetic
+        if in_home is not None:
+            if home_currency == "PLN":
+                figures["vat_in_pln"] = f"{in_home:f}"
+            figures["vat_in_home_currency"] = f"{in_home:f}"
         return figures
 
 
@@ -97,8 +100,10 @@ class VatSplitDifference:
 
     def as_record(self, document: Document) -> dict[str, Any]:
         rate = document.exchange_rate.rate if document.exchange_rate is not None else None
-        return {"code": SPLIT_DIFFERS, "gross": f"{self.ours.gross:f}", "ours": self.ours.figures(rate),
-                "theirs": self.theirs.figures(rate), "read_back": self.read_back}
+        home = document.home_currency
+        return {"code": SPLIT_DIFFERS, "gross": f"{self.ours.gross:f}", "ours": self.ours.figures(rate, home),
+                "theirs": self.theirs.figures(rate, home), "read_back": self.read_back,
+                **({"home_currency": home} if rate is not None else {})}
 
 
 def line_values(lines: list[Line], *, gross_from_net: bool = False) -> list[tuple[Decimal, Decimal]]:

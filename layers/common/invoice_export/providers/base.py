@@ -62,6 +62,8 @@ class NoOptions(BaseModel):
 READ_METHODS = frozenset({"GET"})
 # Listed documents to read whole before our own records are asked which of them are other documents of ours.
 READS_BEFORE_OUR_RECORDS = 3
+# A dry run (build_request without the account's look-ups) shows where a provider's id will go.
+LOOKED_UP_WHEN_SENT = "looked up when sent: {}"
 
 class ProviderAdapter(ABC):
     name: ClassVar[ProviderName]
@@ -172,6 +174,18 @@ class ProviderAdapter(ABC):
         else:
             return None
         return cls.ksef_refusals.get(mode, general)
+
+    @classmethod
+    def option_refusals(cls, settings: AccountSettings) -> list[tuple[str, str]]:
+        """(what is missing, what to set) for each provider option the account's other settings need (a
+        warehouse where SKUs are sent); none by default. Checked when the settings are changed
+        (services.connections) and again before a document is sent (`refuse_missing_options`)."""
+        return []
+
+    def refuse_missing_options(self) -> None:
+        if problems := self.option_refusals(self.settings):
+            raise ConfigurationError("; ".join(what for what, _ in problems), fix="; ".join(fix for _, fix in problems),
+                                     code="missing_provider_option")
 
     @classmethod
     def rate_windows(cls, overrides: Mapping[str, RateLimit] | None = None) -> list[tuple[str, RateLimit]]:

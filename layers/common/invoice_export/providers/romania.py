@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from pydantic import BaseModel
+
+from invoice_export.domain.account_settings import AccountSettings
 from invoice_export.domain.documents import Buyer, BuyerKind, Document, Line, VatCode
 from invoice_export.domain.errors import ConfigurationError
 from invoice_export.domain.provider_contract import ProviderReference
@@ -101,6 +104,18 @@ def storno_by_total(gross: Decimal) -> bool | None:
     """Whether a document read back is a storno, for a provider whose answer does not say: the only
     documents of ours with a negative total are stornos; a zero total cannot tell (None)."""
     return None if gross == 0 else gross < 0
+
+
+def gestiune_refusals(settings: AccountSettings, options_model: type[BaseModel], option: str, provider: str,
+                      where: str) -> list[tuple[str, str]]:
+    """Both providers take sold goods out of one named gestiune (warehouse), the provider option `option`:
+    an account that sends SKUs must set it (ProviderAdapter.option_refusals)."""
+    if settings.send_skus and getattr(options_model.model_validate(settings.provider_options), option) is None:
+        return [(f"{provider} takes sold goods out of a named gestiune (warehouse), and none is set for the SKUs "
+                 "this account sends",
+                 f"set provider_options.{option} to the name of a {provider} gestiune ({where}), or set send_skus "
+                 "to false")]
+    return []
 
 
 def refuse_receipt_payment(document: Document, payment_type: str, provider: str, receipt_type: str,

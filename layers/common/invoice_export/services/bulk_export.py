@@ -318,8 +318,9 @@ class BulkExporter:
         adapter_type = adapter_class(settings.provider)
         adapter = self.adapter_factory(settings, self.accounts.credentials(account_id))
         if settings.send_skus:
-            notes.append(f"SKUs are linked to {adapter_type.display_name} products at send time (that needs "
-                         "provider look-ups): the requests below show the lines without product links")
+            notes.append(f"SKUs are matched to {adapter_type.display_name} products when a document is sent (that "
+                         "needs provider look-ups): a dry run does not check that each SKU exists there, and a "
+                         "product id it would take shows as 'looked up when sent'")
         statuses = filters.statuses()
         position = _Cursor.decode(cursor)
         ready_before = position.ready_before  # documents found ready on earlier pages (quota order)

@@ -180,6 +180,8 @@ def refusals(settings: AccountSettings) -> list[tuple[str, str]]:
     except ValidationError as exc:
         allowed = ", ".join(cls.options_model.model_fields) or "none"
         problems.append((f"invalid {name} options: {exc.errors()[0]['msg']}", f"use only these options: {allowed}"))
+    else:
+        problems += cls.option_refusals(settings)
     return problems
 
 

@@ -60,6 +60,9 @@ class SplitFigures(BaseModel):
     by_rate: dict[str, SplitAtRate] | None = Field(
         default=None, description="Per VAT percentage ('23'); absent where only the provider's totals were read back")
     vat_in_pln: str | None = Field(default=None, description="A foreign-currency document's VAT in PLN by this split")
+    vat_in_home_currency: str | None = Field(
+        default=None, description="A foreign-currency document's VAT in the seller's home currency (home_currency: "
+        "PLN, RON) by this split")
 
 
 class VatSplitWarning(BaseModel):
@@ -73,6 +76,8 @@ class VatSplitWarning(BaseModel):
     theirs: SplitFigures = Field(description="The provider's figures")
     read_back: bool = Field(description="True: the provider's totals were read back after the create; false: "
                             "predicted before sending (its API returns no totals to read)")
+    home_currency: str | None = Field(
+        default=None, description="The currency of vat_in_home_currency (a foreign-currency document only)")
 
 
 class OutcomeEvent(BaseModel):
@@ -100,6 +105,12 @@ class OutcomeEvent(BaseModel):
         default=None, description="A foreign-currency document's VAT in PLN (art. 106e ust. 11) as we compute it: "
         "per VAT rate ('23': '97.75'), 'total', 'exchange_rate', 'table_id', and 'checked' ('yes' when the "
         "provider's own figure was read back and compared, 'no' when its API does not return one)")
+    vat_in_home_currency: dict[str, str] | None = Field(
+        default=None, description="A foreign-currency document's VAT in the seller's home currency as we compute "
+        "it, for any home currency (PLN: art. 106e ust. 11; RON: Codul fiscal art. 319 alin. (23)): per VAT rate "
+        "('21': '115.51'), 'total', 'exchange_rate', 'table_id', 'currency' ('RON', 'PLN') and 'checked' ('yes' "
+        "when the provider's own figure was read back and compared, 'no' when its API does not return one). For "
+        "a PLN seller the same figures as vat_in_pln, which stays for its consumers")
     vat_split: VatSplitWarning | None = Field(
         default=None, description="Set when the provider split the same gross into other net/VAT figures than ours "
         "(also in warnings as a 'vat_split_differs: ...' line)")

@@ -68,7 +68,7 @@ from invoice_export.domain.export_decision import (
 from invoice_export.domain.own_numbers import NumberClaim
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import CreatedDocument, ExportPlan, ProviderReference
-from invoice_export.domain.readback import compare, pln_vat_record, settle_vat_split
+from invoice_export.domain.readback import compare, home_vat_record, pln_vat_record, settle_vat_split
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status
 from invoice_export.domain.settlement import InterruptedAttempt, attempt_of
 from invoice_export.platform.observability import logger
@@ -246,6 +246,7 @@ class ExportService:
             return self._exported(job, settlement.found,
                                   warnings=[split.warning(adapter.display_name)] if split else [],
                                   vat_in_pln=pln_vat_record(job.document, None),
+                                  vat_in_home_currency=home_vat_record(job.document, None),
                                   vat_split=split.as_record(job.document) if split else None, settlement=evidence)
         if action.act == Act.HOLD_IN_DOUBT:
             return self._hold_in_doubt(job, action, settlement=evidence)
@@ -316,6 +317,7 @@ class ExportService:
         return self._exported(dataclasses.replace(job, record=record), created.reference, warnings=warnings,
                               drift=[{"field": d.field, "ours": d.ours, "provider": d.provider} for d in drift],
                               vat_in_pln=pln_vat_record(job.document, created.readback),
+                              vat_in_home_currency=home_vat_record(job.document, created.readback),
                               vat_split=split.as_record(job.document) if split else None, audit=note)
 
     # ---------------------------------------------------------------- paused accounts (pausing.py)
@@ -399,7 +401,8 @@ class ExportService:
     def _exported(self, job: _Job, reference: ProviderReference, warnings: list[str],
                   drift: list[dict[str, str]] | None = None, vat_in_pln: dict[str, str] | None = None,
                   vat_split: dict[str, Any] | None = None, audit: str | None = None,
-                  settlement: dict[str, Any] | None = None) -> ExportResult:
+                  settlement: dict[str, Any] | None = None,
+                  vat_in_home_currency: dict[str, str] | None = None) -> ExportResult:
         """Record the provider's document. Its `exported` event, PDF fetch and first KSeF poll follow
         from the record's stream."""
         assert job.settings is not None
@@ -408,7 +411,7 @@ class ExportService:
             provider_document_id=reference.provider_document_id, provider_number=reference.number,
             provider_series=reference.series, warnings=warnings, drift=drift or [], vat_in_pln=vat_in_pln,
             vat_split=vat_split, number_unread=not reference.number, audit=audit,
-            settlement=settlement)
+            settlement=settlement, vat_in_home_currency=vat_in_home_currency)
         if updated is not None:
             if updated.number_unread:  # its `exported` event waits for the number: read it now
                 updated = self._read_number(job.account_id, job.settings, updated) or updated
@@ -487,7 +490,7 @@ class ExportService:
             our_number=record.number, order_id=record.order_id, provider=record.provider,
             provider_document_id=record.provider_document_id, provider_number=record.provider_number,
             customer_link=customer_link, error=error, warnings=record.warnings, vat_in_pln=record.vat_in_pln,
-            vat_split=record.vat_split))
+            vat_split=record.vat_split, vat_in_home_currency=record.vat_in_home_currency))
 
 
 @dataclasses.dataclass(frozen=True)

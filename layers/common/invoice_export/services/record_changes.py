@@ -82,6 +82,7 @@ class RecordChangeService:
         return OutcomeEvent.build(outcome, record.account_id, document_id, attempt=record.attempts,
                                   document_version=version, customer_link=link, error=error,
                                   warnings=record.warnings, vat_in_pln=record.vat_in_pln,
+                                  vat_in_home_currency=record.vat_in_home_currency,
                                   vat_split=record.vat_split, **common)
 
     def _clearance_event(self, state: str, record: DocumentRecord) -> OutcomeEvent:

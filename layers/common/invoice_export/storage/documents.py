@@ -219,7 +219,8 @@ class DocumentStore:
                       warnings: list[str], drift: list[dict[str, str]],
                       vat_in_pln: dict[str, str] | None = None,
                       vat_split: dict[str, Any] | None = None, number_unread: bool = False,
-                      audit: str | None = None, settlement: dict[str, Any] | None = None) -> DocumentRecord | None:
+                      audit: str | None = None, settlement: dict[str, Any] | None = None,
+                      vat_in_home_currency: dict[str, str] | None = None) -> DocumentRecord | None:
         """sending -> exported. Refuses (None) if the record already maps to a provider document.
         `number_unread`: created without its number, which is read next (set_provider_number).
         `settlement`: the provider's answer that found it, when an interrupted attempt's document."""
@@ -231,6 +232,7 @@ class DocumentStore:
                     **({"provider_series": provider_series} if provider_series is not None else {}),
                     "warnings": warnings, "readback_drift": drift, "exported_at": now, "updated_at": now,
                     **({"vat_in_pln": vat_in_pln} if vat_in_pln is not None else {}),
+                    **({"vat_in_home_currency": vat_in_home_currency} if vat_in_home_currency is not None else {}),
                     **({"vat_split": vat_split} if vat_split is not None else {}),
                     **({"number_unread": True} if number_unread else {}), **_note(audit), **_settlement(settlement)},
             remove=("last_error",))

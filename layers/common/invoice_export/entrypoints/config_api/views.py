@@ -70,6 +70,9 @@ class DocumentView(BaseModel):
     warnings: list[str] = []
     vat_in_pln: dict[str, str] | None = Field(
         default=None, description="A foreign-currency document's VAT in PLN as we compute it (see the outcome event)")
+    vat_in_home_currency: dict[str, str] | None = Field(
+        default=None, description="A foreign-currency document's VAT in the seller's home currency (PLN, RON) with "
+        "that currency (see the outcome event)")
     vat_split: VatSplitWarning | None = Field(
         default=None, description="The provider split our gross into other net/VAT figures (see the outcome event)")
     attempts: int
@@ -87,7 +90,7 @@ class DocumentView(BaseModel):
                    error=record.last_error,
                    settlement=SettlementView.model_validate(record.settlement) if record.settlement else None,
                    warnings=record.warnings, vat_in_pln=record.vat_in_pln, vat_split=record.vat_split,
-                   attempts=record.attempts,
+                   vat_in_home_currency=record.vat_in_home_currency, attempts=record.attempts,
                    received_at=record.received_at, updated_at=record.updated_at, exported_at=record.exported_at)
 
 

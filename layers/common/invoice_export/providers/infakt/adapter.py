@@ -100,7 +100,7 @@ from invoice_export.domain.settlement import (
     undecided,
     with_our_reference,
 )
-from invoice_export.providers.base import ProviderAdapter
+from invoice_export.providers.base import LOOKED_UP_WHEN_SENT, ProviderAdapter
 from invoice_export.providers.http import HeaderAuth
 from invoice_export.providers.ksef_words import ksef_status_from
 from invoice_export.providers.texts import TextLimit
@@ -147,8 +147,6 @@ KSEF_STATES = {"sent": KsefState.PENDING, "success": KsefState.ACCEPTED, "error"
 # uuid under /invoices/.
 CORRECTION_PREFIX = "correction:"
 
-# A dry run (build_request without the account's look-ups) shows where an id will go.
-LOOKED_UP_WHEN_SENT = "looked up when sent: {}"
 # Pages of a day's documents read at most when settling an interrupted create (100 each).
 LIST_MAX_PAGES = 50
 TASK_RECHECK_SECONDS = 30.0  # a creation task still processing is asked about again after this

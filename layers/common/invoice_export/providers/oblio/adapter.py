@@ -19,6 +19,17 @@ What shapes this adapter:
   rest). No receipts endpoint.
 - e-Factura (ANAF's SPV): the list's `einvoiceStatus` {code -1 not sent, 0 in SPV processing, 1 sent
   and validated, 2 errors} is read back by the poller, and POST /api/docs/einvoice sends a document.
+- Stock (account setting send_skus): `useStock` 1 on the invoice, and on each line with a SKU the
+  product's `code` (BT-155) and the `management` (gestiune) it is taken out of - the account's
+  provider option `management`, with its `workStation` (option `work_station`, Oblio's default "Sediu").
+  Docs: useStock "Descarcare pe gestiune (in cazul in care este activat stocul)", management "Numele
+  gestiunii din care face parte produsul ... pentru produse stocabile (nu este valabil pentru servicii)".
+  Each SKU is looked up first in that management (GET /api/nomenclature/products?code=&management=),
+  so a code Oblio does not know is refused (missing SKUs 'fail') or sent without a stock link ('warn').
+  ASSUMPTION (undocumented, as the fake models it): a line with a management is matched to the catalogue
+  product by its code and takes its quantity out; a line without one (shipping, a SKU not found) moves no
+  stock; a storno gives back what its invoice took. The list's `useStock` is read back: "0" after we
+  sent 1 means stock is not activated for the company, reported as a warning.
 - Rate limits, both published rules at once: more than 3 requests per second block the token for 10
   minutes (older page), 30 document-creating requests per 100 s and 30 others per 10 s (newer page).
   Creates (the POSTs that make a document) are spaced 1 per 3.4 s and the rest (the token and
@@ -41,12 +52,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, StringConstraints
 
-from invoice_export.domain.account_settings import ProviderName
+from invoice_export.domain.account_settings import AccountSettings, MissingSku, ProviderName
 from invoice_export.domain.documents import Document, DocumentKind, Line, PriceBasis, VatCalculation
 from invoice_export.domain.errors import (
     ConfigurationError,
     CredentialsRejected,
     ExportError,
+    PermanentError,
     ProviderRejected,
     RequestMayHaveSucceeded,
     TransientError,
@@ -72,6 +84,7 @@ from invoice_export.providers.pricing import discounted_unit_price, net_first_sp
 from invoice_export.providers.romania import (
     ROMANIAN_TEXT_LIMITS,
     delivery_and_due_dates,
+    gestiune_refusals,
     is_vat_payer,
     mentions,
     refuse_receipt_payment,
@@ -115,6 +128,7 @@ OUR_FIELD = {
     "dueDate": "document.payment.due_date",
     "referenceDocument": "the corrected document at Oblio (it may be cancelled or reversed already)",
     "cif": "the Oblio company CIF of the account's connection",
+    "workStation": "the provider option work_station (the gestiune's punct de lucru)",
 }
 
 
@@ -123,6 +137,15 @@ class OblioCredentials(BaseModel):
     client_id: Annotated[str, StringConstraints(min_length=3)]  # the Oblio login e-mail
     client_secret: SecretStr  # Setari > Date Cont > API secret
     cif: Annotated[str, StringConstraints(min_length=2, max_length=16)]  # the company's CIF (RO12345678)
+
+
+class OblioOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # The gestiune sold goods are taken out of when the account sends SKUs (its name as GET
+    # /api/nomenclature/management lists it); required then (option_refusals).
+    management: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    # The work station (punct de lucru) of that gestiune; absent: Oblio's default, "Sediu".
+    work_station: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
 
 
 class TokenCache:
@@ -184,7 +207,7 @@ class OblioAdapter(ProviderAdapter):
         own_numbering=False,  # a number within Oblio's series (disableAutoSeries), not our text number
         payment_types=True,  # collect.type on a paid invoice
         list_payment_types=False,  # a fixed documented list, no endpoint
-        sku_stock=False,  # useStock needs Oblio's warehouse (gestiune) per line: not mapped
+        sku_stock=True,  # useStock, each line's code and the account's gestiune (option `management`)
         ksef_send=False,
         ksef_read_back=False,
         efactura_send=True,  # POST /api/docs/einvoice, by the poller
@@ -192,6 +215,7 @@ class OblioAdapter(ProviderAdapter):
         lookup_by_reference=True,  # by repeating the create with its idempotencyKey
     )
     credentials_model: ClassVar[type[BaseModel]] = OblioCredentials
+    options_model: ClassVar[type[BaseModel]] = OblioOptions
     default_api_url: ClassVar[str] = "https://www.oblio.eu"
     home_currency: ClassVar[str] = "RON"
     clearance_system: ClassVar[ClearanceSystem] = ClearanceSystem.EFACTURA
@@ -248,9 +272,16 @@ class OblioAdapter(ProviderAdapter):
             return net_first_split(values, VatCalculation.PER_LINE)
         return super().provider_split(values, basis, method)
 
+    @classmethod
+    def option_refusals(cls, settings: AccountSettings) -> list[tuple[str, str]]:
+        return gestiune_refusals(settings, OblioOptions, "management", cls.display_name,
+                                 "Nomenclatoare > Gestiuni; with work_station where it is not in 'Sediu'")
+
     # ------------------------------------------------------------------ mapping
 
-    def build_request(self, plan: ExportPlan) -> dict[str, Any]:
+    def build_request(self, plan: ExportPlan, unlinked_skus: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The create body. With send_skus, every line with a SKU goes with its stock link except those in
+        `unlinked_skus` (not found in the gestiune, missing SKUs 'warn'; create_document looks them up)."""
         doc = plan.document
         assert isinstance(self.credentials, OblioCredentials)
         if plan.provider_series is None:
@@ -269,6 +300,8 @@ class OblioAdapter(ProviderAdapter):
             return {**body, "referenceDocument": {"type": STORNO_TYPE, "seriesName": series, "number": number}}
         body.update(client=self._client(doc), currency=doc.currency,
                     products=[self._product(line, doc) for line in doc.lines])
+        if plan.send_skus:
+            body.update(self._stock_links(body["products"], doc, unlinked_skus))
         if doc.exchange_rate is not None:
             body["exchangeRate"] = f"{doc.exchange_rate.rate:f}"  # RON per unit, like ours
         body.update(delivery_and_due_dates(doc))
@@ -304,6 +337,21 @@ class OblioAdapter(ProviderAdapter):
             product["vatName"] = vat_name
         return product
 
+    def _stock_links(self, products: list[dict[str, Any]], doc: Document,
+                     unlinked_skus: frozenset[str]) -> dict[str, Any]:
+        """Each line with a SKU gets its code and the gestiune it is taken out of (in place); the header's
+        useStock and workStation. Shipping moves no stock (a service: no management)."""
+        self.refuse_missing_options()
+        options = self.options
+        assert isinstance(options, OblioOptions) and options.management is not None
+        for line, product in zip(doc.lines, products, strict=True):
+            if line.sku and not line.is_shipping and line.sku not in unlinked_skus:
+                product.update(code=line.sku, management=options.management)
+        header: dict[str, Any] = {"useStock": 1}
+        if options.work_station is not None:
+            header["workStation"] = options.work_station
+        return header
+
     def _collect(self, plan: ExportPlan) -> dict[str, Any]:
         doc = plan.document
         refuse_receipt_payment(doc, plan.provider_payment_type, self.display_name, RECEIPT_COLLECT,
@@ -316,17 +364,45 @@ class OblioAdapter(ProviderAdapter):
     # ------------------------------------------------------------------ calls
 
     def create_document(self, plan: ExportPlan) -> CreatedDocument:
-        fitted = self.fit_texts(self.build_request(plan))
+        unlinked, sku_warnings = self._skus_not_in_stock(plan)
+        fitted = self.fit_texts(self.build_request(plan, unlinked))
         reference = self._reference(self._call("POST", f"{API}/docs/invoice", json_body=fitted.body))
-        readback, warnings = self._read_back(reference)
-        return CreatedDocument(reference, fitted.warnings + tuple(warnings), readback=readback)
+        readback, warnings = self._read_back(reference, stock_sent="useStock" in fitted.body)
+        return CreatedDocument(reference, (*fitted.warnings, *sku_warnings, *warnings), readback=readback)
 
     def find_document(self, plan: ExportPlan) -> ProviderReference | None:
         """Oblio has no search by our reference; its idempotencyKey is the guard. The create is repeated
         with the same key: Oblio answers the document the interrupted attempt made, or makes it now -
         once either way. ASSUMPTION: Oblio keeps a key at least as long as our retries last (a day)."""
+        unlinked, _ = self._skus_not_in_stock(plan)
         return self._reference(self._call("POST", f"{API}/docs/invoice",
-                                          json_body=self.fit_texts(self.build_request(plan)).body))
+                                          json_body=self.fit_texts(self.build_request(plan, unlinked)).body))
+
+    def _skus_not_in_stock(self, plan: ExportPlan) -> tuple[frozenset[str], tuple[str, ...]]:
+        """The SKUs the account's gestiune has no product with (exact code): refused (missing SKUs 'fail')
+        or, with a warning each, sent without a stock link ('warn')."""
+        doc = plan.document
+        skus = list(dict.fromkeys(line.sku for line in doc.lines if line.sku and not line.is_shipping))
+        if not plan.send_skus or doc.kind == DocumentKind.CORRECTION or not skus:
+            return frozenset(), ()
+        self.refuse_missing_options()
+        assert isinstance(self.credentials, OblioCredentials) and isinstance(self.options, OblioOptions)
+        management = self.options.management
+        missing = []
+        for sku in skus:
+            # docs: with `management` the products come flat (without their stock); the filter may match
+            # more than the exact code (ASSUMPTION), so only an exact code counts.
+            listed = self._call("GET", f"{API}/nomenclature/products",
+                                params={"cif": self.credentials.cif, "name": "", "code": sku, "management": management})
+            if not any(str(product.get("code")) == sku for product in listed or []):
+                missing.append(sku)
+        if missing and plan.missing_sku == MissingSku.FAIL:
+            raise PermanentError(
+                f"Oblio's gestiune '{management}' has no product with code {', '.join(missing)}",
+                fix=f"give the product this code in Oblio (Nomenclatoare > Produse) with stock in '{management}', "
+                    "or set missing SKUs to 'warn'", code="sku_not_found")
+        return frozenset(missing), tuple(f"SKU {sku} not found in Oblio's gestiune '{management}': line sent "
+                                         "without a stock link" for sku in missing)
 
     def download_pdf(self, provider_document_id: str) -> bytes:
         """The document's `link` (no Authorization: its `it` parameter is the secret), asked for with its
@@ -467,9 +543,10 @@ class OblioAdapter(ProviderAdapter):
             document_id = str(found[0]["id"])
         return ProviderReference(provider_document_id=document_id, number=f"{series} {number}", series=series)
 
-    def _read_back(self, reference: ProviderReference) -> tuple[ProviderTotals | None, tuple[str, ...]]:
-        """What Oblio stored: gross total, currency and rate. The document exists whatever happens here, so
-        a failed read is a warning, never an error."""
+    def _read_back(self, reference: ProviderReference, *, stock_sent: bool = False) -> tuple[ProviderTotals | None,
+                                                                                             tuple[str, ...]]:
+        """What Oblio stored: gross total, currency and rate, and whether it took the goods out of stock.
+        The document exists whatever happens here, so a failed read is a warning, never an error."""
         try:
             entry = self._listed_one(reference.provider_document_id)
         except ExportError as error:
@@ -477,9 +554,13 @@ class OblioAdapter(ProviderAdapter):
                           "in Oblio",)
         gross = _amount(entry["total"])
         rate = Decimal(str(entry.get("exchangeRate") or 0))
+        warnings = ()
+        if stock_sent and str(entry.get("useStock", "1")) == "0":  # absent from the list: nothing to tell
+            warnings = (f"Oblio did not take {reference.number}'s goods out of stock (useStock 0: stock is not "
+                        "activated for the company in Oblio); decrease the stock there by hand",)
         return ProviderTotals(net=None, vat=None, gross=gross, currency=str(entry.get("currency") or "") or None,
                               is_correction=storno_by_total(gross), corrects_readable=False,
-                              exchange_rate=rate if rate > 0 else None), ()
+                              exchange_rate=rate if rate > 0 else None), warnings
 
 
 def idempotency_key(document: Document) -> str:
@@ -518,6 +599,8 @@ def read_rejection(response: requests.Response) -> ProviderRejected:
 
 
 def _our_field(field: str) -> str:
+    if field.startswith("products[") and field.endswith("].management"):
+        return "the provider options management and work_station (the gestiune and its punct de lucru)"
     for name in sorted(OUR_FIELD, key=len, reverse=True):
         if field == name or field.startswith((f"{name}.", f"{name}[")):
             if name == "products":

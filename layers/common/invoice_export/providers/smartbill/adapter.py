@@ -16,6 +16,16 @@ collection and its Magento plugin. What shapes this adapter:
 - Corrections: POST /invoice/reverse makes a storno of the whole invoice, once; there is no credit
   note with lines of its own, so only a full reversal goes (planning refuses the rest).
 - No e-Factura state in the API: SmartBill submits to ANAF by the account's own settings.
+- Stock (account setting send_skus), SPEC "Emitere factura cu descarcarea gestiunii": `useStock` true on
+  the invoice and on each product its `warehouseName` (case sensitive: the account's provider option
+  `warehouse`) - with `code` = our SKU, which a firm that uses product codes ("Foloseste cod produs")
+  needs on every product. Every product line (not services) is then taken out of stock, and one not in
+  stock refuses the whole invoice, so each SKU is looked up first (GET /stocks?productCode=, in its
+  unit: the SPEC refuses another unit). A line without a SKU, or one SmartBill's warehouse does not
+  have, refuses the document (missing SKUs 'fail') or sends the whole invoice with useStock false and a
+  warning ('warn'; the SPEC's own answer for goods not in stock: discharge it later in SmartBill's
+  report "Documente fara descarcare gestiune"). ASSUMPTION (the fake's default reading): with product
+  codes, the code alone names the product in stock.
 - 30 calls per 10 s per user; the 31st blocks the user for 10 minutes, answered 403: the shared
   limiter keeps to 30 per 10 s per login e-mail, and a 403 is that block (retried after 10 minutes),
   never a credentials problem.
@@ -23,17 +33,19 @@ collection and its Magento plugin. What shapes this adapter:
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr, StringConstraints
 
-from invoice_export.domain.account_settings import KsefMode, ProviderName
+from invoice_export.domain.account_settings import AccountSettings, KsefMode, MissingSku, ProviderName
 from invoice_export.domain.documents import Document, DocumentKind, Line, PriceBasis, VatCalculation
 from invoice_export.domain.errors import (
     ConfigurationError,
     ExportError,
+    PermanentError,
     ProviderRejected,
     TransientError,
 )
@@ -55,6 +67,7 @@ from invoice_export.providers.romania import (
     ROMANIA,
     ROMANIAN_TEXT_LIMITS,
     delivery_and_due_dates,
+    gestiune_refusals,
     is_vat_payer,
     mentions,
     refuse_receipt_payment,
@@ -78,6 +91,11 @@ MAX_PRICE_DECIMALS = 4  # SPEC: precision 2, 3 or 4
 
 # Words of SmartBill's (Romanian) errorText -> the field of our message to fix; the first match wins.
 OUR_FIELD = (
+    ("Gestiunea predatoare", "the provider option warehouse (a SmartBill gestiune, spelt exactly)"),
+    ("stoc insuficienta", "the stock in SmartBill of document.lines[].sku"),
+    ("achizitie pentru produsul", "the stock in SmartBill of document.lines[].sku"),
+    ("factor de conversie", "document.lines[].unit (the unit SmartBill keeps the stock in)"),
+    ("nu are codul specificat", "document.lines[].sku (the firm uses product codes: every product needs one)"),
     ("CIF-ul/CNP-ul clientului", "document.buyer.tax_id"),
     ("Judetul clientului", "document.buyer.address.region"),
     ("Bucuresti", "document.buyer.address.city (the sector, e.g. 'Sector 3')"),
@@ -100,6 +118,13 @@ class SmartBillCredentials(BaseModel):
     cif: Annotated[str, StringConstraints(min_length=2, max_length=16)]  # the firm's CIF (RO12345678)
 
 
+class SmartBillOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # The warehouse (gestiune) sold goods are taken out of when the account sends SKUs: its name exactly as
+    # in SmartBill (Nomenclatoare > Gestiuni; SPEC: warehouseName is case sensitive). Required then.
+    warehouse: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+
 class SmartBillAdapter(ProviderAdapter):
     name: ClassVar[ProviderName] = ProviderName.SMARTBILL
     display_name: ClassVar[str] = "SmartBill"
@@ -112,7 +137,7 @@ class SmartBillAdapter(ProviderAdapter):
         own_numbering=False,  # SmartBill numbers in its series
         payment_types=True,
         list_payment_types=False,  # a fixed documented list, no endpoint
-        sku_stock=False,  # useStock needs a warehouse per line: not mapped
+        sku_stock=True,  # useStock, each product's code and warehouseName (the account's option `warehouse`)
         ksef_send=False,
         ksef_read_back=False,
         efactura_send=False,  # SmartBill sends to e-Factura by the account's settings; no API action
@@ -120,6 +145,7 @@ class SmartBillAdapter(ProviderAdapter):
         lookup_by_reference=False,  # no list, no search, no reference field: a lost answer is in doubt
     )
     credentials_model: ClassVar[type[BaseModel]] = SmartBillCredentials
+    options_model: ClassVar[type[BaseModel]] = SmartBillOptions
     default_api_url: ClassVar[str] = "https://ws.smartbill.ro/SBORO/api"
     home_currency: ClassVar[str] = "RON"
     clearance_system: ClassVar[ClearanceSystem] = ClearanceSystem.EFACTURA
@@ -151,6 +177,11 @@ class SmartBillAdapter(ProviderAdapter):
     def read_rejection(response: requests.Response) -> ProviderRejected:
         return read_rejection(response)
 
+    @classmethod
+    def option_refusals(cls, settings: AccountSettings) -> list[tuple[str, str]]:
+        return gestiune_refusals(settings, SmartBillOptions, "warehouse", cls.display_name,
+                                 "Nomenclatoare > Gestiuni; spelt exactly: the name is case sensitive")
+
     @property
     def _cif(self) -> str:
         assert isinstance(self.credentials, SmartBillCredentials)
@@ -158,7 +189,9 @@ class SmartBillAdapter(ProviderAdapter):
 
     # ------------------------------------------------------------------ mapping
 
-    def build_request(self, plan: ExportPlan) -> dict[str, Any]:
+    def build_request(self, plan: ExportPlan, stock: bool = True) -> dict[str, Any]:
+        """The create body. With send_skus, `stock` False sends it without taking anything out of stock
+        (a SKU the warehouse does not have, missing SKUs 'warn'; create_document looks them up)."""
         doc = plan.document
         if doc.kind == DocumentKind.CORRECTION:
             assert plan.corrected is not None  # planning allows full reversals only
@@ -176,6 +209,8 @@ class SmartBillAdapter(ProviderAdapter):
         }
         if plan.provider_series is not None:
             body["seriesName"] = plan.provider_series  # else the account's default invoice series
+        if plan.send_skus:
+            body.update(self._stock_links(products, stock))
         if doc.exchange_rate is not None:
             body["exchangeRate"] = doc.exchange_rate.rate  # RON per unit, like ours
         body.update(delivery_and_due_dates(doc))
@@ -210,7 +245,22 @@ class SmartBillAdapter(ProviderAdapter):
         }
         if tax_name is not None:
             product["taxName"] = tax_name  # else SmartBill's one rate with the percentage
+        if line.sku and self.settings.send_skus:
+            # A firm that uses product codes needs one on every product, services too (SPEC: "Produsul ... nu
+            # are codul specificat"), with or without stock: shipping goes with its SKU where it has one.
+            product["code"] = line.sku
         return product
+
+    def _stock_links(self, products: list[dict[str, Any]], stock: bool) -> dict[str, Any]:
+        """useStock, and each product (not a service) its warehouse (in place)."""
+        self.refuse_missing_options()
+        if not stock:
+            return {"useStock": False}
+        assert isinstance(self.options, SmartBillOptions) and self.options.warehouse is not None
+        for product in products:
+            if not product["isService"]:
+                product["warehouseName"] = self.options.warehouse
+        return {"useStock": True}
 
     def _payment(self, plan: ExportPlan) -> dict[str, Any]:
         doc = plan.document
@@ -222,7 +272,8 @@ class SmartBillAdapter(ProviderAdapter):
 
     def create_document(self, plan: ExportPlan) -> CreatedDocument:
         path = "/invoice/reverse" if plan.document.kind == DocumentKind.CORRECTION else "/invoice"
-        fitted = self.fit_texts(self.build_request(plan))
+        stock_problems = self._not_in_stock(plan)
+        fitted = self.fit_texts(self.build_request(plan, stock=not stock_problems))
         answer = self._answer(self._call("POST", path, body=fitted.body))
         # ASSUMPTION (as the fake reads the spec's ambiguous storno example): the answer of a storno names
         # the storno itself, numbered next in the original's series.
@@ -230,7 +281,50 @@ class SmartBillAdapter(ProviderAdapter):
         reference = ProviderReference(provider_document_id=f"{series}:{number}", number=f"{series} {number}",
                                       series=series)
         readback, warnings = self._read_back(reference, plan.document)
+        if stock_problems:
+            warnings = (f"sent without taking anything out of SmartBill's stock (useStock false): "
+                        f"{'; '.join(stock_problems)}; discharge {reference.number} in SmartBill (Rapoarte > Documente "
+                        "fara descarcare gestiune) once the goods are there", *warnings)
         return CreatedDocument(reference, fitted.warnings + tuple(warnings), readback=readback)
+
+    def _not_in_stock(self, plan: ExportPlan) -> list[str]:
+        """Why the invoice cannot take its goods out of the account's warehouse: lines without a SKU, SKUs
+        the warehouse does not have (in the line's unit). Refused with missing SKUs 'fail'; else the
+        reasons for the warning of an invoice sent with useStock false."""
+        doc = plan.document
+        if not plan.send_skus or doc.kind == DocumentKind.CORRECTION:
+            return []
+        self.refuse_missing_options()
+        assert isinstance(self.options, SmartBillOptions) and self.options.warehouse is not None
+        warehouse = self.options.warehouse
+        goods = [line for line in doc.lines if not line.is_shipping]
+        problems = [f"line {line.line_id} has no SKU" for line in goods if not line.sku]
+        units: dict[str, set[str]] = {}
+        for line in goods:
+            if line.sku and line.sku not in units:
+                units[line.sku] = self._stock_units(line.sku, warehouse, doc.issue_date)
+            if line.sku and not units[line.sku]:
+                problems.append(f"SKU {line.sku} is not in warehouse '{warehouse}'")
+            elif line.sku and line.unit not in units[line.sku]:
+                problems.append(f"SKU {line.sku} is kept in '{'/'.join(sorted(units[line.sku]))}', line {line.line_id} "
+                                f"is in '{line.unit}'")
+        problems = list(dict.fromkeys(problems))
+        if problems and plan.missing_sku == MissingSku.FAIL:
+            raise PermanentError(f"SmartBill cannot take this invoice's goods out of warehouse '{warehouse}': "
+                                 f"{'; '.join(problems)}", code="sku_not_found",
+                                 fix=f"give the products these codes (and units) in SmartBill with stock in "
+                                     f"'{warehouse}', or set missing SKUs to 'warn' (the invoice then goes without a "
+                                     "stock discharge)")
+        return problems
+
+    def _stock_units(self, sku: str, warehouse: str, day: date) -> set[str]:
+        """The units the warehouse keeps the product with this code in (none: not in stock), by GET /stocks
+        (SPEC: cif, date, warehouseName, productCode); only an exact code counts."""
+        answer = self._answer(self._call("GET", "/stocks", params={
+            "cif": self._cif, "date": day.isoformat(), "warehouseName": warehouse, "productCode": sku}))
+        return {str(product.get("measuringUnit")) for listed in answer.get("list") or []
+                if (listed.get("warehouse") or {}).get("warehouseName") == warehouse
+                for product in listed.get("products") or [] if product.get("productCode") == sku}
 
     def find_document(self, plan: ExportPlan) -> ProviderReference | None:
         # Never called while lookup_by_reference is False; a None here would wrongly mean "surely absent".

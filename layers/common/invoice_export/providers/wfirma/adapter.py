@@ -82,7 +82,7 @@ from invoice_export.domain.provider_contract import (
 )
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
-from invoice_export.providers.base import ProviderAdapter
+from invoice_export.providers.base import LOOKED_UP_WHEN_SENT, ProviderAdapter
 from invoice_export.providers.http import HeaderAuth, ProviderHttp
 from invoice_export.providers.ksef_words import ksef_status_from
 from invoice_export.providers.pricing import unit_price_to_send
@@ -112,8 +112,6 @@ KSEF_STATES = {
 # wFirma keeps 32 characters of id_external (reported by a production integration).
 ID_EXTERNAL_MAX = 32
 FIND_PAGE_SIZE = 100
-# A dry run (build_request without the account's look-ups) shows where an id will go.
-LOOKED_UP_WHEN_SENT = "looked up when sent: {}"
 
 # Status codes that mean "later": (seconds to wait, our error code, what happened). The waits are
 # ours: wFirma sends no Retry-After. Its request limits are counted per 15 s, minute and hour, so a
