@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -131,6 +132,26 @@ def fold_warning(line: Line, priced: PricedLine, *, provider: str, name_length: 
     return (f"{LINE_FOLDED}: line {line.line_id} (quantity {line.quantity.normalize():f} {line.unit} x "
             f"{line.unit_price.normalize():f}{discount}) sent to {provider} as quantity 1 at its value "
             f"{priced.unit_price}, with its quantity and unit price in its name: {priced.folded_because}{cut}")
+
+
+def fold_warnings(lines: list[Line], priced: Callable[[Line], PricedLine], *, provider: str,
+                  name_length: int | None, sku_links: bool) -> list[str]:
+    """The warnings of a request's folded lines (`lines`: a correction's before and after, each line
+    once per state): `line_folded`, and where SKUs link products (`sku_links`) that the folded line's
+    was not linked - a link would move one unit of stock, not the real quantity - in the words of the
+    missing-SKU warning. `priced` is the provider's `priced_line`."""
+    warnings: list[str] = []
+    seen: set[tuple[str, Decimal, Decimal]] = set()
+    for line in lines:
+        sent = priced(line)
+        if sent.folded_because is None or (line.line_id, line.quantity, line.unit_price) in seen:
+            continue
+        seen.add((line.line_id, line.quantity, line.unit_price))
+        warnings.append(fold_warning(line, sent, provider=provider, name_length=name_length))
+        if sku_links and line.sku:
+            warnings.append(f"SKU {line.sku} (line {line.line_id} sent folded, as quantity 1): line sent to "
+                            f"{provider} without a stock link")
+    return warnings
 
 
 def net_first_split(values: list[tuple[Decimal, Decimal]], method: VatCalculation) -> VatSplit:

@@ -15,7 +15,8 @@ from invoice_export.domain.documents import Document, DocumentKind, Line, PriceB
 from invoice_export.domain.errors import ConfigurationError, PermanentError
 from invoice_export.domain.money import HUNDRED, format_amount, round_money
 from invoice_export.domain.provider_contract import ExportPlan
-from invoice_export.providers.pricing import PricedLine, fold_warning, folded_name, priced_line
+from invoice_export.providers import pricing
+from invoice_export.providers.pricing import PricedLine, folded_name, priced_line
 
 # README: "type":"INVOICE" and "CORRECTION". ASSUMPTION: a receipt is "RECEIPT", by analogy (the
 # numbering dictionary names the type "receipt", Paragon; README section 4o).
@@ -205,24 +206,12 @@ def priced(line: Line, quantity: Decimal | None = None) -> PricedLine:
     return priced_line(line, places=PRICE_PLACES, quantity_places=QUANTITY_PLACES, quantity=quantity)
 
 
-def folded_lines(doc: Document) -> list[tuple[Line, PricedLine]]:
-    """The lines the request sends folded (a correction's before and after side each once)."""
-    lines = doc.lines + (doc.correction.lines_before if doc.correction else [])
-    folded = [(line, sent) for line in lines if (sent := priced(line)).folded_because is not None]
-    return list({(line.line_id, line.quantity, line.unit_price): (line, sent) for line, sent in folded}.values())
-
-
 def fold_warnings(plan: ExportPlan) -> list[str]:
-    """What a folded line changes: the `line_folded` warning, and a line that is not linked to its product
-    (the missing-SKU warning's words), since a link would move one unit of stock, not the real quantity."""
+    """What folded lines change (providers.pricing.fold_warnings); a correction links no stock."""
     doc = plan.document
-    warnings = []
-    for line, sent in folded_lines(doc):
-        warnings.append(fold_warning(line, sent, provider="Firmao", name_length=LINE_NAME_LENGTH))
-        if plan.send_skus and line.sku and doc.kind != DocumentKind.CORRECTION:
-            warnings.append(f"SKU {line.sku} (line {line.line_id} sent folded, as quantity 1): line sent to "
-                            "Firmao without a stock link")
-    return warnings
+    return pricing.fold_warnings(doc.lines + (doc.correction.lines_before if doc.correction else []), priced,
+                                 provider="Firmao", name_length=LINE_NAME_LENGTH,
+                                 sku_links=plan.send_skus and doc.kind != DocumentKind.CORRECTION)
 
 
 def _buyer(doc: Document) -> dict[str, Any]:
