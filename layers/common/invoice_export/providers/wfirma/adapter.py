@@ -529,12 +529,13 @@ class WfirmaAdapter(ProviderAdapter):
 
     @staticmethod
     def _fold_warnings(plan: ExportPlan) -> list[str]:
-        """What folded lines change (providers.pricing.fold_warnings); net lines sent as gross prices are
-        never folded, and a correction links no goods."""
+        """What folded lines change (providers.pricing.fold_warnings). A correction sends the lines after it
+        only (a removed line: count 0, never folded) and links no goods; net lines sent as gross prices are
+        never folded."""
         doc = plan.document
         if plan.send_gross_prices:
             return []
-        return pricing.fold_warnings(doc.lines + (doc.correction.lines_before if doc.correction else []), _priced,
+        return pricing.fold_warnings(doc.lines, _priced,
                                      provider="wFirma", name_length=LINE_NAME_LENGTH,
                                      sku_links=plan.send_skus and doc.kind != DocumentKind.CORRECTION)
 
