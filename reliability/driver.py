@@ -639,6 +639,9 @@ class Figures:
     dlq_checked: int = 0  # messages the export DLQ check looked at, as its schedule would run it after the run
     recorded_by_dlq_check: int = 0  # documents it recorded: their message reached the DLQ unrecorded
     without_outcome_event: list[str] = field(default_factory=list)
+    # Exported, but the record or its `exported` event without the provider's number (issue 20: the number
+    # is what the customer sees and the link carries).
+    exported_without_number: list[str] = field(default_factory=list)
     pdfs_stored: int = 0
     rate_limit: str = ""
     peak_requests_per_key: int = 0
@@ -653,6 +656,7 @@ class Figures:
     def ok(self) -> bool:
         return not (self.duplicates_at_provider or self.lost or self.failed_without_reason
                     or self.in_doubt_without_evidence or self.dlq_unexplained or self.without_outcome_event
+                    or self.exported_without_number
                     or self.bad_inputs_rejected != self.bad_inputs_tried
                     or self.peak_requests_per_key > self.scenario.rate_limit)
 
@@ -684,6 +688,7 @@ class Figures:
             ("recorded by the DLQ check", f"{self.recorded_by_dlq_check} (of {self.dlq_checked} DLQ messages "
                                           "checked; the rest said why already)"),
             ("documents without an outcome event", str(len(self.without_outcome_event))),
+            ("exported without the provider's number (record or event)", str(len(self.exported_without_number))),
             ("PDFs stored for exported documents", f"{self.pdfs_stored} / {self.exported}"),
             ("provider rate limit / peak seen per key", f"{self.rate_limit} / {self.peak_requests_per_key} ("
                                                         + ", ".join(f"{k} {v}" for k, v in self.peaks.items()) + ")"),
@@ -879,14 +884,26 @@ def _settle_in_doubt(figures: Figures, stack: LocalStack, runtime: Runtime, acco
         time.sleep(float(FAST_ENVIRONMENT["SETTLE_LISTING_AFTER_SECONDS"]))  # the lists' trust of the rest
 
 
-def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dict[str, ProviderUnderTest],
-           first: list[Sent]) -> None:
+def _outcome_events(stack: LocalStack) -> tuple[dict[tuple[str, str], list[str]],
+                                                 dict[tuple[str, str], list[str | None]]]:
+    """Per (account, document): the outcomes its events named, and the provider numbers its `exported`
+    events carried."""
     events: dict[tuple[str, str], list[str]] = {}
+    exported_numbers: dict[tuple[str, str], list[str | None]] = {}
     for event in stack.outcome_events():
         if event["detail-type"] != OUTCOME_DETAIL_TYPE:  # e.g. an account paused: not a document's outcome
             continue
         detail = event["detail"]
-        events.setdefault((detail["account_id"], detail["document_id"]), []).append(detail["outcome"])
+        key = (detail["account_id"], detail["document_id"])
+        events.setdefault(key, []).append(detail["outcome"])
+        if detail["outcome"] == "exported":
+            exported_numbers.setdefault(key, []).append(detail.get("provider_number"))
+    return events, exported_numbers
+
+
+def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dict[str, ProviderUnderTest],
+           first: list[Sent]) -> None:
+    events, exported_numbers = _outcome_events(stack)
     at_provider: dict[str, list[str]] = {}
     for provider in providers.values():
         for our_id, ids in provider.documents_by_our_id().items():
@@ -908,6 +925,9 @@ def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dic
             figures.lost.append(sent.document_id)
         elif state not in events.get((sent.account_id, sent.document_id), []):
             figures.without_outcome_event.append(sent.document_id)
+        if state == "exported" and (not record.provider_number or not all(
+                exported_numbers.get((sent.account_id, sent.document_id), [None]))):
+            figures.exported_without_number.append(sent.document_id)
     for sent in first:
         if sent.bad_input is not None:
             figures.bad_inputs_tried += 1
