@@ -543,10 +543,7 @@ class WfirmaAdapter(ProviderAdapter):
         problems: list[str] = []
         linked = [line for line in plan.document.lines if line.sku and _priced(line).folded_because is None]
         for sku in dict.fromkeys(line.sku for line in linked):
-            goods = self._read("goods/find", {"goods": {"parameters": {
-                "conditions": numbered([{"field": "code", "operator": "eq", "value": sku}], "condition"),
-                "page": 1, "limit": 2}}})
-            same_code = [good for good in records(goods, "goods", "good") if good.get("code") == sku]
+            same_code = self._goods_with_code(sku)
             if len(same_code) == 1:
                 found[sku] = str(same_code[0]["id"])
             else:
@@ -557,6 +554,13 @@ class WfirmaAdapter(ProviderAdapter):
                 fix="give the good this code in wFirma (Magazyn > Towary), or set missing SKUs to 'warn'",
                 code="sku_not_found")
         return found, [f"SKU {problem}: line sent to wFirma without a stock link" for problem in problems]
+
+    def _goods_with_code(self, sku: str) -> list[dict[str, Any]]:
+        """goods/find on the exact code (two at most: a second one already makes the link ambiguous)."""
+        goods = self._read("goods/find", {"goods": {"parameters": {
+            "conditions": numbered([{"field": "code", "operator": "eq", "value": sku}], "condition"),
+            "page": 1, "limit": 2}}})
+        return [good for good in records(goods, "goods", "good") if good.get("code") == sku]
 
     def _original_line_ids(self, plan: ExportPlan) -> list[str] | None:
         if plan.document.kind != DocumentKind.CORRECTION:
