@@ -393,6 +393,7 @@ def test_a_discounted_line_no_4_place_price_states_goes_folded_without_stock_and
     invoice, storno = invoice_and_storno_changes([{**line, "sku": line.get("sku", "TRANSPORT")}
                                                   for line in ROMANIAN_FOLDED_LINES])
     plan = plan_for(adapter, INVOICE, **invoice)
+    assert adapter.build_request(plan)["useStock"] is False  # a dry run's request shows it as it goes
     created = adapter.create_document(plan)
     stored_invoice = stored(fake, login, created.reference)
     mug, tea, shipping = stored_invoice["lines"]

@@ -213,7 +213,8 @@ class SmartBillAdapter(ProviderAdapter):
         if plan.provider_series is not None:
             body["seriesName"] = plan.provider_series  # else the account's default invoice series
         if plan.send_skus:
-            body.update(self._stock_links(products, stock))
+            # A folded line's goods cannot leave stock (see _not_in_stock): so a dry run shows it too.
+            body.update(self._stock_links(products, stock and not folded_goods(doc)))
         if doc.exchange_rate is not None:
             body["exchangeRate"] = doc.exchange_rate.rate  # RON per unit, like ours
         body.update(delivery_and_due_dates(doc))
@@ -324,8 +325,8 @@ class SmartBillAdapter(ProviderAdapter):
         # A folded line (quantity 1 at its value) would take 1 unit of its product out, not its quantity, and
         # SmartBill has no per-product "take no stock" but isService, which would book goods as a service:
         # the whole invoice goes without a discharge, with the warning, whatever missing SKUs says.
-        return problems + [f"line {line.line_id} (SKU {line.sku}) goes folded, as quantity 1" for line in goods
-                           if line.sku and is_folded(line)]
+        return problems + [f"line {line.line_id} (SKU {line.sku}) goes folded, as quantity 1"
+                           for line in folded_goods(doc)]
 
     def _stock_units(self, sku: str, warehouse: str, day: date) -> set[str]:
         """The units the warehouse keeps the product with this code in (none: not in stock), by GET /stocks
@@ -405,6 +406,11 @@ class SmartBillAdapter(ProviderAdapter):
             warnings = (f"SmartBill shows {paid:f} of {gross:f} paid on {reference.number}, our document is paid",)
         return ProviderTotals(net=None, vat=None, gross=gross, currency=None,  # the answer names no currency
                               is_correction=storno_by_total(gross), corrects_readable=False), warnings
+
+
+def folded_goods(doc: Document) -> list[Line]:
+    """The goods lines with a SKU that go folded (romania.priced): none of them may take stock."""
+    return [line for line in doc.lines if line.sku and not line.is_shipping and is_folded(line)]
 
 
 def split_reference(provider_document_id: str) -> tuple[str, str]:
