@@ -391,22 +391,13 @@ class OblioAdapter(ProviderAdapter):
         """The SKUs the account's gestiune has no product with (exact code): refused (missing SKUs 'fail')
         or, with a warning each, sent without a stock link ('warn')."""
         doc = plan.document
-        # A folded line goes without its stock link (romania.fold_warnings says so): its SKU is not looked up.
-        skus = list(dict.fromkeys(line.sku for line in doc.lines
-                                  if line.sku and not line.is_shipping and not is_folded(line)))
+        skus = _stock_skus(doc)
         if not plan.send_skus or doc.kind == DocumentKind.CORRECTION or not skus:
             return frozenset(), ()
         self.refuse_missing_options()
         assert isinstance(self.credentials, OblioCredentials) and isinstance(self.options, OblioOptions)
         management = self.options.management
-        missing = []
-        for sku in skus:
-            # docs: with `management` the products come flat (without their stock); the filter may match
-            # more than the exact code (ASSUMPTION), so only an exact code counts.
-            listed = self._call("GET", f"{API}/nomenclature/products",
-                                params={"cif": self.credentials.cif, "name": "", "code": sku, "management": management})
-            if not any(str(product.get("code")) == sku for product in listed or []):
-                missing.append(sku)
+        missing = [sku for sku in skus if not self._has_product(sku, management)]
         if missing and plan.missing_sku == MissingSku.FAIL:
             raise PermanentError(
                 f"Oblio's gestiune '{management}' has no product with code {', '.join(missing)}",
@@ -414,6 +405,14 @@ class OblioAdapter(ProviderAdapter):
                     "or set missing SKUs to 'warn'", code="sku_not_found")
         return frozenset(missing), tuple(f"SKU {sku} not found in Oblio's gestiune '{management}': line sent "
                                          "without a stock link" for sku in missing)
+
+    def _has_product(self, sku: str, management: str) -> bool:
+        """Whether the gestiune has a product with exactly this code. docs: with `management` the products
+        come flat (without their stock); the filter may match more than the exact code (ASSUMPTION)."""
+        assert isinstance(self.credentials, OblioCredentials)
+        listed = self._call("GET", f"{API}/nomenclature/products",
+                            params={"cif": self.credentials.cif, "name": "", "code": sku, "management": management})
+        return any(str(product.get("code")) == sku for product in listed or [])
 
     def download_pdf(self, provider_document_id: str) -> bytes:
         """The document's `link` (no Authorization: its `it` parameter is the secret), asked for with its
@@ -618,3 +617,10 @@ def _our_field(field: str) -> str:
                 return field.replace("products", "document.lines", 1).split("].")[0] + "]"
             return OUR_FIELD[name]
     return "the document"
+
+
+def _stock_skus(doc: Document) -> list[str]:
+    """The SKUs whose lines take stock, once each. A folded line goes without its stock link
+    (romania.fold_warnings says so): its SKU is not looked up."""
+    return list(dict.fromkeys(line.sku for line in doc.lines
+                              if line.sku and not line.is_shipping and not is_folded(line)))

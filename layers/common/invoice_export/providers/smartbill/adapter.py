@@ -304,18 +304,7 @@ class SmartBillAdapter(ProviderAdapter):
         self.refuse_missing_options()
         assert isinstance(self.options, SmartBillOptions) and self.options.warehouse is not None
         warehouse = self.options.warehouse
-        goods = [line for line in doc.lines if not line.is_shipping]
-        problems = [f"line {line.line_id} has no SKU" for line in goods if not line.sku]
-        units: dict[str, set[str]] = {}
-        for line in (line for line in goods if not is_folded(line)):
-            if line.sku and line.sku not in units:
-                units[line.sku] = self._stock_units(line.sku, warehouse, doc.issue_date)
-            if line.sku and not units[line.sku]:
-                problems.append(f"SKU {line.sku} is not in warehouse '{warehouse}'")
-            elif line.sku and line.unit not in units[line.sku]:
-                problems.append(f"SKU {line.sku} is kept in '{'/'.join(sorted(units[line.sku]))}', line {line.line_id} "
-                                f"is in '{line.unit}'")
-        problems = list(dict.fromkeys(problems))
+        problems = self._stock_problems(doc, warehouse)
         if problems and plan.missing_sku == MissingSku.FAIL:
             raise PermanentError(f"SmartBill cannot take this invoice's goods out of warehouse '{warehouse}': "
                                  f"{'; '.join(problems)}", code="sku_not_found",
@@ -327,6 +316,22 @@ class SmartBillAdapter(ProviderAdapter):
         # the whole invoice goes without a discharge, with the warning, whatever missing SKUs says.
         return problems + [f"line {line.line_id} (SKU {line.sku}) goes folded, as quantity 1"
                            for line in folded_goods(doc)]
+
+    def _stock_problems(self, doc: Document, warehouse: str) -> list[str]:
+        """Goods lines without a SKU, and SKUs the warehouse does not keep in the line's unit (folded lines
+        are not looked up: they take no stock)."""
+        goods = [line for line in doc.lines if not line.is_shipping]
+        problems = [f"line {line.line_id} has no SKU" for line in goods if not line.sku]
+        units: dict[str, set[str]] = {}
+        for line in (line for line in goods if line.sku and not is_folded(line)):
+            if line.sku not in units:
+                units[line.sku] = self._stock_units(line.sku, warehouse, doc.issue_date)
+            if not units[line.sku]:
+                problems.append(f"SKU {line.sku} is not in warehouse '{warehouse}'")
+            elif line.unit not in units[line.sku]:
+                problems.append(f"SKU {line.sku} is kept in '{'/'.join(sorted(units[line.sku]))}', line {line.line_id} "
+                                f"is in '{line.unit}'")
+        return list(dict.fromkeys(problems))
 
     def _stock_units(self, sku: str, warehouse: str, day: date) -> set[str]:
         """The units the warehouse keeps the product with this code in (none: not in stock), by GET /stocks
