@@ -648,6 +648,9 @@ class Figures:
     repeated_outcome_events: int = 0  # published again under the same event_id (consumers de-duplicate)
     stream_batches_given_up: int = 0  # by the stream mapping after its retries (to RecordChangeFailures)
     stream_changes_read: int = 0  # handed to the stream function, retries included
+    # Exported, but the record or its `exported` event without the provider's number (issue 20: the number
+    # is what the customer sees and the link carries).
+    exported_without_number: list[str] = field(default_factory=list)
     pdfs_stored: int = 0
     rate_limit: str = ""
     peak_requests_per_key: int = 0
@@ -662,6 +665,7 @@ class Figures:
     def ok(self) -> bool:
         return not (self.duplicates_at_provider or self.lost or self.failed_without_reason
                     or self.in_doubt_without_evidence or self.dlq_unexplained or self.without_outcome_event
+                    or self.exported_without_number
                     or self.bad_inputs_rejected != self.bad_inputs_tried
                     or self.peak_requests_per_key > self.scenario.rate_limit)
 
@@ -698,6 +702,7 @@ class Figures:
              "which consumers de-duplicate)"),
             ("record changes handed to the stream function", f"{self.stream_changes_read}, retries included "
              f"(batches given up after their retries, then replayed on schedule: {self.stream_batches_given_up})"),
+            ("exported without the provider's number (record or event)", str(len(self.exported_without_number))),
             ("PDFs stored for exported documents", f"{self.pdfs_stored} / {self.exported}"),
             ("provider rate limit / peak seen per key", f"{self.rate_limit} / {self.peak_requests_per_key} ("
                                                         + ", ".join(f"{k} {v}" for k, v in self.peaks.items()) + ")"),
@@ -912,9 +917,12 @@ def _settle_in_doubt(figures: Figures, stack: LocalStack, runtime: Runtime, acco
         time.sleep(float(FAST_ENVIRONMENT["SETTLE_LISTING_AFTER_SECONDS"]))  # the lists' trust of the rest
 
 
-def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dict[str, ProviderUnderTest],
-           first: list[Sent]) -> None:
+def _outcome_events(stack: LocalStack, figures: Figures) -> tuple[dict[tuple[str, str], list[str]],
+                                                                  dict[tuple[str, str], list[str | None]]]:
+    """Per (account, document): the outcomes its events named, and the provider numbers its `exported`
+    events carried; the events counted, and those published again under the same event_id."""
     events: dict[tuple[str, str], list[str]] = {}
+    exported_numbers: dict[tuple[str, str], list[str | None]] = {}
     seen: set[str] = set()
     for event in stack.outcome_events():
         if event["detail-type"] != OUTCOME_DETAIL_TYPE:  # e.g. an account paused: not a document's outcome
@@ -923,7 +931,16 @@ def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dic
         figures.outcome_events += 1
         figures.repeated_outcome_events += detail["event_id"] in seen
         seen.add(detail["event_id"])
-        events.setdefault((detail["account_id"], detail["document_id"]), []).append(detail["outcome"])
+        key = (detail["account_id"], detail["document_id"])
+        events.setdefault(key, []).append(detail["outcome"])
+        if detail["outcome"] == "exported":
+            exported_numbers.setdefault(key, []).append(detail.get("provider_number"))
+    return events, exported_numbers
+
+
+def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dict[str, ProviderUnderTest],
+           first: list[Sent]) -> None:
+    events, exported_numbers = _outcome_events(stack, figures)
     at_provider: dict[str, list[str]] = {}
     for provider in providers.values():
         for our_id, ids in provider.documents_by_our_id().items():
@@ -945,6 +962,9 @@ def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dic
             figures.lost.append(sent.document_id)
         elif state not in events.get((sent.account_id, sent.document_id), []):
             figures.without_outcome_event.append(sent.document_id)
+        if state == "exported" and (not record.provider_number or not all(
+                exported_numbers.get((sent.account_id, sent.document_id), [None]))):
+            figures.exported_without_number.append(sent.document_id)
     for sent in first:
         if sent.bad_input is not None:
             figures.bad_inputs_tried += 1

@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     print(figures.settlement_table())
     for label, ids in (("lost", figures.lost), ("unexplained in the DLQ", figures.dlq_unexplained),
                        ("without an outcome event", figures.without_outcome_event),
+                       ("exported without the provider's number", figures.exported_without_number),
                        ("not exported", figures.not_exported)):
         if ids:
             print(f"\n{label}:\n  " + "\n  ".join(ids[:20]) + ("\n  ..." if len(ids) > 20 else ""))

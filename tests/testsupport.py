@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,25 @@ def rate_limits_table() -> Any:
         TableName="RateLimits", BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "scope", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "scope", "KeyType": "HASH"}])
+
+
+# A Romanian invoice's lines one of which no 4-place unit price states exactly: 1234.5 x 1.23 less 12.5 %
+# = 1328.63 (one step of a 4-place price moves 1234.5 of them by 0.12): Oblio and SmartBill get it folded.
+ROMANIAN_FOLDED_LINES = [
+    {"line_id": "l1", "name": "Cană ceramică 300 ml", "sku": "MUG-300", "quantity": "1234.5", "unit": "buc",
+     "unit_price": "1.23", "vat": "21", "discount_percent": "12.5"},
+    {"line_id": "l2", "name": "Ceai verde 100 g", "sku": "TEA-100", "quantity": "3", "unit": "buc",
+     "unit_price": "24.50", "vat": "11"},
+    {"line_id": "ship", "name": "Livrare prin curier", "quantity": "1", "unit": "buc", "unit_price": "19.99",
+     "vat": "21", "is_shipping": True},
+]
+
+
+def invoice_and_storno_changes(lines: list[dict[str, Any]], basis: str = "gross",
+                               method: str = "per_line") -> tuple[dict[str, Any], dict[str, Any]]:
+    """The document changes of an invoice with these lines, and of the full reversal of it (ro/05-storno)."""
+    totals = computed_totals(lines, basis, method)
+    negated = {name: str(-Decimal(value)) for name, value in totals.items()}
+    storno = load_example("ro/05-storno.json")["document"]["correction"]
+    return ({"lines": lines, "totals": totals},
+            {"correction": {**storno, "lines_before": lines}, "totals": negated})

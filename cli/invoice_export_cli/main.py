@@ -109,6 +109,18 @@ def read_credentials(args: argparse.Namespace, api: ApiClient) -> dict[str, str]
 
 
 def cmd_settings(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
+    change = settings_change(args)
+    path = f"/accounts/{args.account}"
+    account = api.call("PATCH", f"{path}/settings", change) if change else api.call("GET", path)
+    out.data(account)
+    for line in describe_settings(account["settings"]):
+        out.line(line)
+    for warning in account.get("warnings", []):
+        out.line(f"  warning: {warning}")
+
+
+def settings_change(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the command line changes (only those given: the rest stay as they are)."""
     change: dict[str, Any] = {}
     for name in ("numbering", "export_mode", "missing_sku", "ksef", "totals_policy"):
         if getattr(args, name):
@@ -123,25 +135,24 @@ def cmd_settings(api: ApiClient, args: argparse.Namespace, out: Output) -> None:
                                        for ours, kinds in pairs(args.series_kinds).items()}
     if args.payment_link:
         change["payment_links"] = pairs(args.payment_link)
-    path = f"/accounts/{args.account}"
-    account = api.call("PATCH", f"{path}/settings", change) if change else api.call("GET", path)
-    out.data(account)
-    settings = account["settings"]
-    out.line(f"account {settings['account_id']} ({settings['provider']}), status {settings['status']}, "
-             f"settings version {settings['settings_version']}")
+    return change
+
+
+def describe_settings(settings: dict[str, Any]) -> list[str]:
+    lines = [f"account {settings['account_id']} ({settings['provider']}), status {settings['status']}, "
+             f"settings version {settings['settings_version']}"]
     for name in ("numbering", "export_mode", "show_provider_document", "send_skus", "missing_sku", "ksef",
                  "totals_policy"):
         if name in settings:
-            out.line(f"  {name:<24} {settings[name]}")
-    out.line(f"  {'series_links':<24} " + (", ".join(f"{k} -> {v if v is not None else 'provider default'}"
-                                                      for k, v in settings["series_links"].items()) or "-"))
-    out.line(f"  {'payment_links':<24} " + (", ".join(f"{k} -> {v}" for k, v in settings["payment_links"].items())
-                                            or "-"))
+            lines.append(f"  {name:<24} {settings[name]}")
+    lines.append(f"  {'series_links':<24} " + (", ".join(f"{k} -> {v if v is not None else 'provider default'}"
+                                                         for k, v in settings["series_links"].items()) or "-"))
+    lines.append(f"  {'payment_links':<24} " + (", ".join(f"{k} -> {v}" for k, v in settings["payment_links"].items())
+                                               or "-"))
     if settings.get("series_link_kinds"):
-        out.line(f"  {'series_link_kinds':<24} " + ", ".join(f"{k}: {'/'.join(v)}"
-                                                          for k, v in settings["series_link_kinds"].items()))
-    for warning in account.get("warnings", []):
-        out.line(f"  warning: {warning}")
+        lines.append(f"  {'series_link_kinds':<24} " + ", ".join(f"{k}: {'/'.join(v)}"
+                                                             for k, v in settings["series_link_kinds"].items()))
+    return lines
 
 
 def pairs(items: list[str], none_value: str | None = None) -> dict[str, str | None]:

@@ -31,7 +31,7 @@ from invoice_export.domain.readback import compare
 from invoice_export.providers import build_adapter
 from invoice_export.providers.firmao.adapter import FirmaoAdapter
 from local.fakes.firmao import FirmaoFake
-from testsupport import plan_for
+from testsupport import computed_totals, discounted_plan, plan_for
 
 LOGIN = "api@herbaciarnia.example"
 INVOICE, RECEIPT, EXEMPT, FOREIGN, CORRECTION = (
@@ -571,24 +571,99 @@ def test_vat_exemption_has_no_form_at_firmao_and_is_refused_before_sending(shop)
     assert shop.posts() == 0
 
 
-def test_a_quantity_finer_than_firmao_keeps_is_refused_before_sending(shop) -> None:
+# --------------------------------------------------------------------------- lines Firmao cannot state: folded
+
+
+def folded_entry(entries: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(entry for entry in entries if entry["name"].startswith(name))
+
+
+def test_a_quantity_finer_than_firmao_keeps_goes_folded_with_its_gross_and_a_warning(shop) -> None:
+    # 2.3456 kg x 45.99 = 107.874144 -> 107.87 net, 24.81 VAT: Firmao keeps 3 decimals of a quantity.
     adapter = shop.adapter()
-    lines = [{"line_id": "l1", "name": "Herbata", "quantity": "1.2345", "unit": "kg", "unit_price": "10.00",
+    lines = [{"line_id": "coffee", "name": "Kawa ziarnista", "quantity": "2.3456", "unit": "kg",
+              "unit_price": "45.99", "vat": "23"},
+             {"line_id": "tea", "name": "Herbata", "quantity": "2", "unit_price": "10.00", "vat": "23"}]
+    plan = plan_for(adapter, INVOICE, price_basis="net", vat_calculation="per_line", lines=lines,
+                    totals=computed_totals(lines, "net", "per_line"))
+    created = adapter.create_document(plan)
+    coffee, tea = shop.entries(created.reference)
+    assert coffee["name"] == "Kawa ziarnista (2.3456 kg × 45.99)" and coffee["product"] is None
+    assert (coffee["quantity"], coffee["unit"], coffee["unitNettoPrice"]) == (Decimal(1), "szt.", Decimal("107.87"))
+    assert (coffee["nettoPrice"], coffee["vatPrice"]) == (Decimal("107.87"), Decimal("24.81"))
+    assert (tea["quantity"], tea["unit"], tea["name"]) == (Decimal(2), "szt.", "Herbata")  # as it is
+    assert amounts(shop.stored(created.reference)) == (Decimal("127.87"), Decimal("29.41"), Decimal("157.28"))
+    assert created.readback is not None and compare(plan.document, created.readback, None) == []
+    [warning] = created.warnings
+    assert warning.startswith("line_folded: line coffee (quantity 2.3456 kg x 45.99) sent to Firmao as quantity 1 "
+                              "at its value 107.87") and "3 decimals" in warning and "Kawa" not in warning
+
+
+def test_a_discount_no_grosz_price_reproduces_goes_folded_with_the_exact_gross(shop) -> None:
+    # Gross prices: 3 x 10.99 less 12.5 % = 28.85 (9.61 or 9.62 each give 28.83 or 28.86); 7 x 1.43 less 5 %
+    # = 9.51 (1.35 or 1.36 give 9.45 or 9.52); the shipping line has an exact price and goes as it is.
+    adapter = shop.adapter()
+    plan = discounted_plan(adapter)
+    created = adapter.create_document(plan)
+    entries = shop.entries(created.reference)
+    mug, coaster = folded_entry(entries, "Kubek"), folded_entry(entries, "Podkładka")
+    assert (mug["name"], mug["quantity"], mug["unitBruttoPrice"]) == (
+        "Kubek (3 szt. × 10.99 -12.5%)", Decimal(1), Decimal("28.85"))
+    assert (coaster["name"], coaster["quantity"], coaster["unitBruttoPrice"]) == (
+        "Podkładka (7 szt. × 1.43 -5%)", Decimal(1), Decimal("9.51"))
+    assert folded_entry(entries, "Wysyłka")["quantity"] == Decimal(1)
+    stored = shop.stored(created.reference)
+    assert amounts(stored)[2] == plan.document.totals.gross == Decimal("53.36")
+    assert created.readback is not None and compare(plan.document, created.readback, None, plan.vat_split) == []
+    folded = [warning for warning in created.warnings if warning.startswith("line_folded:")]
+    assert [warning.split(" (")[0] for warning in folded] == ["line_folded: line l1", "line_folded: line l2"]
+    assert "less 12.5%" in folded[0] and "discounted value" in folded[0]
+
+
+def test_a_folded_line_with_a_sku_goes_unlinked_and_moves_no_stock(shop) -> None:
+    adapter = shop.adapter(send_skus=True, missing_sku="fail")
+    lines = [{"line_id": "l1", "name": "Kubek ceramiczny 300 ml", "sku": "MUG-300", "quantity": "1.0005",
+              "unit_price": "29.99", "vat": "23"}]
+    plan = plan_for(adapter, INVOICE, lines=lines, totals=computed_totals(lines, "gross", "per_rate"))
+    created = adapter.create_document(plan)
+    [mug] = shop.entries(created.reference)
+    assert mug["product"] is None and mug["name"] == "Kubek ceramiczny 300 ml (1.0005 szt. × 29.99)"
+    assert shop.fake.stock(shop.organisation, shop.mug) == Decimal(10)
+    assert shop.fake.requests.count("GET", rf"/{shop.organisation}/svc/v1/products") == 0  # its SKU is not looked up
+    assert created.warnings[1] == ("SKU MUG-300 (line l1 sent folded, as quantity 1): line sent to Firmao without a "
+                                   "stock link")
+
+
+def test_a_folded_lines_long_name_is_cut_and_keeps_its_quantity_and_price(shop) -> None:
+    adapter = shop.adapter()
+    lines = [{"line_id": "l1", "name": "Herbata " * 40, "quantity": "1.2345", "unit": "kg", "unit_price": "10",
               "vat": "5"}]
-    with pytest.raises(ConfigurationError) as caught:
-        adapter.create_document(plan_for(adapter, INVOICE, price_basis="net", lines=lines,
-                                         totals={"net": "12.35", "vat": "0.62", "gross": "12.97"}))
-    assert caught.value.code == "unsupported_quantity" and "1.2345" in caught.value.message
-    assert shop.posts() == 0
+    plan = plan_for(adapter, INVOICE, lines=lines, totals=computed_totals(lines, "gross", "per_rate"))
+    created = adapter.create_document(plan)
+    [tea] = shop.entries(created.reference)
+    assert len(tea["name"]) <= 256 and tea["name"].endswith("Herbata (1.2345 kg × 10)")
+    [warning] = created.warnings  # no text_truncated beside it: the cut is the fold's
+    assert warning.startswith("line_folded: line l1") and "cut to fit Firmao's 256 characters" in warning
 
 
-def test_a_unit_price_no_grosz_price_reproduces_is_refused_before_sending(shop) -> None:
+def test_a_correction_of_a_folded_line_restates_it_folded(shop) -> None:
     adapter = shop.adapter()
-    lines = [{"line_id": "l1", "name": "Próbka", "quantity": "3", "unit_price": "3.3333", "vat": "23"}]
-    with pytest.raises(ConfigurationError) as caught:  # 3 x 3.3333 = 10.00; 3 x 3.33 = 9.99, 3 x 3.34 = 10.02
-        adapter.create_document(plan_for(adapter, INVOICE, price_basis="net", lines=lines,
-                                         totals={"net": "10.00", "vat": "2.30", "gross": "12.30"}))
-    assert caught.value.code == "unit_price_not_exact" and shop.posts() == 0
+    coffee = {"line_id": "l1", "name": "Kawa", "quantity": "2.3456", "unit": "kg", "unit_price": "45.99", "vat": "23"}
+    invoice = plan_for(adapter, INVOICE, lines=[coffee], totals=computed_totals([coffee], "gross", "per_rate"))
+    original = adapter.create_document(invoice).reference
+    after = {**coffee, "quantity": "1.1728"}  # half returned: 53.94 (was 107.87)
+    before_totals, after_totals = (computed_totals([line], "gross", "per_rate") for line in (coffee, after))
+    correction = {"corrected_document_id": "INV-2026-11-0001", "reason": "Zwrot", "lines_before": [coffee]}
+    difference = {part: str(Decimal(after_totals[part]) - Decimal(before_totals[part])) for part in after_totals}
+    plan = plan_for(adapter, CORRECTION, corrected=original, lines=[after], correction=correction, totals=difference)
+    created = adapter.create_document(plan)
+    before_entry, after_entry = shop.entries(created.reference)
+    assert (before_entry["quantity"], before_entry["unitBruttoPrice"]) == (Decimal(1), Decimal("107.87"))
+    assert (after_entry["quantity"], after_entry["unitBruttoPrice"]) == (Decimal(1), Decimal("53.94"))
+    assert amounts(shop.stored(created.reference))[2] == plan.document.totals.gross == Decimal("-53.93")
+    assert created.readback is not None and compare(plan.document, created.readback, original.provider_document_id,
+                                                    plan.vat_split) == []
+    assert [warning.split(" (")[0] for warning in created.warnings] == ["line_folded: line l1"] * 2
 
 
 def test_a_correction_adding_a_line_is_refused_before_sending(shop) -> None:

@@ -660,6 +660,25 @@ def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, login) -> 
     assert created.readback is None or created.readback.net == ours.net
 
 
+def test_a_discounted_line_no_4_place_price_reproduces_goes_folded_with_our_totals(fake, login) -> None:
+    # 1234.5 x 1.23 less 12.5 % = 1328.63; one step of a 4-place price moves 1234.5 of them by 0.12.
+    adapter = make_adapter(fake, login)
+    lines = [{"line_id": "l1", "name": "Kubek", "quantity": "1234.5", "unit_price": "1.23", "vat": "23",
+              "discount_percent": "12.5"},
+             {"line_id": "l2", "name": "Wysyłka", "quantity": "1", "unit_price": "15.00", "vat": "23"}]
+    plan = plan_for(adapter, "01-invoice-company.json", lines=lines, totals=computed_totals(lines, "gross", "per_rate"))
+    created = adapter.create_document(plan)
+    invoice = stored(fake, login, created.reference)
+    mug, shipping = invoice["Pozycje"]
+    assert (mug["NazwaPelna"], mug["Jednostka"], Decimal(str(mug["Ilosc"])), Decimal(str(mug["CenaJednostkowa"]))) \
+        == ("Kubek (1234.5 szt. × 1.23 -12.5%)", "szt.", Decimal(1), Decimal("1328.63"))
+    assert shipping["NazwaPelna"] == "Wysyłka"
+    ours = plan.document.totals
+    assert tuple(Decimal(invoice[part]) for part in ("Netto", "Vat", "Brutto")) == (ours.net, ours.vat, ours.gross)
+    [warning] = created.warnings
+    assert warning.startswith("line_folded: line l1 (quantity 1234.5 szt. x 1.23 less 12.5%) sent to iFirma")
+
+
 # ----------------------------------------------------------------------- VAT per rate (issue 13 §1)
 
 

@@ -30,7 +30,16 @@ from invoice_export.providers.oblio import adapter as oblio
 from invoice_export.providers.oblio.adapter import TOKENS, OblioAdapter
 from local.fakes.common import ManualClock
 from local.fakes.oblio import OblioFake
-from testsupport import SharedTime, load_example, plan_for, rate_limits_table, valid_cui, with_changes
+from testsupport import (
+    ROMANIAN_FOLDED_LINES,
+    SharedTime,
+    invoice_and_storno_changes,
+    load_example,
+    plan_for,
+    rate_limits_table,
+    valid_cui,
+    with_changes,
+)
 
 CIF = "RO37311090"
 INVOICE, PAID, EUR, EXEMPT, STORNO = (f"ro/{name}" for name in (
@@ -490,6 +499,32 @@ def test_a_sku_the_gestiune_does_not_have_fails_or_goes_unlinked_with_a_warning(
     assert created.warnings == ("SKU TEA-100 not found in Oblio's gestiune 'Magazin': line sent without a stock link",)
     assert fake.stock_of_code(cif, "Magazin", "MUG-300") == 3
 
+
+
+def test_a_discounted_line_no_4_place_price_states_goes_folded_unlinked_and_its_storno_reverses_it(fake, login) -> None:
+    cif = stocked(fake, login, **{"MUG-300": 5, "TEA-100": 10})
+    adapter = make_adapter(fake, login, **with_stock())  # missing SKUs 'fail': the folded SKU is not looked up
+    invoice, storno = invoice_and_storno_changes(ROMANIAN_FOLDED_LINES)
+    plan = plan_for(adapter, INVOICE, **invoice)
+    created = adapter.create_document(plan)
+    document = stored(fake, login, created.reference)
+    mug, tea, shipping = document.lines
+    assert (mug.name, mug.quantity, mug.measuring_unit, mug.price, mug.gross, mug.code, mug.management) == (
+        "Cană ceramică 300 ml (1234.5 buc × 1.23 -12.5%)", 1, "buc", Decimal("1328.63"), Decimal("1328.63"), "", None)
+    assert (tea.quantity, tea.code, tea.management) == (3, "TEA-100", "Magazin")
+    assert document.total == plan.document.totals.gross == Decimal("1422.12")
+    assert compare(plan.document, created.readback, None) == []
+    # The folded line moved no stock (it would have taken 1, not 1234.5); the other took its 3.
+    assert (fake.stock_of_code(cif, "Magazin", "MUG-300"), fake.stock_of_code(cif, "Magazin", "TEA-100")) == (5, 7)
+    assert [warning.split(" (")[0] for warning in created.warnings] == ["line_folded: line l1", "SKU MUG-300"]
+    assert "sent to Oblio as quantity 1 at its value 1328.63" in created.warnings[0]
+    assert created.warnings[1].endswith("line sent to Oblio without a stock link")
+    # The storno negates Oblio's stored lines: exactly our reversal, and only the linked goods come back.
+    reversal = plan_for(adapter, STORNO, corrected=created.reference, **storno)
+    reversed_ = adapter.create_document(reversal)
+    assert stored(fake, login, reversed_.reference).total == reversal.document.totals.gross == Decimal("-1422.12")
+    assert reversed_.warnings == () and compare(reversal.document, reversed_.readback, "any") == []
+    assert (fake.stock_of_code(cif, "Magazin", "MUG-300"), fake.stock_of_code(cif, "Magazin", "TEA-100")) == (5, 10)
 
 def test_a_gestiune_of_another_work_station_needs_that_work_station(fake, login) -> None:
     cif = stocked(fake, login, management="Depozit", work_station="Hala", **{"MUG-300": 5, "TEA-100": 10})

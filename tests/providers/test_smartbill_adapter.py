@@ -23,7 +23,15 @@ from invoice_export.platform.rate_limiter import SlidingWindowLimiter
 from invoice_export.providers import build_adapter
 from invoice_export.providers.smartbill.adapter import SmartBillAdapter
 from local.fakes.smartbill import SmartBillFake
-from testsupport import SharedTime, load_example, plan_for, rate_limits_table, valid_cui
+from testsupport import (
+    ROMANIAN_FOLDED_LINES,
+    SharedTime,
+    invoice_and_storno_changes,
+    load_example,
+    plan_for,
+    rate_limits_table,
+    valid_cui,
+)
 
 TODAY = date(2026, 11, 20)
 INVOICE, PAID, EUR, EXEMPT, STORNO = (f"ro/{name}" for name in (
@@ -375,6 +383,43 @@ def test_goods_smartbill_cannot_take_out_fail_or_go_without_stock_with_a_warning
     assert problem in warned and f"discharge {created.reference.number} in SmartBill" in warned
     assert fake.company(cif).stock_of_code("Magazin", "MUG-300") == 5
 
+
+
+def test_a_discounted_line_no_4_place_price_states_goes_folded_without_stock_and_its_storno_reverses_it(
+        fake, login) -> None:
+    cif = stocked(fake, login, **{"MUG-300": 5, "TEA-100": 10})
+    company = fake.company(cif)
+    adapter = make_adapter(fake, login, **with_stock())  # missing SKUs 'fail': a folded line is no missing SKU
+    invoice, storno = invoice_and_storno_changes([{**line, "sku": line.get("sku", "TRANSPORT")}
+                                                  for line in ROMANIAN_FOLDED_LINES])
+    plan = plan_for(adapter, INVOICE, **invoice)
+    assert adapter.build_request(plan)["useStock"] is False  # a dry run's request shows it as it goes
+    created = adapter.create_document(plan)
+    stored_invoice = stored(fake, login, created.reference)
+    mug, tea, shipping = stored_invoice["lines"]
+    assert (mug["name"], mug["quantity"], mug["measuringUnitName"], mug["price"], mug["gross"], mug["code"]) == (
+        "Cană ceramică 300 ml (1234.5 buc × 1.23 -12.5%)", 1, "buc", Decimal("1328.63"), Decimal("1328.63"),
+        "MUG-300")  # the firm uses product codes: the code goes, with useStock false it moves nothing
+    assert (tea["quantity"], tea["price"], shipping["price"]) == (3, Decimal("24.5"), Decimal("19.99"))
+    assert stored_invoice["total"] == plan.document.totals.gross == Decimal("1422.12")
+    assert compare(plan.document, created.readback, None) == []
+    # No product can be marked to take no stock (isService would book goods as a service): the whole
+    # invoice goes without a discharge, said so, and nothing moved.
+    assert stored_invoice["request"]["useStock"] is False and not any(line["warehouseName"] for line in (mug, tea))
+    assert (company.stock_of_code("Magazin", "MUG-300"), company.stock_of_code("Magazin", "TEA-100")) == (5, 10)
+    stock_warning, folded, unlinked = created.warnings
+    assert stock_warning.startswith("sent without taking anything out of SmartBill's stock (useStock false): line l1 "
+                                    "(SKU MUG-300) goes folded, as quantity 1;")
+    assert folded.startswith("line_folded: line l1 (")
+    assert "sent to SmartBill as quantity 1 at its value 1328.63" in folded
+    assert unlinked == "SKU MUG-300 (line l1 sent folded, as quantity 1): line sent to SmartBill without a stock link"
+    # SmartBill's storno negates its stored lines: exactly our reversal.
+    reversal = plan_for(adapter, STORNO, corrected=created.reference, **storno)
+    reversed_ = adapter.create_document(reversal)
+    assert stored(fake, login, reversed_.reference)["total"] == reversal.document.totals.gross == Decimal("-1422.12")
+    assert reversed_.warnings == ()
+    assert compare(reversal.document, reversed_.readback, created.reference.provider_document_id) == []
+    assert (company.stock_of_code("Magazin", "MUG-300"), company.stock_of_code("Magazin", "TEA-100")) == (5, 10)
 
 def test_a_line_without_a_sku_cannot_be_taken_out_of_stock(fake, login) -> None:
     stocked(fake, login, **{"MUG-300": 5, "TEA-100": 10})

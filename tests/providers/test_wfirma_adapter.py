@@ -673,6 +673,28 @@ def test_a_discounted_invoice_is_exported_with_our_exact_totals(fake, account) -
     assert created.readback is None or created.readback.net == ours.net
 
 
+def test_a_discounted_line_no_4_place_price_reproduces_goes_folded_unlinked_with_our_totals(fake, account) -> None:
+    # 1234.5 x 1.23 less 12.5 % = 1328.63; one step of a 4-place price moves 1234.5 of them by 0.12.
+    adapter = make_adapter(fake, account, send_skus=True, missing_sku="fail")
+    lines = [{"line_id": "l1", "name": "Kubek ceramiczny 300 ml", "sku": "MUG-300", "quantity": "1234.5",
+              "unit_price": "1.23", "vat": "23", "discount_percent": "12.5"},
+             {"line_id": "l2", "name": "Wysyłka", "quantity": "1", "unit_price": "15.00", "vat": "23"}]
+    plan = plan_for(adapter, "01-invoice-company.json", lines=lines, totals=computed_totals(lines, "gross", "per_rate"))
+    created = adapter.create_document(plan)
+    invoice = stored(fake, account, created.reference)
+    mug, shipping = contents(invoice)
+    assert (mug["name"], mug["count"], mug["unit"], mug["price"], mug["brutto"]) == (
+        "Kubek ceramiczny 300 ml (1234.5 szt. × 1.23 -12.5%)", "1.0000", "szt.", "1328.63", "1328.63")
+    assert mug["good"] == {"id": "0"}  # unlinked: one unit of stock would move, not 1234.5
+    goods = fake.company(account["company_id"]).goods.values()
+    assert [Decimal(good["count"]) for good in goods if good["code"] == "MUG-300"] == [10]
+    assert (shipping["name"], shipping["price"]) == ("Wysyłka", "15.00")
+    ours = plan.document.totals
+    assert totals_of(invoice) == (ours.net, ours.vat, ours.gross)
+    assert [warning.split(" (")[0] for warning in created.warnings] == ["line_folded: line l1", "SKU MUG-300"]
+    assert "sent to wFirma as quantity 1 at its value 1328.63" in created.warnings[0]
+
+
 # --------------------------------------------------------------------------- VAT per rate (issue 13 §1)
 
 

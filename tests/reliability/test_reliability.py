@@ -33,6 +33,7 @@ def test_no_document_is_duplicated_or_lost(figures) -> None:
 
 def test_every_document_has_its_outcome_event_and_the_dlq_holds_only_recorded_ones(figures) -> None:
     assert figures.without_outcome_event == [], figures.table()
+    assert figures.exported_without_number == [], figures.table()
     assert figures.dlq_unexplained == [], figures.table()
 
 

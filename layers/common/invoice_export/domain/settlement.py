@@ -178,11 +178,16 @@ def settle_by_reference(document: Document, candidates: list[ListedDocument], *,
         return Settlement(SettlementOutcome.UNDECIDED, SettledBy.LISTING,
                           f"{provider} holds {len(unmarked)} document(s) of {what} without our reference (edited "
                           f"or made by hand?): one may be ours", candidates=evidence)
+    return _none_of_ours(provider, what, others=len(possible), listing_complete_in=listing_complete_in)
+
+
+def _none_of_ours(provider: str, what: str, *, others: int, listing_complete_in: float) -> Settlement:
+    """No listed document of the day carries our reference, and none that could be ours lacks one: absent
+    once the list surely shows what the interrupted create sent, not yet before."""
     if listing_complete_in > 0:
         return Settlement(SettlementOutcome.NOT_YET, SettledBy.LISTING,
                           f"{provider} lists no document of {what} yet, but the interrupted create may still be "
                           f"under way there", retry_after=listing_complete_in)
-    others = len(possible)
     return Settlement(SettlementOutcome.ABSENT, SettledBy.LISTING,
                       f"{provider} lists no document of {what} with our reference"
                       + (f" ({others} of another document of ours)" if others else ""))

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from invoice_export.domain.documents import Line, VatCalculation, sum_per_rate
 from invoice_export.domain.errors import ConfigurationError
 from invoice_export.domain.money import exact_unit_price, round_money
 from invoice_export.domain.vat_split import VatSplit
+from invoice_export.providers.texts import cut_text
+
+LINE_FOLDED = "line_folded"
 
 
 def discounted_unit_price(line: Line, *, places: int, quantity: Decimal | None = None) -> Decimal:
@@ -63,6 +68,90 @@ def unit_price_to_send(line: Line, *, places: int, quantity: Decimal | None = No
             f"{line.quantity.normalize():f} its gross {line.gross_from_net()} exactly",
             fix="give the line a quantity up to 100", code="provider_gross_differs")
     return price
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    """How a line goes to a provider that values a line as quantity x unit price."""
+
+    quantity: Decimal
+    unit_price: Decimal
+    # Why the line goes folded (quantity 1 at its whole value, see `priced_line`); None: as it is.
+    folded_because: str | None = None
+
+
+def priced_line(line: Line, *, places: int, quantity_places: int | None = None,
+                quantity: Decimal | None = None) -> PricedLine:
+    """The quantity and unit price a line goes with, for a provider that keeps quantities to
+    `quantity_places` decimals (None: to ours) and unit prices to `places`.
+
+    A line the provider can state exactly goes as it is (`discounted_unit_price`). One it cannot - a
+    quantity finer than it keeps, or no unit price at its decimals giving our line value exactly (a
+    discount, or a price finer than it takes) - goes folded rather than refused: quantity 1 at a unit price
+    of its whole value, in the document's price basis. Quantity 1 x the value is the value at any rounding,
+    so the line's net, VAT and gross stay ours; the real quantity and price go in its name
+    (`folded_name`) and the document carries a `line_folded` warning (`fold_warning`). A folded line must
+    not move stock: the adapter sends it without its product link. `quantity` is the quantity sent, when
+    it is not the line's (a line removed by a correction: 0, never folded)."""
+    count = line.quantity if quantity is None else quantity
+    if quantity_places is not None and count != count.quantize(Decimal(1).scaleb(-quantity_places)):
+        return _folded(line, f"the provider keeps quantities to {quantity_places} decimals")
+    try:
+        return PricedLine(count, discounted_unit_price(line, places=places, quantity=quantity))
+    except ConfigurationError as refused:
+        if refused.code not in ("discount_not_exact", "unit_price_not_exact"):
+            raise
+    if line.discount_percent is not None:
+        return _folded(line, f"no unit price with {places} decimals gives the discounted value exactly")
+    return _folded(line, f"no unit price with {places} decimals gives the line value exactly")
+
+
+def _folded(line: Line, because: str) -> PricedLine:
+    return PricedLine(Decimal(1), line.value(), folded_because=because)
+
+
+def folded_name(line: Line, max_length: int | None = None) -> str:
+    """The name of a folded line: ours followed by what it folds, e.g. "Kawa ziarnista (2.3456 kg × 45.99)"
+    or "Kubek (3 szt. × 10.99 -12.5%)". Where it must fit `max_length` characters, our name is cut and
+    the folded quantity and price stay whole: without them the line would not say what was sold."""
+    discount = f" -{line.discount_percent.normalize():f}%" if line.discount_percent is not None else ""
+    stated = f"({line.quantity.normalize():f} {line.unit} × {line.unit_price.normalize():f}{discount})"
+    room = None if max_length is None else max(max_length - len(stated) - 1, 0)
+    name = line.name if room is None else cut_text(line.name, room)
+    return f"{name} {stated}" if name else stated
+
+
+def fold_warning(line: Line, priced: PricedLine, *, provider: str, name_length: int | None = None) -> str:
+    """The `line_folded` warning for a folded line: which line, its real quantity and unit price, and
+    why (our field names and figures only, never the line's text: events carry no shop data)."""
+    assert priced.folded_because is not None
+    discount = f" less {line.discount_percent.normalize():f}%" if line.discount_percent is not None else ""
+    cut = ""
+    if name_length is not None and len(folded_name(line)) > name_length:
+        cut = f"; its name was cut to fit {provider}'s {name_length} characters with them"
+    return (f"{LINE_FOLDED}: line {line.line_id} (quantity {line.quantity.normalize():f} {line.unit} x "
+            f"{line.unit_price.normalize():f}{discount}) sent to {provider} as quantity 1 at its value "
+            f"{priced.unit_price}, with its quantity and unit price in its name: {priced.folded_because}{cut}")
+
+
+def fold_warnings(lines: list[Line], priced: Callable[[Line], PricedLine], *, provider: str,
+                  name_length: int | None, sku_links: bool) -> list[str]:
+    """The warnings of a request's folded lines (`lines`: a correction's before and after, each line
+    once per state): `line_folded`, and where SKUs link products (`sku_links`) that the folded line's
+    was not linked - a link would move one unit of stock, not the real quantity - in the words of the
+    missing-SKU warning. `priced` is the provider's `priced_line`."""
+    warnings: list[str] = []
+    seen: set[tuple[str, Decimal, Decimal]] = set()
+    for line in lines:
+        sent = priced(line)
+        if sent.folded_because is None or (line.line_id, line.quantity, line.unit_price) in seen:
+            continue
+        seen.add((line.line_id, line.quantity, line.unit_price))
+        warnings.append(fold_warning(line, sent, provider=provider, name_length=name_length))
+        if sku_links and line.sku:
+            warnings.append(f"SKU {line.sku} (line {line.line_id} sent folded, as quantity 1): line sent to "
+                            f"{provider} without a stock link")
+    return warnings
 
 
 def net_first_split(values: list[tuple[Decimal, Decimal]], method: VatCalculation) -> VatSplit:

@@ -22,10 +22,12 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from invoice_export.domain.account_settings import AccountSettings
-from invoice_export.domain.documents import Buyer, BuyerKind, Document, Line, VatCode
+from invoice_export.domain.documents import Buyer, BuyerKind, Document, DocumentKind, Line, VatCode
 from invoice_export.domain.errors import ConfigurationError
 from invoice_export.domain.provider_contract import ProviderReference
 from invoice_export.domain.tax_ids import cui_problem
+from invoice_export.providers import pricing
+from invoice_export.providers.pricing import PricedLine, folded_name, priced_line
 from invoice_export.providers.texts import TextLimit
 
 STANDARD, REDUCED = Decimal(21), Decimal(11)
@@ -149,3 +151,47 @@ ROMANIAN_TEXT_LIMITS: dict[str | tuple[str, ...], TextLimit] = {
     "client.city": TextLimit(50, "document.buyer.address.city", f"{_CIUS_RO} (Vertex: CityName 50)"),
     "mentions": TextLimit(300, "document.notes (with the exemption basis)", _CIUS_RO),
 }
+
+
+# Unit prices: both take at most 4 decimals (SmartBill SPEC `precision` 2, 3 or 4; Oblio, as its docs'
+# examples and fake); quantities as ours.
+PRICE_PLACES = 4
+# A folded line (providers.pricing.priced_line) is one piece: the whole line ("buc", bucata).
+FOLDED_UNIT = "buc"
+LINE_NAME_LENGTH = ROMANIAN_TEXT_LIMITS["products.*.name"].max_length
+
+
+def priced(line: Line) -> PricedLine:
+    """The quantity and unit price a line goes with to Oblio or SmartBill: as it is (a discounted line at
+    the 4-place unit price whose value is exactly ours: both round quantity x price half-up to the ban, as
+    we round the line once), or, where no 4-place price gives that value (a discount on a large quantity),
+    folded: quantity 1 at its value, the real figures in its name, never refused."""
+    return priced_line(line, places=PRICE_PLACES)
+
+
+def product_figures(line: Line) -> tuple[PricedLine, str, str]:
+    """How a line is stated: (its quantity and price, its name, its unit); a folded line's name carries
+    its real quantity and price, fitted to the item name's length so they are never cut."""
+    sent = priced(line)
+    if sent.folded_because is None:
+        return sent, line.name, line.unit
+    return sent, folded_name(line, LINE_NAME_LENGTH), FOLDED_UNIT
+
+
+def is_folded(line: Line) -> bool:
+    return priced(line).folded_because is not None
+
+
+def fold_warnings(document: Document, provider: str, *, stock_links: bool) -> list[str]:
+    """What folded lines change (providers.pricing.fold_warnings): line_folded each, and with
+    `stock_links` (send_skus) that a folded line with a SKU went without its stock link. A storno sends no
+    lines (the provider reverses the stored ones, folded as they were): nothing to say. Shipping never
+    has a stock link."""
+    if document.kind == DocumentKind.CORRECTION:
+        return []
+    goods = [line for line in document.lines if not line.is_shipping]
+    shipping = [line for line in document.lines if line.is_shipping]
+    return [*pricing.fold_warnings(goods, priced, provider=provider, name_length=LINE_NAME_LENGTH,
+                                   sku_links=stock_links),
+            *pricing.fold_warnings(shipping, priced, provider=provider, name_length=LINE_NAME_LENGTH,
+                                   sku_links=False)]

@@ -96,7 +96,7 @@ class FirmaoOptions(BaseModel):
 # notes), since an invoice Firmao sends on to KSeF must fit them. The address keys hold a dot themselves.
 _ASSUMED = "ASSUMPTION: not documented by Firmao; KSeF's limit for the same data"
 TEXT_LIMITS: dict[str | tuple[str, ...], TextLimit] = {
-    "transactionEntries.*.product": TextLimit(256, "document.lines[].name", _ASSUMED),
+    "transactionEntries.*.product": TextLimit(mapping.LINE_NAME_LENGTH, "document.lines[].name", _ASSUMED),
     "customerName": TextLimit(255, "document.buyer.name", _ASSUMED),
     ("customerAddress.street",): TextLimit(255, "document.buyer.address.street", _ASSUMED),
     ("customerAddress.city",): TextLimit(255, "document.buyer.address.city", _ASSUMED),
@@ -173,7 +173,8 @@ class FirmaoAdapter(ProviderAdapter):
     def create_document(self, plan: ExportPlan) -> CreatedDocument:
         # A correction's lines keep the products of the lines they correct (read with the original).
         linking = plan.send_skus and plan.document.kind != DocumentKind.CORRECTION
-        product_ids, warnings = self._product_ids(plan) if linking else ({}, [])
+        product_ids, sku_warnings = self._product_ids(plan) if linking else ({}, [])
+        warnings = [*mapping.fold_warnings(plan), *sku_warnings]
         original = self._original(plan)
         try:
             answer = self._create(plan, product_ids, original, warnings)
@@ -318,10 +319,12 @@ class FirmaoAdapter(ProviderAdapter):
     # ------------------------------------------------------------------ look-ups
 
     def _product_ids(self, plan: ExportPlan) -> tuple[dict[str, int], list[str]]:
-        """The product of each SKU (productCode, exact): the link that moves stock."""
+        """The product of each SKU (productCode, exact): the link that moves stock. A folded line is sent
+        unlinked (mapping.fold_warnings says so), so its SKU is not looked up."""
         found: dict[str, int] = {}
         problems: list[str] = []
-        for sku in dict.fromkeys(line.sku for line in plan.document.lines if line.sku):
+        linked = [line for line in plan.document.lines if line.sku and mapping.priced(line).folded_because is None]
+        for sku in dict.fromkeys(line.sku for line in linked):
             ids = self._products_coded(sku)
             if len(ids) == 1:
                 found[sku] = ids[0]

@@ -15,16 +15,23 @@ from invoice_export.domain.documents import Document, DocumentKind, Line, PriceB
 from invoice_export.domain.errors import ConfigurationError, PermanentError
 from invoice_export.domain.money import HUNDRED, format_amount, round_money
 from invoice_export.domain.provider_contract import ExportPlan
-from invoice_export.providers.pricing import unit_price_to_send
+from invoice_export.providers import pricing
+from invoice_export.providers.pricing import PricedLine, folded_name, priced_line
 
 # README: "type":"INVOICE" and "CORRECTION". ASSUMPTION: a receipt is "RECEIPT", by analogy (the
 # numbering dictionary names the type "receipt", Paragon; README section 4o).
 TYPES = {DocumentKind.INVOICE: "INVOICE", DocumentKind.RECEIPT: "RECEIPT", DocumentKind.CORRECTION: "CORRECTION"}
 OUR_KINDS = {firmao_type: kind.value for kind, firmao_type in TYPES.items()}
 # ASSUMPTION: Firmao keeps quantities to 3 decimals (its GET shows "quantity":1.000) and unit prices to
-# the grosz (the README sends "1000.00"); the fake refuses more, as the cautious reading.
+# the grosz (the README sends "1000.00"); the fake refuses more, as the cautious reading. A line finer
+# than that goes folded (providers.pricing.priced_line): quantity 1 at its value, the real ones in its name.
 QUANTITY_PLACES = 3
 PRICE_PLACES = 2
+# A folded line is one piece: the whole line (README's unit example: "unit":"szt.").
+FOLDED_UNIT = "szt."
+# ASSUMPTION: not documented by Firmao; KSeF's limit for a position name (see adapter.TEXT_LIMITS). A
+# folded line's name is fitted to it here, so that the cut falls on our name, never on what it folds.
+LINE_NAME_LENGTH = 256
 # ASSUMPTION, a reading the README leaves open (the fake has both): with calculateFromGross the gross
 # unit price travels in unitBruttoPrice (the entry's GET field) or in unitNettoPrice itself. The adapter
 # sends the first and falls back to the second when Firmao names unitBruttoPrice as refused.
@@ -101,7 +108,7 @@ def transaction(plan: ExportPlan, lookups: Lookups, *, reference_field: str | No
                 warehouse_id: int | None) -> dict[str, Any]:
     """The POST /transactions body for the plan."""
     doc = plan.document
-    _check_lines(doc)
+    _check_vat_codes(doc)
     totals = firmao_totals(doc)
     body: dict[str, Any] = {
         "type": TYPES[doc.kind],
@@ -188,16 +195,23 @@ def vat_percent_text(line: Line) -> str:
     return f"{line.vat.normalize():f}"
 
 
-def _check_lines(doc: Document) -> None:
-    lines = doc.lines + (doc.correction.lines_before if doc.correction else [])
-    for line in lines:
+def _check_vat_codes(doc: Document) -> None:
+    for line in doc.lines + (doc.correction.lines_before if doc.correction else []):
         vat_percent_text(line)
-        if line.quantity != line.quantity.quantize(Decimal(1).scaleb(-QUANTITY_PLACES)):
-            raise ConfigurationError(
-                f"line {line.line_id}: Firmao keeps quantities to {QUANTITY_PLACES} decimals, and "
-                f"{line.quantity.normalize():f} has more; rounding it would change the document",
-                fix=f"issue the line with at most {QUANTITY_PLACES} decimals in its quantity (e.g. in a smaller unit)",
-                code="unsupported_quantity")
+
+
+def priced(line: Line, quantity: Decimal | None = None) -> PricedLine:
+    """The quantity and unit price Firmao gets for a line: as it is, or folded where Firmao's decimals
+    cannot state it exactly."""
+    return priced_line(line, places=PRICE_PLACES, quantity_places=QUANTITY_PLACES, quantity=quantity)
+
+
+def fold_warnings(plan: ExportPlan) -> list[str]:
+    """What folded lines change (providers.pricing.fold_warnings); a correction links no stock."""
+    doc = plan.document
+    return pricing.fold_warnings(doc.lines + (doc.correction.lines_before if doc.correction else []), priced,
+                                 provider="Firmao", name_length=LINE_NAME_LENGTH,
+                                 sku_links=plan.send_skus and doc.kind != DocumentKind.CORRECTION)
 
 
 def _buyer(doc: Document) -> dict[str, Any]:
@@ -241,7 +255,9 @@ def _annotations(doc: Document) -> str | None:
 
 def _product(line: Line, plan: ExportPlan, lookups: Lookups) -> int | str:
     """README: `product` as a number links the product of that id (the stock link); as a text the line
-    is that text, linked to nothing."""
+    is that text, linked to nothing. A folded line goes as its text: linked, it would move 1 unit of stock."""
+    if priced(line).folded_because is not None:
+        return folded_name(line, LINE_NAME_LENGTH)
     if plan.send_skus and line.sku:
         if lookups.product_ids is None:  # a dry run: the look-up happens when the document is sent
             return LOOKED_UP_WHEN_SENT.format(f"the product with code {line.sku}")
@@ -252,17 +268,18 @@ def _product(line: Line, plan: ExportPlan, lookups: Lookups) -> int | str:
 
 def _entry(line: Line, product: int | str, basis: PriceBasis, lookups: Lookups,
            quantity: Decimal | None = None) -> dict[str, Any]:
-    count = line.quantity if quantity is None else quantity
     price_field = lookups.gross_price_field if basis == PriceBasis.GROSS else "unitNettoPrice"
+    # A discounted line, or a unit price with more than 2 decimals, goes as the 2-decimal unit price
+    # whose quantity x price is exactly our line value: Firmao's `discount` is documented only as null,
+    # so its arithmetic cannot be relied on. Where no such price exists, or the quantity is finer than
+    # Firmao keeps, the line goes folded (quantity 1 at its value).
+    sent = priced(line, quantity)
     entry: dict[str, Any] = {
         "product": product,
-        "quantity": f"{count.normalize():f}",
-        "unit": line.unit,
+        "quantity": f"{sent.quantity.normalize():f}",
+        "unit": FOLDED_UNIT if sent.folded_because is not None else line.unit,
         "vatPercent": vat_percent_text(line),
-        # A discounted line, or a unit price with more than 2 decimals, goes as the 2-decimal unit price
-        # whose quantity x price is exactly our line value: Firmao's `discount` is documented only as
-        # null, so its arithmetic cannot be relied on.
-        price_field: format_amount(unit_price_to_send(line, places=PRICE_PLACES, quantity=quantity)),
+        price_field: format_amount(sent.unit_price),
     }
     if line.sku and isinstance(product, int) and (lookups.product_ids or {}).get(line.sku) == product:
         entry["productCode"] = line.sku  # the code of the product found by it
@@ -290,7 +307,7 @@ def _corrected_line_pair(index: int, old: Line, new: Line | None, original: Orig
     """The index-th original line before and after (a removed line: after with quantity 0)."""
     if original is None:
         base_id: int | str = LOOKED_UP_WHEN_SENT.format(f"line {index + 1} of the corrected document")
-        product: int | str = old.name
+        product: int | str = folded_name(old, LINE_NAME_LENGTH) if priced(old).folded_because else old.name
     else:
         base_id, product = original.lines[index].entry_id, original.lines[index].product
     record_before, record_after = 2 * index + 1, 2 * index + 2

@@ -91,9 +91,10 @@ from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
 from invoice_export.domain.settlement import ListedDocument, with_our_reference
 from invoice_export.platform.observability import logger
+from invoice_export.providers import pricing
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import encode_json
-from invoice_export.providers.pricing import unit_price_to_send
+from invoice_export.providers.pricing import PricedLine, folded_name, priced_line, unit_price_to_send
 from invoice_export.providers.texts import TextLimit
 
 DOMESTIC = "fakturakraj"
@@ -166,6 +167,9 @@ MAX_MONTH_STEPS = 24  # a switch further than two years is surely a wrong date, 
 
 # Field lengths: the "<=" of api.ifirma.pl's field tables (shared/providers/wfirma-ifirma.md 2.3; the
 # buyer's in "Dodawanie kontrahenta", the same Kontrahent object the invoice carries inline).
+# A folded line (providers.pricing.priced_line) is one piece: the whole line; its name is fitted to
+# _LINE_NAME by the mapping, so the quantity and price it states are never cut.
+FOLDED_UNIT = "szt."
 _LINE_NAME = TextLimit(300, "document.lines[].name", "I-PLUG InvoicePosition: NazwaPelna ≤300")
 _UNIT = TextLimit(10, "document.lines[].unit", "I-PLUG InvoicePosition: Jednostka ≤10")
 TEXT_LIMITS = {
@@ -466,18 +470,26 @@ class IfirmaAdapter(ProviderAdapter):
 
     def _position(self, line: Line, endpoint: str, quantity: Decimal | None = None,
                   as_gross: bool = False) -> dict[str, Any]:
+        # A discounted line goes as its discounted unit price (4 places, exact to our line value): iFirma
+        # documents Rabat (%) but not how it rounds a discounted line, so it is not sent. Where no 4-place
+        # price gives the value exactly (a large quantity), the line goes folded: 1 at its value. Net lines
+        # sent as gross prices are not folded: planning refuses those without an exact gross price.
+        sent = PricedLine(line.quantity if quantity is None else quantity,
+                          unit_price_to_send(line, places=4, quantity=quantity, as_gross=True)) \
+            if as_gross else _priced(line, quantity)
+        folded = sent.folded_because is not None
+        name = folded_name(line, _LINE_NAME.max_length) if folded else line.name
+        unit = FOLDED_UNIT if folded else line.unit
         position: dict[str, Any] = {
-            "NazwaPelna": line.name,
-            "Jednostka": line.unit,
-            "Ilosc": (line.quantity if quantity is None else quantity).normalize(),
-            # A discounted line goes as its discounted unit price (4 places, exact to our line value):
-            # iFirma documents Rabat (%) but not how it rounds a discounted line, so it is not sent.
-            "CenaJednostkowa": unit_price_to_send(line, places=4, quantity=quantity, as_gross=as_gross).normalize(),
+            "NazwaPelna": name,
+            "Jednostka": unit,
+            "Ilosc": sent.quantity.normalize(),
+            "CenaJednostkowa": sent.unit_price.normalize(),
             **self._vat_fields(line),
         }
         if endpoint == EU_SERVICES:
             # Printed in two languages there; the order carries one name, used for both.
-            position.update(NazwaPelnaObca=line.name, JednostkaObca=line.unit)
+            position.update(NazwaPelnaObca=name, JednostkaObca=unit)
         return position
 
     def _correction(self, plan: ExportPlan) -> dict[str, Any]:
@@ -531,7 +543,7 @@ class IfirmaAdapter(ProviderAdapter):
                 f"'{plan.provider_payment_type}' is not an iFirma payment code (SposobZaplaty)",
                 fix=f"link payment method '{doc.payment.method}' to one of {', '.join(PAYMENT_TYPES)}",
                 code="invalid_payment_type")
-        warnings = [*fitted.warnings, *self._align_accounting_month(doc)]
+        warnings = [*_fold_warnings(plan), *fitted.warnings, *self._align_accounting_month(doc)]
         path = f"/{endpoint}.json"
         if endpoint == f"{DOMESTIC}/korekta":
             assert plan.corrected is not None
@@ -718,6 +730,22 @@ class IfirmaAdapter(ProviderAdapter):
                 str(payload.get("Informacja") or "")):
             raise _accounting_month_error(payload, doc)
         raise error
+
+
+def _priced(line: Line, quantity: Decimal | None = None) -> PricedLine:
+    """The quantity and unit price iFirma gets for a line (4-place prices, our quantities): as it is, or folded."""
+    return priced_line(line, places=4, quantity=quantity)
+
+
+def _fold_warnings(plan: ExportPlan) -> list[str]:
+    """What folded lines change (providers.pricing.fold_warnings; iFirma links no stock). A correction
+    sends the state after it only (a removed line: quantity 0, never folded); net lines sent as gross
+    prices are never folded."""
+    doc = plan.document
+    if plan.send_gross_prices:
+        return []
+    return pricing.fold_warnings(doc.lines, _priced,
+                                 provider="iFirma", name_length=_LINE_NAME.max_length, sku_links=False)
 
 
 def _due_date_and_series(plan: ExportPlan) -> dict[str, Any]:

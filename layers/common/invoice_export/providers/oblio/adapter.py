@@ -26,6 +26,8 @@ What shapes this adapter:
   gestiunii din care face parte produsul ... pentru produse stocabile (nu este valabil pentru servicii)".
   Each SKU is looked up first in that management (GET /api/nomenclature/products?code=&management=),
   so a code Oblio does not know is refused (missing SKUs 'fail') or sent without a stock link ('warn').
+  A folded line (romania.priced: quantity 1 at its value) goes without code and management, so it moves
+  no stock (it would take 1 unit, not its quantity), with the missing-SKU style warning.
   ASSUMPTION (undocumented, as the fake models it): a line with a management is matched to the catalogue
   product by its code and takes its quantity out; a line without one (shipping, a SKU not found) moves no
   stock; a storno gives back what its invoice took. The list's `useStock` is read back: "0" after we
@@ -80,13 +82,16 @@ from invoice_export.domain.readback import ProviderTotals
 from invoice_export.domain.vat_split import VatSplit
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.ksef_words import ksef_status_from
-from invoice_export.providers.pricing import discounted_unit_price, net_first_split
+from invoice_export.providers.pricing import net_first_split
 from invoice_export.providers.romania import (
     ROMANIAN_TEXT_LIMITS,
     delivery_and_due_dates,
+    fold_warnings,
     gestiune_refusals,
+    is_folded,
     is_vat_payer,
     mentions,
+    product_figures,
     refuse_receipt_payment,
     romanian_buyer_county,
     series_and_number,
@@ -323,13 +328,15 @@ class OblioAdapter(ProviderAdapter):
 
     def _product(self, line: Line, doc: Document) -> dict[str, Any]:
         vat_name, percent = vat_name_and_percent(line, self.display_name)
+        # A discounted line sends the unit price whose value is exactly ours (romania.priced): Oblio rounds
+        # price x quantity to the document's 2 decimals, as we round the line once; a line no 4-place price
+        # states exactly goes folded, 1 at its value.
+        sent, name, unit = product_figures(line)
         product = {
-            "name": line.name,
-            # A discounted line sends the unit price whose value is exactly ours (pricing.py): Oblio
-            # rounds price x quantity to the document's 2 decimals, as we round the line once.
-            "price": f"{discounted_unit_price(line, places=4):f}",
-            "quantity": f"{line.quantity.normalize():f}",
-            "measuringUnit": line.unit,
+            "name": name,
+            "price": f"{sent.unit_price:f}",
+            "quantity": f"{sent.quantity.normalize():f}",
+            "measuringUnit": unit,
             "vatPercentage": f"{percent:f}",
             "vatIncluded": doc.price_basis == PriceBasis.GROSS,
         }
@@ -345,7 +352,8 @@ class OblioAdapter(ProviderAdapter):
         options = self.options
         assert isinstance(options, OblioOptions) and options.management is not None
         for line, product in zip(doc.lines, products, strict=True):
-            if line.sku and not line.is_shipping and line.sku not in unlinked_skus:
+            # A folded line links no product: it would take 1 unit out of stock, not the real quantity.
+            if line.sku and not line.is_shipping and line.sku not in unlinked_skus and not is_folded(line):
                 product.update(code=line.sku, management=options.management)
         header: dict[str, Any] = {"useStock": 1}
         if options.work_station is not None:
@@ -368,7 +376,8 @@ class OblioAdapter(ProviderAdapter):
         fitted = self.fit_texts(self.build_request(plan, unlinked))
         reference = self._reference(self._call("POST", f"{API}/docs/invoice", json_body=fitted.body))
         readback, warnings = self._read_back(reference, stock_sent="useStock" in fitted.body)
-        return CreatedDocument(reference, (*fitted.warnings, *sku_warnings, *warnings), readback=readback)
+        folded = fold_warnings(plan.document, self.display_name, stock_links=plan.send_skus)
+        return CreatedDocument(reference, (*fitted.warnings, *folded, *sku_warnings, *warnings), readback=readback)
 
     def find_document(self, plan: ExportPlan) -> ProviderReference | None:
         """Oblio has no search by our reference; its idempotencyKey is the guard. The create is repeated
@@ -382,20 +391,13 @@ class OblioAdapter(ProviderAdapter):
         """The SKUs the account's gestiune has no product with (exact code): refused (missing SKUs 'fail')
         or, with a warning each, sent without a stock link ('warn')."""
         doc = plan.document
-        skus = list(dict.fromkeys(line.sku for line in doc.lines if line.sku and not line.is_shipping))
+        skus = _stock_skus(doc)
         if not plan.send_skus or doc.kind == DocumentKind.CORRECTION or not skus:
             return frozenset(), ()
         self.refuse_missing_options()
         assert isinstance(self.credentials, OblioCredentials) and isinstance(self.options, OblioOptions)
         management = self.options.management
-        missing = []
-        for sku in skus:
-            # docs: with `management` the products come flat (without their stock); the filter may match
-            # more than the exact code (ASSUMPTION), so only an exact code counts.
-            listed = self._call("GET", f"{API}/nomenclature/products",
-                                params={"cif": self.credentials.cif, "name": "", "code": sku, "management": management})
-            if not any(str(product.get("code")) == sku for product in listed or []):
-                missing.append(sku)
+        missing = [sku for sku in skus if not self._has_product(sku, management)]
         if missing and plan.missing_sku == MissingSku.FAIL:
             raise PermanentError(
                 f"Oblio's gestiune '{management}' has no product with code {', '.join(missing)}",
@@ -403,6 +405,14 @@ class OblioAdapter(ProviderAdapter):
                     "or set missing SKUs to 'warn'", code="sku_not_found")
         return frozenset(missing), tuple(f"SKU {sku} not found in Oblio's gestiune '{management}': line sent "
                                          "without a stock link" for sku in missing)
+
+    def _has_product(self, sku: str, management: str) -> bool:
+        """Whether the gestiune has a product with exactly this code. docs: with `management` the products
+        come flat (without their stock); the filter may match more than the exact code (ASSUMPTION)."""
+        assert isinstance(self.credentials, OblioCredentials)
+        listed = self._call("GET", f"{API}/nomenclature/products",
+                            params={"cif": self.credentials.cif, "name": "", "code": sku, "management": management})
+        return any(str(product.get("code")) == sku for product in listed or [])
 
     def download_pdf(self, provider_document_id: str) -> bytes:
         """The document's `link` (no Authorization: its `it` parameter is the secret), asked for with its
@@ -607,3 +617,10 @@ def _our_field(field: str) -> str:
                 return field.replace("products", "document.lines", 1).split("].")[0] + "]"
             return OUR_FIELD[name]
     return "the document"
+
+
+def _stock_skus(doc: Document) -> list[str]:
+    """The SKUs whose lines take stock, once each. A folded line goes without its stock link
+    (romania.fold_warnings says so): its SKU is not looked up."""
+    return list(dict.fromkeys(line.sku for line in doc.lines
+                              if line.sku and not line.is_shipping and not is_folded(line)))

@@ -25,7 +25,9 @@ collection and its Magento plugin. What shapes this adapter:
   have, refuses the document (missing SKUs 'fail') or sends the whole invoice with useStock false and a
   warning ('warn'; the SPEC's own answer for goods not in stock: discharge it later in SmartBill's
   report "Documente fara descarcare gestiune"). ASSUMPTION (the fake's default reading): with product
-  codes, the code alone names the product in stock.
+  codes, the code alone names the product in stock. A folded line (romania.priced: quantity 1 at its
+  value) with a SKU would take 1 unit out, not its quantity, and no product can be marked to take no
+  stock (isService would book goods as a service): such an invoice goes with useStock false too, warned.
 - 30 calls per 10 s per user; the 31st blocks the user for 10 minutes, answered 403: the shared
   limiter keeps to 30 per 10 s per login e-mail, and a 403 is that block (retried after 10 minutes),
   never a credentials problem.
@@ -62,14 +64,16 @@ from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
 from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import encode_json
-from invoice_export.providers.pricing import discounted_unit_price
 from invoice_export.providers.romania import (
     ROMANIA,
     ROMANIAN_TEXT_LIMITS,
     delivery_and_due_dates,
+    fold_warnings,
     gestiune_refusals,
+    is_folded,
     is_vat_payer,
     mentions,
+    product_figures,
     refuse_receipt_payment,
     romanian_buyer_county,
     series_and_number,
@@ -87,7 +91,6 @@ RECEIPT_PAYMENT = "Chitanta"  # a payment of this type needs a receipt series: n
 # SPEC "Date incasare": the payment types (no endpoint lists them).
 PAYMENT_TYPES = ("Bon", "Card", "CEC", "Bilet ordin", "Ordin plata", "Mandat postal", "Alta incasare")
 PERSON_WITHOUT_CODE = "-"  # SPEC (ANAF conditions): a person without a CNP is sent as "-"
-MAX_PRICE_DECIMALS = 4  # SPEC: precision 2, 3 or 4
 
 # Words of SmartBill's (Romanian) errorText -> the field of our message to fix; the first match wins.
 OUR_FIELD = (
@@ -210,7 +213,8 @@ class SmartBillAdapter(ProviderAdapter):
         if plan.provider_series is not None:
             body["seriesName"] = plan.provider_series  # else the account's default invoice series
         if plan.send_skus:
-            body.update(self._stock_links(products, stock))
+            # A folded line's goods cannot leave stock (see _not_in_stock): so a dry run shows it too.
+            body.update(self._stock_links(products, stock and not folded_goods(doc)))
         if doc.exchange_rate is not None:
             body["exchangeRate"] = doc.exchange_rate.rate  # RON per unit, like ours
         body.update(delivery_and_due_dates(doc))
@@ -232,13 +236,15 @@ class SmartBillAdapter(ProviderAdapter):
 
     def _product(self, line: Line, doc: Document) -> dict[str, Any]:
         tax_name, percent = vat_name_and_percent(line, self.display_name)
+        # A discounted line sends the unit price whose value is exactly ours (romania.priced); a line no
+        # 4-place price states exactly goes folded, 1 at its value.
+        sent, name, unit = product_figures(line)
         product: dict[str, Any] = {
-            "name": line.name,
-            "measuringUnitName": line.unit,
+            "name": name,
+            "measuringUnitName": unit,
             "currency": doc.currency,
-            "quantity": line.quantity.normalize(),
-            # A discounted line sends the unit price whose value is exactly ours (pricing.py).
-            "price": discounted_unit_price(line, places=MAX_PRICE_DECIMALS).normalize(),
+            "quantity": sent.quantity.normalize(),
+            "price": sent.unit_price.normalize(),
             "isTaxIncluded": doc.price_basis == PriceBasis.GROSS,
             "taxPercentage": percent,
             "isService": line.is_shipping,
@@ -281,6 +287,7 @@ class SmartBillAdapter(ProviderAdapter):
         reference = ProviderReference(provider_document_id=f"{series}:{number}", number=f"{series} {number}",
                                       series=series)
         readback, warnings = self._read_back(reference, plan.document)
+        warnings = (*fold_warnings(plan.document, self.display_name, stock_links=plan.send_skus), *warnings)
         if stock_problems:
             warnings = (f"sent without taking anything out of SmartBill's stock (useStock false): "
                         f"{'; '.join(stock_problems)}; discharge {reference.number} in SmartBill (Rapoarte > Documente "
@@ -290,32 +297,41 @@ class SmartBillAdapter(ProviderAdapter):
     def _not_in_stock(self, plan: ExportPlan) -> list[str]:
         """Why the invoice cannot take its goods out of the account's warehouse: lines without a SKU, SKUs
         the warehouse does not have (in the line's unit). Refused with missing SKUs 'fail'; else the
-        reasons for the warning of an invoice sent with useStock false."""
+        reasons for the warning of an invoice sent with useStock false (a folded line's among them)."""
         doc = plan.document
         if not plan.send_skus or doc.kind == DocumentKind.CORRECTION:
             return []
         self.refuse_missing_options()
         assert isinstance(self.options, SmartBillOptions) and self.options.warehouse is not None
         warehouse = self.options.warehouse
-        goods = [line for line in doc.lines if not line.is_shipping]
-        problems = [f"line {line.line_id} has no SKU" for line in goods if not line.sku]
-        units: dict[str, set[str]] = {}
-        for line in goods:
-            if line.sku and line.sku not in units:
-                units[line.sku] = self._stock_units(line.sku, warehouse, doc.issue_date)
-            if line.sku and not units[line.sku]:
-                problems.append(f"SKU {line.sku} is not in warehouse '{warehouse}'")
-            elif line.sku and line.unit not in units[line.sku]:
-                problems.append(f"SKU {line.sku} is kept in '{'/'.join(sorted(units[line.sku]))}', line {line.line_id} "
-                                f"is in '{line.unit}'")
-        problems = list(dict.fromkeys(problems))
+        problems = self._stock_problems(doc, warehouse)
         if problems and plan.missing_sku == MissingSku.FAIL:
             raise PermanentError(f"SmartBill cannot take this invoice's goods out of warehouse '{warehouse}': "
                                  f"{'; '.join(problems)}", code="sku_not_found",
                                  fix=f"give the products these codes (and units) in SmartBill with stock in "
                                      f"'{warehouse}', or set missing SKUs to 'warn' (the invoice then goes without a "
                                      "stock discharge)")
-        return problems
+        # A folded line (quantity 1 at its value) would take 1 unit of its product out, not its quantity, and
+        # SmartBill has no per-product "take no stock" but isService, which would book goods as a service:
+        # the whole invoice goes without a discharge, with the warning, whatever missing SKUs says.
+        return problems + [f"line {line.line_id} (SKU {line.sku}) goes folded, as quantity 1"
+                           for line in folded_goods(doc)]
+
+    def _stock_problems(self, doc: Document, warehouse: str) -> list[str]:
+        """Goods lines without a SKU, and SKUs the warehouse does not keep in the line's unit (folded lines
+        are not looked up: they take no stock)."""
+        goods = [line for line in doc.lines if not line.is_shipping]
+        problems = [f"line {line.line_id} has no SKU" for line in goods if not line.sku]
+        units: dict[str, set[str]] = {}
+        for line in (line for line in goods if line.sku and not is_folded(line)):
+            if line.sku not in units:
+                units[line.sku] = self._stock_units(line.sku, warehouse, doc.issue_date)
+            if not units[line.sku]:
+                problems.append(f"SKU {line.sku} is not in warehouse '{warehouse}'")
+            elif line.unit not in units[line.sku]:
+                problems.append(f"SKU {line.sku} is kept in '{'/'.join(sorted(units[line.sku]))}', line {line.line_id} "
+                                f"is in '{line.unit}'")
+        return list(dict.fromkeys(problems))
 
     def _stock_units(self, sku: str, warehouse: str, day: date) -> set[str]:
         """The units the warehouse keeps the product with this code in (none: not in stock), by GET /stocks
@@ -395,6 +411,11 @@ class SmartBillAdapter(ProviderAdapter):
             warnings = (f"SmartBill shows {paid:f} of {gross:f} paid on {reference.number}, our document is paid",)
         return ProviderTotals(net=None, vat=None, gross=gross, currency=None,  # the answer names no currency
                               is_correction=storno_by_total(gross), corrects_readable=False), warnings
+
+
+def folded_goods(doc: Document) -> list[Line]:
+    """The goods lines with a SKU that go folded (romania.priced): none of them may take stock."""
+    return [line for line in doc.lines if line.sku and not line.is_shipping and is_folded(line)]
 
 
 def split_reference(provider_document_id: str) -> tuple[str, str]:

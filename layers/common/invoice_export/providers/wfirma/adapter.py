@@ -82,10 +82,11 @@ from invoice_export.domain.provider_contract import (
 )
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
+from invoice_export.providers import pricing
 from invoice_export.providers.base import LOOKED_UP_WHEN_SENT, ProviderAdapter
 from invoice_export.providers.http import HeaderAuth, ProviderHttp
 from invoice_export.providers.ksef_words import ksef_status_from
-from invoice_export.providers.pricing import unit_price_to_send
+from invoice_export.providers.pricing import PricedLine, folded_name, priced_line, unit_price_to_send
 from invoice_export.providers.texts import TextLimit
 
 # wFirma's documented payment methods (dbojdo/wFirma PaymentMethod.php, integration-tested).
@@ -178,9 +179,12 @@ OUR_FIELD = {
 # Fakturownia's KSeF guide gives for the same data (a position name 256 under KSeF, names and streets 255;
 # wFirma sends its documents to KSeF too) and KSeF's 3500 for the printed notes (inFakt documents 3500).
 _INVOICE = "invoices.*.invoice"
+LINE_NAME_LENGTH = 256  # a folded line's name is fitted to it by the mapping, so its figures are never cut
+# A folded line (providers.pricing.priced_line) is one piece: the whole line.
+FOLDED_UNIT = "szt."
 TEXT_LIMITS = {
     f"{_INVOICE}.invoicecontents.*.invoicecontent.name": TextLimit(
-        256, "document.lines[].name", "ASSUMPTION: not documented; KSeF's position-name limit (F-KSEF)"),
+        LINE_NAME_LENGTH, "document.lines[].name", "ASSUMPTION: not documented; KSeF's position-name limit (F-KSEF)"),
     f"{_INVOICE}.contractor.name": TextLimit(255, "document.buyer.name", "ASSUMPTION: not documented; 255"),
     f"{_INVOICE}.contractor.street": TextLimit(255, "document.buyer.address.street",
                                                "ASSUMPTION: not documented; 255"),
@@ -341,18 +345,25 @@ class WfirmaAdapter(ProviderAdapter):
     def _content(line: Line, lookups: Lookups, *, sku_link: bool, quantity: Decimal | None = None,
                  parent_line_id: str | None = None, as_gross: bool = False) -> dict[str, Any]:
         code = vat_code_name(line)
+        # A discounted line goes as its discounted unit price (4 places, exact to our line value):
+        # wFirma's invoicecontent has discount/discount_percent, but its rounding of a discounted line is
+        # not documented, so its own discount arithmetic could change the totals. Where no 4-place price
+        # gives the value exactly (a large quantity), the line goes folded: 1 at its value. Net lines sent
+        # as gross prices are not folded: planning refuses those without an exact gross price.
+        sent = PricedLine(line.quantity if quantity is None else quantity,
+                          unit_price_to_send(line, places=4, quantity=quantity, as_gross=True)) \
+            if as_gross else _priced(line, quantity)
+        folded = sent.folded_because is not None
         content: dict[str, Any] = {
-            "name": line.name,
-            "unit": line.unit,
-            "count": f"{(line.quantity if quantity is None else quantity).normalize():f}",
-            # A discounted line goes as its discounted unit price (4 places, exact to our line value):
-            # wFirma's invoicecontent has discount/discount_percent, but its rounding of a discounted
-            # line is not documented, so its own discount arithmetic could change the totals.
-            "price": f"{unit_price_to_send(line, places=4, quantity=quantity, as_gross=as_gross).normalize():f}",
+            "name": folded_name(line, LINE_NAME_LENGTH) if folded else line.name,
+            "unit": FOLDED_UNIT if folded else line.unit,
+            "count": f"{sent.quantity.normalize():f}",
+            "price": f"{sent.unit_price.normalize():f}",
             # Always the id, also on lines linked to a good: wFirma ignores `vat` there.
             "vat_code": {"id": lookups.vat_code_ids.get(code, LOOKED_UP_WHEN_SENT.format(f"VAT code {code}"))},
         }
-        if sku_link and line.sku and line.sku in lookups.good_ids:
+        # A folded line links no good: it would move 1 unit of stock, not the real quantity.
+        if sku_link and line.sku and line.sku in lookups.good_ids and not folded:
             content["good"] = {"id": lookups.good_ids[line.sku]}
         if parent_line_id is not None:
             content["parent_id"] = parent_line_id
@@ -401,7 +412,8 @@ class WfirmaAdapter(ProviderAdapter):
                 f"this wFirma company has no VAT code {', '.join(missing)} (vat_codes/find)",
                 fix="check the company's VAT settings in wFirma (a VAT payer has every Polish code)",
                 code="unsupported_vat_code")
-        good_ids, warnings = self._good_ids(plan) if plan.send_skus else ({}, [])
+        good_ids, sku_warnings = self._good_ids(plan) if plan.send_skus else ({}, [])
+        warnings = [*self._fold_warnings(plan), *sku_warnings]
         lookups = Lookups(vat_code_ids=vat_code_ids, good_ids=good_ids,
                           original_line_ids=self._original_line_ids(plan))
         fitted = self.fit_texts(self.build_request(plan, lookups))
@@ -513,15 +525,25 @@ class WfirmaAdapter(ProviderAdapter):
                 if vat.get("code") and str((vat.get("declaration_country") or {}).get("id", "0")) == "0"}
         return self._vat_code_ids
 
+    @staticmethod
+    def _fold_warnings(plan: ExportPlan) -> list[str]:
+        """What folded lines change (providers.pricing.fold_warnings). A correction sends the lines after it
+        only (a removed line: count 0, never folded) and links no goods; net lines sent as gross prices are
+        never folded."""
+        doc = plan.document
+        if plan.send_gross_prices:
+            return []
+        return pricing.fold_warnings(doc.lines, _priced,
+                                     provider="wFirma", name_length=LINE_NAME_LENGTH,
+                                     sku_links=plan.send_skus and doc.kind != DocumentKind.CORRECTION)
+
     def _good_ids(self, plan: ExportPlan) -> tuple[dict[str, str], list[str]]:
         """The good of each SKU (goods/find on the exact code): the link that moves stock."""
         found: dict[str, str] = {}
         problems: list[str] = []
-        for sku in dict.fromkeys(line.sku for line in plan.document.lines if line.sku):
-            goods = self._read("goods/find", {"goods": {"parameters": {
-                "conditions": numbered([{"field": "code", "operator": "eq", "value": sku}], "condition"),
-                "page": 1, "limit": 2}}})
-            same_code = [good for good in records(goods, "goods", "good") if good.get("code") == sku]
+        linked = [line for line in plan.document.lines if line.sku and _priced(line).folded_because is None]
+        for sku in dict.fromkeys(line.sku for line in linked):
+            same_code = self._goods_with_code(sku)
             if len(same_code) == 1:
                 found[sku] = str(same_code[0]["id"])
             else:
@@ -532,6 +554,13 @@ class WfirmaAdapter(ProviderAdapter):
                 fix="give the good this code in wFirma (Magazyn > Towary), or set missing SKUs to 'warn'",
                 code="sku_not_found")
         return found, [f"SKU {problem}: line sent to wFirma without a stock link" for problem in problems]
+
+    def _goods_with_code(self, sku: str) -> list[dict[str, Any]]:
+        """goods/find on the exact code (two at most: a second one already makes the link ambiguous)."""
+        goods = self._read("goods/find", {"goods": {"parameters": {
+            "conditions": numbered([{"field": "code", "operator": "eq", "value": sku}], "condition"),
+            "page": 1, "limit": 2}}})
+        return [good for good in records(goods, "goods", "good") if good.get("code") == sku]
 
     def _original_line_ids(self, plan: ExportPlan) -> list[str] | None:
         if plan.document.kind != DocumentKind.CORRECTION:
@@ -627,6 +656,11 @@ def external_id(document_id: str) -> str:
     if len(document_id) <= ID_EXTERNAL_MAX:
         return document_id
     return "sha256:" + hashlib.sha256(document_id.encode()).hexdigest()[:ID_EXTERNAL_MAX - 7]
+
+
+def _priced(line: Line, quantity: Decimal | None = None) -> PricedLine:
+    """The count and unit price wFirma gets for a line (4-place prices, our quantities): as it is, or folded."""
+    return priced_line(line, places=4, quantity=quantity)
 
 
 def vat_code_name(line: Line) -> str:
