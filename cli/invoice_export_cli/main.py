@@ -543,7 +543,7 @@ def parser() -> argparse.ArgumentParser:
     how.add_argument("--auto", action="store_true",
                      help="ask the provider again (its documents of the day, our reference read back): found -> "
                           "exported, surely absent -> sent again, else still in doubt with the candidates")
-    rs.add_argument("--number", help="with --attach: the provider's number of the document")
+    rs.add_argument("--number", help="with --attach (required there): the provider's number of the document")
 
     au = sub.add_parser("audit", help="a document's audit trail (who did what, when, with which settings)")
     au.add_argument("account")

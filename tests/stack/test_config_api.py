@@ -248,6 +248,9 @@ def test_retry_all_failed_and_resolve_in_doubt(shop, merchant):
     assert merchant("GET", f"{account}/documents/{in_doubt_id}").json()["status"] == "in_doubt"
     wrong = merchant("POST", f"{account}/documents/{in_doubt_id}/resolve", {"action": "attach"})
     assert wrong.status_code == 422
+    numberless = merchant("POST", f"{account}/documents/{in_doubt_id}/resolve",
+                          {"action": "attach", "provider_document_id": "100999"})
+    assert (numberless.status_code, numberless.json()["code"]) == (422, "missing_provider_number")
     attached = merchant("POST", f"{account}/documents/{in_doubt_id}/resolve",
                         {"action": "attach", "provider_document_id": "100999", "provider_number": "FV 9/2026"})
     assert attached.status_code == 200

@@ -260,6 +260,10 @@ def resolve(account_id: str, document_id: str, request: ResolveRequest) -> Docum
     if request.action == "attach" and not request.provider_document_id:
         raise ApiError(422, "missing_provider_document", "attach needs provider_document_id",
                        fix="give the provider's id of the document (and its number)")
+    if request.action == "attach" and not (request.provider_number or "").strip():
+        # The `exported` event and the customer's link carry the number: never announce a document without it.
+        raise ApiError(422, "missing_provider_number", "attach needs provider_number",
+                       fix="give the number the provider shows on the document (CLI: --number)")
     resolve_in_doubt(runtime(), account_id, document_id,
                      provider_document_id=request.provider_document_id if request.action == "attach" else None,
                      provider_number=request.provider_number)
