@@ -68,7 +68,9 @@ def run(quick: bool) -> dict[str, Any]:
         stop_capturing_events(stack)
         fake.latency_seconds = LATENCY_SECONDS
         export, fetch_pdf = stack.function("ExportFunction"), stack.function("FetchPdfFunction")
-        mappings = [stack.event_source("ExportQueue"), stack.event_source("PdfQueue")]
+        # The PDF requests come from the documents table's stream (its record-changes function), as in AWS.
+        mappings = [stack.event_source("ExportQueue"), stack.event_source("PdfQueue"),
+                    stack.stream_source("DocumentsTable")]
         with recording(export) as exports, recording(fetch_pdf) as fetches:
             for mapping in mappings:
                 mapping.start()
