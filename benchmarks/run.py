@@ -167,10 +167,21 @@ def _calls_row(transport: dict[str, Any]) -> tuple[str, ...]:
     """AWS calls the export function made per document in the overhead run, counted (benchmarks.aws_calls)."""
     calls = transport["aws_calls_per_document"]
     total = sum(calls.values())
-    return ("AWS calls per exported document (export function, counted as made; one-request create, one record "
-            "per invocation, steady state)", f"{total:.1f}: " + ", ".join(f"{name} {n:g}" for name, n in calls.items()),
-            f"the export overhead beside it: {transport['ratio_median']:.1f}x the bare provider request",
-            "", f"<= {TARGET_CALLS_PER_DOCUMENT} (issue 18)", _met(total <= TARGET_CALLS_PER_DOCUMENT))
+    batched = transport.get("aws_calls_per_document_in_batch")
+    if batched is None:  # a result file from before the batch count
+        return ("AWS calls per exported document (export function, counted as made; one-request create, one "
+                "record per invocation)", f"{total:.1f}: " + ", ".join(f"{name} {n:g}" for name, n in calls.items()),
+                f"the export overhead beside it: {transport['ratio_median']:.1f}x the bare provider request",
+                "", f"<= {TARGET_CALLS_PER_DOCUMENT} (issue 18)", _met(total <= TARGET_CALLS_PER_DOCUMENT))
+    steady = sum(batched.values())
+    return ("AWS calls per exported document (export function, counted as made; one-request create; steady "
+            f"state: a batch of {transport['batch_size']}, the template's BatchSize, settings read once for it)",
+            f"{steady:.1f}: " + ", ".join(f"{name} {n:g}" for name, n in batched.items()),
+            f"one record per invocation, as the overhead rows: {total:.1f} ("
+            + ", ".join(f"{name} {n:g}" for name, n in calls.items())
+            + f"); the export overhead beside it: {transport['ratio_median']:.1f}x the bare provider request",
+            "", f"<= {TARGET_CALLS_PER_DOCUMENT} and the settings once per batch (issue 18)",
+            _met(steady <= TARGET_CALLS_PER_DOCUMENT + 1 / transport["batch_size"]))
 
 
 def _record_changes_rows(transport: dict[str, Any]) -> list[tuple[str, ...]]:

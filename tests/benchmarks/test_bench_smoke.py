@@ -30,6 +30,9 @@ def test_every_benchmark_reports_its_figures(results: dict) -> None:
     assert sum(overhead["transport"]["cpu_shares"].values()) == pytest.approx(100, abs=1)
 
     assert overhead["transport"]["aws_calls_per_document"]["dynamodb:PutItem"] > 0
+    # Steady state (issue 18): register, claim, settle and the rate-limit window, the settings once per batch.
+    in_batch = overhead["transport"]["aws_calls_per_document_in_batch"]
+    assert sum(in_batch.values()) <= 4 + 1 / overhead["transport"]["batch_size"], in_batch
 
     cold = results["coldstart"]
     assert {"ExportFunction", "RecordChangesFunction", "FetchPdfFunction", "LinkFunction"} <= set(cold["functions"])
