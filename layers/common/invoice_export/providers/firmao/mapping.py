@@ -16,6 +16,7 @@ from invoice_export.domain.errors import ConfigurationError, PermanentError
 from invoice_export.domain.money import HUNDRED, format_amount, round_money
 from invoice_export.domain.provider_contract import ExportPlan
 from invoice_export.providers import pricing
+from invoice_export.providers.base import LOOKED_UP_WHEN_SENT
 from invoice_export.providers.pricing import PricedLine, folded_name, priced_line
 
 # README: "type":"INVOICE" and "CORRECTION". ASSUMPTION: a receipt is "RECEIPT", by analogy (the
@@ -39,8 +40,6 @@ GROSS_PRICE_FIELDS = ("unitBruttoPrice", "unitNettoPrice")
 # README's address example: "customerAddress.country":"Polska". ASSUMPTION: the country is free text;
 # Poland goes by its Polish name, others by their ISO code (no list of Firmao's names is documented).
 POLAND = "Polska"
-# What a dry run (build_request without the account's look-ups) shows where Firmao's ids will go.
-LOOKED_UP_WHEN_SENT = "looked up when sent: {}"
 
 
 @dataclass(frozen=True)
