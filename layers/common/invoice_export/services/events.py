@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from invoice_export.domain.clock import now_iso
 from invoice_export.domain.errors import TransientError
+from invoice_export.domain.records import DocumentRecord
 
 EVENT_SOURCE = "invoice-export"
 DETAIL_TYPE = "Document export outcome"
@@ -124,6 +125,20 @@ class OutcomeEvent(BaseModel):
         return cls(event_id=hashlib.sha256(seed.encode()).hexdigest()[:32], outcome=outcome,
                    account_id=account_id, document_id=document_id, document_version=document_version,
                    occurred_at=occurred_at or now_iso(), **fields)
+
+
+def document_identity(record: DocumentRecord) -> dict[str, Any]:
+    """Which document an outcome event is about, as its record holds it (every event of a document)."""
+    return {"kind": record.kind, "our_number": record.number, "order_id": record.order_id,
+            "provider": record.provider, "provider_document_id": record.provider_document_id,
+            "provider_number": record.provider_number}
+
+
+def document_figures(record: DocumentRecord) -> dict[str, Any]:
+    """What an export's event reports of the document's figures, as its record holds them: the same in
+    the events the record's stream produces and in the answers to deliveries that change no record."""
+    return {"warnings": record.warnings, "vat_in_pln": record.vat_in_pln,
+            "vat_in_home_currency": record.vat_in_home_currency, "vat_split": record.vat_split}
 
 
 class OutcomePublisher:

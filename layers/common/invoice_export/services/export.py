@@ -76,7 +76,14 @@ from invoice_export.platform.runtime_settings import RuntimeSettings
 from invoice_export.platform.side_by_side import provider_call_in_turn
 from invoice_export.providers import adapter_class
 from invoice_export.providers.base import AdapterFactory, ProviderAdapter
-from invoice_export.services.events import Outcome, OutcomeError, OutcomeEvent, OutcomePublisher
+from invoice_export.services.events import (
+    Outcome,
+    OutcomeError,
+    OutcomeEvent,
+    OutcomePublisher,
+    document_figures,
+    document_identity,
+)
 from invoice_export.services.pausing import publish_account_paused
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.audit import audit_note
@@ -486,11 +493,8 @@ class ExportService:
         """An answer to a message that changes no record (a change's own event comes from the stream)."""
         self.publisher.publish(OutcomeEvent.build(
             outcome, account_id, record.document_id, attempt=record.attempts,
-            document_version=document_version or record.document_version, kind=record.kind,
-            our_number=record.number, order_id=record.order_id, provider=record.provider,
-            provider_document_id=record.provider_document_id, provider_number=record.provider_number,
-            customer_link=customer_link, error=error, warnings=record.warnings, vat_in_pln=record.vat_in_pln,
-            vat_split=record.vat_split, vat_in_home_currency=record.vat_in_home_currency))
+            document_version=document_version or record.document_version, customer_link=customer_link,
+            error=error, **document_identity(record), **document_figures(record)))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,7 +27,14 @@ from collections.abc import Callable
 from invoice_export.domain.account_settings import KsefMode
 from invoice_export.domain.record_changes import Consequences, consequences, reported_document_id
 from invoice_export.domain.records import DocumentRecord, Status
-from invoice_export.services.events import Outcome, OutcomeError, OutcomeEvent, OutcomePublisher
+from invoice_export.services.events import (
+    Outcome,
+    OutcomeError,
+    OutcomeEvent,
+    OutcomePublisher,
+    document_figures,
+    document_identity,
+)
 from invoice_export.services.ksef import clearance_of
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.audit import AuditTrail
@@ -66,7 +73,6 @@ class RecordChangeService:
         return then
 
     def _event(self, outcome: Outcome, record: DocumentRecord) -> OutcomeEvent:
-        common = _common(record)
         document_id = reported_document_id(record)
         # A message we could not read has no version of a document.
         version = None if record.raw_message is not None else record.document_version
@@ -81,9 +87,8 @@ class RecordChangeService:
             error = OutcomeError(code=e.code, message=e.message, fix=e.fix, retryable=e.retryable)
         return OutcomeEvent.build(outcome, record.account_id, document_id, attempt=record.attempts,
                                   document_version=version, customer_link=link, error=error,
-                                  warnings=record.warnings, vat_in_pln=record.vat_in_pln,
-                                  vat_in_home_currency=record.vat_in_home_currency,
-                                  vat_split=record.vat_split, **common)
+                                  occurred_at=record.updated_at, **document_identity(record),
+                                  **document_figures(record))
 
     def _clearance_event(self, state: str, record: DocumentRecord) -> OutcomeEvent:
         """A final KSeF or e-Factura state's event: its number, and its error (refused, or no final
@@ -96,10 +101,6 @@ class RecordChangeService:
         return OutcomeEvent.build(clearance.outcome(state), record.account_id, reported_document_id(record),
                                   document_version=record.document_version, error=error,
                                   warnings=[message] if succeeded and message else [],
-                                  **{clearance.number_field: record.ksef_number}, **_common(record))
+                                  occurred_at=record.updated_at, **{clearance.number_field: record.ksef_number},
+                                  **document_identity(record))
 
-
-def _common(record: DocumentRecord) -> dict[str, object]:
-    return {"kind": record.kind, "our_number": record.number, "order_id": record.order_id,
-            "provider": record.provider, "provider_document_id": record.provider_document_id,
-            "provider_number": record.provider_number, "occurred_at": record.updated_at}
