@@ -491,15 +491,17 @@ class OblioUnderTest(FakeProviderUnderTest):
 
 
 class SmartBillUnderTest(FakeProviderUnderTest):
-    """SmartBill keeps no reference of ours and has no look-up: an interrupted create ends in doubt, with
-    the evidence (like iFirma). Our id travels in the notes, which SmartBill keeps as mentions; a storno
-    keeps its invoice's, and is counted for the correction the plan made of that invoice."""
+    """SmartBill has no look-up and no list: an interrupted create is settled by the numbers its series gave
+    out since the attempt began (read before each create, kept with the claim) and our reference read from
+    their PDFs. Our id travels in the mentions; a storno keeps its invoice's, and is counted for the
+    correction the plan made of that invoice."""
 
     name = ProviderName.SMARTBILL
     fault_targets = (
         FaultTarget("POST", r"/SBORO/api/invoice(/reverse)?", UNBLOCKED_CREATE_FAULTS),
         FaultTarget("GET", r"/SBORO/api/invoice/paymentstatus", UNBLOCKED_READ_FAULTS),  # the read-back
-        FaultTarget("GET", r"/SBORO/api/invoice/pdf", UNBLOCKED_READ_FAULTS),
+        FaultTarget("GET", r"/SBORO/api/invoice/pdf", UNBLOCKED_READ_FAULTS),  # also the settlement's reads
+        FaultTarget("GET", r"/SBORO/api/series", UNBLOCKED_READ_FAULTS),  # the numbering before each create
     )
     payment_links = {"Transfer bancar": "Ordin plata", "Card": "Card"}
     examples = ROMANIAN_EXAMPLES

@@ -174,11 +174,12 @@ class ScriptedAdapter(ProviderAdapter):
 
     def read_number(self, provider_document_id: str) -> str | None:
         return self.provider.read_number(provider_document_id)
+
     def settle_interrupted(self, plan: ExportPlan, attempt: InterruptedAttempt) -> Settlement:
         self.provider.attempts_asked.append(attempt)
         return super().settle_interrupted(plan, attempt)
 
-    def list_for_settlement(self, plan: ExportPlan) -> list[ListedDocument]:
+    def list_for_settlement(self, plan: ExportPlan, attempt: InterruptedAttempt) -> list[ListedDocument]:
         return self.provider.list_day(plan)
 
     def read_listed(self, listed: ListedDocument) -> ListedDocument:

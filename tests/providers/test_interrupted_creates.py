@@ -2,7 +2,8 @@
 answer lost) is found when the provider is asked (never sent twice), and one never stored is found
 absent and sent once. Each adapter asks its own way (ProviderAdapter.settle_interrupted): by our id
 (Fakturownia oid, wFirma id_external), by our number (inFakt, our numbering), or by the day's list and
-our reference read back (iFirma, inFakt numbering by inFakt) - and only ever reads while asking."""
+our reference read back (iFirma, inFakt numbering by inFakt), or by the numbers given out since the
+attempt began and our reference read from their PDFs (SmartBill) - and only ever reads while asking."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class Setup:
     settings: dict[str, Any]
     create_path: str
     ours: Callable[[Any, dict[str, str], str], int]  # (fake, credentials, our id) -> documents of ours held
+    example: str = "01-invoice-company.json"
 
 
 def _carrying_our_reference(documents: Any, field: str, document_id: str) -> int:
@@ -52,6 +54,8 @@ SETUPS = {
         fake.account(c["login"]).invoices.values(), "Uwagi", doc)),
     "infakt, our numbering": Setup("infakt", {"numbering": "ours"}, r"/api/v3/async/invoices\.json", _infakt),
     "infakt, numbered by inFakt": Setup("infakt", {}, r"/api/v3/async/invoices\.json", _infakt),
+    "smartbill": Setup("smartbill", {}, r"/SBORO/api/invoice", lambda fake, c, doc: _carrying_our_reference(
+        fake.company(c["cif"]).invoices.values(), "mentions", doc), example="ro/01-invoice-company.json"),
 }
 
 
@@ -88,10 +92,11 @@ def provider(request):
 _serial = itertools.count(1)
 
 
-def ask(provider: Provider, plan) -> Any:
-    """The provider asked about the interrupted create (begun long ago: its list is trusted), reads only."""
+def ask(provider: Provider, plan, numbering: dict[str, str] | None) -> Any:
+    """The provider asked about the interrupted create (begun long ago: its list is trusted), reads only.
+    `numbering`: what the adapter read before the create (kept with the claim; SmartBill's only)."""
     before = provider.fake.requests.count()
-    settlement = provider.adapter.settle_interrupted(plan, InterruptedAttempt())
+    settlement = provider.adapter.settle_interrupted(plan, InterruptedAttempt(numbering_before=numbering))
     writes = [entry for entry in provider.fake.requests.entries()[before:] if entry.method != "GET"]
     # wFirma's look-up is a POST to invoices/find (its API reads with POSTs); nothing else may write.
     assert all(entry.path.endswith("/invoices/find") for entry in writes), writes
@@ -100,23 +105,25 @@ def ask(provider: Provider, plan) -> Any:
 
 def test_a_create_stored_then_interrupted_is_found_never_sent_twice(provider) -> None:
     document_id = f"STORED-{next(_serial)}"
-    plan = plan_for(provider.adapter, "01-invoice-company.json", document_id=document_id, number=f"FV {document_id}")
+    plan = plan_for(provider.adapter, provider.setup.example, document_id=document_id, number=f"FV {document_id}")
+    numbering = provider.adapter.numbering_before_create(plan)
     provider.fake.faults.stall_after_commit(READ_TIMEOUT + 0.5, method="POST", path=provider.setup.create_path)
     with pytest.raises(RequestMayHaveSucceeded):
         provider.adapter.create_document(plan)
-    settlement = ask(provider, plan)
+    settlement = ask(provider, plan, numbering)
     assert settlement.outcome == SettlementOutcome.FOUND, settlement
     assert provider.ours(document_id) == 1
 
 
 def test_a_create_never_stored_is_found_absent_and_sent_once(provider) -> None:
     document_id = f"LOST-{next(_serial)}"
-    plan = plan_for(provider.adapter, "01-invoice-company.json", document_id=document_id, number=f"FV {document_id}")
+    plan = plan_for(provider.adapter, provider.setup.example, document_id=document_id, number=f"FV {document_id}")
+    numbering = provider.adapter.numbering_before_create(plan)
     provider.fake.faults.status(502, method="POST", path=provider.setup.create_path)  # may have been stored
     with pytest.raises(RequestMayHaveSucceeded):
         provider.adapter.create_document(plan)
     assert provider.ours(document_id) == 0
-    settlement = ask(provider, plan)
+    settlement = ask(provider, plan, numbering)
     assert settlement.outcome == SettlementOutcome.ABSENT, settlement
     provider.adapter.create_document(plan)
     assert provider.ours(document_id) == 1

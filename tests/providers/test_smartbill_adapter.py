@@ -133,7 +133,8 @@ def test_zero_rated_and_exempt_lines_take_sdd_and_sfdd_and_the_legal_basis_is_pr
     adapter = make_adapter(fake, login)
     invoice = stored(fake, login, adapter.create_document(plan_for(adapter, EXEMPT)).reference)
     assert [(line["taxName"], line["taxPercentage"]) for line in invoice["lines"]] == [("SFDD", 0), ("SDD", 0)]
-    assert invoice["mentions"] == "Scutit de TVA: art. 292 alin. (2) lit. a) pct. 4 din Codul fiscal"
+    assert invoice["mentions"] == ("Scutit de TVA: art. 292 alin. (2) lit. a) pct. 4 din Codul fiscal\n"
+                                   "ref: RO-FV-2026-11-0004")  # our reference last (its interrupted creates)
 
 
 def test_a_linked_series_is_used_and_an_unknown_one_is_named(fake, login) -> None:

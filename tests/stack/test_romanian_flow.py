@@ -1,6 +1,6 @@
 """Romanian shops end to end: Oblio and SmartBill accounts connected through the configuration API, RON
 documents through the export queue, e-Factura read back by the poller with its own events, a timed-out
-create held in doubt, a paused account, a dry run that checks the CUI, a reconciliation.
+create held in doubt and settled, a paused account, a dry run that checks the CUI, a reconciliation.
 
 The fakes keep their documented rate limits (Oblio's per-second block included): the shared limiter
 of the stack must keep every call under them.
@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from invoice_export.domain.records import Status
-from invoice_export.platform.runtime import get_runtime
+from invoice_export.platform.runtime import get_runtime, reset_runtime
 from invoice_export.services.events import DETAIL_TYPE
 from invoice_export.services.pausing import ACCOUNT_DETAIL_TYPE
 from local.fakes.oblio import OblioFake
@@ -82,6 +82,9 @@ class Merchant:
             message["document"].update(document_changes)
             self.stack.send("ExportQueue", json.dumps(message), group_id=self.account_id, dedup_id=uuid.uuid4().hex)
         self.stack.run_until_idle(timeout=120)
+        self.collect_events()
+
+    def collect_events(self) -> None:
         for event in self.stack.outcome_events():
             if event["detail"].get("account_id") == self.account_id:
                 (self.events if event["detail-type"] == DETAIL_TYPE else self.other_events).append(event)
@@ -231,7 +234,7 @@ def connect_smartbill(stack, fake: SmartBillFake) -> tuple[Merchant, dict[str, s
     return merchant, login
 
 
-def test_smartbill_exports_and_reverses_and_holds_a_lost_create_in_doubt_with_its_evidence(stack, smartbill) -> None:
+def test_smartbill_exports_and_reverses_and_settles_a_lost_create_by_its_numbers_and_pdf(stack, smartbill) -> None:
     merchant, login = connect_smartbill(stack, smartbill)
     refused = merchant.api("PATCH", "/settings", {"ksef": "provider_sends"})
     assert refused.status_code == 400 and "reports no e-Factura state" in refused.json()["message"]
@@ -246,12 +249,27 @@ def test_smartbill_exports_and_reverses_and_holds_a_lost_create_in_doubt_with_it
         assert merchant.record(document_id).readback_drift == []
     assert not [o for o in merchant.outcomes(INVOICE_ID) if o.startswith(("ksef", "efactura"))]
 
-    # The create of the next document reaches SmartBill but its answer is lost: nothing can find it.
+    # The create of the next document reaches SmartBill but its answer is lost: the later delivery does
+    # not read SmartBill's numbers (the settlement's work): in doubt, with the numbering kept at the claim.
     smartbill.faults.reset(after_commit=True, method="POST", path=r"/SBORO/api/invoice")
     merchant.export(PAID)
     record = merchant.record(PAID_ID)
-    assert record.status == Status.IN_DOUBT and "SmartBill cannot be asked" in record.last_error.message
+    assert (record.status, record.settlement["outcome"]) == (Status.IN_DOUBT, "not_yet")
+    assert record.numbering_before_attempt == {"FCT": "0003"}
     assert merchant.event(PAID_ID, "in_doubt")["error"]["code"] == "in_doubt"
+    # The settlement finds it among the numbers given out since, by our reference on its PDF.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SETTLE_LISTING_AFTER_SECONDS", "0")  # the numbers trusted at once (the adapter waits 5 min)
+        reset_runtime()
+        invocation = stack.function("SettleInDoubtFunction").invoke({"trigger": "settle_in_doubt"})
+        assert invocation.error is None, invocation.error
+        stack.run_until_idle(timeout=60)
+    reset_runtime()
+    merchant.collect_events()
+    record = merchant.record(PAID_ID)
+    assert (record.status, record.provider_number, record.settlement["outcome"]) == (
+        Status.EXPORTED, "FCT 0003", "found")
+    assert merchant.event(PAID_ID, "exported")["provider_number"] == "FCT 0003"
     assert len(invoices) == 3  # made once, never sent again
     report = merchant.api("GET", "/reconciliation", date_from="2026-11-01", date_to="2026-11-30")
     assert report.status_code == 400 and "cannot list its documents" in report.json()["message"]

@@ -175,17 +175,19 @@ class SmartBillFake(FakeServer):
                                                                            BLOCK_SECONDS),
                  clock: Callable[[], float] = time.time, today: date | None = None,
                  refuse_unknown_fields: bool = True, anaf_checks: bool = True, error_status: int = 400,
-                 stock_by_code: bool = True):
+                 stock_by_code: bool = True, pdf_mentions: bool = True):
         """``rate_limit=(calls, window_s, block_s)``, None = not enforced (the peak is still tracked);
         ``clock`` drives the limit (unix seconds; tests pass a hand-moved one);
-        ``refuse_unknown_fields`` / ``anaf_checks`` / ``error_status`` / ``stock_by_code``: the two
-        readings of an undocumented behaviour, see the ASSUMPTIONs where they are used."""
+        ``refuse_unknown_fields`` / ``anaf_checks`` / ``error_status`` / ``stock_by_code`` /
+        ``pdf_mentions``: the two readings of an undocumented behaviour, see the ASSUMPTIONs where they
+        are used."""
         super().__init__(rate_limit=None, peak_window_seconds=WINDOW_SECONDS)
         limit, window, block = rate_limit if rate_limit else (None, WINDOW_SECONDS, BLOCK_SECONDS)
         self.limiter = BlockingRateLimiter(limit, window, block, clock)
         self.refuse_unknown_fields = refuse_unknown_fields
         self.anaf_checks = anaf_checks
         self.stock_by_code = stock_by_code
+        self.pdf_mentions = pdf_mentions
         # SPEC: business errors are 400 with errorText. A third-party client (bogdanripa/smartbill-mcp
         # README) reports HTTP 200 with a non-empty errorText; error_status=200 models that reading.
         self.error_status = error_status
@@ -585,7 +587,7 @@ class SmartBillFake(FakeServer):
         ASSUMPTION: answered as application/octet-stream (the only binary type the SPEC lists), also for
         a cancelled invoice (marked ANULATA)."""
         company, document = self._document(user, request, _KEYED_READ)
-        return bytes_response(200, OCTET_STREAM, _render(company, document))
+        return bytes_response(200, OCTET_STREAM, _render(company, document, mentions=self.pdf_mentions))
 
     # ----------------------------------------------------------------- configuration: taxes, series, stock
 
@@ -687,8 +689,12 @@ def _negated(original: dict[str, Any], issue_date: date, request: dict[str, Any]
     return storno
 
 
-def _render(company: Company, document: dict[str, Any]) -> bytes:
-    """A small PDF carrying what the real one shows first: series and number, parties, lines, totals."""
+def _render(company: Company, document: dict[str, Any], *, mentions: bool) -> bytes:
+    """A small PDF carrying what the real one shows first: series and number, parties, lines, totals, and
+    the mentions. ASSUMPTION: the printed invoice shows `mentions` ("Mentiuni"), line by line, as text a
+    PDF reader extracts (mentions are the printed remarks of a Romanian invoice; no source here shows a
+    SmartBill PDF); a storno, a copy of its invoice, shows the invoice's. mentions=False: a template that
+    leaves them out (the adapter then finds no reference and leaves the document in doubt)."""
     client = document["client"]
     kind = "Factura storno" if document["storno"] else "Factura"
     currency = document["currency"]
@@ -708,4 +714,6 @@ def _render(company: Company, document: dict[str, Any]) -> bytes:
               f"Total de plata: {format_money(document['total'])} {currency}"]
     if currency != "RON":
         lines.append(f"Curs {document['exchangeRate']} - Total RON: {format_money(document['totalRon'])}")
+    if mentions and document.get("mentions"):
+        lines += ["Mentiuni:", *str(document["mentions"]).splitlines()]
     return render_pdf(f"{kind} {document['series']} {document['number']}", lines)

@@ -194,6 +194,17 @@ def test_an_interrupted_attempts_task_is_kept_only_while_that_attempt_holds_the_
     assert store.get(ACCOUNT, "INV-T").task_of_attempt is None
 
 
+def test_the_providers_numbering_goes_with_the_claim_and_counts_only_for_the_attempt_that_read_it(store) -> None:
+    store.register(message("INV-N"))
+    claimed, record = store.claim(ACCOUNT, "INV-N", ATTEMPT, numbering={"FCT": "0042", "WEB": "0007"})
+    assert claimed and record.numbering_before_attempt == {"FCT": "0042", "WEB": "0007"}
+    assert store.get(ACCOUNT, "INV-N").numbering_before_attempt == {"FCT": "0042", "WEB": "0007"}
+    store.continue_interrupted(ACCOUNT, "INV-N", "attempt-2", numbering={"FCT": "0043"})
+    assert store.get(ACCOUNT, "INV-N").numbering_before_attempt == {"FCT": "0043"}
+    store.continue_interrupted(ACCOUNT, "INV-N", "attempt-3")  # read nothing (another provider): not the old one
+    assert store.get(ACCOUNT, "INV-N").numbering_before_attempt is None
+
+
 def test_a_settlement_left_in_doubt_keeps_its_evidence_and_counts_its_try_only_in_doubt(store) -> None:
     evidence = {"outcome": "undecided", "by": "listing", "where": "settlement", "at": now_iso(), "reason": "r",
                 "candidates": [{"provider_document_id": "P-1", "number": "FV 1", "reference": "no reference of ours"}]}

@@ -193,6 +193,10 @@ class DocumentRecord(BaseModel):
     # {"attempt_id", "reference"}: the creation task an attempt's create started at the provider (inFakt),
     # written only when its answer was lost after the task was accepted, so the task settles it.
     provider_task: dict[str, str] | None = None
+    # {"attempt_id", "next_numbers": {series: number}}: where the provider's numbering stood just before an
+    # attempt's create, written with its claim, for a provider whose interrupted create is found among the
+    # numbers given out since (SmartBill, ProviderAdapter.numbering_before_create).
+    numbering_before: dict[str, Any] | None = None
     # The last time the provider was asked about an interrupted create (Settlement.as_record): outcome,
     # how, where, why, and the provider documents that might be it - the evidence of a document in doubt.
     settlement: dict[str, Any] | None = None
@@ -234,3 +238,9 @@ class DocumentRecord(BaseModel):
         """The creation task of the attempt that last held the claim, if one was recorded."""
         task = self.provider_task or {}
         return task.get("reference") if task.get("attempt_id") == self.send_attempt_id else None
+
+    @property
+    def numbering_before_attempt(self) -> dict[str, str] | None:
+        """Each series' next number at the provider just before the attempt that last held the claim."""
+        numbering = self.numbering_before or {}
+        return numbering.get("next_numbers") if numbering.get("attempt_id") == self.send_attempt_id else None

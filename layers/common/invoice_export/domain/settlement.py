@@ -25,7 +25,7 @@ many identical orders costs reads only of what is not ours already.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -112,6 +112,9 @@ class InterruptedAttempt:
 
     # The provider's reference of the creation task the attempt started (inFakt), if its POST answered.
     task_reference: str | None = None
+    # Each series' next number at the provider just before the attempt's create (SmartBill): whatever it
+    # created took a number from there on. None: not kept (another provider, or an older record).
+    numbering_before: Mapping[str, str] | None = None
     # Seconds until the provider's list surely shows whatever the attempt created (0: it does now).
     listing_complete_in: float = 0.0
     # The provider document ids our records map to other documents of the account (exported ones of
@@ -132,7 +135,7 @@ def attempt_of(record: DocumentRecord, listing_complete_after: float, now: datet
     from its last change, later than the attempt began: the safe side)."""
     started = datetime.fromisoformat(record.attempt_started_at or record.updated_at)
     elapsed = (now - started).total_seconds()
-    return InterruptedAttempt(task_reference=record.task_of_attempt,
+    return InterruptedAttempt(task_reference=record.task_of_attempt, numbering_before=record.numbering_before_attempt,
                               listing_complete_in=max(listing_complete_after - elapsed, 0.0),
                               mapped_elsewhere=mapped_elsewhere, may_list=may_list)
 
@@ -156,10 +159,12 @@ class Settlement:
 
 
 def settle_by_reference(document: Document, candidates: list[ListedDocument], *, provider: str,
-                        listing_complete_in: float) -> Settlement:
+                        listing_complete_in: float, carried_id: str | None = None) -> Settlement:
     """The decision over the provider's documents of `document`'s issue date (each read far enough to
-    show our reference), as the module's table says."""
-    document_id = document.document_id
+    show our reference), as the module's table says. `carried_id`: the document id in the reference the
+    provider's document carries, where it is not `document`'s own (a SmartBill storno is a copy of the
+    invoice it reverses, with that invoice's reference; one invoice is reversed once)."""
+    document_id = carried_id or document.document_id
     possible = [c for c in candidates if c.may_be(document)]
     ours = [c for c in possible if document_id in references_in(c.reference_text)]
     unmarked = [c for c in possible if not references_in(c.reference_text)]

@@ -247,6 +247,13 @@ class ProviderAdapter(ABC):
     def find_document(self, plan: ExportPlan) -> ProviderReference | None:
         """Look the document up by our reference; None when the provider surely has none."""
 
+    def numbering_before_create(self, plan: ExportPlan) -> dict[str, str] | None:
+        """Where the provider's numbering stands just before the plan's create - each series' next number
+        - for a provider whose interrupted create can only be found among the numbers given out since
+        (SmartBill: no list, no look-up); None (no request) for the others. The export service keeps it
+        in the same write as the claim, so an attempt that dies mid-call leaves it too."""
+        return None
+
     def read_number(self, provider_document_id: str) -> str | None:
         """The number the provider gave a document it created, read again; None where the create's own
         answer carries it (nothing to read). A provider that numbers a document in a read after the
@@ -293,13 +300,19 @@ class ProviderAdapter(ABC):
             return undecided(SettledBy.LISTING, f"{self.display_name}'s documents of {document.issue_date} could "
                                                 f"not be read: {error.message}")
         return settle_by_reference(document, candidates, provider=self.display_name,
-                                   listing_complete_in=attempt.listing_complete_in)
+                                   listing_complete_in=attempt.listing_complete_in,
+                                   carried_id=self.reference_carried(plan))
+
+    def reference_carried(self, plan: ExportPlan) -> str | None:
+        """The document id in the reference the plan's document carries at the provider, where it is not
+        the document's own (see domain.settlement.settle_by_reference); None: its own."""
+        return None
 
     def _listed_candidates(self, plan: ExportPlan, attempt: InterruptedAttempt) -> list[ListedDocument]:
         """The listed documents that may be the plan's, each complete for settle_by_reference: one the
         list shows only in part is read whole (read_listed; None when the read shows it is not ours)."""
         document = plan.document
-        possible = [listed for listed in self.list_for_settlement(plan) if listed.may_be(document)]
+        possible = [listed for listed in self.list_for_settlement(plan, attempt) if listed.may_be(document)]
         to_read = [listed for listed in possible if _listed_in_part(listed)]
         if len(to_read) > READS_BEFORE_OUR_RECORDS and attempt.mapped_elsewhere is not None:
             # Many look alike (repeat orders): those our records map to other documents are not ours.
@@ -317,10 +330,11 @@ class ProviderAdapter(ABC):
                 candidates.append(read)
         return candidates
 
-    def list_for_settlement(self, plan: ExportPlan) -> list[ListedDocument]:
-        """Every document the provider lists for the plan's issue date and kind of resource, paged to the
-        list's end (reads only). Raises a PermanentError when the list cannot be read to its end: a
-        document missing from it would be sent a second time."""
+    def list_for_settlement(self, plan: ExportPlan, attempt: InterruptedAttempt) -> list[ListedDocument]:
+        """Every document the provider lists for the plan's issue date and kind of resource (or, where it
+        has no such list, every one it created since `attempt` began), paged to the list's end (reads only).
+        Raises a PermanentError when the list cannot be read to its end: a document missing from it would
+        be sent a second time."""
         raise ConfigurationError(f"{self.display_name} cannot list its documents through its API",
                                  code="not_supported")
 

@@ -221,17 +221,20 @@ class ExportService:
         # dies with its worker is simply sent later, never settled by a look-up.
         with provider_call_in_turn(_earlier_document_failed):
             attempt_id = uuid.uuid4().hex
+            # Read before the claim so that it is kept in the claim's own write (SmartBill only; else None).
+            numbering = adapter.numbering_before_create(plan)
             claimed, record = self.documents.claim(job.account_id, job.document_id, attempt_id, number,
-                                                   known=job.record)
+                                                   known=job.record, numbering=numbering)
             if not claimed:
-                settled = self._after_refused_claim(job, adapter, plan, record, attempt_id, number)
+                settled = self._after_refused_claim(job, adapter, plan, record, attempt_id, number, numbering)
                 if settled is not None:
                     return settled
             created = self._create(job, adapter, plan, attempt_id)
         return self._record_created(job, adapter, plan, record, created)
 
     def _after_refused_claim(self, job: _Job, adapter: ProviderAdapter, plan: ExportPlan, record: DocumentRecord,
-                             attempt_id: str, number: NumberClaim | None) -> ExportResult | None:
+                             attempt_id: str, number: NumberClaim | None,
+                             numbering: dict[str, str] | None) -> ExportResult | None:
         """The record was not pending or failed any more. None: it was `sending`, left by an interrupted
         attempt the provider does not have, and this attempt took it over to send it again."""
         job = dataclasses.replace(job, record=record)
@@ -260,7 +263,7 @@ class ExportService:
         if action.act != Act.SEND:
             return self._perform(action, job)  # asked again later (RETRY_LATER)
         if self.documents.continue_interrupted(job.account_id, job.document_id, attempt_id, number,
-                                               settlement=evidence) is None:
+                                               settlement=evidence, numbering=numbering) is None:
             raise concurrent_change("document changed while settling an interrupted attempt")
         return None
 

@@ -179,14 +179,17 @@ class DocumentStore:
         return Registration.REPLACED, updated
 
     def claim(self, account_id: str, document_id: str, attempt_id: str, number: NumberClaim | None = None,
-              known: DocumentRecord | None = None) -> tuple[bool, DocumentRecord]:
+              known: DocumentRecord | None = None, *,
+              numbering: dict[str, str] | None = None) -> tuple[bool, DocumentRecord]:
         """Move pending/failed -> sending. Returns (claimed, record); not claimed shows what holds it.
 
         `number`: our number the document goes out with, claimed for it in the same write; raises
-        DuplicateNumber (nothing written) while another document holds it. `known`: see `transition`."""
+        DuplicateNumber (nothing written) while another document holds it. `known`: see `transition`.
+        `numbering`: the provider's next numbers just before the create (DocumentRecord.numbering_before)."""
         now = now_iso()
         record = self.transition(account_id, document_id, Step.CLAIM,
-                                 values={"send_attempt_id": attempt_id, "attempt_started_at": now, "updated_at": now},
+                                 values={"send_attempt_id": attempt_id, "attempt_started_at": now, "updated_at": now,
+                                         **_numbering(attempt_id, numbering)},
                                  add={"attempts": 1}, number=number, known=known)
         if record is not None:
             return True, record
@@ -195,14 +198,14 @@ class DocumentStore:
         return False, current
 
     def continue_interrupted(self, account_id: str, document_id: str, attempt_id: str,
-                             number: NumberClaim | None = None, *,
-                             settlement: dict[str, Any] | None = None) -> DocumentRecord | None:
+                             number: NumberClaim | None = None, *, settlement: dict[str, Any] | None = None,
+                             numbering: dict[str, str] | None = None) -> DocumentRecord | None:
         """Take over a `sending` record left by an interrupted attempt (after the provider was asked: its
-        answer is `settlement`). `number`: as for `claim`."""
+        answer is `settlement`). `number`, `numbering`: as for `claim`."""
         now = now_iso()
         return self.transition(account_id, document_id, Step.TAKE_OVER,
                                values={"send_attempt_id": attempt_id, "attempt_started_at": now, "updated_at": now,
-                                       **_settlement(settlement)},
+                                       **_settlement(settlement), **_numbering(attempt_id, numbering)},
                                add={"attempts": 1}, number=number)
 
     def release_claim(self, account_id: str, document_id: str, attempt_id: str,
@@ -570,6 +573,11 @@ def _key(account_id: str, document_id: str) -> dict[str, str]:
 
 def _note(audit: str | None) -> dict[str, str]:
     return {"audit_note": audit} if audit else {}
+
+
+def _numbering(attempt_id: str, numbering: dict[str, str] | None) -> dict[str, Any]:
+    """The claim's record of the provider's numbering before its create (none where it keeps none)."""
+    return {"numbering_before": {"attempt_id": attempt_id, "next_numbers": numbering}} if numbering else {}
 
 
 def _settlement(settlement: dict[str, Any] | None) -> dict[str, Any]:

@@ -89,7 +89,7 @@ from invoice_export.domain.provider_contract import (
 )
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
-from invoice_export.domain.settlement import ListedDocument, with_our_reference
+from invoice_export.domain.settlement import InterruptedAttempt, ListedDocument, with_our_reference
 from invoice_export.platform.observability import logger
 from invoice_export.providers import pricing
 from invoice_export.providers.base import ProviderAdapter
@@ -630,7 +630,7 @@ class IfirmaAdapter(ProviderAdapter):
             fix="look for the document in iFirma and attach it (fakturakraj:<id>), or release it for a new send",
             code="lookup_not_possible")
 
-    def list_for_settlement(self, plan: ExportPlan) -> list[ListedDocument]:
+    def list_for_settlement(self, plan: ExportPlan, attempt: InterruptedAttempt) -> list[ListedDocument]:
         """faktury.json around the issue date, to an empty page. ASSUMPTION: dataOd/dataDo filter on
         the issue date, inclusive; the sale date (from) and the next day (to) are asked too, in case it is
         the sale date or an exclusive end - a wider list costs reads, a narrower one a duplicate."""

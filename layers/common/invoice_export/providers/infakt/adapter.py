@@ -454,7 +454,7 @@ class InfaktAdapter(ProviderAdapter):
                               retry_after=TASK_RECHECK_SECONDS)
         return undecided(SettledBy.TASK, f"inFakt answered an unknown processing code {code} for the create")
 
-    def list_for_settlement(self, plan: ExportPlan) -> list[ListedDocument]:
+    def list_for_settlement(self, plan: ExportPlan, attempt: InterruptedAttempt) -> list[ListedDocument]:
         """The documents of the issue date (q[invoice_date_gteq] and _lteq, documented filters), paged to
         the end. An unknown filter is ignored by inFakt (an unfiltered page), so dates are compared here."""
         doc = plan.document

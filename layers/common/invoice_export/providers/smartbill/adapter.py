@@ -9,8 +9,13 @@ collection and its Magento plugin. What shapes this adapter:
   Romanian `errorText` (one problem at a time, no field name). A third-party client reports errors
   as HTTP 200 with a non-empty errorText: read the same way (ASSUMPTION, tolerated).
 - Amounts are JSON numbers (the spec's doubles): written from Decimals digit for digit, never floats.
-- No idempotency key, no list and no search: a create whose answer was lost cannot be found again,
-  so the service holds it in doubt (capability lookup_by_reference False) for an operator.
+- No idempotency key, no list and no search. A create whose answer was lost is found among the numbers
+  given out since: before each create, GET /series gives each invoice series' next number (kept with the
+  claim); the settlement reads it again, takes the gross of each number given out meanwhile (GET
+  /invoice/paymentstatus) and reads the PDF of those with our gross for our reference, which every
+  invoice carries as the last line of `mentions` (printed on it; a storno copies its invoice's
+  mentions, so it is known by that invoice's reference: an invoice is reversed once). Decided as for
+  the providers with a list (domain.settlement.settle_by_reference).
 - Read-back: GET /invoice/paymentstatus gives the invoice's gross total and what is paid, nothing
   else (no currency, net or VAT): that is what the read-back compares.
 - Corrections: POST /invoice/reverse makes a storno of the whole invoice, once; there is no credit
@@ -35,6 +40,8 @@ collection and its Magento plugin. What shapes this adapter:
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
@@ -62,8 +69,10 @@ from invoice_export.domain.provider_contract import (
 )
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
-from invoice_export.providers.base import ProviderAdapter
+from invoice_export.domain.settlement import InterruptedAttempt, ListedDocument, with_our_reference
+from invoice_export.providers.base import READS_BEFORE_OUR_RECORDS, ProviderAdapter
 from invoice_export.providers.http import encode_json
+from invoice_export.providers.pdf_text import pdf_text
 from invoice_export.providers.romania import (
     ROMANIA,
     ROMANIAN_TEXT_LIMITS,
@@ -86,6 +95,9 @@ JSON = "application/json"
 OCTET_STREAM = "application/octet-stream"  # SPEC GET /invoice/pdf: the Accept header the PDF needs
 BLOCK_SECONDS = 600.0  # SPEC: over the limit, access is blocked for 10 minutes
 BLOCKED_STATUS = 403  # SPEC status table: "Utilizatorul a fost blocat ... limita maxima de apeluri"
+# Numbers given out since an interrupted attempt that a settlement reads (a paymentstatus each, within the
+# 30 calls per 10 s): a busier series is left to a person rather than read for minutes.
+MAX_NUMBERS_READ = 200
 INVOICE_SERIES = "f"  # SPEC GET /series type: f factura, p proforma, c chitanta
 RECEIPT_PAYMENT = "Chitanta"  # a payment of this type needs a receipt series: not offered
 # SPEC "Date incasare": the payment types (no endpoint lists them).
@@ -145,7 +157,8 @@ class SmartBillAdapter(ProviderAdapter):
         ksef_read_back=False,
         efactura_send=False,  # SmartBill sends to e-Factura by the account's settings; no API action
         efactura_read_back=False,  # no e-Factura state anywhere in the API
-        lookup_by_reference=False,  # no list, no search, no reference field: a lost answer is in doubt
+        lookup_by_reference=False,  # no search, no field for our id
+        settle_by_listing=True,  # the numbers given out since the attempt, our reference read from the PDF
     )
     credentials_model: ClassVar[type[BaseModel]] = SmartBillCredentials
     options_model: ClassVar[type[BaseModel]] = SmartBillOptions
@@ -161,7 +174,15 @@ class SmartBillAdapter(ProviderAdapter):
     rate_limit_per: ClassVar[str | None] = "username"  # SPEC: the user (login) is blocked
     exchange_rate_fields: ClassVar[str] = "`exchangeRate` (RON per unit)"
     exemption_basis_fields: ClassVar[str] = "zw: `taxName` SFDD, the basis printed in `mentions`; np: refused"
-    text_limits: ClassVar[dict[str | tuple[str, ...], TextLimit]] = ROMANIAN_TEXT_LIMITS
+    text_limits: ClassVar[dict[str | tuple[str, ...], TextLimit]] = {
+        **ROMANIAN_TEXT_LIMITS,
+        "mentions": dataclasses.replace(ROMANIAN_TEXT_LIMITS["mentions"], keeps_our_reference=True)}
+    # SmartBill creates synchronously: once its server has finished the POST, the series' next number
+    # has moved past the invoice. Our client gives up after its read timeout, the server may go on.
+    listing_complete_after: ClassVar[float] = 300.0
+    listing_complete_after_source: ClassVar[str] = (
+        "ASSUMPTION: SmartBill documents no server timeout; as for iFirma, 5 minutes after the attempt "
+        "began nothing it sent is still being numbered")
     ksef_refusals: ClassVar[dict[KsefMode, tuple[str, str]]] = {
         KsefMode.SEND_ON_EXPORT: (
             "SmartBill's API has no call that sends a document to e-Factura",
@@ -218,8 +239,8 @@ class SmartBillAdapter(ProviderAdapter):
         if doc.exchange_rate is not None:
             body["exchangeRate"] = doc.exchange_rate.rate  # RON per unit, like ours
         body.update(delivery_and_due_dates(doc))
-        if printed := mentions(doc):
-            body["mentions"] = printed
+        # Our reference (domain.settlement) last, read back from the PDF when an interrupted create is looked for.
+        body["mentions"] = with_our_reference(mentions(doc), doc.document_id)
         if doc.payment.paid_date is not None:
             body["payment"] = self._payment(plan)
         return body
@@ -346,6 +367,48 @@ class SmartBillAdapter(ProviderAdapter):
         # Never called while lookup_by_reference is False; a None here would wrongly mean "surely absent".
         raise ConfigurationError("SmartBill cannot be searched for a document of ours", code="not_supported")
 
+    # ------------------------------------------------------------------ settling an interrupted create
+
+    def numbering_before_create(self, plan: ExportPlan) -> dict[str, str]:
+        """Every invoice series' next number (a storno takes its invoice's series, a series link may name
+        any, and the account's default series is not named at all): one GET /series for all of them."""
+        return {str(series["name"]): str(series["nextNumber"]) for series in self._invoice_series()}
+
+    def list_for_settlement(self, plan: ExportPlan, attempt: InterruptedAttempt) -> list[ListedDocument]:
+        """The invoices numbered since the attempt began, each with its gross (GET /invoice/paymentstatus);
+        our reference is read from the PDF of those that may be ours (read_listed). Numbers our records map
+        to other documents are not read."""
+        before = attempt.numbering_before
+        if before is None:
+            raise PermanentError("where SmartBill's numbering stood before the attempt was not kept (an attempt "
+                                 "begun before it was)", code="settlement_not_possible",
+                                 fix="look for the document in SmartBill and attach it, or release it")
+        numbers = numbers_given_since(before, self.numbering_before_create(plan))
+        if len(numbers) > MAX_NUMBERS_READ:
+            raise PermanentError(f"SmartBill gave out {len(numbers)} numbers since the attempt began; reading "
+                                 f"more than {MAX_NUMBERS_READ} is left to a person", code="settlement_not_possible",
+                                 fix="look for the document in SmartBill and attach it, or release it")
+        elsewhere = (attempt.mapped_elsewhere() if attempt.mapped_elsewhere is not None
+                     and len(numbers) > READS_BEFORE_OUR_RECORDS else frozenset())
+        return [self._numbered(series, number) for series, number in numbers
+                if f"{series}:{number}" not in elsewhere]
+
+    def _numbered(self, series: str, number: str) -> ListedDocument:
+        gross = _amount(self._payment_status(series, number)["invoiceTotalAmount"])
+        kind = DocumentKind.CORRECTION if storno_by_total(gross) else DocumentKind.INVOICE
+        return ListedDocument(ProviderReference(f"{series}:{number}", f"{series} {number}", series=series),
+                              gross=gross, kind=kind)
+
+    def read_listed(self, listed: ListedDocument) -> ListedDocument:
+        """Its PDF's text, where SmartBill prints the mentions (ASSUMPTION: as the invoices its application
+        shows; a PDF whose text cannot be read shows no reference, and the document stays in doubt)."""
+        return dataclasses.replace(listed, reference_text=pdf_text(self.download_pdf(
+            listed.reference.provider_document_id)))
+
+    def reference_carried(self, plan: ExportPlan) -> str | None:
+        correction = plan.document.correction
+        return correction.corrected_document_id if correction is not None else None
+
     def download_pdf(self, provider_document_id: str) -> bytes:
         series, number = split_reference(provider_document_id)
         response = self._call("GET", "/invoice/pdf", params={"cif": self._cif, "seriesname": series, "number": number},
@@ -364,9 +427,12 @@ class SmartBillAdapter(ProviderAdapter):
                                      fix="connect with the CIF of a firm this SmartBill login manages") from None
 
     def list_series(self) -> list[ProviderOption]:
-        answer = self._answer(self._call("GET", "/series", params={"cif": self._cif, "type": INVOICE_SERIES}))
         return [ProviderOption(id=str(s["name"]), name=f"{s['name']} (next {s.get('nextNumber', '?')})")
-                for s in answer.get("list") or []]
+                for s in self._invoice_series()]
+
+    def _invoice_series(self) -> list[dict[str, Any]]:
+        answer = self._answer(self._call("GET", "/series", params={"cif": self._cif, "type": INVOICE_SERIES}))
+        return list(answer.get("list") or [])
 
     def list_payment_types(self) -> list[ProviderOption]:
         return [ProviderOption(id=value, name=value) for value in PAYMENT_TYPES]
@@ -397,10 +463,8 @@ class SmartBillAdapter(ProviderAdapter):
                                                                                      tuple[str, ...]]:
         """The gross total and what is paid, all SmartBill returns. The document exists whatever happens
         here, so a failed read is a warning, never an error."""
-        series, number = split_reference(reference.provider_document_id)
         try:
-            status = self._answer(self._call("GET", "/invoice/paymentstatus",
-                                             params={"cif": self._cif, "seriesname": series, "number": number}))
+            status = self._payment_status(*split_reference(reference.provider_document_id))
         except ExportError as error:
             return None, (f"SmartBill's total could not be read back ({error.message}): check {reference.number} in "
                           "SmartBill",)
@@ -411,6 +475,25 @@ class SmartBillAdapter(ProviderAdapter):
             warnings = (f"SmartBill shows {paid:f} of {gross:f} paid on {reference.number}, our document is paid",)
         return ProviderTotals(net=None, vat=None, gross=gross, currency=None,  # the answer names no currency
                               is_correction=storno_by_total(gross), corrects_readable=False), warnings
+
+
+    def _payment_status(self, series: str, number: str) -> dict[str, Any]:
+        return self._answer(self._call("GET", "/invoice/paymentstatus",
+                                       params={"cif": self._cif, "seriesname": series, "number": number}))
+
+
+def numbers_given_since(before: Mapping[str, str], now: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(series, number) of each number a series gave out between two readings of its next number, written
+    as the series writes them (ASSUMPTION: with the zero padding its next number shows, "0042"). A series
+    gone, or whose next number went back (reset in SmartBill), cannot say: a PermanentError."""
+    given = []
+    for series, first in before.items():
+        if series not in now or int(now[series]) < int(first):
+            raise PermanentError(f"SmartBill's series {series} was {'reset' if series in now else 'removed'} "
+                                 "since the attempt began", code="settlement_not_possible",
+                                 fix="look for the document in SmartBill and attach it, or release it")
+        given += [(series, str(number).zfill(len(first))) for number in range(int(first), int(now[series]))]
+    return given
 
 
 def folded_goods(doc: Document) -> list[Line]:
