@@ -228,7 +228,11 @@ def run_documents(drawn_documents: list[dict[str, Any]]) -> dict[str, Figures]:
                     continue
                 document = (_as_romanian if name in ROMANIAN else _as_document)(drawn, f"C{number}")
                 _same_nbp_rate(fake, document)
-                export_one(adapter, document, figures)
+                try:
+                    export_one(adapter, document, figures)
+                except Exception as error:  # what Hypothesis printed as the falsifying example
+                    error.add_note(f"{name}, document C{number}: {drawn}")
+                    raise
     return results
 
 
