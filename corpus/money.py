@@ -237,7 +237,7 @@ def run_documents(drawn_documents: list[dict[str, Any]]) -> dict[str, Figures]:
 
 
 def run_corpus(count: int, seed_value: int = 2026) -> dict[str, Figures]:
-    """Send `count` generated documents (the same ones for every seed) to each provider's fake."""
+    """Send `count` generated documents (see draw_documents) to each provider's fake."""
     return run_documents(draw_documents(count, seed_value))
 
 
@@ -246,8 +246,8 @@ def run_corpus(count: int, seed_value: int = 2026) -> dict[str, Figures]:
 # What a stored sample must hold (`sample_features` names them), or it proves less than the corpus test
 # claims: both prices and VAT methods, several lines under each method (where the providers' per-rate and
 # per-line arithmetic part even at one rate: wFirma's and inFakt's split warnings), every kind, currency and
-# rate, zw with
-# its basis and np (Firmao's declared limit), shipping, discounts and quantities or prices finer than grosz.
+# rate (zw with its basis and np: Firmao's declared limit), shipping, discounts, and quantities or prices
+# finer than a grosz.
 SAMPLE_MUST_COVER = frozenset({
     "kind invoice", "kind receipt", "kind correction",
     "net prices", "gross prices", "VAT per_rate", "VAT per_line",
