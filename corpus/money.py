@@ -10,6 +10,7 @@ includes VAT in PLN where the provider returns it), and currencies lost (must be
 
     make money                      # 10,000 documents (about 20 minutes on 2 cores), prints the table
     python -m corpus.money --documents 500 --seed 7
+    make money-sample               # stores the corpus test's 40 documents (tests/corpus/money_sample.json)
 
 The generator draws Polish documents (PLN, EUR, USD; 23/8/5/0 %, zw, np...). The Romanian providers
 (Oblio, SmartBill) get each one as a Romanian shop would issue it (`_as_romanian`): RON instead of
@@ -17,7 +18,7 @@ PLN (EUR and USD keep their rate, now to RON), 23 % as 21 %, 8 and 5 % as 11 %, 
 as np-EU (0 % either way), a Romanian buyer with a valid CUI and a county, and a correction as the full
 reversal (storno) of its original, the only correction they take; the totals are recomputed.
 
-The bounded version runs in `make test` (tests/corpus/test_money_corpus.py).
+The bounded version runs in `make test` (tests/corpus/test_money_corpus.py) on a stored sample of it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -195,30 +197,118 @@ def export_one(adapter: ProviderAdapter, document: Document, figures: Figures) -
         figures.provider_rate_differs += 1
 
 
-def run_corpus(count: int, seed_value: int = 2026) -> dict[str, Figures]:
-    """Send `count` generated documents (the same ones for every seed) to each provider's fake."""
+def draw_documents(count: int, seed_value: int) -> list[dict[str, Any]]:
+    """`count` generated documents, the same ones for a seed as long as the loaded code is the same:
+    Hypothesis mixes constants of the loaded modules into what it draws, so a change to the layer's
+    code may change them (hence the stored sample of the corpus test, `--write-sample`)."""
+    drawn_documents: list[dict[str, Any]] = []
+
+    @seed(seed_value)
+    @settings(max_examples=count, deadline=None, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(drawn=documents())
+    def keep(drawn: dict[str, Any]) -> None:
+        drawn_documents.append(drawn)
+
+    keep()
+    return drawn_documents
+
+
+def run_documents(drawn_documents: list[dict[str, Any]]) -> dict[str, Figures]:
+    """Send each drawn document to every provider's fake that takes its kind (as a Romanian shop
+    issues it for the Romanian ones) and count how each came out."""
     results: dict[str, Figures] = {}
     with ExitStack() as running:
         adapters = {name: _adapter(make_fake, make_shop, running)
                     for name, (make_fake, make_shop) in UNLIMITED_FAKES.items()}
-        counter = iter(range(10**9))
-
-        @seed(seed_value)
-        @settings(max_examples=count, deadline=None, database=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck))
-        @given(drawn=documents())
-        def send_everywhere(drawn: dict[str, Any]) -> None:
-            number = next(counter)
+        for number, drawn in enumerate(drawn_documents):
             for name, (adapter, fake) in adapters.items():
                 figures = results.setdefault(name, Figures())
                 if not adapter.capabilities.supports_kind(DocumentKind(drawn["kind"])):
                     continue
                 document = (_as_romanian if name in ROMANIAN else _as_document)(drawn, f"C{number}")
                 _same_nbp_rate(fake, document)
-                export_one(adapter, document, figures)
-
-        send_everywhere()
+                try:
+                    export_one(adapter, document, figures)
+                except Exception as error:  # what Hypothesis printed as the falsifying example
+                    error.add_note(f"{name}, document C{number}: {drawn}")
+                    raise
     return results
+
+
+def run_corpus(count: int, seed_value: int = 2026) -> dict[str, Figures]:
+    """Send `count` generated documents (see draw_documents) to each provider's fake."""
+    return run_documents(draw_documents(count, seed_value))
+
+
+# ---------------------------------------------------------------------------------------- stored sample
+
+# What a stored sample must hold (`sample_features` names them), or it proves less than the corpus test
+# claims: both prices and VAT methods, several lines under each method (where the providers' per-rate and
+# per-line arithmetic part even at one rate: wFirma's and inFakt's split warnings), every kind, currency and
+# rate (zw with its basis and np: Firmao's declared limit), shipping, discounts, and quantities or prices
+# finer than a grosz.
+SAMPLE_MUST_COVER = frozenset({
+    "kind invoice", "kind receipt", "kind correction",
+    "net prices", "gross prices", "VAT per_rate", "VAT per_line",
+    "several lines, VAT per_rate", "several lines, VAT per_line", "net prices, several lines, VAT per_rate",
+    "currency PLN", "currency EUR", "currency USD",
+    "rate 23", "rate 8", "rate 5", "rate 0", "rate zw", "rate np",
+    "shipping line", "discount", "fractional quantity", "unit price to 4 places", "buyer without a tax id",
+})
+
+
+def sample_features(drawn_documents: list[dict[str, Any]]) -> Counter:
+    """How many of the documents show each feature of SAMPLE_MUST_COVER (a correction counts its lines
+    before and after)."""
+    features: Counter = Counter()
+    for drawn in drawn_documents:
+        lines_before = (drawn.get("correction") or {}).get("lines_before", [])
+        lines = drawn["lines"] + lines_before
+        rates = {str(line["vat"]) for line in lines}
+        method = drawn["vat_calculation"]
+        shown = {f"kind {drawn['kind']}", f"{drawn['price_basis']} prices", f"VAT {method}",
+                 f"currency {drawn['currency']}", *(f"rate {rate}" for rate in rates)}
+        if len(drawn["lines"]) > 1 or len(lines_before) > 1:
+            shown.add(f"several lines, VAT {method}")
+            shown.add(f"{drawn['price_basis']} prices, several lines, VAT {method}")
+        if any(line.get("is_shipping") for line in lines):
+            shown.add("shipping line")
+        if any("discount_percent" in line for line in lines):
+            shown.add("discount")
+        if any(Decimal(line["quantity"]) != Decimal(line["quantity"]).to_integral_value() for line in lines):
+            shown.add("fractional quantity")
+        if any(Decimal(line["unit_price"]) != Decimal(line["unit_price"]).quantize(Decimal("0.01")) for line in lines):
+            shown.add("unit price to 4 places")
+        if not drawn["buyer"].get("tax_id"):
+            shown.add("buyer without a tax id")
+        features.update(shown)
+    return features
+
+
+def _decimal_as_text(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)  # exact, as a producer writes money (tests.property.strategies.to_body)
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def write_sample(path: Path, count: int, seed_value: int) -> list[str]:
+    """Draw a sample and store it at `path` (one document a line), unless it lacks a feature of
+    SAMPLE_MUST_COVER: then nothing is written and the missing features are returned."""
+    drawn_documents = draw_documents(count, seed_value)
+    missing = sorted(SAMPLE_MUST_COVER - set(sample_features(drawn_documents)))
+    if missing:
+        return missing
+    # ASCII escapes: the generated names hold any unicode (bidi controls too), kept out of the raw file.
+    lines = ",\n".join(json.dumps(drawn, default=_decimal_as_text) for drawn in drawn_documents)
+    written_by = f"python -m corpus.money --write-sample {path} --documents {count} --seed {seed_value}"
+    path.write_text(f'{{"written_by": {json.dumps(written_by)},\n"documents": [\n{lines}\n]}}\n')
+    return []
+
+
+def load_sample(path: Path) -> list[dict[str, Any]]:
+    """A stored sample's documents (money as text, which every path here reads as Decimal)."""
+    return json.loads(path.read_text())["documents"]
 
 
 def render(results: dict[str, Figures], seconds: float) -> str:
@@ -245,7 +335,15 @@ def main() -> int:
     parser.add_argument("--documents", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--json", action="store_true", help="the figures per provider as JSON, not the table")
+    parser.add_argument("--write-sample", type=Path, metavar="PATH",
+                        help="store the drawn documents at PATH (the corpus test's sample), send none")
     args = parser.parse_args()
+    if args.write_sample:
+        missing = write_sample(args.write_sample, args.documents, args.seed)
+        if missing:
+            print(f"not written: the sample lacks {', '.join(missing)}; try another --seed or more --documents",
+                  file=sys.stderr)
+        return 1 if missing else 0
     # A table, not one log line per provider call. Set here, not at import: the corpus test imports
     # this module and the level would leak into every later test of that worker.
     logger.setLevel("WARNING")
