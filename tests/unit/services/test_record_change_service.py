@@ -166,3 +166,6 @@ def test_a_document_the_settlement_released_is_queued_once_per_change_from_its_r
     service.handle(in_doubt, in_doubt.model_copy(update={"status": Status.FAILED, "last_error": RecordedError(
         code="released_by_operator", message="not there", at=LATER)}))
     assert len(queue.messages) == 3
+    # Told again as it is now (the replay's sweep, once the stream no longer has the change): queued again.
+    service.handle(None, released)
+    assert len(queue.messages) == 4 and queue.messages[3]["MessageBody"] == first["MessageBody"]
