@@ -13,6 +13,7 @@ from invoice_export.domain.account_settings import AccountSettings
 from invoice_export.domain.records import Status
 from invoice_export.platform.runtime_settings import RuntimeSettings
 from invoice_export.services.export import ExportService
+from invoice_export.services.operations import queue_export
 from invoice_export.services.record_changes import RecordChangeService
 from invoice_export.services.settlement import InDoubtSettlement
 from memory_stores import MemoryAccountStore, MemoryDocumentStore, RecordingPublisher, RecordingQueue
@@ -49,11 +50,13 @@ class Core:
         self.record_changes = RecordChangeService(
             accounts=self.accounts, publisher=self.publisher, make_link=lambda a, d: f"https://link/{d}",
             request_pdf=lambda a, d: self.requested_pdfs.append(d),
-            start_ksef_poll=lambda a, d: self.started_ksef_polls.append(d), audit=None)
-        # Its writes' consequences (event, PDF, KSeF poll) are carried out the same way, as the stream's.
+            start_ksef_poll=lambda a, d: self.started_ksef_polls.append(d),
+            queue_export=lambda message, once_per=None: queue_export(self.queue, "export-queue", message,
+                                                                     once_per=once_per), audit=None)
+        # Its writes' consequences (event, PDF, KSeF poll, export message) are carried out the same way.
         self.settlement = _Settling(self, InDoubtSettlement(
             accounts=self.accounts, documents=self.documents, adapter_factory=self.provider.adapter_factory,
-            export=self.service, sqs=self.queue, export_queue_url="export-queue", settle_queue_url="settle-queue"))
+            export=self.service, sqs=self.queue, settle_queue_url="settle-queue"))
         self.connect()
 
     def settle(self) -> None:

@@ -271,8 +271,8 @@ class RecordingPublisher:
 
 
 class RecordingQueue:
-    """The SQS client calls the bulk exporter and the settlement make (send_message_batch, send_message),
-    keeping the messages (each with its QueueUrl)."""
+    """The SQS client calls the bulk exporter, the settlement and the stream function's export messages
+    make (send_message_batch, send_message), keeping the messages (each with its QueueUrl)."""
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []

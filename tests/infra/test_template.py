@@ -120,7 +120,9 @@ CREDENTIAL_WRITE_ACTIONS = {"secretsmanager:PutSecretValue", "secretsmanager:Cre
 # Lambda sends a scheduled function's failed run, and a stream batch given up, to the OnFailure queue
 # with the function's own role; the schedules' dead-letter queue is written by the schedules' roles.
 QUEUE_SENDERS = {PDF_QUEUE: {RECORD_CHANGES_FN, FETCH_PDF_FN}, KSEF_QUEUE: {RECORD_CHANGES_FN, KSEF_FN},
-                 EXPORT_QUEUE: {BULK_EXPORT_FN, CONFIG_API_FN, SETTLE_FN}, SCHEDULED_RUN_FAILURES: set(SCHEDULED_FNS),
+                 # RECORD_CHANGES_FN: a document the settlement released (the settlement only writes the record)
+                 EXPORT_QUEUE: {BULK_EXPORT_FN, CONFIG_API_FN, RECORD_CHANGES_FN},
+                 SCHEDULED_RUN_FAILURES: set(SCHEDULED_FNS),
                  SCHEDULE_DLQ: set(), RECORD_CHANGE_FAILURES: {RECORD_CHANGES_FN},
                  SETTLE_QUEUE: {SETTLE_FN, CONFIG_API_FN}}
 # Who may put events on the outcome bus: the stream function (every change's outcome), the export function
@@ -304,6 +306,7 @@ def test_the_stream_function_only_publishes_requests_and_audits_what_a_change_ca
     problems = [f"missing {action} on {resource}" for action, resource in (
         ("events:PutEvents", bus),
         ("sqs:SendMessage", queue_arn(PDF_QUEUE)), ("sqs:SendMessage", queue_arn(KSEF_QUEUE)),
+        ("sqs:SendMessage", queue_arn(EXPORT_QUEUE)),  # a document the settlement released, sent again
         ("dynamodb:PutItem", table_arn(AUDIT_TABLE)), ("dynamodb:GetItem", table_arn(ACCOUNTS_TABLE)),
         ("secretsmanager:GetSecretValue", secret_arn(LINK_SECRET)),
     ) if not allows(st, action, resource)]
@@ -312,7 +315,7 @@ def test_the_stream_function_only_publishes_requests_and_audits_what_a_change_ca
         if allows(st, action, table_arn(DOCUMENTS_TABLE)):
             problems.append(f"{action} on {DOCUMENTS_TABLE}")
     problems += scope_violations([x for x in st if x.star_reason is None], "sqs", {"sqs:SendMessage*"},
-                                 {queue_arn(PDF_QUEUE), queue_arn(KSEF_QUEUE)})
+                                 {queue_arn(PDF_QUEUE), queue_arn(KSEF_QUEUE), queue_arn(EXPORT_QUEUE)})
     replay = [s for s in policies[RECORD_CHANGES_FN].statements if s.resources == failures]
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"):
         if not allows(replay, action, failures[0]):
@@ -867,9 +870,13 @@ def test_settlement_runs_every_few_minutes_with_the_input_its_handler_parses_and
     st = policies[SETTLE_FN].statements
     assert allows(st, "dynamodb:UpdateItem", table_arn(DOCUMENTS_TABLE))
     assert not allows(st, "dynamodb:PutItem", table_arn(DOCUMENTS_TABLE))
-    # It only writes the record: the event, PDF request, KSeF poll and audit entry come from its stream
-    # (EVENT_PUBLISHERS, QUEUE_SENDERS and TABLE_WRITERS hold the rest of that).
+    # It only writes the record: the event, PDF request, KSeF poll, audit entry and a released document's
+    # export message come from its stream (EVENT_PUBLISHERS, QUEUE_SENDERS and TABLE_WRITERS hold the rest).
     assert not allows(st, "dynamodb:PutItem", table_arn(AUDIT_TABLE))
+    assert "EXPORT_QUEUE_URL" not in props(cfn["Resources"][SETTLE_FN])["Environment"]["Variables"]
+    stream_env = props(cfn["Resources"][RECORD_CHANGES_FN])["Environment"]["Variables"]
+    assert ref_target(stream_env.get("EXPORT_QUEUE_URL")) == EXPORT_QUEUE, (
+        f"{RECORD_CHANGES_FN} sends a released document's export message: EXPORT_QUEUE_URL: !Ref {EXPORT_QUEUE}")
 
 
 def test_dead_letter_check_knows_the_export_functions_timeout(cfn):

@@ -1,7 +1,8 @@
 """Interrupted creates settled through the local stack: a later delivery finds iFirma's document by our
 reference; the settlement schedule and an operator's `resolve --auto` (the API's 202, the settlement
 queue, its function) settle documents held in doubt - found ones exported and announced, surely absent
-ones sent once more, an edited one left in doubt with the candidate shown by the CLI."""
+ones sent once more (by the record's stream: also when the settlement dies right after its write), an
+edited one left in doubt with the candidate shown by the CLI."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from invoice_export.domain.clock import now_iso
 from invoice_export.domain.documents import ExportMessage
 from invoice_export.domain.records import RecordedError, Status
 from invoice_export.platform.runtime import get_runtime, reset_runtime
+from invoice_export.services import operations
 from invoice_export.services.operations import resolve_in_doubt
+from invoice_export.storage.documents import DocumentStore
 from invoice_export_cli.api import LOCAL_CALLER_HEADER
 from invoice_export_cli.main import main
 from local.fakes.ifirma import IfirmaFake
@@ -113,6 +116,35 @@ def test_the_schedule_exports_what_ifirma_holds_and_sends_once_more_what_it_sure
     events = [e for e in stack.outcome_events() if e["detail"]["account_id"] == account.account_id]
     assert sorted(e["detail"]["document_id"] for e in events if e["detail"]["outcome"] == "exported") == [
         "LOST-1", "STORED-1"]
+
+
+def test_a_document_released_by_a_settlement_that_died_right_after_its_write_is_sent_once(
+        stack, ifirma, monkeypatch) -> None:
+    account, login = ifirma_account(stack, ifirma)
+    held_in_doubt(account, "LOST-2", reached_the_provider=False)
+    requeue, deaths, queued = DocumentStore.requeue_in_doubt, [], []
+
+    def write_then_die(store, account_id, document_id, *args, **kwargs):
+        requeue(store, account_id, document_id, *args, **kwargs)
+        deaths.append(document_id)
+        raise SystemExit("the settlement's worker died right after its write")  # nothing after it runs
+
+    queue_export = operations.queue_export
+
+    def counted(sqs, queue_url, message, **kwargs):  # every export message, whoever sends it
+        queued.append(message.document.document_id)
+        queue_export(sqs, queue_url, message, **kwargs)
+
+    monkeypatch.setattr(DocumentStore, "requeue_in_doubt", write_then_die)
+    monkeypatch.setattr(operations, "queue_export", counted)
+    settle_as_scheduled(stack)  # its request comes back and finds the document pending: nothing more
+    assert deaths == ["LOST-2"]
+    assert queued == ["LOST-2"]  # one message, from the record's stream
+    record = account.record("LOST-2")
+    assert (record.status, record.settlement["outcome"], record.attempts) == (Status.EXPORTED, "absent", 2)
+    assert len(ours_at_ifirma(ifirma, login, "LOST-2")) == 1 == len(ifirma.account(login).invoices)
+    events = [e["detail"] for e in stack.outcome_events() if e["detail"]["account_id"] == account.account_id]
+    assert [e["outcome"] for e in events if e["document_id"] == "LOST-2"] == ["in_doubt", "exported"]
 
 
 def test_an_operator_asks_with_resolve_auto_and_an_edited_reference_stays_in_doubt_with_its_candidate(

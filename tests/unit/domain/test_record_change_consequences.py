@@ -62,6 +62,18 @@ EXPORTED = record(Status.EXPORTED, provider_document_id="P-1")
     (record(Status.PENDING), record(Status.PENDING, last_error=error("account_paused")), Consequences("pending")),
     (record(Status.PENDING, last_error=error("account_paused")),
      record(Status.PENDING, last_error=error("account_paused")), Consequences()),
+    # released by the settlement (surely absent at the provider): its export message again, from the stream;
+    # told again as it is (the replay's sweep: no record before) too; not a later write of it still pending
+    (record(Status.IN_DOUBT, last_error=error("in_doubt")),
+     record(Status.PENDING, last_error=error("requeued_after_settlement")), Consequences(send_again=True)),
+    (None, record(Status.PENDING, last_error=error("requeued_after_settlement")), Consequences(send_again=True)),
+    (record(Status.PENDING, last_error=error("requeued_after_settlement")),
+     record(Status.PENDING, last_error=error("requeued_after_settlement"), document_version=2), Consequences()),
+    # released by an operator (to failed: it waits for a retry), or after a 503 (its message is still queued)
+    (record(Status.IN_DOUBT, last_error=error("in_doubt")),
+     record(Status.FAILED, last_error=error("released_by_operator")), Consequences("failed")),
+    (record(Status.SENDING, last_error=error("requeued_after_settlement")),
+     record(Status.PENDING, last_error=error("provider_unavailable")), Consequences()),
     # deleted (tenant data deletion)
     (EXPORTED, None, Consequences()),
 ])

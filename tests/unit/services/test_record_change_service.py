@@ -9,12 +9,15 @@ from types import SimpleNamespace
 from typing import Any
 
 from invoice_export.domain.account_settings import AccountSettings
+from invoice_export.domain.documents import ExportMessage, Trigger
 from invoice_export.domain.provider_contract import ClearanceSystem, KsefState, KsefStatus
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status
 from invoice_export.services.ksef import KsefPollRequest, KsefService
+from invoice_export.services.operations import queue_export
 from invoice_export.services.record_changes import RecordChangeService
 from invoice_export.storage.audit import AuditTrail, audit_note
-from memory_stores import MemoryAccountStore, MemoryDocumentStore, RecordingPublisher
+from memory_stores import MemoryAccountStore, MemoryDocumentStore, RecordingPublisher, RecordingQueue
+from testsupport import load_example
 
 AT = "2026-11-24T10:00:00.000+00:00"
 LATER = "2026-11-24T10:00:01.000+00:00"
@@ -35,11 +38,15 @@ def settings(**changes: Any) -> AccountSettings:
                                            "provider_subdomain": "shop", **changes})
 
 
-def wired(**account: Any) -> tuple[RecordChangeService, RecordingPublisher, list[str], list[str], AuditTable]:
+def wired(queue: RecordingQueue | None = None,
+          **account: Any) -> tuple[RecordChangeService, RecordingPublisher, list[str], list[str], AuditTable]:
     accounts, publisher, pdfs, polls, table = MemoryAccountStore(), RecordingPublisher(), [], [], AuditTable()
     accounts.put(settings(**account))
+    queue = queue or RecordingQueue()
     service = RecordChangeService(accounts=accounts, publisher=publisher, make_link=lambda a, d: f"https://l/{d}",
                                   request_pdf=lambda a, d: pdfs.append(d), start_ksef_poll=lambda a, d: polls.append(d),
+                                  queue_export=lambda message, once_per=None: queue_export(
+                                      queue, "export-queue", message, once_per=once_per),
                                   audit=AuditTrail(table, retention_days=1))
     return service, publisher, pdfs, polls, table
 
@@ -125,3 +132,40 @@ def test_a_second_chain_of_ksef_polls_stops_at_its_first_poll() -> None:
     assert reads == ["P-1", "P-1"]
     assert [r.chain for r in scheduled[2:]] == [first.chain, first.chain]  # only the first chain goes on
     assert documents.get("shop-1", "INV-1").ksef_poll_chain == first.chain
+
+
+def test_a_document_the_settlement_released_is_queued_once_per_change_from_its_record_alone() -> None:
+    queue = RecordingQueue()
+    service, publisher, pdfs, polls, table = wired(queue)
+    body = load_example("01-invoice-company.json")
+    body["document"]["document_id"] = "INV-1"
+    in_doubt = SENDING.model_copy(update={"status": Status.IN_DOUBT, "document": json.dumps(body["document"]),
+                                          "last_error": RecordedError(code="in_doubt", message="?", at=AT)})
+    released = in_doubt.model_copy(update={
+        "status": Status.PENDING, "updated_at": LATER,
+        "last_error": RecordedError(code="requeued_after_settlement", message="absent", retryable=True, at=LATER),
+        "audit_note": audit_note("settled_requeued", "schedule", outcome="absent")})
+    assert service.handle(in_doubt, released).send_again
+    [sent] = queue.messages
+    message = ExportMessage.model_validate_json(sent["MessageBody"])
+    assert message == ExportMessage(account_id="shop-1", trigger=Trigger.RETRY, document=released.parsed_document())
+    assert (sent["QueueUrl"], sent["MessageGroupId"]) == ("export-queue", "shop-1")
+    assert publisher.published == [] and pdfs == [] and polls == [] and len(table.items) == 1  # its audit entry
+    # Handed over again (a failed batch, a dead stream function): the same change, the same
+    # de-duplication id - SQS's FIFO queue keeps one of them (a later one is harmless: the export claims).
+    service.handle(in_doubt, released)
+    first, again = queue.messages
+    assert again["MessageDeduplicationId"] == first["MessageDeduplicationId"]
+    # A later requeue of the same version (in doubt again, released again) is another message.
+    service.handle(in_doubt, released.model_copy(update={"updated_at": "2026-11-24T10:20:00.000+00:00"}))
+    assert queue.messages[2]["MessageDeduplicationId"] != first["MessageDeduplicationId"]
+    # Released after a 503 (its own message still on the queue), or by an operator (to failed): nothing queued.
+    claimed = released.model_copy(update={"status": Status.SENDING})
+    service.handle(claimed, claimed.model_copy(update={"status": Status.PENDING, "last_error": RecordedError(
+        code="provider_unavailable", message="503", retryable=True, at=LATER)}))
+    service.handle(in_doubt, in_doubt.model_copy(update={"status": Status.FAILED, "last_error": RecordedError(
+        code="released_by_operator", message="not there", at=LATER)}))
+    assert len(queue.messages) == 3
+    # Told again as it is now (the replay's sweep, once the stream no longer has the change): queued again.
+    service.handle(None, released)
+    assert len(queue.messages) == 4 and queue.messages[3]["MessageBody"] == first["MessageBody"]

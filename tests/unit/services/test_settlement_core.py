@@ -1,6 +1,7 @@
 """Documents held in doubt settled by asking the provider again (services.settlement), proven in memory:
-found -> exported and announced, surely absent -> queued to be sent once more, undecided -> evidence kept,
-not yet -> nothing written; the schedule queues what is still in doubt, within its limits.
+found -> exported and announced, surely absent -> released (its record's stream queues it to be sent once
+more), undecided -> evidence kept, not yet -> nothing written; the schedule queues what is still in doubt,
+within its limits.
 
 End to end (the queue, the function, the real adapters against their fakes): tests/stack/test_in_doubt_settlement.py."""
 
@@ -77,10 +78,15 @@ def test_a_document_found_without_its_number_is_settled_with_the_number_read_and
 
 def test_a_document_in_doubt_that_the_provider_surely_lacks_is_queued_to_be_sent_once_more(core) -> None:
     held_in_doubt(core, RequestMayHaveSucceeded("read timeout"))  # nothing stored
-    assert core.settlement.settle(ACCOUNT, INVOICE).outcome == SettlementOutcome.ABSENT
+    core.settle()  # the stream has handled everything so far
+    # The settlement only writes the record: its worker could die right after the write and lose nothing.
+    unwrapped = core.settlement._service
+    assert unwrapped.settle(ACCOUNT, INVOICE).outcome == SettlementOutcome.ABSENT
     record = core.documents.get(ACCOUNT, INVOICE)
     assert (record.status, record.last_error.code, record.settlement["outcome"]) == (
         Status.PENDING, "requeued_after_settlement", "absent")
+    assert export_queue(core) == []
+    core.settle()  # the record's stream queues its export message, once
     [queued] = export_queue(core)
     assert (queued["trigger"], queued["document"]["document_id"]) == ("retry", INVOICE)
     assert core.provider.calls[-1] == ("list", INVOICE)  # the settlement itself only listed

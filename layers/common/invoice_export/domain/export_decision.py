@@ -36,6 +36,9 @@ from invoice_export.domain.records import DocumentRecord, Registration, Status, 
 from invoice_export.domain.settlement import Settlement, SettlementOutcome
 
 PAUSED_CODE = "account_paused"
+# The reason a document released by the settlement records (surely absent at the provider): the record's
+# stream sends it again on seeing it (domain.record_changes).
+REQUEUED_CODE = "requeued_after_settlement"
 PAUSED_RETRY_SECONDS = 900  # an interrupted attempt of a paused account waits on the queue, at the longest back-off
 
 

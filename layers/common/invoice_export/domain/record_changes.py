@@ -13,22 +13,26 @@ write, and decided here:
       with another error
     it became in doubt                         -> `in_doubt` event
     it was held for its paused account         -> `pending` event (error account_paused)
+    the settlement released it (in doubt ->    -> its export message again (trigger `retry`), so the
+      pending, error requeued_after_settlement)   write alone sends it: a settlement dying right after
+                                                  it loses nothing
     its KSeF state became final                -> `ksef_accepted` / `ksef_rejected` /
                                                   `ksef_unconfirmed` / `ksef_submitted` event (for a
                                                   provider reporting Romania's e-Factura instead, the
                                                   `efactura_*` one: services/ksef.py, Clearance)
     the write carried an audit note            -> that audit entry
 
-Anything else (a document received, claimed, released after a 503, its PDF stored, a KSeF poll
-still pending, a record deleted) calls for nothing. A change is read at least once: each consequence
-is idempotent where it is carried out (services/record_changes.py).
+Anything else (a document received, claimed, released after a 503 - its message is still on the
+queue -, its PDF stored, a KSeF poll still pending, a record deleted) calls for nothing. A change is
+read at least once: each consequence is idempotent where it is carried out
+(services/record_changes.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from invoice_export.domain.export_decision import PAUSED_CODE
+from invoice_export.domain.export_decision import PAUSED_CODE, REQUEUED_CODE
 from invoice_export.domain.records import DocumentRecord, Status
 
 KSEF_KINDS = ("invoice", "correction")  # receipts never go to KSeF
@@ -49,11 +53,13 @@ class Consequences:
     # The document may go to KSeF: its first poll is started if its account's KSeF mode is not off.
     start_ksef_poll: bool = False
     audit_note: str | None = None  # the audit entry the write carried (storage.audit: JSON text)
+    # Released by the settlement to be sent again: its export message is queued (no message was left).
+    send_again: bool = False
 
     @property
     def anything(self) -> bool:
         return bool(self.outcome or self.clearance_state or self.request_pdf or self.start_ksef_poll
-                    or self.audit_note)
+                    or self.audit_note or self.send_again)
 
 
 def consequences(old: DocumentRecord | None, new: DocumentRecord | None) -> Consequences:
@@ -68,6 +74,7 @@ def consequences(old: DocumentRecord | None, new: DocumentRecord | None) -> Cons
         request_pdf=became_exported and new.pdf is None,
         start_ksef_poll=became_exported and new.kind in KSEF_KINDS,
         audit_note=note,
+        send_again=_released_to_send_again(old, new),
     )
 
 
@@ -84,6 +91,14 @@ def _outcome(old: DocumentRecord | None, new: DocumentRecord) -> str | None:
     if held and (old is None or old.last_error != new.last_error):
         return "pending"
     return None
+
+
+def _released_to_send_again(old: DocumentRecord | None, new: DocumentRecord) -> bool:
+    """The settlement's requeue_in_doubt (the one step from in doubt to pending), told by the reason it
+    records rather than by the record before: a record told again as it is (the replay's sweep, no record
+    before) is sent again too - a second message is harmless, the export claims the record first."""
+    released = new.status == Status.PENDING and new.last_error is not None and new.last_error.code == REQUEUED_CODE
+    return released and (old is None or old.status != Status.PENDING)
 
 
 def _clearance_state(old: DocumentRecord | None, new: DocumentRecord) -> str | None:

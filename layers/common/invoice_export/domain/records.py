@@ -13,7 +13,7 @@ outcome event, the PDF fetch, the KSeF poll, the audit entry) is read from the t
              ^  ^         |  \\-> in_doubt ------+   found at the provider (by asking it again, or an operator)
              |  |         v        |  |
              |  +------ failed <---+  |             released by an operator (retried after a check)
-             +------------------------+             surely absent at the provider: queued to be sent again
+             +------------------------+             surely absent at the provider: sent again (its stream queues it)
 
 `sending` is held only while a create is in flight. Finding it on a later delivery means that
 attempt was interrupted (timeout, crash), so the provider is asked before anything is re-sent
@@ -118,7 +118,8 @@ TRANSITIONS: tuple[Transition, ...] = (
                "operator found it and attached it (settle_in_doubt)", Guard.NOT_MAPPED),
     Transition(Step.REQUEUE_IN_DOUBT, (Status.IN_DOUBT,), Status.PENDING,
                "the settlement found it surely absent at the provider (no document of its date, kind and gross "
-               "once the list shows all, or its creation task failed): queued to be sent again (requeue_in_doubt)"),
+               "once the list shows all, or its creation task failed): the record's stream queues it to be sent "
+               "again (requeue_in_doubt)"),
     Transition(Step.RELEASE_IN_DOUBT, (Status.IN_DOUBT,), Status.FAILED,
                "an operator confirmed the provider does not have it: it may be sent again (release_in_doubt)"),
 )

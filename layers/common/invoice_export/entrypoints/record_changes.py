@@ -14,7 +14,9 @@ again by sequence number and handled as the mapping would have; the description 
 are through. Once the stream no longer has them, the documents of every account changed since the
 batch's first record are swept instead: each one's current outcome is published again (the same
 event id for the same outcome), its PDF requested if none is stored, its KSeF poll started if its
-account asks and no poll chain has it, its last audit entry written (the same item). What such a
+account asks and no poll chain has it, its last audit entry written (the same item), and one the
+settlement released that is still pending queued again (a second message is harmless: the export
+claims the record first). What such a
 sweep cannot give back is an outcome the record has since left (e.g. `failed` before a later
 `exported`): only the document's current state is told.
 """
@@ -61,7 +63,8 @@ def warm_up_record_changes() -> None:
     """Before a SnapStart snapshot (platform.snapstart): what the stream function's first record loads
     (a change's event may name its provider's clearance system: the adapters)."""
     get_runtime().warm_up(("dynamodb", "secretsmanager", "sqs", "events"), adapters=True,
-                          modules=("invoice_export.services.record_changes", "invoice_export.services.ksef"))
+                          modules=("invoice_export.services.record_changes", "invoice_export.services.ksef",
+                                   "invoice_export.services.operations"))  # a released document's re-send
 
 
 def record_changes_batch(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict:
@@ -89,7 +92,8 @@ def handle_change(runtime: Runtime, record: dict[str, Any]) -> None:
     done = runtime.record_changes.handle(old, new)
     if done.anything:
         logger.info("record change handled", extra={"outcome": done.outcome, "pdf_requested": done.request_pdf,
-                                                    "audited": done.audit_note is not None})
+                                                    "audited": done.audit_note is not None,
+                                                    "sent_again": done.send_again})
 
 
 # ---------------------------------------------------------------------------------------------- replay

@@ -25,6 +25,7 @@ from invoice_export.platform.rate_limiter import SlidingWindowLimiter
 from invoice_export.platform.runtime_settings import RuntimeSettings
 
 if TYPE_CHECKING:
+    from invoice_export.domain.documents import ExportMessage
     from invoice_export.domain.links import LinkSigner
     from invoice_export.providers.base import ProviderAdapter
     from invoice_export.services.bulk_export import BulkExporter
@@ -184,6 +185,13 @@ class Runtime:
         self.client("sqs").send_message(QueueUrl=_required(self.settings.pdf_queue_url, "PDF_QUEUE_URL"),
                                         MessageBody=body, DelaySeconds=delay_seconds)
 
+    def queue_export(self, message: ExportMessage, *, once_per: str | None = None) -> None:
+        """Put an export message on the export queue (services.operations.queue_export)."""
+        from invoice_export.services.operations import queue_export
+
+        queue_export(self.client("sqs"), _required(self.settings.export_queue_url, "EXPORT_QUEUE_URL"), message,
+                     once_per=once_per)
+
     def schedule_ksef_poll(self, request: KsefPollRequest, delay_seconds: int) -> None:
         self.client("sqs").send_message(QueueUrl=_required(self.settings.ksef_queue_url, "KSEF_QUEUE_URL"),
                                         MessageBody=request.model_dump_json(), DelaySeconds=delay_seconds)
@@ -217,7 +225,8 @@ class Runtime:
 
         return RecordChangeService(accounts=self.accounts, publisher=self.publisher, make_link=self.make_link,
                                    request_pdf=self.request_pdf,
-                                   start_ksef_poll=lambda a, d: self.ksef_service.start(a, d), audit=self.audit)
+                                   start_ksef_poll=lambda a, d: self.ksef_service.start(a, d),
+                                   queue_export=self.queue_export, audit=self.audit)
 
     @cached_property
     def settlement(self) -> InDoubtSettlement:
@@ -226,9 +235,7 @@ class Runtime:
         return InDoubtSettlement(
             accounts=self.accounts, documents=self.documents,
             adapter_factory=lambda account, credentials: self.build_adapter(account, credentials, patient=True),
-            export=self.export_service, sqs=self.client("sqs"),
-            export_queue_url=_required(self.settings.export_queue_url, "EXPORT_QUEUE_URL"),
-            settle_queue_url=self.settings.settle_queue_url)
+            export=self.export_service, sqs=self.client("sqs"), settle_queue_url=self.settings.settle_queue_url)
 
     @cached_property
     def audit(self) -> AuditTrail | None:

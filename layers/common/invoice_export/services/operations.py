@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any, Protocol
 
@@ -43,14 +44,17 @@ def retry_document(runtime: OperatorContext, account_id: str, document_id: str) 
     queue_export(runtime.client("sqs"), runtime.settings.export_queue_url, message)
 
 
-def queue_export(sqs: Any, queue_url: str, message: ExportMessage) -> None:
-    """Put `message` on the export queue, in its account's group."""
+def queue_export(sqs: Any, queue_url: str, message: ExportMessage, *, once_per: str | None = None) -> None:
+    """Put `message` on the export queue, in its account's group.
+
+    `once_per`: what this send follows from, when it may be repeated (the record change the stream hands
+    over again): the same value within SQS's 5-minute FIFO de-duplication window is queued once. None:
+    every send is queued - de-duplication must not swallow an operator's second retry within 5 minutes."""
     document = message.document
+    unique = hashlib.sha256(once_per.encode()).hexdigest()[:12] if once_per is not None else uuid.uuid4().hex[:12]
     sqs.send_message(
         QueueUrl=queue_url, MessageBody=message.model_dump_json(), MessageGroupId=message.account_id,
-        # Unique per send: FIFO de-duplication must not swallow a second retry within 5 minutes.
-        MessageDeduplicationId=f"{document.document_id}-v{document.version}-{message.trigger.value}-"
-                               f"{uuid.uuid4().hex[:12]}")
+        MessageDeduplicationId=f"{document.document_id}-v{document.version}-{message.trigger.value}-{unique}")
 
 
 def resolve_in_doubt(runtime: OperatorContext, account_id: str, document_id: str, *,

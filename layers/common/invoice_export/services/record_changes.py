@@ -14,7 +14,11 @@ and each is safe to repeat:
   only the first chain that records a state for the document (services/ksef.py), so a change read
   twice ends in one chain;
 - the audit entry: keyed by the note's time and digest (AuditTrail.write_note), so the same note
-  written again is the same item.
+  written again is the same item;
+- the export message of a document the settlement released (surely absent at the provider): its
+  de-duplication id is the change's own (services.operations.queue_export, `once_per`), so the same
+  change handed over within SQS's 5 minutes is queued once; later, a second message is harmless -
+  the export claims the record before it sends, and finds it sending or exported.
 
 Order per document holds: a shard's changes come in stream order, which is the order of the writes
 to each item, and a batch stops at its first failure (entrypoints/record_changes.py).
@@ -23,8 +27,10 @@ to each item, and a batch stops at its first failure (entrypoints/record_changes
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from invoice_export.domain.account_settings import KsefMode
+from invoice_export.domain.documents import ExportMessage, Trigger
 from invoice_export.domain.record_changes import Consequences, consequences, reported_document_id
 from invoice_export.domain.records import DocumentRecord, Status
 from invoice_export.services.events import (
@@ -43,14 +49,22 @@ LinkMaker = Callable[[str, str], str]
 DocumentTask = Callable[[str, str], None]  # (account id, document id)
 
 
+class ExportQueuer(Protocol):
+    """Puts a message on the export queue (services.operations.queue_export, wired by platform.runtime)."""
+
+    def __call__(self, message: ExportMessage, *, once_per: str | None = None) -> None: ...
+
+
 class RecordChangeService:
     def __init__(self, *, accounts: AccountStore, publisher: OutcomePublisher, make_link: LinkMaker,
-                 request_pdf: DocumentTask, start_ksef_poll: DocumentTask, audit: AuditTrail | None) -> None:
+                 request_pdf: DocumentTask, start_ksef_poll: DocumentTask, queue_export: ExportQueuer,
+                 audit: AuditTrail | None) -> None:
         self.accounts = accounts
         self.publisher = publisher
         self.make_link = make_link
         self.request_pdf = request_pdf
         self.start_ksef_poll = start_ksef_poll
+        self.queue_export = queue_export
         self.audit = audit
 
     def handle(self, old: DocumentRecord | None, new: DocumentRecord | None) -> Consequences:
@@ -70,6 +84,9 @@ class RecordChangeService:
             settings = self.accounts.get(new.account_id)
             if settings is not None and settings.ksef != KsefMode.OFF:
                 self.start_ksef_poll(new.account_id, new.document_id)
+        if then.send_again and (document := new.parsed_document()) is not None:
+            self.queue_export(ExportMessage(account_id=new.account_id, trigger=Trigger.RETRY, document=document),
+                              once_per=new.updated_at)  # the change's time: the same change, the same id
         return then
 
     def _event(self, outcome: Outcome, record: DocumentRecord) -> OutcomeEvent:

@@ -8,7 +8,8 @@ message's last delivery). Asked again later, most of them decide:
     found      -> exported with the provider's document and its number (step settle_in_doubt); the
                   record's stream publishes `exported`, asks for its PDF and starts KSeF's polls - as
                   for a create that answered
-    absent     -> pending (step requeue_in_doubt) and queued to be sent again (trigger `retry`)
+    absent     -> pending (step requeue_in_doubt, error requeued_after_settlement); the record's stream
+                  queues its export message (trigger `retry`), so the write alone sends it again
     undecided  -> left in doubt, with the new evidence on the record (`settlement`) and one more try
                   counted: the schedule stops after MAX_AUTOMATIC_TRIES, an operator can always ask
     not yet    -> nothing written: asked again by the next run
@@ -19,7 +20,8 @@ one there and answers 202). The queue's function settles them one by one (`settl
 call through the shared rate limiter (reads: inFakt's read window), never creating anything; the
 steps are conditional, so two settlements of one document never both act on it. A settlement only
 writes the record (each write carrying its audit entry); what follows from the change - the event,
-the PDF request, the audit entry - comes from the record's stream (services.record_changes), once.
+the PDF request, the audit entry, the export message of a released document - comes from the record's
+stream (services.record_changes), at least once: a worker dying right after a write loses nothing.
 """
 
 from __future__ import annotations
@@ -31,16 +33,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from invoice_export.domain.clock import now_iso
-from invoice_export.domain.documents import DocumentKind, ExportMessage, Trigger
+from invoice_export.domain.documents import DocumentKind
 from invoice_export.domain.errors import PermanentError
-from invoice_export.domain.export_decision import original_problem, original_reference, settling_step
+from invoice_export.domain.export_decision import REQUEUED_CODE, original_problem, original_reference, settling_step
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import ExportPlan, ProviderReference
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status, Step
 from invoice_export.domain.settlement import SettledBy, Settlement, SettlementOutcome, undecided
 from invoice_export.platform.observability import logger
 from invoice_export.providers.base import AdapterFactory, ProviderAdapter
-from invoice_export.services.operations import queue_export
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.audit import audit_note
 from invoice_export.storage.documents import DocumentStore
@@ -51,7 +52,6 @@ if TYPE_CHECKING:  # the configuration API queues requests without loading the e
 # Settlements of one document the schedule tries that leave it in doubt; then only an operator asks.
 MAX_AUTOMATIC_TRIES = 5
 SQS_BATCH = 10  # SendMessageBatch's limit
-REQUEUED_CODE = "requeued_after_settlement"
 
 
 class SettleRequest(BaseModel):
@@ -76,13 +76,12 @@ class QueuedForSettlement:
 
 class InDoubtSettlement:
     def __init__(self, *, accounts: AccountStore, documents: DocumentStore, adapter_factory: AdapterFactory,
-                 export: ExportService, sqs: Any, export_queue_url: str, settle_queue_url: str | None) -> None:
+                 export: ExportService, sqs: Any, settle_queue_url: str | None) -> None:
         self.accounts = accounts
         self.documents = documents
         self.adapter_factory = adapter_factory
         self.export = export
         self.sqs = sqs
-        self.export_queue_url = export_queue_url
         self.settle_queue_url = settle_queue_url
 
     # ---------------------------------------------------------------- one document
@@ -137,12 +136,9 @@ class InDoubtSettlement:
         elif step == Step.REQUEUE_IN_DOUBT:
             reason = RecordedError(code=REQUEUED_CODE, message=settlement.reason, retryable=True, at=now_iso(),
                                    fix="nothing: it is sent again")
-            updated = self.documents.requeue_in_doubt(account_id, document_id, reason, evidence,
-                                                      audit=audit_note("settled_requeued", actor, **details))
-            document = updated.parsed_document() if updated is not None else None
-            if document is not None:
-                queue_export(self.sqs, self.export_queue_url,
-                             ExportMessage(account_id=account_id, trigger=Trigger.RETRY, document=document))
+            # Its export message comes from the record's stream (domain.record_changes: send_again).
+            self.documents.requeue_in_doubt(account_id, document_id, reason, evidence,
+                                            audit=audit_note("settled_requeued", actor, **details))
         elif settlement.outcome == SettlementOutcome.UNDECIDED:
             self.documents.record_settlement(account_id, document_id, evidence,
                                              audit=audit_note("settle_undecided", actor, **details))

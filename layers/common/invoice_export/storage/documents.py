@@ -290,7 +290,8 @@ class DocumentStore:
 
     def requeue_in_doubt(self, account_id: str, document_id: str, error: RecordedError,
                          settlement: dict[str, Any], audit: str | None = None) -> DocumentRecord | None:
-        """in_doubt -> pending: the settlement found it surely absent at the provider; it is sent again."""
+        """in_doubt -> pending: the settlement found it surely absent at the provider; the record's stream
+        queues it to be sent again (domain.record_changes, by `error`'s code requeued_after_settlement)."""
         return self.transition(account_id, document_id, Step.REQUEUE_IN_DOUBT,
                                values={"last_error": error.model_dump(), "updated_at": now_iso(),
                                        **_settlement(settlement), **_note(audit)})
