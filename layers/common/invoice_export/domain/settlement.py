@@ -3,8 +3,10 @@
 A create whose answer was lost (a timeout, a reset, a worker killed mid-call) may or may not have
 reached the provider. Providers with a field for our document id are asked by it (the adapter's
 `find_document`). The others get our reference printed on the document, in a text field they keep
-and return on reads (iFirma `Uwagi`, inFakt `notes`): a short plain line, `ref: <our document id>`,
-never buyer data. Such a create is settled by listing the provider's documents of the issue date,
+and return on reads (iFirma `Uwagi`, inFakt `notes`, SmartBill `mentions`, read from its PDF): a short
+plain line, `ref: <our document id>`, never buyer data. Such a create is settled by listing the
+provider's documents of the issue date (SmartBill, which has no list: the numbers its series gave out
+since the attempt began, `InterruptedAttempt.numbering_before`),
 narrowing them to those of the same kind and gross (what the list shows; a candidate read whole
 shows the rest), and reading our reference back. Only the reference decides:
 
