@@ -1,16 +1,19 @@
 """Every provider, against its strict fake: a create stored at the provider and then interrupted (its
 answer lost) is found when the provider is asked (never sent twice), and one never stored is found
 absent and sent once. Each adapter asks its own way (ProviderAdapter.settle_interrupted): by our id
-(Fakturownia oid, wFirma id_external), by our number (inFakt, our numbering), or by the day's list and
+(Fakturownia oid, wFirma id_external), by our number (inFakt and Firmao, our numbering; Firmao's own
+numbering by our id in its additional field), by the create repeated with its idempotency key (Oblio:
+answered with the first document, or made now - once either way), or by the day's list and
 our reference read back (iFirma, inFakt numbering by inFakt), or by the numbers given out since the
 attempt began and our reference read from their PDFs (SmartBill) - and only ever reads while asking."""
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -35,6 +38,12 @@ class Setup:
     create_path: str
     ours: Callable[[Any, dict[str, str], str], int]  # (fake, credentials, our id) -> documents of ours held
     example: str = "01-invoice-company.json"
+    # The one write asking may make: wFirma reads with POSTs (invoices/find); Oblio repeats the create.
+    asks_with_post: str = r"/invoices/find$"
+    # Where asking repeats the create (Oblio), a create never stored is made by the question: found.
+    never_stored_is: SettlementOutcome = SettlementOutcome.ABSENT
+    # Our series -> the provider's; None each: not passed (Oblio needs a series named for every document).
+    series_links: dict[str, str | None] = field(default_factory=lambda: dict.fromkeys(("FV", "PAR", "KOR")))
 
 
 def _carrying_our_reference(documents: Any, field: str, document_id: str) -> int:
@@ -43,6 +52,17 @@ def _carrying_our_reference(documents: Any, field: str, document_id: str) -> int
 
 def _infakt(fake: Any, credentials: dict[str, str], document_id: str) -> int:
     return _carrying_our_reference(fake.account(credentials["api_key"]).invoices.values(), "notes", document_id)
+
+
+def _firmao(fake: Any, credentials: dict[str, str], document_id: str) -> int:
+    return sum(1 for transaction in fake.transactions(credentials["organisation"])
+               if document_id in (transaction.get("customFields") or {}).values()
+               or transaction.get("transactionNumber") == f"FV {document_id}")
+
+
+def _oblio(fake: Any, credentials: dict[str, str], document_id: str) -> int:
+    return sum(1 for document in fake.documents(credentials["cif"])
+               if document.idempotency_key and document_id in document.idempotency_key)
 
 
 SETUPS = {
@@ -56,6 +76,11 @@ SETUPS = {
     "infakt, numbered by inFakt": Setup("infakt", {}, r"/api/v3/async/invoices\.json", _infakt),
     "smartbill": Setup("smartbill", {}, r"/SBORO/api/invoice", lambda fake, c, doc: _carrying_our_reference(
         fake.company(c["cif"]).invoices.values(), "mentions", doc), example="ro/01-invoice-company.json"),
+    "firmao, our numbering": Setup("firmao", {"numbering": "ours"}, r"/[^/]+/svc/v1/transactions", _firmao),
+    "firmao, numbered by Firmao": Setup("firmao", {}, r"/[^/]+/svc/v1/transactions", _firmao),
+    "oblio": Setup("oblio", {}, r"/api/docs/invoice", _oblio, example="ro/01-invoice-company.json",
+                   asks_with_post=r"/api/docs/invoice$", never_stored_is=SettlementOutcome.FOUND,
+                   series_links={"FV": "FCT"}),
 }
 
 
@@ -81,7 +106,7 @@ def provider(request):
         if setup.fake == "wfirma":
             credentials["app_key"] = demo.WFIRMA_APP_KEY  # the deployment's, merged by the runtime in AWS
         settings = AccountSettings.model_validate({**shop.settings, **setup.settings,
-                                                   "series_links": dict.fromkeys(("FV", "PAR", "KOR"))})
+                                                   "series_links": setup.series_links})
         # A short read timeout: a stall just past it loses the answer of a create the provider stored.
         adapter = build_adapter(settings, credentials, read_timeout=READ_TIMEOUT)
         if hasattr(adapter, "poll_delays"):
@@ -98,8 +123,7 @@ def ask(provider: Provider, plan, numbering: dict[str, str] | None) -> Any:
     before = provider.fake.requests.count()
     settlement = provider.adapter.settle_interrupted(plan, InterruptedAttempt(numbering_before=numbering))
     writes = [entry for entry in provider.fake.requests.entries()[before:] if entry.method != "GET"]
-    # wFirma's look-up is a POST to invoices/find (its API reads with POSTs); nothing else may write.
-    assert all(entry.path.endswith("/invoices/find") for entry in writes), writes
+    assert all(re.search(provider.setup.asks_with_post, entry.path) for entry in writes), writes
     return settlement
 
 
@@ -124,6 +148,6 @@ def test_a_create_never_stored_is_found_absent_and_sent_once(provider) -> None:
         provider.adapter.create_document(plan)
     assert provider.ours(document_id) == 0
     settlement = ask(provider, plan, numbering)
-    assert settlement.outcome == SettlementOutcome.ABSENT, settlement
+    assert settlement.outcome == provider.setup.never_stored_is, settlement
     provider.adapter.create_document(plan)
     assert provider.ours(document_id) == 1
