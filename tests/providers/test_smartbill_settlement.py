@@ -10,6 +10,7 @@ import secrets
 from datetime import date
 
 import pytest
+import requests
 from pypdf import PdfReader, PdfWriter
 
 from invoice_export.domain.account_settings import AccountSettings
@@ -141,15 +142,35 @@ def test_without_the_numbering_kept_or_with_the_series_reset_a_person_decides(fa
     unknown = settle(fake, adapter, plan, InterruptedAttempt())  # an attempt from before it was kept
     assert unknown.outcome == SettlementOutcome.UNDECIDED and "was not kept" in unknown.reason
     fake.company(login["cif"]).series["FCT"].next_number = 1  # reset in SmartBill below where it stood
-    reset = settle(fake, adapter, plan, InterruptedAttempt(numbering_before={"FCT": "0005"}))
+    reset = settle(fake, adapter, plan, InterruptedAttempt(numbering_before={"FCT": "0009"}))
     assert reset.outcome == SettlementOutcome.UNDECIDED and "reset" in reset.reason
     assert attempt.numbering_before == {"FCT": "0001"}
 
 
 def test_numbers_given_since_keep_the_series_padding_and_a_busy_series_is_left_to_a_person() -> None:
+    # The one before the reading too (a deleted last invoice gives its number out again); none before 1.
     assert numbers_given_since({"FCT": "0098", "WEB": "7"}, {"FCT": "0101", "WEB": "7", "NEW": "0001"}) == [
-        ("FCT", "0098"), ("FCT", "0099"), ("FCT", "0100")]
+        ("FCT", "0097"), ("FCT", "0098"), ("FCT", "0099"), ("FCT", "0100"), ("WEB", "6")]
+    assert numbers_given_since({"FCT": "0001"}, {"FCT": "0001"}) == []
     assert len(numbers_given_since({"FCT": "1"}, {"FCT": str(MAX_NUMBERS_READ + 2)})) == MAX_NUMBERS_READ + 1
+
+
+def test_a_create_given_the_number_of_an_invoice_deleted_just_after_the_reading_is_found(
+        fake, login, adapter) -> None:
+    adapter.create_document(plan_for(adapter, "ro/03-invoice-eur.json", document_id="RO-LAST"))  # FCT 0001
+    plan = plan_for(adapter, INVOICE, document_id="RO-F")
+    numbering = adapter.numbering_before_create(plan)
+    assert numbering == {"FCT": "0002"}
+    # The merchant deletes the series' last invoice in SmartBill between our reading and our create.
+    deleted = requests.delete(f"{fake.api_url}/invoice", params={"cif": login["cif"], "seriesName": "FCT",
+                              "number": "0001"}, auth=(login["username"], login["token"]), timeout=5)
+    assert deleted.status_code == 200, deleted.text
+    fake.faults.stall_after_commit(READ_TIMEOUT + 0.5, method="POST", path=CREATE)
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.create_document(plan)
+    settlement = settle(fake, adapter, plan, InterruptedAttempt(numbering_before=numbering))
+    assert settlement.outcome == SettlementOutcome.FOUND and settlement.found is not None
+    assert settlement.found.provider_document_id == "FCT:0001"  # the deleted one's number, given out again
 
 
 def test_our_reference_is_read_from_a_compressed_pdf_and_a_damaged_one_shows_none() -> None:

@@ -483,16 +483,20 @@ class SmartBillAdapter(ProviderAdapter):
 
 
 def numbers_given_since(before: Mapping[str, str], now: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(series, number) of each number a series gave out between two readings of its next number, written
-    as the series writes them (ASSUMPTION: with the zero padding its next number shows, "0042"). A series
-    gone, or whose next number went back (reset in SmartBill), cannot say: a PermanentError."""
+    """(series, number) of each number a series may have given the attempt's create: those it gave out
+    between two readings of its next number, and the one before the first reading - SmartBill deletes
+    only a series' last invoice and gives its number out again (SPEC DELETE /invoice), so a deletion
+    just after the reading hands the create that number. Written as the series writes them (ASSUMPTION:
+    with the zero padding its next number shows, "0042"). A series gone, or whose next number went back
+    further (reset in SmartBill), cannot say: a PermanentError."""
     given = []
     for series, first in before.items():
-        if series not in now or int(now[series]) < int(first):
+        if series not in now or int(now[series]) < int(first) - 1:
             raise PermanentError(f"SmartBill's series {series} was {'reset' if series in now else 'removed'} "
                                  "since the attempt began", code="settlement_not_possible",
                                  fix="look for the document in SmartBill and attach it, or release it")
-        given += [(series, str(number).zfill(len(first))) for number in range(int(first), int(now[series]))]
+        given += [(series, str(number).zfill(len(first)))
+                  for number in range(max(int(first) - 1, 1), int(now[series]))]
     return given
 
 
