@@ -168,8 +168,7 @@ def settle_by_reference(document: Document, candidates: list[ListedDocument], *,
     invoice it reverses, with that invoice's reference; one invoice is reversed once)."""
     document_id = carried_id or document.document_id
     possible = [c for c in candidates if c.may_be(document)]
-    ours = [c for c in possible if document_id in references_in(c.reference_text)]
-    unmarked = [c for c in possible if not references_in(c.reference_text)]
+    ours, unmarked = _ours_and_unmarked(possible, document_id)
     evidence = tuple(c.evidence(document_id) for c in ours + unmarked)
     what = f"{document.issue_date}, {document.kind.value}, {document.totals.gross} {document.currency}"
     if len(ours) == 1:
@@ -186,6 +185,14 @@ def settle_by_reference(document: Document, candidates: list[ListedDocument], *,
                           f"{provider} holds {len(unmarked)} document(s) of {what} without our reference (edited "
                           f"or made by hand?): one may be ours", candidates=evidence)
     return _none_of_ours(provider, what, others=len(possible), listing_complete_in=listing_complete_in)
+
+
+def _ours_and_unmarked(possible: list[ListedDocument],
+                       document_id: str) -> tuple[list[ListedDocument], list[ListedDocument]]:
+    """(those carrying our reference, those carrying no reference of ours at all); the rest carry another
+    document's of ours."""
+    ours = [c for c in possible if document_id in references_in(c.reference_text)]
+    return ours, [c for c in possible if not references_in(c.reference_text)]
 
 
 def _none_of_ours(provider: str, what: str, *, others: int, listing_complete_in: float) -> Settlement:
