@@ -5,9 +5,9 @@ written as one conditional write (storage.documents: `DocumentStore.transition`)
 unless the record is in one of the step's source states and passes its guard. So two workers can
 never both send a document, an exported record is final, and it never maps to a second provider
 document. Writes that leave the status as it is (a newer version of a pending document, the KSeF
-state, the PDF copy) are plain field writes, outside the table. What follows from a change (its
-outcome event, the PDF fetch, the KSeF poll, the audit entry) is read from the table's change stream
-(domain.record_changes).
+state, the PDF copy, a correction waiting for it) are plain field writes, outside the table. What
+follows from a change (its outcome event, the PDF fetch, the KSeF poll, the audit entry) is read from
+the table's change stream (domain.record_changes).
 
     (new) -> pending -> sending -> exported <------+
              ^  ^         |  \\-> in_doubt ------+   found at the provider (by asking it again, or an operator)
