@@ -13,6 +13,10 @@ document is classified from what the system and the provider hold:
 
 - exported: one provider document with our id, and our record maps exactly that one;
 - failed: our record says so, with a reason; in doubt: held, with the evidence;
+- waiting for its original: a correction held pending (`waiting_for_original`) whose original is not
+  exported (failed or in doubt at the end) - it is sent once that one is; one held for an exported
+  original is lost (the original's stream should have queued it). A held correction sent later counts
+  exported like any other;
 - lost: anything else (no record, stuck mid-way, or a record that disagrees with the provider).
 
 Before counting, the export DLQ check runs, as its schedule would after the run: a document whose
@@ -45,6 +49,7 @@ from typing import Any, ClassVar, Protocol
 
 from invoice_export.domain.account_settings import AccountSettings, Numbering, ProviderName
 from invoice_export.domain.documents import DocumentKind
+from invoice_export.domain.export_decision import WAITING_CODE
 from invoice_export.domain.rate_limits import LimitScope
 from invoice_export.domain.records import DocumentRecord, Status
 from invoice_export.entrypoints.sqs import UnreadableMessage, read_export_message
@@ -639,6 +644,8 @@ class Figures:
     failed_without_reason: int = 0
     in_doubt: int = 0
     in_doubt_without_evidence: int = 0
+    # Corrections held pending for an original that is not exported at the end (failed or in doubt).
+    waiting_for_original: int = 0
     bad_inputs_tried: int = 0
     bad_inputs_rejected: int = 0  # each with the error its kind must get
     dlq: Counter[str] = field(default_factory=Counter)  # by the state of the message's document
@@ -693,6 +700,7 @@ class Figures:
             ("failed with a reason", f"{sum(self.failed.values())} ({failed})"),
             ("in doubt, with evidence", f"{self.in_doubt} (after the settlement: "
                                         f"{sum(f.in_doubt_before for f in self.settlements.values())} before it)"),
+            ("corrections held for an original not exported", str(self.waiting_for_original)),
             ("bad inputs tried / rejected with their error", f"{self.bad_inputs_tried} / {self.bad_inputs_rejected}"),
             ("DLQ messages, by their document's state", f"{sum(self.dlq.values())} ({dlq}); "
                                                           f"unexplained {len(self.dlq_unexplained)}"),
@@ -959,7 +967,7 @@ def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dic
         provider_ids = at_provider.get(sent.document_id, [])
         if record is not None:
             figures.settlement_of(sent.provider).count(record)
-        state = _classify(figures, record, provider_ids)
+        state = _classify(figures, record, provider_ids, runtime.documents.get)
         if state is None:
             figures.lost.append(sent.document_id)
         elif state not in events.get((sent.account_id, sent.document_id), []):
@@ -977,8 +985,10 @@ def _count(figures: Figures, stack: LocalStack, runtime: Runtime, providers: dic
     _count_dlq(figures, stack, runtime)
 
 
-def _classify(figures: Figures, record: DocumentRecord | None, provider_ids: list[str]) -> str | None:
-    """The document's outcome (as its event names it), counted; None when it is lost."""
+def _classify(figures: Figures, record: DocumentRecord | None, provider_ids: list[str],
+              read: Callable[[str, str], DocumentRecord | None]) -> str | None:
+    """The document's outcome (as its event names it), counted; None when it is lost. `read`: another
+    record of the account (a held correction's original)."""
     if record is None:
         return None
     if record.status == Status.EXPORTED:
@@ -1002,7 +1012,20 @@ def _classify(figures: Figures, record: DocumentRecord | None, provider_ids: lis
         if record.last_error is None or not record.last_error.message:
             figures.in_doubt_without_evidence += 1
         return "in_doubt"
+    if _held_for_an_original_not_exported(record, read):
+        figures.waiting_for_original += 1
+        return "pending"
     return None  # pending or sending with nothing left to move it on
+
+
+def _held_for_an_original_not_exported(record: DocumentRecord,
+                                       read: Callable[[str, str], DocumentRecord | None]) -> bool:
+    """A correction still held for its original, which is not exported (it is sent once it is)."""
+    document = record.parsed_document() if record.status == Status.PENDING and record.last_error else None
+    if document is None or document.correction is None or record.last_error.code != WAITING_CODE:
+        return False
+    original = read(record.account_id, document.correction.corrected_document_id)
+    return original is not None and original.status != Status.EXPORTED
 
 
 def _count_dlq(figures: Figures, stack: LocalStack, runtime: Runtime) -> None:

@@ -48,7 +48,7 @@ class Core:
             accounts=self.accounts, documents=self.documents, publisher=self.publisher,
             adapter_factory=self.provider.adapter_factory, make_link=lambda a, d: f"https://link/{d}"))
         self.record_changes = RecordChangeService(
-            accounts=self.accounts, publisher=self.publisher, make_link=lambda a, d: f"https://link/{d}",
+            accounts=self.accounts, documents=self.documents, publisher=self.publisher, make_link=lambda a, d: f"https://link/{d}",
             request_pdf=lambda a, d: self.requested_pdfs.append(d),
             start_ksef_poll=lambda a, d: self.started_ksef_polls.append(d),
             queue_export=lambda message, once_per=None: queue_export(self.queue, "export-queue", message,

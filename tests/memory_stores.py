@@ -119,7 +119,7 @@ class MemoryDocumentStore(DocumentStore):
         return True, None
 
     def _update(self, account_id: str, document_id: str, values: dict[str, Any], *, condition: Any,
-                add: dict[str, int] | None = None, remove: tuple[str, ...] = (),
+                add: dict[str, Any] | None = None, remove: tuple[str, ...] = (),
                 read_back: bool = True) -> DocumentRecord | None:
         key = (account_id, document_id)
         with self._lock:
@@ -129,8 +129,8 @@ class MemoryDocumentStore(DocumentStore):
             if not holds(condition, item):
                 return None
             item.update({"account_id": account_id, "document_id": document_id, **copy.deepcopy(values)})
-            for name, amount in (add or {}).items():
-                item[name] = item.get(name, 0) + amount
+            for name, amount in (add or {}).items():  # a counter, or a string set (as DynamoDB's ADD)
+                item[name] = item.get(name, set()) | amount if isinstance(amount, set) else item.get(name, 0) + amount
             for name in remove:
                 item.pop(name, None)
             self.items[key] = item

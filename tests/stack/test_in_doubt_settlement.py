@@ -2,7 +2,8 @@
 reference; the settlement schedule and an operator's `resolve --auto` (the API's 202, the settlement
 queue, its function) settle documents held in doubt - found ones exported and announced, surely absent
 ones sent once more (by the record's stream: also when the settlement dies right after its write), an
-edited one left in doubt with the candidate shown by the CLI."""
+edited one left in doubt with the candidate shown by the CLI; a correction of a document in doubt held
+pending until the settlement finds its original, then sent once by the original's record stream."""
 
 from __future__ import annotations
 
@@ -182,3 +183,26 @@ def test_an_operator_asks_with_resolve_auto_and_an_edited_reference_stays_in_dou
     resolve_in_doubt(runtime, account.account_id, "EDITED-1", provider_document_id=f"fakturakraj:{invoice_id}")
     refused = requests.post(settle, headers={LOCAL_CALLER_HEADER: principal}, timeout=10)
     assert (refused.status_code, refused.json()["code"]) == (409, "not_in_doubt")
+
+
+def test_a_correction_of_a_document_in_doubt_waits_and_is_sent_once_the_settlement_finds_it(stack, ifirma) -> None:
+    account, login = ifirma_account(stack, ifirma)
+    held_in_doubt(account, "INV-2026-11-0001", reached_the_provider=True)  # the invoice 05-correction.json corrects
+    account.export("05-correction.json")
+    # Held pending with the reason, not failed; the original's record lists it.
+    correction = account.record("KOR-2026-11-0001")
+    assert (correction.status, correction.last_error.code) == (Status.PENDING, "waiting_for_original")
+    assert "INV-2026-11-0001 is in_doubt" in correction.last_error.message
+    assert correction.last_error.fix.startswith("nothing")
+    assert account.record("INV-2026-11-0001").waiting_corrections == ["KOR-2026-11-0001"]
+    assert len(ifirma.account(login).invoices) == 1  # only the original
+    settle_as_scheduled(stack)  # finds the original; its record's stream queues the correction, sent then
+    original, correction = account.record("INV-2026-11-0001"), account.record("KOR-2026-11-0001")
+    assert original.status == correction.status == Status.EXPORTED
+    stored = ifirma.account(login).invoices
+    assert len(stored) == 2 and len(ours_at_ifirma(ifirma, login, "KOR-2026-11-0001")) == 1  # sent once
+    account.events += [e["detail"] for e in stack.outcome_events() if e["detail"]["account_id"] == account.account_id]
+    events = [e for e in account.events if e["document_id"] == "KOR-2026-11-0001"]
+    assert [e["outcome"] for e in events] == ["pending", "exported"]
+    assert events[0]["error"]["code"] == "waiting_for_original"
+    assert events[1]["provider_number"] == correction.provider_number

@@ -63,7 +63,7 @@ def test_the_poller_records_the_number_as_given_with_its_warning_on_the_record_a
     service.poll(KsefPollRequest(account_id="shop-1", document_id="INV-1"))
     [recorded] = documents.recorded
     # The event follows from the record's change (the stream function).
-    changes = RecordChangeService(accounts=accounts, publisher=SimpleNamespace(publish=events.append),
+    changes = RecordChangeService(accounts=accounts, documents=None, publisher=SimpleNamespace(publish=events.append),
                                   make_link=None, request_pdf=None, start_ksef_poll=None, queue_export=None,
                                   audit=None)
     changes.handle(record, record.model_copy(update={"ksef_status": "accepted", "ksef_number": number,

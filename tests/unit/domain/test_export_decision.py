@@ -24,6 +24,7 @@ from invoice_export.domain.export_decision import (
     original_problem,
     original_reference,
     settling_step,
+    waiting_for,
 )
 from invoice_export.domain.provider_contract import Capabilities, ProviderReference
 from invoice_export.domain.records import DocumentRecord, Registration, Status, Step
@@ -203,6 +204,17 @@ def test_a_correction_waits_for_its_original_to_be_exported() -> None:
         assert original_problem(record(status)) == f"is {status.value}"
     assert original_problem(record(Status.EXPORTED, "P-7")) is None
     assert original_reference(record(Status.EXPORTED, "P-7")).provider_document_id == "P-7"
+
+
+def test_a_correction_is_held_for_an_original_on_its_way_and_fails_for_any_other() -> None:
+    for status in (Status.PENDING, Status.SENDING, Status.IN_DOUBT):
+        waiting = waiting_for("INV-1", record(status))
+        assert (waiting.code, waiting.original_id) == ("waiting_for_original", "INV-1"), status
+        assert f"INV-1 is {status.value}" in waiting.message
+        # nothing to do, and what happens should the original never be exported (it stays held)
+        assert waiting.fix.startswith("nothing") and "stays held until INV-1" in waiting.fix
+    for original in (None, record(Status.FAILED), record(Status.EXPORTED, "P-7")):
+        assert waiting_for("INV-1", original) is None
 
 
 def test_the_claim_of_a_sending_record_may_be_live_for_the_export_functions_timeout() -> None:

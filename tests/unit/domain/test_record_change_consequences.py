@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from invoice_export.domain.record_changes import Consequences, consequences, reported_document_id
+from invoice_export.domain.record_changes import Consequences, consequences, reported_document_id, still_waiting_for
 from invoice_export.domain.records import DocumentRecord, PdfCopy, RecordedError, Status
+from testsupport import load_example
 
 AT = "2026-11-24T10:00:00.000+00:00"
 
@@ -62,6 +65,27 @@ EXPORTED = record(Status.EXPORTED, provider_document_id="P-1")
     (record(Status.PENDING), record(Status.PENDING, last_error=error("account_paused")), Consequences("pending")),
     (record(Status.PENDING, last_error=error("account_paused")),
      record(Status.PENDING, last_error=error("account_paused")), Consequences()),
+    # a correction held for its original (on its way), and held again by a later delivery
+    (None, record(Status.PENDING, last_error=error("waiting_for_original")), Consequences("pending")),
+    (record(Status.PENDING, last_error=error("waiting_for_original")),
+     record(Status.PENDING, last_error=error("waiting_for_original", at="2026-11-24T11:00:00.000+00:00")),
+     Consequences("pending")),
+    # an original with corrections held for it: listing one changes nothing; exported (by any step), each
+    # is to be queued - told again as it is (the replay's sweep) too; not by a later write of it exported
+    (record(Status.IN_DOUBT), record(Status.IN_DOUBT, waiting_corrections=["KOR-1"]), Consequences()),
+    (record(Status.SENDING, waiting_corrections=["KOR-2", "KOR-1"]),
+     EXPORTED.model_copy(update={"waiting_corrections": ["KOR-2", "KOR-1"], "kind": "receipt"}),
+     Consequences("exported", request_pdf=True, send_waiting_corrections=("KOR-1", "KOR-2"))),
+    (record(Status.IN_DOUBT, waiting_corrections=["KOR-1"]),
+     EXPORTED.model_copy(update={"waiting_corrections": ["KOR-1"], "pdf": PDF}),
+     Consequences("exported", start_ksef_poll=True, send_waiting_corrections=("KOR-1",))),
+    (None, EXPORTED.model_copy(update={"waiting_corrections": ["KOR-1"], "pdf": PDF}),
+     Consequences("exported", start_ksef_poll=True, send_waiting_corrections=("KOR-1",))),
+    (EXPORTED.model_copy(update={"waiting_corrections": ["KOR-1"]}),
+     EXPORTED.model_copy(update={"waiting_corrections": ["KOR-1"], "pdf": PDF}), Consequences()),
+    (record(Status.IN_DOUBT, waiting_corrections=["KOR-1"]),
+     record(Status.FAILED, waiting_corrections=["KOR-1"], last_error=error("released_by_operator")),
+     Consequences("failed")),
     # released by the settlement (surely absent at the provider): its export message again, from the stream;
     # told again as it is (the replay's sweep: no record before) too; not a later write of it still pending
     (record(Status.IN_DOUBT, last_error=error("in_doubt")),
@@ -92,3 +116,20 @@ def test_a_rejected_message_kept_beside_its_documents_record_is_reported_as_that
     beside = record(Status.FAILED).model_copy(update={"document_id": "INV-1#rejected:message-7"})
     assert reported_document_id(beside) == "INV-1"
     assert reported_document_id(record(Status.FAILED)) == "INV-1"
+
+
+def correction(status: Status, code: str | None = "waiting_for_original", corrects: str = "INV-1") -> DocumentRecord:
+    document = load_example("05-correction.json")["document"]
+    document["correction"]["corrected_document_id"] = corrects
+    return record(status, document_id=document["document_id"], kind="correction", document=json.dumps(document),
+                  last_error=error(code) if code else None)
+
+
+def test_a_listed_correction_is_queued_only_while_it_still_waits_for_that_original() -> None:
+    assert still_waiting_for(correction(Status.PENDING), "INV-1")
+    assert not still_waiting_for(correction(Status.PENDING), "INV-2")  # a newer version corrects another
+    assert not still_waiting_for(correction(Status.PENDING, code="account_paused"), "INV-1")  # held otherwise
+    assert not still_waiting_for(correction(Status.PENDING, code=None), "INV-1")  # a newer version, not held yet
+    for status in (Status.SENDING, Status.EXPORTED, Status.FAILED, Status.IN_DOUBT):  # sent, or failed, meanwhile
+        assert not still_waiting_for(correction(status), "INV-1"), status
+    assert not still_waiting_for(None, "INV-1")  # deleted

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from datetime import date
 
 import pytest
@@ -167,3 +168,24 @@ def test_the_nightly_run_starts_once_per_night_and_finishes_an_unfinished_one(co
     [again] = exporter.nightly(date(2026, 11, 30), no_deadline)
     assert (again.run_id, again.status, again.queued) == ("20261130-nightly", RunStatus.QUEUED, 5)
     assert sorted(queued_ids(queue)) == IDS
+
+
+def test_a_correction_queued_before_its_original_waits_for_it_and_follows_it(core, exporter, queue) -> None:
+    body = load_example("05-correction.json")
+    body["account_id"] = ACCOUNT
+    core.service.export(ExportMessage.model_validate(body))  # pending for a run
+    time.sleep(0.002)  # the records' times are in milliseconds
+    core.service.export(invoice(IDS[0], day=1).model_copy(update={"document": invoice(IDS[0]).document.model_copy(
+        update={"version": 2})}))  # a newer version of its original: changed last, queued last
+    correction = body["document"]["document_id"]
+    [check] = [d for d in exporter.dry_run(ACCOUNT, BulkFilters()).documents if d.document_id == correction]
+    assert any("held until it is exported" in note and "then sent by itself" in note for note in check.notes)
+    run = exporter.start(ACCOUNT, BulkFilters(), requested_by="test")
+    exporter.resume(ACCOUNT, run.run_id, no_deadline)
+    assert queued_ids(queue).index(correction) < queued_ids(queue).index(IDS[0])
+    deliver(core, queue)  # the correction is held, its original exported after it
+    [follow_up] = core.queue.bodies("export-queue")  # queued by its original's record stream
+    assert core.service.export(ExportMessage.model_validate_json(follow_up)).outcome.value == "exported"
+    summary = exporter.summary(ACCOUNT, run.run_id)
+    assert correction in [d.document_id for d in summary.exported] and summary.settled
+    assert core.provider.creates() == 6 and core.outcomes(correction) == ["pending", "pending", "exported"]

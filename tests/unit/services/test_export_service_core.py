@@ -308,13 +308,55 @@ def test_a_correction_waits_for_its_original_and_is_sent_against_it_once_exporte
     assert f"{INVOICE} was never received" in record.last_error.message
     core.connect(export_mode="bulk")
     core.service.export(message())  # the original arrives, pending for a bulk run
-    assert core.service.export(message("05-correction.json", trigger=Trigger.RETRY)).outcome == Outcome.FAILED
-    assert f"{INVOICE} is pending" in core.documents.get(ACCOUNT, CORRECTION).last_error.message
-    core.service.export(message(trigger=Trigger.BULK))
-    result = core.service.export(message("05-correction.json", trigger=Trigger.BULK))
-    assert result.outcome == Outcome.EXPORTED
+    # On its way now: the correction is held pending, not failed, and the original's record lists it.
+    assert core.service.export(message("05-correction.json", trigger=Trigger.RETRY)).outcome == Outcome.PENDING
+    record = core.documents.get(ACCOUNT, CORRECTION)
+    assert (record.status, record.last_error.code, record.last_error.retryable) == (
+        Status.PENDING, "waiting_for_original", True)
+    assert f"{INVOICE} is pending" in record.last_error.message and record.last_error.fix.startswith("nothing")
+    assert core.documents.get(ACCOUNT, INVOICE).waiting_corrections == [CORRECTION]
+    assert core.outcomes(CORRECTION) == ["failed", "pending"]
+    assert core.publisher.published[-1].error.code == "waiting_for_original"
+    assert core.queue.bodies("export-queue") == [] and core.provider.creates() == 0
+    core.service.export(message(trigger=Trigger.BULK))  # the original is exported: its stream queues the correction
+    [queued] = core.queue.bodies("export-queue")
+    retry = ExportMessage.model_validate_json(queued)
+    assert (retry.trigger, retry.document.document_id) == (Trigger.RETRY, CORRECTION)
+    assert core.service.export(retry).outcome == Outcome.EXPORTED
     assert core.documents.get(ACCOUNT, CORRECTION).readback_drift == []  # it names the original: P-1
+    assert core.outcomes(CORRECTION) == ["failed", "pending", "exported"]
     assert core.provider.creates() == 2
+
+
+def test_a_correction_of_a_failed_original_fails_as_before_and_is_not_listed_on_it(core) -> None:
+    core.provider.fail_next["create"].append(ProviderRejected("buyer.tax_id: invalid", code="provider_rejected"))
+    assert core.service.export(message()).outcome == Outcome.FAILED
+    assert core.service.export(message("05-correction.json")).outcome == Outcome.FAILED
+    record = core.documents.get(ACCOUNT, CORRECTION)
+    assert (record.status, record.last_error.code) == (Status.FAILED, "original_not_exported")
+    assert f"{INVOICE} is failed" in record.last_error.message
+    assert core.documents.get(ACCOUNT, INVOICE).waiting_corrections == []
+
+
+def test_a_correction_whose_original_is_exported_while_it_is_held_is_retried_and_sent(core, monkeypatch) -> None:
+    core.connect(export_mode="bulk")
+    core.service.export(message())  # pending for a bulk run
+    hold = core.documents.hold_for_original
+
+    def original_exported_meanwhile(*args, **kwargs):
+        held = hold(*args, **kwargs)
+        core.service.export(message(trigger=Trigger.BULK))  # its change is read before the correction is listed
+        return held
+
+    monkeypatch.setattr(core.documents, "hold_for_original", original_exported_meanwhile)
+    with pytest.raises(TransientError) as raised:  # not listed: exported already - the message is retried
+        core.service.export(message("05-correction.json", trigger=Trigger.RETRY))
+    assert raised.value.code == "concurrent_change"
+    assert core.documents.get(ACCOUNT, INVOICE).waiting_corrections == []
+    assert core.queue.bodies("export-queue") == []
+    monkeypatch.undo()
+    assert core.service.export(message("05-correction.json", trigger=Trigger.RETRY)).outcome == Outcome.EXPORTED
+    assert core.outcomes(CORRECTION) == ["pending", "exported"] and core.provider.creates() == 2
 
 
 # ---------------------------------------------------------------- a number read after the create (issue 20)

@@ -38,12 +38,13 @@ def settings(**changes: Any) -> AccountSettings:
                                            "provider_subdomain": "shop", **changes})
 
 
-def wired(queue: RecordingQueue | None = None,
+def wired(queue: RecordingQueue | None = None, documents: MemoryDocumentStore | None = None,
           **account: Any) -> tuple[RecordChangeService, RecordingPublisher, list[str], list[str], AuditTable]:
     accounts, publisher, pdfs, polls, table = MemoryAccountStore(), RecordingPublisher(), [], [], AuditTable()
     accounts.put(settings(**account))
     queue = queue or RecordingQueue()
-    service = RecordChangeService(accounts=accounts, publisher=publisher, make_link=lambda a, d: f"https://l/{d}",
+    service = RecordChangeService(accounts=accounts, documents=documents or MemoryDocumentStore(),
+                                  publisher=publisher, make_link=lambda a, d: f"https://l/{d}",
                                   request_pdf=lambda a, d: pdfs.append(d), start_ksef_poll=lambda a, d: polls.append(d),
                                   queue_export=lambda message, once_per=None: queue_export(
                                       queue, "export-queue", message, once_per=once_per),
@@ -169,3 +170,37 @@ def test_a_document_the_settlement_released_is_queued_once_per_change_from_its_r
     # Told again as it is now (the replay's sweep, once the stream no longer has the change): queued again.
     service.handle(None, released)
     assert len(queue.messages) == 4 and queue.messages[3]["MessageBody"] == first["MessageBody"]
+
+
+def test_the_corrections_held_for_a_document_are_queued_once_it_is_exported_if_they_still_wait() -> None:
+    queue, documents = RecordingQueue(), MemoryDocumentStore()
+    service, publisher, pdfs, polls, table = wired(queue, documents)
+    for correction_id, corrects in (("KOR-1", "INV-1"), ("KOR-2", "INV-1"), ("KOR-3", "INV-9")):
+        body = load_example("05-correction.json")
+        body["account_id"] = "shop-1"
+        body["document"].update(document_id=correction_id)
+        body["document"]["correction"]["corrected_document_id"] = corrects
+        documents.register(ExportMessage.model_validate(body))
+        documents.hold_for_original("shop-1", correction_id, RecordedError(
+            code="waiting_for_original", message="waits", retryable=True, at=AT))
+    documents.claim("shop-1", "KOR-2", "attempt-1")  # sent meanwhile by a later delivery of its own
+    # KOR-3 waits for another document (listed here by mistake); KOR-4 is gone (tenant data deletion)
+    listed = ["KOR-1", "KOR-2", "KOR-3", "KOR-4"]
+    in_doubt = SENDING.model_copy(update={"status": Status.IN_DOUBT, "waiting_corrections": listed})
+    settled = in_doubt.model_copy(update={"status": Status.EXPORTED, "provider_document_id": "P-1",
+                                          "updated_at": LATER})
+    assert service.handle(in_doubt, in_doubt.model_copy(update={"updated_at": LATER})).send_waiting_corrections == ()
+    assert queue.messages == []
+    assert service.handle(in_doubt, settled).send_waiting_corrections == tuple(listed)
+    [sent] = queue.messages
+    message = ExportMessage.model_validate_json(sent["MessageBody"])
+    assert (message.trigger, message.account_id, message.document) == (
+        Trigger.RETRY, "shop-1", documents.get("shop-1", "KOR-1").parsed_document())
+    assert (sent["QueueUrl"], sent["MessageGroupId"]) == ("export-queue", "shop-1")
+    # Handed over again: the same de-duplication id (SQS keeps one); a later second message is harmless.
+    service.handle(in_doubt, settled)
+    assert queue.messages[1]["MessageDeduplicationId"] == sent["MessageDeduplicationId"]
+    # Once it is sent, the original told again as it is (the replay's sweep) queues nothing more.
+    documents.claim("shop-1", "KOR-1", "attempt-2")
+    service.handle(None, settled)
+    assert len(queue.messages) == 2

@@ -224,3 +224,37 @@ def test_exported_records_are_read_back_by_when_they_last_changed(store) -> None
     assert [r.document_id for r in store.exported_since(ACCOUNT, "2000-01-01")] == ["INV-E1"]
     assert store.exported_since(ACCOUNT, "2999-01-01") == []
     assert store.exported_since("another-account", "2000-01-01") == []
+
+
+@pytest.mark.parametrize("status", [Status.PENDING, Status.SENDING, Status.IN_DOUBT], ids=str)
+def test_a_held_correction_is_listed_on_its_original_while_that_is_on_its_way(store, status) -> None:
+    arrive(store, "INV-1", status)
+    before = store.get(ACCOUNT, "INV-1")
+    assert store.add_waiting_correction(ACCOUNT, "INV-1", "KOR-1")
+    assert store.add_waiting_correction(ACCOUNT, "INV-1", "KOR-2")
+    assert store.add_waiting_correction(ACCOUNT, "INV-1", "KOR-1")  # a second delivery of the same correction
+    after = store.get(ACCOUNT, "INV-1")
+    assert after.waiting_corrections == ["KOR-1", "KOR-2"]
+    # Nothing else changes: neither the status nor the time (a sending original's claim keeps its time).
+    assert after.model_copy(update={"waiting_corrections": []}) == before
+    if status == Status.SENDING:  # exported later: the list stays on the record the stream reads
+        store.mark_exported(ACCOUNT, "INV-1", provider="fakturownia", provider_document_id="P-1",
+                            provider_number="FV 1/2026", provider_series=None, warnings=[], drift=[])
+        assert store.get(ACCOUNT, "INV-1").waiting_corrections == ["KOR-1", "KOR-2"]
+
+
+@pytest.mark.parametrize("status", [None, Status.EXPORTED, Status.FAILED], ids=str)
+def test_no_correction_is_listed_on_an_original_gone_exported_or_failed(store, status) -> None:
+    arrive(store, "INV-1", status)
+    before = store.get(ACCOUNT, "INV-1")
+    assert not store.add_waiting_correction(ACCOUNT, "INV-1", "KOR-1")
+    assert store.get(ACCOUNT, "INV-1") == before  # no record made for an original never received
+
+
+def test_a_correction_is_held_for_its_original_from_pending_or_failed_with_the_reason(store) -> None:
+    for source in (Status.PENDING, Status.FAILED):
+        arrive(store, f"KOR-{source.value}", source)
+        held = store.hold_for_original(ACCOUNT, f"KOR-{source.value}", ERROR.model_copy(
+            update={"code": "waiting_for_original"}), audit='{"action": "held"}')
+        assert (held.status, held.last_error.code, held.audit_note) == (
+            Status.PENDING, "waiting_for_original", '{"action": "held"}')

@@ -69,6 +69,17 @@ class AmbiguousAtProvider(PermanentError):
     code = "ambiguous_provider_documents"
 
 
+class WaitingForOriginal(PermanentError):
+    """A correction whose original is not exported yet but on its way: it is held pending with this
+    reason (not failed), and sent by itself once the original is exported (services/export.py)."""
+
+    code = "waiting_for_original"
+
+    def __init__(self, message: str, *, original_id: str, fix: str = "") -> None:
+        super().__init__(message, fix=fix)
+        self.original_id = original_id
+
+
 class CredentialsRejected(PermanentError):
     code = "provider_auth_failed"
 

@@ -19,6 +19,10 @@ document is sent, reported, failed or held lives here, so it is tested in millis
     bulk-mode account, issued        -> WAIT_FOR_BULK    (pending until a bulk run)
     account paused                   -> HOLD_PAUSED, or RETRY_LATER for an interrupted `sending` one
     otherwise                        -> SEND             (claim, then create)
+
+A correction is sent only against its exported original (`original_problem`): one whose original is
+on its way (pending, sending, in doubt) is held pending (`waiting_for`; queued again from the
+original's record stream once it is exported), one whose original was never received or failed fails.
 """
 
 from __future__ import annotations
@@ -30,15 +34,18 @@ from enum import StrEnum
 
 from invoice_export.domain.account_settings import AccountSettings, ExportMode
 from invoice_export.domain.documents import ExportMessage, Trigger
-from invoice_export.domain.errors import ExportError, PermanentError, TransientError
+from invoice_export.domain.errors import ExportError, PermanentError, TransientError, WaitingForOriginal
 from invoice_export.domain.provider_contract import Capabilities, ProviderReference
-from invoice_export.domain.records import DocumentRecord, Registration, Status, Step
+from invoice_export.domain.records import ON_ITS_WAY, DocumentRecord, Registration, Status, Step
 from invoice_export.domain.settlement import Settlement, SettlementOutcome
 
 PAUSED_CODE = "account_paused"
 # The reason a document released by the settlement records (surely absent at the provider): the record's
 # stream sends it again on seeing it (domain.record_changes).
 REQUEUED_CODE = "requeued_after_settlement"
+# The reason a correction is held pending while its original is on its way (WaitingForOriginal.code):
+# the original's record stream queues it once the original is exported (domain.record_changes).
+WAITING_CODE = WaitingForOriginal.code
 PAUSED_RETRY_SECONDS = 900  # an interrupted attempt of a paused account waits on the queue, at the longest back-off
 
 
@@ -118,12 +125,27 @@ def in_doubt(reason: str) -> PermanentError:
 
 def original_problem(original: DocumentRecord | None) -> str | None:
     """Why a correction cannot be sent yet, as "the corrected document X <problem>": its original must be
-    exported first (the provider's correction names the provider's document). None: it can be sent."""
+    exported first (the provider's correction names the provider's document). None: it can be sent.
+    Whether it then waits or fails: `waiting_for`."""
     if original is None:
         return "was never received"
     if original.status != Status.EXPORTED or not original.provider_document_id:
         return f"is {original.status.value}"
     return None
+
+
+def waiting_for(original_id: str, original: DocumentRecord | None) -> WaitingForOriginal | None:
+    """A correction whose original is not exported yet but on its way (pending, sending, in doubt): why
+    it is held pending instead of failed - it is sent by itself once the original is exported. None:
+    the original is exported, or will not be without a person (never received, failed): it fails
+    (`original_not_exported`)."""
+    if original is None or original.status not in ON_ITS_WAY:
+        return None
+    return WaitingForOriginal(
+        f"the corrected document {original_id} is {original.status.value}, not exported yet: this correction "
+        "waits for it (the provider's correction names the provider's document)", original_id=original_id,
+        fix=f"nothing: it is sent by itself once document {original_id} is exported; should {original_id} end "
+            f"failed or in doubt instead, this correction stays held until {original_id} is resolved and exported")
 
 
 def original_reference(original: DocumentRecord) -> ProviderReference:

@@ -13,6 +13,10 @@ write, and decided here:
       with another error
     it became in doubt                         -> `in_doubt` event
     it was held for its paused account         -> `pending` event (error account_paused)
+    a correction was held for its original     -> `pending` event (error waiting_for_original)
+      (on its way: pending, sending, in doubt)
+    it became exported with corrections held   -> each one's export message (trigger `retry`), if it
+      for it (`waiting_corrections`)              still waits for this document (`still_waiting_for`)
     the settlement released it (in doubt ->    -> its export message again (trigger `retry`), so the
       pending, error requeued_after_settlement)   write alone sends it: a settlement dying right after
                                                   it loses nothing
@@ -32,13 +36,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from invoice_export.domain.export_decision import PAUSED_CODE, REQUEUED_CODE
+from invoice_export.domain.export_decision import PAUSED_CODE, REQUEUED_CODE, WAITING_CODE
 from invoice_export.domain.records import DocumentRecord, Status
 
 KSEF_KINDS = ("invoice", "correction")  # receipts never go to KSeF
 # The KSeF (or e-Factura) states recorded as final that are announced (services/ksef.py); not_applicable is not.
 ANNOUNCED_CLEARANCE_STATES = ("accepted", "rejected", "unconfirmed", "submitted")
 STATUS_OUTCOMES = {Status.EXPORTED: "exported", Status.FAILED: "failed", Status.IN_DOUBT: "in_doubt"}
+# Why a document is held pending, each announced in a `pending` event.
+HELD_CODES = (PAUSED_CODE, WAITING_CODE)
 # A record of a message we could not read, kept beside another record of its document.
 REJECTED_SUFFIX = "#rejected:"
 
@@ -55,11 +61,13 @@ class Consequences:
     audit_note: str | None = None  # the audit entry the write carried (storage.audit: JSON text)
     # Released by the settlement to be sent again: its export message is queued (no message was left).
     send_again: bool = False
+    # Exported with corrections held for it: theirs are queued (each only if it still waits for it).
+    send_waiting_corrections: tuple[str, ...] = ()
 
     @property
     def anything(self) -> bool:
         return bool(self.outcome or self.clearance_state or self.request_pdf or self.start_ksef_poll
-                    or self.audit_note or self.send_again)
+                    or self.audit_note or self.send_again or self.send_waiting_corrections)
 
 
 def consequences(old: DocumentRecord | None, new: DocumentRecord | None) -> Consequences:
@@ -75,6 +83,8 @@ def consequences(old: DocumentRecord | None, new: DocumentRecord | None) -> Cons
         start_ksef_poll=became_exported and new.kind in KSEF_KINDS,
         audit_note=note,
         send_again=_released_to_send_again(old, new),
+        # Told by the change to exported (a replay's sweep tells it again: a second message is harmless).
+        send_waiting_corrections=tuple(sorted(new.waiting_corrections)) if became_exported else (),
     )
 
 
@@ -87,7 +97,7 @@ def _outcome(old: DocumentRecord | None, new: DocumentRecord) -> str | None:
         numbered = old is not None and old.number_unread
         if status_changed or failed_again or numbered:
             return STATUS_OUTCOMES[new.status]
-    held = new.status == Status.PENDING and new.last_error is not None and new.last_error.code == PAUSED_CODE
+    held = new.status == Status.PENDING and new.last_error is not None and new.last_error.code in HELD_CODES
     if held and (old is None or old.last_error != new.last_error):
         return "pending"
     return None
@@ -99,6 +109,17 @@ def _released_to_send_again(old: DocumentRecord | None, new: DocumentRecord) -> 
     before) is sent again too - a second message is harmless, the export claims the record first."""
     released = new.status == Status.PENDING and new.last_error is not None and new.last_error.code == REQUEUED_CODE
     return released and (old is None or old.status != Status.PENDING)
+
+
+def still_waiting_for(correction: DocumentRecord | None, original_id: str) -> bool:
+    """Whether a correction listed on `original_id`'s record still waits for it: pending, held for its
+    original, and still correcting that one (a newer version may correct another). Anything else - sent
+    meanwhile by a later delivery, failed, gone - is left as it is."""
+    if correction is None or correction.status != Status.PENDING or correction.last_error is None:
+        return False
+    document = correction.parsed_document() if correction.last_error.code == WAITING_CODE else None
+    return document is not None and document.correction is not None and (
+        document.correction.corrected_document_id == original_id)
 
 
 def _clearance_state(old: DocumentRecord | None, new: DocumentRecord) -> str | None:

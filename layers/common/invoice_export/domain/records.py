@@ -5,9 +5,9 @@ written as one conditional write (storage.documents: `DocumentStore.transition`)
 unless the record is in one of the step's source states and passes its guard. So two workers can
 never both send a document, an exported record is final, and it never maps to a second provider
 document. Writes that leave the status as it is (a newer version of a pending document, the KSeF
-state, the PDF copy) are plain field writes, outside the table. What follows from a change (its
-outcome event, the PDF fetch, the KSeF poll, the audit entry) is read from the table's change stream
-(domain.record_changes).
+state, the PDF copy, a correction waiting for it) are plain field writes, outside the table. What
+follows from a change (its outcome event, the PDF fetch, the KSeF poll, the audit entry) is read from
+the table's change stream (domain.record_changes).
 
     (new) -> pending -> sending -> exported <------+
              ^  ^         |  \\-> in_doubt ------+   found at the provider (by asking it again, or an operator)
@@ -41,6 +41,10 @@ class Status(StrEnum):
 
 
 SENDABLE = (Status.PENDING, Status.FAILED)
+# A record that becomes exported without anyone acting on it: queued, being created, or in doubt (the
+# settlement asks the provider again). A correction of it waits for it rather than failing
+# (domain.export_decision.waiting_for); a failed one needs an operator first.
+ON_ITS_WAY = (Status.PENDING, Status.SENDING, Status.IN_DOUBT)
 
 
 class Step(StrEnum):
@@ -53,6 +57,7 @@ class Step(StrEnum):
     RELEASE = "release"
     EXPORT = "export"
     HOLD_PAUSED = "hold_paused"
+    HOLD_FOR_ORIGINAL = "hold_for_original"
     FAIL = "fail"
     GIVE_UP = "give_up"
     HOLD_IN_DOUBT = "hold_in_doubt"
@@ -103,9 +108,13 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Step.HOLD_PAUSED, SENDABLE, Status.PENDING,
                "its account is paused (credentials refused twice): it waits, with the reason, for the "
                "reconnect (hold)"),
+    Transition(Step.HOLD_FOR_ORIGINAL, SENDABLE, Status.PENDING,
+               "a correction whose original is not exported yet but on its way (pending, sending, in doubt): it "
+               "waits, with the reason, and the original's record lists it; once the original is exported, its "
+               "record's stream queues the correction (hold_for_original)"),
     Transition(Step.FAIL, (Status.PENDING, Status.SENDING, Status.FAILED), Status.FAILED,
                "a permanent error: unknown account, settings, data the provider refuses, a correction "
-               "before its original (mark_failed)"),
+               "of a document never received or failed (mark_failed)"),
     Transition(Step.GIVE_UP, (Status.PENDING,), Status.FAILED,
                "its last delivery failed transiently, or the DLQ check found its message unrecorded "
                "(mark_given_up)"),
@@ -224,6 +233,9 @@ class DocumentRecord(BaseModel):
     ksef_resends: int = 0
     ksef_poll_chain: str | None = None  # the one chain of KSeF polls that reads this document (services/ksef.py)
     pdf: PdfCopy | None = None
+    # The corrections held until this document is exported (Step.HOLD_FOR_ORIGINAL; a string set in
+    # DynamoDB, added to by `DocumentStore.add_waiting_correction`): its change to exported queues them.
+    waiting_corrections: list[str] = []
     # The audit entry of the write that set it (storage.audit.audit_note, JSON text): the record's change
     # stream writes it to the audit trail (domain.record_changes).
     audit_note: str | None = None

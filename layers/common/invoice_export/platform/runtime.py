@@ -223,8 +223,8 @@ class Runtime:
         """What follows from a change of a document record (the stream function's service)."""
         from invoice_export.services.record_changes import RecordChangeService
 
-        return RecordChangeService(accounts=self.accounts, publisher=self.publisher, make_link=self.make_link,
-                                   request_pdf=self.request_pdf,
+        return RecordChangeService(accounts=self.accounts, documents=self.documents, publisher=self.publisher,
+                                   make_link=self.make_link, request_pdf=self.request_pdf,
                                    start_ksef_poll=lambda a, d: self.ksef_service.start(a, d),
                                    queue_export=self.queue_export, audit=self.audit)
 

@@ -37,7 +37,7 @@ from invoice_export.domain.account_settings import AccountSettings, ExportMode
 from invoice_export.domain.clock import now_iso
 from invoice_export.domain.documents import BuyerKind, Document, DocumentKind, ExportMessage, Trigger
 from invoice_export.domain.errors import ExportError, TransientError
-from invoice_export.domain.export_decision import original_problem, original_reference
+from invoice_export.domain.export_decision import original_problem, original_reference, waiting_for
 from invoice_export.domain.planning import plan_export
 from invoice_export.domain.provider_contract import ProviderQuota, ProviderReference
 from invoice_export.domain.records import DocumentRecord, RecordedError, Status
@@ -401,6 +401,9 @@ class BulkExporter:
         if (problem := original_problem(original)) is None:
             assert original is not None
             return original_reference(original), ""
+        if waiting_for(original_id, original) is not None:  # a run holds it, and it follows its original
+            return None, (f"the corrected document {original_id} {problem}: the correction is held until it is "
+                          "exported (the request needs its provider id), then sent by itself")
         return None, (f"the corrected document {original_id} {problem}: the correction is sent once it is "
                       "exported (the request needs its provider id), so export it first")
 

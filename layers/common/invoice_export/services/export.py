@@ -49,6 +49,7 @@ from invoice_export.domain.errors import (
     PermanentError,
     RequestMayHaveSucceeded,
     TransientError,
+    WaitingForOriginal,
 )
 from invoice_export.domain.export_decision import (
     PAUSED_CODE,
@@ -63,6 +64,7 @@ from invoice_export.domain.export_decision import (
     in_doubt,
     original_problem,
     original_reference,
+    waiting_for,
     while_paused,
 )
 from invoice_export.domain.own_numbers import NumberClaim
@@ -190,6 +192,8 @@ class ExportService:
             return self._hold_in_doubt(job, Action(Act.HOLD_IN_DOUBT, in_doubt(error.message)))
         except CredentialsRejected as error:
             return self._pause_unless_renewed(job, error)
+        except WaitingForOriginal as waiting:
+            return self._hold_for_original(job, waiting)
         except PermanentError as error:
             return self._fail(job, Action(Act.FAIL, error))
 
@@ -358,6 +362,24 @@ class ExportService:
                             audit=self._note(job.message, "held", outcome="pending", error_code=PAUSED_CODE))
         return ExportResult(outcome=Outcome.PENDING)
 
+    def _hold_for_original(self, job: _Job, waiting: WaitingForOriginal) -> ExportResult:
+        """A correction whose original is on its way: held pending with the reason, acknowledged, and
+        listed on the original's record, whose change to exported queues it (domain.record_changes). Held
+        first, listed second: when the original's change is read, the correction is held already. Its
+        `pending` event (error waiting_for_original) follows from the record's stream."""
+        held = self.documents.hold_for_original(
+            job.account_id, job.document_id, _recorded(waiting, retryable=True),
+            audit=self._note(job.message, "held", outcome="pending", error_code=waiting.code,
+                             response={"message": waiting.message, "fix": waiting.fix}))
+        if held is None:  # not pending or failed any more: another delivery took it
+            raise concurrent_change("the correction changed while it was held for its original")
+        if not self.documents.add_waiting_correction(job.account_id, waiting.original_id, job.document_id):
+            # Exported (or failed) since it was read: its change may have gone by without this correction.
+            # Retried, the correction reads it again: sent against it, or failed.
+            raise concurrent_change(f"the corrected document {waiting.original_id} changed while this correction "
+                                    "was held for it")
+        return ExportResult(outcome=Outcome.PENDING)
+
     def _note(self, message: ExportMessage, action: str, *, actor: str | None = None, **details: Any) -> str:
         """The audit entry a write carries to the trail (through the record's stream). The actor is what
         sent the message, unless named (e.g. the DLQ check)."""
@@ -373,6 +395,8 @@ class ExportService:
         original_id = doc.correction.corrected_document_id
         original = self.documents.get(message.account_id, original_id)
         if (problem := original_problem(original)) is not None:
+            if (waiting := waiting_for(original_id, original)) is not None:
+                raise waiting  # held, not failed (_hold_for_original)
             raise PermanentError(
                 f"the corrected document {original_id} {problem}, so the provider has nothing to correct",
                 fix=f"export document {original_id} first, then retry this correction",

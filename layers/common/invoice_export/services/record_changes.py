@@ -18,7 +18,11 @@ and each is safe to repeat:
 - the export message of a document the settlement released (surely absent at the provider): its
   de-duplication id is the change's own (services.operations.queue_export, `once_per`), so the same
   change handed over within SQS's 5 minutes is queued once; later, a second message is harmless -
-  the export claims the record before it sends, and finds it sending or exported.
+  the export claims the record before it sends, and finds it sending or exported;
+- the export messages of the corrections held for a document that became exported (listed on its
+  record, `waiting_corrections`): each correction's record is read and queued only while it still
+  waits for this document, with the original's change as its de-duplication id; a second message is
+  harmless in the same way.
 
 Order per document holds: a shard's changes come in stream order, which is the order of the writes
 to each item, and a batch stops at its first failure (entrypoints/record_changes.py).
@@ -31,7 +35,7 @@ from typing import Protocol
 
 from invoice_export.domain.account_settings import KsefMode
 from invoice_export.domain.documents import ExportMessage, Trigger
-from invoice_export.domain.record_changes import Consequences, consequences, reported_document_id
+from invoice_export.domain.record_changes import Consequences, consequences, reported_document_id, still_waiting_for
 from invoice_export.domain.records import DocumentRecord, Status
 from invoice_export.services.events import (
     Outcome,
@@ -44,6 +48,7 @@ from invoice_export.services.events import (
 from invoice_export.services.ksef import clearance_of
 from invoice_export.storage.accounts import AccountStore
 from invoice_export.storage.audit import AuditTrail
+from invoice_export.storage.documents import DocumentStore
 
 LinkMaker = Callable[[str, str], str]
 DocumentTask = Callable[[str, str], None]  # (account id, document id)
@@ -56,10 +61,11 @@ class ExportQueuer(Protocol):
 
 
 class RecordChangeService:
-    def __init__(self, *, accounts: AccountStore, publisher: OutcomePublisher, make_link: LinkMaker,
-                 request_pdf: DocumentTask, start_ksef_poll: DocumentTask, queue_export: ExportQueuer,
-                 audit: AuditTrail | None) -> None:
+    def __init__(self, *, accounts: AccountStore, documents: DocumentStore, publisher: OutcomePublisher,
+                 make_link: LinkMaker, request_pdf: DocumentTask, start_ksef_poll: DocumentTask,
+                 queue_export: ExportQueuer, audit: AuditTrail | None) -> None:
         self.accounts = accounts
+        self.documents = documents  # read only: the corrections held for a document
         self.publisher = publisher
         self.make_link = make_link
         self.request_pdf = request_pdf
@@ -87,7 +93,19 @@ class RecordChangeService:
         if then.send_again and (document := new.parsed_document()) is not None:
             self.queue_export(ExportMessage(account_id=new.account_id, trigger=Trigger.RETRY, document=document),
                               once_per=new.updated_at)  # the change's time: the same change, the same id
+        for correction_id in then.send_waiting_corrections:
+            self._send_waiting_correction(new, correction_id)
         return then
+
+    def _send_waiting_correction(self, original: DocumentRecord, correction_id: str) -> None:
+        """Queue a correction held for `original`, now exported, if it still waits for it."""
+        correction = self.documents.get(original.account_id, correction_id)
+        if not still_waiting_for(correction, original.document_id):
+            return  # sent by a later delivery, failed, or a newer version corrects another document
+        assert correction is not None and (document := correction.parsed_document()) is not None
+        # The original's change: handed over again, it queues the same message once (SQS's 5 minutes).
+        self.queue_export(ExportMessage(account_id=original.account_id, trigger=Trigger.RETRY, document=document),
+                          once_per=f"{original.document_id} exported {original.updated_at}")
 
     def _event(self, outcome: Outcome, record: DocumentRecord) -> OutcomeEvent:
         document_id = reported_document_id(record)

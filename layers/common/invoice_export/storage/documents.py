@@ -22,6 +22,7 @@ from invoice_export.domain.documents import ExportMessage
 from invoice_export.domain.errors import TransientError
 from invoice_export.domain.own_numbers import DuplicateNumber, NumberClaim
 from invoice_export.domain.records import (
+    ON_ITS_WAY,
     SENDABLE,
     STEPS,
     DocumentRecord,
@@ -258,6 +259,13 @@ class DocumentStore:
         return self.transition(account_id, document_id, Step.HOLD_PAUSED,
                                values={"last_error": error.model_dump(), "updated_at": now_iso(), **_note(audit)})
 
+    def hold_for_original(self, account_id: str, document_id: str, error: RecordedError,
+                          audit: str | None = None) -> DocumentRecord | None:
+        """pending/failed -> pending with the reason a correction waits: its original is on its way
+        (the original's record then lists it: `add_waiting_correction`)."""
+        return self.transition(account_id, document_id, Step.HOLD_FOR_ORIGINAL,
+                               values={"last_error": error.model_dump(), "updated_at": now_iso(), **_note(audit)})
+
     def mark_failed(self, account_id: str, document_id: str, error: RecordedError,
                     audit: str | None = None) -> DocumentRecord | None:
         """pending/sending/failed -> failed: a permanent error; None when the record is in none of them."""
@@ -350,6 +358,15 @@ class DocumentStore:
         self._update(account_id, document_id, {"provider_task": task},
                      condition=Attr("status").eq(Status.SENDING.value) & Attr("send_attempt_id").eq(attempt_id),
                      read_back=False)
+
+    def add_waiting_correction(self, account_id: str, original_id: str, correction_id: str) -> bool:
+        """List a held correction on its original's record (a string set), so the original's change to
+        exported queues it (domain.record_changes). Only while the original is still on its way: False
+        when it is not any more (exported, failed or gone since it was read), and its change to exported
+        may have been read already - the correction is then handled again (services/export.py). Neither
+        the status nor `updated_at` changes: a `sending` original's claim keeps its time."""
+        return self._update(account_id, original_id, {}, add={"waiting_corrections": {correction_id}},
+                            condition=Attr("status").is_in([s.value for s in ON_ITS_WAY])) is not None
 
     def record_settlement(self, account_id: str, document_id: str, settlement: dict[str, Any], *,
                           audit: str | None = None) -> DocumentRecord | None:
@@ -465,10 +482,11 @@ class DocumentStore:
         return True, None
 
     def _update(self, account_id: str, document_id: str, values: dict[str, Any], *, condition: Any,
-                add: dict[str, int] | None = None, remove: tuple[str, ...] = (),
+                add: Mapping[str, int | set[str]] | None = None, remove: tuple[str, ...] = (),
                 read_back: bool = True) -> DocumentRecord | None:
         """One conditional UpdateItem; None when the condition did not hold. Without `read_back` the
-        stored item is not returned (nor parsed): None either way."""
+        stored item is not returned (nor parsed): None either way. `add`: a number added to a counter,
+        or strings added to a string set."""
         expression, names, vals = _update_expression(values, add, remove)
         try:
             response = self.table.update_item(
@@ -505,7 +523,7 @@ def _refused_claim(exc: ClientError, holder: str | None) -> _RefusedClaim:
     return _RefusedClaim()
 
 
-def _update_expression(values: dict[str, Any], add: dict[str, int] | None,
+def _update_expression(values: dict[str, Any], add: Mapping[str, int | set[str]] | None,
                        remove: tuple[str, ...]) -> tuple[str, dict[str, str], dict[str, Any]]:
     """SET `values`, ADD `add`, REMOVE `remove`: the expression, its names and its values."""
     names: dict[str, str] = {}
@@ -515,7 +533,7 @@ def _update_expression(values: dict[str, Any], add: dict[str, int] | None,
         names[f"#s{i}"] = name
         vals[f":s{i}"] = value
         sets.append(f"#s{i} = :s{i}")
-    expression = "SET " + ", ".join(sets)
+    expression = "SET " + ", ".join(sets) if sets else ""
     if add:
         adds = []
         for i, (name, amount) in enumerate(add.items()):
@@ -527,7 +545,7 @@ def _update_expression(values: dict[str, Any], add: dict[str, int] | None,
         for i, name in enumerate(remove):
             names[f"#r{i}"] = name
         expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
-    return expression, names, vals
+    return expression.strip(), names, vals
 
 
 def _step_condition(step: Step, values: Mapping[str, Any], attempt_id: str | None) -> Any:
@@ -603,5 +621,6 @@ def _from_wire(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    """DynamoDB returns numbers as Decimal; our records only keep integers as numbers."""
-    return json.loads(json.dumps(item, default=lambda v: int(v)))
+    """DynamoDB returns numbers as Decimal; our records only keep integers as numbers (and a string set
+    as a sorted list)."""
+    return json.loads(json.dumps(item, default=lambda v: sorted(v) if isinstance(v, set) else int(v)))
