@@ -130,7 +130,9 @@ class MemoryDocumentStore(DocumentStore):
                 return None
             item.update({"account_id": account_id, "document_id": document_id, **copy.deepcopy(values)})
             for name, amount in (add or {}).items():  # a counter, or a string set (as DynamoDB's ADD)
-                item[name] = item.get(name, set()) | amount if isinstance(amount, set) else item.get(name, 0) + amount
+                # A set is kept as the DynamoDB store reads it back: a sorted list (storage.documents._plain).
+                item[name] = (sorted(set(item.get(name, [])) | amount) if isinstance(amount, set)
+                              else item.get(name, 0) + amount)
             for name in remove:
                 item.pop(name, None)
             self.items[key] = item

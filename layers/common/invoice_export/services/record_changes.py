@@ -78,12 +78,22 @@ class RecordChangeService:
         then = consequences(old, new)
         if new is None or not then.anything:
             return then
+        self._tell(then, new)
+        self._follow_up(then, new)
+        return then
+
+    def _tell(self, then: Consequences, new: DocumentRecord) -> None:
+        """The change's audit entry and its events (outcome, final KSeF/e-Factura state)."""
         if then.audit_note and self.audit is not None:
             self.audit.write_note(new.account_id, new.document_id, then.audit_note)
         if then.outcome is not None:
             self.publisher.publish(self._event(Outcome(then.outcome), new))
         if then.clearance_state is not None:
             self.publisher.publish(self._clearance_event(then.clearance_state, new))
+
+    def _follow_up(self, then: Consequences, new: DocumentRecord) -> None:
+        """The work the change starts: the PDF, the clearance poll, export messages (the document released
+        by a settlement, the corrections that waited for it)."""
         if then.request_pdf:
             self.request_pdf(new.account_id, new.document_id)
         if then.start_ksef_poll:
@@ -95,7 +105,6 @@ class RecordChangeService:
                               once_per=new.updated_at)  # the change's time: the same change, the same id
         for correction_id in then.send_waiting_corrections:
             self._send_waiting_correction(new, correction_id)
-        return then
 
     def _send_waiting_correction(self, original: DocumentRecord, correction_id: str) -> None:
         """Queue a correction held for `original`, now exported, if it still waits for it."""
