@@ -89,18 +89,23 @@ def consequences(old: DocumentRecord | None, new: DocumentRecord | None) -> Cons
 
 
 def _outcome(old: DocumentRecord | None, new: DocumentRecord) -> str | None:
-    if new.status in STATUS_OUTCOMES and not new.number_unread:
-        status_changed = old is None or old.status != new.status
-        # Failed again, after a retry: a new attempt with its own error (e.g. fixed data refused anew).
-        failed_again = new.status == Status.FAILED and old is not None and old.last_error != new.last_error
-        # Exported without its number, which is read now: the event that waited for it.
-        numbered = old is not None and old.number_unread
-        if status_changed or failed_again or numbered:
-            return STATUS_OUTCOMES[new.status]
+    """The outcome event the change calls for: a status with an outcome reached (or reached anew), or a
+    document held pending for a new reason; None for any other change."""
+    if new.status in STATUS_OUTCOMES and not new.number_unread and _reached_anew(old, new):
+        return STATUS_OUTCOMES[new.status]
     held = new.status == Status.PENDING and new.last_error is not None and new.last_error.code in HELD_CODES
     if held and (old is None or old.last_error != new.last_error):
         return "pending"
     return None
+
+
+def _reached_anew(old: DocumentRecord | None, new: DocumentRecord) -> bool:
+    """Whether `new`'s status is news: changed, failed again after a retry (a new attempt with its own
+    error, e.g. fixed data refused anew), or exported with the number read only now (the event waited)."""
+    if old is None or old.status != new.status:
+        return True
+    failed_again = new.status == Status.FAILED and old.last_error != new.last_error
+    return failed_again or old.number_unread
 
 
 def _released_to_send_again(old: DocumentRecord | None, new: DocumentRecord) -> bool:
