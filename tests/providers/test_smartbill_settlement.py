@@ -186,3 +186,26 @@ def test_our_reference_is_read_from_a_compressed_pdf_and_a_damaged_one_shows_non
         text = pdf_text(pdf)
         assert references_in(text) == ["RO-A"] and "Livrare rapida" in text  # blanks collapsed
     assert pdf_text(plain[:200]) == "" and pdf_text(b"<html>busy</html>") == ""
+
+
+def test_numbers_our_records_map_elsewhere_are_not_read_and_too_many_others_are_left_to_a_person(
+        fake, login, adapter) -> None:
+    plan = plan_for(adapter, INVOICE, document_id="RO-G")
+    numbering = adapter.numbering_before_create(plan)  # FCT 0001 next
+    others = [adapter.create_document(plan_for(adapter, INVOICE, document_id=f"RO-G-{n}")).reference
+              for n in range(5)]  # ours, exported: FCT 0001..0005
+    fake.faults.stall_after_commit(READ_TIMEOUT + 0.5, method="POST", path=CREATE)
+    with pytest.raises(RequestMayHaveSucceeded):
+        adapter.create_document(plan)  # FCT 0006
+    mapped = frozenset(reference.provider_document_id for reference in others)
+    before = fake.requests.count()
+    settlement = settle(fake, adapter, plan, InterruptedAttempt(numbering_before=numbering,
+                                                                mapped_elsewhere=lambda: mapped))
+    assert settlement.outcome == SettlementOutcome.FOUND and settlement.found is not None
+    assert settlement.found.provider_document_id == "FCT:0006"
+    read = [entry.query.get("number") for entry in fake.requests.entries()[before:]
+            if entry.path.endswith("/invoice/paymentstatus")]
+    assert read == ["0006"]  # 0001-0005 are ours elsewhere: not read
+    fake.company(login["cif"]).series["FCT"].next_number = 7 + MAX_NUMBERS_READ + 1  # a busy hand-made day
+    busy = settle(fake, adapter, plan, InterruptedAttempt(numbering_before=numbering, mapped_elsewhere=lambda: mapped))
+    assert busy.outcome == SettlementOutcome.UNDECIDED and "left to a person" in busy.reason
