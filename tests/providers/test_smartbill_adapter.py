@@ -163,13 +163,14 @@ def test_a_full_reversal_is_smartbills_storno_once(fake, login) -> None:
     assert "the corrected document at SmartBill" in caught.value.fix
 
 
-def test_a_timed_out_create_cannot_be_looked_up_and_says_it_may_exist(fake, login) -> None:
+def test_a_timed_out_create_says_it_may_exist_and_there_is_no_look_up_by_our_id(fake, login) -> None:
     adapter = make_adapter(fake, login)
     fake.faults.reset(after_commit=True, method="POST", path=r"/SBORO/api/invoice")
     with pytest.raises(RequestMayHaveSucceeded):
         adapter.create_document(plan_for(adapter, INVOICE))
-    assert len(invoices(fake, login)) == 1  # it exists, and nothing can tell us so
-    assert SmartBillAdapter.capabilities.lookup_by_reference is False  # the service holds it in doubt
+    assert len(invoices(fake, login)) == 1  # it exists: the settlement finds it by its number and PDF
+    capabilities = SmartBillAdapter.capabilities  # (test_smartbill_settlement.py), never by a look-up
+    assert (capabilities.lookup_by_reference, capabilities.settle_by_listing) == (False, True)
     with pytest.raises(ConfigurationError, match="cannot be searched"):
         adapter.find_document(plan_for(adapter, INVOICE))
 
