@@ -42,14 +42,18 @@ def login(fake) -> dict[str, str]:
     return {"username": email, "token": token, "cif": cif}
 
 
-@pytest.fixture
-def adapter(fake, login) -> SmartBillAdapter:
+def make_adapter(fake: SmartBillFake, login: dict[str, str]) -> SmartBillAdapter:
     settings = AccountSettings.model_validate({
         "account_id": "shop-ro", "provider": "smartbill", "home_currency": "RON", "api_url": fake.api_url,
         "series_links": {"FV": None, "ST": None}, "payment_links": {"Transfer bancar": "Ordin plata"}})
     built = build_adapter(settings, login, read_timeout=READ_TIMEOUT)
     assert isinstance(built, SmartBillAdapter)
     return built
+
+
+@pytest.fixture
+def adapter(fake, login) -> SmartBillAdapter:
+    return make_adapter(fake, login)
 
 
 def interrupted(fake, adapter: SmartBillAdapter, plan, *, stored: bool = True) -> InterruptedAttempt:
@@ -125,10 +129,7 @@ def test_an_interrupted_storno_is_known_by_its_invoices_reference(fake, login, a
 def test_a_pdf_without_the_mentions_leaves_it_in_doubt_with_the_candidate_as_evidence(login) -> None:
     with SmartBillFake(rate_limit=None, today=TODAY, pdf_mentions=False) as bare:
         bare.add_account(login["username"], login["token"], login["cif"])
-        settings = AccountSettings.model_validate({
-            "account_id": "shop-ro", "provider": "smartbill", "home_currency": "RON", "api_url": bare.api_url,
-            "series_links": {"FV": None}, "payment_links": {"Transfer bancar": "Ordin plata"}})
-        adapter = build_adapter(settings, login, read_timeout=READ_TIMEOUT)
+        adapter = make_adapter(bare, login)
         plan = plan_for(adapter, INVOICE, document_id="RO-D")
         settlement = settle(bare, adapter, plan, interrupted(bare, adapter, plan))
     assert settlement.outcome == SettlementOutcome.UNDECIDED, settlement

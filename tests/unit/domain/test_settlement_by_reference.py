@@ -13,6 +13,7 @@ from invoice_export.domain.documents import Document, DocumentKind
 from invoice_export.domain.provider_contract import ProviderReference
 from invoice_export.domain.records import DocumentRecord, Status
 from invoice_export.domain.settlement import (
+    READS_BEFORE_OUR_RECORDS,
     ListedDocument,
     SettlementOutcome,
     attempt_of,
@@ -100,6 +101,23 @@ def test_the_attempt_is_trusted_to_be_listed_a_fixed_time_after_it_began() -> No
     older = record.model_copy(update={"send_attempt_id": "y", "attempt_started_at": None})
     assert older.task_of_attempt is None
     assert attempt_of(older, 300, began + timedelta(minutes=10)).listing_complete_in == 240
+
+
+def test_our_other_documents_are_asked_for_only_when_many_would_be_read_and_then_once() -> None:
+    began = datetime(2026, 11, 20, 10, 0, tzinfo=UTC).isoformat()
+    record = DocumentRecord(account_id="a", document_id=OURS, status=Status.IN_DOUBT, send_attempt_id="x",
+                            attempt_started_at=began, received_at=began, updated_at=began)
+    asked = []
+
+    def mapped_elsewhere() -> frozenset[str]:
+        asked.append(1)  # a query of our records
+        return frozenset({"P-1"})
+
+    attempt = attempt_of(record, 0, datetime.fromisoformat(began), mapped_elsewhere)
+    assert attempt.ours_elsewhere(READS_BEFORE_OUR_RECORDS) == frozenset() and asked == []
+    assert attempt.ours_elsewhere(READS_BEFORE_OUR_RECORDS + 1) == {"P-1"}
+    assert attempt.ours_elsewhere(50) == {"P-1"} and asked == [1]  # the list, then its reads: one query
+    assert attempt_of(record, 0, datetime.fromisoformat(began)).ours_elsewhere(50) == frozenset()  # not known
 
 
 def test_a_listed_document_narrows_only_on_what_its_list_shows() -> None:

@@ -26,6 +26,7 @@ many identical orders costs reads only of what is not ours already.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from invoice_export.domain.provider_contract import ProviderReference
 from invoice_export.domain.records import DocumentRecord
 
 REFERENCE_PREFIX = "ref: "
+# Provider documents to read before our own records are asked which of them are other documents of ours.
+READS_BEFORE_OUR_RECORDS = 3
 # Our document ids (domain.documents.Identifier), after the prefix, ending at a blank or the text's end.
 _REFERENCE = re.compile(r"(?<!\S)ref: ([A-Za-z0-9][A-Za-z0-9._:\-]*)(?=\s|$)")
 _REFERENCE_AT_END = re.compile(r"(?:\A|\n)ref: [A-Za-z0-9][A-Za-z0-9._:\-]*\Z")
@@ -127,6 +130,13 @@ class InterruptedAttempt:
     # in a request or two (a look-up by our id or number, a creation task) is asked there.
     may_list: bool = True
 
+    def ours_elsewhere(self, reads: int) -> frozenset[str]:
+        """The provider ids of `mapped_elsewhere`, asked only when `reads` provider reads would otherwise
+        follow (more than READS_BEFORE_OUR_RECORDS: many look alike, e.g. repeat orders); else none."""
+        if reads <= READS_BEFORE_OUR_RECORDS or self.mapped_elsewhere is None:
+            return frozenset()
+        return self.mapped_elsewhere()
+
 
 def attempt_of(record: DocumentRecord, listing_complete_after: float, now: datetime,
                mapped_elsewhere: Callable[[], frozenset[str]] | None = None, *,
@@ -139,7 +149,9 @@ def attempt_of(record: DocumentRecord, listing_complete_after: float, now: datet
     elapsed = (now - started).total_seconds()
     return InterruptedAttempt(task_reference=record.task_of_attempt, numbering_before=record.numbering_before_attempt,
                               listing_complete_in=max(listing_complete_after - elapsed, 0.0),
-                              mapped_elsewhere=mapped_elsewhere, may_list=may_list)
+                              # a query of our records: asked once however often the adapter needs it
+                              mapped_elsewhere=functools.cache(mapped_elsewhere) if mapped_elsewhere else None,
+                              may_list=may_list)
 
 
 @dataclass(frozen=True)

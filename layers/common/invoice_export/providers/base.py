@@ -60,8 +60,6 @@ class NoOptions(BaseModel):
 
 # The methods a provider's read window counts (ProviderAdapter.read_rate_limit).
 READ_METHODS = frozenset({"GET"})
-# Listed documents to read whole before our own records are asked which of them are other documents of ours.
-READS_BEFORE_OUR_RECORDS = 3
 # A dry run (build_request without the account's look-ups) shows where a provider's id will go.
 LOOKED_UP_WHEN_SENT = "looked up when sent: {}"
 
@@ -314,10 +312,9 @@ class ProviderAdapter(ABC):
         document = plan.document
         possible = [listed for listed in self.list_for_settlement(plan, attempt) if listed.may_be(document)]
         to_read = [listed for listed in possible if _listed_in_part(listed)]
-        if len(to_read) > READS_BEFORE_OUR_RECORDS and attempt.mapped_elsewhere is not None:
-            # Many look alike (repeat orders): those our records map to other documents are not ours.
-            elsewhere = attempt.mapped_elsewhere()
-            possible = [listed for listed in possible if listed.reference.provider_document_id not in elsewhere]
+        # Many look alike (repeat orders): those our records map to other documents are not ours.
+        elsewhere = attempt.ours_elsewhere(len(to_read))
+        possible = [listed for listed in possible if listed.reference.provider_document_id not in elsewhere]
         return self._read_whole(possible, unread={listed.reference.provider_document_id for listed in to_read})
 
     def _read_whole(self, possible: list[ListedDocument], unread: set[str]) -> list[ListedDocument]:

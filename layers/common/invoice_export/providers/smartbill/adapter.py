@@ -70,7 +70,7 @@ from invoice_export.domain.provider_contract import (
 from invoice_export.domain.rate_limits import LimitScope, RateLimit
 from invoice_export.domain.readback import ProviderTotals
 from invoice_export.domain.settlement import InterruptedAttempt, ListedDocument, with_our_reference
-from invoice_export.providers.base import READS_BEFORE_OUR_RECORDS, ProviderAdapter
+from invoice_export.providers.base import ProviderAdapter
 from invoice_export.providers.http import encode_json
 from invoice_export.providers.pdf_text import pdf_text
 from invoice_export.providers.romania import (
@@ -373,6 +373,9 @@ class SmartBillAdapter(ProviderAdapter):
     def numbering_before_create(self, plan: ExportPlan) -> dict[str, str]:
         """Every invoice series' next number (a storno takes its invoice's series, a series link may name
         any, and the account's default series is not named at all): one GET /series for all of them."""
+        return self._next_numbers()
+
+    def _next_numbers(self) -> dict[str, str]:
         return {str(series["name"]): str(series["nextNumber"]) for series in self._invoice_series()}
 
     def list_for_settlement(self, plan: ExportPlan, attempt: InterruptedAttempt) -> list[ListedDocument]:
@@ -384,9 +387,8 @@ class SmartBillAdapter(ProviderAdapter):
             raise PermanentError("where SmartBill's numbering stood before the attempt was not kept (an attempt "
                                  "begun before it was)", code="settlement_not_possible",
                                  fix="look for the document in SmartBill and attach it, or release it")
-        numbers = numbers_given_since(before, self.numbering_before_create(plan))
-        elsewhere = (attempt.mapped_elsewhere() if attempt.mapped_elsewhere is not None
-                     and len(numbers) > READS_BEFORE_OUR_RECORDS else frozenset())
+        numbers = numbers_given_since(before, self._next_numbers())
+        elsewhere = attempt.ours_elsewhere(len(numbers))
         to_read = [(series, number) for series, number in numbers if f"{series}:{number}" not in elsewhere]
         if len(to_read) > MAX_NUMBERS_READ:
             raise PermanentError(f"SmartBill gave out {len(to_read)} numbers not ours since the attempt began; "
